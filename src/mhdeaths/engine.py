@@ -1,0 +1,159 @@
+"""Evaluate a spec's fields, definitions and rules over polars frames.
+
+This is the polars half of "one expression, two engines" (the DuckDB half is ``sqlengine``). It
+knows how a table's text becomes typed columns, how the agreed definitions add derived columns, and
+how each rule scope (record, table, cross-table) turns an expression into failures. The validator
+builds on it for whole files; ``spec check`` uses it to run every rule's own examples and every
+definition's worked examples.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+
+import polars as pl
+from sqlglot import exp
+
+from mhdeaths import expression as ex
+from mhdeaths.spec import ExampleRecord, FieldType, Rule, Scope, Spec, SpecField, Stage, Table
+
+POLARS_TYPES: dict[FieldType, pl.DataType] = {
+    FieldType.STRING: pl.String(),
+    FieldType.CODE: pl.String(),
+    FieldType.INTEGER: pl.Int64(),
+    FieldType.DECIMAL: pl.Float64(),
+    FieldType.DATE: pl.Date(),
+    FieldType.TIME: pl.Time(),
+    FieldType.BOOLEAN: pl.Boolean(),
+}
+
+
+def typed_column(field: SpecField) -> pl.Expr:
+    """The typed value of a field from its text; text that does not parse becomes null.
+
+    The ``type`` check (stage text) reports such text, so nothing is lost silently.
+    """
+    text = pl.col(field.name)
+    match field.type:
+        case FieldType.INTEGER:
+            value = text.str.strip_prefix("+").cast(pl.Int64, strict=False)
+        case FieldType.DECIMAL:
+            value = text.cast(pl.Float64, strict=False)
+        case FieldType.DATE:
+            value = text.str.to_date("%Y-%m-%d", strict=False)
+        case FieldType.TIME:
+            value = pl.coalesce(
+                text.str.to_time("%H:%M:%S", strict=False), text.str.to_time("%H:%M", strict=False)
+            )
+        case _:
+            value = text
+    return value.alias(field.name)
+
+
+def text_frame(table: Table, records: Sequence[ExampleRecord]) -> pl.DataFrame:
+    """A text frame holding every submitted field of a table (absent fields are empty)."""
+    names = [f.name for f in table.submitted_fields]
+    data = {name: [r.get(name) for r in records] for name in names}
+    return pl.DataFrame(data, schema=dict.fromkeys(names, pl.String))
+
+
+def to_typed(table: Table, frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.with_columns(typed_column(f) for f in table.submitted_fields if f.name in frame.columns)
+
+
+def derive(spec: Spec, table: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """Add the table's derived fields, one definition after another, in the order written."""
+    for definition in spec.definitions_for(table):
+        frame = frame.with_columns(ex.to_polars(definition.expression).alias(definition.name))
+    return frame
+
+
+def bound_expression(spec: Spec, rule: Rule, period: dt.date | None) -> ex.Expression:
+    """The rule's expression with ``{codes}`` replaced by the codes valid in the period."""
+    codes = spec.code_list(rule.code_list).valid_codes(period) if rule.code_list else []
+    return ex.parse(ex.bind_codes(rule.expression, codes))
+
+
+def record_failures(
+    spec: Spec, rule: Rule, text: pl.DataFrame, typed: pl.DataFrame, period: dt.date | None
+) -> pl.Series:
+    """For a record rule: a boolean per record, True where the record fails the rule."""
+    frame = text if rule.stage is Stage.TEXT else typed
+    result = frame.select(
+        ex.to_polars(bound_expression(spec, rule, period)).eq(False).fill_null(False).alias("fails")
+    )
+    return result.get_column("fails")
+
+
+def table_fails(spec: Spec, rule: Rule, typed: pl.DataFrame, period: dt.date | None) -> bool:
+    """For a table rule: True when the table as a whole fails."""
+    value = typed.select(ex.to_polars(bound_expression(spec, rule, period)).alias("v")).item()
+    return value is False
+
+
+def cross_table_failures(
+    spec: Spec, rule: Rule, frames: Mapping[str, pl.DataFrame], period: dt.date | None
+) -> pl.DataFrame:
+    """For a cross-table rule: the groups (``group_by`` values) that fail.
+
+    Each aggregate is computed in its own table per group; a group missing from a table counts as
+    zero there (a stratum with nothing to count may be left out of the activity table).
+    """
+    parsed = bound_expression(spec, rule, period)
+    keys = list(rule.group_by)
+    grouped: list[pl.DataFrame] = []
+    names: dict[str, str] = {}
+    for i, node in enumerate(ex.aggregate_nodes(parsed)):
+        table = {c.table for c in node.find_all(exp.Column)}
+        (table_name,) = table
+        unqualified = node.copy().transform(
+            lambda n: exp.column(n.name) if isinstance(n, exp.Column) else n
+        )
+        names[node.sql(dialect="duckdb")] = f"_agg{i}"
+        grouped.append(
+            frames[table_name]
+            .group_by(keys)
+            .agg(ex.to_polars(ex.parse(unqualified.sql(dialect="duckdb"))).alias(f"_agg{i}"))
+        )
+    joined = grouped[0]
+    for other in grouped[1:]:
+        joined = joined.join(other, on=keys, how="full", coalesce=True, nulls_equal=True)
+    joined = joined.with_columns(pl.col(n).fill_null(0) for n in names.values())
+    scalar = parsed.tree.transform(
+        lambda n: exp.column(names[n.sql(dialect="duckdb")])
+        if n.sql(dialect="duckdb") in names
+        else n
+    )
+    verdict = ex.to_polars(ex.parse(scalar.sql(dialect="duckdb")))
+    return joined.filter(verdict.eq(False).fill_null(False)).select(keys)
+
+
+def example_frames(spec: Spec, rule: Rule, records: object) -> dict[str, pl.DataFrame]:
+    """Text and typed-and-derived frames of a rule's example records, per table."""
+    by_table: Mapping[str, Sequence[ExampleRecord]]
+    if isinstance(records, Mapping):
+        by_table = records
+    else:
+        assert isinstance(records, Sequence)
+        by_table = {rule.table: records}
+    frames = {}
+    for name, rows in by_table.items():
+        table = spec.table(name)
+        text = text_frame(table, rows)
+        frames[name] = text
+        frames[f"{name}:typed"] = derive(spec, name, to_typed(table, text))
+    return frames
+
+
+def example_fails(spec: Spec, rule: Rule, records: object, period: dt.date | None = None) -> bool:
+    """True when the rule finds a failure in its example records (the first record for a record
+    rule, any group for a cross-table rule, the table for a table rule)."""
+    frames = example_frames(spec, rule, records)
+    if rule.scope is Scope.CROSS_TABLE:
+        typed = {name.split(":")[0]: f for name, f in frames.items() if name.endswith(":typed")}
+        return cross_table_failures(spec, rule, typed, period).height > 0
+    text, typed = frames[rule.table], frames[f"{rule.table}:typed"]
+    if rule.scope is Scope.TABLE:
+        return table_fails(spec, rule, typed, period)
+    return bool(record_failures(spec, rule, text, typed, period)[0])
