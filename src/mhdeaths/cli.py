@@ -1,0 +1,329 @@
+"""The ``mhdeaths`` command: parse options, call one library function, render, map errors to exits.
+
+Nothing below this module prints. A ``UserError`` from the library becomes one sentence on stderr
+and its documented exit code; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table as RichTable
+
+from mhdeaths import errors
+from mhdeaths.errors import ExitCode, SpecCheckFailed, UserError
+from mhdeaths.spec import Spec, available_versions, default_spec_root, latest_version, load_spec
+
+app = typer.Typer(
+    name="mhdeaths",
+    help="A unified national dataset of deaths in NHS mental health services in England.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+spec_app = typer.Typer(
+    help="Work with the versioned data specification: list, show, check, diff, publish, release.",
+    no_args_is_help=True,
+)
+app.add_typer(spec_app, name="spec")
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+SpecRoot = Annotated[
+    Path | None,
+    typer.Option(
+        "--spec-dir",
+        help="The spec folder [default: the spec/ folder of this checkout, or $MHDEATHS_SPEC_DIR].",
+        show_default=False,
+    ),
+]
+
+
+def _root(spec_dir: Path | None) -> Path:
+    return spec_dir or default_spec_root()
+
+
+@spec_app.command("list")
+def spec_list(spec_dir: SpecRoot = None) -> None:
+    """List the spec versions, newest last, with their status and effective reporting period."""
+    root = _root(spec_dir)
+    table = RichTable("version", "status", "published", "effective from", "also accepts", "title")
+    for version in available_versions(root):
+        spec = load_spec(version, root)
+        table.add_row(
+            spec.version,
+            spec.status,
+            spec.published.isoformat(),
+            spec.effective_from,
+            ", ".join(spec.accepts_previous) or "-",
+            spec.title,
+        )
+    out.print(table)
+
+
+@spec_app.command("show")
+def spec_show(
+    version: Annotated[str | None, typer.Argument(help="Spec version [default: the latest].")] = None,
+    rule: Annotated[str | None, typer.Option(help="Show one rule by its id.")] = None,
+    field: Annotated[
+        str | None, typer.Option(help="Show one field, written TABLE.FIELD (e.g. death.death_date).")
+    ] = None,
+    spec_dir: SpecRoot = None,
+) -> None:
+    """Show a spec version: its tables, fields, code lists, rules and definitions."""
+    spec = load_spec(version, _root(spec_dir))
+    if rule:
+        _show_rule(spec, rule)
+    elif field:
+        _show_field(spec, field)
+    else:
+        _show_summary(spec)
+
+
+def _show_summary(spec: Spec) -> None:
+    out.print(f"[bold]{spec.title}[/bold]  version {spec.version} ({spec.status})")
+    out.print(f"Published {spec.published}; effective from reporting period {spec.effective_from}.")
+    for t in spec.tables:
+        grid = RichTable(
+            "field", "title", "type", "format", "mandation", "code list / pattern", title=t.name
+        )
+        for f in t.fields:
+            rule_text = f.code_list or f.pattern or ""
+            grid.add_row(f.name, f.title, f.type.value, f.format, f.mandation.value, rule_text)
+        out.print(grid)
+    counts: dict[str, int] = {}
+    for r in spec.rules:
+        counts[r.severity.value] = counts.get(r.severity.value, 0) + 1
+    out.print(
+        f"{len(spec.rules)} rules ("
+        + ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in sorted(counts.items()))
+        + f"); {len(spec.code_lists)} code lists; {len(spec.definitions)} definitions: "
+        + ", ".join(d.name for d in spec.definitions)
+        + "."
+    )
+
+
+def _show_rule(spec: Spec, rule_id: str) -> None:
+    try:
+        rule = spec.rule(rule_id)
+    except KeyError:
+        raise errors.SpecError(f"Spec {spec.version} has no rule {rule_id!r}.") from None
+    grid = RichTable.grid(padding=(0, 2))
+    for label, value in [
+        ("id", rule.id),
+        ("table", rule.table),
+        ("severity", rule.severity.value),
+        ("scope", rule.scope.value),
+        ("fields", ", ".join(rule.fields)),
+        ("title", rule.title),
+        ("message", rule.message),
+        ("fix", rule.fix),
+        ("expression", rule.expression),
+        ("example", str(rule.example)),
+        ("since", rule.since),
+    ]:
+        grid.add_row(f"[bold]{label}[/bold]", value)
+    out.print(grid)
+
+
+def _show_field(spec: Spec, name: str) -> None:
+    table_name, _, field_name = name.rpartition(".")
+    try:
+        f = spec.table(table_name or "death").field(field_name)
+    except KeyError:
+        raise errors.SpecError(f"Spec {spec.version} has no field {name!r}.") from None
+    grid = RichTable.grid(padding=(0, 2))
+    for label, value in f.model_dump(exclude_none=True).items():
+        grid.add_row(f"[bold]{label}[/bold]", str(value))
+    out.print(grid)
+
+
+@spec_app.command("check")
+def spec_check(
+    versions: Annotated[
+        list[str] | None, typer.Argument(help="Versions to check [default: every version].")
+    ] = None,
+    spec_dir: SpecRoot = None,
+) -> None:
+    """Check spec versions: references, expressions, examples, rule ids and released checksums.
+
+    Exits 0 when every version is sound, 1 when a problem is found.
+    """
+    from mhdeaths.speccheck import check_spec
+
+    root = _root(spec_dir)
+    problems = []
+    names = versions or available_versions(root)
+    for version in names:
+        spec = load_spec(version, root)
+        found = check_spec(spec, root)
+        problems += [str(p) for p in found]
+        mark = "[green]ok[/green]" if not found else f"[red]{len(found)} problem(s)[/red]"
+        out.print(
+            f"{version}: {mark}  ({len(spec.rules)} rules, {len(spec.definitions)} definitions, "
+            f"{sum(len(d.worked_examples) for d in spec.definitions)} worked examples)"
+        )
+    if problems:
+        raise SpecCheckFailed(problems, f"The spec check found {len(problems)} problem(s).")
+
+
+@spec_app.command("diff")
+def spec_diff(
+    old: Annotated[str, typer.Argument(help="The earlier version.")],
+    new: Annotated[str, typer.Argument(help="The later version.")],
+    spec_dir: SpecRoot = None,
+) -> None:
+    """List every change between two versions and the bump it needs.
+
+    Exits 1 when the version numbers understate the bump the changes need.
+    """
+    from mhdeaths.specdiff import diff_specs
+
+    root = _root(spec_dir)
+    result = diff_specs(load_spec(old, root), load_spec(new, root))
+    table = RichTable("kind", "item", "change", "bump", "old", "new", title=f"{old} -> {new}")
+    for c in result.changes:
+        table.add_row(c.kind, c.item, c.change, str(c.bump), c.old or "", c.new or "")
+    out.print(table)
+    verdict = f"Needs a {result.needed} bump; the version numbers declare {result.declared}."
+    if result.understated:
+        raise SpecCheckFailed([verdict], verdict + " The new version number understates it.")
+    out.print(verdict + " [green]OK[/green]")
+
+
+@spec_app.command("publish")
+def spec_publish(
+    version: Annotated[str, typer.Argument(help="The version to publish.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the artefacts into.")],
+    spec_dir: SpecRoot = None,
+) -> None:
+    """Write a version's artefacts: data dictionary, JSON Schema, Data Package, Excel template,
+    Great Expectations suite and change log."""
+    from mhdeaths.publish import publish
+
+    root = _root(spec_dir)
+    spec = load_spec(version, root)
+    changelog = [load_spec(v, root).change for v in available_versions(root)]
+    changelog = [c for c in changelog if _not_later(c.version, spec.version)]
+    written = publish(spec, out_dir, changelog)
+    out.print(f"Published spec {spec.version} to {out_dir}: {len(written)} files.")
+    for path in written:
+        out.print(f"  {path}")
+
+
+def _not_later(a: str, b: str) -> bool:
+    from mhdeaths.spec import parse_version
+
+    return parse_version(a) <= parse_version(b)
+
+
+@spec_app.command("release")
+def spec_release(
+    version: Annotated[str, typer.Argument(help="The version to release.")],
+    spec_dir: SpecRoot = None,
+) -> None:
+    """Record a version's checksums in released.yaml, after it passes the spec check.
+
+    From then on the version is immutable: changing any of its files fails the check and the tests.
+    """
+    from mhdeaths.speccheck import check_spec, record_release
+
+    root = _root(spec_dir)
+    spec = load_spec(version, root)
+    problems = [p for p in check_spec(spec, root) if "released" not in p.message]
+    if problems:
+        raise SpecCheckFailed([str(p) for p in problems], f"Spec {version} fails its check.")
+    path = record_release(spec, root)
+    out.print(f"Recorded the checksums of {version} in {path}.")
+
+
+@app.command("synth")
+def synth(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the submissions into.")],
+    providers: Annotated[int, typer.Option(min=1, help="Number of providers.")] = 5,
+    months: Annotated[int, typer.Option(min=1, help="Number of monthly reporting periods.")] = 12,
+    start: Annotated[str, typer.Option(help="First reporting period, CCYY-MM.")] = "2027-04",
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same files.")] = 1,
+    error_rate: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of death records given one known error.")
+    ] = 0.0,
+    outlier: Annotated[
+        list[str] | None,
+        typer.Option(help="ODS code of a provider to plant as an outlier (repeatable)."),
+    ] = None,
+    version: Annotated[
+        str | None, typer.Option("--spec", help="Spec version to write [default: the latest].")
+    ] = None,
+    spec_dir: SpecRoot = None,
+) -> None:
+    """Write realistic synthetic death and activity submissions derived from the spec."""
+    from mhdeaths.spec import period_start
+    from mhdeaths.synth import SynthOptions, generate
+
+    period_start(start)
+    spec = load_spec(version, _root(spec_dir))
+    options = SynthOptions(
+        providers=providers,
+        months=months,
+        start=start,
+        seed=seed,
+        error_rate=error_rate,
+        outliers=tuple(outlier or ()),
+    )
+    result = generate(spec, options, out_dir)
+    out.print(
+        f"Wrote {len(result.files)} files for {len(result.providers)} providers "
+        f"({', '.join(result.providers)}) to {out_dir}"
+        + (f", with {len(result.planted_errors)} planted errors." if result.planted_errors else ".")
+    )
+
+
+@app.command("demo")
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for everything the demo writes.")] = Path(
+        "out"
+    ),
+    spec_dir: SpecRoot = None,
+) -> None:
+    """Run the main job end to end on the bundled example submissions.
+
+    Checks every spec version, publishes the latest, and checks every example submission against
+    the rules of the spec version it declares.
+    """
+    from mhdeaths.demo import run_demo
+
+    root = _root(spec_dir)
+    summary = run_demo(root, out_dir, progress=lambda line: out.print(line))
+    out.print(summary)
+
+
+def main() -> None:
+    """Entry point: run the app, turning user errors into one line and an exit code."""
+    try:
+        app(standalone_mode=False)
+    except UserError as exc:
+        err.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+        if isinstance(exc, SpecCheckFailed):
+            for problem in exc.problems:
+                err.print(f"  - {problem}", soft_wrap=True)
+        sys.exit(int(exc.exit_code))
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err.print("Aborted.")
+        sys.exit(int(ExitCode.FAILED))
+    except Exception as exc:  # click's usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(int(ExitCode.USAGE))
+        raise
+
+
+__all__ = ["app", "latest_version", "main"]

@@ -1,0 +1,133 @@
+"""Evaluate a spec's definitions and rules in DuckDB, from the same expression text as polars.
+
+The warehouse derives the death category itself rather than trusting the provider's, and it does so
+in SQL over the stored records. This module writes that SQL from the spec: the derivations as a
+chain of projections, and each rule scope as a query returning what fails. ``engine`` is the polars
+twin; a property test runs both on generated data and compares them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import duckdb
+import polars as pl
+from sqlglot import exp
+
+from mhdeaths import expression as ex
+from mhdeaths.engine import bound_expression, text_frame, to_typed
+from mhdeaths.spec import ExampleRecord, Rule, Scope, Spec, Stage
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def derive_sql(spec: Spec, table: str, source: str) -> str:
+    """A query over ``source`` adding the table's derived fields, in the order written."""
+    query = f"SELECT * FROM {source}"
+    for i, definition in enumerate(spec.definitions_for(table)):
+        query = (
+            f"SELECT *, ({ex.to_duckdb(definition.expression)}) AS {_ident(definition.name)} "
+            f"FROM ({query}) AS d{i}"
+        )
+    return query
+
+
+def record_failures_sql(
+    spec: Spec, rule: Rule, source: str, row_id: str, period: dt.date | None
+) -> str:
+    """A query returning ``row_id`` of every record of ``source`` that fails a record rule.
+
+    The verdict is computed in a projection first because DuckDB allows no window in WHERE.
+    """
+    verdict = ex.to_duckdb(bound_expression(spec, rule, period))
+    return (
+        f"SELECT {_ident(row_id)} FROM (SELECT {_ident(row_id)}, ({verdict}) AS _ok FROM {source}) "
+        f"AS v WHERE _ok IS FALSE ORDER BY 1"
+    )
+
+
+def table_verdict_sql(spec: Spec, rule: Rule, source: str, period: dt.date | None) -> str:
+    """A query returning one boolean: FALSE when the table fails a table rule."""
+    return f"SELECT ({ex.to_duckdb(bound_expression(spec, rule, period))}) FROM {source}"
+
+
+def cross_table_failures_sql(
+    spec: Spec, rule: Rule, sources: dict[str, str], period: dt.date | None
+) -> str:
+    """A query returning the ``group_by`` keys of every group that fails a cross-table rule.
+
+    Aggregates are computed per table and group, then joined; a group missing from one table counts
+    as zero there, as in the polars engine.
+    """
+    parsed = bound_expression(spec, rule, period)
+    keys = ", ".join(_ident(k) for k in rule.group_by)
+    ctes, names = [], {}
+    for i, node in enumerate(ex.aggregate_nodes(parsed)):
+        (table,) = {c.table for c in node.find_all(exp.Column)}
+        unqualified = node.copy().transform(
+            lambda n: exp.column(n.name) if isinstance(n, exp.Column) else n
+        )
+        names[node.sql(dialect="duckdb")] = f"_agg{i}"
+        body = ex.to_duckdb(unqualified.sql(dialect="duckdb"))
+        ctes.append(f"a{i} AS (SELECT {keys}, ({body}) AS _agg{i} FROM {sources[table]} GROUP BY ALL)")
+    joined = "a0"
+    for i in range(1, len(ctes)):
+        joined += f" FULL OUTER JOIN a{i} USING ({keys})"
+    scalar = parsed.tree.transform(
+        lambda n: exp.column(f"coalesce_{names[n.sql(dialect='duckdb')]}")
+        if n.sql(dialect="duckdb") in names
+        else n
+    )
+    fills = ", ".join(f"coalesce({n}, 0) AS coalesce_{n}" for n in names.values())
+    verdict = ex.to_duckdb(scalar.sql(dialect="duckdb"))
+    return (
+        f"WITH {', '.join(ctes)} SELECT {keys} FROM (SELECT {keys}, {fills} FROM {joined}) AS j "
+        f"WHERE ({verdict}) IS FALSE ORDER BY ALL"
+    )
+
+
+def scope_sql(spec: Spec, rule: Rule, sources: dict[str, str], row_id: str, period: dt.date | None) -> str:
+    """The failure query of a rule of any scope."""
+    if rule.scope is Scope.CROSS_TABLE:
+        return cross_table_failures_sql(spec, rule, sources, period)
+    if rule.scope is Scope.TABLE:
+        return table_verdict_sql(spec, rule, sources[rule.table], period)
+    return record_failures_sql(spec, rule, sources[rule.table], row_id, period)
+
+
+def load_frame(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame, folder: Path) -> None:
+    """Make a polars frame a DuckDB view, through Parquet (DuckDB reads polars only via pyarrow)."""
+    path = folder / f"{name}.parquet"
+    frame.write_parquet(path)
+    literal = ex.duckdb_literal(str(path))
+    con.execute(f"CREATE OR REPLACE VIEW {_ident(name)} AS SELECT * FROM read_parquet({literal})")
+
+
+def example_fails(spec: Spec, rule: Rule, records: object, period: dt.date | None = None) -> bool:
+    """The DuckDB twin of ``engine.example_fails``: DuckDB derives and evaluates by itself."""
+    by_table: Mapping[str, Sequence[ExampleRecord]] = (
+        records if isinstance(records, Mapping) else {rule.table: records}  # type: ignore[dict-item]
+    )
+    con = duckdb.connect()
+    with tempfile.TemporaryDirectory() as tmp:
+        sources = {}
+        for name, rows in by_table.items():
+            table = spec.table(name)
+            typed = to_typed(table, text_frame(table, rows)).with_row_index("_row")
+            text = text_frame(table, rows).with_row_index("_row")
+            load_frame(con, f"{name}_typed", typed, Path(tmp))
+            load_frame(con, f"{name}_text", text, Path(tmp))
+            con.execute(f"CREATE VIEW {_ident(name)} AS {derive_sql(spec, name, _ident(name + '_typed'))}")
+            sources[name] = _ident(f"{name}_text") if rule.stage is Stage.TEXT else _ident(name)
+        rows_out = con.execute(scope_sql(spec, rule, sources, "_row", period)).fetchall()
+    con.close()
+    if rule.scope is Scope.TABLE:
+        return rows_out[0][0] is False
+    if rule.scope is Scope.CROSS_TABLE:
+        return bool(rows_out)
+    return any(r[0] == 0 for r in rows_out)

@@ -1,0 +1,38 @@
+"""One test per rule: its valid example passes and its counterexample fails, in both engines.
+
+Every rule of every spec version is collected here, so a rule added to the spec is tested without
+anyone writing a test for it: the rule's own examples are the fixtures, and they are evaluated by
+the validator's engine (polars) and by the warehouse's engine (DuckDB) independently.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from mhdeaths import engine, sqlengine
+from mhdeaths.spec import Rule, Spec, load_spec
+
+from ..conftest import SPEC_ROOT, VERSIONS
+
+CASES = [(v, r.id) for v in VERSIONS for r in load_spec(v, SPEC_ROOT).rules]
+
+
+@pytest.fixture(scope="module")
+def specs() -> dict[str, Spec]:
+    return {v: load_spec(v, SPEC_ROOT) for v in VERSIONS}
+
+
+@pytest.mark.parametrize(("version", "rule_id"), CASES, ids=[f"{v}:{r}" for v, r in CASES])
+def test_rule(specs: dict[str, Spec], version: str, rule_id: str) -> None:
+    spec = specs[version]
+    rule: Rule = spec.rule(rule_id)
+    assert not engine.example_fails(spec, rule, rule.example), "valid example fails (polars)"
+    assert engine.example_fails(spec, rule, rule.counterexample), "counterexample passes (polars)"
+    assert not sqlengine.example_fails(spec, rule, rule.example), "valid example fails (DuckDB)"
+    assert sqlengine.example_fails(spec, rule, rule.counterexample), "counterexample passes (DuckDB)"
+
+
+def test_every_rule_of_every_version_has_a_case() -> None:
+    ids = {(v, r.id) for v in VERSIONS for r in load_spec(v, SPEC_ROOT).rules}
+    assert ids == set(CASES)
+    assert len(CASES) > 250
