@@ -1,0 +1,11 @@
+# Sourced by the other scripts: make sure uv and the locked environment are there.
+# uv comes from PyPI (pinned); `python3 -m uv` works even where pip's script folder is not on PATH.
+if ! command -v uv >/dev/null 2>&1; then
+  if ! python3 -m uv --version >/dev/null 2>&1; then
+    python3 -m pip install --quiet --disable-pip-version-check "uv==0.13.9"
+  fi
+  uv() { python3 -m uv "$@"; }
+fi
+# Use the machine's own Python 3.11; never download one (only the package registries are reachable).
+export UV_PYTHON_DOWNLOADS=never
+uv sync --frozen --quiet
