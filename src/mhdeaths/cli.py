@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from mhdeaths import errors
-from mhdeaths.errors import ExitCode, SpecCheckFailed, UserError
+from mhdeaths.errors import SpecCheckFailed, UserError
 from mhdeaths.spec import Spec, available_versions, default_spec_root, latest_version, load_spec
 
 app = typer.Typer(
@@ -30,7 +30,9 @@ spec_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(spec_app, name="spec")
-profile_app = typer.Typer(help="Work with provider profiles (validators/<ODS>.yaml).", no_args_is_help=True)
+profile_app = typer.Typer(
+    help="Work with provider profiles (validators/<ODS>.yaml).", no_args_is_help=True
+)
 app.add_typer(profile_app, name="profile")
 
 out = Console(highlight=False)
@@ -69,10 +71,13 @@ def spec_list(spec_dir: SpecRoot = None) -> None:
 
 @spec_app.command("show")
 def spec_show(
-    version: Annotated[str | None, typer.Argument(help="Spec version [default: the latest].")] = None,
+    version: Annotated[
+        str | None, typer.Argument(help="Spec version [default: the latest].")
+    ] = None,
     rule: Annotated[str | None, typer.Option(help="Show one rule by its id.")] = None,
     field: Annotated[
-        str | None, typer.Option(help="Show one field, written TABLE.FIELD (e.g. death.death_date).")
+        str | None,
+        typer.Option(help="Show one field, written TABLE.FIELD (e.g. death.death_date)."),
     ] = None,
     spec_dir: SpecRoot = None,
 ) -> None:
@@ -248,7 +253,9 @@ def profile_check(
     path: Annotated[Path, typer.Argument(help="The profile file, e.g. validators/RZ9.yaml.")],
     version: Annotated[
         str | None,
-        typer.Option("--spec", help="Spec version to check against [default: the profile's, or the latest]."),
+        typer.Option(
+            "--spec", help="Spec version to check against [default: the profile's, or the latest]."
+        ),
     ] = None,
     spec_dir: SpecRoot = None,
 ) -> None:
@@ -313,9 +320,9 @@ def synth(
 
 @app.command("demo")
 def demo(
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder for everything the demo writes.")] = Path(
-        "out"
-    ),
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Folder for everything the demo writes.")
+    ] = Path("out"),
     spec_dir: SpecRoot = None,
 ) -> None:
     """Run the main job end to end on the bundled example submissions.
@@ -331,27 +338,18 @@ def demo(
 
 
 def main() -> None:
-    """Entry point: run the app, turning user errors into one line and an exit code."""
+    """Entry point: run the app, turning user errors into one line and an exit code.
+
+    Usage errors are typer's own (exit 2, with the usage line).
+    """
     try:
-        app(standalone_mode=False)
+        app()
     except UserError as exc:
         err.print(f"[red]error:[/red] {exc}", soft_wrap=True)
         if isinstance(exc, SpecCheckFailed):
             for problem in exc.problems:
                 err.print(f"  - {problem}", soft_wrap=True)
         sys.exit(int(exc.exit_code))
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        err.print("Aborted.")
-        sys.exit(int(ExitCode.FAILED))
-    except Exception as exc:  # click's usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(int(ExitCode.USAGE))
-        raise
 
 
 __all__ = ["app", "latest_version", "main"]

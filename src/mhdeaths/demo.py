@@ -62,7 +62,9 @@ def run_demo(
     latest = load_spec(versions[-1], spec_root)
     changelog = [load_spec(v, spec_root).change for v in versions]
     written = publish(latest, out / "spec" / latest.version, changelog)
-    progress(f"Published spec {latest.version} to {out / 'spec' / latest.version} ({len(written)} files).")
+    progress(
+        f"Published spec {latest.version} to {out / 'spec' / latest.version} ({len(written)} files)."
+    )
 
     results = check_examples(spec_root, examples)
     for r in results:
@@ -104,8 +106,12 @@ def check_examples(spec_root: Path, examples: Path) -> list[SubmissionResult]:
         spec = load_spec(version, spec_root)
         for name, frame in frames.items():
             # An absent column reads as empty: the mandation checks then report what is missing.
-            absent = [f.name for f in spec.table(name).submitted_fields if f.name not in frame.columns]
-            frames[name] = frame.with_columns(pl.lit(None, dtype=pl.String).alias(a) for a in absent)
+            absent = [
+                f.name for f in spec.table(name).submitted_fields if f.name not in frame.columns
+            ]
+            frames[name] = frame.with_columns(
+                pl.lit(None, dtype=pl.String).alias(a) for a in absent
+            )
         outcomes = evaluate(spec, frames, period_start(period))
         results.append(
             SubmissionResult(

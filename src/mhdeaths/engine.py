@@ -59,7 +59,9 @@ def text_frame(table: Table, records: Sequence[ExampleRecord]) -> pl.DataFrame:
 
 
 def to_typed(table: Table, frame: pl.DataFrame) -> pl.DataFrame:
-    return frame.with_columns(typed_column(f) for f in table.submitted_fields if f.name in frame.columns)
+    return frame.with_columns(
+        typed_column(f) for f in table.submitted_fields if f.name in frame.columns
+    )
 
 
 def derive(spec: Spec, table: str, frame: pl.DataFrame) -> pl.DataFrame:
@@ -121,9 +123,9 @@ def cross_table_failures(
         joined = joined.join(other, on=keys, how="full", coalesce=True, nulls_equal=True)
     joined = joined.with_columns(pl.col(n).fill_null(0) for n in names.values())
     scalar = parsed.tree.transform(
-        lambda n: exp.column(names[n.sql(dialect="duckdb")])
-        if n.sql(dialect="duckdb") in names
-        else n
+        lambda n: (
+            exp.column(names[n.sql(dialect="duckdb")]) if n.sql(dialect="duckdb") in names else n
+        )
     )
     verdict = ex.to_polars(ex.parse(scalar.sql(dialect="duckdb")))
     return joined.filter(verdict.eq(False).fill_null(False)).select(keys)
@@ -156,8 +158,8 @@ def example_fails(spec: Spec, rule: Rule, records: object, period: dt.date | Non
     rule, any group for a cross-table rule, the table for a table rule)."""
     frames = example_frames(spec, rule, records)
     if rule.scope is Scope.CROSS_TABLE:
-        typed = {name.split(":")[0]: f for name, f in frames.items() if name.endswith(":typed")}
-        return cross_table_failures(spec, rule, typed, period).height > 0
+        tables = {name.split(":")[0]: f for name, f in frames.items() if name.endswith(":typed")}
+        return cross_table_failures(spec, rule, tables, period).height > 0
     text, typed = frames[rule.table], frames[f"{rule.table}:typed"]
     if rule.scope is Scope.TABLE:
         return table_fails(spec, rule, typed, period)

@@ -17,6 +17,7 @@ import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import polars as pl
 import sqlglot
@@ -217,7 +218,7 @@ class Expression:
     """A parsed, checked spec expression."""
 
     text: str
-    tree: exp.Expression
+    tree: exp.Expr
     columns: frozenset[str]
     """Every column it names, as ``field`` or ``table.field``."""
     aggregate: bool
@@ -255,7 +256,9 @@ def parse(text: str) -> Expression:
             name = node.name.lower()
             fn = FUNCTIONS.get(name)
             if fn is None:
-                raise ExpressionError(f"The expression {text!r} calls an unknown function {name}().")
+                raise ExpressionError(
+                    f"The expression {text!r} calls an unknown function {name}()."
+                )
             if len(node.expressions) != fn.arity:
                 raise ExpressionError(
                     f"The expression {text!r} calls {name}() with {len(node.expressions)} "
@@ -292,7 +295,7 @@ def to_polars(expression: Expression | str) -> pl.Expr:
     return _pl(parsed.tree)
 
 
-_COMPARE: dict[type[exp.Expression], Callable[[pl.Expr, pl.Expr], pl.Expr]] = {
+_COMPARE: dict[type[exp.Expr], Callable[[pl.Expr, pl.Expr], pl.Expr]] = {
     exp.EQ: lambda a, b: a == b,
     exp.NEQ: lambda a, b: a != b,
     exp.GT: lambda a, b: a > b,
@@ -309,7 +312,7 @@ _COMPARE: dict[type[exp.Expression], Callable[[pl.Expr, pl.Expr], pl.Expr]] = {
 }
 
 
-def _literal(node: exp.Expression) -> object:
+def _literal(node: exp.Expr) -> object:
     if isinstance(node, exp.Literal):
         if node.is_string:
             return node.this
@@ -327,7 +330,7 @@ def _literal(node: exp.Expression) -> object:
     raise ExpressionError(f"{node.sql()} must be a literal value.")
 
 
-def _pl(node: exp.Expression) -> pl.Expr:  # noqa: PLR0911, PLR0912 - one branch per node type
+def _pl(node: exp.Expr) -> pl.Expr:
     match node:
         case exp.Column():
             return pl.col(node.name)
@@ -352,15 +355,15 @@ def _pl(node: exp.Expression) -> pl.Expr:  # noqa: PLR0911, PLR0912 - one branch
             subject = _pl(node.this)
             return (subject >= _pl(node.args["low"])) & (subject <= _pl(node.args["high"]))
         case exp.Case():
-            chain: pl.Expr | None = None
-            builder = None
-            for branch in node.args["ifs"]:
-                cond, value = _pl(branch.this), _pl(branch.args["true"])
-                builder = pl.when(cond).then(value) if builder is None else builder.when(cond).then(value)
+            branches = node.args["ifs"]
+            builder: Any = pl.when(_pl(branches[0].this)).then(_pl(branches[0].args["true"]))
+            for branch in branches[1:]:
+                builder = builder.when(_pl(branch.this)).then(_pl(branch.args["true"]))
             default = node.args.get("default")
-            assert builder is not None
-            chain = builder.otherwise(_pl(default) if default is not None else pl.lit(None))
-            return chain
+            result: pl.Expr = builder.otherwise(
+                _pl(default) if default is not None else pl.lit(None)
+            )
+            return result
         case exp.Coalesce():
             return pl.coalesce([_pl(node.this), *(_pl(e) for e in node.expressions)])
         case exp.Length():
@@ -395,7 +398,8 @@ def _pl(node: exp.Expression) -> pl.Expr:  # noqa: PLR0911, PLR0912 - one branch
         case exp.Anonymous():
             fn = FUNCTIONS[node.name.lower()]
             args: list[object] = [
-                _literal(a) if i in fn.literal_args else _pl(a) for i, a in enumerate(node.expressions)
+                _literal(a) if i in fn.literal_args else _pl(a)
+                for i, a in enumerate(node.expressions)
             ]
             return fn.polars(*args)
     op = _COMPARE.get(type(node))
@@ -411,7 +415,7 @@ def to_duckdb(expression: Expression | str) -> str:
     """Render an expression as DuckDB SQL, with the language's functions expanded."""
     parsed = parse(expression) if isinstance(expression, str) else expression
 
-    def expand(node: exp.Expression) -> exp.Expression:
+    def expand(node: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.Anonymous):
             fn = FUNCTIONS[node.name.lower()]
             args = [a.sql(dialect="duckdb") for a in node.expressions]
@@ -439,7 +443,7 @@ def duckdb_literal(value: object) -> str:
     return _quote(str(value))
 
 
-def aggregate_nodes(expression: Expression) -> list[exp.Expression]:
+def aggregate_nodes(expression: Expression) -> list[exp.Expr]:
     """The aggregate calls of a table or cross-table expression (outside windows)."""
     return [
         node

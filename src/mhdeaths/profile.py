@@ -123,7 +123,9 @@ def check_profile(profile: Profile, spec: Spec) -> list[str]:
             problems.append(f"derogations: {d.rule!r} is not a rule of spec {spec.version}.")
     if profile.date_format:
         try:
-            dt.datetime.strptime(dt.date(2027, 4, 12).strftime(profile.date_format), profile.date_format)
+            dt.datetime.strptime(
+                dt.date(2027, 4, 12).strftime(profile.date_format), profile.date_format
+            )
         except ValueError:
             problems.append(f"date_format: {profile.date_format!r} cannot read back its own dates.")
     return problems

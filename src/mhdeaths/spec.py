@@ -418,7 +418,8 @@ def _expand_template(
         "pattern": field.pattern is not None,
         "range": field.minimum is not None or field.maximum is not None,
         "max_length": field.max_length is not None and field.type is FieldType.STRING,
-        "typed": field.type in {FieldType.INTEGER, FieldType.DECIMAL, FieldType.DATE, FieldType.TIME},
+        "typed": field.type
+        in {FieldType.INTEGER, FieldType.DECIMAL, FieldType.DATE, FieldType.TIME},
     }
     if template.applies_to not in applies:
         raise SpecError(
@@ -512,7 +513,9 @@ def _load_folder(folder: Path, version: str) -> Spec:
     for name, meta in index.items():
         path = folder / "codelists" / f"{name}.csv"
         if not path.is_file():
-            raise SpecError(f"Code list {name!r} is listed in codelists/index.yaml but {path} is missing.")
+            raise SpecError(
+                f"Code list {name!r} is listed in codelists/index.yaml but {path} is missing."
+            )
         code_lists[name] = CodeList(**_read_code_list(path, {"name": name, **meta}))
     templates = [CheckTemplate(**t) for t in _read_yaml(folder / "checks.yaml")]
     written = [Rule(**r) for r in _read_yaml(folder / "rules.yaml")]

@@ -94,12 +94,18 @@ def _check_fields(spec: Spec, add: Any) -> None:
                 if f.derivation not in definitions:
                     add(where, f"is derived by {f.derivation!r}, which is not a definition.")
             elif f.type is FieldType.BOOLEAN:
-                add(where, "is boolean, which only derived fields may be; submit a Y/N code instead.")
+                add(
+                    where,
+                    "is boolean, which only derived fields may be; submit a Y/N code instead.",
+                )
             if f.submitted and f.example is None:
                 add(where, "has no example value.")
-            if f.code_list in names and f.example is not None:
-                if f.example not in spec.code_list(f.code_list).valid_codes():
-                    add(where, f"example {f.example!r} is not a code of {f.code_list}.")
+            if (
+                f.code_list in names
+                and f.example is not None
+                and f.example not in spec.code_list(f.code_list).valid_codes()
+            ):
+                add(where, f"example {f.example!r} is not a code of {f.code_list}.")
 
 
 def _known_fields(spec: Spec, table: str) -> set[str]:
@@ -223,7 +229,10 @@ def _check_change(spec: Spec, add: Any) -> None:
     if change.bump not in {"major", "minor", "patch"}:
         add("changes.yaml", f"bump {change.bump!r} is not major, minor or patch.")
     if change.status not in {"draft", "approved", "effective", "retired", "released"}:
-        add("changes.yaml", f"status {change.status!r} is not draft, approved, effective or retired.")
+        add(
+            "changes.yaml",
+            f"status {change.status!r} is not draft, approved, effective or retired.",
+        )
     ids = {r.id for r in spec.rules}
     for rule_id in change.rules_added:
         if rule_id not in ids:
@@ -289,7 +298,9 @@ def _check_released(spec: Spec, root: Path, add: Any) -> None:
         elif name not in recorded:
             add(name, "a file has been added to this released version.")
         elif recorded[name] != actual[name]:
-            add(name, "this file of a released version has changed; released versions never change.")
+            add(
+                name, "this file of a released version has changed; released versions never change."
+            )
 
 
 def record_release(spec: Spec, root: Path) -> Path:

@@ -128,7 +128,9 @@ def _diff_named(
                 bump = severity(attr, old[name], new[name])
             else:
                 bump = Bump.MAJOR if attr in structural else Bump.PATCH
-            changes.append(Change(kind, name, f"{attr} changed", bump, _show(a[attr]), _show(b[attr])))
+            changes.append(
+                Change(kind, name, f"{attr} changed", bump, _show(a[attr]), _show(b[attr]))
+            )
     return changes
 
 
@@ -235,7 +237,12 @@ def _diff_code_lists(old: Spec, new: Spec) -> list[Change]:
 
 
 _REJECTS = {Severity.FILE_REJECT, Severity.RECORD_REJECT}
-_SEVERITY_ORDER = {Severity.INFO: 0, Severity.WARNING: 1, Severity.RECORD_REJECT: 2, Severity.FILE_REJECT: 3}
+_SEVERITY_ORDER = {
+    Severity.INFO: 0,
+    Severity.WARNING: 1,
+    Severity.RECORD_REJECT: 2,
+    Severity.FILE_REJECT: 3,
+}
 
 
 def _written(rules: Iterable[Rule]) -> dict[str, Rule]:

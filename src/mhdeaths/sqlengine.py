@@ -74,14 +74,18 @@ def cross_table_failures_sql(
         )
         names[node.sql(dialect="duckdb")] = f"_agg{i}"
         body = ex.to_duckdb(unqualified.sql(dialect="duckdb"))
-        ctes.append(f"a{i} AS (SELECT {keys}, ({body}) AS _agg{i} FROM {sources[table]} GROUP BY ALL)")
+        ctes.append(
+            f"a{i} AS (SELECT {keys}, ({body}) AS _agg{i} FROM {sources[table]} GROUP BY ALL)"
+        )
     joined = "a0"
     for i in range(1, len(ctes)):
         joined += f" FULL OUTER JOIN a{i} USING ({keys})"
     scalar = parsed.tree.transform(
-        lambda n: exp.column(f"coalesce_{names[n.sql(dialect='duckdb')]}")
-        if n.sql(dialect="duckdb") in names
-        else n
+        lambda n: (
+            exp.column(f"coalesce_{names[n.sql(dialect='duckdb')]}")
+            if n.sql(dialect="duckdb") in names
+            else n
+        )
     )
     fills = ", ".join(f"coalesce({n}, 0) AS coalesce_{n}" for n in names.values())
     verdict = ex.to_duckdb(scalar.sql(dialect="duckdb"))
@@ -91,7 +95,9 @@ def cross_table_failures_sql(
     )
 
 
-def scope_sql(spec: Spec, rule: Rule, sources: dict[str, str], row_id: str, period: dt.date | None) -> str:
+def scope_sql(
+    spec: Spec, rule: Rule, sources: dict[str, str], row_id: str, period: dt.date | None
+) -> str:
     """The failure query of a rule of any scope."""
     if rule.scope is Scope.CROSS_TABLE:
         return cross_table_failures_sql(spec, rule, sources, period)
@@ -100,7 +106,9 @@ def scope_sql(spec: Spec, rule: Rule, sources: dict[str, str], row_id: str, peri
     return record_failures_sql(spec, rule, sources[rule.table], row_id, period)
 
 
-def load_frame(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame, folder: Path) -> None:
+def load_frame(
+    con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame, folder: Path
+) -> None:
     """Make a polars frame a DuckDB view, through Parquet (DuckDB reads polars only via pyarrow)."""
     path = folder / f"{name}.parquet"
     frame.write_parquet(path)
@@ -122,7 +130,9 @@ def example_fails(spec: Spec, rule: Rule, records: object, period: dt.date | Non
             text = text_frame(table, rows).with_row_index("_row")
             load_frame(con, f"{name}_typed", typed, Path(tmp))
             load_frame(con, f"{name}_text", text, Path(tmp))
-            con.execute(f"CREATE VIEW {_ident(name)} AS {derive_sql(spec, name, _ident(name + '_typed'))}")
+            con.execute(
+                f"CREATE VIEW {_ident(name)} AS {derive_sql(spec, name, _ident(name + '_typed'))}"
+            )
             sources[name] = _ident(f"{name}_text") if rule.stage is Stage.TEXT else _ident(name)
         rows_out = con.execute(scope_sql(spec, rule, sources, "_row", period)).fetchall()
     con.close()

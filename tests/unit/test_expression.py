@@ -28,7 +28,9 @@ def evaluate(text: str, **columns: list[object]) -> list[object]:
         ("a LIKE 'x%'", "language does not have"),
     ],
 )
-def test_expressions_outside_the_language_are_refused_with_a_reason(text: str, message: str) -> None:
+def test_expressions_outside_the_language_are_refused_with_a_reason(
+    text: str, message: str
+) -> None:
     with pytest.raises(ExpressionError, match=message.replace("(", r"\(").replace(")", r"\)")):
         ex.parse(text)
 
@@ -60,7 +62,12 @@ def test_in_keeps_sql_null_semantics() -> None:
 
 
 def test_matches_is_a_whole_string_match() -> None:
-    assert evaluate("matches(a, '[0-9]{2}')", a=["12", "123", "x12", None]) == [True, False, False, None]
+    assert evaluate("matches(a, '[0-9]{2}')", a=["12", "123", "x12", None]) == [
+        True,
+        False,
+        False,
+        None,
+    ]
 
 
 @pytest.mark.parametrize(
@@ -79,7 +86,12 @@ def test_text_type_checks_pass_empty_values() -> None:
         None,
     ]
     assert evaluate("is_integer(a)", a=["12", "-3", "1.5", None]) == [True, True, False, None]
-    assert evaluate("is_time(a)", a=["23:59", "24:00", "07:05:09", None]) == [True, False, True, None]
+    assert evaluate("is_time(a)", a=["23:59", "24:00", "07:05:09", None]) == [
+        True,
+        False,
+        True,
+        None,
+    ]
 
 
 def test_bind_codes_quotes_each_code() -> None:

@@ -25,68 +25,138 @@ def test_every_version_passes_its_own_check(any_spec, spec_root: Path) -> None: 
 
 
 def test_a_field_naming_a_missing_code_list_is_reported(spec_copy: Path) -> None:
-    edit(spec_copy / "1.0.0" / "tables" / "death.yaml", "code_list: ethnic_category", "code_list: ethnicity")
-    assert any("refers to code list 'ethnicity', which is missing" in p for p in problems(spec_copy))
+    edit(
+        spec_copy / "1.0.0" / "tables" / "death.yaml",
+        "code_list: ethnic_category",
+        "code_list: ethnicity",
+    )
+    assert any(
+        "refers to code list 'ethnicity', which is missing" in p for p in problems(spec_copy)
+    )
 
 
 def test_a_duplicated_rule_id_is_reported(spec_copy: Path) -> None:
-    edit(spec_copy / "1.0.0" / "rules.yaml", "id: death.dates.discharge_not_after_death", "id: death.dates.admission_not_after_death")
-    assert any("rule death.dates.admission_not_after_death: the rule id is used more than once" in p for p in problems(spec_copy))
+    edit(
+        spec_copy / "1.0.0" / "rules.yaml",
+        "id: death.dates.discharge_not_after_death",
+        "id: death.dates.admission_not_after_death",
+    )
+    assert any(
+        "rule death.dates.admission_not_after_death: the rule id is used more than once" in p
+        for p in problems(spec_copy)
+    )
 
 
-def test_a_rule_id_reused_with_a_new_meaning_in_a_later_version_is_reported(spec_copy: Path) -> None:
-    edit(spec_copy / "1.1.0" / "rules.yaml", 'expression: "admission_date <= death_date"', 'expression: "admission_date < death_date"')
+def test_a_rule_id_reused_with_a_new_meaning_in_a_later_version_is_reported(
+    spec_copy: Path,
+) -> None:
+    edit(
+        spec_copy / "1.1.0" / "rules.yaml",
+        'expression: "admission_date <= death_date"',
+        'expression: "admission_date < death_date"',
+    )
     found = problems(spec_copy, "1.1.0")
-    assert any("death.dates.admission_not_after_death: the id is reused with a new meaning" in p for p in found)
+    assert any(
+        "death.dates.admission_not_after_death: the id is reused with a new meaning" in p
+        for p in found
+    )
 
 
 def test_a_retired_rule_id_used_again_is_reported(spec_copy: Path) -> None:
-    edit(spec_copy / "1.1.0" / "changes.yaml", "rules_retired: []", "rules_retired: [death.age.plausible]")
+    edit(
+        spec_copy / "1.1.0" / "changes.yaml",
+        "rules_retired: []",
+        "rules_retired: [death.age.plausible]",
+    )
     found = problems(spec_copy, "1.1.0")
-    assert any("lists 'death.age.plausible' as retired, but the version still has it" in p for p in found)
+    assert any(
+        "lists 'death.age.plausible' as retired, but the version still has it" in p for p in found
+    )
     assert any("death.age.plausible: the id was retired in 1.1.0" in p for p in found)
 
 
 def test_an_expression_naming_an_unknown_field_is_reported(spec_copy: Path) -> None:
-    edit(spec_copy / "1.0.0" / "rules.yaml", 'expression: "person_birth_date <= death_date"', 'expression: "birth_date <= death_date"')
-    assert any("names 'birth_date', which is not a field of death" in p for p in problems(spec_copy))
+    edit(
+        spec_copy / "1.0.0" / "rules.yaml",
+        'expression: "person_birth_date <= death_date"',
+        'expression: "birth_date <= death_date"',
+    )
+    assert any(
+        "names 'birth_date', which is not a field of death" in p for p in problems(spec_copy)
+    )
 
 
 def test_an_expression_outside_the_language_is_reported(spec_copy: Path) -> None:
-    edit(spec_copy / "1.0.0" / "rules.yaml", 'expression: "person_birth_date <= death_date"', 'expression: "person_birth_date <= now()"')
-    assert any("death.dates.birth_not_after_death: The expression" in p for p in problems(spec_copy))
+    edit(
+        spec_copy / "1.0.0" / "rules.yaml",
+        'expression: "person_birth_date <= death_date"',
+        'expression: "person_birth_date <= now()"',
+    )
+    assert any(
+        "death.dates.birth_not_after_death: The expression" in p for p in problems(spec_copy)
+    )
 
 
 def test_a_rule_whose_valid_example_fails_it_is_reported(spec_copy: Path) -> None:
-    edit(spec_copy / "1.0.0" / "rules.yaml", 'example: {admission_date: "2027-03-01", death_date: "2027-04-12"}', 'example: {admission_date: "2027-05-01", death_date: "2027-04-12"}')
-    assert any("admission_not_after_death: its own valid example fails it" in p for p in problems(spec_copy))
+    edit(
+        spec_copy / "1.0.0" / "rules.yaml",
+        'example: {admission_date: "2027-03-01", death_date: "2027-04-12"}',
+        'example: {admission_date: "2027-05-01", death_date: "2027-04-12"}',
+    )
+    assert any(
+        "admission_not_after_death: its own valid example fails it" in p
+        for p in problems(spec_copy)
+    )
 
 
 def test_a_rule_whose_counterexample_passes_is_reported(spec_copy: Path) -> None:
-    edit(spec_copy / "1.0.0" / "rules.yaml", 'counterexample: {admission_date: "2027-04-13", death_date: "2027-04-12"}', 'counterexample: {admission_date: "2027-04-01", death_date: "2027-04-12"}')
+    edit(
+        spec_copy / "1.0.0" / "rules.yaml",
+        'counterexample: {admission_date: "2027-04-13", death_date: "2027-04-12"}',
+        'counterexample: {admission_date: "2027-04-01", death_date: "2027-04-12"}',
+    )
     assert any("its counterexample passes it" in p for p in problems(spec_copy))
 
 
 def test_a_field_example_outside_its_code_list_is_reported(spec_copy: Path) -> None:
-    edit(spec_copy / "1.0.0" / "tables" / "death.yaml", 'code_list: ethnic_category\n    source: "NHS Data Dictionary: ETHNIC CATEGORY; MHSDS MHS001 EthnicCategory"\n    since: 1.0.0\n    example: "A"', 'code_list: ethnic_category\n    source: "NHS Data Dictionary: ETHNIC CATEGORY; MHSDS MHS001 EthnicCategory"\n    since: 1.0.0\n    example: "Q"')
+    edit(
+        spec_copy / "1.0.0" / "tables" / "death.yaml",
+        'code_list: ethnic_category\n    source: "NHS Data Dictionary: ETHNIC CATEGORY; MHSDS MHS001 EthnicCategory"\n    since: 1.0.0\n    example: "A"',
+        'code_list: ethnic_category\n    source: "NHS Data Dictionary: ETHNIC CATEGORY; MHSDS MHS001 EthnicCategory"\n    since: 1.0.0\n    example: "Q"',
+    )
     found = problems(spec_copy)
     assert any("example 'Q' is not a code of ethnic_category" in p for p in found)
-    assert any("death.code_list.ethnic_category: its own valid example fails it" in p for p in found)
+    assert any(
+        "death.code_list.ethnic_category: its own valid example fails it" in p for p in found
+    )
 
 
 def test_a_worked_example_that_does_not_derive_what_it_says_is_reported(spec_copy: Path) -> None:
-    edit(spec_copy / "1.0.0" / "definitions.yaml", "expected: {death_category: OOS}\n        explanation: D30-2. Day 31", "expected: {death_category: D30}\n        explanation: D30-2. Day 31")
-    assert any("worked example day_31 derives death_category = 'OOS', but it says 'D30'" in p for p in problems(spec_copy))
+    edit(
+        spec_copy / "1.0.0" / "definitions.yaml",
+        "expected: {death_category: OOS}\n        explanation: D30-2. Day 31",
+        "expected: {death_category: D30}\n        explanation: D30-2. Day 31",
+    )
+    assert any(
+        "worked example day_31 derives death_category = 'OOS', but it says 'D30'" in p
+        for p in problems(spec_copy)
+    )
 
 
 def test_changing_a_file_of_a_released_version_is_reported(spec_copy: Path) -> None:
     edit(spec_copy / "1.0.0" / "codelists" / "ethnic_category.csv", "Not stated", "Not said")
-    assert any("ethnic_category.csv: this file of a released version has changed" in p for p in problems(spec_copy))
+    assert any(
+        "ethnic_category.csv: this file of a released version has changed" in p
+        for p in problems(spec_copy)
+    )
 
 
 def test_adding_a_file_to_a_released_version_is_reported(spec_copy: Path) -> None:
     (spec_copy / "1.0.0" / "notes.txt").write_text("an afterthought")
-    assert any("notes.txt: a file has been added to this released version" in p for p in problems(spec_copy))
+    assert any(
+        "notes.txt: a file has been added to this released version" in p
+        for p in problems(spec_copy)
+    )
 
 
 def test_a_released_version_without_recorded_checksums_is_reported(spec_copy: Path) -> None:

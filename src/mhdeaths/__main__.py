@@ -1,0 +1,5 @@
+"""``python -m mhdeaths``: the same as the ``mhdeaths`` command."""
+
+from mhdeaths.cli import main
+
+main()
