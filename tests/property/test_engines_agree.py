@@ -21,7 +21,9 @@ DEATH = SPEC.table("death")
 PERIOD = dt.date(2027, 4, 1)
 
 
-def _both(rows: list[dict[str, str | None]]) -> tuple[dict[str, list[object]], dict[str, list[object]]]:
+def _both(
+    rows: list[dict[str, str | None]],
+) -> tuple[dict[str, list[object]], dict[str, list[object]]]:
     text = engine.text_frame(DEATH, rows)
     typed = engine.to_typed(DEATH, text)
     polars_derived = engine.derive(SPEC, "death", typed)
@@ -42,14 +44,18 @@ def _both(rows: list[dict[str, str | None]]) -> tuple[dict[str, list[object]], d
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(records(SPEC, DEATH, max_size=15))
-def test_the_engines_derive_the_same_categories_and_flags(rows: list[dict[str, str | None]]) -> None:
+def test_the_engines_derive_the_same_categories_and_flags(
+    rows: list[dict[str, str | None]],
+) -> None:
     from_polars, from_duckdb = _both(rows)
     assert from_polars == from_duckdb
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(records(SPEC, DEATH, messy=True, max_size=10))
-def test_the_engines_fail_the_same_records_for_every_rule(rows: list[dict[str, str | None]]) -> None:
+def test_the_engines_fail_the_same_records_for_every_rule(
+    rows: list[dict[str, str | None]],
+) -> None:
     text = engine.text_frame(DEATH, rows)
     typed = engine.derive(SPEC, "death", engine.to_typed(DEATH, text))
     con = duckdb.connect()
@@ -64,7 +70,9 @@ def test_the_engines_fail_the_same_records_for_every_rule(rows: list[dict[str, s
             sources = {"death": "text" if rule.stage is Stage.TEXT else "death"}
             got = con.execute(sqlengine.scope_sql(SPEC, rule, sources, "_row", PERIOD)).fetchall()
             if rule.scope is Scope.TABLE:
-                assert (got[0][0] is False) == engine.table_fails(SPEC, rule, typed, PERIOD), rule.id
+                assert (got[0][0] is False) == engine.table_fails(SPEC, rule, typed, PERIOD), (
+                    rule.id
+                )
             else:
                 fails = engine.record_failures(SPEC, rule, text, typed, PERIOD)
                 expected = [i for i, f in enumerate(fails.to_list()) if f]

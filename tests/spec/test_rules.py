@@ -29,7 +29,9 @@ def test_rule(specs: dict[str, Spec], version: str, rule_id: str) -> None:
     assert not engine.example_fails(spec, rule, rule.example), "valid example fails (polars)"
     assert engine.example_fails(spec, rule, rule.counterexample), "counterexample passes (polars)"
     assert not sqlengine.example_fails(spec, rule, rule.example), "valid example fails (DuckDB)"
-    assert sqlengine.example_fails(spec, rule, rule.counterexample), "counterexample passes (DuckDB)"
+    assert sqlengine.example_fails(spec, rule, rule.counterexample), (
+        "counterexample passes (DuckDB)"
+    )
 
 
 def test_every_rule_of_every_version_has_a_case() -> None:
