@@ -42,6 +42,14 @@ def typed_column(field: SpecField) -> pl.Expr:
             value = text.cast(pl.Float64, strict=False)
         case FieldType.DATE:
             value = text.str.to_date("%Y-%m-%d", strict=False)
+        case FieldType.BOOLEAN:
+            lowered = text.str.to_lowercase()
+            value = (
+                pl.when(lowered.is_in(["true", "y", "yes", "1"]))
+                .then(True)
+                .when(lowered.is_in(["false", "n", "no", "0"]))
+                .then(False)
+            )
         case FieldType.TIME:
             value = pl.coalesce(
                 text.str.to_time("%H:%M:%S", strict=False), text.str.to_time("%H:%M", strict=False)
@@ -142,12 +150,14 @@ def example_frames(spec: Spec, rule: Rule, records: object) -> dict[str, pl.Data
     named = {c.rpartition(".")[2] for c in ex.parse(ex.bind_codes(rule.expression, [])).columns}
     frames = {}
     for name, rows in by_table.items():
-        table = spec.table(name)
+        table = spec.table_of(rule) if name == rule.table else spec.table(name)
         text = text_frame(table, rows)
         frames[name] = text
         typed = to_typed(table, text)
         # Deriving costs more than the check itself; only do it when the rule reads a derived field.
-        if any(not table.field(c).submitted for c in named if c in table.field_names):
+        if rule.scope is not Scope.STRUCTURE and any(
+            not table.field(c).submitted for c in named if c in table.field_names
+        ):
             typed = derive(spec, name, typed)
         frames[f"{name}:typed"] = typed
     return frames

@@ -90,6 +90,8 @@ class Scope(StrEnum):
     """One value for the whole table (aggregates); the file fails when it is false."""
     CROSS_TABLE = "cross_table"
     """Aggregates of two tables compared per group (``group_by``); a group fails when false."""
+    STRUCTURE = "structure"
+    """One value per column of the file (the column table, ``STRUCTURE_TABLE``)."""
 
 
 class Stage(StrEnum):
@@ -338,6 +340,10 @@ class Spec(Frozen):
                 return r
         raise KeyError(rule_id)
 
+    def table_of(self, rule: Rule) -> Table:
+        """The table a rule's expression reads: its own, or the column table for structure rules."""
+        return STRUCTURE_TABLE if rule.scope is Scope.STRUCTURE else self.table(rule.table)
+
     def rules_for(self, table: str) -> list[Rule]:
         return [r for r in self.rules if r.table == table]
 
@@ -347,6 +353,41 @@ class Spec(Frozen):
     @cached_property
     def semver(self) -> semver.Version:
         return semver.Version.parse(self.version)
+
+
+def _structure_field(name: str, type_: FieldType, definition: str) -> SpecField:
+    return SpecField(
+        name=name,
+        title=name.replace("_", " ").capitalize(),
+        definition=definition,
+        type=type_,
+        format="",
+        mandation=Mandation.OPTIONAL,
+        source="mhdeaths",
+        since="1.0.0",
+        example="",
+    )
+
+
+#: The column table that structure rules read: one record per column found in a file or field
+#: expected by the spec. Part of the expression language (spec/README.md), not of any version.
+STRUCTURE_TABLE = Table(
+    name="columns",
+    title="Columns of a file",
+    description="One record per column found in the file or field expected by the spec.",
+    grain="one record per column or expected field",
+    key=("column_name", "field_name"),
+    fields=(
+        _structure_field(
+            "column_name", FieldType.STRING, "The header as found (after profile aliases)."
+        ),
+        _structure_field("field_name", FieldType.STRING, "The spec field it is, if any."),
+        _structure_field("mandation", FieldType.STRING, "The field's mandation."),
+        _structure_field("present", FieldType.BOOLEAN, "The file has a column for the field."),
+        _structure_field("occurrences", FieldType.INTEGER, "How many columns carry this header."),
+        _structure_field("known", FieldType.BOOLEAN, "The header is a field of the spec version."),
+    ),
+)
 
 
 def parse_version(text: str) -> semver.Version:

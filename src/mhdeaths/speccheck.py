@@ -22,6 +22,7 @@ from mhdeaths import engine
 from mhdeaths import expression as ex
 from mhdeaths.errors import ExpressionError, SpecError
 from mhdeaths.spec import (
+    STRUCTURE_TABLE,
     Definition,
     FieldType,
     Mandation,
@@ -108,7 +109,9 @@ def _check_fields(spec: Spec, add: Any) -> None:
                 add(where, f"example {f.example!r} is not a code of {f.code_list}.")
 
 
-def _known_fields(spec: Spec, table: str) -> set[str]:
+def _known_fields(spec: Spec, table: str, rule: Rule | None = None) -> set[str]:
+    if rule is not None and rule.scope is Scope.STRUCTURE:
+        return set(STRUCTURE_TABLE.field_names)
     return set(spec.table(table).field_names)
 
 
@@ -127,7 +130,9 @@ def _check_expression(spec: Spec, rule_or_def: Rule | Definition, add: Any, wher
         if table not in table_names:
             add(where, f"the expression names table {table!r}, which the spec does not have.")
             ok = False
-        elif name not in _known_fields(spec, table):
+        elif name not in _known_fields(
+            spec, table, rule_or_def if isinstance(rule_or_def, Rule) else None
+        ):
             add(where, f"the expression names {column!r}, which is not a field of {table}.")
             ok = False
     return ok
@@ -145,7 +150,7 @@ def _check_rules(spec: Spec, add: Any) -> None:
             add(where, f"belongs to table {rule.table!r}, which the spec does not have.")
             continue
         for name in rule.fields:
-            if name not in _known_fields(spec, rule.table):
+            if name not in _known_fields(spec, rule.table, rule):
                 add(where, f"lists field {name!r}, which is not a field of {rule.table}.")
         if rule.code_list and rule.code_list not in {c.name for c in spec.code_lists}:
             # Reported once, at the field that names the list.
@@ -153,10 +158,10 @@ def _check_rules(spec: Spec, add: Any) -> None:
         if not _check_expression(spec, rule, add, where):
             continue
         parsed = ex.parse(ex.bind_codes(rule.expression, ["X"]))
-        if rule.scope is Scope.RECORD and parsed.aggregate:
+        if rule.scope in {Scope.RECORD, Scope.STRUCTURE} and parsed.aggregate:
             add(where, "is a record rule but its expression aggregates; make it a table rule.")
             continue
-        if rule.scope is not Scope.RECORD and not parsed.aggregate:
+        if rule.scope in {Scope.TABLE, Scope.CROSS_TABLE} and not parsed.aggregate:
             add(where, f"is a {rule.scope.value} rule but its expression does not aggregate.")
             continue
         if rule.scope is Scope.CROSS_TABLE:

@@ -125,14 +125,17 @@ def example_fails(spec: Spec, rule: Rule, records: object, period: dt.date | Non
     with tempfile.TemporaryDirectory() as tmp:
         sources = {}
         for name, rows in by_table.items():
-            table = spec.table(name)
+            table = spec.table_of(rule) if name == rule.table else spec.table(name)
             typed = to_typed(table, text_frame(table, rows)).with_row_index("_row")
             text = text_frame(table, rows).with_row_index("_row")
             load_frame(con, f"{name}_typed", typed, Path(tmp))
             load_frame(con, f"{name}_text", text, Path(tmp))
-            con.execute(
-                f"CREATE VIEW {_ident(name)} AS {derive_sql(spec, name, _ident(name + '_typed'))}"
+            derived = (
+                f"SELECT * FROM {_ident(name + '_typed')}"
+                if rule.scope is Scope.STRUCTURE
+                else derive_sql(spec, name, _ident(name + "_typed"))
             )
+            con.execute(f"CREATE VIEW {_ident(name)} AS {derived}")
             sources[name] = _ident(f"{name}_text") if rule.stage is Stage.TEXT else _ident(name)
         rows_out = con.execute(scope_sql(spec, rule, sources, "_row", period)).fetchall()
     con.close()

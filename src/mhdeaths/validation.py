@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from mhdeaths import engine
-from mhdeaths.spec import Rule, Scope, Severity, Spec, Stage
+from mhdeaths.spec import STRUCTURE_TABLE, Rule, Scope, Severity, Spec, Stage
 
 
 @dataclass(frozen=True)
@@ -43,12 +43,17 @@ class RuleOutcome:
 
 
 def evaluate(
-    spec: Spec, tables: Mapping[str, pl.DataFrame], period: dt.date | None
+    spec: Spec,
+    tables: Mapping[str, pl.DataFrame],
+    period: dt.date | None,
+    columns: Mapping[str, pl.DataFrame] | None = None,
 ) -> list[RuleOutcome]:
     """Evaluate every rule of the spec on the tables given (text frames, one column per field).
 
+    ``columns`` holds each table's column table (``STRUCTURE_TABLE``) for the structure rules.
     Tables absent from ``tables`` are skipped, and so are cross-table rules that need one of them.
     """
+    columns = columns or {}
     typed: dict[str, pl.DataFrame] = {}
     for name, text in tables.items():
         table = spec.table(name)
@@ -65,6 +70,15 @@ def evaluate(
             outcome.findings = [
                 Finding(rule.id, rule.severity, rule.table, None, rule.fields, tuple(map(str, g)))
                 for g in groups.iter_rows()
+            ]
+        elif rule.scope is Scope.STRUCTURE:
+            if rule.table not in columns:
+                continue
+            frame = engine.to_typed(STRUCTURE_TABLE, columns[rule.table])
+            rows = engine.record_failures(spec, rule, frame, frame, period).arg_true().to_list()
+            outcome.failed = len(rows)
+            outcome.findings = [
+                Finding(rule.id, rule.severity, rule.table, row, rule.fields) for row in rows
             ]
         elif rule.table not in typed:
             continue

@@ -65,7 +65,7 @@ def test_the_engines_fail_the_same_records_for_every_rule(
         sqlengine.load_frame(con, "typed", raw, Path(tmp))
         con.execute(f"CREATE VIEW death AS {sqlengine.derive_sql(SPEC, 'death', 'typed')}")
         for rule in SPEC.rules_for("death"):
-            if rule.scope is Scope.CROSS_TABLE:
+            if rule.scope in {Scope.CROSS_TABLE, Scope.STRUCTURE}:
                 continue
             sources = {"death": "text" if rule.stage is Stage.TEXT else "death"}
             got = con.execute(sqlengine.scope_sql(SPEC, rule, sources, "_row", PERIOD)).fetchall()

@@ -76,7 +76,9 @@ def test_a_field_with_an_unknown_attribute_is_refused(spec_copy: Path) -> None:
 
 def test_a_folder_whose_header_names_another_version_is_refused(spec_copy: Path) -> None:
     (spec_copy / "1.0.0").rename(spec_copy / "1.0.1")
-    with pytest.raises(SpecError, match=r"declares version 1\.0\.0, but its folder is named 1\.0\.1"):
+    with pytest.raises(
+        SpecError, match=r"declares version 1\.0\.0, but its folder is named 1\.0\.1"
+    ):
         load_spec("1.0.1", spec_copy)
 
 

@@ -1,0 +1,1074 @@
+"""Synthetic submissions: realistic, reproducible death and activity files for any spec version.
+
+Nobody outside a provider may hold real death records, yet the validator, the warehouse, the
+benchmarks, the docs and the demo all need submissions to run on. This module writes them from the
+spec alone: for each provider and month, a death file and an activity file whose values follow the
+agreed definitions and national orders of magnitude, so that
+
+- a clean set passes every rule of the spec (a rule that rejects realistic data is a bug in the
+  rule or in the generator, and the tests say which);
+- a set with planted errors says, for each error, the rule that must find it and on which row, so
+  the validator can be tested end to end and known-bad examples explain themselves;
+- outlier providers, whose death rates are raised while their denominators stay normal, give the
+  benchmarks a known answer (a funnel plot must flag them);
+- the same options always give byte-identical files, so examples and benchmarks are reproducible.
+
+Every draw comes from a ``random.Random`` seeded from the options' seed and the provider and month
+it is for, never from global state: adding a provider, an outlier or error injection leaves the
+other provider-months as they were (bar an NHS number redrawn, rarely, to keep numbers unique).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import math
+import random
+import re
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nhs_number.constants import REGION_SYNTHETIC
+from nhs_number.validate import calculate_checksum
+
+from mhdeaths.errors import UserError
+from mhdeaths.spec import FieldType, Mandation, Spec, SpecField, Table, period_start
+
+#: One record as written to a file: field name to its text (None is written as an empty cell).
+Row = dict[str, str | None]
+#: Codes and their relative weights.
+Weights = Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class SynthOptions:
+    """What to generate. The defaults give one year of five providers, all clean."""
+
+    providers: int = 5
+    months: int = 12
+    start: str = "2027-04"
+    """The first reporting period, CCYY-MM."""
+    seed: int = 1
+    error_rate: float = 0.0
+    """The share of death records given exactly one injected error (0 to 1)."""
+    outliers: tuple[str, ...] = ()
+    """ODS codes of providers whose inpatient and post-discharge death rates are raised."""
+    outlier_factor: float = 2.5
+    spec_version: str | None = None
+    """The version the files declare; by default the version of the spec passed in."""
+
+
+@dataclass(frozen=True)
+class PlantedError:
+    """One injected error and where the validator must find it."""
+
+    file: Path
+    table: str
+    row_number: int
+    """1-based data row: the CSV line is row_number + 1 (after the header)."""
+    field: str
+    rule_id: str
+
+
+@dataclass(frozen=True)
+class SynthResult:
+    """What was written: every file in the order written, the providers, the planted errors."""
+
+    files: list[Path]
+    providers: list[str]
+    planted_errors: list[PlantedError]
+
+
+# --- Providers ---------------------------------------------------------------------------------
+
+# Synthetic ODS-like codes "R" + letter + character. The second letter is never A, which is kept
+# for the acute trusts where some people die (died_in_other_provider), so the two never collide.
+_ODS_SECOND = "ZYXWVUTSQPNMLKJHGFEDCB"
+_ODS_THIRD = "123456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+_ACUTE_TRUSTS = tuple(f"RA{c}" for c in _ODS_THIRD)
+
+
+def provider_codes(n: int) -> list[str]:
+    """The first n synthetic provider codes (RZ1, RZ2, ...): always the same for the same n."""
+    capacity = len(_ODS_SECOND) * len(_ODS_THIRD)
+    if not 0 <= n <= capacity:
+        raise UserError(f"The generator can make between 0 and {capacity} providers, not {n}.")
+    return [
+        f"R{_ODS_SECOND[i // len(_ODS_THIRD)]}{_ODS_THIRD[i % len(_ODS_THIRD)]}" for i in range(n)
+    ]
+
+
+# --- National orders of magnitude ----------------------------------------------------------------
+# A mental health trust has about 300-700 beds at about 90% occupancy and a mean length of stay of
+# five to eight weeks, so 8,000-20,000 occupied bed days and 150-400 admissions a month. Inpatient
+# deaths run at about one per 25,000-40,000 occupied bed days; deaths within 30 days of discharge
+# at 3-6 per 1,000 live discharges. Deaths awaiting admission are a rare sentinel event.
+_BEDS = (330, 700)
+_OCCUPANCY = (0.87, 0.95)
+_MEAN_STAY = (38.0, 62.0)
+_BED_DAYS_PER_IPD = (25_000.0, 40_000.0)
+_D30_PER_DISCHARGE = (0.003, 0.006)
+_AWA_PER_MONTH = 0.04
+# Out-of-scope deaths the provider reports anyway (day 31-90 after discharge, no spell at all).
+_OOS_PER_MONTH = 0.25
+
+# Share of occupied bed days by age band: most inpatients are 18-64. 00-17 is set per provider
+# (only some trusts run children's wards).
+_BED_DAY_AGE_SHARE: dict[str, float] = {
+    "18-24": 0.11,
+    "25-34": 0.19,
+    "35-44": 0.18,
+    "45-54": 0.16,
+    "55-64": 0.12,
+    "65-74": 0.10,
+    "75-84": 0.08,
+    "85+": 0.04,
+}
+# Age at death: inpatient deaths are older (natural deaths on older adult wards), deaths after
+# discharge younger (suicide risk is highest in the weeks after discharge).
+_IPD_DEATH_AGE: dict[str, float] = {
+    "18-24": 4,
+    "25-34": 8,
+    "35-44": 10,
+    "45-54": 14,
+    "55-64": 16,
+    "65-74": 18,
+    "75-84": 19,
+    "85+": 11,
+}
+_D30_DEATH_AGE: dict[str, float] = {
+    "18-24": 10,
+    "25-34": 17,
+    "35-44": 18,
+    "45-54": 18,
+    "55-64": 15,
+    "65-74": 10,
+    "75-84": 8,
+    "85+": 4,
+}
+_BAND_AGES: dict[str, tuple[int, int]] = {
+    "00-17": (0, 17),
+    "18-24": (18, 24),
+    "25-34": (25, 34),
+    "35-44": (35, 44),
+    "45-54": (45, 54),
+    "55-64": (55, 64),
+    "65-74": (65, 74),
+    "75-84": (75, 84),
+    "85+": (85, 97),
+}
+
+# Underlying causes consistent with each provisional type of death, in both accepted forms (the
+# fixed-width X70X and the dotted F32.9), as providers send them.
+_CAUSES: dict[str, tuple[str, ...]] = {
+    "01": ("C34.9", "C349", "J44.9", "J449", "G30.9", "G309", "F03X", "I50.0", "C80.9"),
+    "02": ("I21.9", "I219", "J18.9", "J189", "I26.9", "I64X", "E11.9", "K70.3", "G40.9"),
+    "03": ("X70X", "X70", "X80X", "X64.9", "X78", "X81X", "X84.9", "X68"),
+    "04": ("X99X", "Y09X", "X99.9"),
+    "05": ("W19X", "W19.0", "V89.2", "W80X"),
+    "06": ("X42X", "X42.0", "X44X", "X45X"),
+    "08": ("Y14X", "Y17.9", "Y12X", "Y10"),
+}
+_INQUEST_CONCLUSIONS: dict[str, Weights] = {
+    "01": {"06": 8, "11": 2},
+    "02": {"06": 8, "11": 2},
+    "03": {"10": 6, "11": 3, "07": 1},
+    "04": {"05": 9, "07": 1},
+    "05": {"01": 8, "11": 2},
+    "06": {"02": 7, "01": 2, "11": 1},
+    "07": {"11": 8, "01": 2},
+    "08": {"07": 5, "11": 4, "10": 1},
+    "09": {"11": 6, "07": 4},
+}
+_UNNATURAL = frozenset({"03", "04", "05", "06", "07", "08"})
+_DETAINED = frozenset({"02", "03", "04"})
+_LEARNING_DISABILITY_OR_AUTISM = frozenset({"L", "A", "B"})
+_IN_SPELL = frozenset({"01", "02", "03", "04", "05", "06"})
+
+_IPD_STATUS: Weights = {"01": 70, "02": 5, "03": 3, "04": 12, "05": 5, "06": 5}
+_PLACE_BY_STATUS: dict[str, Weights] = {
+    "01": {"01": 1},
+    "02": {"02": 1},
+    "03": {"08": 3, "04": 1, "98": 1},
+    "04": {"05": 6, "08": 3, "04": 1},
+    "05": {"08": 6, "05": 2, "04": 1, "98": 1},
+    "06": {"03": 8, "04": 2},
+    "07": {"05": 55, "08": 12, "03": 8, "04": 5, "06": 6, "07": 4, "09": 2, "98": 2},
+    "08": {"04": 5, "05": 4, "08": 1},
+    "99": {"05": 5, "03": 3, "99": 2},
+}
+_LIVE_DISCHARGE_METHOD: Weights = {"1": 85, "2": 6, "3": 4, "6": 3, "7": 2}
+_LIVE_DESTINATION: Weights = {
+    "19": 70, "29": 5, "51": 5, "53": 3, "55": 3, "56": 3, "87": 2, "37": 1, "40": 2, "42": 1
+}  # fmt: skip
+_ETHNIC: Weights = {
+    "A": 68, "B": 1, "C": 5, "D": 1.5, "E": 0.7, "F": 0.7, "G": 1, "H": 2.5, "J": 2.5, "K": 1,
+    "L": 1.5, "M": 2.5, "N": 3, "P": 1, "R": 0.4, "S": 2, "Z": 3, "99": 2,
+}  # fmt: skip
+_POSTCODE_AREAS = ("LS", "M", "B", "S", "NE", "BS", "L", "SE", "N", "E", "NG", "LE", "CV", "BD",
+                   "HU", "PL", "EX", "OX", "CB", "NR", "DN", "WF", "ST", "DE")  # fmt: skip
+# Royal Mail never uses C I K M O V in the last two letters of a postcode.
+_POSTCODE_UNIT = "ABDEFGHJLNPQRSTUWXYZ"
+
+
+@dataclass(frozen=True)
+class _Provider:
+    """A provider's size and rates, drawn once from the seed."""
+
+    ods: str
+    beds: int
+    occupancy: float
+    mean_stay: float
+    leave_share: float
+    awol_share: float
+    detained_share: float
+    male_share: float
+    cyp_share: float
+    ipd_per_bed_day: float
+    d30_per_discharge: float
+    x_gender: bool
+    """Whether the provider records some people's stated gender as X (not known)."""
+    postcode_area: str
+
+
+@dataclass
+class _Ids:
+    """A provider's identifiers so far: unique per provider and stable from one run to the next."""
+
+    deaths: int = 0
+    patients: set[str] = field(default_factory=set)
+    spells: set[str] = field(default_factory=set)
+
+
+@dataclass
+class _Death:
+    row: Row
+    category: str
+    stratum: tuple[str, str]
+    """(age band, stated gender) of an inpatient death: the activity stratum it is counted in."""
+
+
+class _Codebook:
+    """The codes of each coded field valid in one reporting period (codes carry validity dates)."""
+
+    def __init__(self, spec: Spec, table: Table, day: dt.date) -> None:
+        self.valid: dict[str, frozenset[str]] = {}
+        self.fallback: dict[str, tuple[str, ...]] = {}
+        for f in table.submitted_fields:
+            if f.code_list is None:
+                continue
+            codes = spec.code_list(f.code_list)
+            self.valid[f.name] = frozenset(codes.valid_codes(day))
+            defaults = set(codes.default_codes())
+            self.fallback[f.name] = tuple(c for c in codes.valid_codes(day) if c not in defaults)
+
+    def pick(self, rng: random.Random, name: str, weights: Weights) -> str:
+        """A weighted choice among the codes still valid; any valid code if none of them is."""
+        valid = self.valid.get(name)
+        options = (
+            dict(weights) if valid is None else {c: w for c, w in weights.items() if c in valid}
+        )
+        if not options:
+            # A later spec version retired every code we would choose: take any valid one.
+            fallback = self.fallback.get(name) or tuple(sorted(valid or ())) or tuple(weights)
+            return rng.choice(fallback)
+        return rng.choices(list(options), weights=list(options.values()))[0]
+
+
+def _weighted(rng: random.Random, weights: Weights) -> str:
+    return rng.choices(list(weights), weights=list(weights.values()))[0]
+
+
+def _poisson(rng: random.Random, mean: float) -> int:
+    """A Poisson draw; deaths per provider-month have small means, where Knuth's method is exact."""
+    if mean <= 0:
+        return 0
+    if mean > 50:
+        return max(0, round(rng.gauss(mean, math.sqrt(mean))))
+    limit, k, p = math.exp(-mean), 0, rng.random()
+    while p > limit:
+        k += 1
+        p *= rng.random()
+    return k
+
+
+def _split(total: int, weights: list[float]) -> list[int]:
+    """Share a count between strata in proportion to weights, whole numbers adding up to total."""
+    scale = sum(weights)
+    raw = [total * w / scale for w in weights]
+    parts = [int(x) for x in raw]
+    # Largest remainders first; sorted() is stable, so ties go to the earlier stratum.
+    order = sorted(range(len(raw)), key=lambda i: parts[i] - raw[i])
+    for i in order[: total - sum(parts)]:
+        parts[i] += 1
+    return parts
+
+
+def _years_between(start: dt.date, end: dt.date) -> int:
+    """Completed years, as the spec's years_between (a birthday counts on the day itself)."""
+    return end.year - start.year - ((end.month, end.day) < (start.month, start.day))
+
+
+def _age_band(age: int) -> str:
+    for band, (low, high) in _BAND_AGES.items():
+        if low <= age <= high:
+            return band
+    return "85+"
+
+
+def _iso(day: dt.date | None) -> str | None:
+    return None if day is None else day.isoformat()
+
+
+def _days(n: int) -> dt.timedelta:
+    return dt.timedelta(days=n)
+
+
+def _add_months(period: dt.date, n: int) -> dt.date:
+    months = period.year * 12 + period.month - 1 + n
+    return dt.date(months // 12, months % 12 + 1, 1)
+
+
+# --- Generation ----------------------------------------------------------------------------------
+
+
+def generate(spec: Spec, options: SynthOptions, out: Path) -> SynthResult:
+    """Write the submissions of each provider and month under ``out/<ODS>/``.
+
+    Each provider-month has an activity file ``<ODS>_<CCYY-MM>_activity.csv`` and, when anyone
+    died, a death file ``<ODS>_<CCYY-MM>_death.csv``; ``files`` lists them in the order written.
+    Each file holds one month's records as they stand at the latest resubmission, so review
+    outcomes and inquest conclusions that come later may already be filled in.
+    """
+    first = period_start(options.start)
+    if options.providers < 1 or options.months < 1:
+        raise UserError("Generate at least one provider and one month.")
+    if not 0.0 <= options.error_rate <= 1.0:
+        raise UserError(f"The error rate must be between 0 and 1, not {options.error_rate}.")
+    if options.outlier_factor <= 0:
+        raise UserError(f"The outlier factor must be positive, not {options.outlier_factor}.")
+    codes = provider_codes(options.providers)
+    unknown = sorted(set(options.outliers) - set(codes))
+    if unknown:
+        raise UserError(
+            f"Outlier {', '.join(unknown)} is not one of the generated providers ({codes[0]} to "
+            f"{codes[-1]})."
+        )
+    generator = _Generator(spec, options, out)
+    files: list[Path] = []
+    for ods in codes:
+        files.extend(generator.provider(ods, first))
+    return SynthResult(files=files, providers=codes, planted_errors=generator.planted)
+
+
+class _Generator:
+    """Holds what every provider-month shares: the spec's tables, code books and used numbers."""
+
+    def __init__(self, spec: Spec, options: SynthOptions, out: Path) -> None:
+        self.spec = spec
+        self.options = options
+        self.out = out
+        self.version = options.spec_version or spec.version
+        self.death = spec.table("death")
+        self.activity = spec.table("activity")
+        self.rule_ids = frozenset(r.id for r in spec.rules)
+        self.death_fields = frozenset(f.name for f in self.death.submitted_fields)
+        self.codebooks: dict[tuple[str, dt.date], _Codebook] = {}
+        self.nhs_numbers: set[str] = set()
+        ranges = REGION_SYNTHETIC.ranges
+        # The synthetic (never issued) range of the nhs-number package, drawn from our own seeded
+        # generator: the package's generate() uses the global random state.
+        self.nhs_ranges = [(int(r.start) // 10, int(r.end) // 10) for r in ranges]
+        self.planted: list[PlantedError] = []
+
+    def codebook(self, table: Table, day: dt.date) -> _Codebook:
+        key = (table.name, day)
+        if key not in self.codebooks:
+            self.codebooks[key] = _Codebook(self.spec, table, day)
+        return self.codebooks[key]
+
+    def provider(self, ods: str, first: dt.date) -> list[Path]:
+        seed = self.options.seed
+        outlier = ods in self.options.outliers
+        profile = _draw_provider(random.Random(f"{seed}:provider:{ods}"), ods)
+        factor = self.options.outlier_factor if outlier else 1.0
+        ids = _Ids()
+        folder = self.out / ods
+        folder.mkdir(parents=True, exist_ok=True)
+        files: list[Path] = []
+        for n in range(self.options.months):
+            month = _add_months(first, n)
+            period = month.strftime("%Y-%m")
+            rng = random.Random(f"{seed}:month:{ods}:{period}")
+            deaths, activity = self.month(rng, profile, factor, month, ids)
+            death_file = folder / f"{ods}_{period}_death.csv"
+            activity_file = folder / f"{ods}_{period}_activity.csv"
+            if self.options.error_rate > 0:
+                # A stream of its own, so the clean values do not depend on the error rate.
+                errors = random.Random(f"{seed}:errors:{ods}:{period}")
+                self.plant_errors(errors, deaths, death_file, month)
+            if deaths:
+                # A month without deaths has no death file: the spec rejects a file with no
+                # records, and a provider with nothing to report sends no file at all.
+                _write_csv(death_file, self.death, [d.row for d in deaths])
+                files.append(death_file)
+            _write_csv(activity_file, self.activity, activity)
+            files.append(activity_file)
+        return files
+
+    def month(
+        self, rng: random.Random, p: _Provider, factor: float, month: dt.date, ids: _Ids
+    ) -> tuple[list[_Death], list[Row]]:
+        days = (_add_months(month, 1) - month).days
+        bed_days = round(p.beds * p.occupancy * days * rng.uniform(0.97, 1.03))
+        admissions = round(bed_days / p.mean_stay * rng.uniform(0.9, 1.1))
+        discharges = round(admissions * rng.uniform(0.93, 1.07))
+        counts = {
+            "IPD": _poisson(rng, bed_days * p.ipd_per_bed_day * factor),
+            "D30": _poisson(rng, discharges * p.d30_per_discharge * factor),
+            "AWA": _poisson(rng, _AWA_PER_MONTH),
+            "OOS": _poisson(rng, _OOS_PER_MONTH),
+        }
+        builder = _DeathBuilder(self, rng, p, month, days, ids)
+        deaths = [builder.build(category) for category, n in counts.items() for _ in range(n)]
+        # Deaths are listed and numbered by date, as a provider's extract would list them.
+        deaths.sort(key=lambda d: d.row.get("death_date") or "")
+        for d in deaths:
+            ids.deaths += 1
+            d.row["death_record_id"] = f"{p.ods}-D-{ids.deaths:06d}"
+        in_spell = Counter(d.stratum for d in deaths if d.category == "IPD")
+        activity = self.activity_rows(
+            rng, p, month, days, (bed_days, admissions, discharges), in_spell
+        )
+        return deaths, activity
+
+    def activity_rows(
+        self,
+        rng: random.Random,
+        p: _Provider,
+        month: dt.date,
+        days: int,
+        totals: tuple[int, int, int],
+        in_spell: Counter[tuple[str, str]],
+    ) -> list[Row]:
+        codes = self.codebook(self.activity, month)
+        bands = sorted(codes.valid.get("age_band", frozenset(_BAND_AGES)), key=_band_order)
+        age_share = {"00-17": p.cyp_share, **_BED_DAY_AGE_SHARE}
+        strata = [(band, gender) for band in bands for gender in ("1", "2")]
+        weights = [
+            age_share.get(band, 0.02)
+            * (p.male_share if gender == "1" else 1 - p.male_share)
+            * rng.uniform(0.85, 1.15)
+            for band, gender in strata
+        ]
+        bed_days, admissions, discharges = totals
+        split_bed_days = _split(bed_days, weights)
+        split_admissions = _split(admissions, [w * rng.uniform(0.8, 1.2) for w in weights])
+        split_discharges = _split(discharges, [w * rng.uniform(0.8, 1.2) for w in weights])
+        counts = list(zip(strata, split_bed_days, split_admissions, split_discharges, strict=True))
+        if (
+            p.x_gender
+            and "X" in codes.valid.get("stated_gender", frozenset("X"))
+            and rng.random() < 0.5
+        ):
+            # A few people whose stated gender is not recorded, in one or two adult bands.
+            adult_bands = bands[1:7] or bands
+            for band in sorted(rng.sample(adult_bands, k=min(2, len(adult_bands)))):
+                counts.append(
+                    ((band, "X"), rng.randint(5, 60), rng.randint(0, 2), rng.randint(0, 2))
+                )
+        # Every inpatient death needs its stratum, even one a later spec's code lists left out,
+        # or deaths in spell would not match the death file.
+        present = {stratum for stratum, *_ in counts}
+        for stratum in sorted(set(in_spell) - present):
+            counts.append((stratum, rng.randint(20, 200), rng.randint(0, 3), rng.randint(0, 3)))
+        rows: list[Row] = []
+        period = month.strftime("%Y-%m")
+        for (band, gender), occupied, admitted, discharged in counts:
+            died = in_spell.get((band, gender), 0)
+            if died and not occupied:
+                # Whoever died in a stratum spent nights in a bed in it.
+                occupied = rng.randint(5, 40) * died
+            leave = min(occupied, int(occupied * p.leave_share * rng.uniform(0.7, 1.3)))
+            awol = min(occupied - leave, int(occupied * p.awol_share * rng.uniform(0.0, 2.0)))
+            detained = int(occupied * min(0.95, p.detained_share * rng.uniform(0.85, 1.15)))
+            # Spells open at month end hold about one bed each; at least occupied/31 of them keep
+            # the occupied bed days within what the month's spells could hold.
+            open_end = max(
+                round(occupied / days * rng.uniform(0.96, 1.04)), math.ceil(occupied / 31)
+            )
+            readmitted = int(discharged * rng.uniform(0.0, 0.05))
+            patients = max(open_end, open_end + discharged + died - readmitted)
+            row: Row = {
+                "spec_version": self.version,
+                "org_id_provider": p.ods,
+                "reporting_period": period,
+                "age_band": band,
+                "stated_gender": gender,
+                "admissions": str(admitted),
+                "discharges_live": str(discharged),
+                "deaths_in_spell": str(died),
+                "occupied_bed_days": str(occupied),
+                "leave_days": str(leave),
+                "awol_days": str(awol),
+                "detained_bed_days": str(detained),
+                "open_spells_end": str(open_end),
+                "distinct_patients": str(patients),
+            }
+            _fill_unknown(rng, self.activity, row, month, codes)
+            rows.append(row)
+        return rows
+
+    def new_nhs_number(self, rng: random.Random) -> str:
+        while True:
+            low, high = rng.choice(self.nhs_ranges)
+            stem = str(rng.randint(low, high)).zfill(9)
+            check = calculate_checksum(stem)
+            # A check digit of 10 means no NHS number has these nine digits.
+            number = f"{stem}{check}"
+            if check is not None and check < 10 and number not in self.nhs_numbers:
+                self.nhs_numbers.add(number)
+                return number
+
+    def plant_errors(
+        self, rng: random.Random, deaths: list[_Death], file: Path, month: dt.date
+    ) -> None:
+        rows = [d.row for d in deaths]
+        for i, death in enumerate(deaths):
+            if rng.random() >= self.options.error_rate:
+                continue
+            candidates = [
+                (name, rule_id, value)
+                for name, rule_id, value in _error_candidates(rng, rows, i, death.category, month)
+                if rule_id in self.rule_ids and name in self.death_fields
+            ]
+            if not candidates:
+                continue
+            name, rule_id, value = rng.choice(candidates)
+            death.row[name] = value
+            self.planted.append(PlantedError(file, "death", i + 1, name, rule_id))
+
+
+def _band_order(band: str) -> tuple[int, str]:
+    return (_BAND_AGES.get(band, (200, 0))[0], band)
+
+
+def _draw_provider(rng: random.Random, ods: str) -> _Provider:
+    return _Provider(
+        ods=ods,
+        beds=rng.randint(*_BEDS),
+        occupancy=rng.uniform(*_OCCUPANCY),
+        mean_stay=rng.uniform(*_MEAN_STAY),
+        leave_share=rng.uniform(0.04, 0.09),
+        awol_share=rng.uniform(0.001, 0.004),
+        detained_share=rng.uniform(0.5, 0.7),
+        male_share=rng.uniform(0.52, 0.6),
+        # About a third of trusts run children's and young people's wards.
+        cyp_share=rng.uniform(0.02, 0.05) if rng.random() < 0.35 else rng.uniform(0.0, 0.003),
+        ipd_per_bed_day=1 / rng.uniform(*_BED_DAYS_PER_IPD),
+        d30_per_discharge=rng.uniform(*_D30_PER_DISCHARGE),
+        x_gender=rng.random() < 0.3,
+        postcode_area=rng.choice(_POSTCODE_AREAS),
+    )
+
+
+class _DeathBuilder:
+    """Builds the death records of one provider-month, category first, then consistent details."""
+
+    def __init__(
+        self,
+        gen: _Generator,
+        rng: random.Random,
+        p: _Provider,
+        month: dt.date,
+        days: int,
+        ids: _Ids,
+    ) -> None:
+        self.gen, self.rng, self.p, self.month, self.days, self.ids = gen, rng, p, month, days, ids
+        self.codes = gen.codebook(gen.death, month)
+
+    def pick(self, name: str, weights: Weights) -> str:
+        return self.codes.pick(self.rng, name, weights)
+
+    def build(self, category: str) -> _Death:
+        rng, pick = self.rng, self.pick
+        death = self.month + _days(rng.randrange(self.days))
+        ages = _IPD_DEATH_AGE if category == "IPD" else _D30_DEATH_AGE
+        birth = self.birth_date(death, _weighted(rng, ages))
+        age = _years_between(birth, death)
+        sex = "1" if rng.random() < 0.58 else "2"
+        ld = pick("ld_autism_status", {"N": 84, "A": 5, "L": 3, "B": 2, "U": 6})
+
+        status = self.status(category)
+        spell = self.spell(category, status, death)
+        admission, discharge, method = spell
+        destination = None
+        if method == "4":
+            destination = "79"
+        elif method is not None:
+            destination = pick("discharge_destination", _LIVE_DESTINATION)
+        place = self.place(status, destination)
+        other = rng.choice(_ACUTE_TRUSTS) if place in ("03", "04") or status == "06" else None
+
+        kind = self.death_type(category, age)
+        me = self.medical_examiner(kind)
+        inquest = self.inquest_status(me)
+        conclusion = (
+            pick("inquest_conclusion", _INQUEST_CONCLUSIONS[kind]) if inquest == "C" else None
+        )
+        cause = None
+        known_cause = me in ("1", "2") or inquest == "C"
+        if kind in _CAUSES and rng.random() < (0.75 if known_cause else 0.05):
+            cause = rng.choice(_CAUSES[kind])
+
+        detention = self.detention(category, status, spell)
+        review = self.review_method(category, kind, ld)
+        completed = None
+        if review != "10" and rng.random() < 0.45:
+            completed = death + _days(rng.randint(14, 120))
+        rating: str | None = pick(
+            "overall_care_rating", {"1": 8, "2": 42, "3": 35, "4": 12, "5": 3}
+        )
+        rating = rating if completed is not None and rng.random() < 0.9 else None
+        if completed is None:
+            judgement = (
+                "P" if review != "10" else pick("problems_in_care_judgement", {"N": 1, "P": 1})
+            )
+        else:
+            # A judgement of problems in care only ever follows a completed review.
+            poor = rating in ("4", "5")
+            judgement = "Y" if rng.random() < (0.5 if poor else 0.02) else "N"
+        lfpse = None
+        unexpected = kind in _UNNATURAL or kind == "02"
+        # Patient safety events are recorded for deaths in care or soon after it.
+        in_care = {"IPD": 0.7, "D30": 0.25}.get(category, 0.0)
+        if unexpected and rng.random() < in_care:
+            lfpse = f"LFPSE-{death.year}-{rng.randrange(10**6):06d}"
+        source, lag = self.notification(category, status)
+
+        row: Row = {
+            "spec_version": self.gen.version,
+            "org_id_provider": self.p.ods,
+            "reporting_period": self.month.strftime("%Y-%m"),
+            # Numbered once the month's deaths are in date order (see _Generator.month).
+            "death_record_id": "",
+            "record_action": "N",
+            "nhs_number": self.gen.new_nhs_number(rng),
+            "local_patient_id": self.new_id("P", 7, self.ids.patients),
+            "person_birth_date": birth.isoformat(),
+            "postcode": self.postcode() if rng.random() < 0.92 else None,
+            "gender_identity": sex
+            if rng.random() < 0.96
+            else pick("gender_identity", {"3": 1, "4": 0.5, "Z": 1, "X": 2}),
+            "stated_gender": sex,
+            "ethnic_category": pick("ethnic_category", _ETHNIC),
+            "ld_autism_status": ld,
+            "death_date": death.isoformat(),
+            "death_time": f"{rng.randrange(24):02d}:{rng.randrange(60):02d}"
+            if rng.random() < (0.85 if category == "IPD" else 0.4)
+            else None,
+            "death_date_basis": pick(
+                "death_date_basis",
+                {"C": 60, "R": 25, "E": 15} if place in ("05", "08") else {"C": 70, "R": 30},
+            ),
+            "notification_source": source,
+            "date_provider_notified": (death + _days(lag)).isoformat(),
+            "patient_status_at_death": status,
+            "place_of_death_type": place,
+            "died_in_other_provider": other,
+            "hosp_prov_spell_id": None
+            if admission is None
+            else self.new_id("S", 9, self.ids.spells),
+            "admission_date": _iso(admission),
+            "discharge_date": _iso(discharge),
+            "discharge_method": method,
+            "discharge_destination": destination,
+            "ward_type_group": self.ward_type(age, sex, ld, admission is not None),
+            "detention_status": detention,
+            "restrictive_intervention_24h": self.restrictive_intervention(category, kind),
+            "provisional_death_type": kind,
+            "underlying_cause_icd10": cause,
+            "me_outcome": me,
+            "inquest_status": inquest,
+            "inquest_conclusion": conclusion,
+            "pfd_report_issued": pick("pfd_report_issued", {"Y": 2, "N": 8})
+            if inquest == "C"
+            else None,
+            "review_method": review,
+            "review_completed_date": _iso(completed),
+            "overall_care_rating": rating,
+            "problems_in_care_judgement": judgement,
+            "lfpse_event_id": lfpse,
+            "lfpse_physical_harm": None
+            if lfpse is None
+            else pick("lfpse_physical_harm", {"5": 9, "4": 1}),
+            "cqc_notified": self.cqc(category, detention),
+            "leder_notified": "Y"
+            if ld in _LEARNING_DISABILITY_OR_AUTISM
+            else pick("leder_notified", {"X": 85, "N": 15}),
+            # Added in 1.1.0: whether the family was involved in the review.
+            "family_involvement": self.family_involvement(review, completed),
+            "declared_death_category": category,
+        }
+        _fill_unknown(rng, self.gen.death, row, self.month, self.codes)
+        band = _age_band(age)
+        return _Death(row=row, category=category, stratum=(band, sex))
+
+    def birth_date(self, death: dt.date, band: str) -> dt.date:
+        low, high = _BAND_AGES[band]
+        age = self.rng.randint(low, high)
+        # Any day in the year before the (age)th birthday back from the death gives that age.
+        latest = _years_back(death, age)
+        earliest = _years_back(death, age + 1) + _days(1)
+        return earliest + _days(self.rng.randrange((latest - earliest).days + 1))
+
+    def status(self, category: str) -> str:
+        match category:
+            case "IPD":
+                return self.pick("patient_status_at_death", _IPD_STATUS)
+            case "D30":
+                # Some die awaiting readmission within 30 days of a discharge: still D30.
+                return "07" if self.rng.random() < 0.95 else "08"
+            case "AWA":
+                return "08"
+        return "07" if self.rng.random() < 0.75 else "99"
+
+    def spell(
+        self, category: str, status: str, death: dt.date
+    ) -> tuple[dt.date | None, dt.date | None, str | None]:
+        """Admission date, discharge date and discharge method of the index spell, if any."""
+        rng = self.rng
+        if category == "IPD":
+            return death - _days(self.stay()), death, "4"
+        if category == "D30":
+            # Risk is highest in the first week after discharge: weight day d by 1/(d + 3).
+            gap = _weighted(rng, {str(d): 1 / (d + 3) for d in range(31)})
+            discharge = death - _days(int(gap))
+        elif category == "OOS" and status == "07":
+            discharge = death - _days(rng.randint(31, 90))
+        elif category == "AWA" and rng.random() < 0.3:
+            # An earlier discharge more than 30 days before: still only awaiting admission.
+            discharge = death - _days(rng.randint(31, 365))
+        else:
+            return None, None, None
+        return (
+            discharge - _days(self.stay()),
+            discharge,
+            self.pick("discharge_method", _LIVE_DISCHARGE_METHOD),
+        )
+
+    def stay(self) -> int:
+        # Lengths of stay are long-tailed: a median of about five weeks, some stays of years.
+        return min(3650, int(self.rng.lognormvariate(math.log(35), 0.9)))
+
+    def place(self, status: str, destination: str | None) -> str:
+        if destination == "51":
+            return self.pick("place_of_death_type", {"03": 7, "04": 3})
+        if destination in ("37", "40", "42") and self.rng.random() < 0.5:
+            return self.pick("place_of_death_type", {"09": 1})
+        if destination in ("55", "56") and self.rng.random() < 0.7:
+            return self.pick("place_of_death_type", {"06": 1})
+        return self.pick("place_of_death_type", _PLACE_BY_STATUS[status])
+
+    def death_type(self, category: str, age: int) -> str:
+        rng = self.rng
+        if rng.random() < 0.12:
+            return self.pick("provisional_death_type", {"09": 1})
+        natural = 0.8 if age >= 65 else 0.5 if age >= 45 else 0.25
+        if category != "IPD":
+            natural -= 0.15
+        if rng.random() < natural:
+            # An expected natural death (terminal illness, frailty) is mostly one of old age.
+            expected = 55 if age >= 65 else 15
+            return self.pick("provisional_death_type", {"01": expected, "02": 100 - expected})
+        if category == "IPD":
+            unnatural: Weights = {"03": 45, "05": 12, "06": 15, "07": 3, "08": 10, "04": 2}
+        else:
+            unnatural = {"03": 50, "05": 8, "06": 25, "08": 10, "04": 2}
+        return self.pick("provisional_death_type", unnatural)
+
+    def medical_examiner(self, kind: str) -> str:
+        if kind in ("01", "02"):
+            return self.pick("me_outcome", {"1": 70, "2": 8, "3": 6, "9": 16})
+        if kind in _UNNATURAL:
+            return self.pick("me_outcome", {"3": 85, "9": 15})
+        return self.pick("me_outcome", {"9": 60, "3": 40})
+
+    def inquest_status(self, me: str) -> str:
+        if me == "3":
+            return self.pick("inquest_status", {"O": 55, "P": 25, "C": 12, "D": 8})
+        if me == "9":
+            return self.pick("inquest_status", {"P": 1, "N": 1})
+        return "N"
+
+    def detention(
+        self, category: str, status: str, spell: tuple[dt.date | None, dt.date | None, str | None]
+    ) -> str:
+        if category == "IPD":
+            return self.pick("detention_status", {"02": 55, "01": 34, "03": 8, "04": 1})
+        if status == "08":
+            # Awaiting a bed: often held under a place of safety order or detained in the ED.
+            return self.pick("detention_status", {"98": 45, "04": 35, "02": 20})
+        if spell[0] is None:
+            return self.pick("detention_status", {"98": 60, "99": 40})
+        # At discharge: mostly informal, some onto a community treatment order.
+        return self.pick("detention_status", {"01": 62, "05": 22, "02": 12, "03": 4})
+
+    def ward_type(self, age: int, sex: str, ld: str, has_spell: bool) -> str:
+        rng, pick = self.rng, self.pick
+        if not has_spell:
+            return pick("ward_type_group", {"99": 1})
+        if age < 18:
+            return pick("ward_type_group", {"04": 1})
+        if ld in ("L", "B") and rng.random() < 0.4:
+            return pick("ward_type_group", {"07": 1})
+        if age >= 65:
+            return pick("ward_type_group", {"02": 70, "01": 20, "06": 5, "05": 3, "03": 2})
+        weights: dict[str, float] = {"01": 62, "03": 10, "05": 9, "06": 10, "08": 2, "98": 2}
+        if sex == "2" and age < 45:
+            weights["09"] = 1
+        return pick("ward_type_group", weights)
+
+    def restrictive_intervention(self, category: str, kind: str) -> str:
+        if kind == "07":
+            return "Y"
+        if category == "IPD":
+            return self.pick("restrictive_intervention_24h", {"N": 86, "Y": 8, "U": 6})
+        return self.pick("restrictive_intervention_24h", {"N": 75, "U": 25})
+
+    def review_method(self, category: str, kind: str, ld: str) -> str:
+        if ld in ("L", "B") and self.rng.random() < 0.5:
+            return self.pick("review_method", {"03": 1})
+        weights: Weights
+        if category == "IPD" and kind in _UNNATURAL:
+            weights = {"04": 40, "05": 15, "06": 15, "07": 15, "01": 10, "11": 5}
+        elif category == "IPD":
+            weights = {"01": 45, "02": 30, "06": 15, "05": 5, "09": 5}
+        elif category in ("D30", "AWA"):
+            weights = {"01": 25, "02": 25, "06": 20, "07": 5, "04": 10, "10": 15, "11": 3}
+        else:
+            weights = {"10": 50, "06": 20, "01": 20, "09": 10}
+        return self.pick("review_method", weights)
+
+    def family_involvement(self, review: str, completed: dt.date | None) -> str | None:
+        if completed is not None:
+            return self.pick("family_involvement", {"Y": 60, "D": 15, "N": 25})
+        if review == "10":
+            return self.pick("family_involvement", {"X": 1})
+        return (
+            None if self.rng.random() < 0.5 else self.pick("family_involvement", {"Y": 3, "N": 2})
+        )
+
+    def cqc(self, category: str, detention: str) -> str:
+        # Deaths of detained patients must be notified (Regulation 17), wherever they happen.
+        if detention in _DETAINED:
+            return "Y"
+        if category == "IPD":
+            return self.pick("cqc_notified", {"Y": 6, "N": 1, "X": 3})
+        return self.pick("cqc_notified", {"X": 85, "N": 15})
+
+    def notification(self, category: str, status: str) -> tuple[str, int]:
+        """How the provider learned of the death, and how many days after it."""
+        rng, pick = self.rng, self.pick
+        if category == "IPD" and status == "06":
+            return pick("notification_source", {"07": 6, "01": 4}), rng.randint(0, 2)
+        if category == "IPD" and status == "05":
+            return pick("notification_source", {"06": 6, "01": 4}), rng.randint(0, 3)
+        if category == "IPD":
+            return pick("notification_source", {"01": 1}), 0 if rng.random() < 0.9 else 1
+        if status == "08":
+            return pick("notification_source", {"01": 5, "07": 5}), rng.randint(0, 2)
+        source = pick(
+            "notification_source", {"02": 30, "03": 15, "04": 20, "05": 15, "06": 8, "07": 12}
+        )
+        lags = {"02": (2, 21), "03": (1, 14), "04": (0, 7), "05": (1, 10), "06": (0, 3)}
+        return source, rng.randint(*lags.get(source, (0, 5)))
+
+    def new_id(self, prefix: str, digits: int, used: set[str]) -> str:
+        while True:
+            value = f"{prefix}{self.rng.randrange(10**digits):0{digits}d}"
+            if value not in used:
+                used.add(value)
+                return value
+
+    def postcode(self) -> str:
+        rng = self.rng
+        unit = "".join(rng.choice(_POSTCODE_UNIT) for _ in range(2))
+        return f"{self.p.postcode_area}{rng.randint(1, 20)} {rng.randint(0, 9)}{unit}"
+
+
+def _years_back(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February in a year that has none
+        return day.replace(year=day.year - years, day=28)
+
+
+def _fill_unknown(
+    rng: random.Random, table: Table, row: Row, month: dt.date, codes: _Codebook
+) -> None:
+    """Fill the submitted fields this generator does not know (a later spec version's additions).
+
+    Unknown fields are always filled, never left empty: a later version's rules more often ask for
+    a new field to be present than absent. Known fields left empty that the spec now makes
+    mandatory or required are filled the same way.
+    """
+    for f in table.submitted_fields:
+        known = f.name in row
+        if known and (row[f.name] is not None or f.mandation is Mandation.OPTIONAL):
+            continue
+        row[f.name] = _any_value(rng, f, month, codes)
+
+
+def _any_value(rng: random.Random, f: SpecField, month: dt.date, codes: _Codebook) -> str | None:
+    """A plausible value of a field from its definition alone."""
+    if f.code_list is not None:
+        return codes.pick(rng, f.name, {})
+    match f.type:
+        case FieldType.DATE:
+            return (month + _days(rng.randrange(28))).isoformat()
+        case FieldType.TIME:
+            return f"{rng.randrange(24):02d}:{rng.randrange(60):02d}"
+        case FieldType.INTEGER | FieldType.DECIMAL:
+            low = f.minimum if f.minimum is not None else 0
+            high = f.maximum if f.maximum is not None else low + 100
+            return str(rng.randint(low, min(high, low + 100)))
+    example = f.example
+    fits = example is not None and (f.pattern is None or re.fullmatch(f.pattern, example))
+    if example is not None and fits and (f.max_length is None or len(example) <= f.max_length):
+        return example
+    return None
+
+
+def _write_csv(path: Path, table: Table, rows: list[Row]) -> None:
+    names = [f.name for f in table.submitted_fields]
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(names)
+        writer.writerows([("" if (v := row.get(n)) is None else v) for n in names] for row in rows)
+
+
+# --- Planted errors ------------------------------------------------------------------------------
+
+# Realistic wrong codes: a provider's local code or a code from another list.
+_BAD_CODES: dict[str, str] = {
+    "ethnic_category": "W",
+    "notification_source": "00",
+    "place_of_death_type": "10",
+    "ward_type_group": "12",
+    "review_method": "99",
+    "me_outcome": "5",
+    "death_date_basis": "X",
+}
+_MANDATORY_TO_DROP = (
+    "local_patient_id",
+    "death_date_basis",
+    "notification_source",
+    "place_of_death_type",
+    "provisional_death_type",
+)
+
+Candidate = tuple[str, str, str | None]
+"""An error that could be planted: the field, the rule that must find it and the bad value."""
+
+
+def _error_candidates(
+    rng: random.Random, rows: list[Row], i: int, category: str, month: dt.date
+) -> list[Candidate]:
+    """Every error that fits record i, each with the rule that must find it.
+
+    Each error breaks one field. Some also change what the definitions derive (a death date that
+    does not parse cannot be categorised), so other rules may fire on the same row as well; those
+    that would change whether a death is an inpatient death are kept off inpatient deaths where
+    the brief allows, so the activity file's deaths in spell still match.
+    """
+    row = rows[i]
+
+    def text(name: str) -> str:
+        return row.get(name) or ""
+
+    death = dt.date.fromisoformat(text("death_date"))
+    code_field = rng.choice(sorted(_BAD_CODES))
+    dropped = rng.choice(
+        _MANDATORY_TO_DROP if category == "IPD" else (*_MANDATORY_TO_DROP, "death_date")
+    )
+    date_field = rng.choice(
+        ("date_provider_notified", "person_birth_date")
+        if category == "IPD"
+        else ("death_date", "date_provider_notified", "person_birth_date")
+    )
+    bad_day = dt.date.fromisoformat(text(date_field))
+    bad_date = (
+        f"{bad_day.day:02d}/{bad_day.month:02d}/{bad_day.year}"
+        if rng.random() < 0.5
+        else f"{bad_day.year}-02-30"
+    )
+    candidates: list[Candidate] = [
+        (code_field, f"death.code_list.{code_field}", _BAD_CODES[code_field]),
+        (dropped, f"death.mandatory.{dropped}", None),
+        (date_field, f"death.type.{date_field}", bad_date),
+        (
+            "date_provider_notified",
+            "death.dates.notified_not_before_death",
+            (death - _days(rng.randint(1, 10))).isoformat(),
+        ),
+        (
+            "person_birth_date",
+            "death.dates.birth_not_after_death",
+            (death + _days(rng.randint(1, 200))).isoformat(),
+        ),
+        ("postcode", "death.pattern.postcode", rng.choice(("LS1 4A", "1LS 4AB", "ls1 4ab"))),
+        # A local identifier with the patient record system's name appended: too long.
+        (
+            "local_patient_id",
+            "death.max_length.local_patient_id",
+            f"{text('local_patient_id')}-EPR-NORTH-2027",
+        ),
+    ]
+    number = text("nhs_number")
+    if len(number) == 10 and number.isdigit():
+        # Any other last digit breaks the modulus 11 check: only one check digit fits.
+        wrong = (int(number[-1]) + rng.randint(1, 9)) % 10
+        candidates.append(("nhs_number", "death.nhs_number.check_digit", f"{number[:-1]}{wrong}"))
+    if category == "IPD":
+        candidates.append(
+            ("discharge_method", "death.ipd.discharge_method_died", rng.choice(("1", "2", "3")))
+        )
+    elif row.get("admission_date") is not None:
+        candidates.append(
+            (
+                "admission_date",
+                "death.dates.admission_not_after_death",
+                (death + _days(rng.randint(1, 30))).isoformat(),
+            )
+        )
+    else:
+        # No spell, so nothing else depends on the date: only the reporting period is wrong.
+        candidates.append(
+            (
+                "death_date",
+                "death.dates.death_in_reporting_period",
+                (month - _days(rng.randint(1, 20))).isoformat(),
+            )
+        )
+    if text("patient_status_at_death") == "07":
+        candidates.append(("discharge_method", "death.discharged.live_discharge", "4"))
+    if text("inquest_status") != "C":
+        candidates.append(
+            (
+                "inquest_conclusion",
+                "death.inquest.conclusion_needs_concluded",
+                rng.choice(("06", "10", "11")),
+            )
+        )
+    if i > 0:
+        candidates.append(
+            (
+                "death_record_id",
+                "death.duplicate.death_record_id",
+                rows[rng.randrange(i)]["death_record_id"],
+            )
+        )
+    return candidates

@@ -1,0 +1,125 @@
+"""publish() writes every artefact, lists each with its checksum, and fails in one sentence."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from mhdeaths.errors import OutputError
+from mhdeaths.publish import publish
+from mhdeaths.publish.changelog import entries_for, render_changelog
+from mhdeaths.spec import ChangeItem, ChangeLogEntry, load_spec
+
+SPEC = load_spec("1.0.0")
+
+EXPECTED_FILES = {
+    "data-dictionary.md",
+    "data-dictionary.html",
+    "schema/death.schema.json",
+    "schema/activity.schema.json",
+    "datapackage.json",
+    "tableschema/death.json",
+    "tableschema/activity.json",
+    "template-1.0.0.xlsx",
+    "gx-suite-death.json",
+    "gx-suite-activity.json",
+    "CHANGELOG.md",
+    "manifest.json",
+}
+
+
+def entry(version: str, **changes: object) -> ChangeLogEntry:
+    return SPEC.change.model_copy(update={"version": version, "id": f"MHD-{version}", **changes})
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path]]:
+    out = tmp_path_factory.mktemp("out") / "publication"
+    return out, publish(SPEC, out, [SPEC.change])
+
+
+def test_every_artefact_is_written_and_returned(published: tuple[Path, list[Path]]) -> None:
+    out, paths = published
+    assert {p.relative_to(out).as_posix() for p in paths} == EXPECTED_FILES
+    assert all(p.is_file() for p in paths)
+    assert paths[-1] == out / "manifest.json"
+    # The example CSVs live only in the tests: the publication ships no data.
+    assert not list(out.rglob("*.csv"))
+
+
+def test_manifest_lists_every_other_file_with_its_sha256(
+    published: tuple[Path, list[Path]],
+) -> None:
+    out, _ = published
+    manifest = json.loads((out / "manifest.json").read_text("utf-8"))
+    assert manifest["spec_version"] == "1.0.0"
+    listed = {f["path"]: f for f in manifest["files"]}
+    assert set(listed) == EXPECTED_FILES - {"manifest.json"}
+    for path, item in listed.items():
+        data = (out / path).read_bytes()
+        assert item["sha256"] == hashlib.sha256(data).hexdigest(), path
+        assert item["bytes"] == len(data), path
+
+
+def test_publishing_twice_gives_the_same_bytes(
+    published: tuple[Path, list[Path]], tmp_path: Path
+) -> None:
+    out, _ = published
+    publish(SPEC, tmp_path, [SPEC.change])
+    first = (out / "manifest.json").read_text("utf-8")
+    assert (tmp_path / "manifest.json").read_text("utf-8") == first
+
+
+def test_an_output_path_that_is_a_file_is_an_output_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "taken"
+    blocker.write_text("not a folder", encoding="utf-8")
+    with pytest.raises(OutputError) as caught:
+        publish(SPEC, blocker, [SPEC.change])
+    message = str(caught.value)
+    assert str(blocker) in message
+    assert message.endswith(".") and "\n" not in message
+
+
+def test_changelog_is_newest_first_and_stops_at_this_version() -> None:
+    older = entry("0.9.0", summary="A pilot release.")
+    newer = entry("1.1.0", summary="Not yet for this publication.")
+    shown = entries_for(SPEC, [older, newer, SPEC.change])
+    assert [e.version for e in shown] == ["1.0.0", "0.9.0"]
+
+
+def test_changelog_adds_the_specs_own_entry_when_missing() -> None:
+    assert [e.version for e in entries_for(SPEC, [])] == ["1.0.0"]
+
+
+def test_changelog_shows_every_part_of_an_entry() -> None:
+    change = entry(
+        "1.0.0",
+        changes=(
+            ChangeItem(kind="code", item="ethnic_category", change="label", old="A", new="B"),
+        ),
+        rules_added=("death.new.rule",),
+        rules_retired=("death.old.rule",),
+        end_of_life="2029-03",
+    )
+    text = render_changelog(SPEC, [change])
+    for expected in (
+        "MHD-1.0.0",
+        "major",
+        "effective",
+        "2026-11-01",
+        "2027-04",
+        "2029-03",
+        "HSSIB safety recommendation",
+        "| code | `ethnic_category` | label | A | B |",
+        "Providers build a new monthly extract",
+        "none (first release)",
+        "`death.new.rule`",
+        "`death.old.rule`",
+        "Fields map to MHSDS v6",
+        "mhdeaths standards board",
+    ):
+        assert expected in text, expected
+    assert text.endswith("\n") and not text.endswith("\n\n")

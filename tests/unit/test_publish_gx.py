@@ -1,0 +1,135 @@
+"""The GX suites have GX 1.x's shape and stand for the spec's per-field rules, id by id."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mhdeaths.publish.gx import write_gx_suites
+from mhdeaths.spec import Mandation, Table, load_spec
+
+SPEC = load_spec("1.0.0")
+KINDS = {
+    "expect_column_values_to_not_be_null",
+    "expect_column_values_to_be_in_set",
+    "expect_column_values_to_match_regex",
+    "expect_column_value_lengths_to_be_between",
+    "expect_column_values_to_be_between",
+    "expect_table_columns_to_match_set",
+}
+
+
+@pytest.fixture(scope="module")
+def suites(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    out = tmp_path_factory.mktemp("gx")
+    paths = write_gx_suites(SPEC, out)
+    assert [p.name for p in paths] == [f"gx-suite-{t.name}.json" for t in SPEC.tables]
+    return {
+        t.name: json.loads(p.read_text("utf-8")) for t, p in zip(SPEC.tables, paths, strict=True)
+    }
+
+
+def of_kind(suite: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {e["kwargs"]["column"]: e for e in suite["expectations"] if e["type"] == kind}
+
+
+@pytest.mark.parametrize("table", SPEC.tables, ids=lambda t: t.name)
+def test_suite_has_the_gx_1_shape(suites: dict[str, dict[str, Any]], table: Table) -> None:
+    suite = suites[table.name]
+    assert set(suite) == {"name", "expectations", "meta"}
+    assert suite["name"] == f"mhdeaths-1.0.0-{table.name}"
+    assert suite["meta"]["spec_version"] == "1.0.0"
+    for expectation in suite["expectations"]:
+        assert set(expectation) == {"type", "kwargs", "meta", "severity"}
+        assert expectation["type"] in KINDS
+        assert expectation["severity"] in {"critical", "warning", "info"}
+        assert set(expectation["meta"]) == {"rule_id", "notes"}
+
+
+@pytest.mark.parametrize("table", SPEC.tables, ids=lambda t: t.name)
+def test_every_mandatory_field_has_a_critical_not_null_expectation(
+    suites: dict[str, dict[str, Any]], table: Table
+) -> None:
+    not_null = of_kind(suites[table.name], "expect_column_values_to_not_be_null")
+    for field in table.submitted_fields:
+        if field.mandation is Mandation.MANDATORY:
+            assert not_null[field.name]["severity"] == "critical", field.name
+            assert not_null[field.name]["meta"]["rule_id"] == f"{table.name}.mandatory.{field.name}"
+        elif field.mandation is Mandation.REQUIRED:
+            assert not_null[field.name]["severity"] == "warning", field.name
+        else:
+            assert field.name not in not_null
+
+
+@pytest.mark.parametrize("table", SPEC.tables, ids=lambda t: t.name)
+def test_code_list_fields_expect_their_codes(
+    suites: dict[str, dict[str, Any]], table: Table
+) -> None:
+    in_set = of_kind(suites[table.name], "expect_column_values_to_be_in_set")
+    coded = {f.name: f.code_list for f in table.submitted_fields if f.code_list}
+    assert set(in_set) == set(coded)
+    for name, code_list in coded.items():
+        assert in_set[name]["kwargs"]["value_set"] == SPEC.code_list(code_list).valid_codes()
+
+
+@pytest.mark.parametrize("table", SPEC.tables, ids=lambda t: t.name)
+def test_every_rule_is_expressed_or_listed_as_not_expressible(
+    suites: dict[str, dict[str, Any]], table: Table
+) -> None:
+    suite = suites[table.name]
+    expressed = [e["meta"]["rule_id"] for e in suite["expectations"] if e["meta"]["rule_id"]]
+    listed = suite["meta"]["not_expressible"]
+    rules = [r.id for r in SPEC.rules_for(table.name)]
+    assert sorted(expressed + listed) == sorted(rules)
+    # Hand-written rules are cross-field or file-level: never a single GX built-in.
+    assert set(listed) == {r.id for r in SPEC.rules_for(table.name) if r.generated_from is None}
+
+
+@pytest.mark.parametrize("table", SPEC.tables, ids=lambda t: t.name)
+def test_regexes_accept_each_fields_example(
+    suites: dict[str, dict[str, Any]], table: Table
+) -> None:
+    # GX runs the regex with Python's re as a search; the example values must pass it.
+    for expectation in suites[table.name]["expectations"]:
+        if expectation["type"] == "expect_column_values_to_match_regex":
+            field = table.field(expectation["kwargs"]["column"])
+            assert re.search(expectation["kwargs"]["regex"], field.example or ""), field.name
+            assert not re.search(expectation["kwargs"]["regex"], f"~{field.example}~"), field.name
+
+
+def test_ranges_and_lengths_are_expected(suites: dict[str, dict[str, Any]]) -> None:
+    between = of_kind(suites["activity"], "expect_column_values_to_be_between")
+    assert between["admissions"]["kwargs"] == {
+        "column": "admissions",
+        "min_value": 0,
+        "max_value": 1000000,
+    }
+    lengths = of_kind(suites["death"], "expect_column_value_lengths_to_be_between")
+    assert lengths["local_patient_id"]["kwargs"] == {"column": "local_patient_id", "max_value": 20}
+
+
+@pytest.mark.parametrize("table", SPEC.tables, ids=lambda t: t.name)
+def test_table_columns_are_expected_at_the_specs_severities(
+    suites: dict[str, dict[str, Any]], table: Table
+) -> None:
+    columns = [
+        (e["kwargs"], e["severity"])
+        for e in suites[table.name]["expectations"]
+        if e["type"] == "expect_table_columns_to_match_set"
+    ]
+    mandatory = [f.name for f in table.submitted_fields if f.mandation is Mandation.MANDATORY]
+    assert columns == [
+        ({"column_set": mandatory, "exact_match": False}, "critical"),
+        ({"column_set": [f.name for f in table.submitted_fields], "exact_match": True}, "warning"),
+    ]
+
+
+def test_suites_do_not_import_great_expectations(tmp_path: Path) -> None:
+    import sys
+
+    write_gx_suites(SPEC, tmp_path)
+    assert "great_expectations" not in sys.modules
