@@ -35,7 +35,7 @@ profile_app = typer.Typer(
 )
 app.add_typer(profile_app, name="profile")
 
-out = Console(highlight=False)
+out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False)
 
 SpecRoot = Annotated[
@@ -291,17 +291,32 @@ def synth(
         list[str] | None,
         typer.Option(help="ODS code of a provider to plant as an outlier (repeatable)."),
     ] = None,
+    provider: Annotated[
+        list[str] | None,
+        typer.Option(help="Name the providers by ODS code instead of numbering them (repeatable)."),
+    ] = None,
+    profile_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--profile",
+            help="Write the files the way this profile's provider exports them (its own headers, "
+            "local codes and date format).",
+        ),
+    ] = None,
     version: Annotated[
         str | None, typer.Option("--spec", help="Spec version to write [default: the latest].")
     ] = None,
     spec_dir: SpecRoot = None,
 ) -> None:
     """Write realistic synthetic death and activity submissions derived from the spec."""
+    from mhdeaths.profile import load_profile
     from mhdeaths.spec import period_start
-    from mhdeaths.synth import SynthOptions, generate
+    from mhdeaths.synth import SynthOptions, generate, rewrite_for_profile
 
     period_start(start)
     spec = load_spec(version, _root(spec_dir))
+    profile = load_profile(profile_path) if profile_path else None
+    names = tuple(provider or ()) or ((profile.provider,) if profile else ())
     options = SynthOptions(
         providers=providers,
         months=months,
@@ -309,8 +324,11 @@ def synth(
         seed=seed,
         error_rate=error_rate,
         outliers=tuple(outlier or ()),
+        provider_list=names,
     )
     result = generate(spec, options, out_dir)
+    if profile is not None:
+        rewrite_for_profile(spec, profile, result.files)
     out.print(
         f"Wrote {len(result.files)} files for {len(result.providers)} providers "
         f"({', '.join(result.providers)}) to {out_dir}"

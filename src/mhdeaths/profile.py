@@ -159,6 +159,31 @@ def apply_profile(profile: Profile, spec: Spec, table: str, frame: pl.DataFrame)
     return frame.with_columns(changes) if changes else frame
 
 
-def unapply_headers(profile: Profile, table: str) -> dict[str, str]:
-    """The spec's field name -> the provider's header (for writing a file the provider's way)."""
-    return {v: k for k, v in profile.headers.get(table, {}).items()}
+def to_provider_format(
+    profile: Profile, spec: Spec, table: str, frame: pl.DataFrame
+) -> pl.DataFrame:
+    """The reverse of ``apply_profile``: write a spec-shaped frame the way the provider exports it.
+
+    Used to make example files in a provider's own format; a national code with no local code
+    stays national.
+    """
+    changes = []
+    for f in spec.table(table).submitted_fields:
+        if f.name not in frame.columns:
+            continue
+        if f.name in profile.codes:
+            local: dict[str, str] = {}
+            for local_code, national in profile.codes[f.name].items():
+                local.setdefault(national, local_code)
+            changes.append(pl.col(f.name).replace(local).alias(f.name))
+        elif f.type is FieldType.DATE and profile.date_format:
+            changes.append(
+                pl.col(f.name)
+                .str.to_date("%Y-%m-%d", strict=False)
+                .dt.strftime(profile.date_format)
+                .alias(f.name)
+            )
+    if changes:
+        frame = frame.with_columns(changes)
+    headers = {v: k for k, v in profile.headers.get(table, {}).items()}
+    return frame.rename({k: v for k, v in headers.items() if k in frame.columns})

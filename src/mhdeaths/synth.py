@@ -30,10 +30,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import polars as pl
 from nhs_number.constants import REGION_SYNTHETIC
 from nhs_number.validate import calculate_checksum
 
 from mhdeaths.errors import UserError
+from mhdeaths.profile import Profile, to_provider_format
 from mhdeaths.spec import FieldType, Mandation, Spec, SpecField, Table, period_start
 
 #: One record as written to a file: field name to its text (None is written as an empty cell).
@@ -58,6 +60,8 @@ class SynthOptions:
     outlier_factor: float = 2.5
     spec_version: str | None = None
     """The version the files declare; by default the version of the spec passed in."""
+    provider_list: tuple[str, ...] = ()
+    """Name the providers instead of numbering them (overrides ``providers``)."""
 
 
 @dataclass(frozen=True)
@@ -349,7 +353,7 @@ def generate(spec: Spec, options: SynthOptions, out: Path) -> SynthResult:
         raise UserError(f"The error rate must be between 0 and 1, not {options.error_rate}.")
     if options.outlier_factor <= 0:
         raise UserError(f"The outlier factor must be positive, not {options.outlier_factor}.")
-    codes = provider_codes(options.providers)
+    codes = list(options.provider_list) or provider_codes(options.providers)
     unknown = sorted(set(options.outliers) - set(codes))
     if unknown:
         raise UserError(
@@ -1072,3 +1076,13 @@ def _error_candidates(
             )
         )
     return candidates
+
+
+def rewrite_for_profile(spec: Spec, profile: Profile, files: list[Path]) -> None:
+    """Rewrite the profile's provider's files in its own export format, in place."""
+    for path in files:
+        if not path.name.startswith(f"{profile.provider}_"):
+            continue
+        table = path.stem.rsplit("_", 1)[1]
+        frame = pl.read_csv(path, infer_schema=False)
+        to_provider_format(profile, spec, table, frame).write_csv(path)

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Rebuild submissions/examples/ from the spec with the synthetic generator (reproducible by seed).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+out=submissions/examples
+rm -rf "$out"/RZ* "$out"/known-bad
+# Three providers: April to September 2027 under spec 1.0.0, October 2027 to March 2028 under 1.1.0.
+uv run --frozen mhdeaths synth --spec 1.0.0 --providers 3 --start 2027-04 --months 6 --seed 11 --out "$out"
+uv run --frozen mhdeaths synth --spec 1.1.0 --providers 3 --start 2027-10 --months 6 --seed 12 --out "$out"
+# A provider whose export uses its own headers, local codes and day-first dates (validators/RZ9.yaml).
+uv run --frozen mhdeaths synth --spec 1.0.0 --profile validators/RZ9.yaml --start 2027-04 --months 12 --seed 13 --out "$out"
+# Known-bad: one provider-quarter with about three death records in five given a known error.
+uv run --frozen mhdeaths synth --spec 1.1.0 --provider RY1 --start 2027-10 --months 3 --seed 14 --error-rate 0.6 --out "$out/known-bad"
