@@ -174,3 +174,25 @@ def example_fails(spec: Spec, rule: Rule, records: object, period: dt.date | Non
     if rule.scope is Scope.TABLE:
         return table_fails(spec, rule, typed, period)
     return bool(record_failures(spec, rule, text, typed, period)[0])
+
+
+def attribution_rank(spec: Spec, frame: pl.DataFrame) -> pl.Series:
+    """Each death record's rank among the records of the same death (1 = the one counted).
+
+    Records of one death share the attribution's ``match_on`` fields; they are ordered by its
+    ``order_by`` keys, empty values last, so the choice never depends on the order of loading.
+    """
+    rule = spec.attribution
+    keys = [ex.to_polars(k.expression).alias(f"_key{i}") for i, k in enumerate(rule.order_by)]
+    ranked = (
+        frame.with_row_index("_pos")
+        .with_columns(keys)
+        .sort(
+            [f"_key{i}" for i in range(len(keys))],
+            descending=[k.descending for k in rule.order_by],
+            nulls_last=True,
+        )
+        .with_columns(pl.int_range(1, pl.len() + 1).over(list(rule.match_on)).alias("_rank"))
+        .sort("_pos")
+    )
+    return ranked.get_column("_rank")

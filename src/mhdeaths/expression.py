@@ -355,10 +355,17 @@ def _pl(node: exp.Expr) -> pl.Expr:
             subject = _pl(node.this)
             return (subject >= _pl(node.args["low"])) & (subject <= _pl(node.args["high"]))
         case exp.Case():
+            # CASE x WHEN v THEN ... (the simple form) compares x with each v.
+            subject = _pl(node.this) if node.this is not None else None
+
+            def condition(branch: exp.Expr) -> pl.Expr:
+                value = _pl(branch.this)
+                return value if subject is None else subject == value
+
             branches = node.args["ifs"]
-            builder: Any = pl.when(_pl(branches[0].this)).then(_pl(branches[0].args["true"]))
+            builder: Any = pl.when(condition(branches[0])).then(_pl(branches[0].args["true"]))
             for branch in branches[1:]:
-                builder = builder.when(_pl(branch.this)).then(_pl(branch.args["true"]))
+                builder = builder.when(condition(branch)).then(_pl(branch.args["true"]))
             default = node.args.get("default")
             result: pl.Expr = builder.otherwise(
                 _pl(default) if default is not None else pl.lit(None)

@@ -225,6 +225,30 @@ def _check_attribution(spec: Spec, add: Any) -> None:
     for name in spec.attribution.match_on:
         if name not in death:
             add("attribution", f"matches on {name!r}, which is not a field of death.")
+    table = spec.table("death")
+    for example in spec.attribution.worked_examples:
+        name = example.get("name", "?")
+        records = example.get("records") or []
+        frame = engine.to_typed(table, engine.text_frame(table, records))
+        given = pl.DataFrame(
+            {"death_category": [r.get("death_category") for r in records]},
+            schema={"death_category": pl.String},
+        )
+        frame = frame.with_columns(given)
+        try:
+            ranks = engine.attribution_rank(spec, frame).to_list()
+        except pl.exceptions.PolarsError as exc:
+            add("attribution", f"worked example {name} cannot be evaluated: {exc}")
+            continue
+        chosen = [
+            r.get("org_id_provider") for r, rank in zip(records, ranks, strict=True) if rank == 1
+        ]
+        if chosen != [example.get("attributed_to")]:
+            add(
+                "attribution",
+                f"worked example {name} attributes the death to {', '.join(map(str, chosen))}, "
+                f"but it says {example.get('attributed_to')}.",
+            )
 
 
 def _check_change(spec: Spec, add: Any) -> None:

@@ -144,3 +144,14 @@ def example_fails(spec: Spec, rule: Rule, records: object, period: dt.date | Non
     if rule.scope is Scope.CROSS_TABLE:
         return bool(rows_out)
     return any(r[0] == 0 for r in rows_out)
+
+
+def attribution_rank_sql(spec: Spec) -> str:
+    """The SQL window giving each death record its rank among the records of the same death."""
+    rule = spec.attribution
+    order = ", ".join(
+        f"({ex.to_duckdb(k.expression)}) {'DESC' if k.descending else 'ASC'} NULLS LAST"
+        for k in rule.order_by
+    )
+    partition = ", ".join(_ident(m) for m in rule.match_on)
+    return f"row_number() OVER (PARTITION BY {partition} ORDER BY {order})"

@@ -78,3 +78,25 @@ def test_the_engines_fail_the_same_records_for_every_rule(
                 expected = [i for i, f in enumerate(fails.to_list()) if f]
                 assert [r[0] for r in got] == expected, rule.id
     con.close()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(records(SPEC, DEATH, max_size=12))
+def test_the_engines_attribute_a_death_reported_twice_to_the_same_record(
+    rows: list[dict[str, str | None]],
+) -> None:
+    # Few people and few dates, so that several providers report the same death; distinct
+    # providers, so that the order is total.
+    for i, row in enumerate(rows):
+        row["nhs_number"] = ["9434765919", "9434765870"][i % 2]
+        row["death_date"] = "2027-04-12"
+        row["org_id_provider"] = f"R{i:02d}"
+    typed = engine.derive(SPEC, "death", engine.to_typed(DEATH, engine.text_frame(DEATH, rows)))
+    from_polars = engine.attribution_rank(SPEC, typed).to_list()
+    con = duckdb.connect()
+    with tempfile.TemporaryDirectory() as tmp:
+        sqlengine.load_frame(con, "death", typed.with_row_index("_row"), Path(tmp))
+        query = f"SELECT {sqlengine.attribution_rank_sql(SPEC)} FROM death ORDER BY _row"
+        from_duckdb = [r[0] for r in con.execute(query).fetchall()]
+    con.close()
+    assert from_polars == from_duckdb

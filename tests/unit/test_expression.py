@@ -108,3 +108,8 @@ def test_duckdb_rendering_expands_the_language_functions() -> None:
     assert "DATE_DIFF" in sql.upper()
     assert "REGEXP_FULL_MATCH" in sql.upper()
     assert "days_between" not in sql
+
+
+def test_simple_case_compares_its_subject_with_each_value() -> None:
+    text = "CASE a WHEN 'IPD' THEN 1 WHEN 'D30' THEN 2 ELSE 4 END"
+    assert evaluate(text, a=["D30", "IPD", "OOS", None]) == [2, 1, 4, 4]

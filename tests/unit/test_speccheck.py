@@ -175,3 +175,17 @@ def test_the_released_versions_have_not_changed(spec_root: Path, version: str) -
     """The guard on immutability: fails if any file of a released version moves."""
     found = [p for p in problems(spec_root, version) if "released" in p]
     assert found == []
+
+
+def test_an_attribution_example_that_picks_another_provider_is_reported(spec_copy: Path) -> None:
+    edit(
+        spec_copy / "1.0.0" / "definitions.yaml",
+        "attributed_to: RX4\n      explanation: The inpatient death",
+        "attributed_to: RT1\n      explanation: The inpatient death",
+    )
+    found = problems(spec_copy)
+    assert any(
+        "worked example transfer_death_reported_twice attributes the death to RX4, but it says RT1"
+        in p
+        for p in found
+    )
