@@ -356,11 +356,11 @@ def _pl(node: exp.Expr) -> pl.Expr:
             return (subject >= _pl(node.args["low"])) & (subject <= _pl(node.args["high"]))
         case exp.Case():
             # CASE x WHEN v THEN ... (the simple form) compares x with each v.
-            subject = _pl(node.this) if node.this is not None else None
+            case_subject = _pl(node.this) if node.this is not None else None
 
             def condition(branch: exp.Expr) -> pl.Expr:
                 value = _pl(branch.this)
-                return value if subject is None else subject == value
+                return value if case_subject is None else case_subject == value
 
             branches = node.args["ifs"]
             builder: Any = pl.when(condition(branches[0])).then(_pl(branches[0].args["true"]))
