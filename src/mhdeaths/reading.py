@@ -1,0 +1,362 @@
+"""Read a provider's file, whatever it is, into text columns with the row numbers the user sees.
+
+Providers send CSV (UTF-8, UTF-8 with a byte-order mark, or Windows-1252; comma, semicolon or tab),
+Excel (.xlsx, .xls) or Parquet. Every cell is read as text so that nothing is lost before the
+spec's own type checks see it (leading zeros stay, a dirty value does not break a column), and
+each record keeps the number a person would find it under: its line in the CSV, its row in Excel.
+Anything that cannot be read at all raises ``SubmissionFileError`` with one sentence.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from mhdeaths.errors import UserError
+
+
+class SubmissionFileError(UserError):
+    """The file cannot be read as a submission at all."""
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """One table's worth of a file: text columns as found, and where each record sits."""
+
+    name: str | None
+    """The Excel sheet name, or None for a CSV or Parquet file."""
+    frame: pl.DataFrame
+    """Every column as text, under the headers as found (duplicates made unique with a suffix)."""
+    headers: list[str]
+    """The headers as found in the file, in order (duplicates included)."""
+    row_numbers: pl.Series
+    """For each record, the number the user sees it under (CSV line, Excel row)."""
+    blank_rows: int = 0
+    """Records with no value at all (kept in Excel so that row numbers match), not validated."""
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: Path
+    format: str
+    """csv, xlsx, xls or parquet."""
+    sha256: str
+    size: int
+    sheets: list[Sheet]
+    encoding: str | None = None
+    delimiter: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+_MAGIC = {
+    b"PK\x03\x04": "xlsx",
+    b"\xd0\xcf\x11\xe0": "xls",
+    b"PAR1": "parquet",
+}
+
+
+def read_file(
+    path: Path, encoding: str | None = None, delimiter: str | None = None
+) -> SourceFile:
+    """Read a submission file of any supported format."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(65536)
+            digest = hashlib.sha256(head)
+            size = len(head)
+            newlines = head.count(b"\n")
+            # Streamed, so that a large CSV is never held in memory twice.
+            for chunk in iter(lambda: fh.read(1 << 22), b""):
+                digest.update(chunk)
+                size += len(chunk)
+                newlines += chunk.count(b"\n")
+    except FileNotFoundError:
+        raise SubmissionFileError(f"There is no file at {path}.") from None
+    except IsADirectoryError:
+        raise SubmissionFileError(f"{path} is a folder, not a file.") from None
+    except OSError as exc:
+        raise SubmissionFileError(f"{path} cannot be read: {exc.strerror}.") from None
+    kind = next((k for magic, k in _MAGIC.items() if head.startswith(magic)), "csv")
+    if kind == "csv" and path.suffix.lower() in {".xlsx", ".xlsm", ".xls", ".parquet"}:
+        raise SubmissionFileError(
+            f"{path.name} is named like a {path.suffix.lower()[1:]} file but is not one "
+            "(it may be damaged or renamed)."
+        )
+    sha = digest.hexdigest()
+    if kind in {"xlsx", "xls"}:
+        return SourceFile(path, kind, sha, size, _read_excel(path, path.read_bytes(), kind))
+    if kind == "parquet":
+        return SourceFile(path, kind, sha, size, [_read_parquet(path, path.read_bytes())])
+    return _read_csv(path, head, sha, size, newlines, encoding, delimiter)
+
+
+# --- CSV ---------------------------------------------------------------------------------------
+
+
+def _read_csv(
+    path: Path,
+    head: bytes,
+    digest: str,
+    size: int,
+    newlines: int,
+    encoding: str | None,
+    delimiter: str | None,
+) -> SourceFile:
+    if not head.strip():
+        # An empty file is a submission with no records: the spec's "not empty" rule reports it.
+        empty = Sheet(None, pl.DataFrame(), [], pl.Series("row", [], dtype=pl.Int64))
+        return SourceFile(path, "csv", digest, size, [empty], "utf-8", ",")
+    if b"\x00" in head:
+        raise SubmissionFileError(
+            f"{path.name} holds binary data, so it is not a CSV file; send CSV, Excel or Parquet."
+        )
+    stated = (encoding or "").lower().replace("_", "-")
+    source: Path | bytes = path
+    used = "utf-8"
+    if stated and stated not in {"utf-8", "utf8", "utf-8-sig"}:
+        text, used = _decode(path, path.read_bytes(), encoding)
+        source = text.encode("utf-8")
+    header_text = _decode(path, head, encoding or "utf-8-sig", partial=True)[0]
+    sep = delimiter or _sniff_delimiter(header_text)
+    frame = _polars_csv(source, sep)
+    if frame is None:
+        if stated.startswith("utf"):
+            raise SubmissionFileError(f"{path.name} is not valid UTF-8 text.")
+        # Not UTF-8: the usual other encoding of files saved by Excel on Windows.
+        text, used = _decode(path, path.read_bytes(), "cp1252")
+        header_text = text[:65536]
+        sep = delimiter or _sniff_delimiter(header_text)
+        source = text.encode("utf-8")
+        frame = _polars_csv(source, sep)
+    if isinstance(frame, Exception):
+        raise SubmissionFileError(_csv_problem(path, _whole_text(path, used), sep, frame))
+    assert frame is not None
+    headers = _csv_headers(header_text, sep)
+    frame = _uniquely_named(frame, headers)
+    frame = frame.with_columns(
+        pl.col(c).str.strip_chars().replace("", None).alias(c) for c in frame.columns
+    )
+    # A file whose line count is its record count plus the header has no value spanning lines.
+    simple = newlines - (0 if _ends_without_newline(path) else 1) == frame.height
+    rows = (
+        pl.int_range(2, frame.height + 2, eager=True).alias("row")
+        if simple
+        else _csv_line_numbers(_whole_text(path, used), sep, frame.height)
+    )
+    return SourceFile(path, "csv", digest, size, [_sheet(None, frame, headers, rows)], used, sep)
+
+
+def _sheet(name: str | None, frame: pl.DataFrame, headers: list[str], rows: pl.Series) -> Sheet:
+    """A sheet without its blank records (counted, not validated), keeping every row number."""
+    if not frame.width or not frame.height:
+        return Sheet(name, frame, headers, rows)
+    blank = frame.select(pl.all_horizontal(pl.all().is_null())).to_series()
+    count = int(blank.sum())
+    if not count:
+        return Sheet(name, frame, headers, rows)
+    return Sheet(name, frame.filter(~blank), headers, rows.filter(~blank), count)
+
+
+def _polars_csv(source: Path | bytes, sep: str) -> pl.DataFrame | Exception | None:
+    """Read CSV text with every column as text; None when it is not UTF-8."""
+    try:
+        return pl.read_csv(
+            source,
+            separator=sep,
+            infer_schema=False,
+            has_header=True,
+            quote_char='"',
+            raise_if_empty=False,
+        )
+    except pl.exceptions.ComputeError as exc:
+        if "utf-8" in str(exc).lower() or "utf8" in str(exc).lower():
+            return None
+        return exc
+    except pl.exceptions.PolarsError as exc:
+        return exc
+
+
+def _ends_without_newline(path: Path) -> bool:
+    with path.open("rb") as fh:
+        fh.seek(0, 2)
+        if fh.tell() == 0:
+            return True
+        fh.seek(-1, 2)
+        return fh.read(1) != b"\n"
+
+
+def _whole_text(path: Path, encoding: str) -> str:
+    return path.read_bytes().decode("utf-8-sig" if encoding == "utf-8" else encoding, "replace")
+
+
+def _decode(
+    path: Path, data: bytes, encoding: str | None, partial: bool = False
+) -> tuple[str, str]:
+    """Decode as stated, or as UTF-8 (with or without a BOM), falling back to Windows-1252.
+
+    ``partial`` is for the first block of a file, which may end inside a character.
+    """
+    if partial:
+        name = "utf-8-sig" if (encoding or "").lower().startswith("utf") else (encoding or "utf-8-sig")
+        try:
+            return data.decode(name, "replace"), name
+        except LookupError:
+            raise SubmissionFileError(f"{encoding!r} is not an encoding mhdeaths knows.") from None
+    if encoding:
+        name = encoding.lower().replace("_", "-")
+        if name in {"windows-1252", "cp-1252", "latin-1", "latin1", "iso-8859-1"}:
+            name = "cp1252"
+        try:
+            return data.decode(name), "utf-8" if name.startswith("utf") else name
+        except LookupError:
+            raise SubmissionFileError(f"{encoding!r} is not an encoding mhdeaths knows.") from None
+        except UnicodeDecodeError as exc:
+            raise SubmissionFileError(
+                f"{path.name} is not valid {encoding} text (byte {exc.start + 1} cannot be read)."
+            ) from None
+    try:
+        return data.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError as exc:
+        raise SubmissionFileError(
+            f"{path.name} is neither UTF-8 nor Windows-1252 text (byte {exc.start + 1} cannot be "
+            "read); save it as CSV UTF-8 or state its encoding with --encoding."
+        ) from None
+
+
+def _first_line(text: str) -> str:
+    end = text.find("\n")
+    return text[: end if end >= 0 else len(text)].lstrip("\ufeff")
+
+
+def _sniff_delimiter(text: str) -> str:
+    """The delimiter of the header line: the most frequent of comma, semicolon and tab."""
+    line = _first_line(text)
+    counts = {sep: line.count(sep) for sep in (",", ";", "\t")}
+    best = max(counts, key=lambda s: counts[s])
+    return best if counts[best] else ","
+
+
+def _csv_headers(text: str, sep: str) -> list[str]:
+    line = _first_line(text)
+    return [h.strip() for h in next(csv.reader([line], delimiter=sep), [])]
+
+
+def _uniquely_named(frame: pl.DataFrame, headers: list[str]) -> pl.DataFrame:
+    """Rename the columns to the stripped headers, keeping duplicates apart with a suffix."""
+    seen: dict[str, int] = {}
+    names = []
+    for header in headers[: frame.width] + frame.columns[len(headers) :]:
+        n = seen.get(header, 0)
+        seen[header] = n + 1
+        names.append(header if n == 0 else f"{header}#{n + 1}")
+    return frame.rename(dict(zip(frame.columns, names, strict=True)))
+
+
+def _csv_line_numbers(text: str, sep: str, count: int) -> pl.Series:
+    """The line each record starts on (line 1 is the header), counted by a CSV reader: only
+    needed when a quoted value spans lines, which is rare."""
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=sep)
+    next(reader, None)
+    starts = []
+    line = reader.line_num + 1
+    for _ in reader:
+        starts.append(line)
+        line = reader.line_num + 1
+    return pl.Series("row", starts[:count], dtype=pl.Int64)
+
+
+def _csv_problem(path: Path, text: str, sep: str, exc: Exception) -> str:
+    """One sentence saying where a CSV file stops being readable."""
+    expected = len(_csv_headers(text, sep))
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=sep)
+    for record in reader:
+        if len(record) > expected:
+            return (
+                f"{path.name} cannot be read: line {reader.line_num} has {len(record)} values but "
+                f"the header has {expected} (check the delimiter and the quoting)."
+            )
+    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return f"{path.name} cannot be read as CSV: {first}."
+
+
+# --- Excel -------------------------------------------------------------------------------------
+
+
+def _read_excel(path: Path, data: bytes, kind: str) -> list[Sheet]:
+    if kind == "xlsx":
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                if "[Content_Types].xml" not in archive.namelist():
+                    raise SubmissionFileError(f"{path.name} is a zip archive, not an Excel workbook.")
+        except zipfile.BadZipFile:
+            raise SubmissionFileError(
+                f"{path.name} is not a readable Excel workbook (it may be damaged or cut short)."
+            ) from None
+    try:
+        import fastexcel
+
+        reader = fastexcel.read_excel(data)
+        names = list(reader.sheet_names)
+    except Exception:  # fastexcel raises its own error types for every kind of damage
+        raise SubmissionFileError(
+            f"{path.name} is not a readable Excel workbook (it may be damaged, cut short or "
+            "protected with a password)."
+        ) from None
+    sheets = []
+    for name in names:
+        try:
+            frame = pl.read_excel(
+                data,
+                sheet_name=name,
+                engine="calamine",
+                infer_schema_length=0,
+                drop_empty_rows=False,
+                raise_if_empty=False,
+            )
+        except Exception:
+            raise SubmissionFileError(f"The sheet {name!r} of {path.name} cannot be read.") from None
+        headers = [str(c).strip() for c in frame.columns]
+        frame = _uniquely_named(frame, headers)
+        frame = frame.with_columns(
+            pl.col(c).cast(pl.String).str.strip_chars().replace("", None).alias(c)
+            for c in frame.columns
+        )
+        # Excel rows: the header is row 1, so the first record is row 2, and empty rows are kept.
+        rows = pl.int_range(2, frame.height + 2, eager=True).alias("row")
+        sheets.append(_sheet(name, frame, headers, rows))
+    return sheets
+
+
+# --- Parquet -----------------------------------------------------------------------------------
+
+
+def _read_parquet(path: Path, data: bytes) -> Sheet:
+    try:
+        frame = pl.read_parquet(io.BytesIO(data))
+    except Exception:
+        raise SubmissionFileError(f"{path.name} is not a readable Parquet file.") from None
+    headers = list(frame.columns)
+    frame = frame.with_columns(
+        pl.col(c).cast(pl.String).str.strip_chars().replace("", None) for c in frame.columns
+    )
+    return _sheet(None, frame, headers, pl.int_range(1, frame.height + 1, eager=True).alias("row"))
+
+
+def column_letter(index: int) -> str:
+    """The Excel column letter of a 0-based column position (0 -> A, 26 -> AA)."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
