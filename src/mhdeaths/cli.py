@@ -6,7 +6,9 @@ and its documented exit code; anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import re
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -15,8 +17,15 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from mhdeaths import errors
-from mhdeaths.errors import SpecCheckFailed, UserError
-from mhdeaths.spec import Spec, available_versions, default_spec_root, latest_version, load_spec
+from mhdeaths.errors import ExitCode, SpecCheckFailed, UserError
+from mhdeaths.spec import (
+    Severity,
+    Spec,
+    available_versions,
+    default_spec_root,
+    latest_version,
+    load_spec,
+)
 
 app = typer.Typer(
     name="mhdeaths",
@@ -275,6 +284,102 @@ def profile_check(
         f"{sum(len(c) for c in profile.codes.values())} local codes, "
         f"{len(profile.derogations)} derogations)."
     )
+
+
+class OutputFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+    HTML = "html"
+    CSV = "csv"
+
+
+@app.command("validate")
+def validate_command(
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="The submission: one file per table (CSV, Excel or Parquet), or one workbook "
+            "with a sheet per table.",
+            show_default=False,
+        ),
+    ],
+    provider: Annotated[
+        str | None,
+        typer.Option(help="Use this provider's profile (validators/<ODS>.yaml)."),
+    ] = None,
+    profile_path: Annotated[
+        Path | None, typer.Option("--profile", help="Use the profile in this file.")
+    ] = None,
+    version: Annotated[
+        str | None,
+        typer.Option(
+            "--spec", help="Validate against this spec version [default: the file's own]."
+        ),
+    ] = None,
+    formats: Annotated[
+        list[OutputFormat] | None,
+        typer.Option(
+            "--format",
+            help="Report format(s): text on the terminal; json, csv or html on standard output, "
+            "or into --out (repeatable) [default: text; with --out: json, csv and html].",
+            show_default=False,
+        ),
+    ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Write the reports into this folder.")
+    ] = None,
+    strict: Annotated[bool, typer.Option(help="Treat warnings as failures.")] = False,
+    encoding: Annotated[
+        str | None,
+        typer.Option(help="The CSV's encoding (utf-8 or windows-1252) [default: detected]."),
+    ] = None,
+    delimiter: Annotated[
+        str | None, typer.Option(help="The CSV's delimiter [default: detected].")
+    ] = None,
+    spec_dir: SpecRoot = None,
+) -> None:
+    """Validate a submission offline: every finding by row, column and rule, with a fix hint.
+
+    Exits 0 when the submission is accepted (warnings allowed), 1 when it is rejected (or, with
+    --strict, has warnings), 2 when a file cannot be read or the options are wrong.
+    """
+    from mhdeaths.profile import load_profile
+    from mhdeaths.report_render import print_report, to_csv, to_html, to_json, write_reports
+    from mhdeaths.validate import validate
+
+    if provider and profile_path:
+        raise UserError("Give --provider or --profile, not both.")
+    result = validate(
+        files,
+        spec_version=version,
+        profile=load_profile(profile_path) if profile_path else None,
+        provider=provider,
+        spec_root=spec_dir,
+        encoding=encoding,
+        delimiter=delimiter,
+        strict=strict,
+    )
+    report = result.report
+    chosen = [f.value for f in formats or []]
+    if out_dir is not None:
+        stem = re.sub(r"[_-](death|activity)$", "", files[0].stem) or files[0].stem
+        wanted = [f for f in chosen if f != "text"] or ["json", "csv", "html"]
+        written = write_reports(report, out_dir, stem, wanted)
+        print_report(report, out)
+        for path in written:
+            out.print(f"Wrote {path}")
+    elif not chosen or chosen == ["text"]:
+        print_report(report, out)
+    else:
+        renderers = {"json": to_json, "csv": to_csv, "html": to_html, "text": None}
+        for name in chosen:
+            render = renderers[name]
+            if render is None:
+                print_report(report, out)
+            else:
+                sys.stdout.write(render(report))
+    if not result.accepted or (strict and report.counts.get(Severity.WARNING)):
+        raise typer.Exit(int(ExitCode.FAILED))
 
 
 @app.command("synth")

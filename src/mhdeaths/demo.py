@@ -13,13 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import polars as pl
-
 from mhdeaths.errors import SpecCheckFailed
-from mhdeaths.profile import apply_profile, profile_for
-from mhdeaths.spec import Severity, available_versions, load_spec, period_start
+from mhdeaths.profile import profile_for
+from mhdeaths.report import Report, Verdict
+from mhdeaths.spec import available_versions, load_spec
 from mhdeaths.speccheck import check_spec
-from mhdeaths.validation import evaluate, severity_counts
+from mhdeaths.validate import validate
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "submissions" / "examples"
 _NAME = re.compile(r"^(?P<provider>[A-Z0-9]{3,5})_(?P<period>\d{4}-\d{2})_(?P<table>[a-z]+)\.csv$")
@@ -29,17 +28,7 @@ _NAME = re.compile(r"^(?P<provider>[A-Z0-9]{3,5})_(?P<period>\d{4}-\d{2})_(?P<ta
 class SubmissionResult:
     provider: str
     period: str
-    spec_version: str
-    records: dict[str, int]
-    counts: dict[Severity, int]
-
-    @property
-    def verdict(self) -> str:
-        if self.counts.get(Severity.FILE_REJECT) or self.counts.get(Severity.RECORD_REJECT):
-            return "rejected"
-        if self.counts.get(Severity.WARNING):
-            return "accepted with warnings"
-        return "accepted"
+    report: Report
 
 
 def run_demo(
@@ -68,14 +57,16 @@ def run_demo(
 
     results = check_examples(spec_root, examples)
     for r in results:
-        counts = ", ".join(f"{n} {s.value.replace('_', ' ')}" for s, n in r.counts.items() if n)
+        report = r.report
+        counts = ", ".join(
+            f"{n} {s.value.replace('_', ' ')}" for s, n in report.counts.items() if n
+        )
+        records = ", ".join(f"{t.records} {t.name}" for t in report.tables)
         progress(
-            f"  {r.provider} {r.period} (spec {r.spec_version}, "
-            + ", ".join(f"{n} {t}" for t, n in r.records.items())
-            + f"): {r.verdict}"
+            f"  {r.provider} {r.period} (spec {report.spec_version}, {records}): {report.verdict}"
             + (f" ({counts})" if counts else "")
         )
-    accepted = sum(r.verdict != "rejected" for r in results)
+    accepted = sum(r.report.verdict is not Verdict.REJECTED for r in results)
     return (
         f"Done: {len(results)} example submissions checked, {accepted} accepted, "
         f"{len(results) - accepted} rejected. Spec artefacts are in {out / 'spec'}."
@@ -93,33 +84,8 @@ def check_examples(spec_root: Path, examples: Path) -> list[SubmissionResult]:
     results = []
     for (provider, period), files in sorted(groups.items()):
         profile = profile_for(provider)
-        frames: dict[str, pl.DataFrame] = {}
-        version = None
-        for table, path in sorted(files.items()):
-            frame = pl.read_csv(path, infer_schema=False)
-            if profile is not None:
-                spec_for_profile = load_spec(profile.spec_version or None, spec_root)
-                frame = apply_profile(profile, spec_for_profile, table, frame)
-            if "spec_version" in frame.columns and frame.height:
-                version = version or frame["spec_version"][0]
-            frames[table] = frame
-        spec = load_spec(version, spec_root)
-        for name, frame in frames.items():
-            # An absent column reads as empty: the mandation checks then report what is missing.
-            absent = [
-                f.name for f in spec.table(name).submitted_fields if f.name not in frame.columns
-            ]
-            frames[name] = frame.with_columns(
-                pl.lit(None, dtype=pl.String).alias(a) for a in absent
-            )
-        outcomes = evaluate(spec, frames, period_start(period))
-        results.append(
-            SubmissionResult(
-                provider,
-                period,
-                spec.version,
-                {name: frame.height for name, frame in frames.items()},
-                dict(severity_counts(outcomes)),
-            )
+        result = validate(
+            [files[name] for name in sorted(files)], profile=profile, spec_root=spec_root
         )
+        results.append(SubmissionResult(provider, period, result.report))
     return results

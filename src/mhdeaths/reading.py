@@ -61,9 +61,7 @@ _MAGIC = {
 }
 
 
-def read_file(
-    path: Path, encoding: str | None = None, delimiter: str | None = None
-) -> SourceFile:
+def read_file(path: Path, encoding: str | None = None, delimiter: str | None = None) -> SourceFile:
     """Read a submission file of any supported format."""
     try:
         with path.open("rb") as fh:
@@ -203,7 +201,9 @@ def _decode(
     ``partial`` is for the first block of a file, which may end inside a character.
     """
     if partial:
-        name = "utf-8-sig" if (encoding or "").lower().startswith("utf") else (encoding or "utf-8-sig")
+        name = (
+            "utf-8-sig" if (encoding or "").lower().startswith("utf") else (encoding or "utf-8-sig")
+        )
         try:
             return data.decode(name, "replace"), name
         except LookupError:
@@ -297,7 +297,9 @@ def _read_excel(path: Path, data: bytes, kind: str) -> list[Sheet]:
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
                 if "[Content_Types].xml" not in archive.namelist():
-                    raise SubmissionFileError(f"{path.name} is a zip archive, not an Excel workbook.")
+                    raise SubmissionFileError(
+                        f"{path.name} is a zip archive, not an Excel workbook."
+                    )
         except zipfile.BadZipFile:
             raise SubmissionFileError(
                 f"{path.name} is not a readable Excel workbook (it may be damaged or cut short)."
@@ -324,7 +326,9 @@ def _read_excel(path: Path, data: bytes, kind: str) -> list[Sheet]:
                 raise_if_empty=False,
             )
         except Exception:
-            raise SubmissionFileError(f"The sheet {name!r} of {path.name} cannot be read.") from None
+            raise SubmissionFileError(
+                f"The sheet {name!r} of {path.name} cannot be read."
+            ) from None
         headers = [str(c).strip() for c in frame.columns]
         frame = _uniquely_named(frame, headers)
         frame = frame.with_columns(

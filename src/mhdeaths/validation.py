@@ -1,9 +1,11 @@
 """Apply every rule of a spec version to a submission's tables and collect every finding.
 
 This is the core the validator is built on: the submission's text is read into typed columns, the
-agreed definitions are derived, and each rule of the spec is evaluated over whole columns (no loop
-per record). A finding is a value: the rule, its severity, the table and the record it concerns.
-Reading files, provider profiles and the reports are layered on top of this module.
+agreed definitions are derived, and the rules of the spec are evaluated over whole columns (no loop
+per record): every record rule of a table in one polars pass, which is what keeps a million-row file
+close to the cost of reading it. A finding is a value: the rule, its severity, and the record,
+group or file it concerns. Each rule's failures are counted in full; only a sample of positions is
+kept when asked.
 """
 
 from __future__ import annotations
@@ -16,30 +18,53 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from mhdeaths import engine
+from mhdeaths import expression as ex
 from mhdeaths.spec import STRUCTURE_TABLE, Rule, Scope, Severity, Spec, Stage
 
-
-@dataclass(frozen=True)
-class Finding:
-    """One rule failing on one record (``row`` is its 0-based position), group or file."""
-
-    rule_id: str
-    severity: Severity
-    table: str
-    row: int | None
-    """The failing record's position in its table; None for a table or cross-table finding."""
-    fields: tuple[str, ...]
-    group: tuple[str, ...] = ()
-    """For a cross-table finding: the ``group_by`` values of the failing group."""
+#: The check templates whose failure makes a value invalid (the DQMI "validity" measure).
+VALIDITY_CHECKS = frozenset({"type", "code_list", "pattern", "range", "max_length"})
 
 
 @dataclass
 class RuleOutcome:
-    """How one rule fared: how many records (or groups) failed, and the findings."""
+    """How one rule fared on a submission."""
 
     rule: Rule
     failed: int = 0
-    findings: list[Finding] = field(default_factory=list)
+    """Records (or groups, or files) that failed: always the full count."""
+    rows: list[int] = field(default_factory=list)
+    """Positions (0-based) of failing records, in order; only the first ``sample`` when capped."""
+    groups: list[tuple[str, ...]] = field(default_factory=list)
+    """For a cross-table rule: the ``group_by`` values of the failing groups."""
+
+    @property
+    def truncated(self) -> bool:
+        return self.failed > max(len(self.rows), len(self.groups), 1)
+
+
+@dataclass(frozen=True)
+class FieldMeasures:
+    """The NHS Data Quality Maturity Index measures of one field in one table."""
+
+    table: str
+    field: str
+    records: int
+    present: bool
+    """Coverage: the file has a column for the field."""
+    filled: int
+    """Records with a value (completeness)."""
+    valid: int
+    """Records whose value passes the field's own checks (validity)."""
+    defaults: int
+    """Records holding a default code such as 'not known' (default-code use)."""
+
+
+@dataclass
+class Evaluation:
+    outcomes: list[RuleOutcome]
+    typed: dict[str, pl.DataFrame]
+    """Each table's typed values and derived fields."""
+    measures: list[FieldMeasures]
 
 
 def evaluate(
@@ -47,65 +72,137 @@ def evaluate(
     tables: Mapping[str, pl.DataFrame],
     period: dt.date | None,
     columns: Mapping[str, pl.DataFrame] | None = None,
-) -> list[RuleOutcome]:
+    sample: int | None = None,
+) -> Evaluation:
     """Evaluate every rule of the spec on the tables given (text frames, one column per field).
 
     ``columns`` holds each table's column table (``STRUCTURE_TABLE``) for the structure rules.
     Tables absent from ``tables`` are skipped, and so are cross-table rules that need one of them.
     """
     columns = columns or {}
-    typed: dict[str, pl.DataFrame] = {}
+    typed = {
+        name: engine.derive(spec, name, engine.to_typed(spec.table(name), text))
+        for name, text in tables.items()
+    }
+    outcomes: list[RuleOutcome] = []
+    measures: list[FieldMeasures] = []
     for name, text in tables.items():
-        table = spec.table(name)
-        typed[name] = engine.derive(spec, name, engine.to_typed(table, text))
-    outcomes = []
+        rules = [r for r in spec.rules_for(name) if r.scope is Scope.RECORD]
+        masks = _record_masks(spec, rules, text, typed[name], period)
+        for rule in rules:
+            mask = masks.get_column(rule.id)
+            failed = int(mask.sum())
+            rows = mask.arg_true().to_list() if failed else []
+            outcomes.append(RuleOutcome(rule, failed, rows[:sample] if sample else rows))
+        present = (
+            set(columns[name].filter(pl.col("present") == "true")["field_name"])
+            if name in columns
+            else set(text.columns)
+        )
+        measures += _measures(spec, name, text, masks, rules, present)
     for rule in spec.rules:
-        outcome = RuleOutcome(rule)
-        if rule.scope is Scope.CROSS_TABLE:
-            needed = {c.split(".")[0] for c in _columns(rule)}
-            if not needed <= typed.keys():
-                continue
-            groups = engine.cross_table_failures(spec, rule, typed, period)
-            outcome.failed = groups.height
-            outcome.findings = [
-                Finding(rule.id, rule.severity, rule.table, None, rule.fields, tuple(map(str, g)))
-                for g in groups.iter_rows()
-            ]
-        elif rule.scope is Scope.STRUCTURE:
-            if rule.table not in columns:
-                continue
-            frame = engine.to_typed(STRUCTURE_TABLE, columns[rule.table])
-            rows = engine.record_failures(spec, rule, frame, frame, period).arg_true().to_list()
-            outcome.failed = len(rows)
-            outcome.findings = [
-                Finding(rule.id, rule.severity, rule.table, row, rule.fields) for row in rows
-            ]
-        elif rule.table not in typed:
+        if rule.scope is Scope.RECORD:
             continue
-        elif rule.scope is Scope.TABLE:
-            if engine.table_fails(spec, rule, typed[rule.table], period):
-                outcome.failed = 1
-                outcome.findings = [Finding(rule.id, rule.severity, rule.table, None, rule.fields)]
-        else:
-            text = tables[rule.table] if rule.stage is Stage.TEXT else typed[rule.table]
-            fails = engine.record_failures(spec, rule, text, typed[rule.table], period)
-            rows = fails.arg_true().to_list()
-            outcome.failed = len(rows)
-            outcome.findings = [
-                Finding(rule.id, rule.severity, rule.table, row, rule.fields) for row in rows
-            ]
-        outcomes.append(outcome)
-    return outcomes
+        outcome = _other_scope(spec, rule, tables, typed, columns, period)
+        if outcome is not None:
+            if sample:
+                outcome.rows, outcome.groups = outcome.rows[:sample], outcome.groups[:sample]
+            outcomes.append(outcome)
+    return Evaluation(outcomes, typed, measures)
 
 
-def _columns(rule: Rule) -> set[str]:
-    from mhdeaths import expression as ex
+def _record_masks(
+    spec: Spec, rules: list[Rule], text: pl.DataFrame, typed: pl.DataFrame, period: dt.date | None
+) -> pl.DataFrame:
+    """One boolean column per record rule, True where the record fails: one pass per stage."""
 
-    return set(ex.parse(ex.bind_codes(rule.expression, [])).columns)
+    def fails(rule: Rule) -> pl.Expr:
+        compiled = ex.to_polars(engine.bound_expression(spec, rule, period))
+        return compiled.eq(False).fill_null(False).alias(rule.id)
+
+    on_text = [fails(r) for r in rules if r.stage is Stage.TEXT]
+    on_typed = [fails(r) for r in rules if r.stage is Stage.TYPED]
+    parts = []
+    if on_text:
+        parts.append(text.select(on_text))
+    if on_typed:
+        parts.append(typed.select(on_typed))
+    return pl.concat(parts, how="horizontal") if parts else pl.DataFrame()
 
 
-def severity_counts(outcomes: list[RuleOutcome]) -> Counter[Severity]:
+def _measures(
+    spec: Spec,
+    name: str,
+    text: pl.DataFrame,
+    masks: pl.DataFrame,
+    rules: list[Rule],
+    present: set[str],
+) -> list[FieldMeasures]:
+    table = spec.table(name)
+    by_field: dict[str, list[str]] = {}
+    for rule in rules:
+        if rule.generated_from in VALIDITY_CHECKS:
+            by_field.setdefault(rule.fields[0], []).append(rule.id)
+    exprs: list[pl.Expr] = []
+    for f in table.submitted_fields:
+        value = pl.col(f.name)
+        invalid = pl.any_horizontal(
+            [pl.col(r) for r in by_field.get(f.name, [])] or [pl.lit(False)]
+        )
+        defaults = spec.code_list(f.code_list).default_codes() if f.code_list else []
+        exprs += [
+            value.is_not_null().sum().alias(f"{f.name}:filled"),
+            (value.is_not_null() & ~invalid).sum().alias(f"{f.name}:valid"),
+            value.is_in(defaults).fill_null(False).sum().alias(f"{f.name}:defaults"),
+        ]
+    totals = pl.concat([text, masks], how="horizontal").select(exprs).row(0, named=True)
+    return [
+        FieldMeasures(
+            name,
+            f.name,
+            text.height,
+            f.name in present,
+            int(totals[f"{f.name}:filled"]),
+            int(totals[f"{f.name}:valid"]),
+            int(totals[f"{f.name}:defaults"]),
+        )
+        for f in table.submitted_fields
+    ]
+
+
+def _other_scope(
+    spec: Spec,
+    rule: Rule,
+    tables: Mapping[str, pl.DataFrame],
+    typed: Mapping[str, pl.DataFrame],
+    columns: Mapping[str, pl.DataFrame],
+    period: dt.date | None,
+) -> RuleOutcome | None:
+    """Evaluate a structure, table or cross-table rule; None when its tables are not here."""
+    if rule.scope is Scope.STRUCTURE:
+        if rule.table not in columns:
+            return None
+        frame = engine.to_typed(STRUCTURE_TABLE, columns[rule.table])
+        rows = engine.record_failures(spec, rule, frame, frame, period).arg_true().to_list()
+        return RuleOutcome(rule, len(rows), rows)
+    if rule.scope is Scope.TABLE:
+        if rule.table not in typed:
+            return None
+        failed = engine.table_fails(spec, rule, typed[rule.table], period)
+        return RuleOutcome(rule, int(failed))
+    needed = {c.split(".")[0] for c in ex.parse(ex.bind_codes(rule.expression, [])).columns}
+    if not needed <= typed.keys():
+        return None
+    groups = engine.cross_table_failures(spec, rule, typed, period)
+    keys = [tuple(str(v) for v in g) for g in groups.iter_rows()]
+    return RuleOutcome(rule, len(keys), groups=keys)
+
+
+def severity_counts(
+    outcomes: list[RuleOutcome], severities: Mapping[str, Severity]
+) -> Counter[Severity]:
+    """Failures per severity, with each rule's effective severity (after derogations)."""
     counts: Counter[Severity] = Counter()
     for outcome in outcomes:
-        counts[outcome.rule.severity] += outcome.failed
+        counts[severities.get(outcome.rule.id, outcome.rule.severity)] += outcome.failed
     return counts

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from functools import cache
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined
 
 #: Characters that start Markdown inline syntax (or raw HTML, or end a table cell) anywhere.
 _MD_INLINE = re.compile(r"([\\`*_\[\]<>|~&])")
@@ -74,7 +74,10 @@ def shown(value: object) -> str:
 
 def _environment(*, autoescape: bool) -> Environment:
     env = Environment(
-        loader=PackageLoader("mhdeaths.publish", "templates"),
+        # The spec's artefacts, and the reports of the validator and the benchmarks.
+        loader=ChoiceLoader(
+            [PackageLoader("mhdeaths.publish", "templates"), PackageLoader("mhdeaths", "templates")]
+        ),
         autoescape=autoescape,
         # A misspelt name in a template must fail the publish, not print an empty cell.
         undefined=StrictUndefined,

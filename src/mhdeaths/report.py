@@ -1,0 +1,124 @@
+"""The validation report: what a provider's data team reads, as one documented data structure.
+
+The report is a pydantic model so that its JSON form has a schema (docs/reference/report.schema.json,
+generated and checked by the tests) that other tools can rely on. It holds the verdict first, then
+counts per rule, then the NHS Data Quality Maturity Index measures per field, then the findings,
+each located by file, row and column, with the spec's message, fix hint and a valid example. It
+never holds an NHS number, a date of birth or a postcode: a finding shows the submitted value only
+for coded fields that identify no one.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mhdeaths import __version__
+from mhdeaths.spec import Severity
+
+REPORT_SCHEMA_VERSION = "1.0"
+
+
+class Verdict(StrEnum):
+    ACCEPTED = "accepted"
+    """No finding that rejects: the submission can be loaded."""
+    ACCEPTED_WITH_WARNINGS = "accepted with warnings"
+    """Accepted, with warnings worth fixing."""
+    REJECTED = "rejected"
+    """At least one file or record reject (or, with --strict, a warning)."""
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class FileInfo(Model):
+    name: str = Field(description="The file's name (without its folder).")
+    format: str = Field(description="csv, xlsx, xls or parquet.")
+    sha256: str
+    size: int = Field(description="Bytes.")
+    encoding: str | None = None
+    delimiter: str | None = None
+    tables: list[str] = Field(description="The spec tables found in the file.")
+
+
+class TableInfo(Model):
+    name: str
+    file: str
+    sheet: str | None = None
+    records: int = Field(description="Records validated (blank rows are not counted).")
+    blank_rows: int = 0
+    columns: int
+
+
+class RuleSummary(Model):
+    rule_id: str
+    severity: Severity = Field(description="The effective severity, after any derogation.")
+    spec_severity: Severity = Field(description="The severity the spec gives the rule.")
+    table: str
+    title: str
+    failed: int = Field(description="Records, groups or files that failed: the full count.")
+    shown: int = Field(description="Findings listed in this report for the rule.")
+    truncated: bool = Field(description="True when more failed than are listed.")
+    derogation: str | None = Field(None, description="Why the rule is downgraded, and until when.")
+
+
+class FieldQuality(Model):
+    """One field's measures in the NHS Data Quality Maturity Index vocabulary (percentages)."""
+
+    table: str
+    field: str
+    title: str
+    mandation: str
+    coverage: float = Field(description="100 when the file has a column for the field, else 0.")
+    completeness: float = Field(description="Share of records with a value.")
+    validity: float | None = Field(
+        description="Share of the values present that pass the field's own checks."
+    )
+    default_code_use: float | None = Field(
+        description="Share of the values present that are default codes ('not known', ...)."
+    )
+
+
+class Finding(Model):
+    rule_id: str
+    severity: Severity
+    table: str
+    file: str
+    row: int | None = Field(
+        description="The number the user sees the record under: its CSV line (the header is "
+        "line 1) or its Excel row. None for a finding about the file or a group."
+    )
+    column: str | None = Field(description="The column letter, as Excel shows it.")
+    header: str | None = Field(description="The column's header as found in the file.")
+    field: str | None = Field(description="The spec field.")
+    group: list[str] | None = Field(None, description="For a cross-table finding: the group.")
+    value: str | None = Field(
+        None, description="The value found, for coded fields that identify no one; else absent."
+    )
+    message: str
+    fix: str
+    example: str | None = Field(description="A valid value or record, from the spec.")
+
+
+class Report(Model):
+    schema_version: str = REPORT_SCHEMA_VERSION
+    tool: str = f"mhdeaths {__version__}"
+    spec_version: str
+    spec_version_declared: str | None = Field(description="The version the file declares.")
+    provider: str | None
+    reporting_period: str | None
+    profile: str | None = Field(description="The provider profile applied, if any.")
+    verdict: Verdict
+    strict: bool
+    counts: dict[Severity, int] = Field(description="Findings per severity (effective).")
+    files: list[FileInfo]
+    tables: list[TableInfo]
+    rules: list[RuleSummary] = Field(description="Every rule that failed, most severe first.")
+    rules_checked: int
+    fields: list[FieldQuality]
+    findings: list[Finding]
+    truncated: bool = Field(description="True when some rule's findings were cut to a sample.")
+    sample_limit: int = Field(description="The most findings listed for any one rule.")
+    notes: list[str] = []
