@@ -9,3 +9,13 @@ fi
 # Use the machine's own Python 3.11; never download one (only the package registries are reachable).
 export UV_PYTHON_DOWNLOADS=never
 uv sync --frozen --quiet
+
+# Headless Chromium (Debian's) for the tests that open the HTML reports; only the tests need it.
+if [ "${MHDEATHS_NEED_BROWSER:-0}" = "1" ] && ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ]; then
+    echo "Installing Debian's chromium for the HTML report tests..."
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "Chromium is missing: run 'sudo apt-get install chromium' (the HTML tests will fail without it)." >&2
+  fi
+fi

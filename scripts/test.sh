@@ -3,7 +3,7 @@
 # Works on a fresh machine that has only Python 3.11, pip and apt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/setup.sh
+MHDEATHS_NEED_BROWSER=1 source scripts/setup.sh
 
 echo "== ruff (lint and format)"
 uv run --frozen ruff check .
