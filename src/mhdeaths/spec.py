@@ -16,7 +16,7 @@ import hashlib
 import re
 from collections.abc import Iterator, Mapping
 from enum import StrEnum
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -416,10 +416,14 @@ def latest_version(root: Path | None = None) -> str:
     return versions[-1]
 
 
+# libyaml's loader when PyYAML was built with it (its wheels are): several times faster.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _read_yaml(path: Path) -> Any:
     try:
         with path.open(encoding="utf-8") as fh:
-            return yaml.safe_load(fh)
+            return yaml.load(fh, Loader=_YAML_LOADER)
     except FileNotFoundError:
         raise SpecError(f"The spec file {path} is missing.") from None
     except yaml.YAMLError as exc:
@@ -531,6 +535,15 @@ def load_spec(version: str | None = None, root: Path | None = None) -> Spec:
     if not folder.is_dir():
         known = ", ".join(available_versions(root)) or "none"
         raise SpecError(f"There is no spec version {version} (known versions: {known}).")
+    # A loaded version is kept while none of its files changes (a spec is read many times).
+    stamp = tuple(
+        (p.as_posix(), p.stat().st_mtime_ns, p.stat().st_size) for p in iter_version_files(folder)
+    )
+    return _load_cached(folder.resolve(), version, stamp)
+
+
+@lru_cache(maxsize=32)
+def _load_cached(folder: Path, version: str, stamp: tuple[tuple[str, int, int], ...]) -> Spec:
     try:
         return _load_folder(folder, version)
     except ValidationError as exc:

@@ -1,0 +1,194 @@
+"""One test per rule, through the validator: each rule's counterexample, written into a real file,
+is reported by that rule at the row and column a person would look at; its valid example is not.
+
+The base records come from the synthetic generator (valid by construction); the rule's own example
+records from the spec are laid over them. So every rule of every version is covered here without a
+hand-written test, and the meta-test below fails if a rule has no case.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from mhdeaths.reading import column_letter
+from mhdeaths.spec import ExampleRecord, Rule, Scope, Spec, load_spec
+from mhdeaths.synth import SynthOptions, generate
+from mhdeaths.validate import validate
+
+from ..conftest import SPEC_ROOT, VERSIONS
+
+CASES = [(v, r.id) for v in VERSIONS for r in load_spec(v, SPEC_ROOT).rules]
+BASE_ROWS = 3
+TARGET = 1
+"""The record the example is laid over: the second, so its CSV line is 3."""
+
+
+@cache
+def base_records(version: str, table: str) -> list[dict[str, str | None]]:
+    """Valid records of a table from the generator, with unique identifiers."""
+    import tempfile
+
+    spec = load_spec(version, SPEC_ROOT)
+    with tempfile.TemporaryDirectory() as tmp:
+        generate(spec, SynthOptions(providers=1, months=6, seed=5, start="2027-10"), Path(tmp))
+        files = sorted(Path(tmp).rglob(f"*_{table}.csv"))
+        frames = [pl.read_csv(f, infer_schema=False) for f in files]
+    frame = pl.concat(frames)
+    # Keep the month of the first record: a submission covers one reporting period.
+    period = frame["reporting_period"][0]
+    frame = frame.filter(pl.col("reporting_period") == period)
+    if table == "death":
+        rows = frame.head(BASE_ROWS).to_dicts()
+        while len(rows) < BASE_ROWS:  # a quiet month: copy a record under a new identity
+            extra = dict(rows[-1])
+            extra["death_record_id"] = f"{extra['death_record_id']}-{len(rows)}"
+            extra["nhs_number"] = None
+            rows.append(extra)
+        return rows
+    return frame.to_dicts()
+
+
+def write(path: Path, rows: list[Mapping[str, str | None]], header: list[str]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        for row in rows:
+            writer.writerow(["" if row.get(h) is None else row.get(h) for h in header])
+    return path
+
+
+def lay_over(
+    base: list[dict[str, str | None]], records: tuple[ExampleRecord, ...]
+) -> list[dict[str, str | None]]:
+    """The base records with the example's records laid over, from the second record on
+    (a one-record example) or from the first (several records, which replace the base)."""
+    rows = [dict(r) for r in base]
+    if len(records) == 1:
+        rows[TARGET].update(records[0])
+        return rows
+    out = []
+    for i, record in enumerate(records):
+        row = dict(rows[i % len(rows)])
+        row.update(record)
+        out.append(row)
+    return out
+
+
+def submission(spec: Spec, rule: Rule, records: object, folder: Path) -> list[Path]:
+    """Files holding the rule's example records over valid base records."""
+    folder.mkdir(parents=True, exist_ok=True)
+    by_table = records if isinstance(records, Mapping) else {rule.table: records}
+    paths = []
+    for table_name in ("death", "activity"):
+        if table_name not in by_table and rule.scope is not Scope.CROSS_TABLE:
+            continue
+        table = spec.table(table_name)
+        header = [f.name for f in table.submitted_fields]
+        base = base_records(spec.version, table_name)
+        given = tuple(by_table.get(table_name, ()))
+        if rule.scope is Scope.CROSS_TABLE:
+            # The example's records decide the groups; the base supplies the rest of each record.
+            rows = [{**base[i % len(base)], **r} for i, r in enumerate(given)]
+        elif rule.scope is Scope.TABLE and not given:
+            rows = []
+        else:
+            rows = lay_over(base, given) if given else base
+        paths.append(write(folder / f"X_{table_name}.csv", rows, header))
+    return paths
+
+
+def structure_submission(
+    spec: Spec, rule: Rule, record: ExampleRecord, folder: Path
+) -> tuple[Path, str | None]:
+    """A file whose header shows what the structure example describes: a column missing,
+    unknown or repeated. Returns the file and the header the finding must name."""
+    folder.mkdir(parents=True, exist_ok=True)
+    table = spec.table(rule.table)
+    header = [f.name for f in table.submitted_fields]
+    rows = base_records(spec.version, rule.table)
+    name = record.get("field_name") or record.get("column_name")
+    if record.get("present") == "false":
+        header.remove(str(name))
+        return write(folder / f"X_{rule.table}.csv", rows, header), None
+    if record.get("known") == "false":
+        header.append(str(record["column_name"]))
+        return write(folder / f"X_{rule.table}.csv", rows, header), str(record["column_name"])
+    if record.get("occurrences") not in (None, "0", "1"):
+        position = header.index(str(name))
+        header.insert(position + 1, str(name))
+        path = folder / f"X_{rule.table}.csv"
+        with path.open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(header)
+            for row in rows:
+                writer.writerow(["" if row.get(h) is None else row.get(h) for h in header])
+        return path, str(name)
+    return write(folder / f"X_{rule.table}.csv", rows, header), str(name)
+
+
+@pytest.mark.parametrize(("version", "rule_id"), CASES, ids=[f"{v}:{r}" for v, r in CASES])
+def test_rule_in_a_file(version: str, rule_id: str, tmp_path: Path) -> None:
+    spec = load_spec(version, SPEC_ROOT)
+    rule = spec.rule(rule_id)
+    if rule.scope is Scope.STRUCTURE:
+        assert isinstance(rule.counterexample, tuple)
+        path, header = structure_submission(spec, rule, rule.counterexample[0], tmp_path / "bad")
+        found = [
+            f
+            for f in validate([path], spec_version=version).report.findings
+            if f.rule_id == rule_id
+        ]
+        assert found, f"{rule_id} not reported"
+        if header is not None:
+            columns = next(csv.reader(path.open(encoding="utf-8")))
+            positions = [i for i, h in enumerate(columns) if h == header]
+            assert found[0].header == header
+            assert found[0].row == 1
+            assert found[0].column == column_letter(positions[0])
+        else:
+            assert found[0].field == rule.counterexample[0]["field_name"]
+        good, _ = structure_submission(
+            spec,
+            rule,
+            rule.example[0] if isinstance(rule.example, tuple) else {},
+            tmp_path / "good",
+        )
+        assert not [
+            f
+            for f in validate([good], spec_version=version).report.findings
+            if f.rule_id == rule_id
+        ]
+        return
+
+    bad = submission(spec, rule, rule.counterexample, tmp_path / "bad")
+    report = validate(bad, spec_version=version, sample=1000).report
+    found = [f for f in report.findings if f.rule_id == rule_id]
+    assert found, f"{rule_id} not reported; found {sorted({f.rule_id for f in report.findings})}"
+    if rule.scope is Scope.RECORD:
+        many = isinstance(rule.counterexample, tuple) and len(rule.counterexample) > 1
+        expected_row = 2 if many else TARGET + 2  # the header is line 1
+        assert found[0].row == expected_row
+        header = [f.name for f in spec.table(rule.table).submitted_fields]
+        assert found[0].header == rule.fields[0]
+        assert found[0].column == column_letter(header.index(rule.fields[0]))
+    elif rule.scope is Scope.CROSS_TABLE:
+        assert found[0].group is not None and len(found[0].group) == len(rule.group_by)
+    else:
+        assert found[0].row is None
+
+    good = submission(spec, rule, rule.example, tmp_path / "good")
+    assert not [
+        f for f in validate(good, spec_version=version).report.findings if f.rule_id == rule_id
+    ]
+
+
+def test_every_rule_has_a_case_in_a_file() -> None:
+    """The meta-test: every rule of every version is exercised through a real file above."""
+    every = {(v, r.id) for v in VERSIONS for r in load_spec(v, SPEC_ROOT).rules}
+    assert every == set(CASES)
