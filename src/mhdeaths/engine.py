@@ -13,7 +13,6 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 
 import polars as pl
-from sqlglot import exp
 
 from mhdeaths import expression as ex
 from mhdeaths.spec import ExampleRecord, FieldType, Rule, Scope, Spec, SpecField, Stage, Table
@@ -113,29 +112,21 @@ def cross_table_failures(
     parsed = bound_expression(spec, rule, period)
     keys = list(rule.group_by)
     grouped: list[pl.DataFrame] = []
-    names: dict[str, str] = {}
+    names: dict[ex.Node, ex.Col] = {}
     for i, node in enumerate(ex.aggregate_nodes(parsed)):
-        table = {c.table for c in node.find_all(exp.Column)}
-        (table_name,) = table
-        unqualified = node.copy().transform(
-            lambda n: exp.column(n.name) if isinstance(n, exp.Column) else n
-        )
-        names[node.sql(dialect="duckdb")] = f"_agg{i}"
+        (table_name,) = {c.table for c in node.walk() if isinstance(c, ex.Col)}
+        names[node] = ex.Col(f"_agg{i}")
         grouped.append(
-            frames[table_name]
+            frames[str(table_name)]
             .group_by(keys)
-            .agg(ex.to_polars(ex.parse(unqualified.sql(dialect="duckdb"))).alias(f"_agg{i}"))
+            .agg(ex.to_polars(ex.from_tree(ex.unqualified(node))).alias(f"_agg{i}"))
         )
     joined = grouped[0]
     for other in grouped[1:]:
         joined = joined.join(other, on=keys, how="full", coalesce=True, nulls_equal=True)
-    joined = joined.with_columns(pl.col(n).fill_null(0) for n in names.values())
-    scalar = parsed.tree.transform(
-        lambda n: (
-            exp.column(names[n.sql(dialect="duckdb")]) if n.sql(dialect="duckdb") in names else n
-        )
-    )
-    verdict = ex.to_polars(ex.parse(scalar.sql(dialect="duckdb")))
+    joined = joined.with_columns(pl.col(c.name).fill_null(0) for c in names.values())
+    scalar = ex.transform(parsed.tree, lambda n: names.get(n))
+    verdict = ex.to_polars(ex.from_tree(scalar))
     return joined.filter(verdict.eq(False).fill_null(False)).select(keys)
 
 

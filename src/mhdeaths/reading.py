@@ -10,8 +10,10 @@ Anything that cannot be read at all raises ``SubmissionFileError`` with one sent
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import hashlib
 import io
+import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,11 +116,21 @@ def _read_csv(
         raise SubmissionFileError(
             f"{path.name} holds binary data, so it is not a CSV file; send CSV, Excel or Parquet."
         )
+    raw: bytes | None = None  # the file's bytes, when they must be changed before reading
+    if b"\r" in head and b"\n" not in head:
+        # Old Mac line endings (a carriage return alone): read them as newlines.
+        raw = path.read_bytes().replace(b"\r", b"\n")
+        head = raw[: len(head)]
+        newlines = raw.count(b"\n")
+
+    def content() -> bytes:
+        return raw if raw is not None else path.read_bytes()
+
     stated = (encoding or "").lower().replace("_", "-")
-    source: Path | bytes = path
+    source: Path | bytes = path if raw is None else raw
     used = "utf-8"
     if stated and stated not in {"utf-8", "utf8", "utf-8-sig"}:
-        text, used = _decode(path, path.read_bytes(), encoding)
+        text, used = _decode(path, content(), encoding)
         source = text.encode("utf-8")
     header_text = _decode(path, head, encoding or "utf-8-sig", partial=True)[0]
     sep = delimiter or _sniff_delimiter(header_text)
@@ -127,26 +139,38 @@ def _read_csv(
         if stated.startswith("utf"):
             raise SubmissionFileError(f"{path.name} is not valid UTF-8 text.")
         # Not UTF-8: the usual other encoding of files saved by Excel on Windows.
-        text, used = _decode(path, path.read_bytes(), "cp1252")
+        text, used = _decode(path, content(), "cp1252")
         header_text = text[:65536]
         sep = delimiter or _sniff_delimiter(header_text)
         source = text.encode("utf-8")
         frame = _polars_csv(source, sep)
     if isinstance(frame, Exception):
-        raise SubmissionFileError(_csv_problem(path, _whole_text(path, used), sep, frame))
+        try:
+            problem = _csv_problem(path, _whole_text(content(), used), sep, frame)
+        except csv.Error as exc:
+            problem = f"{path.name} cannot be read as CSV: {exc}."
+        raise SubmissionFileError(problem)
     assert frame is not None
-    headers = _csv_headers(header_text, sep)
+    try:
+        headers = _hide_identifiers(_csv_headers(header_text, sep))
+    except csv.Error as exc:
+        raise SubmissionFileError(f"{path.name} cannot be read as CSV: {exc}.") from None
     frame = _uniquely_named(frame, headers)
     frame = frame.with_columns(
         pl.col(c).str.strip_chars().replace("", None).alias(c) for c in frame.columns
     )
     # A file whose line count is its record count plus the header has no value spanning lines.
-    simple = newlines - (0 if _ends_without_newline(path) else 1) == frame.height
-    rows = (
-        pl.int_range(2, frame.height + 2, eager=True).alias("row")
-        if simple
-        else _csv_line_numbers(_whole_text(path, used), sep, frame.height)
-    )
+    ends_without_newline = _ends_without_newline(path) if raw is None else not raw.endswith(b"\n")
+    simple = newlines - (0 if ends_without_newline else 1) == frame.height
+    try:
+        rows = (
+            pl.int_range(2, frame.height + 2, eager=True).alias("row")
+            if simple
+            else _csv_line_numbers(_whole_text(content(), used), sep, frame.height)
+        )
+    except csv.Error as exc:
+        # The csv module reads no value longer than its field size limit (128 KiB).
+        raise SubmissionFileError(f"{path.name} cannot be read as CSV: {exc}.") from None
     return SourceFile(path, "csv", digest, size, [_sheet(None, frame, headers, rows)], used, sep)
 
 
@@ -189,8 +213,8 @@ def _ends_without_newline(path: Path) -> bool:
         return fh.read(1) != b"\n"
 
 
-def _whole_text(path: Path, encoding: str) -> str:
-    return path.read_bytes().decode("utf-8-sig" if encoding == "utf-8" else encoding, "replace")
+def _whole_text(data: bytes, encoding: str) -> str:
+    return data.decode("utf-8-sig" if encoding == "utf-8" else encoding, "replace")
 
 
 def _decode(
@@ -251,6 +275,22 @@ def _csv_headers(text: str, sep: str) -> list[str]:
     return [h.strip() for h in next(csv.reader([line], delimiter=sep), [])]
 
 
+# A header that reads as an NHS number, a date or a postcode is a record's value: the file has no
+# header row, so its first record was taken for one. Reports show headers, so such a header is
+# hidden, never repeated.
+_IDENTIFIER_LIKE = re.compile(
+    r"\d{3}[ -]?\d{3}[ -]?\d{4}"
+    r"|\d{4}-\d{1,2}-\d{1,2}(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
+    r"|\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}"
+    r"|[A-Za-z]{1,2}\d[A-Za-z\d]? ?\d[A-Za-z]{2}"
+)
+HIDDEN_HEADER = "(value hidden)"
+
+
+def _hide_identifiers(headers: list[str]) -> list[str]:
+    return [HIDDEN_HEADER if _IDENTIFIER_LIKE.fullmatch(h.strip()) else h for h in headers]
+
+
 def _uniquely_named(frame: pl.DataFrame, headers: list[str]) -> pl.DataFrame:
     """Rename the columns to the stripped headers, keeping duplicates apart with a suffix."""
     seen: dict[str, int] = {}
@@ -291,6 +331,11 @@ def _csv_problem(path: Path, text: str, sep: str, exc: Exception) -> str:
 
 # --- Excel -------------------------------------------------------------------------------------
 
+# A cell typed as a time of day only is a date-time on Excel's day zero (1900-01-00), which
+# calamine writes as 1899-12-31: keep the time, as HH:MM (or HH:MM:SS when it has seconds).
+_EXCEL_TIME = r"^1899-12-31[ T](\d{2}:\d{2})(?::00(?:\.0+)?)?$"
+_EXCEL_TIME_SECONDS = r"^1899-12-31[ T](\d{2}:\d{2}:\d{2})(?:\.\d+)?$"
+
 
 def _read_excel(path: Path, data: bytes, kind: str) -> list[Sheet]:
     if kind == "xlsx":
@@ -309,7 +354,8 @@ def _read_excel(path: Path, data: bytes, kind: str) -> list[Sheet]:
 
         reader = fastexcel.read_excel(data)
         names = list(reader.sheet_names)
-    except Exception:  # fastexcel raises its own error types for every kind of damage
+    except BaseException as exc:  # fastexcel raises (and may panic) for every kind of damage
+        _reraise_interrupt(exc)
         raise SubmissionFileError(
             f"{path.name} is not a readable Excel workbook (it may be damaged, cut short or "
             "protected with a password)."
@@ -317,28 +363,59 @@ def _read_excel(path: Path, data: bytes, kind: str) -> list[Sheet]:
     sheets = []
     for name in names:
         try:
-            frame = pl.read_excel(
-                data,
-                sheet_name=name,
-                engine="calamine",
-                infer_schema_length=0,
-                drop_empty_rows=False,
-                raise_if_empty=False,
-            )
-        except Exception:
+            # No header row and no skipped rows: row i of the frame is Excel row i + 1, and
+            # every header is as found (a repeated header stays repeated).
+            raw = reader.load_sheet(name, header_row=None, skip_rows=0, dtypes="string")
+            sheets.append(_excel_sheet(name, raw.to_polars()))
+        except BaseException as exc:
+            _reraise_interrupt(exc)
             raise SubmissionFileError(
                 f"The sheet {name!r} of {path.name} cannot be read."
             ) from None
-        headers = [str(c).strip() for c in frame.columns]
-        frame = _uniquely_named(frame, headers)
-        frame = frame.with_columns(
-            pl.col(c).cast(pl.String).str.strip_chars().replace("", None).alias(c)
-            for c in frame.columns
-        )
-        # Excel rows: the header is row 1, so the first record is row 2, and empty rows are kept.
-        rows = pl.int_range(2, frame.height + 2, eager=True).alias("row")
-        sheets.append(_sheet(name, frame, headers, rows))
     return sheets
+
+
+def _excel_sheet(name: str, raw: pl.DataFrame) -> Sheet:
+    """A sheet read without a header: the header is its first row with a value."""
+    no_rows = pl.Series("row", [], dtype=pl.Int64)
+    if not raw.width or not raw.height:
+        return Sheet(name, pl.DataFrame(), [], no_rows)
+    raw = raw.with_columns(
+        pl.col(c)
+        .cast(pl.String)
+        .str.strip_chars()
+        .replace("", None)
+        .str.replace(_EXCEL_TIME, "$1")
+        .str.replace(_EXCEL_TIME_SECONDS, "$1")
+        .alias(c)
+        for c in raw.columns
+    )
+    filled = raw.select(pl.any_horizontal(pl.all().is_not_null())).to_series()
+    if not filled.any():
+        return Sheet(name, pl.DataFrame(), [], no_rows)
+    first = int(filled.arg_true()[0])
+    headers = _hide_identifiers(["" if v is None else str(v) for v in raw.row(first)])
+    body = raw.slice(first + 1)
+    # A formatted but empty cell widens the sheet: drop the empty, unnamed columns at its end.
+    while (
+        headers
+        and not headers[-1]
+        and body.get_column(body.columns[-1]).null_count() == body.height
+    ):
+        headers.pop()
+        body = body.drop(body.columns[-1])
+    frame = _uniquely_named(body, headers)
+    # Excel rows: the header is the row found above, its first record the next one; empty rows
+    # are kept so that every record keeps its row number.
+    rows = pl.int_range(first + 2, first + 2 + frame.height, eager=True).alias("row")
+    return _sheet(name, frame, headers, rows)
+
+
+def _reraise_interrupt(exc: BaseException) -> None:
+    """Let an interrupt through; anything else a reader raises (a Rust panic is a
+    BaseException) means the file cannot be read."""
+    if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit | MemoryError):
+        raise exc
 
 
 # --- Parquet -----------------------------------------------------------------------------------
@@ -347,13 +424,55 @@ def _read_excel(path: Path, data: bytes, kind: str) -> list[Sheet]:
 def _read_parquet(path: Path, data: bytes) -> Sheet:
     try:
         frame = pl.read_parquet(io.BytesIO(data))
-    except Exception:
+    except BaseException as exc:
+        _reraise_interrupt(exc)
         raise SubmissionFileError(f"{path.name} is not a readable Parquet file.") from None
-    headers = list(frame.columns)
-    frame = frame.with_columns(
-        pl.col(c).cast(pl.String).str.strip_chars().replace("", None) for c in frame.columns
-    )
-    return _sheet(None, frame, headers, pl.int_range(1, frame.height + 1, eager=True).alias("row"))
+    headers = _hide_identifiers(list(frame.columns))
+    columns = []
+    for name, dtype in frame.schema.items():
+        try:
+            columns.append(frame.select(_parquet_text(name, dtype)).to_series())
+        except (pl.exceptions.PolarsError, ValueError, TypeError):
+            raise SubmissionFileError(
+                f"The column {name!r} of {path.name} holds {dtype} values, which cannot be read "
+                "as text; write one plain value per cell."
+            ) from None
+    text = pl.DataFrame(columns) if columns else pl.DataFrame()
+    text = text.with_columns(pl.col(c).str.strip_chars().replace("", None) for c in text.columns)
+    return _sheet(None, text, headers, pl.int_range(1, text.height + 1, eager=True).alias("row"))
+
+
+def _parquet_text(name: str, dtype: pl.DataType) -> pl.Expr:
+    """A typed Parquet column as the text a person would type: dates as CCYY-MM-DD, times as
+    HH:MM, whole numbers without a decimal point."""
+    col = pl.col(name)
+    if isinstance(dtype, pl.List | pl.Array | pl.Struct | pl.Object | pl.Binary):
+        raise TypeError(name)
+    if isinstance(dtype, pl.Datetime):
+        midnight = col.dt.time() == pl.lit(dt.time(0))
+        return (
+            pl.when(midnight)
+            .then(col.dt.strftime("%Y-%m-%d"))
+            .otherwise(col.dt.strftime("%Y-%m-%d %H:%M:%S"))
+            .alias(name)
+        )
+    if isinstance(dtype, pl.Time):
+        whole_minute = (col.dt.second() == 0) & (col.dt.nanosecond() == 0)
+        return (
+            pl.when(whole_minute)
+            .then(col.dt.strftime("%H:%M"))
+            .otherwise(col.dt.strftime("%H:%M:%S"))
+            .alias(name)
+        )
+    if dtype.is_float():
+        whole = col.is_finite() & (col == col.round(0)) & (col.abs() < 1e15)
+        return (
+            pl.when(whole)
+            .then(col.cast(pl.Int64, strict=False).cast(pl.String))
+            .otherwise(col.cast(pl.String))
+            .alias(name)
+        )
+    return col.cast(pl.String).alias(name)
 
 
 def column_letter(index: int) -> str:

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
-from sqlglot import exp
 
 from mhdeaths import expression as ex
 from mhdeaths.engine import bound_expression, text_frame, to_typed
@@ -66,29 +65,20 @@ def cross_table_failures_sql(
     """
     parsed = bound_expression(spec, rule, period)
     keys = ", ".join(_ident(k) for k in rule.group_by)
-    ctes, names = [], {}
+    ctes: list[str] = []
+    names: dict[ex.Node, ex.Col] = {}
     for i, node in enumerate(ex.aggregate_nodes(parsed)):
-        (table,) = {c.table for c in node.find_all(exp.Column)}
-        unqualified = node.copy().transform(
-            lambda n: exp.column(n.name) if isinstance(n, exp.Column) else n
-        )
-        names[node.sql(dialect="duckdb")] = f"_agg{i}"
-        body = ex.to_duckdb(unqualified.sql(dialect="duckdb"))
+        (table,) = {c.table for c in node.walk() if isinstance(c, ex.Col)}
+        names[node] = ex.Col(f"coalesce__agg{i}")
+        body = ex.to_duckdb(ex.from_tree(ex.unqualified(node)))
         ctes.append(
-            f"a{i} AS (SELECT {keys}, ({body}) AS _agg{i} FROM {sources[table]} GROUP BY ALL)"
+            f"a{i} AS (SELECT {keys}, ({body}) AS _agg{i} FROM {sources[str(table)]} GROUP BY ALL)"
         )
     joined = "a0"
     for i in range(1, len(ctes)):
         joined += f" FULL OUTER JOIN a{i} USING ({keys})"
-    scalar = parsed.tree.transform(
-        lambda n: (
-            exp.column(f"coalesce_{names[n.sql(dialect='duckdb')]}")
-            if n.sql(dialect="duckdb") in names
-            else n
-        )
-    )
-    fills = ", ".join(f"coalesce({n}, 0) AS coalesce_{n}" for n in names.values())
-    verdict = ex.to_duckdb(scalar.sql(dialect="duckdb"))
+    fills = ", ".join(f"coalesce(_agg{i}, 0) AS coalesce__agg{i}" for i in range(len(ctes)))
+    verdict = ex.to_duckdb(ex.from_tree(ex.transform(parsed.tree, lambda n: names.get(n))))
     return (
         f"WITH {', '.join(ctes)} SELECT {keys} FROM (SELECT {keys}, {fills} FROM {joined}) AS j "
         f"WHERE ({verdict}) IS FALSE ORDER BY ALL"
