@@ -16,9 +16,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from mhdeaths.errors import OutputError
-from mhdeaths.publish.render import html_environment
 from mhdeaths.report import Report, Verdict
 from mhdeaths.spec import Severity
+from mhdeaths.templating import html_environment
 
 CSV_COLUMNS = [
     "rule_id",

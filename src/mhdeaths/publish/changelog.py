@@ -13,8 +13,8 @@ from pathlib import Path
 import semver
 
 from mhdeaths.publish.common import write_text
-from mhdeaths.publish.render import text_environment, tidy
 from mhdeaths.spec import ChangeLogEntry, Spec
+from mhdeaths.templating import text_environment, tidy
 
 
 def entries_for(spec: Spec, changelog: Sequence[ChangeLogEntry]) -> list[ChangeLogEntry]:

@@ -23,7 +23,6 @@ from mhdeaths.publish.common import (
     range_text,
     write_text,
 )
-from mhdeaths.publish.render import html_environment, text_environment, tidy
 from mhdeaths.spec import (
     CodeList,
     Definition,
@@ -35,6 +34,7 @@ from mhdeaths.spec import (
     SpecField,
     Table,
 )
+from mhdeaths.templating import html_environment, text_environment, tidy
 
 
 def table_anchor(table: str) -> str:

@@ -1,4 +1,4 @@
-"""The jinja2 environments the text artefacts are rendered with, and their escaping.
+"""The jinja2 environments that the published artefacts and the reports are rendered with.
 
 Spec text (definitions, labels, messages) is written by people and may hold ``<``, ``&``, ``|`` or
 ``*``. In HTML that must be escaped always, so the HTML environment autoescapes and no template
@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import re
 from functools import cache
+from pathlib import Path
 
-from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 #: Characters that start Markdown inline syntax (or raw HTML, or end a table cell) anywhere.
 _MD_INLINE = re.compile(r"([\\`*_\[\]<>|~&])")
@@ -74,10 +75,9 @@ def shown(value: object) -> str:
 
 def _environment(*, autoescape: bool) -> Environment:
     env = Environment(
-        # The spec's artefacts, and the reports of the validator and the benchmarks.
-        loader=ChoiceLoader(
-            [PackageLoader("mhdeaths.publish", "templates"), PackageLoader("mhdeaths", "templates")]
-        ),
+        # The spec's artefacts and the reports share one template folder, read without importing
+        # any other module of the package (the validator must start quickly).
+        loader=FileSystemLoader(Path(__file__).parent / "templates"),
         autoescape=autoescape,
         # A misspelt name in a template must fail the publish, not print an empty cell.
         undefined=StrictUndefined,
