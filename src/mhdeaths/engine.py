@@ -28,12 +28,13 @@ POLARS_TYPES: dict[FieldType, pl.DataType] = {
 }
 
 
-def typed_column(field: SpecField) -> pl.Expr:
-    """The typed value of a field from its text; text that does not parse becomes null.
+def typed_column(field: SpecField, source: str | None = None) -> pl.Expr:
+    """The typed value of a field from its text (in column ``source``, by default the field's own);
+    text that does not parse becomes null.
 
     The ``type`` check (stage text) reports such text, so nothing is lost silently.
     """
-    text = pl.col(field.name)
+    text = pl.col(source or field.name)
     match field.type:
         case FieldType.INTEGER:
             value = text.str.strip_prefix("+").cast(pl.Int64, strict=False)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
@@ -186,9 +186,11 @@ def _years_between(a: pl.Expr, b: pl.Expr) -> pl.Expr:
 
 
 def _nhs_number_valid(x: pl.Expr) -> pl.Expr:
-    # Modulus 11 over the first nine digits, weights 10 down to 2 (NHS Data Dictionary).
-    digits = [x.str.slice(i, 1).cast(pl.Int32, strict=False) for i in range(10)]
-    total = sum((digits[i] * (10 - i) for i in range(9)), start=pl.lit(0, dtype=pl.Int32))
+    # Modulus 11 over the first nine digits, weights 10 down to 2 (NHS Data Dictionary). The digits
+    # come from the number by integer arithmetic: much faster than slicing the text ten times.
+    number = x.cast(pl.Int64, strict=False)
+    digits = [(number // 10 ** (9 - i)) % 10 for i in range(10)]
+    total = sum((digits[i] * (10 - i) for i in range(9)), start=pl.lit(0, dtype=pl.Int64))
     check = (11 - total % 11) % 11
     return _null_safe(x, _full_match(x, "[0-9]{10}") & (check != 10) & (check == digits[9]))
 
@@ -755,10 +757,18 @@ def from_tree(tree: Node) -> Expression:
 # --- polars ------------------------------------------------------------------------------------
 
 
-def to_polars(expression: Expression | str) -> pl.Expr:
-    """Compile an expression to one polars expression over the columns of a frame."""
+def to_polars(expression: Expression | str, columns: Mapping[str, str] | None = None) -> pl.Expr:
+    """Compile an expression to one polars expression over the columns of a frame.
+
+    ``columns`` renames the columns it reads (a field -> the frame's column holding it).
+    """
     parsed = parse(expression) if isinstance(expression, str) else expression
-    return _pl(parsed.tree)
+    tree = parsed.tree
+    if columns:
+        tree = transform(
+            tree, lambda n: Col(columns[n.name]) if isinstance(n, Col) and n.name in columns else None
+        )
+    return _pl(tree)
 
 
 _OPS: dict[str, Callable[[pl.Expr, pl.Expr], pl.Expr]] = {

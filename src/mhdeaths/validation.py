@@ -80,15 +80,12 @@ def evaluate(
     Tables absent from ``tables`` are skipped, and so are cross-table rules that need one of them.
     """
     columns = columns or {}
-    typed = {
-        name: engine.derive(spec, name, engine.to_typed(spec.table(name), text))
-        for name, text in tables.items()
-    }
+    typed: dict[str, pl.DataFrame] = {}
     outcomes: list[RuleOutcome] = []
     measures: list[FieldMeasures] = []
     for name, text in tables.items():
         rules = [r for r in spec.rules_for(name) if r.scope is Scope.RECORD]
-        masks = _record_masks(spec, rules, text, typed[name], period)
+        typed[name], masks = _typed_and_masks(spec, name, text, rules, period)
         for rule in rules:
             mask = masks.get_column(rule.id)
             failed = int(mask.sum())
@@ -111,23 +108,39 @@ def evaluate(
     return Evaluation(outcomes, typed, measures)
 
 
-def _record_masks(
-    spec: Spec, rules: list[Rule], text: pl.DataFrame, typed: pl.DataFrame, period: dt.date | None
-) -> pl.DataFrame:
-    """One boolean column per record rule, True where the record fails: one pass per stage."""
+_RAW = "raw::"
+"""The prefix of the text columns while the typed columns carry the fields' own names."""
 
-    def fails(rule: Rule) -> pl.Expr:
-        compiled = ex.to_polars(engine.bound_expression(spec, rule, period))
-        return compiled.eq(False).fill_null(False).alias(rule.id)
 
-    on_text = [fails(r) for r in rules if r.stage is Stage.TEXT]
-    on_typed = [fails(r) for r in rules if r.stage is Stage.TYPED]
-    parts = []
-    if on_text:
-        parts.append(text.select(on_text))
-    if on_typed:
-        parts.append(typed.select(on_typed))
-    return pl.concat(parts, how="horizontal") if parts else pl.DataFrame()
+def _typed_and_masks(
+    spec: Spec, name: str, text: pl.DataFrame, rules: list[Rule], period: dt.date | None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The typed and derived values of a table, and one boolean column per record rule (True
+    where the record fails it), in one lazy query.
+
+    One query lets polars share work between expressions (reading a date for its type check and
+    for its typed value is done once) and run them across cores.
+    """
+    table = spec.table(name)
+    raw = {c: f"{_RAW}{c}" for c in text.columns}
+
+    def fails(rule: Rule, columns: Mapping[str, str] | None = None) -> pl.Expr:
+        compiled = ex.to_polars(engine.bound_expression(spec, rule, period), columns)
+        return compiled.eq(False).fill_null(False).alias(f"{_RAW}rule::{rule.id}")
+
+    query = text.lazy().rename(raw)
+    query = query.with_columns(
+        [engine.typed_column(f, raw[f.name]) for f in table.submitted_fields if f.name in raw]
+        + [fails(r, raw) for r in rules if r.stage is Stage.TEXT]
+    )
+    for definition in spec.definitions_for(name):
+        query = query.with_columns(ex.to_polars(definition.expression).alias(definition.name))
+    query = query.with_columns(fails(r) for r in rules if r.stage is Stage.TYPED)
+    frame = query.collect()
+    prefix = f"{_RAW}rule::"
+    masks = frame.select(pl.col(f"{prefix}{r.id}").alias(r.id) for r in rules)
+    values = frame.select(c for c in frame.columns if not c.startswith(_RAW))
+    return values, masks
 
 
 def _measures(

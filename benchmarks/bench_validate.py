@@ -1,0 +1,179 @@
+"""Benchmark: the whole `mhdeaths validate` process against a process that only reads the file.
+
+Generates a 1,000,000-row death-shaped CSV with about 1% of records carrying one error of mixed
+kinds, then, in one run, times (wall clock and peak memory, each in its own process, median of
+three) a floor that only reads the file with polars (every column as text) and the whole
+`mhdeaths validate` command; and the whole command on a realistic provider-year file.
+Writes benchmarks/results/validate.json and the table in docs/performance.md.
+
+    uv run python benchmarks/bench_validate.py [--rows 1000000] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import polars as pl
+
+from mhdeaths.spec import load_spec
+from mhdeaths.synth import SynthOptions, generate
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "validate.json"
+DOC = ROOT / "docs" / "performance.md"
+
+
+def synthetic_nhs_numbers(n: int) -> pl.Series:
+    """Distinct valid NHS numbers from the synthetic 999 range, made with whole-column maths.
+
+    The range holds only 909,091 valid numbers, so past that the records have none (the NHS
+    number is required, not mandatory: a warning each, counted like any other finding).
+    """
+    body = (999_000_000 + pl.int_range(0, 1_000_000, eager=True)).cast(pl.String)
+    digits = [body.str.slice(i, 1).cast(pl.Int64) for i in range(9)]
+    total = sum(d * (10 - i) for i, d in enumerate(digits))
+    check = (11 - total % 11) % 11
+    frame = pl.DataFrame({"body": body, "check": check}).filter(pl.col("check") != 10)
+    numbers = (frame["body"] + frame["check"].cast(pl.String)).head(n)
+    missing = pl.Series([None] * (n - numbers.len()), dtype=pl.String)
+    return pl.concat([numbers, missing]).alias("nhs_number")
+
+
+def big_file(path: Path, rows: int, seed: int = 3) -> dict[str, int]:
+    """A death-shaped CSV of `rows` records, about 1% with one error each (kinds mixed)."""
+    spec = load_spec()
+    with tempfile.TemporaryDirectory() as tmp:
+        generate(spec, SynthOptions(providers=20, months=24, seed=seed), Path(tmp))
+        base = pl.concat(
+            [pl.read_csv(p, infer_schema=False) for p in sorted(Path(tmp).rglob("*_death.csv"))]
+        )
+    # One provider and one month, as a real submission; every record made distinct.
+    base = base.filter(pl.col("reporting_period") == base["reporting_period"][0])
+    frame = base.select(pl.all().gather(pl.int_range(0, rows) % base.height))
+    frame = frame.with_columns(
+        pl.lit(base["org_id_provider"][0]).alias("org_id_provider"),
+        ("B" + pl.int_range(0, rows).cast(pl.String).str.zfill(8)).alias("death_record_id"),
+        synthetic_nhs_numbers(rows).sample(fraction=1.0, shuffle=True, seed=seed),
+        ("P" + pl.int_range(0, rows).cast(pl.String)).alias("local_patient_id"),
+    )
+    # About 1% of records get one error, of eight kinds in turn.
+    kinds = {
+        "ethnic_category": "ZZ",  # not a code
+        "death_date": "2027-02-30",  # not a date
+        "death_date_basis": None,  # mandatory value missing
+        "admission_date": "2099-01-01",  # admitted after death
+        "nhs_number": "9999999990",  # wrong check digit
+        "discharge_method": "7",  # not a code of the list
+        "reporting_period": "2027-13",  # bad pattern
+        "record_action": "X",  # not a code
+    }
+    index = pl.int_range(0, rows)
+    picked = (index * 7919 + seed) % 100 == 0
+    planted = {}
+    for k, (field, value) in enumerate(kinds.items()):
+        mask = picked & ((index // 100) % len(kinds) == k)
+        frame = frame.with_columns(
+            pl.when(mask).then(pl.lit(value, dtype=pl.String)).otherwise(pl.col(field)).alias(field)
+        )
+        planted[field] = int(frame.select(mask.sum()).item())
+    frame.write_csv(path)
+    return planted
+
+
+FLOOR = "import polars as pl, sys; pl.read_csv(sys.argv[1], infer_schema=False)"
+
+
+def run_once(command: list[str]) -> tuple[float, float, int]:
+    """Wall seconds, peak resident memory (MB) and exit code of one whole process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # wait4 gives this child's own peak memory (ru_maxrss, in KiB on Linux).
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    return wall, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
+
+
+def measure(command: list[str], runs: int) -> dict[str, float]:
+    """The median of several runs, each in a fresh process."""
+    walls, peaks, codes = [], [], []
+    for _ in range(runs):
+        wall, peak, code = run_once(command)
+        walls.append(wall)
+        peaks.append(peak)
+        codes.append(code)
+    return {
+        "wall_s": round(statistics.median(walls), 3),
+        "peak_rss_mb": round(statistics.median(peaks), 1),
+        "exit_code": codes[0],
+    }
+
+
+def provider_year(path: Path) -> int:
+    """A provider's year of deaths in one file (twelve months of a large trust)."""
+    spec = load_spec()
+    with tempfile.TemporaryDirectory() as tmp:
+        generate(spec, SynthOptions(providers=1, months=12, seed=9), Path(tmp))
+        frame = pl.concat(
+            [pl.read_csv(p, infer_schema=False) for p in sorted(Path(tmp).rglob("*_death.csv"))]
+        )
+    frame.write_csv(path)
+    return frame.height
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--make", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.make:
+        # Run in a child process, so that the measuring process stays small.
+        planted = big_file(args.make / "deaths.csv", args.rows)
+        rows = provider_year(args.make / "RZ1_year_death.csv")
+        (args.make / "made.json").write_text(json.dumps({"planted": planted, "year_rows": rows}))
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        subprocess.run(
+            [sys.executable, __file__, "--make", str(folder), "--rows", str(args.rows)], check=True
+        )
+        made = json.loads((folder / "made.json").read_text())
+        big, year = folder / "deaths.csv", folder / "RZ1_year_death.csv"
+        mhdeaths = [sys.executable, "-m", "mhdeaths", "validate"]
+        floor = measure([sys.executable, "-c", FLOOR, str(big)], args.runs)
+        full = measure([*mhdeaths, str(big)], args.runs)
+        small = measure([*mhdeaths, str(year)], args.runs)
+        size_mb = big.stat().st_size / 1e6
+    result = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "polars": pl.__version__,
+        },
+        "rows": args.rows,
+        "file_mb": round(size_mb, 1),
+        "planted_errors": made["planted"],
+        "floor": floor,
+        "validate": full,
+        "time_ratio": round(full["wall_s"] / floor["wall_s"], 2),
+        "memory_ratio": round(full["peak_rss_mb"] / floor["peak_rss_mb"], 2),
+        "provider_year": {"rows": made["year_rows"], **small},
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
