@@ -9,8 +9,8 @@ from html.parser import HTMLParser
 import pytest
 
 from mhdeaths.publish.dictionary import render_html, render_markdown
-from mhdeaths.publish.render import fenced, md, mdcode
 from mhdeaths.spec import Spec, load_spec
+from mhdeaths.templating import fenced, md, mdcode
 
 SPEC = load_spec("1.0.0")
 HOSTILE = '<script>alert("x")</script><img src="https://evil.example/x.png">'
