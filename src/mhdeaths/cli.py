@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table as RichTable
 
 from mhdeaths import errors
@@ -367,7 +368,7 @@ def validate_command(
         written = write_reports(report, out_dir, stem, wanted)
         print_report(report, out)
         for path in written:
-            out.print(f"Wrote {path}")
+            out.print(f"Wrote {escape(str(path))}")
     elif not chosen or chosen == ["text"]:
         print_report(report, out)
     else:
@@ -468,10 +469,10 @@ def main() -> None:
     try:
         app()
     except UserError as exc:
-        err.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+        err.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
         if isinstance(exc, SpecCheckFailed):
             for problem in exc.problems:
-                err.print(f"  - {problem}", soft_wrap=True)
+                err.print(f"  - {escape(problem)}", soft_wrap=True)
         sys.exit(int(exc.exit_code))
 
 

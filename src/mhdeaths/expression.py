@@ -766,7 +766,8 @@ def to_polars(expression: Expression | str, columns: Mapping[str, str] | None = 
     tree = parsed.tree
     if columns:
         tree = transform(
-            tree, lambda n: Col(columns[n.name]) if isinstance(n, Col) and n.name in columns else None
+            tree,
+            lambda n: Col(columns[n.name]) if isinstance(n, Col) and n.name in columns else None,
         )
     return _pl(tree)
 

@@ -15,6 +15,8 @@ import hashlib
 import io
 import re
 import zipfile
+import zlib
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,19 +65,49 @@ _MAGIC = {
 }
 
 
+@dataclass
+class _Scan:
+    """What one pass over the raw bytes tells: checksum, size, line breaks, and whether any value
+    may carry spaces around it (so that the costly trimming of every column can be skipped)."""
+
+    sha256: str = ""
+    size: int = 0
+    newlines: int = 0
+    padded: bool = False
+
+
+# A space or tab next to a delimiter, a quote or a line break: a value that needs trimming;
+# and two quotes, which may be an empty quoted value that polars reads as "" rather than empty.
+_PADDING = [
+    a + b for s in (b",", b";", b"\t", b'"', b"\n", b"\r") for a, b in ((s, b" "), (b" ", s))
+] + [b",\t", b"\t,", b";\t", b"\t;", b'""']
+
+
+def _scan(path: Path) -> _Scan:
+    digest = hashlib.sha256()
+    scan = _Scan()
+    tail = b"\n"
+    with path.open("rb") as fh:
+        # Streamed, so that a large CSV is never held in memory twice; hashlib and bytes.count
+        # release the GIL, so this runs beside polars' own read.
+        for chunk in iter(lambda: fh.read(1 << 22), b""):
+            digest.update(chunk)
+            scan.size += len(chunk)
+            scan.newlines += chunk.count(b"\n")
+            if not scan.padded:
+                window = tail + chunk
+                scan.padded = any(p in window for p in _PADDING)
+            tail = chunk[-1:]
+    scan.padded = scan.padded or tail == b" "
+    scan.sha256 = digest.hexdigest()
+    return scan
+
+
 def read_file(path: Path, encoding: str | None = None, delimiter: str | None = None) -> SourceFile:
     """Read a submission file of any supported format."""
     try:
         with path.open("rb") as fh:
             head = fh.read(65536)
-            digest = hashlib.sha256(head)
-            size = len(head)
-            newlines = head.count(b"\n")
-            # Streamed, so that a large CSV is never held in memory twice.
-            for chunk in iter(lambda: fh.read(1 << 22), b""):
-                digest.update(chunk)
-                size += len(chunk)
-                newlines += chunk.count(b"\n")
     except FileNotFoundError:
         raise SubmissionFileError(f"There is no file at {path}.") from None
     except IsADirectoryError:
@@ -85,15 +117,22 @@ def read_file(path: Path, encoding: str | None = None, delimiter: str | None = N
     kind = next((k for magic, k in _MAGIC.items() if head.startswith(magic)), "csv")
     if kind == "csv" and path.suffix.lower() in {".xlsx", ".xlsm", ".xls", ".parquet"}:
         raise SubmissionFileError(
-            f"{path.name} is named like a {path.suffix.lower()[1:]} file but is not one "
-            "(it may be damaged or renamed)."
+            f"{path.name} is named .{path.suffix.lower()[1:]} but is not an Excel or Parquet "
+            "file (it may be damaged or renamed)."
         )
-    sha = digest.hexdigest()
     if kind in {"xlsx", "xls"}:
-        return SourceFile(path, kind, sha, size, _read_excel(path, path.read_bytes(), kind))
+        scan = _scan(path)
+        return SourceFile(
+            path, kind, scan.sha256, scan.size, _read_excel(path, path.read_bytes(), kind)
+        )
     if kind == "parquet":
-        return SourceFile(path, kind, sha, size, [_read_parquet(path, path.read_bytes())])
-    return _read_csv(path, head, sha, size, newlines, encoding, delimiter)
+        scan = _scan(path)
+        return SourceFile(
+            path, kind, scan.sha256, scan.size, [_read_parquet(path, path.read_bytes())]
+        )
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        scanning = pool.submit(_scan, path)
+        return _read_csv(path, head, scanning, encoding, delimiter)
 
 
 # --- CSV ---------------------------------------------------------------------------------------
@@ -102,16 +141,15 @@ def read_file(path: Path, encoding: str | None = None, delimiter: str | None = N
 def _read_csv(
     path: Path,
     head: bytes,
-    digest: str,
-    size: int,
-    newlines: int,
+    scanning: Future[_Scan],
     encoding: str | None,
     delimiter: str | None,
 ) -> SourceFile:
     if not head.strip():
         # An empty file is a submission with no records: the spec's "not empty" rule reports it.
+        scan = scanning.result()
         empty = Sheet(None, pl.DataFrame(), [], pl.Series("row", [], dtype=pl.Int64))
-        return SourceFile(path, "csv", digest, size, [empty], "utf-8", ",")
+        return SourceFile(path, "csv", scan.sha256, scan.size, [empty], "utf-8", ",")
     if b"\x00" in head:
         raise SubmissionFileError(
             f"{path.name} holds binary data, so it is not a CSV file; send CSV, Excel or Parquet."
@@ -121,7 +159,6 @@ def _read_csv(
         # Old Mac line endings (a carriage return alone): read them as newlines.
         raw = path.read_bytes().replace(b"\r", b"\n")
         head = raw[: len(head)]
-        newlines = raw.count(b"\n")
 
     def content() -> bytes:
         return raw if raw is not None else path.read_bytes()
@@ -156,9 +193,13 @@ def _read_csv(
     except csv.Error as exc:
         raise SubmissionFileError(f"{path.name} cannot be read as CSV: {exc}.") from None
     frame = _uniquely_named(frame, headers)
-    frame = frame.with_columns(
-        pl.col(c).str.strip_chars().replace("", None).alias(c) for c in frame.columns
-    )
+    scan = scanning.result()
+    if scan.padded or raw is not None:
+        # Trimming every column is costly, so it is done only when some value may need it.
+        frame = frame.with_columns(
+            pl.col(c).str.strip_chars().replace("", None).alias(c) for c in frame.columns
+        )
+    newlines = scan.newlines if raw is None else raw.count(b"\n")
     # A file whose line count is its record count plus the header has no value spanning lines.
     ends_without_newline = _ends_without_newline(path) if raw is None else not raw.endswith(b"\n")
     simple = newlines - (0 if ends_without_newline else 1) == frame.height
@@ -171,7 +212,8 @@ def _read_csv(
     except csv.Error as exc:
         # The csv module reads no value longer than its field size limit (128 KiB).
         raise SubmissionFileError(f"{path.name} cannot be read as CSV: {exc}.") from None
-    return SourceFile(path, "csv", digest, size, [_sheet(None, frame, headers, rows)], used, sep)
+    sheet = _sheet(None, frame, headers, rows)
+    return SourceFile(path, "csv", scan.sha256, scan.size, [sheet], used, sep)
 
 
 def _sheet(name: str | None, frame: pl.DataFrame, headers: list[str], rows: pl.Series) -> Sheet:
@@ -345,7 +387,17 @@ def _read_excel(path: Path, data: bytes, kind: str) -> list[Sheet]:
                     raise SubmissionFileError(
                         f"{path.name} is a zip archive, not an Excel workbook."
                     )
-        except zipfile.BadZipFile:
+                _check_used_ranges(path, archive)
+        except (
+            zipfile.BadZipFile,
+            zlib.error,
+            EOFError,
+            RuntimeError,
+            NotImplementedError,
+            ValueError,
+            OSError,
+        ):
+            # Damage the zip module finds: a bad checksum or offset, a cut stream, encryption.
             raise SubmissionFileError(
                 f"{path.name} is not a readable Excel workbook (it may be damaged or cut short)."
             ) from None
@@ -373,6 +425,56 @@ def _read_excel(path: Path, data: bytes, kind: str) -> list[Sheet]:
                 f"The sheet {name!r} of {path.name} cannot be read."
             ) from None
     return sheets
+
+
+_MOST_CELLS = 20_000_000
+"""The Excel reader holds a sheet's whole used range in memory, about 32 bytes a cell, empty or
+not: a stray value far below or to the right of the data would take gigabytes (and, past the
+machine's memory, end the process), so such a sheet is refused with one sentence instead."""
+_DIMENSION = re.compile(
+    rb'<(?:\w+:)?dimension ref="\$?([A-Z]{1,3})\$?(\d+)(?::\$?([A-Z]{1,3})\$?(\d+))?"'
+)
+_ROW = re.compile(rb'<(?:\w+:)?row [^>]*?r="(\d+)"')
+_CELL_COLUMN = re.compile(rb'<(?:\w+:)?c r="([A-Z]{1,3})\d')
+
+
+def _column_number(letters: str) -> int:
+    number = 0
+    for letter in letters:
+        number = number * 26 + ord(letter) - 64
+    return number
+
+
+def _check_used_ranges(path: Path, archive: zipfile.ZipFile) -> None:
+    """Refuse a workbook with a sheet whose used range is too large to hold (see _MOST_CELLS):
+    by the sheet's own <dimension> when it has one, else by its last row and widest cell."""
+    for member in archive.namelist():
+        if not (member.startswith("xl/worksheets/") and member.endswith(".xml")):
+            continue
+        with archive.open(member) as stream:
+            head = stream.read(16384)
+        found = _DIMENSION.search(head)
+        if found:
+            first_col, first_row, last_col, last_row = found.groups()
+            rows = int(last_row or first_row) - int(first_row) + 1
+            width = _column_number((last_col or first_col).decode()) - _column_number(
+                first_col.decode()
+            )
+            columns = width + 1
+            end_row, end_col = int(last_row or first_row), (last_col or first_col).decode()
+        else:
+            xml = archive.read(member)
+            row_numbers = [int(m) for m in _ROW.findall(xml[-65536:])] or [1]
+            letters = {m.decode() for m in _CELL_COLUMN.findall(xml)} or {"A"}
+            end_row = max(row_numbers)
+            end_col = max(letters, key=_column_number)
+            rows, columns = end_row, _column_number(end_col)
+        if rows * columns > _MOST_CELLS:
+            raise SubmissionFileError(
+                f"{path.name} has a sheet used down to row {end_row:,} and across to column "
+                f"{end_col} ({rows * columns:,} cells), too many to read: delete the empty rows "
+                "and columns after the data (or save the sheet as CSV) and validate again."
+            )
 
 
 def _excel_sheet(name: str, raw: pl.DataFrame) -> Sheet:

@@ -129,7 +129,9 @@ def validate(
         )
         for p in paths
     ]
-    version = spec_version or _declared_version(sources, profile, spec_root)
+    # With --spec the file's own declaration is still reported, but need not be a known version.
+    declared = _declared_version(sources, profile, spec_root, check=spec_version is None)
+    version = spec_version or declared
     spec = load_spec(version or (profile.spec_version if profile else None), spec_root)
     parts = _table_parts(spec, sources, profile)
     period_text = _first(parts, "reporting_period")
@@ -146,7 +148,7 @@ def validate(
     )
     severities = _effective_severities(spec, profile, period)
     report = _report(
-        spec, sources, parts, evaluation, severities, profile, strict, sample, version, period_text
+        spec, sources, parts, evaluation, severities, profile, strict, sample, declared, period_text
     )
     if report.verdict is Verdict.REJECTED or (strict and report.counts.get(Severity.WARNING)):
         return ValidationResult(report)
@@ -158,7 +160,7 @@ def validate(
 
 
 def _declared_version(
-    sources: list[SourceFile], profile: Profile | None, spec_root: Path | None
+    sources: list[SourceFile], profile: Profile | None, spec_root: Path | None, check: bool = True
 ) -> str | None:
     """The spec version the file declares in its spec_version column (None if it does not)."""
     aliases = {"spec_version"}
@@ -177,7 +179,7 @@ def _declared_version(
                     if values.len():
                         declared = str(values[0])
                         known = available_versions(spec_root)
-                        if declared not in known:
+                        if check and declared not in known:
                             raise SubmissionFileError(
                                 f"The file declares spec version {declared}, which is not one of "
                                 f"{', '.join(known)}; correct it, or choose a version with --spec."
@@ -256,7 +258,8 @@ def _part(
             }
         )
     for name, f in submitted.items():
-        if name not in field_headers:
+        # A file with no header at all is empty: "not empty" names that, not each missing column.
+        if name not in field_headers and sheet.headers:
             column_rows.append(
                 {
                     "column_name": None,
@@ -278,12 +281,15 @@ def _part(
     picked = {
         name: pl.col(frame.columns[pos]).alias(name) for name, (pos, _) in field_headers.items()
     }
+    # A field without a column is empty on every record (the row index keeps the height even
+    # when no column at all is a field of the spec).
     text = frame.select(
-        [
+        pl.int_range(pl.len()).alias("__row"),
+        *[
             picked.get(f.name, pl.lit(None, dtype=pl.String).alias(f.name))
             for f in table.submitted_fields
-        ]
-    )
+        ],
+    ).drop("__row")
     text = _normalise_excel_dates(table, text) if source.format in {"xlsx", "xls"} else text
     if profile is not None:
         text = apply_profile(profile, spec, table.name, text)
@@ -299,11 +305,20 @@ def _normalise_excel_dates(table: Table, text: pl.DataFrame) -> pl.DataFrame:
 
 
 def _first(parts: list[TablePart], name: str) -> str | None:
+    """The value of a field that the submission's records hold most often (ties: the lowest).
+
+    Whatever order the records come in, the same value is chosen (a file mixing periods or
+    providers is rejected by the spec's file rules anyway).
+    """
+    counts: Counter[str] = Counter()
     for part in parts:
         values = part.text.get_column(name).drop_nulls()
         if values.len():
-            return str(values[0])
-    return None
+            for value, n in values.value_counts().iter_rows():
+                counts[str(value)] += int(n)
+    if not counts:
+        return None
+    return min(counts, key=lambda v: (-counts[v], v))
 
 
 # --- Severities and the report ------------------------------------------------------------------
@@ -445,7 +460,8 @@ def _findings(
             record = part.columns.row(row, named=True)
             name = record["field_name"]
             header = record["column_name"]
-            position = part.sheet.headers.index(header) if header in part.sheet.headers else None
+            # The column table lists the file's columns first, in order: its row is the position.
+            position = row if record["present"] == "true" else None
             out.append(
                 Finding(
                     **base,

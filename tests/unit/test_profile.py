@@ -31,7 +31,9 @@ def test_every_shipped_profile_fits_its_spec(spec_root: Path) -> None:
         assert check_profile(profile, load_spec(profile.spec_version, spec_root)) == []
 
 
-def test_a_profile_with_unknown_fields_codes_and_rules_is_reported(tmp_path: Path, spec_v1: Spec) -> None:
+def test_a_profile_with_unknown_fields_codes_and_rules_is_reported(
+    tmp_path: Path, spec_v1: Spec
+) -> None:
     path = tmp_path / "RX1.yaml"
     path.write_text(
         "provider: RX1\nname: Test\n"
@@ -41,10 +43,16 @@ def test_a_profile_with_unknown_fields_codes_and_rules_is_reported(tmp_path: Pat
         "derogations:\n  - {rule: death.no.such.rule, until: 2028-01-01, reason: test}\n"
     )
     problems = check_profile(load_profile(path), spec_v1)
-    assert "headers.death: 'DoD' maps to 'date_of_death', which is not a submitted field of death." in problems
+    assert (
+        "headers.death: 'DoD' maps to 'date_of_death', which is not a submitted field of death."
+        in problems
+    )
     assert "headers.death: more than one header maps to 'ethnic_category'." in problems
     assert "headers: 'wards' is not a table of spec 1.0.0." in problems
-    assert "codes.ethnic_category: local code 'ODD' maps to 'Q', which is not a code of ethnic_category." in problems
+    assert (
+        "codes.ethnic_category: local code 'ODD' maps to 'Q', which is not a code of ethnic_category."
+        in problems
+    )
     assert "codes: 'colour' is not a coded field of spec 1.0.0." in problems
     assert "derogations: 'death.no.such.rule' is not a rule of spec 1.0.0." in problems
 
