@@ -78,14 +78,22 @@ class _Scan:
 
 # A space or tab next to a delimiter, a quote or a line break: a value that needs trimming;
 # and two quotes, which may be an empty quoted value that polars reads as "" rather than empty.
-_PADDING = [
-    a + b for s in (b",", b";", b"\t", b'"', b"\n", b"\r") for a, b in ((s, b" "), (b" ", s))
-] + [b",\t", b"\t,", b";\t", b"\t;", b'""']
+def _padding_table(sep: bytes) -> bytes:
+    """A byte table marking delimiters, quotes and line breaks 1 and blanks 2, everything else 0:
+    after ``bytes.translate`` a value needing trimming shows as the pair 1,2 or 2,1. Two
+    searches of the translated bytes cost far less than one search per pattern."""
+    table = bytearray(256)
+    for b in (sep, b'"', b"\n", b"\r"):
+        table[b[0]] = 1
+    for b in [b" "] if sep == b"\t" else [b" ", b"\t"]:
+        table[b[0]] = 2
+    return bytes(table)
 
 
-def _scan(path: Path) -> _Scan:
+def _scan(path: Path, sep: bytes = b",") -> _Scan:
     digest = hashlib.sha256()
     scan = _Scan()
+    table = _padding_table(sep)
     tail = b"\n"
     with path.open("rb") as fh:
         # Streamed, so that a large CSV is never held in memory twice; hashlib and bytes.count
@@ -96,7 +104,9 @@ def _scan(path: Path) -> _Scan:
             scan.newlines += chunk.count(b"\n")
             if not scan.padded:
                 window = tail + chunk
-                scan.padded = any(p in window for p in _PADDING)
+                marks = window.translate(table)
+                # A quoted empty value ("") must also become empty, not stay as text.
+                scan.padded = b"\x01\x02" in marks or b"\x02\x01" in marks or b'""' in window
             tail = chunk[-1:]
     scan.padded = scan.padded or tail == b" "
     scan.sha256 = digest.hexdigest()
@@ -131,7 +141,8 @@ def read_file(path: Path, encoding: str | None = None, delimiter: str | None = N
             path, kind, scan.sha256, scan.size, [_read_parquet(path, path.read_bytes())]
         )
     with ThreadPoolExecutor(max_workers=1) as pool:
-        scanning = pool.submit(_scan, path)
+        sep = delimiter or _sniff_delimiter(head.decode("utf-8", "replace"))
+        scanning = pool.submit(_scan, path, sep.encode("utf-8", "replace")[:1] or b",")
         return _read_csv(path, head, scanning, encoding, delimiter)
 
 
