@@ -171,21 +171,26 @@ def _declared_version(
             for h, f in mapping.items()
             if f == "spec_version"
         }
+    counts: Counter[str] = Counter()
     for source in sources:
         for sheet in source.sheets:
             for column in sheet.frame.columns:
                 if column in aliases:
                     values = sheet.frame.get_column(column).drop_nulls()
-                    if values.len():
-                        declared = str(values[0])
-                        known = available_versions(spec_root)
-                        if check and declared not in known:
-                            raise SubmissionFileError(
-                                f"The file declares spec version {declared}, which is not one of "
-                                f"{', '.join(known)}; correct it, or choose a version with --spec."
-                            )
-                        return declared
-    return None
+                    for value, n in values.value_counts().iter_rows():
+                        counts[str(value)] += int(n)
+    if not counts:
+        return None
+    # The version most records declare (ties: the lowest), whatever their order; a file mixing
+    # versions is rejected by the spec's own file rule.
+    declared = min(counts, key=lambda v: (-counts[v], v))
+    known = available_versions(spec_root)
+    if check and declared not in known:
+        raise SubmissionFileError(
+            f"The file declares spec version {declared}, which is not one of "
+            f"{', '.join(known)}; correct it, or choose a version with --spec."
+        )
+    return declared
 
 
 def _table_parts(spec: Spec, sources: list[SourceFile], profile: Profile | None) -> list[TablePart]:

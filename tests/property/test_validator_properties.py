@@ -327,6 +327,29 @@ def test_findings_do_not_depend_on_order_when_a_file_mixes_reporting_periods() -
     assert len(counts) == 1, counts
 
 
+def test_findings_do_not_depend_on_order_when_a_file_mixes_spec_versions() -> None:
+    # A 1.1.0 file with one record declaring 1.0.0, validated without --spec: the version the file
+    # declares, and so the rules applied (1.1.0's family_involvement column is unknown to 1.0.0),
+    # must not depend on which record comes first. The file is rejected either way.
+    latest = SPECS[VERSIONS[-1]]
+    older = VERSIONS[0]
+    assert older != latest.version
+    reports = []
+    with tempfile.TemporaryDirectory() as tmp:
+        source = _busy_file(latest, Path(tmp) / "synth", "death", 1, "2027-10")
+        header, rows = read_rows(source)
+        rows = [dict(r) for r in (rows * 3)[:3]]
+        for n, r in enumerate(rows):
+            r["death_record_id"] = f"{ODS}-D-X{n}"
+        rows[1]["spec_version"] = older
+        for n, order in enumerate(itertools.permutations(range(3))):
+            path = write_rows(Path(tmp) / str(n) / source.name, header, [rows[k] for k in order])
+            reports.append(validate([path], sample=10_000).report)
+    assert all(r.verdict is Verdict.REJECTED for r in reports)
+    assert len({r.spec_version for r in reports}) == 1
+    assert len({tuple((s.rule_id, s.failed) for s in r.rules) for r in reports}) == 1
+
+
 # --- 4. Validation is deterministic --------------------------------------------------------------
 
 
