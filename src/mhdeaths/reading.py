@@ -106,7 +106,11 @@ def _scan(path: Path, sep: bytes = b",") -> _Scan:
                 window = tail + chunk
                 marks = window.translate(table)
                 # A quoted empty value ("") must also become empty, not stay as text.
-                scan.padded = b"\x01\x02" in marks or b"\x02\x01" in marks or b'""' in window
+                scan.padded = (
+                    b"\x01\x02" in marks
+                    or b"\x02\x01" in marks
+                    or (b'"' in window and b'""' in window)
+                )
             tail = chunk[-1:]
     scan.padded = scan.padded or tail == b" "
     scan.sha256 = digest.hexdigest()
