@@ -806,7 +806,9 @@ def _pl(node: Node) -> pl.Expr:
             return ~_pl(node.operand)
         case Unary():
             return -_pl(node.operand)
-        case Binary(op="=", left=Call(name="count", star=True, over=keys), right=Lit(value=1)) if keys:
+        case Binary(op="=", left=Call(name="count", star=True, over=keys), right=Lit(value=1)) if (
+            keys
+        ):
             # "Appears once in its group": is_duplicated does in one hash pass what a window
             # count does in two; both count empty keys as equal, as SQL's PARTITION BY does.
             return ~pl.struct([_pl(k) for k in keys]).is_duplicated()
