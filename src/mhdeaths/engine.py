@@ -41,7 +41,7 @@ def typed_column(field: SpecField, source: str | None = None) -> pl.Expr:
         case FieldType.DECIMAL:
             value = text.cast(pl.Float64, strict=False)
         case FieldType.DATE:
-            value = text.str.to_date("%Y-%m-%d", strict=False)
+            value = text.str.to_date(ex.DATE_FORMAT, strict=False)
         case FieldType.BOOLEAN:
             lowered = text.str.to_lowercase()
             value = (

@@ -172,10 +172,18 @@ def _full_match(x: pl.Expr, pattern: str) -> pl.Expr:
     return x.str.contains(f"^(?:{pattern})$")
 
 
+DATE_FORMAT = "%Y-%m-%d"
+DATE_SHAPE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+
+
+def date_check(x: pl.Expr, parsed: pl.Expr) -> pl.Expr:
+    """is_date(x), given x already read as a date (``parsed``): the validator reuses the typed
+    value it computes anyway rather than reading every date twice."""
+    return _null_safe(x, _full_match(x, DATE_SHAPE) & parsed.is_not_null())
+
+
 def _is_date(x: pl.Expr) -> pl.Expr:
-    shaped = _full_match(x, r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-    parsed = x.str.to_date("%Y-%m-%d", strict=False).is_not_null()
-    return _null_safe(x, shaped & parsed)
+    return date_check(x, x.str.to_date(DATE_FORMAT, strict=False))
 
 
 def _years_between(a: pl.Expr, b: pl.Expr) -> pl.Expr:
