@@ -10,5 +10,5 @@ uv run --frozen mhdeaths synth --spec 1.0.0 --providers 3 --start 2027-04 --mont
 uv run --frozen mhdeaths synth --spec 1.1.0 --providers 3 --start 2027-10 --months 6 --seed 12 --out "$out"
 # A provider whose export uses its own headers, local codes and day-first dates (validators/RZ9.yaml).
 uv run --frozen mhdeaths synth --spec 1.0.0 --profile validators/RZ9.yaml --start 2027-04 --months 12 --seed 13 --out "$out"
-# Known-bad: one provider-quarter with about three death records in five given a known error.
+# Known-bad: one provider-quarter in which some death records carry a known error.
 uv run --frozen mhdeaths synth --spec 1.1.0 --provider RY1 --start 2027-10 --months 3 --seed 14 --error-rate 0.6 --out "$out/known-bad"

@@ -6,6 +6,7 @@ and its documented exit code; anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from enum import StrEnum
@@ -19,6 +20,7 @@ from rich.table import Table as RichTable
 
 from mhdeaths import errors
 from mhdeaths.errors import ExitCode, SpecCheckFailed, UserError
+from mhdeaths.report import Report
 from mhdeaths.spec import (
     Severity,
     Spec,
@@ -345,7 +347,6 @@ def validate_command(
     --strict, has warnings), 2 when a file cannot be read or the options are wrong.
     """
     from mhdeaths.profile import load_profile
-    from mhdeaths.report_render import print_report, to_csv, to_html, to_json, write_reports
     from mhdeaths.validate import validate
 
     if provider and profile_path:
@@ -362,6 +363,20 @@ def validate_command(
     )
     report = result.report
     chosen = [f.value for f in formats or []]
+    try:
+        _write_validation_outputs(report, chosen, out_dir, files)
+    except BrokenPipeError:
+        # The reader of a pipe stopped early (| head): the exit code still tells the verdict.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    if not result.accepted or (strict and report.counts.get(Severity.WARNING)):
+        raise typer.Exit(int(ExitCode.FAILED))
+
+
+def _write_validation_outputs(
+    report: Report, chosen: list[str], out_dir: Path | None, files: list[Path]
+) -> None:
+    from mhdeaths.report_render import print_report, to_csv, to_html, to_json, write_reports
+
     if out_dir is not None:
         stem = re.sub(r"[_-](death|activity)$", "", files[0].stem) or files[0].stem
         wanted = [f for f in chosen if f != "text"] or ["json", "csv", "html"]
@@ -379,8 +394,7 @@ def validate_command(
                 print_report(report, out)
             else:
                 sys.stdout.write(render(report))
-    if not result.accepted or (strict and report.counts.get(Severity.WARNING)):
-        raise typer.Exit(int(ExitCode.FAILED))
+    sys.stdout.flush()
 
 
 @app.command("synth")

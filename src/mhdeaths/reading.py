@@ -344,6 +344,12 @@ _IDENTIFIER_LIKE = re.compile(
 HIDDEN_HEADER = "(value hidden)"
 
 
+def looks_like_identifier(value: str) -> bool:
+    """True when a value could be an NHS number, a date (of birth) or a postcode, wherever it
+    was found: a shifted column puts such values into fields that are normally safe to show."""
+    return _IDENTIFIER_LIKE.search(value) is not None
+
+
 def _hide_identifiers(headers: list[str]) -> list[str]:
     return [HIDDEN_HEADER if _IDENTIFIER_LIKE.fullmatch(h.strip()) else h for h in headers]
 

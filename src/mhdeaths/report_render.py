@@ -125,13 +125,15 @@ def print_report(report: Report, console: Console, limit: int = 20) -> None:
         console.print(table)
         console.print("[bold]Findings[/bold]")
         for f in report.findings[:limit]:
-            where = f.file
+            where = f"{f.file} ({f.table})"
             if f.row is not None:
                 where += f", row {f.row}"
             if f.column:
                 where += f", column {f.column}"
             if f.header:
-                where += f" ({f.header})"
+                where += f" [{f.header}]"
+            elif f.field:
+                where += f", field {f.field}"
             if f.group:
                 where += f", group {' / '.join(f.group)}"
             found = f" Found: {f.value}." if f.value is not None else ""
@@ -139,6 +141,8 @@ def print_report(report: Report, console: Console, limit: int = 20) -> None:
             console.print(f"{escape(where)}: [bold]{escape(f.rule_id)}[/bold] ({severity})")
             console.print(f"    {escape(f.message + found)}")
             console.print(f"    Fix: {escape(f.fix)}")
+            if f.example:
+                console.print(f"    Valid example: {escape(f.example)}")
         if len(report.findings) > limit:
             console.print(
                 f"... and {len(report.findings) - limit} more findings listed in the JSON, CSV and "

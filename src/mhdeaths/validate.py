@@ -20,7 +20,14 @@ import polars as pl
 
 from mhdeaths.errors import SpecError, UserError
 from mhdeaths.profile import Profile, ProfileError, apply_profile, profile_for
-from mhdeaths.reading import Sheet, SourceFile, SubmissionFileError, column_letter, read_file
+from mhdeaths.reading import (
+    Sheet,
+    SourceFile,
+    SubmissionFileError,
+    column_letter,
+    looks_like_identifier,
+    read_file,
+)
 from mhdeaths.report import (
     FieldQuality,
     FileInfo,
@@ -356,7 +363,17 @@ def _report(
     period_text: str | None,
 ) -> Report:
     by_table = {p.table: p for p in parts}
-    failed = [o for o in evaluation.outcomes if o.failed]
+    # A missing column is one structure finding; every record being "empty" there is its echo.
+    failed = [
+        o
+        for o in evaluation.outcomes
+        if o.failed
+        and not (
+            o.rule.generated_from in {"mandatory", "required"}
+            and o.rule.table in by_table
+            and o.rule.fields[0] not in by_table[o.rule.table].field_headers
+        )
+    ]
     failed.sort(key=lambda o: (_ORDER[severities[o.rule.id]], o.rule.table, o.rule.id))
     findings: list[Finding] = []
     summaries: list[RuleSummary] = []
@@ -397,6 +414,18 @@ def _report(
             f"Some rules failed on more records than are listed: each rule lists at most {sample} "
             "findings, and its count is always complete."
         )
+    provider = _first(parts, "org_id_provider")
+    if profile is not None and provider is not None and provider != profile.provider:
+        notes.append(
+            f"The profile of {profile.provider} was applied, but the records are from {provider}."
+        )
+    if profile is None and _unknown_headers(parts):
+        prefix = sources[0].path.name.split("_")[0].upper()
+        if profile_for(prefix) is not None:
+            notes.append(
+                f"Many columns are not fields of the spec, and a profile exists for {prefix}: "
+                f"try --provider {prefix}."
+            )
     for part in parts:
         if part.sheet.blank_rows:
             notes.append(
@@ -405,7 +434,7 @@ def _report(
     return Report(
         spec_version=spec.version,
         spec_version_declared=declared,
-        provider=_first(parts, "org_id_provider"),
+        provider=provider,
         reporting_period=period_text,
         profile=profile.provider if profile else None,
         verdict=verdict,
@@ -441,6 +470,13 @@ def _report(
         truncated=any(s.truncated for s in summaries),
         sample_limit=sample,
         notes=notes,
+    )
+
+
+def _unknown_headers(parts: list[TablePart]) -> bool:
+    """True when most of a table's columns are not fields of the spec."""
+    return any(
+        len(p.sheet.headers) > 2 * max(len(p.field_headers), 1) for p in parts if p.sheet.headers
     )
 
 
@@ -520,11 +556,27 @@ def _findings(
             column=None if position is None else column_letter(position),
             header=header,
             field=name,
-            value=None if values is None or values[row] is None else str(values[row]),
+            value=_shown(values[row] if values is not None else None, shown_field),
             example=_example(rule),
         )
         for row in outcome.rows
     ]
+
+
+def _shown(value: object, spec_field: object) -> str | None:
+    """A value as a finding may show it: only short codes that could identify no one.
+
+    Coded fields are shown so that a data team can find the wrong code, but a value that looks
+    like an NHS number, a date or a postcode (a shifted column), or is longer than any code of
+    the field, is withheld.
+    """
+    if value is None:
+        return None
+    text = str(value)
+    limit = max(len(getattr(spec_field, "example", None) or ""), 8)
+    if len(text) > limit or looks_like_identifier(text):
+        return "(value withheld)"
+    return text
 
 
 def _example(rule: Rule) -> str | None:

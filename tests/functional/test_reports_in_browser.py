@@ -30,7 +30,7 @@ ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-SCRIPT = "<script>alert(1)</script>"
+SCRIPT = "<b>1</b>"  # short enough to be shown: a finding withholds longer values
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +95,7 @@ def rejected(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     planted = {
         "ethnic_category": {0: "QQ", 3: "ZZ"},
         "death_date_basis": {2: SCRIPT},
-        "notification_source": {4: "&amp; <b>bold</b>"},
+        "notification_source": {4: "&amp;<i>"},
     }
     for column, cells in planted.items():
         values = frame.get_column(column).to_list()
@@ -167,7 +167,7 @@ def test_values_that_look_like_html_show_as_text_and_run_nothing(page: Opened) -
     other = page.page.locator(
         "section.rule[id='death.code_list.notification_source'] tbody tr td:nth-child(6)"
     )
-    assert other.all_inner_texts() == ["&amp; <b>bold</b>"]
+    assert other.all_inner_texts() == ["&amp;<i>"]
     assert page.page.locator("script").count() == 0
     assert page.page.locator("main b").count() == 0
     assert page.dialogs == []

@@ -24,6 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mhdeaths.reading import looks_like_identifier
 from mhdeaths.report import Finding, Report, Verdict
 from mhdeaths.spec import Mandation, Scope, Severity, Spec, load_spec, period_start
 from mhdeaths.synth import SynthOptions, generate, provider_codes
@@ -145,7 +146,14 @@ def _expected_value(spec: Spec, table: str, corruption: Corruption) -> str | Non
     """The value a finding shows: only for coded or patterned fields that identify no one."""
     f = spec.table(table).field(corruption.field)
     shown = not f.identifier and (f.code_list is not None or f.pattern is not None)
-    return corruption.value if shown else None
+    if not shown or corruption.value is None:
+        return None
+    # A value that could identify someone, or is longer than any code, is withheld.
+    if len(corruption.value) > max(len(f.example or ""), 8) or looks_like_identifier(
+        corruption.value
+    ):
+        return "(value withheld)"
+    return corruption.value
 
 
 def _one_corruption(
