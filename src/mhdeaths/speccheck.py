@@ -63,6 +63,7 @@ def check_spec(spec: Spec, root: Path | None = None) -> list[Problem]:
     _check_attribution(spec, add)
     _check_change(spec, add)
     _check_rule_history(spec, root, add)
+    _check_against_previous(spec, root, add)
     _check_released(spec, root, add)
     return problems
 
@@ -269,6 +270,43 @@ def _check_change(spec: Spec, add: Any) -> None:
     for rule_id in change.rules_retired:
         if rule_id in ids:
             add("changes.yaml", f"lists {rule_id!r} as retired, but the version still has it.")
+
+
+def _check_against_previous(spec: Spec, root: Path, add: Any) -> None:
+    """The change log says what changed since the version before: rules added and retired, a
+    later effective period, and the bump the version numbers make."""
+    earlier = [v for v in available_versions(root) if semver.Version.parse(v) < spec.semver]
+    if not earlier:
+        return
+    try:
+        previous = load_spec(earlier[-1], root)
+    except SpecError:
+        return  # Reported when that version itself is checked.
+    change = spec.change
+    ours, theirs = {r.id for r in spec.rules}, {r.id for r in previous.rules}
+    for rule_id in sorted(ours - theirs - set(change.rules_added)):
+        add(
+            "changes.yaml",
+            f"rule {rule_id} is new since {previous.version} but is not listed in rules_added.",
+        )
+    for rule_id in sorted(theirs - ours - set(change.rules_retired)):
+        add(
+            "changes.yaml",
+            f"rule {rule_id} of {previous.version} is gone but is not listed in rules_retired.",
+        )
+    if change.effective_from <= previous.effective_from:
+        add(
+            "changes.yaml",
+            f"takes effect from {change.effective_from}, not after {previous.version} "
+            f"({previous.effective_from}).",
+        )
+    a, b = previous.semver, spec.semver
+    declared = "major" if b.major != a.major else "minor" if b.minor != a.minor else "patch"
+    if change.bump != declared:
+        add(
+            "changes.yaml",
+            f"says the bump is {change.bump}, but {previous.version} to {spec.version} is {declared}.",
+        )
 
 
 def _meaning(rule: Rule) -> tuple[object, ...]:

@@ -189,3 +189,29 @@ def test_an_attribution_example_that_picks_another_provider_is_reported(spec_cop
         in p
         for p in found
     )
+
+
+def test_a_new_rule_missing_from_the_change_log_is_reported(spec_copy: Path) -> None:
+    edit(
+        spec_copy / "1.1.0" / "changes.yaml",
+        "rules_added: [death.family.involvement_recorded, death.code_list.family_involvement]",
+        "rules_added: [death.code_list.family_involvement]",
+    )
+    found = problems(spec_copy, "1.1.0")
+    assert any(
+        "rule death.family.involvement_recorded is new since 1.0.0 but is not listed in rules_added"
+        in p
+        for p in found
+    )
+
+
+def test_a_version_must_take_effect_after_the_one_before(spec_copy: Path) -> None:
+    edit(spec_copy / "1.1.0" / "changes.yaml", "effective_from: 2027-10", "effective_from: 2027-04")
+    found = problems(spec_copy, "1.1.0")
+    assert any("takes effect from 2027-04, not after 1.0.0 (2027-04)" in p for p in found)
+
+
+def test_the_declared_bump_must_match_the_version_numbers(spec_copy: Path) -> None:
+    edit(spec_copy / "1.1.0" / "changes.yaml", "bump: minor", "bump: patch")
+    found = problems(spec_copy, "1.1.0")
+    assert any("says the bump is patch, but 1.0.0 to 1.1.0 is minor" in p for p in found)
