@@ -105,7 +105,8 @@ def table_fails(spec: Spec, rule: Rule, typed: pl.DataFrame, period: dt.date | N
 def cross_table_failures(
     spec: Spec, rule: Rule, frames: Mapping[str, pl.DataFrame], period: dt.date | None
 ) -> pl.DataFrame:
-    """For a cross-table rule: the groups (``group_by`` values) that fail.
+    """For a cross-table rule: the groups (``group_by`` values) that fail, with a ``detail``
+    column giving each aggregate's value in the group (counts, never a person's data).
 
     Each aggregate is computed in its own table per group; a group missing from a table counts as
     zero there (a stratum with nothing to count may be left out of the activity table).
@@ -114,9 +115,13 @@ def cross_table_failures(
     keys = list(rule.group_by)
     grouped: list[pl.DataFrame] = []
     names: dict[ex.Node, ex.Col] = {}
+    labels: list[str] = []
     for i, node in enumerate(ex.aggregate_nodes(parsed)):
         (table_name,) = {c.table for c in node.walk() if isinstance(c, ex.Col)}
         names[node] = ex.Col(f"_agg{i}")
+        labels.append(
+            f"{table_name}: {ex.to_duckdb(ex.from_tree(ex.unqualified(node)))}".replace('"', "")
+        )
         grouped.append(
             frames[str(table_name)]
             .group_by(keys)
@@ -128,7 +133,14 @@ def cross_table_failures(
     joined = joined.with_columns(pl.col(c.name).fill_null(0) for c in names.values())
     scalar = ex.transform(parsed.tree, lambda n: names.get(n))
     verdict = ex.to_polars(ex.from_tree(scalar))
-    return joined.filter(verdict.eq(False).fill_null(False)).select(keys)
+    detail = pl.concat_str(
+        [
+            pl.concat_str([pl.lit(f"{label} = "), pl.col(f"_agg{i}").cast(pl.String)])
+            for i, label in enumerate(labels)
+        ],
+        separator="; ",
+    ).alias("detail")
+    return joined.filter(verdict.eq(False).fill_null(False)).select([*keys, detail])
 
 
 def example_frames(spec: Spec, rule: Rule, records: object) -> dict[str, pl.DataFrame]:

@@ -95,7 +95,9 @@ class Finding(Model):
     field: str | None = Field(description="The spec field.")
     group: list[str] | None = Field(None, description="For a cross-table finding: the group.")
     value: str | None = Field(
-        None, description="The value found, for coded fields that identify no one; else absent."
+        None,
+        description="The value found, for coded fields that identify no one (else absent); for "
+        "a cross-table finding, the counts compared.",
     )
     message: str
     fix: str

@@ -523,9 +523,10 @@ def _findings(
                 header=None,
                 field=rule.fields[0] if rule.fields else None,
                 group=list(g),
+                value=detail,
                 example=_example(rule),
             )
-            for g in outcome.groups
+            for g, detail in zip(outcome.groups, outcome.details, strict=True)
         ]
     name = rule.fields[0] if rule.fields else None
     position, header = part.field_headers.get(name, (None, None)) if name else (None, None)

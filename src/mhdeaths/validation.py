@@ -36,6 +36,8 @@ class RuleOutcome:
     """Positions (0-based) of failing records, in order; only the first ``sample`` when capped."""
     groups: list[tuple[str, ...]] = field(default_factory=list)
     """For a cross-table rule: the ``group_by`` values of the failing groups."""
+    details: list[str] = field(default_factory=list)
+    """For a cross-table rule: each failing group's aggregates, e.g. the two counts compared."""
 
     @property
     def truncated(self) -> bool:
@@ -104,6 +106,7 @@ def evaluate(
         if outcome is not None:
             if sample:
                 outcome.rows, outcome.groups = outcome.rows[:sample], outcome.groups[:sample]
+                outcome.details = outcome.details[:sample]
             outcomes.append(outcome)
     return Evaluation(outcomes, typed, measures)
 
@@ -228,8 +231,8 @@ def _other_scope(
     if not needed <= typed.keys():
         return None
     groups = engine.cross_table_failures(spec, rule, typed, period)
-    keys = [tuple(str(v) for v in g) for g in groups.iter_rows()]
-    return RuleOutcome(rule, len(keys), groups=keys)
+    keys = [tuple(str(v) for v in g) for g in groups.drop("detail").iter_rows()]
+    return RuleOutcome(rule, len(keys), groups=keys, details=groups["detail"].to_list())
 
 
 def severity_counts(
