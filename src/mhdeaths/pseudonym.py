@@ -1,0 +1,114 @@
+"""Keyed pseudonyms of NHS numbers: what the warehouse stores instead of the number itself.
+
+A plain hash of an NHS number is no protection (there are only about a billion numbers to try),
+so the pseudonym is an HMAC-SHA256 under a secret key that lives outside the repository and the
+warehouse: in a key file or an environment variable. The same number under the same key always
+gives the same pseudonym, so deaths reported by two providers still link. A documented demo key
+serves only the bundled synthetic examples, and it is refused for anything else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from mhdeaths.errors import UserError
+
+KEY_ENV = "MHDEATHS_PSEUDONYM_KEY"
+"""The key itself (at least 32 characters)."""
+KEY_FILE_ENV = "MHDEATHS_PSEUDONYM_KEY_FILE"
+"""A file holding the key."""
+DEMO_KEY = "mhdeaths-demo-key-for-synthetic-examples-only"
+"""Public, so worthless as a secret: only for the synthetic examples (never-issued numbers)."""
+MIN_KEY_LENGTH = 32
+
+
+class PseudonymKeyError(UserError):
+    """No usable key: one sentence saying where the key is looked for."""
+
+
+@dataclass(frozen=True)
+class PseudonymKey:
+    secret: bytes
+    demo: bool = False
+
+    @property
+    def fingerprint(self) -> str:
+        """A short, non-reversible name for the key, to record which key made which pseudonyms."""
+        return hashlib.sha256(b"mhdeaths-key-fingerprint:" + self.secret).hexdigest()[:12]
+
+
+def load_key(key_file: Path | None = None, demo: bool = False) -> PseudonymKey:
+    """The key: from the file given, else from the environment, else (only when asked) the demo key."""
+    if key_file is None and os.environ.get(KEY_FILE_ENV):
+        key_file = Path(os.environ[KEY_FILE_ENV])
+    if key_file is not None:
+        try:
+            text = key_file.read_text(encoding="utf-8").strip()
+        except OSError:
+            raise PseudonymKeyError(f"The pseudonym key file {key_file} cannot be read.") from None
+        return _checked(text, f"The pseudonym key in {key_file}")
+    if os.environ.get(KEY_ENV):
+        return _checked(os.environ[KEY_ENV].strip(), f"The pseudonym key in ${KEY_ENV}")
+    if demo:
+        return PseudonymKey(DEMO_KEY.encode("utf-8"), demo=True)
+    raise PseudonymKeyError(
+        f"No pseudonym key: set {KEY_ENV} or {KEY_FILE_ENV}, or give a key file "
+        "(the demo key serves only the synthetic examples)."
+    )
+
+
+def _checked(text: str, where: str) -> PseudonymKey:
+    if len(text) < MIN_KEY_LENGTH:
+        raise PseudonymKeyError(f"{where} is shorter than {MIN_KEY_LENGTH} characters.")
+    if text == DEMO_KEY:
+        return PseudonymKey(text.encode("utf-8"), demo=True)
+    return PseudonymKey(text.encode("utf-8"))
+
+
+def normalise(nhs_number: str) -> str | None:
+    """The ten digits of an NHS number, without spaces or dashes; None if it is not ten digits."""
+    digits = "".join(ch for ch in nhs_number if ch not in " -")
+    return digits if len(digits) == 10 and digits.isdigit() else None
+
+
+def pseudonym(key: PseudonymKey, nhs_number: str | None) -> str | None:
+    """The keyed pseudonym of one NHS number (None for none, or for a malformed number)."""
+    if nhs_number is None:
+        return None
+    digits = normalise(nhs_number)
+    if digits is None:
+        return None
+    return hmac.new(key.secret, digits.encode("ascii"), hashlib.sha256).hexdigest()
+
+
+def pseudonymise(key: PseudonymKey, numbers: pl.Series) -> pl.Series:
+    """Pseudonyms of a column of NHS numbers. HMAC has no vectorised form in polars, so each
+    distinct number is hashed once (a provider-month holds tens of deaths, not millions)."""
+    distinct = numbers.drop_nulls().unique().to_list()
+    mapping = {n: pseudonym(key, n) for n in distinct}
+    return numbers.replace_strict(mapping, default=None, return_dtype=pl.String).alias(numbers.name)
+
+
+def refuse_demo_key_for_real_numbers(key: PseudonymKey, numbers: pl.Series) -> None:
+    """The demo key is public: it may pseudonymise only synthetic NHS numbers, those of the
+    never-issued range the nhs-number package names synthetic."""
+    if not key.demo:
+        return
+    from nhs_number.constants import REGION_SYNTHETIC
+
+    values = numbers.drop_nulls().cast(pl.Int64, strict=False)
+    synthetic = pl.lit(False)
+    for r in REGION_SYNTHETIC.ranges:
+        synthetic = synthetic | values.is_between(int(r.start), int(r.end))
+    real = pl.select((~synthetic).fill_null(True).sum()).item() if values.len() else 0
+    if real:
+        raise PseudonymKeyError(
+            "The demo pseudonym key serves only synthetic NHS numbers, and this submission "
+            f"holds {real} other number(s): set a real key."
+        )

@@ -1,0 +1,104 @@
+"""Keyed pseudonyms of NHS numbers: stable, keyed, normalised, and never the number itself."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mhdeaths.pseudonym import (
+    DEMO_KEY,
+    KEY_ENV,
+    KEY_FILE_ENV,
+    PseudonymKey,
+    PseudonymKeyError,
+    load_key,
+    pseudonym,
+    pseudonymise,
+    refuse_demo_key_for_real_numbers,
+)
+
+KEY = PseudonymKey(b"k" * 40)
+OTHER = PseudonymKey(b"j" * 40)
+
+
+def test_a_pseudonym_is_the_hmac_sha256_of_the_normalised_number() -> None:
+    expected = hmac.new(b"k" * 40, b"9434765919", hashlib.sha256).hexdigest()
+    assert pseudonym(KEY, "943 476 5919") == pseudonym(KEY, "9434765919") == expected
+
+
+def test_pseudonyms_depend_on_the_key() -> None:
+    assert pseudonym(KEY, "9434765919") != pseudonym(OTHER, "9434765919")
+
+
+@given(st.from_regex(r"\A[0-9]{10}\Z"))
+def test_a_pseudonym_never_contains_the_number(number: str) -> None:
+    value = pseudonym(KEY, number)
+    assert value is not None and len(value) == 64 and number not in value
+
+
+def test_empty_and_malformed_numbers_have_no_pseudonym() -> None:
+    assert pseudonym(KEY, None) is None
+    assert pseudonym(KEY, "12345") is None
+    assert pseudonym(KEY, "94347659AB") is None
+
+
+def test_a_column_is_pseudonymised_number_by_number() -> None:
+    column = pl.Series("nhs_number", ["9434765919", None, "9434765919", "9434765870"])
+    out = pseudonymise(KEY, column)
+    assert out.to_list() == [
+        pseudonym(KEY, "9434765919"),
+        None,
+        pseudonym(KEY, "9434765919"),
+        pseudonym(KEY, "9434765870"),
+    ]
+
+
+def test_the_key_comes_from_a_file_or_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    monkeypatch.delenv(KEY_FILE_ENV, raising=False)
+    path = tmp_path / "key"
+    path.write_text("s" * 40 + "\n")
+    assert load_key(path).secret == b"s" * 40
+    monkeypatch.setenv(KEY_FILE_ENV, str(path))
+    assert load_key().secret == b"s" * 40
+    monkeypatch.delenv(KEY_FILE_ENV)
+    monkeypatch.setenv(KEY_ENV, "e" * 40)
+    assert load_key().secret == b"e" * 40
+
+
+def test_a_missing_or_short_key_is_one_sentence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    monkeypatch.delenv(KEY_FILE_ENV, raising=False)
+    with pytest.raises(PseudonymKeyError, match=f"No pseudonym key: set {KEY_ENV}"):
+        load_key()
+    monkeypatch.setenv(KEY_ENV, "short")
+    with pytest.raises(PseudonymKeyError, match="shorter than 32 characters"):
+        load_key()
+    with pytest.raises(PseudonymKeyError, match="cannot be read"):
+        load_key(tmp_path / "absent")
+
+
+def test_the_demo_key_serves_only_synthetic_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    monkeypatch.delenv(KEY_FILE_ENV, raising=False)
+    demo = load_key(demo=True)
+    assert demo.demo and demo.secret == DEMO_KEY.encode()
+    refuse_demo_key_for_real_numbers(demo, pl.Series(["9991234567", "9434765919", None]))
+    with pytest.raises(PseudonymKeyError, match=r"only synthetic NHS numbers.* holds 1 other"):
+        refuse_demo_key_for_real_numbers(demo, pl.Series(["9991234567", "4857773456"]))
+    refuse_demo_key_for_real_numbers(KEY, pl.Series(["4857773456"]))
+
+
+def test_the_fingerprint_names_the_key_without_revealing_it() -> None:
+    assert KEY.fingerprint != OTHER.fingerprint
+    assert len(KEY.fingerprint) == 12 and "k" * 12 not in KEY.fingerprint
