@@ -54,7 +54,7 @@ SpecRoot = Annotated[
     Path | None,
     typer.Option(
         "--spec-dir",
-        help="The spec folder [default: the spec/ folder of this checkout, or $MHDEATHS_SPEC_DIR].",
+        help="The spec folder \\[default: the spec/ folder of this checkout, or $MHDEATHS_SPEC_DIR].",
         show_default=False,
     ),
 ]
@@ -84,7 +84,7 @@ def spec_list(spec_dir: SpecRoot = None) -> None:
 @spec_app.command("show")
 def spec_show(
     version: Annotated[
-        str | None, typer.Argument(help="Spec version [default: the latest].")
+        str | None, typer.Argument(help="Spec version \\[default: the latest].")
     ] = None,
     rule: Annotated[str | None, typer.Option(help="Show one rule by its id.")] = None,
     field: Annotated[
@@ -164,7 +164,7 @@ def _show_field(spec: Spec, name: str) -> None:
 @spec_app.command("check")
 def spec_check(
     versions: Annotated[
-        list[str] | None, typer.Argument(help="Versions to check [default: every version].")
+        list[str] | None, typer.Argument(help="Versions to check \\[default: every version].")
     ] = None,
     spec_dir: SpecRoot = None,
 ) -> None:
@@ -266,7 +266,7 @@ def profile_check(
     version: Annotated[
         str | None,
         typer.Option(
-            "--spec", help="Spec version to check against [default: the profile's, or the latest]."
+            "--spec", help="Spec version to check against \\[default: the profile's, or the latest]."
         ),
     ] = None,
     spec_dir: SpecRoot = None,
@@ -316,7 +316,7 @@ def validate_command(
     version: Annotated[
         str | None,
         typer.Option(
-            "--spec", help="Validate against this spec version [default: the file's own]."
+            "--spec", help="Validate against this spec version \\[default: the file's own]."
         ),
     ] = None,
     formats: Annotated[
@@ -324,7 +324,7 @@ def validate_command(
         typer.Option(
             "--format",
             help="Report format(s): text on the terminal; json, csv or html on standard output, "
-            "or into --out (repeatable) [default: text; with --out: json, csv and html].",
+            "or into --out (repeatable) \\[default: text; with --out: json, csv and html].",
             show_default=False,
         ),
     ] = None,
@@ -334,10 +334,10 @@ def validate_command(
     strict: Annotated[bool, typer.Option(help="Treat warnings as failures.")] = False,
     encoding: Annotated[
         str | None,
-        typer.Option(help="The CSV's encoding (utf-8 or windows-1252) [default: detected]."),
+        typer.Option(help="The CSV's encoding (utf-8 or windows-1252) \\[default: detected]."),
     ] = None,
     delimiter: Annotated[
-        str | None, typer.Option(help="The CSV's delimiter [default: detected].")
+        str | None, typer.Option(help="The CSV's delimiter \\[default: detected].")
     ] = None,
     spec_dir: SpecRoot = None,
 ) -> None:
@@ -424,7 +424,7 @@ def synth(
         ),
     ] = None,
     version: Annotated[
-        str | None, typer.Option("--spec", help="Spec version to write [default: the latest].")
+        str | None, typer.Option("--spec", help="Spec version to write \\[default: the latest].")
     ] = None,
     spec_dir: SpecRoot = None,
 ) -> None:
