@@ -266,7 +266,8 @@ def profile_check(
     version: Annotated[
         str | None,
         typer.Option(
-            "--spec", help="Spec version to check against \\[default: the profile's, or the latest]."
+            "--spec",
+            help="Spec version to check against \\[default: the profile's, or the latest].",
         ),
     ] = None,
     spec_dir: SpecRoot = None,
