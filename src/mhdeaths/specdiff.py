@@ -115,10 +115,10 @@ def _diff_named(
     changes = []
     for name in sorted(new.keys() - old.keys()):
         bump = added if severity is None else severity("added", None, new[name])
-        changes.append(Change(kind, name, "added", bump))
+        changes.append(Change(kind, name, "added", bump, new=_summary(new[name])))
     for name in sorted(old.keys() - new.keys()):
         bump = removed if severity is None else severity("removed", old[name], None)
-        changes.append(Change(kind, name, "removed", bump))
+        changes.append(Change(kind, name, "removed", bump, old=_summary(old[name])))
     for name in sorted(old.keys() & new.keys()):
         a, b = old[name].model_dump(), new[name].model_dump()
         for attr in sorted(a):
@@ -132,6 +132,21 @@ def _diff_named(
                 Change(kind, name, f"{attr} changed", bump, _show(a[attr]), _show(b[attr]))
             )
     return changes
+
+
+def _summary(item: Any) -> str | None:
+    """A few words on an added or removed item, for the diff's old and new columns."""
+    if hasattr(item, "mandation"):
+        return f"{item.mandation.value} {item.type.value}" + (
+            f", code list {item.code_list}" if item.code_list else ""
+        )
+    if hasattr(item, "label"):
+        return str(item.label)
+    if hasattr(item, "severity") and hasattr(item, "expression"):
+        return f"{item.severity.value}: {_show(item.expression)}"
+    if hasattr(item, "codes"):
+        return f"{len(item.codes)} codes"
+    return None
 
 
 def _show(value: object) -> str:

@@ -215,3 +215,15 @@ def test_the_declared_bump_must_match_the_version_numbers(spec_copy: Path) -> No
     edit(spec_copy / "1.1.0" / "changes.yaml", "bump: minor", "bump: patch")
     found = problems(spec_copy, "1.1.0")
     assert any("says the bump is patch, but 1.0.0 to 1.1.0 is minor" in p for p in found)
+
+
+def test_diff_says_what_each_added_item_is(spec_root: Path) -> None:
+    from mhdeaths.specdiff import diff_specs
+
+    result = diff_specs(load_spec("1.0.0", spec_root), load_spec("1.1.0", spec_root))
+    new = {(c.kind, c.item): c.new for c in result.changes if c.change == "added"}
+    assert (
+        new[("field", "death.family_involvement")] == "optional code, code list family_involvement"
+    )
+    assert new[("code", "review_method.11")].startswith("Patient safety review under PSIRF")
+    assert str(result.needed) == "minor" and not result.understated
