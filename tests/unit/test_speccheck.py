@@ -227,3 +227,36 @@ def test_diff_says_what_each_added_item_is(spec_root: Path) -> None:
     )
     assert new[("code", "review_method.11")].startswith("Patient safety review under PSIRF")
     assert str(result.needed) == "minor" and not result.understated
+
+
+def _next_version(root: Path, old: str, new: str) -> Path:
+    import shutil
+
+    folder = root / new
+    shutil.copytree(root / old, folder)
+    edit(folder / "version.yaml", f"version: {old}", f"version: {new}")
+    return folder
+
+
+def test_a_wording_change_needs_only_a_patch(spec_copy: Path) -> None:
+    from mhdeaths.specdiff import diff_specs
+
+    folder = _next_version(spec_copy, "1.1.0", "1.1.1")
+    edit(
+        folder / "tables" / "death.yaml",
+        "The time of death (24-hour clock)",
+        "The clock time of death",
+    )
+    result = diff_specs(load_spec("1.1.0", spec_copy), load_spec("1.1.1", spec_copy))
+    assert [(c.item, str(c.bump)) for c in result.changes] == [("death.death_time", "patch")]
+    assert not result.understated
+
+
+def test_removing_a_code_needs_a_major_bump(spec_copy: Path) -> None:
+    from mhdeaths.specdiff import diff_specs
+
+    folder = _next_version(spec_copy, "1.1.0", "1.2.0")
+    edit(folder / "codelists" / "review_method.csv", "09,Other review,,,\n", "")
+    result = diff_specs(load_spec("1.1.0", spec_copy), load_spec("1.2.0", spec_copy))
+    assert ("review_method.09", "major") in [(c.item, str(c.bump)) for c in result.changes]
+    assert result.understated
