@@ -88,6 +88,7 @@ def evaluate(
     for name, text in tables.items():
         rules = [r for r in spec.rules_for(name) if r.scope is Scope.RECORD]
         typed[name], masks = _typed_and_masks(spec, name, text, rules, period)
+        masks = _without_echoes(rules, masks)
         for rule in rules:
             mask = masks.get_column(rule.id)
             failed = int(mask.sum())
@@ -109,6 +110,24 @@ def evaluate(
                 outcome.details = outcome.details[:sample]
             outcomes.append(outcome)
     return Evaluation(outcomes, typed, measures)
+
+
+def _without_echoes(rules: list[Rule], masks: pl.DataFrame) -> pl.DataFrame:
+    """Report the root cause, not its echoes: where a value does not read as its type, the other
+    rules that use that field are not reported on that record (they judged an empty value).
+
+    The type finding stands; the echoes would say, for example, that a date of death written
+    31/02/2027 makes the declared category disagree with the derived one.
+    """
+    unreadable = {r.fields[0]: r.id for r in rules if r.generated_from == "type"}
+    changes = []
+    for rule in rules:
+        if rule.generated_from == "type":
+            continue
+        causes = [pl.col(unreadable[f]) for f in rule.fields if f in unreadable]
+        if causes:
+            changes.append((pl.col(rule.id) & ~pl.any_horizontal(causes)).alias(rule.id))
+    return masks.with_columns(changes) if changes else masks
 
 
 _RAW = "raw::"
