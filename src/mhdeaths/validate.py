@@ -39,14 +39,12 @@ from mhdeaths.report import (
 )
 from mhdeaths.spec import (
     FieldType,
-    Mandation,
     Rule,
     Scope,
     Severity,
     Spec,
     Table,
     available_versions,
-    latest_version,
     load_spec,
     period_start,
 )
@@ -614,11 +612,4 @@ def _quality(spec: Spec, m: object) -> FieldQuality:
     )
 
 
-__all__ = [
-    "DEFAULT_SAMPLE",
-    "Mandation",
-    "ValidatedSubmission",
-    "ValidationResult",
-    "latest_version",
-    "validate",
-]
+__all__ = ["DEFAULT_SAMPLE", "ValidatedSubmission", "ValidationResult", "validate"]

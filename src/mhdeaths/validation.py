@@ -11,7 +11,6 @@ kept when asked.
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -19,7 +18,7 @@ import polars as pl
 
 from mhdeaths import engine
 from mhdeaths import expression as ex
-from mhdeaths.spec import STRUCTURE_TABLE, FieldType, Rule, Scope, Severity, Spec, Stage
+from mhdeaths.spec import STRUCTURE_TABLE, FieldType, Rule, Scope, Spec, Stage
 
 #: The check templates whose failure makes a value invalid (the DQMI "validity" measure).
 VALIDITY_CHECKS = frozenset({"type", "code_list", "pattern", "range", "max_length"})
@@ -252,13 +251,3 @@ def _other_scope(
     groups = engine.cross_table_failures(spec, rule, typed, period)
     keys = [tuple(str(v) for v in g) for g in groups.drop("detail").iter_rows()]
     return RuleOutcome(rule, len(keys), groups=keys, details=groups["detail"].to_list())
-
-
-def severity_counts(
-    outcomes: list[RuleOutcome], severities: Mapping[str, Severity]
-) -> Counter[Severity]:
-    """Failures per severity, with each rule's effective severity (after derogations)."""
-    counts: Counter[Severity] = Counter()
-    for outcome in outcomes:
-        counts[severities.get(outcome.rule.id, outcome.rule.severity)] += outcome.failed
-    return counts
