@@ -43,12 +43,13 @@ from mhdeaths.spec import (
     Scope,
     Severity,
     Spec,
+    SpecField,
     Table,
     available_versions,
     load_spec,
     period_start,
 )
-from mhdeaths.validation import Evaluation, RuleOutcome, evaluate
+from mhdeaths.validation import Evaluation, FieldMeasures, RuleOutcome, evaluate
 
 DEFAULT_SAMPLE = 100
 """The most findings listed per rule; every failure is still counted."""
@@ -562,7 +563,7 @@ def _findings(
     ]
 
 
-def _shown(value: object, spec_field: object) -> str | None:
+def _shown(value: object, spec_field: SpecField | None) -> str | None:
     """A value as a finding may show it: only short codes that could identify no one.
 
     Coded fields are shown so that a data team can find the wrong code, but a value that looks
@@ -572,7 +573,7 @@ def _shown(value: object, spec_field: object) -> str | None:
     if value is None:
         return None
     text = str(value)
-    limit = max(len(getattr(spec_field, "example", None) or ""), 8)
+    limit = max(len((spec_field.example if spec_field else None) or ""), 8)
     if len(text) > limit or looks_like_identifier(text):
         return "(value withheld)"
     return text
@@ -591,10 +592,7 @@ def _example(rule: Rule) -> str | None:
     return ", ".join(f"{k} = {v}" for k, v in first.items())
 
 
-def _quality(spec: Spec, m: object) -> FieldQuality:
-    from mhdeaths.validation import FieldMeasures
-
-    assert isinstance(m, FieldMeasures)
+def _quality(spec: Spec, m: FieldMeasures) -> FieldQuality:
     f = spec.table(m.table).field(m.field)
 
     def share(part: int, whole: int) -> float | None:
