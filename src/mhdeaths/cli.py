@@ -19,6 +19,7 @@ from rich.markup import escape
 from rich.table import Table as RichTable
 
 from mhdeaths import errors
+from mhdeaths.cli_warehouse import app as warehouse_app
 from mhdeaths.errors import ExitCode, SpecCheckFailed, UserError
 from mhdeaths.report import Report
 from mhdeaths.spec import (
@@ -46,6 +47,7 @@ profile_app = typer.Typer(
     help="Work with provider profiles (validators/<ODS>.yaml).", no_args_is_help=True
 )
 app.add_typer(profile_app, name="profile")
+app.add_typer(warehouse_app, name="warehouse")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False)

@@ -1,34 +1,24 @@
 """The main job, end to end, on the bundled example submissions (the README's first command).
 
 It strings the library together the way a national team would: check the spec, publish it, then
-check each example submission against the rules of the spec version it declares. Each later stage
-(loading the warehouse, the benchmark report) joins here as it is built, so the README's one
-command always runs the whole job.
+load the example submissions into a fresh warehouse (which validates each against the rules of the
+spec version it declares, and refuses the rejected ones). The benchmark report joins here when it
+is built, so the README's one command always runs the whole job.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from mhdeaths.errors import SpecCheckFailed
-from mhdeaths.profile import profile_for
-from mhdeaths.report import Report, Verdict
+from mhdeaths.pseudonym import demo_key
 from mhdeaths.spec import available_versions, load_spec
 from mhdeaths.speccheck import check_spec
-from mhdeaths.validate import validate
+from mhdeaths.warehouse.loading import LoadOutcome, load
+from mhdeaths.warehouse.overview import status
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "submissions" / "examples"
-_NAME = re.compile(r"^(?P<provider>[A-Z0-9]{3,5})_(?P<period>\d{4}-\d{2})_(?P<table>[a-z]+)\.csv$")
-
-
-@dataclass(frozen=True)
-class SubmissionResult:
-    provider: str
-    period: str
-    report: Report
 
 
 def run_demo(
@@ -55,37 +45,43 @@ def run_demo(
         f"Published spec {latest.version} to {out / 'spec' / latest.version} ({len(written)} files)."
     )
 
-    results = check_examples(spec_root, examples)
-    for r in results:
-        report = r.report
-        counts = ", ".join(
-            f"{n} {s.value.replace('_', ' ')}" for s, n in report.counts.items() if n
-        )
-        records = ", ".join(f"{t.records} {t.name}" for t in report.tables)
-        progress(
-            f"  {r.provider} {r.period} (spec {report.spec_version}, {records}): {report.verdict}"
-            + (f" ({counts})" if counts else "")
-        )
-    accepted = sum(r.report.verdict is not Verdict.REJECTED for r in results)
+    warehouse = out / "warehouse.duckdb"
+    # The demo starts from an empty warehouse every time, so that it always tells the same story.
+    for stale in (warehouse, Path(f"{warehouse}.wal")):
+        stale.unlink(missing_ok=True)
+    outcomes = load(
+        warehouse,
+        [examples],
+        key=demo_key(),
+        spec_root=spec_root,
+        reports_dir=out / "reports",
+        progress=lambda o: progress(_line(o)),
+    )
+    accepted = sum(o.status != "rejected" for o in outcomes)
+    progress(f"Loaded {accepted} accepted submission(s) into the warehouse {warehouse}.")
+    s = status(warehouse)
+    progress(
+        f"  {s.submissions} submissions ({s.superseded} superseded) from {s.providers} providers, "
+        f"{s.first_period} to {s.last_period}: {s.deaths} deaths, {s.deaths_counted} counted, "
+        f"{s.duplicates_resolved} resolved as another provider's, {s.withdrawn} withdrawn, "
+        f"{s.category_disagreements} declared category disagreeing with the derived one."
+    )
     return (
-        f"Done: {len(results)} example submissions checked, {accepted} accepted, "
-        f"{len(results) - accepted} rejected. Spec artefacts are in {out / 'spec'}."
+        f"Done: {len(outcomes)} example submissions checked, {accepted} accepted, "
+        f"{len(outcomes) - accepted} rejected. Spec artefacts are in {out / 'spec'}, the "
+        f"warehouse is {warehouse}."
     )
 
 
-def check_examples(spec_root: Path, examples: Path) -> list[SubmissionResult]:
-    """Check each provider-period submission (its death and activity files together)."""
-    groups: dict[tuple[str, str], dict[str, Path]] = {}
-    for path in sorted(examples.rglob("*.csv")):
-        match = _NAME.match(path.name)
-        if match:
-            key = (match["provider"], match["period"])
-            groups.setdefault(key, {})[match["table"]] = path
-    results = []
-    for (provider, period), files in sorted(groups.items()):
-        profile = profile_for(provider)
-        result = validate(
-            [files[name] for name in sorted(files)], profile=profile, spec_root=spec_root
-        )
-        results.append(SubmissionResult(provider, period, result.report))
-    return results
+def _line(outcome: LoadOutcome) -> str:
+    report = outcome.report
+    counts = ", ".join(f"{n} {s.value.replace('_', ' ')}" for s, n in report.counts.items() if n)
+    records = ", ".join(f"{t.records} {t.name}" for t in report.tables)
+    line = f"  {outcome.provider} {outcome.reporting_period} (spec {report.spec_version}, {records}): {report.verdict}"
+    line += f" ({counts})" if counts else ""
+    if outcome.status == "loaded":
+        line += f"; loaded as submission {outcome.submission_id}"
+        line += f", superseding {outcome.supersedes}" if outcome.supersedes else ""
+    elif outcome.reports:
+        line += f"; see {outcome.reports[0]}"
+    return line

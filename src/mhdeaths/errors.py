@@ -20,6 +20,8 @@ class ExitCode(IntEnum):
     """The thing checked failed: a rejected submission, a failing spec check, an understated bump."""
     USAGE = 2
     """Bad usage, or an input the tool cannot read at all."""
+    BUSY = 3
+    """The warehouse is in use by another process: nothing was done; try again when it is free."""
 
 
 class MhDeathsError(Exception):

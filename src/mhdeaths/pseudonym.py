@@ -56,11 +56,16 @@ def load_key(key_file: Path | None = None, demo: bool = False) -> PseudonymKey:
     if os.environ.get(KEY_ENV):
         return _checked(os.environ[KEY_ENV].strip(), f"The pseudonym key in ${KEY_ENV}")
     if demo:
-        return PseudonymKey(DEMO_KEY.encode("utf-8"), demo=True)
+        return demo_key()
     raise PseudonymKeyError(
         f"No pseudonym key: set {KEY_ENV} or {KEY_FILE_ENV}, or give a key file "
         "(the demo key serves only the synthetic examples)."
     )
+
+
+def demo_key() -> PseudonymKey:
+    """The public demo key, whatever the environment says: for the bundled synthetic examples."""
+    return PseudonymKey(DEMO_KEY.encode("utf-8"), demo=True)
 
 
 def _checked(text: str, where: str) -> PseudonymKey:

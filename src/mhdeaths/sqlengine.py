@@ -9,9 +9,7 @@ twin; a property test runs both on generated data and compares them.
 from __future__ import annotations
 
 import datetime as dt
-import tempfile
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import duckdb
 import polars as pl
@@ -21,8 +19,12 @@ from mhdeaths.engine import bound_expression, text_frame, to_typed
 from mhdeaths.spec import ExampleRecord, Rule, Scope, Spec, Stage
 
 
-def _ident(name: str) -> str:
+def ident(name: str) -> str:
+    """A SQL identifier, quoted."""
     return '"' + name.replace('"', '""') + '"'
+
+
+_ident = ident
 
 
 def derive_sql(spec: Spec, table: str, source: str) -> str:
@@ -96,14 +98,20 @@ def scope_sql(
     return record_failures_sql(spec, rule, sources[rule.table], row_id, period)
 
 
-def load_frame(
-    con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame, folder: Path
-) -> None:
-    """Make a polars frame a DuckDB view, through Parquet (DuckDB reads polars only via pyarrow)."""
-    path = folder / f"{name}.parquet"
-    frame.write_parquet(path)
-    literal = ex.duckdb_literal(str(path))
-    con.execute(f"CREATE OR REPLACE VIEW {_ident(name)} AS SELECT * FROM read_parquet({literal})")
+class ArrowStream:
+    """A polars frame as an Arrow C stream, which DuckDB scans without pyarrow (and without
+    copying to a file first)."""
+
+    def __init__(self, frame: pl.DataFrame) -> None:
+        self.frame = frame
+
+    def __arrow_c_stream__(self, requested_schema: object = None) -> object:
+        return self.frame.__arrow_c_stream__(requested_schema)
+
+
+def register_frame(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
+    """Make a polars frame scannable in DuckDB under ``name`` (until unregistered)."""
+    con.register(name, ArrowStream(frame))
 
 
 def example_fails(spec: Spec, rule: Rule, records: object, period: dt.date | None = None) -> bool:
@@ -112,14 +120,14 @@ def example_fails(spec: Spec, rule: Rule, records: object, period: dt.date | Non
         records if isinstance(records, Mapping) else {rule.table: records}  # type: ignore[dict-item]
     )
     con = duckdb.connect()
-    with tempfile.TemporaryDirectory() as tmp:
+    try:
         sources = {}
         for name, rows in by_table.items():
             table = spec.table_of(rule) if name == rule.table else spec.table(name)
             typed = to_typed(table, text_frame(table, rows)).with_row_index("_row")
             text = text_frame(table, rows).with_row_index("_row")
-            load_frame(con, f"{name}_typed", typed, Path(tmp))
-            load_frame(con, f"{name}_text", text, Path(tmp))
+            register_frame(con, f"{name}_typed", typed)
+            register_frame(con, f"{name}_text", text)
             derived = (
                 f"SELECT * FROM {_ident(name + '_typed')}"
                 if rule.scope is Scope.STRUCTURE
@@ -128,7 +136,8 @@ def example_fails(spec: Spec, rule: Rule, records: object, period: dt.date | Non
             con.execute(f"CREATE VIEW {_ident(name)} AS {derived}")
             sources[name] = _ident(f"{name}_text") if rule.stage is Stage.TEXT else _ident(name)
         rows_out = con.execute(scope_sql(spec, rule, sources, "_row", period)).fetchall()
-    con.close()
+    finally:
+        con.close()
     if rule.scope is Scope.TABLE:
         return rows_out[0][0] is False
     if rule.scope is Scope.CROSS_TABLE:
@@ -136,12 +145,22 @@ def example_fails(spec: Spec, rule: Rule, records: object, period: dt.date | Non
     return any(r[0] == 0 for r in rows_out)
 
 
-def attribution_rank_sql(spec: Spec) -> str:
-    """The SQL window giving each death record its rank among the records of the same death."""
+def attribution_window_sql(spec: Spec, columns: Mapping[str, str] | None = None) -> str:
+    """The window of the spec's attribution: records of one death, in attribution order.
+
+    ``columns`` names the SQL that stands for a ``match_on`` field where the stored column
+    differs (the warehouse matches on the pseudonym, not the number).
+    """
     rule = spec.attribution
+    columns = columns or {}
     order = ", ".join(
         f"({ex.to_duckdb(k.expression)}) {'DESC' if k.descending else 'ASC'} NULLS LAST"
         for k in rule.order_by
     )
-    partition = ", ".join(_ident(m) for m in rule.match_on)
-    return f"row_number() OVER (PARTITION BY {partition} ORDER BY {order})"
+    partition = ", ".join(columns.get(m, _ident(m)) for m in rule.match_on)
+    return f"PARTITION BY {partition} ORDER BY {order}"
+
+
+def attribution_rank_sql(spec: Spec, columns: Mapping[str, str] | None = None) -> str:
+    """The SQL window giving each death record its rank among the records of the same death."""
+    return f"row_number() OVER ({attribution_window_sql(spec, columns)})"

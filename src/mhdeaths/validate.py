@@ -79,12 +79,21 @@ class ValidatedSubmission:
     Built only by ``validate``; its tables hold the typed values and the derived fields.
     """
 
-    def __init__(self, token: object, spec: Spec, report: Report, tables: dict[str, pl.DataFrame]):
+    def __init__(
+        self,
+        token: object,
+        spec: Spec,
+        report: Report,
+        tables: dict[str, pl.DataFrame],
+        source_rows: dict[str, pl.Series],
+    ):
         if token is not _TOKEN:
             raise TypeError("A ValidatedSubmission is made only by mhdeaths.validate.validate.")
         self.spec = spec
         self.report = report
         self.tables = tables
+        self.source_rows = source_rows
+        """Per table, the row each record came from as the user sees it (CSV line, Excel row)."""
 
     @property
     def provider(self) -> str | None:
@@ -158,7 +167,8 @@ def validate(
     )
     if report.verdict is Verdict.REJECTED or (strict and report.counts.get(Severity.WARNING)):
         return ValidationResult(report)
-    submission = ValidatedSubmission(_TOKEN, spec, report, evaluation.typed)
+    rows = {p.table: p.sheet.row_numbers for p in parts}
+    submission = ValidatedSubmission(_TOKEN, spec, report, evaluation.typed, rows)
     return ValidationResult(report, submission)
 
 

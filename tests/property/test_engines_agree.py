@@ -4,8 +4,6 @@ expression text the same way, for every definition and every rule, on generated 
 from __future__ import annotations
 
 import datetime as dt
-import tempfile
-from pathlib import Path
 
 import duckdb
 from hypothesis import HealthCheck, given, settings
@@ -28,12 +26,11 @@ def _both(
     typed = engine.to_typed(DEATH, text)
     polars_derived = engine.derive(SPEC, "death", typed)
     con = duckdb.connect()
-    with tempfile.TemporaryDirectory() as tmp:
-        sqlengine.load_frame(con, "typed", typed.with_row_index("_row"), Path(tmp))
-        query = sqlengine.derive_sql(SPEC, "death", "typed") + " ORDER BY _row"
-        cursor = con.execute(query)
-        columns = [c[0] for c in cursor.description]
-        rows_out = cursor.fetchall()
+    sqlengine.register_frame(con, "typed", typed.with_row_index("_row"))
+    query = sqlengine.derive_sql(SPEC, "death", "typed") + " ORDER BY _row"
+    cursor = con.execute(query)
+    columns = [c[0] for c in cursor.description]
+    rows_out = cursor.fetchall()
     con.close()
     names = [d.name for d in SPEC.definitions_for("death")]
     return (
@@ -59,24 +56,21 @@ def test_the_engines_fail_the_same_records_for_every_rule(
     text = engine.text_frame(DEATH, rows)
     typed = engine.derive(SPEC, "death", engine.to_typed(DEATH, text))
     con = duckdb.connect()
-    with tempfile.TemporaryDirectory() as tmp:
-        sqlengine.load_frame(con, "text", text.with_row_index("_row"), Path(tmp))
-        raw = engine.to_typed(DEATH, text).with_row_index("_row")
-        sqlengine.load_frame(con, "typed", raw, Path(tmp))
-        con.execute(f"CREATE VIEW death AS {sqlengine.derive_sql(SPEC, 'death', 'typed')}")
-        for rule in SPEC.rules_for("death"):
-            if rule.scope in {Scope.CROSS_TABLE, Scope.STRUCTURE}:
-                continue
-            sources = {"death": "text" if rule.stage is Stage.TEXT else "death"}
-            got = con.execute(sqlengine.scope_sql(SPEC, rule, sources, "_row", PERIOD)).fetchall()
-            if rule.scope is Scope.TABLE:
-                assert (got[0][0] is False) == engine.table_fails(SPEC, rule, typed, PERIOD), (
-                    rule.id
-                )
-            else:
-                fails = engine.record_failures(SPEC, rule, text, typed, PERIOD)
-                expected = [i for i, f in enumerate(fails.to_list()) if f]
-                assert [r[0] for r in got] == expected, rule.id
+    sqlengine.register_frame(con, "text", text.with_row_index("_row"))
+    raw = engine.to_typed(DEATH, text).with_row_index("_row")
+    sqlengine.register_frame(con, "typed", raw)
+    con.execute(f"CREATE VIEW death AS {sqlengine.derive_sql(SPEC, 'death', 'typed')}")
+    for rule in SPEC.rules_for("death"):
+        if rule.scope in {Scope.CROSS_TABLE, Scope.STRUCTURE}:
+            continue
+        sources = {"death": "text" if rule.stage is Stage.TEXT else "death"}
+        got = con.execute(sqlengine.scope_sql(SPEC, rule, sources, "_row", PERIOD)).fetchall()
+        if rule.scope is Scope.TABLE:
+            assert (got[0][0] is False) == engine.table_fails(SPEC, rule, typed, PERIOD), rule.id
+        else:
+            fails = engine.record_failures(SPEC, rule, text, typed, PERIOD)
+            expected = [i for i, f in enumerate(fails.to_list()) if f]
+            assert [r[0] for r in got] == expected, rule.id
     con.close()
 
 
@@ -94,9 +88,8 @@ def test_the_engines_attribute_a_death_reported_twice_to_the_same_record(
     typed = engine.derive(SPEC, "death", engine.to_typed(DEATH, engine.text_frame(DEATH, rows)))
     from_polars = engine.attribution_rank(SPEC, typed).to_list()
     con = duckdb.connect()
-    with tempfile.TemporaryDirectory() as tmp:
-        sqlengine.load_frame(con, "death", typed.with_row_index("_row"), Path(tmp))
-        query = f"SELECT {sqlengine.attribution_rank_sql(SPEC)} FROM death ORDER BY _row"
-        from_duckdb = [r[0] for r in con.execute(query).fetchall()]
+    sqlengine.register_frame(con, "death", typed.with_row_index("_row"))
+    query = f"SELECT {sqlengine.attribution_rank_sql(SPEC)} FROM death ORDER BY _row"
+    from_duckdb = [r[0] for r in con.execute(query).fetchall()]
     con.close()
     assert from_polars == from_duckdb

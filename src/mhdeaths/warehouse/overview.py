@@ -1,0 +1,173 @@
+"""What the receiving team asks of the warehouse: what arrived, what was superseded, what is late.
+
+``status`` sums the warehouse up; ``history`` lists submissions with what each did. Both read a
+read-only connection, so they can run beside analysts' queries (though not beside a load).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from mhdeaths.warehouse.canonical import load_canonical
+from mhdeaths.warehouse.store import connect, migrations, pending
+
+
+@dataclass(frozen=True)
+class Gap:
+    provider: str
+    reporting_period: str
+    due_date: dt.date
+
+
+@dataclass(frozen=True)
+class Status:
+    path: Path
+    size_bytes: int
+    schema_version: int
+    migrations_pending: int
+    submissions: int
+    current: int
+    superseded: int
+    late: int
+    providers: int
+    first_period: str | None
+    last_period: str | None
+    last_received: dt.datetime | None
+    death_records_stored: int
+    deaths: int
+    deaths_counted: int
+    duplicates_resolved: int
+    withdrawn: int
+    category_disagreements: int
+    missing: tuple[Gap, ...]
+    """Provider-periods with no submission, between a provider's first period and the latest
+    period any provider has submitted, whose due date has passed."""
+    key_fingerprint: str | None
+
+
+def _one(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[object, ...]:
+    row = con.execute(sql).fetchone()
+    assert row is not None, "an aggregate query returns one row"
+    return row
+
+
+def status(path: Path, today: dt.date | None = None) -> Status:
+    """The warehouse summed up. ``today`` decides which missing submissions are overdue."""
+    today = today or dt.datetime.now(dt.UTC).date()
+    with connect(path, read_only=True) as con:
+        waiting = len(pending(con))
+        subs = _one(
+            con,
+            "SELECT count(*), count(*) FILTER (WHERE status = 'current'), "
+            "count(*) FILTER (WHERE status = 'superseded'), "
+            "count(*) FILTER (WHERE late AND status = 'current'), count(DISTINCT provider), "
+            "min(reporting_period), max(reporting_period), max(received_at) FROM submissions",
+        )
+        stored = _one(con, "SELECT count(*) FROM death_record")
+        deaths = _one(
+            con,
+            "SELECT count(*), count(*) FILTER (WHERE counted), count(*) FILTER (WHERE NOT counted), "
+            "count(*) FILTER (WHERE category_disagrees) FROM deaths",
+        )
+        withdrawn = _one(
+            con,
+            "SELECT count(*) FROM death_records_as_at(TIMESTAMP 'infinity') "
+            "WHERE record_action = 'D'",
+        )
+        key = con.execute("SELECT any_value(key_fingerprint) FROM submission").fetchone()
+        gaps = con.execute(
+            """
+            WITH providers AS (
+                SELECT provider, min(reporting_period) AS first FROM submission GROUP BY provider
+            ),
+            months AS (
+                SELECT strftime(m, '%Y-%m') AS reporting_period,
+                       last_day(CAST(m AS DATE) + INTERVAL (?) MONTH) AS due_date
+                FROM range(
+                    (SELECT CAST(strptime(min(reporting_period) || '-01', '%Y-%m-%d') AS DATE)
+                     FROM submission),
+                    (SELECT CAST(strptime(max(reporting_period) || '-01', '%Y-%m-%d') AS DATE)
+                     FROM submission) + INTERVAL 1 MONTH,
+                    INTERVAL 1 MONTH
+                ) AS r(m)
+            )
+            SELECT p.provider, m.reporting_period, m.due_date
+            FROM providers AS p JOIN months AS m ON m.reporting_period >= p.first
+            WHERE m.due_date < ?
+              AND NOT EXISTS (
+                SELECT 1 FROM submission AS s
+                WHERE s.provider = p.provider AND s.reporting_period = m.reporting_period)
+            ORDER BY 1, 2
+            """,
+            [load_canonical().due_months_after_period, today],
+        ).fetchall()
+    return Status(
+        path=path,
+        size_bytes=path.stat().st_size,
+        schema_version=max(m.version for m in migrations()) - waiting,
+        migrations_pending=waiting,
+        submissions=int(subs[0]),  # type: ignore[call-overload]
+        current=int(subs[1]),  # type: ignore[call-overload]
+        superseded=int(subs[2]),  # type: ignore[call-overload]
+        late=int(subs[3]),  # type: ignore[call-overload]
+        providers=int(subs[4]),  # type: ignore[call-overload]
+        first_period=subs[5],  # type: ignore[arg-type]
+        last_period=subs[6],  # type: ignore[arg-type]
+        last_received=subs[7],  # type: ignore[arg-type]
+        death_records_stored=int(stored[0]),  # type: ignore[call-overload]
+        deaths=int(deaths[0]),  # type: ignore[call-overload]
+        deaths_counted=int(deaths[1]),  # type: ignore[call-overload]
+        duplicates_resolved=int(deaths[2]),  # type: ignore[call-overload]
+        withdrawn=int(withdrawn[0]),  # type: ignore[call-overload]
+        category_disagreements=int(deaths[3]),  # type: ignore[call-overload]
+        missing=tuple(Gap(*g) for g in gaps),
+        key_fingerprint=key[0] if key else None,
+    )
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    submission_id: int
+    provider: str
+    reporting_period: str
+    spec_version: str
+    received_at: dt.datetime
+    status: str
+    superseded_by: int | None
+    late: bool
+    death_rows: int
+    new_records: int
+    updated_records: int
+    withdrawn_records: int
+    activity_rows: int
+    warnings: int
+    files: str
+
+
+def history(
+    path: Path, provider: str | None = None, reporting_period: str | None = None
+) -> list[HistoryRow]:
+    """Every submission (optionally of one provider or period), oldest first, and what it did."""
+    with connect(path, read_only=True) as con:
+        rows = con.execute(
+            """
+            SELECT s.submission_id, s.provider, s.reporting_period, s.spec_version, s.received_at,
+                   s.status, s.superseded_by, s.late, s.death_rows,
+                   count(r.source_row) FILTER (WHERE r.record_action = 'N'),
+                   count(r.source_row) FILTER (WHERE r.record_action = 'U'),
+                   count(r.source_row) FILTER (WHERE r.record_action = 'D'),
+                   s.activity_rows, s.warnings,
+                   (SELECT string_agg(file_name, ', ' ORDER BY file_name) FROM submission_file AS f
+                    WHERE f.submission_id = s.submission_id)
+            FROM submissions AS s LEFT JOIN death_record AS r USING (submission_id)
+            WHERE (? IS NULL OR s.provider = ?) AND (? IS NULL OR s.reporting_period = ?)
+            GROUP BY ALL
+            ORDER BY s.provider, s.reporting_period, s.received_at, s.submission_id
+            """,
+            [provider, provider, reporting_period, reporting_period],
+        ).fetchall()
+    return [HistoryRow(*row) for row in rows]

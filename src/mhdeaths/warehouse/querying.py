@@ -1,0 +1,106 @@
+"""The analyst's surface: read-only SQL over the warehouse, and a Parquet export.
+
+A query runs on a read-only connection that DuckDB also bars from every file but the warehouse
+(no COPY, no ATTACH, no reading other files), so a query can neither change the warehouse nor
+carry data out of it by the side door. The export writes the current views as Parquet,
+partitioned Hive-style by year and provider, which DuckDB, polars, Spark and R all read back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from mhdeaths.errors import OutputError
+from mhdeaths.warehouse.canonical import WarehouseError
+from mhdeaths.warehouse.store import connect
+
+_READ_ONLY = re.compile(r'Cannot execute statement of type "(\w+)"')
+
+
+class QueryError(WarehouseError):
+    """The SQL cannot run: one line saying why."""
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    columns: tuple[str, ...]
+    rows: list[tuple[object, ...]]
+
+
+def query(path: Path, sql: str) -> QueryResult:
+    """Run one analyst's SQL on a read-only connection; a write or a bad query is one clear line."""
+    if not sql.strip():
+        raise QueryError("The query is empty: give one SQL statement.")
+    with connect(path, read_only=True, external=False) as con:
+        try:
+            cursor = con.execute(sql)
+            if cursor.description is None:
+                raise QueryError("The statement returned no rows: give a query (SELECT, FROM...).")
+            columns = tuple(c[0] for c in cursor.description)
+            rows = cursor.fetchall()
+        except duckdb.Error as exc:
+            raise QueryError(_explain(exc)) from None
+    return QueryResult(columns, rows)
+
+
+def _explain(exc: duckdb.Error) -> str:
+    text = " ".join(str(exc).split())
+    refused = _READ_ONLY.search(text)
+    if refused or "read-only" in text:
+        kind = refused[1] if refused else "this"
+        return f"The warehouse is read-only to queries: a {kind} statement is refused."
+    if isinstance(exc, duckdb.PermissionException):
+        return "Queries may read only the warehouse: files and other databases are out of reach."
+    kind = type(exc).__name__.removesuffix("Exception").lower()
+    message = text.split(": ", 1)[1] if ": " in text else text
+    message = message.split(" LINE ", 1)[0]
+    return f"The query cannot run ({kind} error): {message}"
+
+
+EXPORTS = {
+    "deaths": ("SELECT *, year(death_date) AS year, org_id_provider AS provider FROM deaths", True),
+    "activity": (
+        "SELECT *, CAST(left(reporting_period, 4) AS INTEGER) AS year, "
+        "org_id_provider AS provider FROM activity",
+        True,
+    ),
+    "submissions": ("SELECT * FROM submissions", False),
+    "data_quality": ("SELECT * FROM data_quality", False),
+}
+"""What the export writes: each view, partitioned by year and provider where it has records."""
+
+
+def export(path: Path, out: Path) -> list[Path]:
+    """Write the current views as Parquet under ``out``; the folders and files written."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"The export folder {out} cannot be made: {exc.strerror}.") from None
+    written = []
+    with connect(path, read_only=True) as con:
+        for name, (select, partitioned) in EXPORTS.items():
+            target = out / name if partitioned else out / f"{name}.parquet"
+            literal = "'" + str(target).replace("'", "''") + "'"
+            options = "FORMAT parquet"
+            if partitioned:
+                options += ", PARTITION_BY (year, provider), OVERWRITE true"
+            try:
+                con.execute(f"COPY ({select}) TO {literal} ({options})")
+            except duckdb.Error as exc:
+                raise OutputError(f"The export to {target} failed: {_explain(exc)}") from None
+            written.append(target)
+    return written
+
+
+def as_text(value: object) -> str:
+    """A value as CSV and the terminal show it (dates in ISO form, empty for NULL)."""
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    return str(value)

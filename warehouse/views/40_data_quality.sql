@@ -1,0 +1,51 @@
+-- data_quality: one row per provider and reporting period (its current submission): lateness,
+-- resubmissions, record actions, completeness of the required fields, warnings at validation,
+-- category disagreements and deaths resolved as duplicates of another provider's record.
+CREATE OR REPLACE VIEW data_quality AS
+WITH
+resubmitted AS (
+    SELECT provider, reporting_period, count(*) - 1 AS resubmissions
+    FROM submission GROUP BY ALL
+),
+actions AS (
+    SELECT
+        submission_id,
+        count(*) FILTER (WHERE record_action = 'N') AS new_records,
+        count(*) FILTER (WHERE record_action = 'U') AS updated_records,
+        count(*) FILTER (WHERE record_action = 'D') AS withdrawn_records,
+        round(100.0 * (
+            {% for f in required %}
+            count({{ f }}) FILTER (WHERE record_action <> 'D'){{ " +" if not loop.last }}
+            {% endfor %}
+        ) / nullif({{ required | length }} * count(*) FILTER (WHERE record_action <> 'D'), 0), 1)
+            AS completeness_pct,
+        count(*) FILTER (WHERE category_disagrees) AS category_disagreements
+    FROM death_record GROUP BY submission_id
+),
+resolved AS (
+    SELECT org_id_provider AS provider, reporting_period, count(*) AS duplicates_resolved
+    FROM deaths WHERE NOT counted GROUP BY ALL
+)
+SELECT
+    s.provider,
+    s.reporting_period,
+    s.submission_id,
+    s.spec_version,
+    s.received_at,
+    s.due_date,
+    s.late,
+    s.days_late,
+    r.resubmissions,
+    s.death_rows,
+    coalesce(a.new_records, 0) AS new_records,
+    coalesce(a.updated_records, 0) AS updated_records,
+    coalesce(a.withdrawn_records, 0) AS withdrawn_records,
+    a.completeness_pct,
+    s.warnings,
+    coalesce(a.category_disagreements, 0) AS category_disagreements,
+    coalesce(d.duplicates_resolved, 0) AS duplicates_resolved
+FROM submissions AS s
+JOIN resubmitted AS r USING (provider, reporting_period)
+LEFT JOIN actions AS a USING (submission_id)
+LEFT JOIN resolved AS d USING (provider, reporting_period)
+WHERE s.status = 'current';
