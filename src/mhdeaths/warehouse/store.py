@@ -17,7 +17,6 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 import duckdb
@@ -61,7 +60,6 @@ def default_path() -> Path:
     return Path(os.environ[PATH_ENV]) if os.environ.get(PATH_ENV) else DEFAULT_PATH
 
 
-@cache
 def migrations(root: Path | None = None) -> tuple[Migration, ...]:
     """The migrations in order; their numbers must run 1, 2, 3... with no gap or repeat."""
     folder = (root or warehouse_root()) / "migrations"

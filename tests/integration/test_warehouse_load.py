@@ -1,0 +1,333 @@
+"""Loading the warehouse, against real DuckDB files: idempotence, supersession and history, both
+spec versions in one model, one death reported twice, and the schema's own upgrades."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mhdeaths import engine
+from mhdeaths.pseudonym import demo_key
+from mhdeaths.spec import load_spec
+from mhdeaths.synth import SynthOptions, generate
+from mhdeaths.validate import validate
+from mhdeaths.warehouse.canonical import (
+    WarehouseError,
+    check_canonical,
+    load_canonical,
+    warehouse_root,
+)
+from mhdeaths.warehouse.loading import load
+from mhdeaths.warehouse.store import connect, table_columns, upgrade
+
+from ..conftest import SPEC_ROOT, VERSIONS
+
+V1 = load_spec("1.0.0", SPEC_ROOT)
+LATEST = load_spec(VERSIONS[-1], SPEC_ROOT)
+KEY = demo_key()
+EARLY = dt.datetime(2027, 12, 5, 9, 0)
+LATER = dt.datetime(2028, 1, 10, 9, 0)
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two providers, two months under 1.0.0 and two under the latest version."""
+    out = tmp_path_factory.mktemp("synthetic")
+    generate(
+        V1,
+        SynthOptions(start="2027-08", months=2, seed=5, provider_list=("RX1", "RX2")),
+        out / "v1",
+    )
+    generate(LATEST, SynthOptions(providers=2, months=2, start="2027-10", seed=6), out / "v2")
+    return out
+
+
+def state(path: Path) -> dict[str, object]:
+    """Everything stored, table by table: row counts and an order-free hash of the rows."""
+    with connect(path, read_only=True) as con:
+        return {
+            table: con.execute(f"SELECT count(*), bit_xor(hash(t)) FROM {table} AS t").fetchone()
+            for table in ("submission", "submission_file", "death_record", "activity_record")
+        }
+
+
+def rows(path: Path, sql: str, *params: object) -> list[tuple[object, ...]]:
+    with connect(path, read_only=True) as con:
+        return con.execute(sql, list(params)).fetchall()
+
+
+def test_loading_the_same_files_twice_changes_nothing(tmp_path: Path, synthetic: Path) -> None:
+    warehouse = tmp_path / "w.duckdb"
+    first = load(warehouse, [synthetic], key=KEY, received_at=EARLY)
+    assert first and all(o.status == "loaded" for o in first)
+    before = state(warehouse)
+    again = load(warehouse, [synthetic], key=KEY, received_at=LATER)
+    assert [o.status for o in again] == ["unchanged"] * len(first)
+    assert [o.submission_id for o in again] == [o.submission_id for o in first]
+    assert state(warehouse) == before
+
+
+def _biggest_death_file(folder: Path) -> Path:
+    files = sorted(folder.rglob("*_death.csv"))
+    return max(files, key=lambda p: (pl.read_csv(p, infer_schema=False).height, p.name))
+
+
+def test_a_resubmission_supersedes_and_the_earlier_state_stays_queryable(
+    tmp_path: Path, synthetic: Path
+) -> None:
+    death_file = _biggest_death_file(synthetic / "v2")
+    activity_file = death_file.with_name(death_file.name.replace("_death", "_activity"))
+    warehouse = tmp_path / "w.duckdb"
+    (original,) = load(warehouse, [death_file, activity_file], key=KEY, received_at=EARLY)
+    text = pl.read_csv(death_file, infer_schema=False)
+    assert text.height >= 3, "the fixture needs a month with three deaths"
+    updated, withdrawn, untouched = text["death_record_id"].to_list()[:3]
+    # The resubmission updates one record, withdraws one, and does not mention the third.
+    resubmission = text.head(2).with_columns(
+        pl.Series("record_action", ["U", "D"]),
+        pl.when(pl.col("death_record_id") == updated)
+        .then(pl.lit("Z"))
+        .otherwise(pl.col("ethnic_category"))
+        .alias("ethnic_category"),
+    )
+    folder = tmp_path / "resubmitted"
+    folder.mkdir()
+    resubmission.write_csv(folder / death_file.name)
+    shutil.copy(activity_file, folder / activity_file.name)
+    (second,) = load(warehouse, [folder], key=KEY, received_at=LATER)
+    assert second.status == "loaded" and second.supersedes == original.submission_id
+
+    provider, period = original.provider, original.reporting_period
+    assert rows(
+        warehouse,
+        "SELECT submission_id, status, superseded_by FROM submissions ORDER BY 1",
+    ) == [
+        (original.submission_id, "superseded", second.submission_id),
+        (second.submission_id, "current", None),
+    ]
+    now = dict(rows(warehouse, "SELECT death_record_id, ethnic_category FROM deaths"))
+    assert withdrawn not in now
+    assert now[updated] == "Z"
+    assert untouched in now, "a record the resubmission does not mention stays"
+    assert len(now) == text.height - 1
+
+    # As it stood before the resubmission arrived.
+    then = dict(
+        rows(
+            warehouse,
+            "SELECT death_record_id, ethnic_category FROM deaths_as_at(?)",
+            EARLY + dt.timedelta(days=1),
+        )
+    )
+    assert set(then) == set(text["death_record_id"].to_list())
+    assert then[updated] == text.filter(pl.col("death_record_id") == updated)["ethnic_category"][0]
+    # Nothing submitted is lost.
+    assert rows(warehouse, "SELECT count(*) FROM death_history")[0][0] == text.height + 2
+    quality = rows(
+        warehouse,
+        "SELECT resubmissions, updated_records, withdrawn_records FROM data_quality "
+        "WHERE provider = ? AND reporting_period = ?",
+        provider,
+        period,
+    )
+    assert quality == [(1, 1, 1)]
+    # The activity of the current submission only.
+    assert rows(warehouse, "SELECT DISTINCT submission_id FROM activity") == [
+        (second.submission_id,)
+    ]
+
+
+def test_an_older_submission_loaded_late_does_not_supersede_a_newer_one(
+    tmp_path: Path, synthetic: Path
+) -> None:
+    activity = sorted((synthetic / "v2").rglob("*_activity.csv"))[0]
+    changed = tmp_path / "changed" / activity.name
+    changed.parent.mkdir()
+    changed.write_text(activity.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    warehouse = tmp_path / "w.duckdb"
+    (newer,) = load(warehouse, [activity], key=KEY, received_at=LATER)
+    (older,) = load(warehouse, [changed], key=KEY, received_at=EARLY)
+    assert older.status == "loaded" and not older.current and older.supersedes is None
+    assert rows(warehouse, "SELECT submission_id FROM submissions WHERE status = 'current'") == [
+        (newer.submission_id,)
+    ]
+
+
+def test_submissions_under_both_versions_land_in_one_model(tmp_path: Path, synthetic: Path) -> None:
+    warehouse = tmp_path / "w.duckdb"
+    outcomes = load(warehouse, [synthetic], key=KEY)
+    assert {o.spec_version for o in outcomes} == {"1.0.0", LATEST.version}
+    by_version = dict(
+        rows(
+            warehouse,
+            "SELECT spec_version, count(family_involvement) FROM deaths GROUP BY 1",
+        )
+    )
+    assert set(by_version) == {"1.0.0", LATEST.version}
+    assert by_version["1.0.0"] == 0, "1.0.0 did not collect family involvement"
+    assert by_version[LATEST.version] > 0
+    submitted = sum(o.death_rows for o in outcomes)
+    assert rows(warehouse, "SELECT count(*) FROM deaths")[0][0] == submitted
+    assert rows(warehouse, "SELECT DISTINCT canonical_version FROM submission") == [
+        (LATEST.version,)
+    ]
+
+
+def test_a_death_reported_by_two_providers_is_counted_once(tmp_path: Path) -> None:
+    out = tmp_path / "synthetic"
+    generate(LATEST, SynthOptions(providers=2, months=1, start="2027-10", seed=21), out)
+    first, second = sorted(out.glob("*/*_death.csv"))[:2]
+    a = pl.read_csv(first, infer_schema=False)
+    b = pl.read_csv(second, infer_schema=False)
+    # The second provider also reports one of the first provider's deaths that is not an
+    # inpatient death (so its activity still balances), as its own record.
+    shared = a.filter(pl.col("declared_death_category") != "IPD").head(1)
+    assert shared.height == 1
+    copy = shared.with_columns(
+        org_id_provider=pl.lit(b["org_id_provider"][0]),
+        death_record_id=pl.lit("TRANSFER-1"),
+    )
+    pl.concat([b, copy]).write_csv(second)
+    warehouse = tmp_path / "w.duckdb"
+    assert all(o.status == "loaded" for o in load(warehouse, [out], key=KEY))
+
+    groups = rows(
+        warehouse, "SELECT records, attributed_provider, death_date FROM duplicate_deaths"
+    )
+    assert len(groups) == 1
+    records, attributed, _ = groups[0]
+    assert records == 2
+    # The polars engine ranks the same two records the same way.
+    pair = pl.concat([shared, copy])
+    typed = engine.derive(
+        LATEST,
+        "death",
+        engine.to_typed(
+            LATEST.table("death"),
+            pair.select([f.name for f in LATEST.table("death").submitted_fields]),
+        ),
+    )
+    ranks = engine.attribution_rank(LATEST, typed).to_list()
+    assert attributed == pair["org_id_provider"][ranks.index(1)]
+    counted = rows(
+        warehouse,
+        "SELECT count(*) FILTER (WHERE counted), count(*) FROM deaths WHERE death_record_id IN (?, ?)",
+        shared["death_record_id"][0],
+        "TRANSFER-1",
+    )
+    assert counted == [(1, 2)]
+    assert rows(warehouse, "SELECT sum(duplicates_resolved) FROM data_quality")[0][0] == 1
+
+
+@settings(
+    max_examples=4,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(seed=st.integers(0, 100_000))
+def test_the_warehouse_derives_what_the_validator_derives(tmp_path: Path, seed: int) -> None:
+    out = tmp_path / f"s{seed}"
+    generate(LATEST, SynthOptions(providers=1, months=3, start="2027-10", seed=seed), out)
+    warehouse = tmp_path / f"w{seed}.duckdb"
+    names = [d.name for d in LATEST.definitions_for("death")]
+    for death in sorted(out.rglob("*_death.csv")):
+        result = validate([death])
+        assert result.submission is not None
+        polars_side = result.submission.tables["death"].select(names)
+        (outcome,) = load(warehouse, [death], key=KEY)
+        duckdb_side = rows(
+            warehouse,
+            f"SELECT {', '.join(names)} FROM death_record WHERE submission_id = ? "
+            "ORDER BY source_row",
+            outcome.submission_id,
+        )
+        assert [tuple(r) for r in polars_side.iter_rows()] == duckdb_side
+
+
+def test_the_tables_match_the_canonical_model(tmp_path: Path) -> None:
+    with connect(tmp_path / "w.duckdb") as con:
+        upgrade(con)
+        assert check_canonical(load_canonical(), SPEC_ROOT, table_columns(con)) == []
+
+
+def test_a_spec_version_without_a_mapping_is_reported() -> None:
+    model = load_canonical()
+    partial = model.model_copy(
+        update={"versions": {LATEST.version: model.versions[LATEST.version]}}
+    )
+    assert any("1.0.0 has no mapping" in p for p in check_canonical(partial, SPEC_ROOT))
+
+
+@pytest.fixture
+def warehouse_copy(tmp_path: Path) -> Path:
+    root = tmp_path / "warehouse-src"
+    shutil.copytree(warehouse_root(), root)
+    return root
+
+
+def test_a_warehouse_made_by_an_earlier_release_upgrades_in_place(
+    tmp_path: Path, synthetic: Path, warehouse_copy: Path
+) -> None:
+    warehouse = tmp_path / "w.duckdb"
+    load(warehouse, [synthetic / "v2"], key=KEY)
+    before = state(warehouse)
+    (warehouse_copy / "migrations" / "0002_submission_note.sql").write_text(
+        "ALTER TABLE submission ADD COLUMN note VARCHAR;\n", encoding="utf-8"
+    )
+    with connect(warehouse) as con:
+        done = upgrade(con, root=warehouse_copy)
+        assert done.applied == ("0002_submission_note",) and done.schema_version == 2
+        again = upgrade(con, root=warehouse_copy)
+        assert again.applied == () and not again.views_rewritten
+    recorded = rows(warehouse, "SELECT version, name FROM schema_migration ORDER BY 1")
+    assert recorded == [(1, "submissions_and_records"), (2, "submission_note")]
+    assert rows(warehouse, "SELECT count(note) FROM submission") == [(0,)]
+    after = state(warehouse)
+    assert {k: v[0] for k, v in after.items()} == {k: v[0] for k, v in before.items()}  # type: ignore[index]
+
+
+def test_a_changed_migration_is_refused(tmp_path: Path, warehouse_copy: Path) -> None:
+    warehouse = tmp_path / "w.duckdb"
+    with connect(warehouse) as con:
+        upgrade(con, root=warehouse_copy)
+    migration = next((warehouse_copy / "migrations").glob("0001_*.sql"))
+    migration.write_text(migration.read_text(encoding="utf-8") + "\n-- edited\n", encoding="utf-8")
+    with connect(warehouse) as con, pytest.raises(WarehouseError, match="append-only"):
+        upgrade(con, root=warehouse_copy)
+
+
+def test_a_warehouse_from_a_newer_release_is_refused(tmp_path: Path, warehouse_copy: Path) -> None:
+    warehouse = tmp_path / "w.duckdb"
+    (warehouse_copy / "migrations" / "0002_future.sql").write_text("SELECT 1;\n", encoding="utf-8")
+    with connect(warehouse) as con:
+        upgrade(con, root=warehouse_copy)
+    with connect(warehouse) as con, pytest.raises(WarehouseError, match="newer release"):
+        upgrade(con)
+
+
+def test_a_failed_migration_leaves_the_warehouse_as_it_was(
+    tmp_path: Path, warehouse_copy: Path
+) -> None:
+    warehouse = tmp_path / "w.duckdb"
+    with connect(warehouse) as con:
+        upgrade(con, root=warehouse_copy)
+    (warehouse_copy / "migrations" / "0002_broken.sql").write_text(
+        "ALTER TABLE submission ADD COLUMN ok VARCHAR;\nALTER TABLE nowhere ADD COLUMN x INT;\n",
+        encoding="utf-8",
+    )
+    with (
+        connect(warehouse) as con,
+        pytest.raises(WarehouseError, match="cannot be brought up to date"),
+    ):
+        upgrade(con, root=warehouse_copy)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute("SELECT max(version) FROM schema_migration").fetchone() == (1,)
+        columns = [r[0] for r in con.execute("DESCRIBE submission").fetchall()]
+        assert "ok" not in columns
