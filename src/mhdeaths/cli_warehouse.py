@@ -62,14 +62,17 @@ def _path(warehouse: Path | None) -> Path:
 @app.command("init")
 def init(warehouse: WarehousePath = None) -> None:
     """Make a new warehouse, or bring an existing one up to date (its data stays as it is)."""
-    from mhdeaths.warehouse.store import connect, upgrade
+    from mhdeaths.warehouse.schema import upgrade
+    from mhdeaths.warehouse.store import connect
 
     path = _path(warehouse)
     existed = path.exists()
     with connect(path) as con:
         done = upgrade(con)
-    what = "Upgraded" if existed and done.applied else "Made" if not existed else "Checked"
+    changed = done.applied or done.views_rewritten
+    what = "Made" if not existed else "Upgraded" if changed else "Checked"
     applied = f"; applied {', '.join(done.applied)}" if done.applied else ""
+    applied += "; views rewritten" if existed and done.views_rewritten else ""
     out.print(f"{what} the warehouse {escape(str(path))}: schema {done.schema_version}{applied}.")
 
 

@@ -54,3 +54,13 @@ class SpecCheckFailed(UserError):
 
 class OutputError(UserError):
     """An output folder or file cannot be written."""
+
+
+class WarehouseError(UserError):
+    """The warehouse cannot do what was asked: one sentence saying why."""
+
+
+class WarehouseBusy(WarehouseError):
+    """Another process has the warehouse open; nothing was done."""
+
+    exit_code = ExitCode.BUSY

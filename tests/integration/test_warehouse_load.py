@@ -25,7 +25,8 @@ from mhdeaths.warehouse.canonical import (
     warehouse_root,
 )
 from mhdeaths.warehouse.loading import load
-from mhdeaths.warehouse.store import connect, table_columns, upgrade
+from mhdeaths.warehouse.schema import upgrade
+from mhdeaths.warehouse.store import connect, table_columns
 
 from ..conftest import SPEC_ROOT, VERSIONS
 

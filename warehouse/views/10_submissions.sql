@@ -1,3 +1,7 @@
+-- due_date(period): the last day a submission for the period (CCYY-MM) is on time.
+CREATE OR REPLACE MACRO due_date(period) AS
+    last_day(CAST(strptime(period || '-01', '%Y-%m-%d') AS DATE) + INTERVAL {{ due_months }} MONTH);
+
 -- submissions: every submission received, whether it is current or superseded, and whether it
 -- was late. submissions_as_at(t) is the same as it stood at time t ("as submitted on date t").
 CREATE OR REPLACE MACRO submissions_as_at(as_at) AS TABLE
@@ -25,10 +29,7 @@ FROM (
         lead(submission_id) OVER (
             PARTITION BY provider, reporting_period ORDER BY received_at, submission_id
         ) AS nxt,
-        last_day(
-            CAST(strptime(reporting_period || '-01', '%Y-%m-%d') AS DATE)
-            + INTERVAL {{ due_months }} MONTH
-        ) AS due_date
+        due_date(reporting_period) AS due_date
     FROM submission
     WHERE received_at <= as_at
 ) AS s;

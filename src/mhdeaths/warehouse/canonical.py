@@ -11,16 +11,19 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import polars as pl
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from mhdeaths.errors import SpecError, UserError
+from mhdeaths.errors import SpecError, WarehouseError
 from mhdeaths.pseudonym import PseudonymKey, pseudonymise, refuse_demo_key_for_real_numbers
 from mhdeaths.spec import FieldType, Spec, available_versions, load_spec
-from mhdeaths.validate import ValidatedSubmission
+from mhdeaths.warehouse.store import warehouse_root
+
+if TYPE_CHECKING:
+    from mhdeaths.validate import ValidatedSubmission
 
 POLARS_TYPES: dict[FieldType, pl.DataType] = {
     FieldType.STRING: pl.String(),
@@ -42,10 +45,6 @@ DUCKDB_TYPES: dict[FieldType, str] = {
 }
 RECORD_COLUMNS = {"submission_id": "INTEGER", "source_row": "INTEGER"}
 """Columns every record table has before the spec's fields."""
-
-
-class WarehouseError(UserError):
-    """The warehouse cannot do what was asked: one sentence saying why."""
 
 
 class _Model(BaseModel):
@@ -87,11 +86,6 @@ class CanonicalModel(_Model):
                 f"Spec version {version} has no mapping to the warehouse's canonical model "
                 "(warehouse/canonical.yaml); add one before loading its submissions."
             ) from None
-
-
-def warehouse_root() -> Path:
-    """The warehouse/ folder of this checkout: migrations, views and the canonical model."""
-    return Path(__file__).resolve().parents[3] / "warehouse"
 
 
 @cache

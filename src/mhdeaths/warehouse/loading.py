@@ -21,6 +21,7 @@ from typing import Literal
 import duckdb
 
 from mhdeaths import __version__
+from mhdeaths.errors import WarehouseError
 from mhdeaths.profile import Profile, profile_for
 from mhdeaths.pseudonym import PseudonymKey
 from mhdeaths.report import Report, Verdict
@@ -31,13 +32,13 @@ from mhdeaths.submission_files import SubmissionFiles, group_submission_files
 from mhdeaths.validate import ValidatedSubmission, validate
 from mhdeaths.warehouse.canonical import (
     CanonicalModel,
-    WarehouseError,
     canonical_spec,
     dropped_fields,
     load_canonical,
     staged_frame,
 )
-from mhdeaths.warehouse.store import connect, upgrade
+from mhdeaths.warehouse.schema import upgrade
+from mhdeaths.warehouse.store import connect
 
 Status = Literal["loaded", "unchanged", "rejected"]
 

@@ -7,13 +7,16 @@ read-only connection, so they can run beside analysts' queries (though not besid
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
-from mhdeaths.warehouse.canonical import load_canonical
-from mhdeaths.warehouse.store import connect, migrations, pending
+from mhdeaths.errors import WarehouseError
+from mhdeaths.warehouse.schema import migrations, pending
+from mhdeaths.warehouse.store import connect, first_line
 
 
 @dataclass(frozen=True)
@@ -55,10 +58,29 @@ def _one(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[object, ...]:
     return row
 
 
+@contextmanager
+def _reading(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection; a warehouse whose schema this release does not know is one
+    clear sentence (a newer release's, or an older one's not yet upgraded)."""
+    with connect(path, read_only=True) as con:
+        waiting = pending(con)
+        try:
+            yield con
+        except duckdb.Error as exc:
+            hint = (
+                "run `mhdeaths warehouse init` to upgrade it"
+                if waiting or isinstance(exc, duckdb.CatalogException)
+                else "this is a bug; please report it"
+            )
+            raise WarehouseError(
+                f"The warehouse {path} cannot be read by this release ({first_line(exc)}): {hint}."
+            ) from None
+
+
 def status(path: Path, today: dt.date | None = None) -> Status:
     """The warehouse summed up. ``today`` decides which missing submissions are overdue."""
     today = today or dt.datetime.now(dt.UTC).date()
-    with connect(path, read_only=True) as con:
+    with _reading(path) as con:
         waiting = len(pending(con))
         subs = _one(
             con,
@@ -86,7 +108,7 @@ def status(path: Path, today: dt.date | None = None) -> Status:
             ),
             months AS (
                 SELECT strftime(m, '%Y-%m') AS reporting_period,
-                       last_day(CAST(m AS DATE) + INTERVAL (?) MONTH) AS due_date
+                       due_date(strftime(m, '%Y-%m')) AS due_date
                 FROM range(
                     (SELECT CAST(strptime(min(reporting_period) || '-01', '%Y-%m-%d') AS DATE)
                      FROM submission),
@@ -103,7 +125,7 @@ def status(path: Path, today: dt.date | None = None) -> Status:
                 WHERE s.provider = p.provider AND s.reporting_period = m.reporting_period)
             ORDER BY 1, 2
             """,
-            [load_canonical().due_months_after_period, today],
+            [today],
         ).fetchall()
     return Status(
         path=path,
@@ -152,7 +174,7 @@ def history(
     path: Path, provider: str | None = None, reporting_period: str | None = None
 ) -> list[HistoryRow]:
     """Every submission (optionally of one provider or period), oldest first, and what it did."""
-    with connect(path, read_only=True) as con:
+    with _reading(path) as con:
         rows = con.execute(
             """
             SELECT s.submission_id, s.provider, s.reporting_period, s.spec_version, s.received_at,

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from mhdeaths.errors import OutputError
-from mhdeaths.warehouse.canonical import WarehouseError
+from mhdeaths.errors import OutputError, WarehouseError
 from mhdeaths.warehouse.store import connect
 
 _READ_ONLY = re.compile(r'Cannot execute statement of type "(\w+)"')
