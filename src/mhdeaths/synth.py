@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import math
 import random
 import re
@@ -62,6 +63,24 @@ class SynthOptions:
     """The version the files declare; by default the version of the spec passed in."""
     provider_list: tuple[str, ...] = ()
     """Name the providers instead of numbering them (overrides ``providers``)."""
+    resubmissions: float = 0.0
+    """The share of provider-months with deaths that are later resubmitted (0 to 1).
+
+    A resubmission of a month goes to ``<ODS>/resubmissions/`` under the same file names, so that
+    it sorts after the originals. Its death file updates (U) the month's deaths whose details came
+    later (underlying cause, inquest, review), which the original file sends as they first stood;
+    it repeats every inpatient death, so that it and its activity table agree; now and then it
+    withdraws (D) a death reported in error or adds (N) one notified late. Its activity table is
+    the whole month again, now and then slightly corrected.
+    """
+    transfers: float = 0.0
+    """The share of deaths within 30 days of discharge that follow a transfer (0 to 1).
+
+    In such a death the person was discharged to another generated provider's mental health ward
+    and died there, so two providers report it: the sending one as a death within 30 days of
+    discharge (D30), the receiving one as an inpatient death (IPD), with the same NHS number and
+    date of death. It needs at least two providers.
+    """
 
 
 @dataclass(frozen=True)
@@ -77,12 +96,29 @@ class PlantedError:
 
 
 @dataclass(frozen=True)
+class Transfer:
+    """One death reported by two providers: after discharge by one, as an inpatient by the other."""
+
+    nhs_number: str
+    death_date: str
+    sending_provider: str
+    sending_record_id: str
+    """The sending provider's record: a death within 30 days of discharge (D30)."""
+    receiving_provider: str
+    receiving_record_id: str
+    """The receiving provider's record: an inpatient death (IPD)."""
+
+
+@dataclass(frozen=True)
 class SynthResult:
     """What was written: every file in the order written, the providers, the planted errors."""
 
     files: list[Path]
     providers: list[str]
     planted_errors: list[PlantedError]
+    resubmissions: list[Path] = field(default_factory=list)
+    """The files of resubmissions (also in ``files``), in the order written."""
+    transfers: list[Transfer] = field(default_factory=list)
 
 
 # --- Providers ---------------------------------------------------------------------------------
@@ -241,7 +277,6 @@ class _Provider:
 class _Ids:
     """A provider's identifiers so far: unique per provider and stable from one run to the next."""
 
-    deaths: int = 0
     patients: set[str] = field(default_factory=set)
     spells: set[str] = field(default_factory=set)
 
@@ -252,6 +287,22 @@ class _Death:
     category: str
     stratum: tuple[str, str]
     """(age band, stated gender) of an inpatient death: the activity stratum it is counted in."""
+    linked: bool = False
+    """Whether another provider reports the same death (a transfer)."""
+    same_person_as: _Death | None = None
+    """For the receiving provider's record of a transfer: the sending provider's record."""
+
+
+@dataclass(frozen=True)
+class _Person:
+    """Who died and when, as another provider's record says: a transfer's receiving record."""
+
+    death: dt.date
+    birth: dt.date
+    sex: str
+    ld: str
+    admission: dt.date
+    """The start of the receiving provider's spell."""
 
 
 class _Codebook:
@@ -342,15 +393,22 @@ def generate(spec: Spec, options: SynthOptions, out: Path) -> SynthResult:
     """Write the submissions of each provider and month under ``out/<ODS>/``.
 
     Each provider-month has an activity file ``<ODS>_<CCYY-MM>_activity.csv`` and, when anyone
-    died, a death file ``<ODS>_<CCYY-MM>_death.csv``; ``files`` lists them in the order written.
-    Each file holds one month's records as they stand at the latest resubmission, so review
-    outcomes and inquest conclusions that come later may already be filled in.
+    died, a death file ``<ODS>_<CCYY-MM>_death.csv``; ``files`` lists them in the order written,
+    each provider's originals first, then its resubmissions (``<ODS>/resubmissions/``, the same
+    file names). A month that is not resubmitted holds its records as they stand at the end, so
+    review outcomes and inquest conclusions that came later may already be filled in; a month that
+    is resubmitted holds them as they first stood, and its resubmission completes them.
     """
     first = period_start(options.start)
     if options.providers < 1 or options.months < 1:
         raise UserError("Generate at least one provider and one month.")
-    if not 0.0 <= options.error_rate <= 1.0:
-        raise UserError(f"The error rate must be between 0 and 1, not {options.error_rate}.")
+    for name, rate in (
+        ("error rate", options.error_rate),
+        ("resubmission rate", options.resubmissions),
+        ("transfer rate", options.transfers),
+    ):
+        if not 0.0 <= rate <= 1.0:
+            raise UserError(f"The {name} must be between 0 and 1, not {rate}.")
     if options.outlier_factor <= 0:
         raise UserError(f"The outlier factor must be positive, not {options.outlier_factor}.")
     codes = list(options.provider_list) or provider_codes(options.providers)
@@ -360,11 +418,81 @@ def generate(spec: Spec, options: SynthOptions, out: Path) -> SynthResult:
             f"Outlier {', '.join(unknown)} is not one of the generated providers ({codes[0]} to "
             f"{codes[-1]})."
         )
+    if options.transfers > 0 and len(codes) < 2:
+        raise UserError("Transfers between providers need at least two providers.")
     generator = _Generator(spec, options, out)
+    months = [
+        generator.draw_month(ods, _add_months(first, n))
+        for ods in codes
+        for n in range(options.months)
+    ]
+    pairs = generator.transfer(months, codes) if options.transfers > 0 else []
+    for m in months:
+        generator.settle(m)
+    for sending, receiving in pairs:
+        # The same person: the receiving provider's record has the sending provider's number.
+        receiving.row["nhs_number"] = sending.row["nhs_number"]
+    transfers = [
+        Transfer(
+            nhs_number=_text(receiving.row, "nhs_number"),
+            death_date=_text(receiving.row, "death_date"),
+            sending_provider=_text(sending.row, "org_id_provider"),
+            sending_record_id=_text(sending.row, "death_record_id"),
+            receiving_provider=_text(receiving.row, "org_id_provider"),
+            receiving_record_id=_text(receiving.row, "death_record_id"),
+        )
+        for sending, receiving in pairs
+    ]
     files: list[Path] = []
+    resubmissions: list[Path] = []
     for ods in codes:
-        files.extend(generator.provider(ods, first))
-    return SynthResult(files=files, providers=codes, planted_errors=generator.planted)
+        own = [m for m in months if m.p.ods == ods]
+        for m in own:
+            generator.plan_resubmission(m)
+            files.extend(generator.write(m))
+        for m in own:
+            written = generator.write_resubmission(m)
+            files.extend(written)
+            resubmissions.extend(written)
+    return SynthResult(
+        files=files,
+        providers=codes,
+        planted_errors=generator.planted,
+        resubmissions=resubmissions,
+        transfers=transfers,
+    )
+
+
+def death_record_id(ods: str, period: str, n: int) -> str:
+    """The nth death record of a provider's month: unique per provider, whichever run wrote it."""
+    return f"{ods}-D-{period.replace('-', '')}-{n:04d}"
+
+
+def _text(row: Row, name: str) -> str:
+    return row.get(name) or ""
+
+
+@dataclass
+class _Month:
+    """One provider-month while it is generated: its deaths first, its activity once they settle."""
+
+    p: _Provider
+    month: dt.date
+    days: int
+    factor: float
+    rng: random.Random
+    """The month's own stream: counts, deaths, then activity, always in that order."""
+    ids: _Ids
+    totals: tuple[int, int, int]
+    """Occupied bed days, admissions and live discharges."""
+    deaths: list[_Death]
+    activity: list[Row] = field(default_factory=list)
+    resubmission: tuple[list[Row], list[Row]] | None = None
+    """The death records and activity rows of the month's resubmission, if it has one."""
+
+    @property
+    def period(self) -> str:
+        return self.month.strftime("%Y-%m")
 
 
 class _Generator:
@@ -381,11 +509,10 @@ class _Generator:
         self.death_fields = frozenset(f.name for f in self.death.submitted_fields)
         self.codebooks: dict[tuple[str, dt.date], _Codebook] = {}
         self.nhs_numbers: set[str] = set()
-        ranges = REGION_SYNTHETIC.ranges
-        # The synthetic (never issued) range of the nhs-number package, drawn from our own seeded
-        # generator: the package's generate() uses the global random state.
-        self.nhs_ranges = [(int(r.start) // 10, int(r.end) // 10) for r in ranges]
+        # The synthetic (never issued) range of the nhs-number package.
+        self.nhs_ranges = [(int(r.start) // 10, int(r.end) // 10) for r in REGION_SYNTHETIC.ranges]
         self.planted: list[PlantedError] = []
+        self.providers: dict[str, tuple[_Provider, _Ids]] = {}
 
     def codebook(self, table: Table, day: dt.date) -> _Codebook:
         key = (table.name, day)
@@ -393,38 +520,20 @@ class _Generator:
             self.codebooks[key] = _Codebook(self.spec, table, day)
         return self.codebooks[key]
 
-    def provider(self, ods: str, first: dt.date) -> list[Path]:
-        seed = self.options.seed
-        outlier = ods in self.options.outliers
-        profile = _draw_provider(random.Random(f"{seed}:provider:{ods}"), ods)
-        factor = self.options.outlier_factor if outlier else 1.0
-        ids = _Ids()
-        folder = self.out / ods
-        folder.mkdir(parents=True, exist_ok=True)
-        files: list[Path] = []
-        for n in range(self.options.months):
-            month = _add_months(first, n)
-            period = month.strftime("%Y-%m")
-            rng = random.Random(f"{seed}:month:{ods}:{period}")
-            deaths, activity = self.month(rng, profile, factor, month, ids)
-            death_file = folder / f"{ods}_{period}_death.csv"
-            activity_file = folder / f"{ods}_{period}_activity.csv"
-            if self.options.error_rate > 0:
-                # A stream of its own, so the clean values do not depend on the error rate.
-                errors = random.Random(f"{seed}:errors:{ods}:{period}")
-                self.plant_errors(errors, deaths, death_file, month)
-            if deaths:
-                # A month without deaths has no death file: the spec rejects a file with no
-                # records, and a provider with nothing to report sends no file at all.
-                _write_csv(death_file, self.death, [d.row for d in deaths])
-                files.append(death_file)
-            _write_csv(activity_file, self.activity, activity)
-            files.append(activity_file)
-        return files
+    def provider(self, ods: str) -> tuple[_Provider, _Ids]:
+        if ods not in self.providers:
+            seed = self.options.seed
+            self.providers[ods] = (
+                _draw_provider(random.Random(f"{seed}:provider:{ods}"), ods),
+                _Ids(),
+            )
+        return self.providers[ods]
 
-    def month(
-        self, rng: random.Random, p: _Provider, factor: float, month: dt.date, ids: _Ids
-    ) -> tuple[list[_Death], list[Row]]:
+    def draw_month(self, ods: str, month: dt.date) -> _Month:
+        """The month's activity totals and deaths, not yet numbered."""
+        p, ids = self.provider(ods)
+        factor = self.options.outlier_factor if ods in self.options.outliers else 1.0
+        rng = random.Random(f"{self.options.seed}:month:{ods}:{month.strftime('%Y-%m')}")
         days = (_add_months(month, 1) - month).days
         bed_days = round(p.beds * p.occupancy * days * rng.uniform(0.97, 1.03))
         admissions = round(bed_days / p.mean_stay * rng.uniform(0.9, 1.1))
@@ -437,16 +546,182 @@ class _Generator:
         }
         builder = _DeathBuilder(self, rng, p, month, days, ids)
         deaths = [builder.build(category) for category, n in counts.items() for _ in range(n)]
-        # Deaths are listed and numbered by date, as a provider's extract would list them.
-        deaths.sort(key=lambda d: d.row.get("death_date") or "")
-        for d in deaths:
-            ids.deaths += 1
-            d.row["death_record_id"] = f"{p.ods}-D-{ids.deaths:06d}"
-        in_spell = Counter(d.stratum for d in deaths if d.category == "IPD")
-        activity = self.activity_rows(
-            rng, p, month, days, (bed_days, admissions, discharges), in_spell
+        return _Month(p, month, days, factor, rng, ids, (bed_days, admissions, discharges), deaths)
+
+    def transfer(self, months: list[_Month], codes: list[str]) -> list[tuple[_Death, _Death]]:
+        """Turn some deaths after discharge into deaths after a transfer to another provider.
+
+        The person was discharged (live) to another provider's mental health ward and died there
+        within 30 days: the sending provider's record stays a death within 30 days of discharge,
+        now to destination 53 and in the other provider's care, and the receiving provider
+        reports an inpatient death of the same person on the same day, its spell starting on or
+        after the discharge.
+        """
+        by_key = {(m.p.ods, m.period): m for m in months}
+        pairs: list[tuple[_Death, _Death]] = []
+        for m in months:
+            # A stream of its own, so the other values do not depend on the transfer rate.
+            rng = random.Random(f"{self.options.seed}:transfers:{m.p.ods}:{m.period}")
+            for sending in list(m.deaths):
+                if sending.category != "D30" or sending.linked:
+                    continue
+                if _text(sending.row, "patient_status_at_death") != "07":
+                    continue
+                if rng.random() >= self.options.transfers:
+                    continue
+                other = rng.choice([c for c in codes if c != m.p.ods])
+                receiving_month = by_key[(other, m.period)]
+                receiving = self.transferred(rng, sending, receiving_month)
+                receiving_month.deaths.append(receiving)
+                pairs.append((sending, receiving))
+        return pairs
+
+    def transferred(self, rng: random.Random, sending: _Death, to: _Month) -> _Death:
+        """The receiving provider's inpatient death of the person the sending one discharged."""
+        row = sending.row
+        death = dt.date.fromisoformat(_text(row, "death_date"))
+        discharge = dt.date.fromisoformat(_text(row, "discharge_date"))
+        gap = (death - discharge).days
+        # Most transfers are admitted the day of the discharge, a few a day or two later.
+        delay = int(_weighted(rng, {str(d): w for d, w in ((0, 6), (1, 3), (2, 1)) if d <= gap}))
+        person = _Person(
+            death=death,
+            birth=dt.date.fromisoformat(_text(row, "person_birth_date")),
+            sex=_text(row, "stated_gender"),
+            ld=_text(row, "ld_autism_status"),
+            admission=discharge + _days(delay),
         )
-        return deaths, activity
+        builder = _DeathBuilder(self, rng, to.p, to.month, to.days, to.ids)
+        received = builder.build("IPD", person)
+        new = received.row
+        # The same person, and the same death: what the coroner and the medical examiner found
+        # does not depend on who reports it.
+        for name in (
+            "gender_identity",
+            "ethnic_category",
+            "postcode",
+            "provisional_death_type",
+            "underlying_cause_icd10",
+            "me_outcome",
+            "inquest_status",
+            "inquest_conclusion",
+            "pfd_report_issued",
+        ):
+            if name in row and name in new:
+                new[name] = row[name]
+        # The sending provider learns of it from the receiving one, which knows where and when.
+        codes = self.codebook(self.death, to.month)
+        row["discharge_method"] = codes.pick(rng, "discharge_method", {"1": 1})
+        row["discharge_destination"] = codes.pick(rng, "discharge_destination", {"53": 1})
+        row["place_of_death_type"] = new["place_of_death_type"]
+        row["died_in_other_provider"] = to.p.ods
+        row["death_date_basis"] = new["death_date_basis"]
+        if row.get("death_time") is not None:
+            row["death_time"] = new["death_time"]
+        row["notification_source"] = codes.pick(rng, "notification_source", {"07": 1})
+        told = dt.date.fromisoformat(_text(new, "date_provider_notified"))
+        row["date_provider_notified"] = (told + _days(rng.randint(0, 3))).isoformat()
+        sending.linked = True
+        received.linked = True
+        received.same_person_as = sending
+        return received
+
+    def settle(self, m: _Month) -> None:
+        """Number the month's deaths, give each person an NHS number, then draw the activity."""
+        # Deaths are listed and numbered by date, as a provider's extract would list them.
+        m.deaths.sort(key=lambda d: d.row.get("death_date") or "")
+        for n, d in enumerate(m.deaths, start=1):
+            d.row["death_record_id"] = death_record_id(m.p.ods, m.period, n)
+            if d.same_person_as is None:
+                d.row["nhs_number"] = self.nhs_number(m.p.ods, m.period, n)
+        in_spell = Counter(d.stratum for d in m.deaths if d.category == "IPD")
+        m.activity = self.activity_rows(m.rng, m.p, m.month, m.days, m.totals, in_spell)
+
+    def write(self, m: _Month) -> list[Path]:
+        """Write the month's original submission (with its planted errors, if any)."""
+        folder = self.out / m.p.ods
+        folder.mkdir(parents=True, exist_ok=True)
+        death_file = folder / f"{m.p.ods}_{m.period}_death.csv"
+        activity_file = folder / f"{m.p.ods}_{m.period}_activity.csv"
+        if self.options.error_rate > 0:
+            # A stream of its own, so the clean values do not depend on the error rate.
+            errors = random.Random(f"{self.options.seed}:errors:{m.p.ods}:{m.period}")
+            self.plant_errors(errors, m.deaths, death_file, m.month)
+        files: list[Path] = []
+        if m.deaths:
+            # A month without deaths has no death file: the spec rejects a file with no
+            # records, and a provider with nothing to report sends no file at all.
+            _write_csv(death_file, self.death, [d.row for d in m.deaths])
+            files.append(death_file)
+        _write_csv(activity_file, self.activity, m.activity)
+        files.append(activity_file)
+        return files
+
+    def plan_resubmission(self, m: _Month) -> None:
+        """Decide whether the month is resubmitted and what the resubmission holds.
+
+        The resubmission updates (U) the deaths whose details came later, whose original records
+        are sent as they first stood; it repeats every other inpatient death unchanged, so that
+        its death file and its activity table (which counts deaths in spell) agree; now and then
+        it withdraws (D) a death after discharge reported in error, or adds (N) one notified
+        late. Deaths it does not mention stay as they were.
+        """
+        rate = self.options.resubmissions
+        rng = random.Random(f"{self.options.seed}:resubmission:{m.p.ods}:{m.period}")
+        if not m.deaths or rate <= 0 or rng.random() >= rate:
+            return
+        codes = self.codebook(self.death, m.month)
+        withdrawable = [d for d in m.deaths if d.category != "IPD" and not d.linked]
+        withdrawn = rng.choice(withdrawable) if withdrawable and rng.random() < 0.2 else None
+        rows: list[Row] = []
+        for d in m.deaths:
+            if d is withdrawn:
+                # Reported in error: the record is withdrawn as it was sent.
+                rows.append({**d.row, "record_action": "D"})
+                continue
+            first_sent = _as_first_sent(rng, d.row, codes)
+            if first_sent is not None and (d.category == "IPD" or rng.random() < 0.8):
+                _fill_unknown(rng, self.death, first_sent, m.month, codes)
+                rows.append({**d.row, "record_action": "U"})
+                d.row = first_sent
+            elif d.category == "IPD":
+                rows.append({**d.row, "record_action": "U"})
+        if rng.random() < 0.25:
+            rows.append(self.notified_late(rng, m))
+        if not rows:
+            return
+        activity = [dict(row) for row in m.activity]
+        if rng.random() < 0.4:
+            _correct_activity(rng, activity)
+        m.resubmission = (rows, activity)
+
+    def notified_late(self, rng: random.Random, m: _Month) -> Row:
+        """A death after discharge the provider learned of after it sent the month."""
+        builder = _DeathBuilder(self, rng, m.p, m.month, m.days, m.ids)
+        late = builder.build("D30" if rng.random() < 0.7 else "OOS")
+        row = late.row
+        n = len(m.deaths) + 1
+        row["death_record_id"] = death_record_id(m.p.ods, m.period, n)
+        row["nhs_number"] = self.nhs_number(m.p.ods, m.period, n)
+        codes = self.codebook(self.death, m.month)
+        row["notification_source"] = codes.pick(
+            rng, "notification_source", {"02": 4, "05": 3, "03": 2, "04": 1}
+        )
+        month_end = _add_months(m.month, 1)
+        row["date_provider_notified"] = (month_end + _days(rng.randint(3, 60))).isoformat()
+        return row
+
+    def write_resubmission(self, m: _Month) -> list[Path]:
+        if m.resubmission is None:
+            return []
+        rows, activity = m.resubmission
+        folder = self.out / m.p.ods / "resubmissions"
+        folder.mkdir(parents=True, exist_ok=True)
+        death_file = folder / f"{m.p.ods}_{m.period}_death.csv"
+        activity_file = folder / f"{m.p.ods}_{m.period}_activity.csv"
+        _write_csv(death_file, self.death, rows)
+        _write_csv(activity_file, self.activity, activity)
+        return [death_file, activity_file]
 
     def activity_rows(
         self,
@@ -525,16 +800,27 @@ class _Generator:
             rows.append(row)
         return rows
 
-    def new_nhs_number(self, rng: random.Random) -> str:
+    def nhs_number(self, ods: str, period: str, n: int) -> str:
+        """The NHS number of the nth person who died in a provider's month.
+
+        It depends on the seed, the provider, the month and n alone, through a hash, so two runs
+        that write different months or providers give different people different numbers (two of
+        k numbers collide with a chance of about k squared over 180 million), and one run never
+        gives two people the same number.
+        """
+        attempt = 0
         while True:
-            low, high = rng.choice(self.nhs_ranges)
-            stem = str(rng.randint(low, high)).zfill(9)
+            key = f"{self.options.seed}:nhs:{ods}:{period}:{n}:{attempt}"
+            digest = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big")
+            low, high = self.nhs_ranges[digest % len(self.nhs_ranges)]
+            stem = str(low + digest // len(self.nhs_ranges) % (high - low + 1)).zfill(9)
             check = calculate_checksum(stem)
             # A check digit of 10 means no NHS number has these nine digits.
             number = f"{stem}{check}"
             if check is not None and check < 10 and number not in self.nhs_numbers:
                 self.nhs_numbers.add(number)
                 return number
+            attempt += 1
 
     def plant_errors(
         self, rng: random.Random, deaths: list[_Death], file: Path, month: dt.date
@@ -596,17 +882,23 @@ class _DeathBuilder:
     def pick(self, name: str, weights: Weights) -> str:
         return self.codes.pick(self.rng, name, weights)
 
-    def build(self, category: str) -> _Death:
+    def build(self, category: str, person: _Person | None = None) -> _Death:
+        """A death of the category; of that person, on the ward, when another provider says so."""
         rng, pick = self.rng, self.pick
-        death = self.month + _days(rng.randrange(self.days))
-        ages = _IPD_DEATH_AGE if category == "IPD" else _D30_DEATH_AGE
-        birth = self.birth_date(death, _weighted(rng, ages))
+        spell: tuple[dt.date | None, dt.date | None, str | None]
+        if person is None:
+            death = self.month + _days(rng.randrange(self.days))
+            ages = _IPD_DEATH_AGE if category == "IPD" else _D30_DEATH_AGE
+            birth = self.birth_date(death, _weighted(rng, ages))
+            sex = "1" if rng.random() < 0.58 else "2"
+            ld = pick("ld_autism_status", {"N": 84, "A": 5, "L": 3, "B": 2, "U": 6})
+            status = self.status(category)
+            spell = self.spell(category, status, death)
+        else:
+            death, birth, sex, ld = person.death, person.birth, person.sex, person.ld
+            status = self.pick("patient_status_at_death", {"01": 1})
+            spell = (person.admission, death, "4")
         age = _years_between(birth, death)
-        sex = "1" if rng.random() < 0.58 else "2"
-        ld = pick("ld_autism_status", {"N": 84, "A": 5, "L": 3, "B": 2, "U": 6})
-
-        status = self.status(category)
-        spell = self.spell(category, status, death)
         admission, discharge, method = spell
         destination = None
         if method == "4":
@@ -656,10 +948,11 @@ class _DeathBuilder:
             "spec_version": self.gen.version,
             "org_id_provider": self.p.ods,
             "reporting_period": self.month.strftime("%Y-%m"),
-            # Numbered once the month's deaths are in date order (see _Generator.month).
+            # Numbered once the month's deaths are in date order (see _Generator.settle).
             "death_record_id": "",
             "record_action": "N",
-            "nhs_number": self.gen.new_nhs_number(rng),
+            # Given once the month's deaths are in date order (see _Generator.settle).
+            "nhs_number": "",
             "local_patient_id": self.new_id("P", 7, self.ids.patients),
             "person_birth_date": birth.isoformat(),
             "postcode": self.postcode() if rng.random() < 0.92 else None,
@@ -944,6 +1237,78 @@ def _any_value(rng: random.Random, f: SpecField, month: dt.date, codes: _Codeboo
     if example is not None and fits and (f.max_length is None or len(example) <= f.max_length):
         return example
     return None
+
+
+def _as_first_sent(rng: random.Random, row: Row, codes: _Codebook) -> Row | None:
+    """The record as the provider first sent it, before the details that come later; None if
+    nothing in it comes later.
+
+    The underlying cause comes with the medical certificate or the inquest; the inquest itself
+    was first only opened or awaited; the review of care was still under way (no completed date,
+    no rating, judgement pending, family involvement not yet recorded); and until the cause is
+    known the provisional type of death is sometimes still awaiting information.
+    """
+    inquest = row.get("inquest_status")
+    cause = row.get("underlying_cause_icd10")
+    reviewed = row.get("review_completed_date") is not None
+    if cause is None and inquest not in ("C", "D", "O") and not reviewed:
+        return None
+    first = dict(row)
+    first["underlying_cause_icd10"] = None
+    if (
+        cause is not None
+        and row.get("provisional_death_type") not in ("07", "09")
+        and rng.random() < 0.3
+    ):
+        first["provisional_death_type"] = codes.pick(rng, "provisional_death_type", {"09": 1})
+    if inquest in ("C", "D", "O"):
+        weights: Weights = {"O": 6, "P": 4} if inquest == "C" else {"P": 1}
+        first["inquest_status"] = codes.pick(rng, "inquest_status", weights)
+        first["inquest_conclusion"] = None
+        first["pfd_report_issued"] = None
+    if (
+        first.get("inquest_status") in ("P", "N")
+        and row.get("me_outcome") in ("1", "2", "3")
+        and rng.random() < 0.4
+    ):
+        first["me_outcome"] = codes.pick(rng, "me_outcome", {"9": 1})
+    if reviewed:
+        first["review_completed_date"] = None
+        first["overall_care_rating"] = None
+        first["problems_in_care_judgement"] = codes.pick(
+            rng, "problems_in_care_judgement", {"P": 1}
+        )
+        first["family_involvement"] = None
+    return first
+
+
+def _correct_activity(rng: random.Random, rows: list[Row]) -> None:
+    """Correct one or two strata slightly, as a resubmitted activity table may, keeping every rule."""
+
+    def number(row: Row, name: str) -> int | None:
+        value = row.get(name)
+        return int(value) if value is not None and value.isdigit() else None
+
+    for row in rng.sample(rows, k=min(2, len(rows))):
+        occupied = number(row, "occupied_bed_days")
+        spells = [number(row, n) for n in ("open_spells_end", "discharges_live", "deaths_in_spell")]
+        if occupied is None or None in spells:
+            continue
+        most = 31 * sum(s or 0 for s in spells)
+        corrected = min(most, max(0, occupied + round(occupied * rng.uniform(-0.03, 0.03))))
+        row["occupied_bed_days"] = str(corrected)
+        leave = min(corrected, number(row, "leave_days") or 0)
+        awol = min(corrected - leave, number(row, "awol_days") or 0)
+        for name, value in (
+            ("leave_days", leave),
+            ("awol_days", awol),
+            ("detained_bed_days", min(corrected, number(row, "detained_bed_days") or 0)),
+        ):
+            if row.get(name) is not None:
+                row[name] = str(value)
+        admissions = number(row, "admissions")
+        if admissions is not None:
+            row["admissions"] = str(max(0, admissions + rng.choice((-1, 0, 1))))
 
 
 def _write_csv(path: Path, table: Table, rows: list[Row]) -> None:
