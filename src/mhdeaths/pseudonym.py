@@ -10,7 +10,6 @@ serves only the bundled synthetic examples, and it is refused for anything else.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,7 +78,30 @@ def _checked(text: str, where: str) -> PseudonymKey:
 def normalise(nhs_number: str) -> str | None:
     """The ten digits of an NHS number, without spaces or dashes; None if it is not ten digits."""
     digits = "".join(ch for ch in nhs_number if ch not in " -")
-    return digits if len(digits) == 10 and digits.isdigit() else None
+    return digits if len(digits) == 10 and digits.isascii() and digits.isdigit() else None
+
+
+class _Hasher:
+    """HMAC-SHA256 under one key, with the padded key's two hash states made once.
+
+    The standard library's ``hmac.new`` sets them up again for every message; for a million
+    numbers, copying the prepared states instead is more than twice as fast, and the result is
+    the same HMAC (a test checks it against ``hmac``).
+    """
+
+    def __init__(self, key: PseudonymKey) -> None:
+        block = hashlib.sha256().block_size
+        secret = key.secret if len(key.secret) <= block else hashlib.sha256(key.secret).digest()
+        padded = secret.ljust(block, b"\0")
+        self.inner = hashlib.sha256(bytes(b ^ 0x36 for b in padded))
+        self.outer = hashlib.sha256(bytes(b ^ 0x5C for b in padded))
+
+    def __call__(self, message: str) -> str:
+        inner = self.inner.copy()
+        inner.update(message.encode("ascii"))
+        outer = self.outer.copy()
+        outer.update(inner.digest())
+        return outer.hexdigest()
 
 
 def pseudonym(key: PseudonymKey, nhs_number: str | None) -> str | None:
@@ -87,17 +109,24 @@ def pseudonym(key: PseudonymKey, nhs_number: str | None) -> str | None:
     if nhs_number is None:
         return None
     digits = normalise(nhs_number)
-    if digits is None:
-        return None
-    return hmac.new(key.secret, digits.encode("ascii"), hashlib.sha256).hexdigest()
+    return None if digits is None else _Hasher(key)(digits)
 
 
 def pseudonymise(key: PseudonymKey, numbers: pl.Series) -> pl.Series:
-    """Pseudonyms of a column of NHS numbers. HMAC has no vectorised form in polars, so each
-    distinct number is hashed once (a provider-month holds tens of deaths, not millions)."""
-    distinct = numbers.drop_nulls().unique().to_list()
-    mapping = {n: pseudonym(key, n) for n in distinct}
-    return numbers.replace_strict(mapping, default=None, return_dtype=pl.String).alias(numbers.name)
+    """Pseudonyms of a column of NHS numbers, the same as ``pseudonym`` gives one by one.
+
+    HMAC has no vectorised form in polars, so the numbers are normalised as a column and each
+    distinct one is hashed once, in a loop over distinct numbers only.
+    """
+    digits = numbers.cast(pl.String).str.replace_all(r"[ -]", "")
+    digits = (
+        pl.select(pl.when(digits.str.contains(r"^[0-9]{10}$")).then(digits)).to_series().alias("d")
+    )
+    distinct = digits.drop_nulls().unique()
+    hashed = list(map(_Hasher(key), distinct.to_list()))
+    mapping = pl.DataFrame({"d": distinct, "p": pl.Series(hashed, dtype=pl.String)})
+    joined = digits.to_frame().join(mapping, on="d", how="left", maintain_order="left")
+    return joined.get_column("p").alias(numbers.name)
 
 
 def refuse_demo_key_for_real_numbers(key: PseudonymKey, numbers: pl.Series) -> None:

@@ -115,7 +115,12 @@ def canonical_columns(model: CanonicalModel, spec: Spec, table: str) -> dict[str
 
 
 def dropped_fields(model: CanonicalModel, table: str) -> list[str]:
-    return [f for f, t in model.identifiers.get(table, {}).items() if t.treatment == "drop"]
+    """Identifiers staged only to derive from (the loader leaves them out of the insert)."""
+    return [
+        f
+        for f, t in model.identifiers.get(table, {}).items()
+        if t.treatment == "drop" and t.derives
+    ]
 
 
 def check_canonical(
@@ -213,6 +218,8 @@ def staged_frame(
         if f.name not in frame.columns
     )
     for name, treatment in model.identifiers.get(table, {}).items():
+        if treatment.treatment == "drop" and not treatment.derives:
+            frame = frame.drop(name)  # Not even staged: nothing is derived from it.
         if treatment.treatment == "pseudonym" and treatment.column:
             numbers = frame.get_column(name)
             refuse_demo_key_for_real_numbers(key, numbers)

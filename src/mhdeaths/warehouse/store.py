@@ -51,9 +51,10 @@ def connect(
             raise WarehouseError(
                 f"The folder for the warehouse {path} cannot be made: {exc.strerror}."
             ) from None
-    config: dict[str, str | bool | int | float | list[str]] = {}
+    # DuckDB's own progress bar would write over the tool's output.
+    config: dict[str, str | bool | int | float | list[str]] = {"enable_progress_bar": False}
     if not external:
-        config = {"enable_external_access": False, "lock_configuration": True}
+        config |= {"enable_external_access": False, "lock_configuration": True}
     try:
         con = duckdb.connect(str(path), read_only=read_only, config=config)
     except duckdb.IOException as exc:
