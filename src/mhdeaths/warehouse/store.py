@@ -51,10 +51,9 @@ def connect(
             raise WarehouseError(
                 f"The folder for the warehouse {path} cannot be made: {exc.strerror}."
             ) from None
-    # DuckDB's own progress bar would write over the tool's output.
-    config: dict[str, str | bool | int | float | list[str]] = {"enable_progress_bar": False}
+    config: dict[str, str | bool | int | float | list[str]] = {}
     if not external:
-        config |= {"enable_external_access": False, "lock_configuration": True}
+        config = {"enable_external_access": False}
     try:
         con = duckdb.connect(str(path), read_only=read_only, config=config)
     except duckdb.IOException as exc:
@@ -69,6 +68,10 @@ def connect(
         raise WarehouseError(
             f"{path} cannot be opened as a warehouse (is it a DuckDB file?): {first_line(exc)}"
         ) from None
+    # DuckDB's own progress bar would write over the tool's output.
+    con.execute("SET enable_progress_bar = false")
+    if not external:
+        con.execute("SET lock_configuration = true")
     try:
         yield con
     finally:
