@@ -1,0 +1,87 @@
+"""The bundled examples (scripts/make-examples.sh) are what submissions/examples/README.md says.
+
+Their death record identifiers are unique per provider, their resubmissions are accepted and name
+the records they change, and NHS numbers are shared only by the deaths two providers report.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from mhdeaths.profile import load_profile
+from mhdeaths.validate import validate
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = REPO / "submissions" / "examples"
+RESUBMISSIONS = sorted(EXAMPLES.glob("*/resubmissions/*_death.csv"))
+# RZ9 exports with its own headers: its profile says which is which.
+RZ9_HEADERS = {
+    v: k for k, v in load_profile(REPO / "validators" / "RZ9.yaml").headers["death"].items()
+}
+
+
+def death_records(path: Path) -> pl.DataFrame:
+    """The death file's records under the spec's field names (RZ9's own headers mapped)."""
+    frame = pl.read_csv(path, infer_schema=False)
+    if "death_record_id" not in frame.columns:
+        frame = frame.rename({RZ9_HEADERS[name]: name for name in RZ9_HEADERS})
+    return frame.select(
+        "org_id_provider",
+        "death_record_id",
+        "record_action",
+        "nhs_number",
+        "death_date",
+        "declared_death_category",
+    ).with_columns(pl.lit(str(path.relative_to(EXAMPLES))).alias("file"))
+
+
+def originals() -> pl.DataFrame:
+    paths = sorted(p for p in EXAMPLES.rglob("*_death.csv") if p.parent.name != "resubmissions")
+    return pl.concat([death_records(p) for p in paths])
+
+
+def test_death_record_ids_are_unique_per_provider_in_every_original() -> None:
+    deaths = originals()
+    assert deaths.height > 100
+    assert deaths.select("org_id_provider", "death_record_id").n_unique() == deaths.height
+    # Originals only add records (RZ9 writes N its own way, as NEW).
+    assert set(deaths["record_action"]) <= {"N", "NEW"}
+
+
+@pytest.mark.parametrize("death", RESUBMISSIONS, ids=lambda p: p.stem)
+def test_each_resubmission_is_accepted_and_changes_records_its_provider_sent(death: Path) -> None:
+    activity = death.with_name(death.name.replace("_death", "_activity"))
+    result = validate([death, activity])
+    assert result.accepted, result.report.verdict
+    assert result.report.findings == []
+    original = death.parents[1] / death.name
+    sent = set(death_records(original)["death_record_id"])
+    for record_id, action in death_records(death).select("death_record_id", "record_action").rows():
+        assert (record_id in sent) == (action in ("U", "D")), record_id
+
+
+def test_the_resubmissions_are_as_the_readme_says() -> None:
+    assert len(RESUBMISSIONS) == 14
+    actions = pl.concat([death_records(p) for p in RESUBMISSIONS])
+    by_action = defaultdict(set)
+    for file, action in actions.select("file", "record_action").rows():
+        by_action[action].add(Path(file).stem.removesuffix("_death"))
+    assert by_action["D"] == {"RZ1_2027-10", "RZ1_2027-12", "RZ2_2027-11"}
+    assert by_action["N"] == {"RZ1_2027-12", "RZ2_2027-09"}
+    assert len(by_action["U"]) == 14
+
+
+def test_nhs_numbers_are_shared_only_by_the_deaths_two_providers_report() -> None:
+    deaths = originals()
+    shared = deaths.group_by("nhs_number").agg(pl.all()).filter(pl.col("file").list.len() > 1)
+    # Nine transfers: a death after discharge at the sending provider, an inpatient death at the
+    # receiving one, the same person on the same day.
+    assert shared.height == 9
+    for row in shared.iter_rows(named=True):
+        assert len(set(row["org_id_provider"])) == 2
+        assert len(set(row["death_date"])) == 1
+        assert sorted(row["declared_death_category"]) == ["D30", "IPD"]
