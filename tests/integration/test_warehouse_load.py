@@ -332,3 +332,25 @@ def test_a_failed_migration_leaves_the_warehouse_as_it_was(
         assert con.execute("SELECT max(version) FROM schema_migration").fetchone() == (1,)
         columns = [r[0] for r in con.execute("DESCRIBE submission").fetchall()]
         assert "ok" not in columns
+
+
+def test_every_view_and_macro_is_documented(tmp_path: Path) -> None:
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "warehouse.md").read_text()
+    with connect(tmp_path / "w.duckdb") as con:
+        upgrade(con)
+        views = [
+            r[0]
+            for r in con.execute(
+                "SELECT view_name FROM duckdb_views() WHERE NOT internal"
+            ).fetchall()
+        ]
+        macros = [
+            r[0]
+            for r in con.execute(
+                "SELECT DISTINCT function_name FROM duckdb_functions() "
+                "WHERE function_type LIKE '%macro' AND NOT internal AND schema_name = 'main'"
+            ).fetchall()
+        ]
+    assert views and macros
+    for name in views + macros:
+        assert f"`{name}" in guide, f"{name} is not in docs/warehouse.md"
