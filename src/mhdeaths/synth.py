@@ -11,11 +11,19 @@ agreed definitions and national orders of magnitude, so that
   the validator can be tested end to end and known-bad examples explain themselves;
 - outlier providers, whose death rates are raised while their denominators stay normal, give the
   benchmarks a known answer (a funnel plot must flag them);
+- records live as they do in the warehouse: resubmissions of a month update (U) the deaths whose
+  cause, inquest or review came later, withdraw (D) one reported in error or add (N) one notified
+  late; and a transfer makes two providers report one death (D30 at the sending provider, IPD at
+  the receiving one, the same NHS number and date of death), for the warehouse to match;
+- identifiers never collide across runs: a death record is ``<ODS>-D-<CCYYMM>-<nnnn>`` and an NHS
+  number is drawn from a hash of the seed, provider, month and that number, so files of separate
+  runs (other months, other spec versions) can be loaded together;
 - the same options always give byte-identical files, so examples and benchmarks are reproducible.
 
 Every draw comes from a ``random.Random`` seeded from the options' seed and the provider and month
-it is for, never from global state: adding a provider, an outlier or error injection leaves the
-other provider-months as they were (bar an NHS number redrawn, rarely, to keep numbers unique).
+it is for, never from global state: adding a provider, an outlier, error injection, resubmissions
+or transfers leaves the other provider-months as they were (bar an NHS number redrawn, rarely, to
+keep numbers unique; transfers add deaths to the receiving provider's months).
 """
 
 from __future__ import annotations
