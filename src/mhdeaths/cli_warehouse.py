@@ -222,14 +222,26 @@ def history(
     fmt: Annotated[QueryFormat, typer.Option("--format")] = QueryFormat.table,
 ) -> None:
     """Every submission, oldest first: what it held, what it did, and what superseded it."""
+    from mhdeaths.warehouse.overview import HistoryRow
     from mhdeaths.warehouse.overview import history as get_history
 
     rows = get_history(_path(warehouse), provider, period)
-    columns = (
-        "submission", "provider", "period", "spec", "received", "status", "superseded by",
-        "late", "deaths", "new", "updated", "withdrawn", "activity", "warnings", "files",
-    )  # fmt: skip
-    _emit(columns, [tuple(asdict(r).values()) for r in rows], fmt, limit=None)
+    if fmt is not QueryFormat.table:
+        columns = tuple(HistoryRow.__dataclass_fields__)
+        _emit(columns, [tuple(asdict(r).values()) for r in rows], fmt, limit=None)
+        return
+    # On the terminal: one narrow line per submission (csv and json carry every column).
+    table = RichTable("id", "provider", "period", "spec", "received (UTC)", "status", "late",
+                      "death records N/U/D", "activity")  # fmt: skip
+    for r in rows:
+        status = r.status if r.superseded_by is None else f"superseded by {r.superseded_by}"
+        table.add_row(
+            str(r.submission_id), r.provider, r.reporting_period, r.spec_version,
+            r.received_at.strftime("%Y-%m-%d %H:%M"), status, "late" if r.late else "",
+            f"{r.new_records}/{r.updated_records}/{r.withdrawn_records}", str(r.activity_rows),
+        )  # fmt: skip
+    out.print(table)
+    out.print(f"({len(rows)} submission{'s' if len(rows) != 1 else ''})")
 
 
 @app.command("query")
