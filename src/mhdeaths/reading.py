@@ -80,8 +80,7 @@ class _Scan:
 # and two quotes, which may be an empty quoted value that polars reads as "" rather than empty.
 def _padding_table(sep: bytes) -> bytes:
     """A byte table marking delimiters, quotes and line breaks 1 and blanks 2, everything else 0:
-    after ``bytes.translate`` a value needing trimming shows as the pair 1,2 or 2,1. Two
-    searches of the translated bytes cost far less than one search per pattern."""
+    a value needing trimming shows as a byte marked 1 next to one marked 2 (either order)."""
     table = bytearray(256)
     for b in (sep, b'"', b"\n", b"\r"):
         table[b[0]] = 1
@@ -90,31 +89,101 @@ def _padding_table(sep: bytes) -> bytes:
     return bytes(table)
 
 
-def _scan(path: Path, sep: bytes = b",") -> _Scan:
+def _padding_pattern(table: bytes) -> str | None:
+    """The same test as one regular expression, for polars to run over the text (its engine
+    scans a block far faster than Python's byte methods can); None when a marked byte is not
+    ASCII, whose meaning in text differs from the byte's."""
+    ends = [i for i, mark in enumerate(table) if mark == 1]
+    blanks = [i for i, mark in enumerate(table) if mark == 2]
+    if max(ends + blanks) > 0x7F:
+        return None
+    end = "[" + "".join(f"\\x{{{i:02X}}}" for i in ends) + "]"
+    blank = "[" + "".join(f"\\x{{{i:02X}}}" for i in blanks) + "]"
+    return f'{end}{blank}|{blank}{end}|""'
+
+
+def _padded_bytes(window: bytes, table: bytes) -> bool:
+    """The test on bytes (text that is not UTF-8, or a delimiter that is not ASCII)."""
+    marks = window.translate(table)
+    return b"\x01\x02" in marks or b"\x02\x01" in marks or (b'"' in window and b'""' in window)
+
+
+_BLOCK = 1 << 22
+_BATCH = 8
+"""Blocks read at a time, and blocks searched by polars at once."""
+
+
+def _scan(path: Path, sep: bytes = b",", text: bool = True) -> _Scan:
+    """The file's checksum and size; for a text file (``text``) also its line breaks and whether
+    a value may be padded."""
     digest = hashlib.sha256()
     scan = _Scan()
     table = _padding_table(sep)
+    pattern = _padding_pattern(table)
+    # Each window is a line break and then whole lines (the last may be cut at the end of the
+    # file): no pair of bytes spans two windows, and a value at the start of a line (or of the
+    # file) follows a line break in its window.
+    windows: list[bytes] = []
+    rest = b""
     tail = b"\n"
+
+    def search(windows: list[bytes]) -> None:
+        found, newlines = _search_windows(windows, pattern, table, scan.padded)
+        scan.newlines += newlines
+        scan.padded = scan.padded or found
+
     with path.open("rb") as fh:
-        # Streamed, so that a large CSV is never held in memory twice; hashlib and bytes.count
-        # release the GIL, so this runs beside polars' own read.
-        for chunk in iter(lambda: fh.read(1 << 22), b""):
+        # Streamed, so that a large CSV is never held in memory twice; hashlib and polars release
+        # the GIL, so this runs beside polars' own read.
+        for chunk in iter(lambda: fh.read(_BLOCK), b""):
             digest.update(chunk)
             scan.size += len(chunk)
-            scan.newlines += chunk.count(b"\n")
-            if not scan.padded:
-                window = tail + chunk
-                marks = window.translate(table)
-                # A quoted empty value ("") must also become empty, not stay as text.
-                scan.padded = (
-                    b"\x01\x02" in marks
-                    or b"\x02\x01" in marks
-                    or (b'"' in window and b'""' in window)
-                )
             tail = chunk[-1:]
+            if not text:
+                continue
+            cut = chunk.rfind(b"\n")
+            if cut < 0:
+                rest += chunk
+                continue
+            windows.append(b"".join([b"\n", rest, memoryview(chunk)[: cut + 1]]))
+            rest = chunk[cut + 1 :]
+            if len(windows) >= _BATCH:
+                search(windows)
+                windows = []
+    if rest:
+        windows.append(b"\n" + rest)
+    if windows:
+        search(windows)
     scan.padded = scan.padded or tail == b" "
     scan.sha256 = digest.hexdigest()
     return scan
+
+
+def _search_windows(
+    windows: list[bytes], pattern: str | None, table: bytes, padded: bool
+) -> tuple[bool, int]:
+    """Whether any window holds a padded value (not searched once one was found), and the line
+    breaks in the windows (less the one each starts with)."""
+    if pattern is not None:
+        try:
+            text = pl.Series("t", windows, dtype=pl.Binary).cast(pl.String)
+        except pl.exceptions.ComputeError:
+            text = None  # Not UTF-8 text: each window on its own.
+        if text is not None:
+            column = pl.col("t")
+            checks = [column.str.count_matches("\n", literal=True).sum().alias("newlines")]
+            if not padded:
+                checks.append(column.str.contains(pattern).any().alias("padded"))
+            result = text.to_frame().select(checks).row(0, named=True)
+            return bool(result.get("padded")), int(result["newlines"]) - len(windows)
+        if len(windows) > 1:
+            found, newlines = False, 0
+            for window in windows:
+                one = _search_windows([window], pattern, table, padded or found)
+                found, newlines = found or one[0], newlines + one[1]
+            return found, newlines
+    found = not padded and any(_padded_bytes(window, table) for window in windows)
+    return found, sum(window.count(b"\n") for window in windows) - len(windows)
 
 
 def read_file(path: Path, encoding: str | None = None, delimiter: str | None = None) -> SourceFile:
@@ -135,12 +204,12 @@ def read_file(path: Path, encoding: str | None = None, delimiter: str | None = N
             "file (it may be damaged or renamed)."
         )
     if kind in {"xlsx", "xls"}:
-        scan = _scan(path)
+        scan = _scan(path, text=False)
         return SourceFile(
             path, kind, scan.sha256, scan.size, _read_excel(path, path.read_bytes(), kind)
         )
     if kind == "parquet":
-        scan = _scan(path)
+        scan = _scan(path, text=False)
         return SourceFile(
             path, kind, scan.sha256, scan.size, [_read_parquet(path, path.read_bytes())]
         )
@@ -314,21 +383,21 @@ def _decode(
         ) from None
 
 
-def _first_line(text: str) -> str:
+def first_line(text: str) -> str:
     end = text.find("\n")
     return text[: end if end >= 0 else len(text)].lstrip("\ufeff")
 
 
 def _sniff_delimiter(text: str) -> str:
     """The delimiter of the header line: the most frequent of comma, semicolon and tab."""
-    line = _first_line(text)
+    line = first_line(text)
     counts = {sep: line.count(sep) for sep in (",", ";", "\t")}
     best = max(counts, key=lambda s: counts[s])
     return best if counts[best] else ","
 
 
 def _csv_headers(text: str, sep: str) -> list[str]:
-    line = _first_line(text)
+    line = first_line(text)
     return [h.strip() for h in next(csv.reader([line], delimiter=sep), [])]
 
 
