@@ -9,28 +9,10 @@ rm -rf "$out"/RZ* "$out"/known-bad
 # About two in five months with deaths are resubmitted later (RZn/resubmissions/: updates, now and
 # then a withdrawal or a late notification), and about one death after discharge in four follows a
 # transfer to another of the three, which reports it as an inpatient death (the same person twice).
-# `mhdeaths synth` has no --resubmissions or --transfers options yet, so the generator is called
-# directly; with them this is `mhdeaths synth --spec <version> --providers 3 --start <period>
-# --months 6 --seed <seed> --resubmissions 0.4 --transfers 0.25 --out "$out"`.
-uv run --frozen python - "$out" <<'PY'
-import sys
-from pathlib import Path
-
-from mhdeaths.spec import load_spec
-from mhdeaths.synth import SynthOptions, generate
-
-out = Path(sys.argv[1])
-for version, start, seed in (("1.0.0", "2027-04", 11), ("1.1.0", "2027-10", 12)):
-    options = SynthOptions(
-        providers=3, start=start, months=6, seed=seed, resubmissions=0.4, transfers=0.25
-    )
-    result = generate(load_spec(version), options, out)
-    print(
-        f"Wrote {len(result.files)} files for {', '.join(result.providers)} (spec {version}), "
-        f"{len(result.resubmissions)} of them resubmissions, with {len(result.transfers)} "
-        "deaths reported by two providers."
-    )
-PY
+uv run --frozen mhdeaths synth --spec 1.0.0 --providers 3 --start 2027-04 --months 6 --seed 11 \
+    --resubmissions 0.4 --transfers 0.25 --out "$out"
+uv run --frozen mhdeaths synth --spec 1.1.0 --providers 3 --start 2027-10 --months 6 --seed 12 \
+    --resubmissions 0.4 --transfers 0.25 --out "$out"
 # A provider whose export uses its own headers, local codes and day-first dates (validators/RZ9.yaml).
 uv run --frozen mhdeaths synth --spec 1.0.0 --profile validators/RZ9.yaml --start 2027-04 --months 12 --seed 13 --out "$out"
 # Known-bad: one provider-quarter in which some death records carry a known error.

@@ -410,6 +410,24 @@ def synth(
     error_rate: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="Share of death records given one known error.")
     ] = 0.0,
+    resubmissions: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Share of provider-months with deaths resubmitted later (to <ODS>/resubmissions/): "
+            "updates with the details that came later, now and then a withdrawal or a late death.",
+        ),
+    ] = 0.0,
+    transfers: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Share of deaths within 30 days of discharge that follow a transfer to another "
+            "provider, which reports the same death as an inpatient death.",
+        ),
+    ] = 0.0,
     outlier: Annotated[
         list[str] | None,
         typer.Option(help="ODS code of a provider to plant as an outlier (repeatable)."),
@@ -448,6 +466,8 @@ def synth(
         error_rate=error_rate,
         outliers=tuple(outlier or ()),
         provider_list=names,
+        resubmissions=resubmissions,
+        transfers=transfers,
     )
     result = generate(spec, options, out_dir)
     if profile is not None:
@@ -455,6 +475,12 @@ def synth(
     out.print(
         f"Wrote {len(result.files)} files for {len(result.providers)} providers "
         f"({', '.join(result.providers)}) to {out_dir}"
+        + (f", {len(result.resubmissions)} of them resubmissions" if result.resubmissions else "")
+        + (
+            f", {len(result.transfers)} deaths reported by two providers"
+            if result.transfers
+            else ""
+        )
         + (f", with {len(result.planted_errors)} planted errors." if result.planted_errors else ".")
     )
 
