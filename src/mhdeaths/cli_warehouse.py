@@ -130,15 +130,19 @@ def load(
     3 when the warehouse is busy with another process.
     """
     from mhdeaths.profile import load_profile
+    from mhdeaths.pseudonym import demo_key as demo
     from mhdeaths.pseudonym import load_key
     from mhdeaths.warehouse.loading import load as load_files
 
     if provider and profile_path:
         raise UserError("Give --provider or --profile, not both.")
+    if demo_key and key_file:
+        raise UserError("Give --demo-key or --key-file, not both.")
     outcomes = load_files(
         _path(warehouse),
         files,
-        key=load_key(key_file, demo=demo_key),
+        # --demo-key is explicit, so it wins over a key in the environment.
+        key=demo() if demo_key else load_key(key_file),
         received_at=received_at,
         profile=load_profile(profile_path) if profile_path else None,
         provider=provider,
@@ -193,7 +197,8 @@ def status(
         ),
         f"Submissions: {s.submissions} ({s.current} current, {s.superseded} superseded, "
         f"{s.late} current ones late) from {s.providers} provider(s), periods "
-        f"{s.first_period or '-'} to {s.last_period or '-'}; last received {_plain(s.last_received)}",
+        f"{s.first_period or '-'} to {s.last_period or '-'}; last received "
+        f"{_plain(s.last_received) or '-'}",
         f"Death records stored: {s.death_records_stored}; deaths now: {s.deaths} "
         f"({s.deaths_counted} counted, {s.duplicates_resolved} resolved as duplicates of another "
         f"provider's record), {s.withdrawn} withdrawn, {s.category_disagreements} whose declared "

@@ -514,11 +514,6 @@ def test_history_filters_by_provider_and_period(loaded: Path) -> None:
     assert "RQ2" not in as_table.stdout
 
 
-@pytest.mark.xfail(
-    reason="status text prints 'last received None' for a warehouse with no submissions "
-    "(cli_warehouse.status formats _plain(None) into the f-string; the periods beside it say '-')",
-    strict=True,
-)
 def test_status_of_an_empty_warehouse_shows_no_none(tmp_path: Path) -> None:
     warehouse = tmp_path / "w.duckdb"
     assert wh("init", warehouse=warehouse).code == 0

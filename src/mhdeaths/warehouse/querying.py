@@ -55,7 +55,8 @@ def _explain(exc: duckdb.Error) -> str:
         return f"The warehouse is read-only to queries: a {kind} statement is refused."
     if isinstance(exc, duckdb.PermissionException):
         return "Queries may read only the warehouse: files and other databases are out of reach."
-    kind = type(exc).__name__.removesuffix("Exception").lower()
+    words = re.findall(r"[A-Z][a-z]*", type(exc).__name__.removesuffix("Exception"))
+    kind = " ".join(words).lower() or "database"
     message = text.split(": ", 1)[1] if ": " in text else text
     message = message.split(" LINE ", 1)[0]
     return f"The query cannot run ({kind} error): {message}"
