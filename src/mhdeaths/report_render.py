@@ -18,7 +18,6 @@ from rich.table import Table
 from mhdeaths.errors import OutputError
 from mhdeaths.report import Report, Verdict
 from mhdeaths.spec import Severity
-from mhdeaths.templating import html_environment
 
 CSV_COLUMNS = [
     "rule_id",
@@ -65,6 +64,9 @@ def to_csv(report: Report) -> str:
 
 
 def to_html(report: Report) -> str:
+    # Imported here: the template engine takes longer to import than the terminal view to print.
+    from mhdeaths.templating import html_environment
+
     return html_environment().get_template("validation-report.html.j2").render(report=report)
 
 

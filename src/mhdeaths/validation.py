@@ -143,10 +143,18 @@ def _typed_and_masks(
     """
     table = spec.table(name)
     raw = {c: f"{_RAW}{c}" for c in text.columns}
+    # A rule that computes what a derived field holds reads the field instead (an age, say).
+    derived: dict[ex.Node, ex.Node] = {
+        tree: ex.Col(d.name)
+        for d in spec.definitions_for(name)
+        if not isinstance(tree := ex.parse(d.expression).tree, ex.Col | ex.Lit)
+    }
 
     def fails(rule: Rule, columns: Mapping[str, str] | None = None) -> pl.Expr:
-        compiled = ex.to_polars(engine.bound_expression(spec, rule, period), columns)
-        return compiled.eq(False).fill_null(False).alias(f"{_RAW}rule::{rule.id}")
+        tree = engine.bound_expression(spec, rule, period).tree
+        if rule.stage is Stage.TYPED:
+            tree = ex.transform(tree, derived.get)
+        return engine.fails(tree, columns).alias(f"{_RAW}rule::{rule.id}")
 
     def reads_a_date(rule: Rule) -> bool:
         # A date's type check given its typed value, which is computed anyway.
@@ -158,9 +166,11 @@ def _typed_and_masks(
         )
 
     def date_fails(rule: Rule) -> pl.Expr:
+        # is_date: a value that is not a real date or is not written CCYY-MM-DD.
         field = rule.fields[0]
-        check = ex.date_check(pl.col(raw[field]), pl.col(field))
-        return check.eq(False).fill_null(False).alias(f"{_RAW}rule::{rule.id}")
+        shape = ex.to_polars(f"matches({field}, '{ex.DATE_SHAPE}')", raw)
+        fails = pl.col(raw[field]).is_not_null() & (pl.col(field).is_null() | ~shape)
+        return fails.alias(f"{_RAW}rule::{rule.id}")
 
     on_text = [r for r in rules if r.stage is Stage.TEXT and not reads_a_date(r)]
     query = text.lazy().rename(raw)
@@ -191,7 +201,7 @@ def _measures(
     text: pl.DataFrame,
     masks: pl.DataFrame,
     rules: list[Rule],
-    present: set[str],
+    present_fields: set[str],
 ) -> list[FieldMeasures]:
     table = spec.table(name)
     by_field: dict[str, list[str]] = {}
@@ -201,28 +211,25 @@ def _measures(
     exprs: list[pl.Expr] = []
     for f in table.submitted_fields:
         value = pl.col(f.name)
-        invalid = pl.any_horizontal(
-            [pl.col(r) for r in by_field.get(f.name, [])] or [pl.lit(False)]
-        )
+        exprs.append(value.count().alias(f"{f.name}:filled"))
+        # A field without checks of its own is valid wherever filled; without default codes,
+        # it holds none: neither is computed.
+        checks = by_field.get(f.name, [])
+        if checks:
+            invalid = pl.any_horizontal([pl.col(r) for r in checks])
+            exprs.append((value.is_not_null() & ~invalid).sum().alias(f"{f.name}:valid"))
         defaults = spec.code_list(f.code_list).default_codes() if f.code_list else []
-        exprs += [
-            value.is_not_null().sum().alias(f"{f.name}:filled"),
-            (value.is_not_null() & ~invalid).sum().alias(f"{f.name}:valid"),
-            value.is_in(defaults).fill_null(False).sum().alias(f"{f.name}:defaults"),
-        ]
+        if defaults:
+            exprs.append(value.is_in(defaults).fill_null(False).sum().alias(f"{f.name}:defaults"))
     totals = pl.concat([text, masks], how="horizontal").select(exprs).row(0, named=True)
-    return [
-        FieldMeasures(
-            name,
-            f.name,
-            text.height,
-            f.name in present,
-            int(totals[f"{f.name}:filled"]),
-            int(totals[f"{f.name}:valid"]),
-            int(totals[f"{f.name}:defaults"]),
-        )
-        for f in table.submitted_fields
-    ]
+    measures = []
+    for f in table.submitted_fields:
+        filled = int(totals[f"{f.name}:filled"])
+        valid = int(totals.get(f"{f.name}:valid", filled))
+        used = int(totals.get(f"{f.name}:defaults", 0))
+        present = f.name in present_fields
+        measures.append(FieldMeasures(name, f.name, text.height, present, filled, valid, used))
+    return measures
 
 
 def _other_scope(
