@@ -14,8 +14,10 @@ import datetime as dt
 import hashlib
 import io
 import re
+import threading
 import zipfile
 import zlib
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -186,8 +188,39 @@ def _search_windows(
     return found, sum(window.count(b"\n") for window in windows) - len(windows)
 
 
+_AHEAD: dict[Path, Future[SourceFile]] = {}
+"""Files being read ahead, until ``read_file`` takes them."""
+
+
+def read_ahead(paths: Sequence[Path]) -> None:
+    """Start reading files on a thread, as ``read_file`` does when the encoding and delimiter are
+    detected, so that a command can import what else it needs meanwhile: ``read_file`` then
+    takes the result (or raises the error) rather than reading again.
+
+    The thread is a daemon: a command that stops before reading its files does not wait for it.
+    """
+    ahead: dict[Path, Future[SourceFile]] = {path: Future() for path in paths}
+    _AHEAD.update(ahead)
+
+    def run() -> None:
+        for path, future in ahead.items():
+            try:
+                future.set_result(_read(path, None, None))
+            except BaseException as exc:  # read_file raises it, as if it had read the file
+                future.set_exception(exc)
+
+    threading.Thread(target=run, name="mhdeaths-read-ahead", daemon=True).start()
+
+
 def read_file(path: Path, encoding: str | None = None, delimiter: str | None = None) -> SourceFile:
     """Read a submission file of any supported format."""
+    ahead = _AHEAD.pop(path, None) if encoding is None and delimiter is None else None
+    if ahead is not None:
+        return ahead.result()
+    return _read(path, encoding, delimiter)
+
+
+def _read(path: Path, encoding: str | None, delimiter: str | None) -> SourceFile:
     try:
         with path.open("rb") as fh:
             head = fh.read(65536)
