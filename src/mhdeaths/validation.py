@@ -150,10 +150,12 @@ def _typed_and_masks(
         if not isinstance(tree := ex.parse(d.expression).tree, ex.Col | ex.Lit)
     }
 
+    once = _appears_once(spec, name, text, [r for r in rules if r.stage is Stage.TYPED], period)
+
     def fails(rule: Rule, columns: Mapping[str, str] | None = None) -> pl.Expr:
         tree = engine.bound_expression(spec, rule, period).tree
         if rule.stage is Stage.TYPED:
-            tree = ex.transform(tree, derived.get)
+            tree = ex.transform(tree, lambda n: derived.get(n) or once.get(n))
         return engine.fails(tree, columns).alias(f"{_RAW}rule::{rule.id}")
 
     def reads_a_date(rule: Rule) -> bool:
@@ -195,6 +197,54 @@ def _typed_and_masks(
     return values, masks
 
 
+def _appears_once(
+    spec: Spec, name: str, text: pl.DataFrame, rules: list[Rule], period: dt.date | None
+) -> dict[ex.Node, ex.Node]:
+    """Duplicate checks (``COUNT(*) OVER (PARTITION BY keys) = 1``) that the data settle at once,
+    each with what it then says on every record.
+
+    Finding duplicates costs a hash table of whole values; counting distinct hashes costs less
+    than half that. When the records with every key filled all hash apart, none of them shares
+    its keys with another (equal values hash alike); with at most one record missing a key, the
+    check holds everywhere, and with one key and several records missing it, it holds exactly
+    where the key is filled (the missing ones make one group). Otherwise (a duplicate, or two
+    values hashing alike) the check is left as it is. Only keys whose typed value is their text
+    (strings and codes) are counted here, before the typed values exist.
+    """
+    table = spec.table(name)
+    textual = {
+        f.name
+        for f in table.submitted_fields
+        if f.name in text.columns and f.type in {FieldType.STRING, FieldType.CODE}
+    }
+    checks: dict[ex.Node, tuple[str, ...]] = {}
+    for rule in rules:
+        for node in engine.bound_expression(spec, rule, period).tree.walk():
+            match node:
+                case ex.Binary(
+                    op="=", left=ex.Call(name="count", star=True, over=over), right=ex.Lit(value=1)
+                ) if over and all(isinstance(k, ex.Col) and k.name in textual for k in over):
+                    checks[node] = tuple(k.name for k in over if isinstance(k, ex.Col))
+    if not checks or not text.height:
+        return {}
+    exprs = []
+    for i, keys in enumerate(checks.values()):
+        filled = pl.all_horizontal([pl.col(k).is_not_null() for k in keys])
+        hashes = pl.struct(list(keys)).hash().filter(filled)
+        exprs += [hashes.n_unique().alias(f"{i}:distinct"), filled.sum().alias(f"{i}:filled")]
+    counts = text.lazy().select(exprs).collect().row(0, named=True)
+    settled: dict[ex.Node, ex.Node] = {}
+    for i, (node, keys) in enumerate(checks.items()):
+        complete = int(counts[f"{i}:filled"])
+        if int(counts[f"{i}:distinct"]) != complete:
+            continue
+        if text.height - complete <= 1:
+            settled[node] = ex.Lit(True)
+        elif len(keys) == 1:
+            settled[node] = ex.IsNull(ex.Col(keys[0]), negated=True)
+    return settled
+
+
 def _measures(
     spec: Spec,
     name: str,
@@ -220,7 +270,10 @@ def _measures(
             exprs.append((value.is_not_null() & ~invalid).sum().alias(f"{f.name}:valid"))
         defaults = spec.code_list(f.code_list).default_codes() if f.code_list else []
         if defaults:
-            exprs.append(value.is_in(defaults).fill_null(False).sum().alias(f"{f.name}:defaults"))
+            # A comparison per default code (one or two) costs half a set lookup per record;
+            # a missing value compares as NULL, which the sum skips.
+            uses = pl.any_horizontal([value == code for code in defaults]).sum()
+            exprs.append(uses.alias(f"{f.name}:defaults"))
     totals = pl.concat([text, masks], how="horizontal").select(exprs).row(0, named=True)
     measures = []
     for f in table.submitted_fields:
