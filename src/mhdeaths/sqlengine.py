@@ -24,15 +24,12 @@ def ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-_ident = ident
-
-
 def derive_sql(spec: Spec, table: str, source: str) -> str:
     """A query over ``source`` adding the table's derived fields, in the order written."""
     query = f"SELECT * FROM {source}"
     for i, definition in enumerate(spec.definitions_for(table)):
         query = (
-            f"SELECT *, ({ex.to_duckdb(definition.expression)}) AS {_ident(definition.name)} "
+            f"SELECT *, ({ex.to_duckdb(definition.expression)}) AS {ident(definition.name)} "
             f"FROM ({query}) AS d{i}"
         )
     return query
@@ -47,7 +44,7 @@ def record_failures_sql(
     """
     verdict = ex.to_duckdb(bound_expression(spec, rule, period))
     return (
-        f"SELECT {_ident(row_id)} FROM (SELECT {_ident(row_id)}, ({verdict}) AS _ok FROM {source}) "
+        f"SELECT {ident(row_id)} FROM (SELECT {ident(row_id)}, ({verdict}) AS _ok FROM {source}) "
         f"AS v WHERE _ok IS FALSE ORDER BY 1"
     )
 
@@ -66,7 +63,7 @@ def cross_table_failures_sql(
     as zero there, as in the polars engine.
     """
     parsed = bound_expression(spec, rule, period)
-    keys = ", ".join(_ident(k) for k in rule.group_by)
+    keys = ", ".join(ident(k) for k in rule.group_by)
     ctes: list[str] = []
     names: dict[ex.Node, ex.Col] = {}
     for i, node in enumerate(ex.aggregate_nodes(parsed)):
@@ -129,12 +126,12 @@ def example_fails(spec: Spec, rule: Rule, records: object, period: dt.date | Non
             register_frame(con, f"{name}_typed", typed)
             register_frame(con, f"{name}_text", text)
             derived = (
-                f"SELECT * FROM {_ident(name + '_typed')}"
+                f"SELECT * FROM {ident(name + '_typed')}"
                 if rule.scope is Scope.STRUCTURE
-                else derive_sql(spec, name, _ident(name + "_typed"))
+                else derive_sql(spec, name, ident(name + "_typed"))
             )
-            con.execute(f"CREATE VIEW {_ident(name)} AS {derived}")
-            sources[name] = _ident(f"{name}_text") if rule.stage is Stage.TEXT else _ident(name)
+            con.execute(f"CREATE VIEW {ident(name)} AS {derived}")
+            sources[name] = ident(f"{name}_text") if rule.stage is Stage.TEXT else ident(name)
         rows_out = con.execute(scope_sql(spec, rule, sources, "_row", period)).fetchall()
     finally:
         con.close()
@@ -157,7 +154,7 @@ def attribution_window_sql(spec: Spec, columns: Mapping[str, str] | None = None)
         f"({ex.to_duckdb(k.expression)}) {'DESC' if k.descending else 'ASC'} NULLS LAST"
         for k in rule.order_by
     )
-    partition = ", ".join(columns.get(m, _ident(m)) for m in rule.match_on)
+    partition = ", ".join(columns.get(m, ident(m)) for m in rule.match_on)
     return f"PARTITION BY {partition} ORDER BY {order}"
 
 

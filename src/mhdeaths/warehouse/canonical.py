@@ -17,6 +17,7 @@ import polars as pl
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from mhdeaths.engine import POLARS_TYPES
 from mhdeaths.errors import SpecError, WarehouseError
 from mhdeaths.pseudonym import PseudonymKey, pseudonymise, refuse_demo_key_for_real_numbers
 from mhdeaths.spec import FieldType, Spec, available_versions, load_spec
@@ -25,15 +26,6 @@ from mhdeaths.warehouse.store import warehouse_root
 if TYPE_CHECKING:
     from mhdeaths.validate import ValidatedSubmission
 
-POLARS_TYPES: dict[FieldType, pl.DataType] = {
-    FieldType.STRING: pl.String(),
-    FieldType.CODE: pl.String(),
-    FieldType.INTEGER: pl.Int64(),
-    FieldType.DECIMAL: pl.Float64(),
-    FieldType.DATE: pl.Date(),
-    FieldType.TIME: pl.Time(),
-    FieldType.BOOLEAN: pl.Boolean(),
-}
 DUCKDB_TYPES: dict[FieldType, str] = {
     FieldType.STRING: "VARCHAR",
     FieldType.CODE: "VARCHAR",
