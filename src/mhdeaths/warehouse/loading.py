@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 import duckdb
+import polars as pl
 
 from mhdeaths import __version__
 from mhdeaths.errors import WarehouseError
@@ -49,10 +50,6 @@ class LoadOutcome:
 
     label: str
     status: Status
-    provider: str | None
-    reporting_period: str | None
-    spec_version: str | None
-    verdict: Verdict
     report: Report
     """The validation report (for a rejected submission, also written to ``reports``)."""
     submission_id: int | None = None
@@ -65,6 +62,22 @@ class LoadOutcome:
     activity_rows: int = 0
     reports: tuple[Path, ...] = ()
     """For a rejected submission: its validation report, to read and fix."""
+
+    @property
+    def provider(self) -> str | None:
+        return self.report.provider
+
+    @property
+    def reporting_period(self) -> str | None:
+        return self.report.reporting_period
+
+    @property
+    def spec_version(self) -> str:
+        return self.report.spec_version
+
+    @property
+    def verdict(self) -> Verdict:
+        return self.report.verdict
 
 
 def content_sha256(report: Report) -> str:
@@ -147,15 +160,7 @@ def _load_one(
         profile = profile_for(group.provider)
     result = validate(list(group.paths), profile=profile, provider=provider, spec_root=spec_root)
     report = result.report
-    base = LoadOutcome(
-        label=group.label,
-        status="rejected",
-        provider=report.provider,
-        reporting_period=report.reporting_period,
-        spec_version=report.spec_version,
-        verdict=report.verdict,
-        report=report,
-    )
+    base = LoadOutcome(label=group.label, status="rejected", report=report)
     if result.submission is None:
         stem = "_".join(
             filter(None, [report.provider, report.reporting_period, content_sha256(report)[:8]])
@@ -249,13 +254,13 @@ def _insert_records(
     model: CanonicalModel,
     canonical: Spec,
     table: str,
-    frame: object,
+    frame: pl.DataFrame,
     submission_id: int,
 ) -> None:
     """Insert one table's records: DuckDB derives the agreed definitions from the spec's own
     expressions, then the dropped identifiers are left behind, never written."""
     staged = f"staged_{table}"
-    register_frame(con, staged, frame)  # type: ignore[arg-type]
+    register_frame(con, staged, frame)
     try:
         derived = derive_sql(canonical, table, ident(staged))
         dropped = dropped_fields(model, table)

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -52,7 +53,7 @@ class Status:
     key_fingerprint: str | None
 
 
-def _one(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[object, ...]:
+def _one(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[Any, ...]:
     row = con.execute(sql).fetchone()
     assert row is not None, "an aggregate query returns one row"
     return row
@@ -63,13 +64,12 @@ def _reading(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-only connection; a warehouse whose schema this release does not know is one
     clear sentence (a newer release's, or an older one's not yet upgraded)."""
     with connect(path, read_only=True) as con:
-        waiting = pending(con)
         try:
             yield con
         except duckdb.Error as exc:
             hint = (
                 "run `mhdeaths warehouse init` to upgrade it"
-                if waiting or isinstance(exc, duckdb.CatalogException)
+                if isinstance(exc, duckdb.CatalogException) or pending(con)
                 else "this is a bug; please report it"
             )
             raise WarehouseError(
@@ -132,20 +132,20 @@ def status(path: Path, today: dt.date | None = None) -> Status:
         size_bytes=path.stat().st_size,
         schema_version=max(m.version for m in migrations()) - waiting,
         migrations_pending=waiting,
-        submissions=int(subs[0]),  # type: ignore[call-overload]
-        current=int(subs[1]),  # type: ignore[call-overload]
-        superseded=int(subs[2]),  # type: ignore[call-overload]
-        late=int(subs[3]),  # type: ignore[call-overload]
-        providers=int(subs[4]),  # type: ignore[call-overload]
-        first_period=subs[5],  # type: ignore[arg-type]
-        last_period=subs[6],  # type: ignore[arg-type]
-        last_received=subs[7],  # type: ignore[arg-type]
-        death_records_stored=int(stored[0]),  # type: ignore[call-overload]
-        deaths=int(deaths[0]),  # type: ignore[call-overload]
-        deaths_counted=int(deaths[1]),  # type: ignore[call-overload]
-        duplicates_resolved=int(deaths[2]),  # type: ignore[call-overload]
-        withdrawn=int(withdrawn[0]),  # type: ignore[call-overload]
-        category_disagreements=int(deaths[3]),  # type: ignore[call-overload]
+        submissions=int(subs[0]),
+        current=int(subs[1]),
+        superseded=int(subs[2]),
+        late=int(subs[3]),
+        providers=int(subs[4]),
+        first_period=subs[5],
+        last_period=subs[6],
+        last_received=subs[7],
+        death_records_stored=int(stored[0]),
+        deaths=int(deaths[0]),
+        deaths_counted=int(deaths[1]),
+        duplicates_resolved=int(deaths[2]),
+        withdrawn=int(withdrawn[0]),
+        category_disagreements=int(deaths[3]),
         missing=tuple(Gap(*g) for g in gaps),
         key_fingerprint=key[0] if key else None,
     )
