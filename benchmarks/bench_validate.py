@@ -48,23 +48,27 @@ def synthetic_nhs_numbers(n: int) -> pl.Series:
     return pl.concat([numbers, missing]).alias("nhs_number")
 
 
-def big_file(path: Path, rows: int, seed: int = 3) -> dict[str, int]:
-    """A death-shaped CSV of `rows` records, about 1% with one error each (kinds mixed)."""
+def distinct_records(rows: int, seed: int, months: int = 24) -> pl.DataFrame:
+    """`rows` clean death records of one provider and month, as a real submission: synthetic
+    records repeated, each made distinct (record id, NHS number, local patient id)."""
     spec = load_spec()
     with tempfile.TemporaryDirectory() as tmp:
-        generate(spec, SynthOptions(providers=20, months=24, seed=seed), Path(tmp))
+        generate(spec, SynthOptions(providers=20, months=months, seed=seed), Path(tmp))
         base = pl.concat(
             [pl.read_csv(p, infer_schema=False) for p in sorted(Path(tmp).rglob("*_death.csv"))]
         )
-    # One provider and one month, as a real submission; every record made distinct.
     base = base.filter(pl.col("reporting_period") == base["reporting_period"][0])
-    frame = base.select(pl.all().gather(pl.int_range(0, rows) % base.height))
-    frame = frame.with_columns(
+    return base.select(pl.all().gather(pl.int_range(0, rows) % base.height)).with_columns(
         pl.lit(base["org_id_provider"][0]).alias("org_id_provider"),
         ("B" + pl.int_range(0, rows).cast(pl.String).str.zfill(8)).alias("death_record_id"),
         synthetic_nhs_numbers(rows).sample(fraction=1.0, shuffle=True, seed=seed),
         ("P" + pl.int_range(0, rows).cast(pl.String)).alias("local_patient_id"),
     )
+
+
+def big_file(path: Path, rows: int, seed: int = 3) -> dict[str, int]:
+    """A death-shaped CSV of `rows` records, about 1% with one error each (kinds mixed)."""
+    frame = distinct_records(rows, seed)
     # About 1% of records get one error, of eight kinds in turn.
     kinds = {
         "ethnic_category": "ZZ",  # not a code

@@ -30,11 +30,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import polars as pl
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_validate import measure, synthetic_nhs_numbers
+from bench_validate import distinct_records, measure
 
 from mhdeaths.pseudonym import demo_key
 from mhdeaths.spec import load_spec
@@ -86,19 +84,7 @@ def history(folder: Path, years: int, providers: int) -> Path:
 
 def clean_file(path: Path, rows: int, seed: int = 5) -> int:
     """A clean death file of `rows` records of one provider and month, every record distinct."""
-    spec = load_spec()
-    with tempfile.TemporaryDirectory() as tmp:
-        generate(spec, SynthOptions(providers=20, months=3, seed=seed), Path(tmp))
-        base = pl.concat(
-            [pl.read_csv(p, infer_schema=False) for p in sorted(Path(tmp).rglob("*_death.csv"))]
-        )
-    base = base.filter(pl.col("reporting_period") == base["reporting_period"][0])
-    frame = base.select(pl.all().gather(pl.int_range(0, rows) % base.height)).with_columns(
-        pl.lit(base["org_id_provider"][0]).alias("org_id_provider"),
-        ("B" + pl.int_range(0, rows).cast(pl.String).str.zfill(8)).alias("death_record_id"),
-        synthetic_nhs_numbers(rows).sample(fraction=1.0, shuffle=True, seed=seed),
-        ("P" + pl.int_range(0, rows).cast(pl.String)).alias("local_patient_id"),
-    )
+    frame = distinct_records(rows, seed, months=3)
     frame.write_csv(path)
     return frame.height
 
