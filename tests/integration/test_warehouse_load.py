@@ -354,3 +354,27 @@ def test_every_view_and_macro_is_documented(tmp_path: Path) -> None:
     assert views and macros
     for name in views + macros:
         assert f"`{name}" in guide, f"{name} is not in docs/warehouse.md"
+
+
+def test_a_transfer_death_is_attributed_to_the_receiving_provider(tmp_path: Path) -> None:
+    """The sending provider reports a death after discharge, the receiving one an inpatient
+    death: the spec's order counts the inpatient death, whichever provider loads first."""
+    out = tmp_path / "synthetic"
+    result = generate(
+        LATEST, SynthOptions(providers=3, months=2, start="2027-10", seed=33, transfers=1.0), out
+    )
+    assert result.transfers
+    warehouse = tmp_path / "w.duckdb"
+    assert all(o.status == "loaded" for o in load(warehouse, [out], key=KEY))
+    groups = rows(
+        warehouse,
+        "SELECT list(death_category ORDER BY attribution_rank), "
+        "list(org_id_provider ORDER BY attribution_rank), any_value(attributed_provider) "
+        "FROM deaths WHERE times_reported > 1 GROUP BY nhs_number_pseudonym, death_date",
+    )
+    assert len(groups) == len(result.transfers)
+    for categories, providers, attributed in groups:
+        assert categories == ["IPD", "D30"]
+        assert attributed == providers[0] != providers[1]
+    counted = rows(warehouse, "SELECT count(*) FILTER (WHERE counted), count(*) FROM deaths")[0]
+    assert counted[1] - counted[0] == len(result.transfers)
