@@ -6,6 +6,7 @@ and its documented exit code; anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import sys
@@ -49,6 +50,7 @@ from rich.markup import escape  # noqa: E402
 from rich.table import Table as RichTable  # noqa: E402
 
 from mhdeaths import errors  # noqa: E402
+from mhdeaths.cli_warehouse import WarehousePath  # noqa: E402
 from mhdeaths.cli_warehouse import app as warehouse_app  # noqa: E402
 from mhdeaths.errors import ExitCode, SpecCheckFailed, UserError  # noqa: E402
 from mhdeaths.report import Report  # noqa: E402
@@ -519,6 +521,67 @@ def synth(
             else ""
         )
         + (f", with {len(result.planted_errors)} planted errors." if result.planted_errors else ".")
+    )
+
+
+class DisclosureRuleName(StrEnum):
+    nhs_england = "nhs_england"
+    mhsds = "mhsds"
+    opensafely = "opensafely"
+
+
+@app.command("benchmark")
+def benchmark(
+    warehouse: WarehousePath = None,
+    period: Annotated[
+        str | None,
+        typer.Option(
+            "--period",
+            help="The last reporting period (CCYY-MM) of every pooling window \\[default: the "
+            "latest with activity].",
+            show_default=False,
+        ),
+    ] = None,
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Folder for the report and its data.")
+    ] = Path("out/benchmarks"),
+    disclosure: Annotated[
+        DisclosureRuleName,
+        typer.Option(
+            "--disclosure", help="The disclosure control rule applied to released counts."
+        ),
+    ] = DisclosureRuleName.nhs_england,
+    as_at: Annotated[
+        dt.datetime | None,
+        typer.Option(
+            "--as-at",
+            help="Benchmark the warehouse as it stood at this time (for a past publication).",
+            formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"],
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Compare providers on every indicator and write the published report.
+
+    Writes benchmarks.html (self-contained, with a funnel plot per indicator), the same figures as
+    CSV, XLSX and JSON, and each provider's quarterly summary in providers/. Statistics come from
+    unsuppressed counts; every released count passes the disclosure rule.
+    """
+    from mhdeaths.benchmark.publish import publish_benchmarks
+    from mhdeaths.warehouse.store import default_path
+
+    done = publish_benchmarks(
+        warehouse or default_path(), out_dir, period=period, rule=disclosure.value, as_at=as_at
+    )
+    b = done.benchmarks
+    out.print(
+        f"Benchmarked {len(b.providers)} providers on {len(b.results)} indicators for the windows "
+        f"ending {b.period}; counts released under the {done.released.rule.title} rule."
+    )
+    for indicator, providers in done.outliers().items():
+        out.print(f"  {escape(indicator)}: higher than expected: {', '.join(providers)}")
+    out.print(
+        f"Report: {escape(str(done.report))} ({len(done.paths)} files in {escape(str(out_dir))})."
     )
 
 

@@ -2,8 +2,8 @@
 
 It strings the library together the way a national team would: check the spec, publish it, then
 load the example submissions into a fresh warehouse (which validates each against the rules of the
-spec version it declares, and refuses the rejected ones). The benchmark report joins here when it
-is built, so the README's one command always runs the whole job.
+spec version it declares, and refuses the rejected ones), and publish the benchmarks across providers
+from it, so the README's one command always runs the whole job.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from mhdeaths.benchmark.publish import publish_benchmarks
 from mhdeaths.errors import SpecCheckFailed
 from mhdeaths.pseudonym import demo_key
 from mhdeaths.spec import available_versions, load_spec
@@ -66,10 +67,18 @@ def run_demo(
         f"{s.duplicates_resolved} resolved as another provider's, {s.withdrawn} withdrawn, "
         f"{s.category_disagreements} declared category disagreeing with the derived one."
     )
+    published = publish_benchmarks(warehouse, out / "benchmarks")
+    b = published.benchmarks
+    progress(
+        f"Benchmarked {len(b.providers)} providers on {len(b.results)} indicators for the windows "
+        f"ending {b.period}; counts released under the {published.released.rule.title} rule."
+    )
+    for indicator, providers in published.outliers().items():
+        progress(f"  {indicator}: higher than expected: {', '.join(providers)}")
     return (
         f"Done: {len(outcomes)} example submissions checked, {accepted} accepted, "
         f"{len(outcomes) - accepted} rejected. Spec artefacts are in {out / 'spec'}, the "
-        f"warehouse is {warehouse}."
+        f"warehouse is {warehouse}, the benchmark report is {published.report}."
     )
 
 

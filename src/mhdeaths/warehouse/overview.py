@@ -60,7 +60,7 @@ def _one(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[Any, ...]:
 
 
 @contextmanager
-def _reading(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+def reading(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-only connection; a warehouse whose schema this release does not know is one
     clear sentence (a newer release's, or an older one's not yet upgraded)."""
     with connect(path, read_only=True) as con:
@@ -80,7 +80,7 @@ def _reading(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
 def status(path: Path, today: dt.date | None = None) -> Status:
     """The warehouse summed up. ``today`` decides which missing submissions are overdue."""
     today = today or dt.datetime.now(dt.UTC).date()
-    with _reading(path) as con:
+    with reading(path) as con:
         waiting = len(pending(con))
         subs = _one(
             con,
@@ -174,7 +174,7 @@ def history(
     path: Path, provider: str | None = None, reporting_period: str | None = None
 ) -> list[HistoryRow]:
     """Every submission (optionally of one provider or period), oldest first, and what it did."""
-    with _reading(path) as con:
+    with reading(path) as con:
         rows = con.execute(
             """
             SELECT s.submission_id, s.provider, s.reporting_period, s.spec_version, s.received_at,

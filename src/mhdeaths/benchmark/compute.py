@@ -1,0 +1,429 @@
+"""Every indicator, for every provider, from the warehouse: counts, rates, ratios, funnel bands.
+
+The warehouse has already applied the agreed definitions and counted each death once; this module
+only counts what an indicator names and compares providers. Counts are taken once per indicator
+from two temporary tables (the deaths counted and the current activity, as at a time), so that a
+national history of ten years and sixty providers is benchmarked in well under a second. Every
+figure here is unrounded and unsuppressed: disclosure control is the release step's job
+(``mhdeaths.benchmark.release``), applied to the cells that are published.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import polars as pl
+
+from mhdeaths.benchmark.indicators import Indicator, Variant, load_indicators
+from mhdeaths.errors import UserError
+from mhdeaths.stats import FunnelResult, ci_proportion, funnel, indirect_standardise, rate
+from mhdeaths.warehouse.overview import reading
+
+NATIONAL = "England"
+"""The label of the national row of every table."""
+
+UNKNOWN_STRATUM = "unknown"
+
+
+@dataclass(frozen=True)
+class Window:
+    """Whole reporting months, first to last inclusive (``CCYY-MM``)."""
+
+    first: str
+    last: str
+
+    @property
+    def start(self) -> dt.date:
+        return _month(self.first)
+
+    @property
+    def end(self) -> dt.date:
+        """The first day after the window."""
+        return _add_months(_month(self.last), 1)
+
+    @property
+    def months(self) -> int:
+        start, last = self.start, _month(self.last)
+        return (last.year - start.year) * 12 + last.month - start.month + 1
+
+    @property
+    def label(self) -> str:
+        return self.first if self.first == self.last else f"{self.first} to {self.last}"
+
+
+def _month(text: str) -> dt.date:
+    try:
+        return dt.datetime.strptime(text, "%Y-%m").date()
+    except ValueError:
+        raise UserError(f"{text!r} is not a reporting period: write it as CCYY-MM.") from None
+
+
+def _add_months(day: dt.date, months: int) -> dt.date:
+    index = day.year * 12 + day.month - 1 + months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def window_ending(period: str, months: int) -> Window:
+    """The ``months`` whole months that end with ``period``."""
+    last = _month(period)
+    return Window(_add_months(last, 1 - months).strftime("%Y-%m"), period)
+
+
+@dataclass(frozen=True)
+class IndicatorResult:
+    """One indicator (one variant of it) over its pooling window, for every provider."""
+
+    indicator: Indicator
+    variant: Variant
+    window: Window
+    providers: pl.DataFrame
+    """One row per provider: observed, denominator, value with its limits, and where it applies
+    the expected count, standardised ratio with its limits, funnel z-score and bands."""
+    national: dict[str, float | None]
+    funnel: FunnelResult | None
+    trend: pl.DataFrame
+    """Per calendar year, each provider's and the national observed, denominator and value."""
+
+    @property
+    def key(self) -> str:
+        if len(self.indicator.variants) == 1:
+            return self.indicator.id
+        return f"{self.indicator.id}.{self.variant.id}"
+
+    @property
+    def title(self) -> str:
+        if len(self.indicator.variants) == 1:
+            return self.indicator.title
+        return f"{self.indicator.title}: {self.variant.title.lower()}"
+
+    @property
+    def standardised(self) -> bool:
+        return bool(self.indicator.standardise_by)
+
+
+@dataclass(frozen=True)
+class Benchmarks:
+    """The indicators for one reporting period (the last month of every pooling window)."""
+
+    period: str
+    as_at: dt.datetime | None
+    results: tuple[IndicatorResult, ...]
+    providers: tuple[str, ...]
+
+
+def latest_period(path: Path) -> str:
+    """The latest reporting period with activity in the warehouse."""
+    with reading(path) as con:
+        row = con.execute("SELECT max(reporting_period) FROM activity").fetchone()
+    if row is None or row[0] is None:
+        raise UserError(f"The warehouse {path} holds no activity yet: load submissions first.")
+    return str(row[0])
+
+
+def compute(
+    path: Path,
+    period: str | None = None,
+    *,
+    as_at: dt.datetime | None = None,
+    indicators: tuple[Indicator, ...] | None = None,
+) -> Benchmarks:
+    """Every indicator for the window ending at ``period`` (default: the latest month loaded),
+    from the warehouse as it stood at ``as_at`` (default: now)."""
+    chosen = indicators or load_indicators()
+    period = period or latest_period(path)
+    _month(period)
+    results = []
+    with reading(path) as con:
+        _stage(con, as_at)
+        for indicator in chosen:
+            window = window_ending(period, indicator.pooling_months)
+            for variant in indicator.variants:
+                try:
+                    results.append(_one(con, indicator, variant, window))
+                except duckdb.Error as exc:
+                    first = str(exc).splitlines()[0]
+                    raise UserError(
+                        f"The indicator {indicator.id} ({variant.id}) cannot be computed: {first}"
+                    ) from None
+        rows = con.execute("SELECT DISTINCT org_id_provider FROM bm_activity ORDER BY 1").fetchall()
+    return Benchmarks(period, as_at, tuple(results), tuple(r[0] for r in rows))
+
+
+def _stage(con: duckdb.DuckDBPyConnection, as_at: dt.datetime | None) -> None:
+    # The deaths view ranks every record of every death; staging it once is what keeps a full
+    # national history fast. Only counted deaths (one record per death) are benchmarked.
+    at = "TIMESTAMP 'infinity'" if as_at is None else f"TIMESTAMP '{as_at:%Y-%m-%d %H:%M:%S}'"
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE bm_deaths AS SELECT * EXCLUDE (nhs_number_pseudonym), "
+        f"year(death_date) AS year FROM deaths_as_at({at}) WHERE counted"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE bm_activity AS SELECT *, "
+        f"CAST(left(reporting_period, 4) AS INTEGER) AS year FROM activity_as_at({at})"
+    )
+
+
+def _one(
+    con: duckdb.DuckDBPyConnection, indicator: Indicator, variant: Variant, window: Window
+) -> IndicatorResult:
+    if indicator.kind == "median":
+        return _median(con, indicator, variant, window)
+    strata = _strata(con, indicator, variant, window, by=list(indicator.standardise_by))
+    per_provider = strata.group_by("provider").agg(pl.col("observed", "denominator").sum())
+    per_provider = per_provider.sort("provider")
+    o = per_provider["observed"].to_numpy().astype(float)
+    n = per_provider["denominator"].to_numpy().astype(float)
+    value, lower, upper = _crude(indicator, o, n)
+    table = per_provider.with_columns(
+        value=pl.Series(value), lower=pl.Series(lower), upper=pl.Series(upper)
+    )
+    at_risk = table.filter(pl.col("denominator") > 0)
+    result: FunnelResult | None = None
+    if indicator.standardise_by and at_risk.height:
+        ratios = _standardise(
+            strata.filter(pl.col("provider").is_in(at_risk["provider"].implode()))
+        )
+        at_risk = at_risk.join(ratios, on="provider", how="left")
+        result = funnel(
+            at_risk["observed"].to_numpy().astype(float),
+            at_risk["expected"].to_numpy(),
+            kind="ratio",
+            labels=at_risk["provider"].to_list(),
+            min_expected=indicator.min_expected,
+        )
+    elif at_risk.height:
+        result = funnel(
+            at_risk["observed"].to_numpy().astype(float),
+            at_risk["denominator"].to_numpy().astype(float),
+            kind="proportion" if indicator.kind == "proportion" else "rate",
+            labels=at_risk["provider"].to_list(),
+            min_expected=indicator.min_expected,
+        )
+    if result is not None:
+        bands = result.units.select(pl.col("label").alias("provider"), "z", "band_95", "band_998")
+        at_risk = at_risk.join(bands, on="provider", how="left")
+    table = table.join(
+        at_risk.drop("observed", "denominator", "value", "lower", "upper"),
+        on="provider",
+        how="left",
+    )
+    table = table.with_columns(
+        caution=pl.col("observed") < indicator.caution_below,
+        note=pl.when(pl.col("denominator") == 0).then(pl.lit("no activity in the window")),
+    )
+    total_o, total_n = float(o.sum()), float(n.sum())
+    nv, nl, nu = _crude(indicator, np.array([total_o]), np.array([total_n]))
+    national: dict[str, float | None] = {
+        "observed": total_o,
+        "denominator": total_n,
+        "value": _finite(nv[0]),
+        "lower": _finite(nl[0]),
+        "upper": _finite(nu[0]),
+    }
+    return IndicatorResult(
+        indicator, variant, window, table, national, result, _trend(con, indicator, variant)
+    )
+
+
+def _frame(
+    con: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, object] | None = None
+) -> pl.DataFrame:
+    """A query's (small) result as a polars frame: counts are floats, so sums stay exact."""
+    cursor = con.execute(sql, dict(params or {}))
+    names = [d[0] for d in cursor.description or []]
+    rows = cursor.fetchall()
+    frame = pl.DataFrame(rows, schema=names, orient="row", infer_schema_length=None)
+    decimals = [n for n, t in frame.schema.items() if isinstance(t, pl.Decimal)]
+    frame = frame.with_columns(pl.col(decimals).cast(pl.Float64))
+    if frame.height == 0:
+        # An empty result has no types to infer: labels are text and the rest are numbers.
+        labels = [n for n in ("provider", "age_band", "stated_gender") if n in names]
+        frame = frame.with_columns(pl.col(pl.Null).cast(pl.Float64)).with_columns(
+            pl.col(labels).cast(pl.String)
+        )
+    return frame
+
+
+def _finite(x: float) -> float | None:
+    return float(x) if np.isfinite(x) else None
+
+
+def _crude(
+    indicator: Indicator, o: np.ndarray, n: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The crude value and its 95% limits, in the indicator's unit (NaN where n is 0)."""
+    if not len(o):
+        empty = np.array([], dtype=float)
+        return empty, empty, empty
+    safe = np.where(n > 0, n, np.nan)
+    m = indicator.multiplier
+    if indicator.kind == "proportion":
+        lower, upper = ci_proportion(o, safe)
+        return o / safe * m, np.asarray(lower) * m, np.asarray(upper) * m
+    value, lower, upper = rate(o, safe, multiplier=m)
+    return np.asarray(value), np.asarray(lower), np.asarray(upper)
+
+
+def _strata(
+    con: duckdb.DuckDBPyConnection,
+    indicator: Indicator,
+    variant: Variant,
+    window: Window,
+    *,
+    by: list[str],
+) -> pl.DataFrame:
+    """Observed and denominator per provider and stratum over the window."""
+    assert indicator.denominator is not None
+    params = {"start": window.start, "end": window.end, "first": window.first, "last": window.last}
+    in_window = "death_date >= $start AND death_date < $end"
+    if indicator.denominator.deaths is not None:
+        sql = f"""
+            SELECT org_id_provider AS provider,
+                   count(*) FILTER (WHERE ({indicator.numerator.where}) AND ({variant.where}))
+                       AS observed,
+                   count(*) AS denominator
+            FROM bm_deaths
+            WHERE {in_window} AND ({indicator.denominator.deaths})
+            GROUP BY ALL
+        """
+        return _frame(con, sql, {"start": window.start, "end": window.end})
+    keys = ["provider", *by]
+    death_strata = "".join(f", coalesce({s}, '{UNKNOWN_STRATUM}') AS {s}" for s in by)
+    activity_strata = "".join(f", {s}" for s in by)
+    sql = f"""
+        WITH num AS (
+            SELECT org_id_provider AS provider{death_strata}, count(*) AS observed
+            FROM bm_deaths
+            WHERE {in_window} AND ({indicator.numerator.where}) AND ({variant.where})
+            GROUP BY ALL
+        ),
+        den AS (
+            SELECT org_id_provider AS provider{activity_strata},
+                   sum({indicator.denominator.activity}) AS denominator
+            FROM bm_activity
+            WHERE reporting_period BETWEEN $first AND $last
+            GROUP BY ALL
+        )
+        SELECT {", ".join(keys)},
+               coalesce(observed, 0) AS observed, coalesce(denominator, 0) AS denominator
+        FROM den FULL JOIN num USING ({", ".join(keys)})
+    """
+    frame = _frame(con, sql, params)
+    return frame.with_columns(pl.col("observed", "denominator").cast(pl.Float64))
+
+
+def _standardise(strata: pl.DataFrame) -> pl.DataFrame:
+    """Indirectly standardised ratios against the national rate of each stratum.
+
+    A death whose stratum has no activity (no age band: the date of birth was not known) counts
+    as observed but cannot add to any expected count; expected counts are scaled so that the
+    national observed and expected agree, which keeps the national ratio at 1 by construction.
+    """
+    keys = [c for c in strata.columns if c not in ("provider", "observed", "denominator")]
+    reference = strata.group_by(keys).agg(
+        pl.col("observed").sum().alias("ref_observed"),
+        pl.col("denominator").sum().alias("ref_denominator"),
+    )
+    rows = strata.join(reference, on=keys, how="left").with_columns(
+        # A stratum with no activity has no national rate: its deaths add nothing expected.
+        pl.when(pl.col("ref_denominator") > 0).then(pl.col("ref_observed")).otherwise(0.0),
+        pl.when(pl.col("ref_denominator") > 0).then(pl.col("ref_denominator")).otherwise(1.0),
+    )
+    ratios = indirect_standardise(
+        rows["observed"].to_numpy(),
+        rows["denominator"].to_numpy(),
+        rows["ref_observed"].to_numpy(),
+        rows["ref_denominator"].to_numpy(),
+        unit=rows["provider"].to_list(),
+    )
+    observed, expected = float(strata["observed"].sum()), float(ratios["expected"].sum())
+    scale = observed / expected if expected > 0 else 1.0
+    return ratios.select(
+        pl.col("unit").alias("provider"),
+        (pl.col("expected") * scale).alias("expected"),
+        (pl.col("ratio") / scale).alias("ratio"),
+        (pl.col("lower") / scale).alias("ratio_lower"),
+        (pl.col("upper") / scale).alias("ratio_upper"),
+    )
+
+
+def _trend(con: duckdb.DuckDBPyConnection, indicator: Indicator, variant: Variant) -> pl.DataFrame:
+    """Crude figures per calendar year, per provider and nationally (not banded: annual numbers
+    are too small to compare providers, and serve as national trends)."""
+    assert indicator.denominator is not None
+    if indicator.denominator.deaths is not None:
+        sql = f"""
+            SELECT org_id_provider AS provider, year,
+                   count(*) FILTER (WHERE ({indicator.numerator.where}) AND ({variant.where}))
+                       AS observed,
+                   count(*) AS denominator
+            FROM bm_deaths WHERE {indicator.denominator.deaths} GROUP BY ALL
+        """
+    else:
+        sql = f"""
+            WITH num AS (
+                SELECT org_id_provider AS provider, year, count(*) AS observed FROM bm_deaths
+                WHERE ({indicator.numerator.where}) AND ({variant.where}) GROUP BY ALL
+            ),
+            den AS (
+                SELECT org_id_provider AS provider, year,
+                       sum({indicator.denominator.activity}) AS denominator
+                FROM bm_activity GROUP BY ALL
+            )
+            SELECT provider, year, coalesce(observed, 0) AS observed,
+                   coalesce(denominator, 0) AS denominator
+            FROM den FULL JOIN num USING (provider, year)
+        """
+    frame = _frame(con, sql).with_columns(pl.col("observed", "denominator").cast(pl.Float64))
+    national = frame.group_by("year").agg(pl.col("observed", "denominator").sum())
+    frame = pl.concat(
+        [
+            frame,
+            national.select(pl.lit(NATIONAL).alias("provider"), "year", "observed", "denominator"),
+        ]
+    ).sort("provider", "year")
+    value, lower, upper = _crude(
+        indicator, frame["observed"].to_numpy(), frame["denominator"].to_numpy()
+    )
+    return frame.with_columns(
+        value=pl.Series(value), lower=pl.Series(lower), upper=pl.Series(upper)
+    )
+
+
+def _median(
+    con: duckdb.DuckDBPyConnection, indicator: Indicator, variant: Variant, window: Window
+) -> IndicatorResult:
+    params = {"start": window.start, "end": window.end}
+    where = f"({indicator.numerator.where}) AND ({variant.where})"
+    summary = f"""count(*)::DOUBLE AS observed,
+        quantile_cont({indicator.measure}, 0.5) AS value,
+        quantile_cont({indicator.measure}, 0.25) AS q1,
+        quantile_cont({indicator.measure}, 0.75) AS q3"""
+    in_window = "death_date >= $start AND death_date < $end"
+    table = _frame(
+        con,
+        f"SELECT org_id_provider AS provider, {summary} FROM bm_deaths "
+        f"WHERE {in_window} AND {where} GROUP BY ALL ORDER BY provider",
+        params,
+    )
+    table = table.with_columns(caution=pl.col("observed") < indicator.caution_below)
+    row = con.execute(f"SELECT {summary} FROM bm_deaths WHERE {in_window} AND {where}", params)
+    observed, value, q1, q3 = row.fetchone() or (0.0, None, None, None)
+    national: dict[str, float | None] = {
+        "observed": observed,
+        "value": value,
+        "q1": q1,
+        "q3": q3,
+    }
+    trend = _frame(
+        con,
+        f"SELECT org_id_provider AS provider, year, {summary} FROM bm_deaths WHERE {where} "
+        f"GROUP BY ALL UNION ALL SELECT '{NATIONAL}', year, {summary} FROM bm_deaths "
+        f"WHERE {where} GROUP BY ALL ORDER BY 1, 2",
+    )
+    return IndicatorResult(indicator, variant, window, table, national, None, trend)

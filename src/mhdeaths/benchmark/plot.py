@@ -1,0 +1,173 @@
+"""Funnel plots as geometry for an SVG drawn by the report's template.
+
+The report must open offline with no script, so the plot is plain SVG. This module works out
+where things go (axes, ticks, the four limit curves, one labelled point per provider); the template
+draws them, escaping every label. Only providers whose count is released are plotted: a point's
+position gives its ratio and expected count, from which a suppressed count could be read back.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from mhdeaths.benchmark.compute import IndicatorResult
+
+WIDTH, HEIGHT = 720, 420
+LEFT, RIGHT, TOP, BOTTOM = 64, 24, 16, 52
+
+
+@dataclass(frozen=True)
+class Point:
+    x: float
+    y: float
+    label: str
+    band: str
+    """``high``, ``low``, ``as-expected`` or ``unbanded`` (a CSS class)."""
+    title: str
+
+
+@dataclass(frozen=True)
+class Curve:
+    points: str
+    level: str
+    """``95`` or ``998``."""
+    adjusted: bool
+
+
+@dataclass(frozen=True)
+class Tick:
+    at: float
+    label: str
+
+
+@dataclass(frozen=True)
+class FunnelPlot:
+    width: int
+    height: int
+    left: int
+    top: int
+    inner_width: int
+    inner_height: int
+    target_y: float
+    target_label: str
+    x_label: str
+    y_label: str
+    x_ticks: list[Tick]
+    y_ticks: list[Tick]
+    curves: list[Curve]
+    points: list[Point]
+    not_plotted: list[str]
+
+
+_BAND_CLASS = {
+    "higher than expected": "high",
+    "lower than expected": "low",
+    "as expected": "as-expected",
+}
+
+
+def funnel_plot(result: IndicatorResult, released: set[str]) -> FunnelPlot | None:
+    """The plot of one indicator, or None when it has no funnel. ``released`` names the
+    providers whose count is published."""
+    f = result.funnel
+    if f is None or f.units.height == 0:
+        return None
+    standardised = result.standardised
+    scale = 1.0 if standardised else _value_scale(result)
+    units = f.units
+    x_all = units["denominator"].to_numpy().astype(float)
+    y_all = units["value"].to_numpy().astype(float) * scale
+    labels = [str(v) for v in units["label"].to_list()]
+    bands = units["band_95"].to_list()
+    keep = [i for i, label in enumerate(labels) if label in released and np.isfinite(y_all[i])]
+    x_max = float(np.nanmax(x_all)) * 1.08 if len(x_all) else 1.0
+    x_min = max(x_max / 400, float(np.nanmin(x_all)) / 3 if len(x_all) else 0.1)
+    grid = np.linspace(x_min, x_max, 80)
+    limits = f.limits(grid)
+    target = f.target * scale
+    shown_y = [y_all[i] for i in keep] + [target]
+    at_mid = limits.filter(limits["denominator"] >= float(np.median(x_all)))
+    for column in ("upper_998_adjusted", "lower_998_adjusted"):
+        if at_mid.height:
+            shown_y.append(float(at_mid[column][0]) * scale)
+    y_max = max(shown_y) * 1.15 or 1.0
+    y_min = 0.0
+
+    inner_w, inner_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+
+    def sx(x: float) -> float:
+        return round(inner_w * x / x_max, 1)
+
+    def sy(y: float) -> float:
+        clipped = min(max(y, y_min - (y_max - y_min)), 2 * y_max)
+        return round(inner_h * (1 - (clipped - y_min) / (y_max - y_min)), 1)
+
+    curves = []
+    for level in ("95", "998"):
+        for adjusted in (False, True):
+            for side in ("lower", "upper"):
+                column = f"{side}_{level}" + ("_adjusted" if adjusted else "")
+                ys = limits[column].to_numpy().astype(float) * scale
+                pts = " ".join(
+                    f"{sx(x)},{sy(y)}" for x, y in zip(grid, ys, strict=True) if np.isfinite(y)
+                )
+                curves.append(Curve(pts, level, adjusted))
+    unit = "standardised ratio" if standardised else result.indicator.unit
+    points = [
+        Point(
+            sx(x_all[i]),
+            sy(y_all[i]),
+            labels[i],
+            _BAND_CLASS.get(bands[i] or "", "unbanded"),
+            f"{labels[i]}: {y_all[i]:.2f} {unit}",
+        )
+        for i in keep
+    ]
+    return FunnelPlot(
+        WIDTH,
+        HEIGHT,
+        LEFT,
+        TOP,
+        inner_w,
+        inner_h,
+        sy(target),
+        f"{target:.2f}",
+        "Expected deaths" if standardised else _denominator_label(result),
+        "Standardised ratio (observed / expected)" if standardised else result.indicator.unit,
+        [Tick(sx(t), _tick_label(t)) for t in _ticks(0, x_max)],
+        [Tick(sy(t), _tick_label(t)) for t in _ticks(y_min, y_max)],
+        curves,
+        points,
+        [labels[i] for i in range(len(labels)) if i not in keep],
+    )
+
+
+def _value_scale(result: IndicatorResult) -> float:
+    # A funnel of a proportion works on the proportion; the report shows it in the unit.
+    return result.indicator.multiplier if result.indicator.kind == "proportion" else 1.0
+
+
+def _denominator_label(result: IndicatorResult) -> str:
+    denominator = result.indicator.denominator
+    return denominator.label if denominator else ""
+
+
+def _ticks(low: float, high: float, count: int = 5) -> list[float]:
+    if high <= low:
+        return [low]
+    raw = (high - low) / count
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    first = math.ceil(low / step) * step
+    return [first + i * step for i in range(int((high - first) / step) + 1)]
+
+
+def _tick_label(value: float) -> str:
+    if value == 0:
+        return "0"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:g}"

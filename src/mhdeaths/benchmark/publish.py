@@ -1,0 +1,51 @@
+"""``mhdeaths benchmark``: compute every indicator, release it, and write the published outputs.
+
+The one function the command (and the end-to-end run) calls, so that the steps happen in the only
+safe order: statistics from unsuppressed counts, then disclosure control, then the outputs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from mhdeaths.benchmark.board import provider_summaries
+from mhdeaths.benchmark.compute import Benchmarks, compute
+from mhdeaths.benchmark.release import Released, release
+from mhdeaths.benchmark.render import write_outputs
+
+
+@dataclass(frozen=True)
+class Published:
+    benchmarks: Benchmarks
+    released: Released
+    paths: list[Path]
+
+    @property
+    def report(self) -> Path:
+        return self.paths[0]
+
+    def outliers(self) -> dict[str, list[str]]:
+        """Per indicator, the providers banded higher than expected (95% adjusted limits, as the
+        SHMI bands)."""
+        found: dict[str, list[str]] = {}
+        for row in self.released.rows:
+            if row.get("band_95") == "higher than expected":
+                found.setdefault(str(row["indicator"]), []).append(str(row["provider"]))
+        return found
+
+
+def publish_benchmarks(
+    warehouse: Path,
+    out: Path,
+    *,
+    period: str | None = None,
+    rule: str = "nhs_england",
+    as_at: dt.datetime | None = None,
+) -> Published:
+    """Benchmark the warehouse for the window ending at ``period`` and write every output."""
+    benchmarks = compute(warehouse, period, as_at=as_at)
+    released = release(benchmarks, rule)
+    summaries = provider_summaries(warehouse, benchmarks, released)
+    return Published(benchmarks, released, write_outputs(benchmarks, released, summaries, out))

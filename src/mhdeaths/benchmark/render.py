@@ -1,0 +1,195 @@
+"""The published benchmark outputs: an offline HTML report, CSV, a workbook, JSON, and one quarterly
+summary per provider.
+
+Every output is written from the same released cells (``mhdeaths.benchmark.release``), so no file
+shows a figure another suppresses. Nothing here computes a statistic; nothing here sees an
+unsuppressed count except the funnel geometry, which plots only providers whose count is released.
+Outputs carry no time of generation, so running the same benchmark twice writes the same bytes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import xlsxwriter
+
+from mhdeaths.benchmark.board import ProviderSummary
+from mhdeaths.benchmark.compute import NATIONAL, Benchmarks
+from mhdeaths.benchmark.plot import funnel_plot
+from mhdeaths.benchmark.release import (
+    ROW_COLUMNS,
+    TREND_COLUMNS,
+    Cell,
+    Released,
+    as_plain,
+)
+from mhdeaths.report_render import excel_safe
+
+JSON_SCHEMA = "mhdeaths-benchmarks/1"
+
+INDICATOR_COLUMNS = (
+    "indicator",
+    "title",
+    "unit",
+    "kind",
+    "window",
+    "months",
+    "standardised_by",
+    "min_expected",
+    "overdispersion",
+    "phi",
+    "tau2",
+    "method",
+)
+
+
+def write_outputs(
+    benchmarks: Benchmarks,
+    released: Released,
+    summaries: list[ProviderSummary],
+    out: Path,
+) -> list[Path]:
+    """Write every output into ``out``; the paths written, the HTML report first."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = {
+        out / "benchmarks.html": _html(benchmarks, released),
+        out / "benchmarks.json": _json(benchmarks, released),
+        out / "benchmarks.csv": _csv(ROW_COLUMNS, released.rows),
+        out / "benchmarks-trend.csv": _csv(TREND_COLUMNS, released.trend),
+    }
+    for path, text in written.items():
+        path.write_text(text, encoding="utf-8", newline="")
+    workbook = out / "benchmarks.xlsx"
+    _xlsx(workbook, released)
+    providers = out / "providers"
+    providers.mkdir(exist_ok=True)
+    pages = []
+    for summary in summaries:
+        page = providers / f"{summary.provider}.html"
+        page.write_text(_summary_html(summary, released), encoding="utf-8")
+        pages.append(page)
+    return [*written, workbook, *pages]
+
+
+def _json(benchmarks: Benchmarks, released: Released) -> str:
+    document = {
+        "schema": JSON_SCHEMA,
+        "period": benchmarks.period,
+        "as_at": benchmarks.as_at.isoformat() if benchmarks.as_at else None,
+        "disclosure": {
+            "rule": released.rule.name,
+            "title": released.rule.title,
+            "description": released.rule.description,
+            "source": released.rule.source,
+        },
+        "providers": list(benchmarks.providers),
+        "indicators": [
+            {
+                **meta,
+                "rows": [r for r in released.rows if r["indicator"] == meta["indicator"]],
+                "trend": [r for r in released.trend if r["indicator"] == meta["indicator"]],
+            }
+            for meta in released.indicators
+        ],
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def _csv(columns: tuple[str, ...], rows: list[dict[str, Cell]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([excel_safe(as_plain(row.get(c))) for c in columns])
+    return buffer.getvalue()
+
+
+def _xlsx(path: Path, released: Released) -> None:
+    # Text cells are written as strings (never formulas); numbers stay numbers.
+    with xlsxwriter.Workbook(str(path), {"strings_to_formulas": False}) as book:
+        bold = book.add_format({"bold": True})
+        sheets: list[tuple[str, tuple[str, ...], list[dict[str, Cell]]]] = [
+            ("Indicators", INDICATOR_COLUMNS, released.indicators),
+            ("Providers", ROW_COLUMNS, released.rows),
+            ("Trend", TREND_COLUMNS, released.trend),
+        ]
+        for name, columns, rows in sheets:
+            sheet = book.add_worksheet(name)
+            sheet.write_row(0, 0, columns, bold)
+            for i, row in enumerate(rows, start=1):
+                for j, column in enumerate(columns):
+                    sheet.write(i, j, as_plain(row.get(column)))
+            sheet.freeze_panes(1, 0)
+        notes = book.add_worksheet("Disclosure")
+        notes.write_row(0, 0, ("rule", "title", "description", "source"), bold)
+        rule = released.rule
+        notes.write_row(1, 0, (rule.name, rule.title, rule.description, rule.source))
+
+
+def _html(benchmarks: Benchmarks, released: Released) -> str:
+    from mhdeaths.templating import html_environment
+
+    sections = []
+    for result, meta in zip(benchmarks.results, released.indicators, strict=True):
+        rows = [r for r in released.rows if r["indicator"] == result.key]
+        shown = {
+            str(r["provider"])
+            for r in rows
+            if r["provider"] != NATIONAL and r["observed"] not in ("*", None)
+        }
+        trend = [
+            r for r in released.trend if r["indicator"] == result.key and r["provider"] == NATIONAL
+        ]
+        sections.append(
+            {
+                "meta": meta,
+                "result": result,
+                "rows": [r for r in rows if r["provider"] != NATIONAL],
+                "national": next(r for r in rows if r["provider"] == NATIONAL),
+                "plot": funnel_plot(result, shown),
+                "trend": trend,
+            }
+        )
+    summary = _band_summary(released)
+    template = html_environment().get_template("benchmark-report.html.j2")
+    return template.render(
+        benchmarks=benchmarks, released=released, sections=sections, summary=summary
+    )
+
+
+def _band_summary(released: Released) -> list[dict[str, Any]]:
+    out = []
+    for meta in released.indicators:
+        rows = [
+            r
+            for r in released.rows
+            if r["indicator"] == meta["indicator"] and r["provider"] != NATIONAL
+        ]
+
+        def named(level: str, band: str, rows: list[dict[str, Cell]] = rows) -> list[str]:
+            return sorted(str(r["provider"]) for r in rows if r.get(f"band_{level}") == band)
+
+        out.append(
+            {
+                "indicator": meta["indicator"],
+                "title": meta["title"],
+                "high": named("95", "higher than expected"),
+                "low": named("95", "lower than expected"),
+                "high_998": named("998", "higher than expected"),
+                "low_998": named("998", "lower than expected"),
+                "unbanded": sum(r.get("band_95") is None for r in rows),
+                "banded": meta["kind"] != "median",
+            }
+        )
+    return out
+
+
+def _summary_html(summary: ProviderSummary, released: Released) -> str:
+    from mhdeaths.templating import html_environment
+
+    template = html_environment().get_template("provider-summary.html.j2")
+    return template.render(summary=summary, released=released)

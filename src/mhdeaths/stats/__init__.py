@@ -1,0 +1,52 @@
+"""Statistics for comparing providers: intervals, standardisation, funnel plots, disclosure control.
+
+Why this package exists: the national benchmarks of deaths in mental health services need the same
+methods as Fingertips (PHEindicatormethods) and the SHMI (FunnelPlotR's nearest re-implementation),
+and nothing on PyPI implements them (STATISTICS.md section 1). Re-implementing them here lets the
+warehouse, the published reports and analysts' own notebooks share one set of formulas, each tested
+against the upstream packages' published values, with the known flaws of those packages fixed and
+documented (``docs/statistics.md``).
+
+The package imports nothing else from ``mhdeaths``: it works on any numbers an analyst has.
+Inputs are numbers or array-likes (lists, numpy arrays, polars Series; ``None``/NaN for missing);
+scalar inputs give Python floats, array inputs give float64 numpy arrays, and per-unit results are
+polars DataFrames.
+"""
+
+from .disclosure import (
+    DISCLOSURE_RULES,
+    Disclosed,
+    DisclosureRule,
+    disclose,
+    disclose_dependent,
+)
+from .funnel import (
+    BAND_AS_EXPECTED,
+    BAND_HIGHER,
+    BAND_LOWER,
+    LIMIT_COLUMNS,
+    FunnelResult,
+    funnel,
+)
+from .intervals import ci_count, ci_proportion, rate
+from .standardise import direct_standardise, indirect_standardise, reference_rate
+
+__all__ = [
+    "BAND_AS_EXPECTED",
+    "BAND_HIGHER",
+    "BAND_LOWER",
+    "DISCLOSURE_RULES",
+    "LIMIT_COLUMNS",
+    "Disclosed",
+    "DisclosureRule",
+    "FunnelResult",
+    "ci_count",
+    "ci_proportion",
+    "direct_standardise",
+    "disclose",
+    "disclose_dependent",
+    "funnel",
+    "indirect_standardise",
+    "rate",
+    "reference_rate",
+]

@@ -1,0 +1,668 @@
+"""Funnel plots: control limits, over-dispersion and banding for comparing providers.
+
+A funnel plot puts each provider's indicator against its precision, with control limits around a
+target that narrow as the denominator grows (Spiegelhalter 2005a). This module computes, for
+standardised ratios, proportions and rates:
+
+- unadjusted limits at 95% and 99.8% that are *probability-based prediction limits*: for a
+  ratio or rate a unit lies outside them exactly when its one-sided exact Poisson p-value is
+  below 2.5% (0.1%), and likewise with the binomial for a proportion. These are the limits PHE's
+  funnel tools draw point by point, made continuous, rather than FunnelPlotR's "exact confidence
+  interval around E" form, whose real false-alarm rate drifts from the nominal one at small
+  expected counts (Seaton & Manktelow 2012);
+- over-dispersion estimated once, by a stated method (SHMI log-scale truncation, CQC square-root
+  winsorisation, or arcsine winsorisation for proportions), with DerSimonian-Laird's additive
+  between-unit variance tau^2 (Spiegelhalter 2005b), and adjusted limits that are never narrower
+  than the unadjusted ones;
+- bands ("higher than expected", "as expected", "lower than expected") from the adjusted limits,
+  and a plain-English method note for a publication's methods section.
+
+Where and why these choices differ from FunnelPlotR and PHEindicatormethods is set out in
+``docs/statistics.md``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import polars as pl
+from scipy import special
+
+from ._arrays import (
+    BoolArray,
+    FloatArray,
+    Vector,
+    as_float_array,
+    check_non_negative,
+    check_same_length,
+)
+from ._arrays import z_for as _z_for
+
+Kind = Literal["ratio", "proportion", "rate"]
+Overdispersion = Literal["auto", "log", "sqrt", "arcsine", "none"]
+ProportionLimits = Literal["exact", "wilson"]
+
+BAND_HIGHER = "higher than expected"
+BAND_AS_EXPECTED = "as expected"
+BAND_LOWER = "lower than expected"
+
+#: The two control-limit levels and their column suffixes (95% and 99.8%, about 2 and 3 sigma).
+LEVELS: tuple[tuple[str, float], ...] = (("95", 0.95), ("998", 0.998))
+
+LIMIT_COLUMNS: tuple[str, ...] = (
+    "lower_95",
+    "upper_95",
+    "lower_998",
+    "upper_998",
+    "lower_95_adjusted",
+    "upper_95_adjusted",
+    "lower_998_adjusted",
+    "upper_998_adjusted",
+)
+
+UNIT_COLUMNS: tuple[str, ...] = (
+    "label",
+    "numerator",
+    "denominator",
+    "value",
+    "z",
+    *LIMIT_COLUMNS,
+    "band_95",
+    "band_998",
+)
+
+KINDS: tuple[str, ...] = ("ratio", "proportion", "rate")
+
+#: What ``overdispersion="auto"`` means for each kind.
+DEFAULT_OVERDISPERSION: dict[str, str] = {"ratio": "log", "proportion": "arcsine", "rate": "sqrt"}
+
+_ALLOWED_OVERDISPERSION: dict[str, tuple[str, ...]] = {
+    "ratio": ("log", "sqrt", "none"),
+    "rate": ("log", "sqrt", "none"),
+    "proportion": ("arcsine", "none"),
+}
+
+# Bisection stops when the bracket is this small relative to its upper end; 200 halvings is far
+# more than double precision needs, so the cap only guards against a pathological input.
+_RELATIVE_TOLERANCE = 1e-13
+_MAX_HALVINGS = 200
+
+
+@dataclass(frozen=True)
+class _Model:
+    """Everything the limits depend on besides the denominator."""
+
+    kind: str
+    target: float
+    tau2: float
+    transform: str
+    adjust: bool
+    proportion_limits: str
+
+
+@dataclass(frozen=True, eq=False)
+class FunnelResult:
+    """A funnel analysis: the method, its estimates, and one row per unit.
+
+    Attributes
+    ----------
+    kind:
+        ``"ratio"``, ``"proportion"`` or ``"rate"``.
+    target:
+        The centre line on the unscaled value scale (a ratio, a proportion between 0 and 1, or
+        events per unit of denominator); multiply by ``multiplier`` to draw it.
+    phi:
+        The dispersion ratio estimated from the (trimmed or winsorised) z-scores; NaN when no
+        over-dispersion was estimated (``overdispersion="none"`` or too few units).
+    tau2:
+        DerSimonian-Laird between-unit variance on the transformed scale (0 when none).
+    overdispersion:
+        The method used: ``"log"`` (SHMI), ``"sqrt"`` (CQC), ``"arcsine"`` or ``"none"``.
+    trim:
+        Fraction of units set aside (log) or winsorised (sqrt, arcsine) at each end.
+    method_note:
+        One paragraph naming the method, phi, tau^2 and the trimming, for a report's method notes.
+    units:
+        One row per unit in input order: ``label``, ``numerator``, ``denominator``, ``value``,
+        ``z`` (unadjusted z-score on the transformed scale; null where undefined), the eight limit
+        columns, ``band_95`` and ``band_998`` (null when the unit is not banded).
+    multiplier:
+        Scale applied to values and limits (e.g. 100_000 for a rate per 100,000).
+    proportion_limits:
+        For proportions, ``"exact"`` (binomial) or ``"wilson"`` (Fingertips) unadjusted limits.
+    units_in_estimate:
+        How many units the over-dispersion estimate used, after exclusions and trimming.
+    """
+
+    kind: str
+    target: float
+    phi: float
+    tau2: float
+    overdispersion: str
+    trim: float
+    method_note: str
+    units: pl.DataFrame
+    multiplier: float = 1.0
+    proportion_limits: str = "exact"
+    units_in_estimate: int = 0
+
+    def limits(self, denominators: Vector) -> pl.DataFrame:
+        """The eight limit columns at any denominators, for drawing the funnel curves.
+
+        ``denominators`` are on the input denominator scale: expected counts for a ratio,
+        sample sizes for a proportion, person-time for a rate. Returns a frame with a
+        ``denominator`` column and the limit columns, scaled by ``multiplier``; denominators that
+        are not positive give null limits.
+        """
+        grid = as_float_array(denominators, "denominators")
+        model = _Model(
+            kind=self.kind,
+            target=self.target,
+            tau2=self.tau2,
+            transform=_transform_for(self.kind, self.overdispersion),
+            adjust=self.tau2 > 0,
+            proportion_limits=self.proportion_limits,
+        )
+        limits = _all_limits(model, grid)
+        return pl.DataFrame(
+            [pl.Series("denominator", grid)]
+            + [pl.Series(name, limits[name] * self.multiplier) for name in LIMIT_COLUMNS]
+        ).with_columns(pl.col(list(LIMIT_COLUMNS)).fill_nan(None))
+
+
+def funnel(
+    numerator: Vector,
+    denominator: Vector,
+    kind: Kind = "ratio",
+    target: float | None = None,
+    overdispersion: Overdispersion = "auto",
+    trim: float = 0.1,
+    labels: Vector | list[Any] | None = None,
+    multiplier: float = 1.0,
+    min_expected: float | None = None,
+    *,
+    proportion_limits: ProportionLimits = "exact",
+) -> FunnelResult:
+    """Funnel-plot limits, over-dispersion and bands for a set of units (providers).
+
+    Parameters
+    ----------
+    numerator, denominator:
+        One value per unit. ``kind="ratio"``: observed count O and expected count E (value O/E).
+        ``"proportion"``: cases x and sample size n (value x/n). ``"rate"``: events x and
+        person-time n (value x/n x multiplier).
+    kind:
+        ``"ratio"`` (default), ``"proportion"`` or ``"rate"``.
+    target:
+        Centre line on the unscaled scale. Defaults: 1 for a ratio; sum x / sum n otherwise.
+    overdispersion:
+        ``"log"``: SHMI style. z = sqrt(E) ln(O/E); the ``trim`` fraction of ranked z-scores at
+        each end is set aside; phi and tau^2 come from the rest; limits exp(+/-z sqrt(1/E + tau^2)).
+        ``"sqrt"``: CQC style. z = 2(sqrt O - sqrt E), winsorised at ``trim``; limits
+        (1 +/- z sqrt(1/(4E) + tau^2))^2, squared back to the ratio scale.
+        ``"arcsine"`` (proportions): z = 2 sqrt(n)(asin sqrt p - asin sqrt p0), winsorised;
+        limits sin^2(asin sqrt p0 +/- z sqrt(1/(4n) + tau^2)).
+        ``"none"``: no adjustment. ``"auto"`` (default): log for ratios, arcsine for proportions,
+        sqrt for rates. For a rate, E is the expected count target x person-time.
+    trim:
+        Fraction at each end, 0 <= trim < 0.5 (default 0.1, as SHMI and Spiegelhalter 2005b).
+    labels:
+        Unit labels; default the 0-based input positions.
+    multiplier:
+        Scale of values and limits (e.g. 100 for a percentage, 100_000 for a rate per 100,000).
+    min_expected:
+        Units whose expected count is below this are not banded (band null) and are left out of
+        the over-dispersion estimate. The expected count is E for a ratio and target x n
+        otherwise.
+    proportion_limits:
+        Unadjusted limits for proportions: ``"exact"`` (default; binomial prediction limits,
+        consistent with the Poisson limits of ratios and rates) or ``"wilson"`` (the Fingertips /
+        PHEindicatormethods limits p0 +/- z sqrt(p0(1-p0)/n), for comparability with Fingertips).
+
+    Returns
+    -------
+    FunnelResult
+
+    Units with a missing or non-positive denominator get null values, limits and bands. With O = 0
+    the log-scale z-score is undefined: such units are left out of the SHMI-style estimate
+    (they still get limits and bands). Adjusted limits equal the unadjusted ones when tau^2 = 0;
+    when tau^2 > 0 each adjusted limit is the wider of the transformed-scale limit and the
+    unadjusted one, so adjustment never narrows a limit.
+
+    Sources: Spiegelhalter DJ (2005a) Stat Med 24:1185-1202 and (2005b) Qual Saf Health Care
+    14:347-351; NHS England SHMI specification; Seaton SE, Manktelow BN (2012) BMC Med Res
+    Methodol 12:98; DerSimonian R, Laird N (1986) Control Clin Trials 7:177-188.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}.")
+    method = DEFAULT_OVERDISPERSION[kind] if overdispersion == "auto" else overdispersion
+    if method not in _ALLOWED_OVERDISPERSION[kind]:
+        allowed = ", ".join(("auto", *_ALLOWED_OVERDISPERSION[kind]))
+        raise ValueError(
+            f"overdispersion for a {kind} must be one of {allowed}; got {overdispersion!r}."
+        )
+    if proportion_limits not in ("exact", "wilson"):
+        raise ValueError(
+            f"proportion_limits must be 'exact' or 'wilson'; got {proportion_limits!r}."
+        )
+    if not (isinstance(trim, (int, float)) and 0 <= trim < 0.5):
+        raise ValueError(f"trim must be at least 0 and below 0.5; got {trim!r}.")
+
+    num = as_float_array(numerator, "numerator")
+    den = as_float_array(denominator, "denominator")
+    count = check_same_length(numerator=num, denominator=den)
+    check_non_negative(num, "numerator")
+    check_non_negative(den, "denominator")
+    if kind == "proportion" and bool(np.any(num > den)):
+        raise ValueError("A proportion's numerator must not be larger than its denominator.")
+    label_series = _labels(labels, count)
+
+    has_denominator = np.isfinite(den) & (den > 0)
+    valid = has_denominator & np.isfinite(num)
+    theta = _target(kind, target, num, den, valid)
+
+    transform = _transform_for(kind, method)
+    expected = den if kind == "ratio" else theta * den
+    z, weight = _z_scores(transform, kind, theta, num, den)
+    z = np.where(valid, z, np.nan)
+
+    estimable = valid & np.isfinite(z)
+    if min_expected is not None:
+        estimable &= expected >= min_expected
+    if method == "none" or not _target_usable(kind, theta):
+        phi, tau2, used = math.nan, 0.0, 0
+    else:
+        phi, tau2, used = _estimate(z[estimable], weight[estimable], method, trim)
+
+    model = _Model(
+        kind=kind,
+        target=theta,
+        tau2=tau2,
+        transform=transform,
+        adjust=tau2 > 0,
+        proportion_limits=proportion_limits,
+    )
+    safe_den = np.where(has_denominator, den, np.nan)
+    limits = _all_limits(model, safe_den)
+    value = np.where(valid, num / np.where(has_denominator, den, 1.0), np.nan)
+
+    bandable = valid.copy()
+    if min_expected is not None:
+        bandable &= expected >= min_expected
+    bands = {}
+    for level, _ in LEVELS:
+        lower, upper = limits[f"lower_{level}_adjusted"], limits[f"upper_{level}_adjusted"]
+        # A unit without usable limits (e.g. no target could be formed) is not banded.
+        usable = bandable & np.isfinite(lower) & np.isfinite(upper)
+        bands[level] = _bands(value, lower, upper, usable)
+
+    units = pl.DataFrame(
+        [
+            label_series,
+            pl.Series("numerator", num),
+            pl.Series("denominator", den),
+            pl.Series("value", value * multiplier),
+            pl.Series("z", z),
+            *(pl.Series(name, limits[name] * multiplier) for name in LIMIT_COLUMNS),
+            pl.Series("band_95", bands["95"], dtype=pl.String),
+            pl.Series("band_998", bands["998"], dtype=pl.String),
+        ]
+    ).with_columns(pl.col("numerator", "denominator", "value", "z", *LIMIT_COLUMNS).fill_nan(None))
+
+    note = _method_note(
+        kind=kind,
+        method=method,
+        theta=theta,
+        phi=phi,
+        tau2=tau2,
+        trim=trim,
+        used=used,
+        estimable=int(estimable.sum()),
+        zero_excluded=int((valid & (num == 0)).sum()) if transform == "log" else 0,
+        units=count,
+        multiplier=multiplier,
+        min_expected=min_expected,
+        proportion_limits=proportion_limits,
+    )
+    return FunnelResult(
+        kind=kind,
+        target=theta,
+        phi=phi,
+        tau2=tau2,
+        overdispersion=method,
+        trim=float(trim),
+        method_note=note,
+        units=units,
+        multiplier=float(multiplier),
+        proportion_limits=proportion_limits,
+        units_in_estimate=used,
+    )
+
+
+def _labels(labels: Vector | list[Any] | None, count: int) -> pl.Series:
+    if labels is None:
+        return pl.Series("label", np.arange(count, dtype=np.int64))
+    series = pl.Series("label", labels)
+    if series.len() != count:
+        raise ValueError(f"labels must have one label per unit; got {series.len()} for {count}.")
+    return series
+
+
+def _target(
+    kind: str, target: float | None, num: FloatArray, den: FloatArray, valid: BoolArray
+) -> float:
+    if target is not None:
+        if not (isinstance(target, (int, float)) and math.isfinite(target) and target > 0):
+            raise ValueError(f"target must be a positive number; got {target!r}.")
+        if kind == "proportion" and target >= 1:
+            raise ValueError(f"A proportion's target must be below 1; got {target!r}.")
+        return float(target)
+    if kind == "ratio":
+        return 1.0
+    total = float(den[valid].sum())
+    # With no usable units there is no average; NaN limits follow rather than an error.
+    return float(num[valid].sum()) / total if total > 0 else math.nan
+
+
+def _target_usable(kind: str, theta: float) -> bool:
+    if not math.isfinite(theta) or theta <= 0:
+        return False
+    return not (kind == "proportion" and theta >= 1)
+
+
+def _transform_for(kind: str, method: str) -> str:
+    return DEFAULT_OVERDISPERSION[kind] if method == "none" else method
+
+
+def _z_scores(
+    transform: str, kind: str, theta: float, num: FloatArray, den: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Unadjusted z-scores and inverse-variance weights w = 1/s^2 on the transformed scale.
+
+    Ratios and rates are transformed as the ratio to target, O/m with m = target x denominator
+    (for a ratio at target 1, m = E), so tau^2 is on a scale that does not depend on the units
+    of the denominator.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if transform == "arcsine":
+            n = den
+            z = 2 * np.sqrt(n) * (np.arcsin(np.sqrt(num / n)) - math.asin(math.sqrt(theta)))
+            return z, 4 * n
+        m = theta * den
+        if transform == "log":
+            # ln(0) is undefined: O = 0 leaves z missing (left out of the estimate).
+            z = np.where(num > 0, np.sqrt(m) * np.log(num / m), np.nan)
+            return z, m
+        return 2 * (np.sqrt(num) - np.sqrt(m)), 4 * m
+
+
+def _estimate(
+    z: FloatArray, weight: FloatArray, method: str, trim: float
+) -> tuple[float, float, int]:
+    """Dispersion ratio phi, DerSimonian-Laird tau^2, and the number of units they used.
+
+    ``k = floor(trim x I)`` units at each end are set aside (``"log"``, SHMI truncation) or pulled
+    in to the (k+1)-th most extreme z-score (winsorisation). tau^2 = (I phi - (I - 1)) /
+    (sum w - sum w^2 / sum w), and 0 when I phi <= I - 1.
+    """
+    count = z.shape[0]
+    k = _trim_count(trim, count)
+    if method == "log":
+        # Ties on z are broken by weight so the kept set never depends on input order.
+        order = np.lexsort((weight, z))
+        kept = order[k : count - k]
+        scores, weights = z[kept], weight[kept]
+    else:
+        ordered = np.sort(z)
+        scores = np.clip(z, ordered[k], ordered[count - 1 - k]) if count > 0 else z
+        weights = weight
+    used = int(scores.shape[0])
+    if used < 2:
+        return math.nan, 0.0, used
+    phi = float(np.mean(scores**2))
+    total = float(weights.sum())
+    spread = total - float((weights**2).sum()) / total if total > 0 else 0.0
+    excess = used * phi - (used - 1)
+    tau2 = excess / spread if excess > 0 and spread > 0 else 0.0
+    return phi, float(tau2), used
+
+
+def _trim_count(trim: float, count: int) -> int:
+    """How many units are trimmed or winsorised at each end: floor(trim x count)."""
+    # The small epsilon keeps floor(0.29 x 100) at 29 despite binary rounding.
+    return math.floor(trim * count + 1e-9)
+
+
+def _all_limits(model: _Model, den: FloatArray) -> dict[str, FloatArray]:
+    """The eight limit columns (unscaled) at the given denominators."""
+    out: dict[str, FloatArray] = {}
+    for level, confidence in LEVELS:
+        lower, upper = _unadjusted_limits(model, den, confidence)
+        out[f"lower_{level}"], out[f"upper_{level}"] = lower, upper
+        if model.adjust:
+            wide_lower, wide_upper = _transformed_limits(model, den, confidence)
+            # Adjustment widens limits for between-unit variation; at very small denominators
+            # the normal approximation can fall inside the exact limit, so keep the wider one.
+            lower, upper = np.minimum(lower, wide_lower), np.maximum(upper, wide_upper)
+        out[f"lower_{level}_adjusted"], out[f"upper_{level}_adjusted"] = lower, upper
+    return out
+
+
+def _unadjusted_limits(
+    model: _Model, den: FloatArray, confidence: float
+) -> tuple[FloatArray, FloatArray]:
+    tail = (1 - confidence) / 2
+    theta = model.target
+    usable = np.isfinite(den) & (den > 0)
+    safe = np.where(usable, den, 1.0)
+    if not (math.isfinite(theta) and theta >= 0):
+        nothing = np.full(den.shape, np.nan)
+        return nothing, nothing.copy()
+    if model.kind == "proportion":
+        if model.proportion_limits == "wilson":
+            half = _z_for(confidence) * np.sqrt(theta * (1 - theta) / safe)
+            lower, upper = np.clip(theta - half, 0, 1), np.clip(theta + half, 0, 1)
+        else:
+            low_count = _binomial_count(safe, theta, tail)
+            high_count = _binomial_count(safe, theta, 1 - tail)
+            lower = np.maximum(low_count, 0.0) / safe
+            upper = np.minimum(high_count + 1, safe) / safe
+    else:
+        mean = theta * safe
+        lower = np.maximum(_poisson_count(mean, tail) - 1, 0.0) / safe
+        upper = _poisson_count(mean, 1 - tail) / safe
+    return np.where(usable, lower, np.nan), np.where(usable, upper, np.nan)
+
+
+def _transformed_limits(
+    model: _Model, den: FloatArray, confidence: float
+) -> tuple[FloatArray, FloatArray]:
+    """Over-dispersion-adjusted limits on the transformed scale, back on the value scale."""
+    z = _z_for(confidence)
+    theta, tau2 = model.target, model.tau2
+    usable = np.isfinite(den) & (den > 0)
+    safe = np.where(usable, den, 1.0)
+    if model.transform == "arcsine":
+        centre = math.asin(math.sqrt(theta))
+        half = z * np.sqrt(1 / (4 * safe) + tau2)
+        # Clip on the angle scale: squaring a negative sine would fold the limit back upwards.
+        lower = np.sin(np.clip(centre - half, 0, math.pi / 2)) ** 2
+        upper = np.sin(np.clip(centre + half, 0, math.pi / 2)) ** 2
+    elif model.transform == "log":
+        half = z * np.sqrt(1 / (theta * safe) + tau2)
+        lower, upper = theta * np.exp(-half), theta * np.exp(half)
+    else:
+        half = z * np.sqrt(1 / (4 * theta * safe) + tau2)
+        # Square back to the ratio scale (FunnelPlotR #33 left CQC limits on the root scale).
+        lower = theta * np.maximum(1 - half, 0.0) ** 2
+        upper = theta * (1 + half) ** 2
+    return np.where(usable, lower, np.nan), np.where(usable, upper, np.nan)
+
+
+def _poisson_count(mean: FloatArray, q: float) -> FloatArray:
+    """The continuous count a with gammaincc(a, mean) = q, by vectorised bisection.
+
+    For whole a, gammaincc(a, mean) = P(Poisson(mean) <= a - 1), so an observed O satisfies
+    P(X >= O) < q' exactly when O > a(1 - q'), and P(X <= O) < q' exactly when O < a(q') - 1:
+    limits at these counts reproduce the exact one-sided Poisson test. (scipy's ``pdtrik``
+    solves the same equation but stops at a = 1, which the upper limit needs below 1 when the
+    mean is tiny.)
+    """
+    out = np.zeros(mean.shape, dtype=np.float64)
+    todo = mean > 0
+    m = mean[todo]
+    low = np.zeros_like(m)
+    high = m + 10 * np.sqrt(m) + 10
+    for _ in range(64):
+        short = special.gammaincc(high, m) < q
+        if not bool(short.any()):
+            break
+        high = np.where(short, 2 * high, high)
+    for _ in range(_MAX_HALVINGS):
+        middle = (low + high) / 2
+        below = special.gammaincc(middle, m) < q
+        low, high = np.where(below, middle, low), np.where(below, high, middle)
+        if bool(np.all(high - low <= _RELATIVE_TOLERANCE * np.maximum(high, 1.0))):
+            break
+    out[todo] = (low + high) / 2
+    return out
+
+
+def _binomial_count(size: FloatArray, theta: float, q: float) -> FloatArray:
+    """The continuous count k in (-1, n) with P(Binomial(n, theta) <= k) = q.
+
+    The binomial distribution function extended to real k is the regularised incomplete beta
+    function I_{1-theta}(n - k, k + 1); it rises from 0 at k = -1 to 1 at k = n.
+    """
+    low = np.full(size.shape, -1.0)
+    high = size.astype(np.float64).copy()
+    for _ in range(_MAX_HALVINGS):
+        middle = (low + high) / 2
+        below = special.betainc(size - middle, middle + 1, 1 - theta) < q
+        low, high = np.where(below, middle, low), np.where(below, high, middle)
+        if bool(np.all(high - low <= _RELATIVE_TOLERANCE * np.maximum(size, 1.0))):
+            break
+    return (low + high) / 2
+
+
+def _bands(
+    value: FloatArray, lower: FloatArray, upper: FloatArray, bandable: BoolArray
+) -> list[str | None]:
+    band = np.where(
+        value > upper, BAND_HIGHER, np.where(value < lower, BAND_LOWER, BAND_AS_EXPECTED)
+    ).astype(object)
+    band[~bandable] = None
+    return [None if b is None else str(b) for b in band]
+
+
+def _method_note(
+    *,
+    kind: str,
+    method: str,
+    theta: float,
+    phi: float,
+    tau2: float,
+    trim: float,
+    used: int,
+    estimable: int,
+    zero_excluded: int,
+    units: int,
+    multiplier: float,
+    min_expected: float | None,
+    proportion_limits: str,
+) -> str:
+    what = {
+        "ratio": "standardised ratios (observed / expected)",
+        "proportion": "proportions",
+        "rate": f"rates per {multiplier:,.10g} units of the denominator",
+    }[kind]
+    target_text = f"{theta * (1 if kind == 'ratio' else multiplier):.6g}"
+    sentences = [f"Funnel plot of {what} for {units} units around a target of {target_text}."]
+    if kind == "proportion" and proportion_limits == "wilson":
+        sentences.append(
+            "Unadjusted 95% and 99.8% control limits are the normal-approximation (Wilson score) "
+            "limits p0 ± z√(p0(1 − p0)/n), as used by Fingertips."
+        )
+    else:
+        family = "binomial" if kind == "proportion" else "Poisson"
+        sentences.append(
+            f"Unadjusted 95% and 99.8% control limits are exact {family} prediction limits: a "
+            f"unit lies outside them only when its one-sided exact {family} p-value is below "
+            "2.5% or 0.1% respectively."
+        )
+    each_end = _trim_count(trim, estimable)
+    expected_word = "" if kind == "ratio" else " (E is the expected count, target × denominator)"
+    if each_end:
+        setting_aside = f"the {each_end} highest and {each_end} lowest ({trim:.0%} at each end)"
+        pulling_in = (
+            f"the {each_end} most extreme at each end ({trim:.0%}) being set to the next value in"
+        )
+    else:
+        setting_aside = pulling_in = f"none at either end ({trim:.0%} of {estimable} rounds to 0)"
+    if method == "none":
+        sentences.append("No adjustment was made for over-dispersion.")
+    elif math.isnan(phi):
+        sentences.append(
+            f"Over-dispersion could not be estimated ({used} units available after exclusions "
+            "and trimming; at least 2 are needed), so no adjustment was made."
+        )
+    else:
+        if method == "log":
+            sentences.append(
+                f"Over-dispersion was estimated on the log scale (the SHMI method): z-scores "
+                f"√E·ln(O/E){expected_word} were ranked, with {setting_aside} set aside."
+            )
+            if zero_excluded:
+                sentences.append(
+                    f"Units with no observed events ({zero_excluded}) were left out of the "
+                    "estimate because their log-scale z-score is undefined."
+                )
+            formula = "exp(±z√(1/E + τ²))"
+        elif method == "sqrt":
+            sentences.append(
+                f"Over-dispersion was estimated on the square-root scale (the CQC method): "
+                f"z-scores 2(√O − √E){expected_word} were winsorised, with {pulling_in}."
+            )
+            formula = "(1 ± z√(1/(4E) + τ²))², squared back to the ratio scale"
+        else:
+            sentences.append(
+                f"Over-dispersion was estimated on the arcsine-square-root scale: z-scores "
+                f"2√n(asin√p − asin√p0) were winsorised, with {pulling_in}."
+            )
+            formula = "sin²(asin√p0 ± z√(1/(4n) + τ²))"
+        sentences.append(
+            f"From the {used} units used, the dispersion ratio φ = {phi:.4g} and the "
+            f"DerSimonian–Laird between-unit variance τ² = {tau2:.4g}."
+        )
+        if tau2 > 0:
+            sentences.append(
+                f"Adjusted limits are {formula}, and never narrower than the unadjusted limits."
+            )
+        else:
+            sentences.append(
+                "Because Iφ did not exceed I − 1, τ² = 0 and the adjusted limits equal the "
+                "unadjusted limits."
+            )
+    which = "over-dispersion-adjusted" if tau2 > 0 else "unadjusted"
+    banding = (
+        f"Units are banded higher or lower than expected when they lie outside the {which} "
+        "95% (and, separately, 99.8%) limits"
+    )
+    if min_expected is not None:
+        banding += f"; units with an expected count below {min_expected:g} are not banded"
+    sentences.append(banding + ".")
+    return " ".join(sentences)
+
+
+__all__ = [
+    "BAND_AS_EXPECTED",
+    "BAND_HIGHER",
+    "BAND_LOWER",
+    "LIMIT_COLUMNS",
+    "UNIT_COLUMNS",
+    "FunnelResult",
+    "funnel",
+]
