@@ -283,11 +283,22 @@ def spec_release(
 
     From then on the version is immutable: changing any of its files fails the check and the tests.
     """
-    from mhdeaths.speccheck import check_spec, record_release
+    from mhdeaths.speccheck import check_spec, record_release, released_checksums
 
     root = _root(spec_dir)
     spec = load_spec(version, root)
-    problems = [p for p in check_spec(spec, root) if "released" not in p.message]
+    if version in released_checksums(root):
+        raise SpecCheckFailed(
+            [],
+            f"Spec {version} is already released, and a released version never changes: make the "
+            "change in a new version.",
+        )
+    if spec.status == "draft":
+        raise SpecCheckFailed(
+            [], f"Spec {version} is still a draft: set its status in version.yaml first."
+        )
+    # Before its release a version that says "released" has no checksums yet: that is expected.
+    problems = [p for p in check_spec(spec, root) if "no checksums are recorded" not in p.message]
     if problems:
         raise SpecCheckFailed([str(p) for p in problems], f"Spec {version} fails its check.")
     path = record_release(spec, root)
@@ -583,6 +594,95 @@ def benchmark(
     out.print(
         f"Report: {escape(str(done.report))} ({len(done.paths)} files in {escape(str(out_dir))})."
     )
+
+
+@app.command("run")
+def run(
+    inbox: Annotated[
+        Path, typer.Argument(help="The folder of submissions received.", show_default=False)
+    ],
+    warehouse: WarehousePath = None,
+    key_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="A file holding the pseudonym key \\[default: $MHDEATHS_PSEUDONYM_KEY_FILE "
+            "or $MHDEATHS_PSEUDONYM_KEY].",
+            show_default=False,
+        ),
+    ] = None,
+    demo_key: Annotated[
+        bool,
+        typer.Option(
+            help="Use the public demo key: only for synthetic NHS numbers (the bundled examples)."
+        ),
+    ] = False,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Folder for the benchmarks \\[default: benchmarks/ beside the warehouse].",
+            show_default=False,
+        ),
+    ] = None,
+    period: Annotated[
+        str | None,
+        typer.Option(
+            help="The last reporting period (CCYY-MM) of the benchmarks' windows \\[default: the "
+            "latest with activity].",
+            show_default=False,
+        ),
+    ] = None,
+    disclosure: Annotated[
+        DisclosureRuleName,
+        typer.Option(help="The disclosure control rule applied to released counts."),
+    ] = DisclosureRuleName.nhs_england,
+) -> None:
+    """Validate every submission in a folder, load the accepted ones, refresh the benchmarks.
+
+    Each submission's report (HTML and JSON) is written beside its files; rejected submissions
+    are left where they are and listed with the rules they failed. Exits 0 when nothing was
+    rejected, 1 when something was, 3 when the warehouse is busy.
+    """
+    from mhdeaths.cli_warehouse import describe
+    from mhdeaths.inbox import run_inbox
+    from mhdeaths.pseudonym import demo_key as demo
+    from mhdeaths.pseudonym import load_key
+    from mhdeaths.warehouse.store import default_path
+
+    if demo_key and key_file:
+        raise UserError("Give --demo-key or --key-file, not both.")
+    path = warehouse or default_path()
+    done = run_inbox(
+        inbox,
+        path,
+        out_dir or path.parent / "benchmarks",
+        key=demo() if demo_key else load_key(key_file),
+        period=period,
+        rule=disclosure.value,
+        progress=lambda r: out.print(
+            describe(r.outcome)
+            if r.outcome.status != "rejected"
+            else f"[red]rejected[/red]  {escape(r.outcome.label)}: see {escape(str(r.reports[0]))}"
+        ),
+        reporting=lambda line: out.print(line),
+    )
+    rejected = [r for r in done.received if r.outcome.status == "rejected"]
+    out.print(
+        f"{len(done.received)} submission(s) in {escape(str(inbox))}: {done.count('loaded')} "
+        f"loaded, {done.count('unchanged')} already loaded, {len(rejected)} rejected; each "
+        "report is beside its files."
+    )
+    for r in rejected:
+        out.print(
+            f"  rejected {escape(r.outcome.label)}: {escape(', '.join(r.reasons))}; see "
+            f"{escape(str(r.reports[0]))}"
+        )
+    if done.published:
+        out.print(f"Benchmarks: {escape(str(done.published.report))}")
+    else:
+        out.print("No benchmarks yet: the warehouse holds no activity.")
+    if rejected:
+        raise typer.Exit(int(ExitCode.FAILED))
 
 
 @app.command("demo")

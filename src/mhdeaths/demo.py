@@ -13,6 +13,7 @@ from pathlib import Path
 
 from mhdeaths.benchmark.publish import publish_benchmarks
 from mhdeaths.errors import SpecCheckFailed
+from mhdeaths.inbox import rejection_reasons
 from mhdeaths.pseudonym import demo_key
 from mhdeaths.spec import available_versions, load_spec
 from mhdeaths.speccheck import check_spec
@@ -67,6 +68,7 @@ def run_demo(
         f"{s.duplicates_resolved} resolved as another provider's, {s.withdrawn} withdrawn, "
         f"{s.category_disagreements} declared category disagreeing with the derived one."
     )
+    progress("Computing the benchmarks ...")
     published = publish_benchmarks(warehouse, out / "benchmarks")
     b = published.benchmarks
     progress(
@@ -75,10 +77,21 @@ def run_demo(
     )
     for indicator, providers in published.outliers().items():
         progress(f"  {indicator}: higher than expected: {', '.join(providers)}")
-    return (
-        f"Done: {len(outcomes)} example submissions checked, {accepted} accepted, "
-        f"{len(outcomes) - accepted} rejected. Spec artefacts are in {out / 'spec'}, the "
-        f"warehouse is {warehouse}, the benchmark report is {published.report}."
+    rejected = [
+        f"  {o.label}: rejected by {', '.join(rejection_reasons(o.report))}; report "
+        f"{o.reports[0] if o.reports else out / 'reports'}"
+        for o in outcomes
+        if o.status == "rejected"
+    ]
+    return "\n".join(
+        [
+            f"Done: {len(outcomes)} example submissions checked, {accepted} accepted and loaded, "
+            f"{len(outcomes) - accepted} rejected.",
+            *rejected,
+            f"Spec artefacts: {out / 'spec'}",
+            f"Warehouse: {warehouse}",
+            f"Benchmark report: {published.report} (with CSV, XLSX, JSON and provider summaries)",
+        ]
     )
 
 

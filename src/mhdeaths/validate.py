@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -128,8 +128,14 @@ def validate(
     delimiter: str | None = None,
     strict: bool = False,
     sample: int = DEFAULT_SAMPLE,
+    on_read: Callable[[Spec, Mapping[str, pl.DataFrame]], None] | None = None,
 ) -> ValidationResult:
-    """Validate the files of one submission (one file per table, or one workbook of both)."""
+    """Validate the files of one submission (one file per table, or one workbook of both).
+
+    ``on_read`` is given the spec version and each table's text (under field names) as soon as
+    they are known, before the rules run: the loader starts work on them there that needs no
+    verdict, to overlap with the validation.
+    """
     if not paths:
         raise UserError("Name at least one file to validate.")
     if profile is None and provider is not None:
@@ -149,6 +155,8 @@ def validate(
     version = spec_version or declared
     spec = load_spec(version or (profile.spec_version if profile else None), spec_root)
     parts = _table_parts(spec, sources, profile)
+    if on_read is not None:
+        on_read(spec, {p.table: p.text for p in parts})
     period_text = _first(parts, "reporting_period")
     try:
         period = period_start(period_text) if period_text else None

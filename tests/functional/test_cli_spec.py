@@ -64,6 +64,17 @@ def test_spec_check_fails_with_exit_1_when_a_released_file_is_edited(spec_copy: 
     assert "record_action.csv: this file of a released version has changed" in run.stderr
 
 
+def test_spec_release_refuses_to_record_a_released_version_again(spec_copy: Path) -> None:
+    path = spec_copy / "1.0.0" / "codelists" / "record_action.csv"
+    path.write_text(path.read_text().replace("Withdraw", "Delete"))
+    released = (spec_copy / "released.yaml").read_text()
+    run = mhdeaths("spec", "release", "1.0.0", "--spec-dir", spec_copy)
+    assert run.code == 1
+    assert "already released, and a released version never changes" in run.stderr
+    assert (spec_copy / "released.yaml").read_text() == released
+    assert mhdeaths("spec", "check", "--spec-dir", spec_copy).code == 1
+
+
 def test_spec_publish_writes_every_artefact(tmp_path: Path) -> None:
     out = tmp_path / "published"
     run = mhdeaths("spec", "publish", "1.1.0", "--out", out)

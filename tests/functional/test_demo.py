@@ -23,3 +23,8 @@ def test_the_demo_checks_publishes_and_checks_every_example(tmp_path: Path) -> N
     clean = [line for line in lines if not line.startswith("  RY1")]
     assert all(": accepted" in line for line in clean)
     assert "1 rejected" in run.stdout
+    assert "  RY1 2027-10: rejected by death.discharged.live_discharge (1 record)" in run.stdout
+    benchmarks = tmp_path / "out" / "benchmarks"
+    assert f"Benchmark report: {benchmarks / 'benchmarks.html'}" in run.stdout
+    for name in ("benchmarks.csv", "benchmarks.xlsx", "benchmarks.json", "providers/RZ1.html"):
+        assert (benchmarks / name).is_file(), name

@@ -620,6 +620,21 @@ def test_shmi_truncation_sets_aside_both_ends() -> None:
     assert result.units_in_estimate == 2
 
 
+def test_truncation_with_tied_z_scores_does_not_depend_on_input_order() -> None:
+    # Two units share the top z-score with different E (100 and 400), so they carry different
+    # weights: O = 100 x 1.1^2 and O = 400 x 1.1 give z = 10 ln(1.21) = 20 ln(1.1), equal to the
+    # last bit. With one unit set aside at each end, which of the two goes must not depend on
+    # the order of the rows.
+    observed = [100 * math.exp(z / 10) for z in (-2, -1, 0, 1)] + [100 * 1.1**2, 400 * 1.1]
+    expected = [100.0] * 5 + [400.0]
+    forward = funnel(observed, expected, trim=0.2)
+    backward = funnel(observed[::-1], expected[::-1], trim=0.2)
+    z = forward.units["z"].to_list()
+    assert z[4] == z[5]  # the tie the test depends on
+    assert forward.units_in_estimate == 4
+    assert (forward.phi, forward.tau2) == pytest.approx((backward.phi, backward.tau2), rel=1e-12)
+
+
 def test_cqc_square_root_worked_example_squares_limits_back() -> None:
     # Five units with E = 100 and O = (10 + z/2)^2, so z = 2(sqrt O - sqrt E) = -2, -1, 0, 1, 3.
     # No winsorising: phi = (4 + 1 + 0 + 1 + 9)/5 = 3; w = 1/s^2 = 4E = 400 each:
@@ -649,6 +664,17 @@ def test_winsorised_phi_at_one_below_i_minus_one_gives_no_tau2() -> None:
         for side in ("lower", "upper"):
             assert units[f"{side}_{level}_adjusted"].to_list() == units[f"{side}_{level}"].to_list()
     assert "τ² = 0" in result.method_note
+
+
+def test_under_dispersed_units_get_no_tau2() -> None:
+    # z = +/-0.5 for four units (O = 100 e^(z/10), E = 100): phi = 0.25 and I phi = 1 < I - 1 = 3.
+    # DerSimonian-Laird's estimate would be negative; it is truncated at 0, so the adjusted
+    # limits are the unadjusted ones.
+    observed = [100 * math.exp(z / 10) for z in (0.5, -0.5, 0.5, -0.5)]
+    result = funnel(observed, [100] * 4, trim=0)
+    assert result.phi == pytest.approx(0.25)
+    assert result.tau2 == 0.0
+    assert result.units["upper_95_adjusted"].to_list() == result.units["upper_95"].to_list()
 
 
 def test_arcsine_worked_example() -> None:

@@ -9,6 +9,7 @@ into the frames the loader stages.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -191,10 +192,14 @@ def staged_frame(
     submission: ValidatedSubmission,
     table: str,
     key: PseudonymKey,
+    pseudonyms: Mapping[str, pl.Series] | None = None,
 ) -> pl.DataFrame:
     """One table of a submission in the canonical shape, ready to stage: the canonical fields,
     the pseudonyms in place of the numbers, the fields to be dropped still there (for the
-    definitions), and no derived field (the warehouse derives them itself)."""
+    definitions), and no derived field (the warehouse derives them itself).
+
+    ``pseudonyms`` holds pseudonyms already made of a field's numbers (by canonical name).
+    """
     spec = submission.spec
     mapping = model.mapping(spec.version)
     derived = {d.name for d in spec.definitions_for(table)}
@@ -215,8 +220,9 @@ def staged_frame(
         if treatment.treatment == "pseudonym" and treatment.column:
             numbers = frame.get_column(name)
             refuse_demo_key_for_real_numbers(key, numbers)
-            frame = frame.with_columns(pseudonymise(key, numbers).alias(treatment.column)).drop(
-                name
-            )
+            made = (pseudonyms or {}).get(name)
+            if made is None or made.len() != numbers.len():
+                made = pseudonymise(key, numbers)
+            frame = frame.with_columns(made.alias(treatment.column)).drop(name)
     rows = submission.source_rows[table].cast(pl.Int32).alias("source_row")
     return frame.with_columns(rows)

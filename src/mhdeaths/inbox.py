@@ -1,0 +1,112 @@
+"""The receiving team's whole job on a folder of submissions: validate, load, benchmark.
+
+``mhdeaths run INBOX`` validates every submission in the folder and writes its report beside its
+files, loads the accepted ones (each in one transaction; one already loaded is left as it is),
+leaves the rejected ones untouched and lists them with the rules they failed, and then refreshes
+the published benchmarks from the warehouse. Running it again on the same folder changes nothing
+in the warehouse.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from mhdeaths.benchmark.publish import Published, publish_benchmarks
+from mhdeaths.errors import UserError
+from mhdeaths.pseudonym import PseudonymKey
+from mhdeaths.report import Report
+from mhdeaths.report_render import write_reports
+from mhdeaths.spec import Severity
+from mhdeaths.submission_files import group_submission_files
+from mhdeaths.warehouse.loading import LoadOutcome, load
+
+
+@dataclass(frozen=True)
+class Received:
+    """One submission of the inbox: what became of it and where its report is."""
+
+    outcome: LoadOutcome
+    reports: tuple[Path, ...]
+
+    @property
+    def reasons(self) -> list[str]:
+        """For a rejected submission, the rules that rejected it, with how many failed."""
+        return rejection_reasons(self.outcome.report)
+
+
+@dataclass(frozen=True)
+class InboxRun:
+    received: list[Received]
+    published: Published | None
+    """None when the warehouse has no activity yet, so there is nothing to benchmark."""
+
+    def count(self, status: str) -> int:
+        return sum(r.outcome.status == status for r in self.received)
+
+
+def rejection_reasons(report: Report) -> list[str]:
+    rejecting = {Severity.FILE_REJECT, Severity.RECORD_REJECT}
+    return [
+        f"{r.rule_id} ({r.failed} {'file' if r.severity == Severity.FILE_REJECT else 'record'}"
+        f"{'s' if r.failed != 1 else ''})"
+        for r in report.rules
+        if r.severity in rejecting
+    ]
+
+
+def run_inbox(
+    inbox: Path,
+    warehouse: Path,
+    out: Path,
+    *,
+    key: PseudonymKey,
+    period: str | None = None,
+    rule: str = "nhs_england",
+    spec_root: Path | None = None,
+    progress: Callable[[Received], None] | None = None,
+    reporting: Callable[[str], None] | None = None,
+) -> InboxRun:
+    """Validate and load every submission in ``inbox``, then write the benchmarks into ``out``."""
+    if not inbox.is_dir():
+        raise UserError(f"{inbox} is not a folder of submissions.")
+    groups = group_submission_files([inbox])
+    if not groups:
+        raise UserError(f"There are no submission files in {inbox}.")
+    received: list[Received] = []
+
+    def beside(outcome: LoadOutcome) -> None:
+        group = groups[len(received)]
+        stem = group.paths[0].stem
+        for table in ("_death", "_activity"):
+            stem = stem.removesuffix(table)
+        one = Received(
+            outcome,
+            tuple(write_reports(outcome.report, group.paths[0].parent, stem, ["html", "json"])),
+        )
+        received.append(one)
+        if progress:
+            progress(one)
+
+    # A rejected submission's report goes beside its files like every other, so the copy the
+    # loader writes for it elsewhere is not kept.
+    with tempfile.TemporaryDirectory() as scratch:
+        load(
+            warehouse,
+            [inbox],
+            key=key,
+            spec_root=spec_root,
+            reports_dir=Path(scratch),
+            progress=beside,
+        )
+    if reporting:
+        reporting("Computing the benchmarks ...")
+    try:
+        published = publish_benchmarks(warehouse, out, period=period, rule=rule)
+    except UserError as exc:
+        if "holds no activity" not in str(exc):
+            raise
+        published = None
+    return InboxRun(received, published)

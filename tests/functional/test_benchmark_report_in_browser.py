@@ -1,0 +1,80 @@
+"""The published benchmark report and a provider's summary in a real browser (Debian's chromium).
+
+Opened from file:// with every network request blocked, as a reader with no connection would:
+the summary, a funnel plot per banded indicator with every plotted provider labelled, the
+tables, and no console error, script or request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser
+
+from mhdeaths.benchmark.publish import Published, publish_benchmarks
+from mhdeaths.demo import EXAMPLES
+from mhdeaths.pseudonym import demo_key
+from mhdeaths.warehouse.loading import load
+
+from .test_reports_in_browser import Opened, browser, open_offline
+
+__all__ = ["browser"]  # the fixture, imported so pytest finds it here
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory: pytest.TempPathFactory) -> Published:
+    folder = tmp_path_factory.mktemp("benchmark-browser")
+    warehouse = folder / "warehouse.duckdb"
+    load(warehouse, [EXAMPLES], key=demo_key(), reports_dir=folder / "reports")
+    return publish_benchmarks(warehouse, folder / "out")
+
+
+@pytest.fixture(scope="module")
+def report(browser: Browser, published: Published) -> Iterator[Opened]:
+    yield from open_offline(browser, published.report)
+
+
+def test_the_report_renders_offline_without_errors(report: Opened) -> None:
+    page = report.page
+    assert page.title().startswith("Deaths in NHS mental health services: provider benchmarks")
+    assert page.locator("h2#summary").is_visible()
+    assert not report.errors and not report.dialogs
+    assert [m.text for m in report.console if m.type == "error"] == []
+    assert all(url.startswith("file://") for url in report.requests)
+    assert page.locator("script").count() == 0
+
+
+def test_every_banded_indicator_has_a_funnel_plot_with_labelled_providers(
+    report: Opened, published: Published
+) -> None:
+    page = report.page
+    banded = [r for r in published.benchmarks.results if r.funnel is not None]
+    assert page.locator("section.indicator svg").count() == len(banded)
+    first = page.locator("section.indicator").first
+    svg = first.locator("svg")
+    box = svg.bounding_box()
+    assert box is not None and box["width"] > 300 and box["height"] > 200
+    # Four limit sets (95% and 99.8%, adjusted and not), each with a lower and an upper curve.
+    assert svg.locator("polyline").count() == 8
+    labels = svg.locator("g > text").all_text_contents()
+    plotted = svg.locator("circle").count()
+    assert plotted >= 1
+    assert sum(text.startswith(("RZ", "RY")) for text in labels) == plotted
+
+
+def test_the_tables_show_suppressed_counts_as_a_star(report: Opened) -> None:
+    cells = report.page.locator("td.count").all_inner_texts()
+    assert "*" in cells
+    assert not {c.strip() for c in cells} & set("1234567")
+
+
+def test_a_provider_summary_renders(browser: Browser, published: Published) -> None:
+    page_path = published.report.parent / "providers" / "RZ1.html"
+    for opened in open_offline(browser, Path(page_path)):
+        page = opened.page
+        assert page.locator("h1").inner_text().startswith("RZ1")
+        assert page.get_by_text("Learning from deaths").first.is_visible()
+        assert not opened.errors
+        assert [m.text for m in opened.console if m.type == "error"] == []

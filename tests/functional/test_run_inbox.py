@@ -1,0 +1,78 @@
+"""`mhdeaths run INBOX`: a real inbox folder validated, loaded and benchmarked, end to end."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from mhdeaths.demo import EXAMPLES
+
+from .cli import mhdeaths
+
+
+def _digests(folder: Path) -> dict[str, str]:
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*.csv"))
+    }
+
+
+@pytest.fixture(scope="module")
+def inbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("run") / "inbox"
+    shutil.copytree(EXAMPLES, folder)
+    return folder
+
+
+def _counts(warehouse: Path) -> list[dict[str, object]]:
+    run = mhdeaths(
+        "warehouse",
+        "query",
+        "-w",
+        warehouse,
+        "--format",
+        "json",
+        "SELECT (SELECT count(*) FROM submission) AS submissions, "
+        "(SELECT count(*) FROM death_record) AS records, "
+        "(SELECT count(*) FROM deaths WHERE counted) AS counted",
+    )
+    assert run.code == 0, run.output
+    rows: list[dict[str, object]] = json.loads(run.stdout)
+    return rows
+
+
+def test_run_validates_loads_and_benchmarks_an_inbox(inbox: Path) -> None:
+    before = _digests(inbox)
+    warehouse = inbox.parent / "national.duckdb"
+    run = mhdeaths("run", inbox, "-w", warehouse, "--demo-key")
+    assert run.code == 1, run.output  # the known-bad submission is rejected
+    assert "64 loaded, 0 already loaded, 1 rejected" in run.stdout
+    assert "rejected RY1 2027-10: death.discharged.live_discharge (1 record)" in run.stdout
+    # Every submission's report is beside its files; the submitted files are untouched.
+    assert _digests(inbox) == before
+    reports = sorted(inbox.rglob("*.report.json"))
+    assert len(reports) == 65
+    bad = inbox / "known-bad" / "RY1" / "RY1_2027-10.report.json"
+    assert json.loads(bad.read_text())["verdict"] == "rejected"
+    assert (inbox.parent / "benchmarks" / "benchmarks.html").is_file()
+    assert f"Benchmarks: {inbox.parent / 'benchmarks' / 'benchmarks.html'}" in run.stdout
+
+
+def test_running_it_again_changes_nothing(inbox: Path) -> None:
+    warehouse = inbox.parent / "national.duckdb"
+    first = _counts(warehouse)
+    run = mhdeaths("run", inbox, "-w", warehouse, "--demo-key")
+    assert run.code == 1, run.output
+    assert "0 loaded, 64 already loaded, 1 rejected" in run.stdout
+    assert _counts(warehouse) == first
+
+
+def test_an_inbox_that_is_not_a_folder_is_one_sentence(tmp_path: Path) -> None:
+    run = mhdeaths("run", tmp_path / "missing", "-w", tmp_path / "w.duckdb", "--demo-key")
+    assert run.code == 2
+    assert "is not a folder of submissions" in run.stderr
+    assert "Traceback" not in run.output
