@@ -108,10 +108,17 @@ def load_indicators(root: Path | None = None) -> tuple[Indicator, ...]:
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
             indicator = Indicator.model_validate(data)
-        except (yaml.YAMLError, ValidationError) as exc:
-            first = str(exc).splitlines()
-            detail = first[-1].strip() if first else type(exc).__name__
-            raise UserError(f"The indicator file {path.name} is not valid: {detail}.") from None
+        except yaml.YAMLError as exc:
+            detail = " ".join(str(exc).split())
+            raise UserError(f"The indicator file {path.name} is not YAML: {detail}.") from None
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = ".".join(str(part) for part in error["loc"])
+            detail = str(error["msg"]).removeprefix("Value error, ")
+            raise UserError(
+                f"The indicator file {path.name} is not valid: {where + ': ' if where else ''}"
+                f"{detail}."
+            ) from None
         if indicator.id != path.stem:
             raise UserError(f"The indicator file {path.name} declares the id {indicator.id!r}.")
         found.append(indicator)

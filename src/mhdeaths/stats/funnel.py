@@ -394,7 +394,7 @@ def _z_scores(
         m = theta * den
         if transform == "log":
             # ln(0) is undefined: O = 0 leaves z missing (left out of the estimate).
-            z = np.sqrt(m) * np.log((num + 0.5) / m)
+            z = np.where(num > 0, np.sqrt(m) * np.log(num / m), np.nan)
             return z, m
         return 2 * (np.sqrt(num) - np.sqrt(m)), 4 * m
 
