@@ -430,7 +430,7 @@ def test_ratio_bands_match_phe_significance_for_all_300_units() -> None:
     assert result.units["band_998"].to_list() == band_998
 
 
-# PHEindicatormethods (ukhsa-collaboration/PHEindicatormethods@a3c822f,
+# PHEindicatormethods (ukhsa-collaboration/PHEindicatormethods@4295d9e,
 # tests/testthat/testdata_funnel_rate_outputs_3.csv): crude rates per 100,000 around a baseline of
 # 95.60285106 per 100,000 from 3 years of data. For each number of events the file gives the
 # population per year at which that count lies on each limit, and the limit there.
@@ -586,6 +586,18 @@ def test_exact_ci_style_limits_would_flag_a_unit_the_exact_test_does_not() -> No
     assert stats.poisson.cdf(8, 15) > 0.025
     result = funnel([8, 7], [15, 15], overdispersion="none")
     assert result.units["band_95"].to_list() == [BAND_AS_EXPECTED, BAND_LOWER]
+
+
+def test_exact_binomial_limits_do_not_over_flag_rare_outcomes_as_wilson_limits_do() -> None:
+    # Deaths within 30 days of discharge are rare: at p0 = 0.005 and n = 500 the Fingertips
+    # limit p0 + 1.96 sqrt(p0(1 - p0)/n) = 0.01118 flags 6 deaths, whose exact one-sided
+    # p-value P(X >= 6) = 0.042 is well above 2.5%; the exact limit flags only 7 or more.
+    assert stats.binom.sf(5, 500, 0.005) > 0.025 > stats.binom.sf(6, 500, 0.005)
+    common = {"kind": "proportion", "target": 0.005, "overdispersion": "none"}
+    exact = funnel([6, 7], [500, 500], **common)
+    wilson = funnel([6, 7], [500, 500], proportion_limits="wilson", **common)
+    assert exact.units["band_95"].to_list() == [BAND_AS_EXPECTED, BAND_HIGHER]
+    assert wilson.units["band_95"].to_list() == [BAND_HIGHER, BAND_HIGHER]
 
 
 # --- Over-dispersion: hand-worked examples ---------------------------------------------------

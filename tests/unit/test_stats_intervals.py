@@ -210,6 +210,7 @@ def test_empty_input_gives_empty_arrays() -> None:
         (lambda: ci_count(3, confidence=95), "fraction between 0 and 1"),
         (lambda: ci_count(3, method="normal"), "method must be one of"),
         (lambda: ci_count(["a"]), "must be numbers"),
+        (lambda: ci_count(pl.Series(["a"])), "must be numbers"),
         (lambda: ci_proportion(11, 10), "must not be larger than n"),
         (lambda: ci_proportion(1, -10), "zero or more"),
         (lambda: rate(1, -10), "zero or more"),

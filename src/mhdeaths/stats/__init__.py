@@ -25,6 +25,7 @@ from .funnel import (
     BAND_HIGHER,
     BAND_LOWER,
     LIMIT_COLUMNS,
+    UNIT_COLUMNS,
     FunnelResult,
     funnel,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "BAND_LOWER",
     "DISCLOSURE_RULES",
     "LIMIT_COLUMNS",
+    "UNIT_COLUMNS",
     "Disclosed",
     "DisclosureRule",
     "FunnelResult",

@@ -8,6 +8,7 @@ negative counts and confidence levels the same way.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, TypeAlias
 
@@ -37,8 +38,11 @@ def as_float_array(values: object, name: str) -> FloatArray:
     Raises ValueError naming the argument when the values are not numbers.
     """
     if isinstance(values, pl.Series):
-        # Polars nulls become NaN here rather than an object array.
-        values = values.cast(pl.Float64, strict=False).fill_null(float("nan")).to_numpy()
+        # Polars nulls become NaN here rather than an object array; text is an error, not NaN.
+        try:
+            values = values.cast(pl.Float64, strict=True).fill_null(float("nan")).to_numpy()
+        except pl.exceptions.PolarsError as error:
+            raise ValueError(f"{name} must be numbers; could not read them as numbers.") from error
     elif isinstance(values, (list, tuple)):
         values = [float("nan") if v is None else v for v in values]
     try:
@@ -75,3 +79,9 @@ def check_confidence(confidence: float) -> None:
         raise ValueError(
             f"confidence must be a fraction between 0 and 1 (for example 0.95); got {confidence!r}."
         )
+
+
+def trim_count(trim: float, count: int) -> int:
+    """How many units are trimmed or winsorised at each end: floor(trim x count)."""
+    # The small epsilon keeps floor(0.29 x 100) at 29 despite binary rounding.
+    return math.floor(trim * count + 1e-9)

@@ -29,7 +29,6 @@ from typing import Any, Literal
 
 import numpy as np
 import polars as pl
-from scipy import special
 
 from ._arrays import (
     BoolArray,
@@ -38,8 +37,11 @@ from ._arrays import (
     as_float_array,
     check_non_negative,
     check_same_length,
+    trim_count,
 )
 from ._arrays import z_for as _z_for
+from ._exact import binomial_count, poisson_count
+from ._notes import method_note
 
 Kind = Literal["ratio", "proportion", "rate"]
 Overdispersion = Literal["auto", "log", "sqrt", "arcsine", "none"]
@@ -85,11 +87,6 @@ _ALLOWED_OVERDISPERSION: dict[str, tuple[str, ...]] = {
     "proportion": ("arcsine", "none"),
 }
 
-# Bisection stops when the bracket is this small relative to its upper end; 200 halvings is far
-# more than double precision needs, so the cap only guards against a pathological input.
-_RELATIVE_TOLERANCE = 1e-13
-_MAX_HALVINGS = 200
-
 
 @dataclass(frozen=True)
 class _Model:
@@ -127,8 +124,9 @@ class FunnelResult:
         One paragraph naming the method, phi, tau^2 and the trimming, for a report's method notes.
     units:
         One row per unit in input order: ``label``, ``numerator``, ``denominator``, ``value``,
-        ``z`` (unadjusted z-score on the transformed scale; null where undefined), the eight limit
-        columns, ``band_95`` and ``band_998`` (null when the unit is not banded).
+        ``z`` (the unadjusted z-score on the over-dispersion scale, or on the kind's default scale
+        when ``overdispersion="none"``; null where undefined, e.g. O = 0 on the log scale), the
+        eight limit columns, ``band_95`` and ``band_998`` (null when the unit is not banded).
     multiplier:
         Scale applied to values and limits (e.g. 100_000 for a rate per 100,000).
     proportion_limits:
@@ -266,7 +264,7 @@ def funnel(
 
     transform = _transform_for(kind, method)
     expected = den if kind == "ratio" else theta * den
-    z, weight = _z_scores(transform, kind, theta, num, den)
+    z, weight = _z_scores(transform, theta, num, den)
     z = np.where(valid, z, np.nan)
 
     estimable = valid & np.isfinite(z)
@@ -312,7 +310,7 @@ def funnel(
         ]
     ).with_columns(pl.col("numerator", "denominator", "value", "z", *LIMIT_COLUMNS).fill_nan(None))
 
-    note = _method_note(
+    note = method_note(
         kind=kind,
         method=method,
         theta=theta,
@@ -378,7 +376,7 @@ def _transform_for(kind: str, method: str) -> str:
 
 
 def _z_scores(
-    transform: str, kind: str, theta: float, num: FloatArray, den: FloatArray
+    transform: str, theta: float, num: FloatArray, den: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
     """Unadjusted z-scores and inverse-variance weights w = 1/s^2 on the transformed scale.
 
@@ -409,7 +407,7 @@ def _estimate(
     (sum w - sum w^2 / sum w), and 0 when I phi <= I - 1.
     """
     count = z.shape[0]
-    k = _trim_count(trim, count)
+    k = trim_count(trim, count)
     if method == "log":
         # Ties on z are broken by weight so the kept set never depends on input order.
         order = np.lexsort((weight, z))
@@ -428,12 +426,6 @@ def _estimate(
     excess = used * phi - (used - 1)
     tau2 = excess / spread if excess > 0 and spread > 0 else 0.0
     return phi, float(tau2), used
-
-
-def _trim_count(trim: float, count: int) -> int:
-    """How many units are trimmed or winsorised at each end: floor(trim x count)."""
-    # The small epsilon keeps floor(0.29 x 100) at 29 despite binary rounding.
-    return math.floor(trim * count + 1e-9)
 
 
 def _all_limits(model: _Model, den: FloatArray) -> dict[str, FloatArray]:
@@ -466,14 +458,14 @@ def _unadjusted_limits(
             half = _z_for(confidence) * np.sqrt(theta * (1 - theta) / safe)
             lower, upper = np.clip(theta - half, 0, 1), np.clip(theta + half, 0, 1)
         else:
-            low_count = _binomial_count(safe, theta, tail)
-            high_count = _binomial_count(safe, theta, 1 - tail)
+            low_count = binomial_count(safe, theta, tail)
+            high_count = binomial_count(safe, theta, 1 - tail)
             lower = np.maximum(low_count, 0.0) / safe
             upper = np.minimum(high_count + 1, safe) / safe
     else:
         mean = theta * safe
-        lower = np.maximum(_poisson_count(mean, tail) - 1, 0.0) / safe
-        upper = _poisson_count(mean, 1 - tail) / safe
+        lower = np.maximum(poisson_count(mean, tail) - 1, 0.0) / safe
+        upper = poisson_count(mean, 1 - tail) / safe
     return np.where(usable, lower, np.nan), np.where(usable, upper, np.nan)
 
 
@@ -502,52 +494,6 @@ def _transformed_limits(
     return np.where(usable, lower, np.nan), np.where(usable, upper, np.nan)
 
 
-def _poisson_count(mean: FloatArray, q: float) -> FloatArray:
-    """The continuous count a with gammaincc(a, mean) = q, by vectorised bisection.
-
-    For whole a, gammaincc(a, mean) = P(Poisson(mean) <= a - 1), so an observed O satisfies
-    P(X >= O) < q' exactly when O > a(1 - q'), and P(X <= O) < q' exactly when O < a(q') - 1:
-    limits at these counts reproduce the exact one-sided Poisson test. (scipy's ``pdtrik``
-    solves the same equation but stops at a = 1, which the upper limit needs below 1 when the
-    mean is tiny.)
-    """
-    out = np.zeros(mean.shape, dtype=np.float64)
-    todo = mean > 0
-    m = mean[todo]
-    low = np.zeros_like(m)
-    high = m + 10 * np.sqrt(m) + 10
-    for _ in range(64):
-        short = special.gammaincc(high, m) < q
-        if not bool(short.any()):
-            break
-        high = np.where(short, 2 * high, high)
-    for _ in range(_MAX_HALVINGS):
-        middle = (low + high) / 2
-        below = special.gammaincc(middle, m) < q
-        low, high = np.where(below, middle, low), np.where(below, high, middle)
-        if bool(np.all(high - low <= _RELATIVE_TOLERANCE * np.maximum(high, 1.0))):
-            break
-    out[todo] = (low + high) / 2
-    return out
-
-
-def _binomial_count(size: FloatArray, theta: float, q: float) -> FloatArray:
-    """The continuous count k in (-1, n) with P(Binomial(n, theta) <= k) = q.
-
-    The binomial distribution function extended to real k is the regularised incomplete beta
-    function I_{1-theta}(n - k, k + 1); it rises from 0 at k = -1 to 1 at k = n.
-    """
-    low = np.full(size.shape, -1.0)
-    high = size.astype(np.float64).copy()
-    for _ in range(_MAX_HALVINGS):
-        middle = (low + high) / 2
-        below = special.betainc(size - middle, middle + 1, 1 - theta) < q
-        low, high = np.where(below, middle, low), np.where(below, high, middle)
-        if bool(np.all(high - low <= _RELATIVE_TOLERANCE * np.maximum(size, 1.0))):
-            break
-    return (low + high) / 2
-
-
 def _bands(
     value: FloatArray, lower: FloatArray, upper: FloatArray, bandable: BoolArray
 ) -> list[str | None]:
@@ -556,105 +502,6 @@ def _bands(
     ).astype(object)
     band[~bandable] = None
     return [None if b is None else str(b) for b in band]
-
-
-def _method_note(
-    *,
-    kind: str,
-    method: str,
-    theta: float,
-    phi: float,
-    tau2: float,
-    trim: float,
-    used: int,
-    estimable: int,
-    zero_excluded: int,
-    units: int,
-    multiplier: float,
-    min_expected: float | None,
-    proportion_limits: str,
-) -> str:
-    what = {
-        "ratio": "standardised ratios (observed / expected)",
-        "proportion": "proportions",
-        "rate": f"rates per {multiplier:,.10g} units of the denominator",
-    }[kind]
-    target_text = f"{theta * (1 if kind == 'ratio' else multiplier):.6g}"
-    sentences = [f"Funnel plot of {what} for {units} units around a target of {target_text}."]
-    if kind == "proportion" and proportion_limits == "wilson":
-        sentences.append(
-            "Unadjusted 95% and 99.8% control limits are the normal-approximation (Wilson score) "
-            "limits p0 ± z√(p0(1 − p0)/n), as used by Fingertips."
-        )
-    else:
-        family = "binomial" if kind == "proportion" else "Poisson"
-        sentences.append(
-            f"Unadjusted 95% and 99.8% control limits are exact {family} prediction limits: a "
-            f"unit lies outside them only when its one-sided exact {family} p-value is below "
-            "2.5% or 0.1% respectively."
-        )
-    each_end = _trim_count(trim, estimable)
-    expected_word = "" if kind == "ratio" else " (E is the expected count, target × denominator)"
-    if each_end:
-        setting_aside = f"the {each_end} highest and {each_end} lowest ({trim:.0%} at each end)"
-        pulling_in = (
-            f"the {each_end} most extreme at each end ({trim:.0%}) being set to the next value in"
-        )
-    else:
-        setting_aside = pulling_in = f"none at either end ({trim:.0%} of {estimable} rounds to 0)"
-    if method == "none":
-        sentences.append("No adjustment was made for over-dispersion.")
-    elif math.isnan(phi):
-        sentences.append(
-            f"Over-dispersion could not be estimated ({used} units available after exclusions "
-            "and trimming; at least 2 are needed), so no adjustment was made."
-        )
-    else:
-        if method == "log":
-            sentences.append(
-                f"Over-dispersion was estimated on the log scale (the SHMI method): z-scores "
-                f"√E·ln(O/E){expected_word} were ranked, with {setting_aside} set aside."
-            )
-            if zero_excluded:
-                sentences.append(
-                    f"Units with no observed events ({zero_excluded}) were left out of the "
-                    "estimate because their log-scale z-score is undefined."
-                )
-            formula = "exp(±z√(1/E + τ²))"
-        elif method == "sqrt":
-            sentences.append(
-                f"Over-dispersion was estimated on the square-root scale (the CQC method): "
-                f"z-scores 2(√O − √E){expected_word} were winsorised, with {pulling_in}."
-            )
-            formula = "(1 ± z√(1/(4E) + τ²))², squared back to the ratio scale"
-        else:
-            sentences.append(
-                f"Over-dispersion was estimated on the arcsine-square-root scale: z-scores "
-                f"2√n(asin√p − asin√p0) were winsorised, with {pulling_in}."
-            )
-            formula = "sin²(asin√p0 ± z√(1/(4n) + τ²))"
-        sentences.append(
-            f"From the {used} units used, the dispersion ratio φ = {phi:.4g} and the "
-            f"DerSimonian–Laird between-unit variance τ² = {tau2:.4g}."
-        )
-        if tau2 > 0:
-            sentences.append(
-                f"Adjusted limits are {formula}, and never narrower than the unadjusted limits."
-            )
-        else:
-            sentences.append(
-                "Because Iφ did not exceed I − 1, τ² = 0 and the adjusted limits equal the "
-                "unadjusted limits."
-            )
-    which = "over-dispersion-adjusted" if tau2 > 0 else "unadjusted"
-    banding = (
-        f"Units are banded higher or lower than expected when they lie outside the {which} "
-        "95% (and, separately, 99.8%) limits"
-    )
-    if min_expected is not None:
-        banding += f"; units with an expected count below {min_expected:g} are not banded"
-    sentences.append(banding + ".")
-    return " ".join(sentences)
 
 
 __all__ = [
