@@ -587,7 +587,7 @@ def benchmark(
     b = done.benchmarks
     out.print(
         f"Benchmarked {len(b.providers)} providers on {len(b.results)} indicators for the windows "
-        f"ending {b.period}; counts released under the {done.released.rule.title} rule."
+        f"ending {b.period}; counts released under the {done.released.rule.title}."
     )
     for indicator, providers in done.outliers().items():
         out.print(f"  {escape(indicator)}: higher than expected: {', '.join(providers)}")

@@ -73,7 +73,7 @@ def run_demo(
     b = published.benchmarks
     progress(
         f"Benchmarked {len(b.providers)} providers on {len(b.results)} indicators for the windows "
-        f"ending {b.period}; counts released under the {published.released.rule.title} rule."
+        f"ending {b.period}; counts released under the {published.released.rule.title}."
     )
     for indicator, providers in published.outliers().items():
         progress(f"  {indicator}: higher than expected: {', '.join(providers)}")

@@ -11,6 +11,7 @@ figure here is unrounded and unsuppressed: disclosure control is the release ste
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,11 +136,18 @@ def compute(
     """Every indicator for the window ending at ``period`` (default: the latest month loaded),
     from the warehouse as it stood at ``as_at`` (default: now)."""
     chosen = indicators or load_indicators()
-    period = period or latest_period(path)
-    _month(period)
+    if period is not None:
+        _month(period)
     results = []
     with reading(path) as con:
-        _stage(con, as_at)
+        _stage(con, as_at, chosen)
+        if period is None:
+            row = con.execute("SELECT max(reporting_period) FROM bm_activity").fetchone()
+            if row is None or row[0] is None:
+                raise UserError(
+                    f"The warehouse {path} holds no activity yet: load submissions first."
+                )
+            period = str(row[0])
         for indicator in chosen:
             window = window_ending(period, indicator.pooling_months)
             for variant in indicator.variants:
@@ -154,18 +162,33 @@ def compute(
     return Benchmarks(period, as_at, tuple(results), tuple(r[0] for r in rows))
 
 
-def _stage(con: duckdb.DuckDBPyConnection, as_at: dt.datetime | None) -> None:
-    # The deaths view ranks every record of every death; staging it once is what keeps a full
-    # national history fast. Only counted deaths (one record per death) are benchmarked.
+_ALWAYS = {
+    "deaths": ("org_id_provider", "death_date"),
+    "activity": ("org_id_provider", "reporting_period"),
+}
+
+
+def _stage(
+    con: duckdb.DuckDBPyConnection, as_at: dt.datetime | None, indicators: tuple[Indicator, ...]
+) -> None:
+    # The deaths view ranks every record of every death; staging it once, with only the columns
+    # some indicator names, is what keeps a full national history fast. Only counted deaths (one
+    # record per death) are benchmarked.
     at = "TIMESTAMP 'infinity'" if as_at is None else f"TIMESTAMP '{as_at:%Y-%m-%d %H:%M:%S}'"
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE bm_deaths AS SELECT * EXCLUDE (nhs_number_pseudonym), "
-        f"year(death_date) AS year FROM deaths_as_at({at}) WHERE counted"
-    )
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE bm_activity AS SELECT *, "
-        f"CAST(left(reporting_period, 4) AS INTEGER) AS year FROM activity_as_at({at})"
-    )
+    text = " ".join(i.model_dump_json() for i in indicators)
+    for view, source, extra, where in (
+        ("deaths", f"deaths_as_at({at})", "year(death_date)", "WHERE counted"),
+        ("activity", f"activity_as_at({at})", "CAST(left(reporting_period, 4) AS INTEGER)", ""),
+    ):
+        cursor = con.execute(f"SELECT * FROM {source} LIMIT 0")
+        available = [d[0] for d in cursor.description or []]
+        named = [
+            c for c in available if c in _ALWAYS[view] or re.search(rf"\b{re.escape(c)}\b", text)
+        ]
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE bm_{view} AS SELECT {', '.join(named)}, "
+            f"{extra} AS year FROM {source} {where}"
+        )
 
 
 def _one(
