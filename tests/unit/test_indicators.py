@@ -51,6 +51,9 @@ def _valid() -> dict[str, object]:
         ({"denominator": {"label": "x", "activity": "a", "deaths": "TRUE"}}, "exactly one"),
         ({"standardise_by": ["age_band"]}, "only an indicator over activity"),
         ({"pooling_months": 0}, "at least 1"),
+        ({"method": {"compare": "standardised_ratio"}}, "needs standardise_by"),
+        ({"method": {"compare": "none"}}, "a median is compared by 'none'"),
+        ({"method": {"compare": "crude", "trim": 0.5}}, "below 0.5"),
         ({"colour": "red"}, "not valid"),
     ],
 )

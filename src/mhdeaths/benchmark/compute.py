@@ -218,6 +218,8 @@ def _one(
             kind="ratio",
             labels=at_risk["provider"].to_list(),
             min_expected=indicator.min_expected,
+            overdispersion=indicator.method.overdispersion,
+            trim=indicator.method.trim,
         )
     elif at_risk.height:
         result = funnel(
@@ -226,6 +228,8 @@ def _one(
             kind="proportion" if indicator.kind == "proportion" else "rate",
             labels=at_risk["provider"].to_list(),
             min_expected=indicator.min_expected,
+            overdispersion=indicator.method.overdispersion,
+            trim=indicator.method.trim,
         )
     if result is not None:
         bands = result.units.select(pl.col("label").alias("provider"), "z", "band_95", "band_998")

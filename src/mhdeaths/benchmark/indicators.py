@@ -53,6 +53,20 @@ class Variant(_Model):
 ALL_DEATHS = Variant(id="all", title="All causes", where="TRUE")
 
 
+class Method(_Model):
+    """How providers are compared: on what, and with which over-dispersion adjustment."""
+
+    compare: Literal["standardised_ratio", "crude", "none"]
+    """``standardised_ratio``: observed over expected (from ``standardise_by``), banded on a
+    funnel of ratios; ``crude``: the rate or proportion itself on its funnel; ``none``: not
+    banded (a median)."""
+    overdispersion: Literal["auto", "log", "sqrt", "arcsine", "none"] = "auto"
+    """``mhdeaths.stats.funnel``'s method: ``log`` is the SHMI's, ``sqrt`` the CQC's, ``arcsine``
+    for proportions; ``auto`` picks by kind."""
+    trim: float = 0.1
+    """The share of units set aside at each end when over-dispersion is estimated."""
+
+
 class Indicator(_Model):
     id: str
     order: int = 100
@@ -66,6 +80,7 @@ class Indicator(_Model):
     """For a median: the SQL value summarised for each numerator death."""
     unit: str
     multiplier: float = 1.0
+    method: Method
     standardise_by: tuple[str, ...] = ()
     """Strata for indirect standardisation; they must be columns of both views."""
     min_expected: float = 5.0
@@ -84,6 +99,12 @@ class Indicator(_Model):
             raise ValueError(f"a {self.kind} has a denominator and no measure")
         if self.standardise_by and (self.denominator is None or self.denominator.activity is None):
             raise ValueError("only an indicator over activity can be standardised")
+        if (self.method.compare == "standardised_ratio") != bool(self.standardise_by):
+            raise ValueError("a standardised ratio needs standardise_by, and only it uses them")
+        if (self.method.compare == "none") != (self.kind == "median"):
+            raise ValueError("a median is compared by 'none', and only a median")
+        if not 0 <= self.method.trim < 0.5:
+            raise ValueError("method.trim must be at least 0 and below 0.5")
         if self.pooling_months < 1:
             raise ValueError("pooling_months must be at least 1")
         ids = [v.id for v in self.variants]
