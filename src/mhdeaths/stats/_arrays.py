@@ -15,7 +15,7 @@ from typing import Any, TypeAlias
 import numpy as np
 import polars as pl
 from numpy.typing import NDArray
-from scipy import stats
+from scipy import special
 
 FloatArray: TypeAlias = NDArray[np.float64]
 BoolArray: TypeAlias = NDArray[np.bool_]
@@ -70,7 +70,7 @@ def check_same_length(**arrays: FloatArray) -> int:
 def z_for(confidence: float) -> float:
     """The two-sided standard normal quantile for a confidence level between 0 and 1."""
     check_confidence(confidence)
-    return float(stats.norm.ppf(0.5 + confidence / 2))
+    return float(special.ndtri(0.5 + confidence / 2))
 
 
 def check_confidence(confidence: float) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Literal, overload
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from ._arrays import (
     FloatArray,
@@ -40,13 +40,17 @@ def exact_count_limits(observed: FloatArray, confidence: float) -> tuple[FloatAr
 
     L = chi2.ppf((1-c)/2, 2O)/2 (0 when O = 0) and U = chi2.ppf(c + (1-c)/2, 2O+2)/2. Missing
     counts give missing limits. No input checks: callers have validated ``observed``.
+
+    A chi-square quantile with 2k degrees of freedom, halved, is the quantile of a gamma with
+    shape k, so ``special.gammaincinv`` gives the same numbers without importing ``scipy.stats``
+    (two seconds of a command's start).
     """
     tail = (1 - confidence) / 2
     positive = observed > 0
     # chi2 with 0 degrees of freedom is undefined; the lower limit of a zero count is 0 by definition.
     safe = np.where(positive, observed, 1.0)
-    lower = np.where(positive, stats.chi2.ppf(tail, 2 * safe) / 2, 0.0)
-    upper = stats.chi2.ppf(1 - tail, 2 * observed + 2) / 2
+    lower = np.where(positive, special.gammaincinv(safe, tail), 0.0)
+    upper = special.gammaincinv(observed + 1, 1 - tail)
     missing = np.isnan(observed)
     lower[missing] = np.nan
     return lower.astype(np.float64), np.asarray(upper, dtype=np.float64)
