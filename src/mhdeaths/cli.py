@@ -641,7 +641,8 @@ def run(
 
     Each submission's report (HTML and JSON) is written beside its files; rejected submissions
     are left where they are and listed with the rules they failed. Exits 0 when nothing was
-    rejected, 1 when something was, 3 when the warehouse is busy.
+    rejected, 1 when something was, 2 when a file cannot be read or the usage is wrong, 3 when the
+    warehouse is busy.
     """
     from mhdeaths.cli_warehouse import describe
     from mhdeaths.inbox import run_inbox

@@ -199,8 +199,30 @@ def test_the_same_warehouse_gives_the_same_bytes(warehouse: Path, tmp_path: Path
     first = publish_benchmarks(warehouse, tmp_path / "a", period=PERIOD)
     second = publish_benchmarks(warehouse, tmp_path / "b", period=PERIOD)
     for a, b in zip(first.paths, second.paths, strict=True):
-        if a.suffix != ".xlsx":  # a workbook stores the time it was written
-            assert a.read_bytes() == b.read_bytes(), a.name
+        assert a.read_bytes() == b.read_bytes(), a.name
+
+
+def test_a_period_with_no_deaths_anywhere_publishes_without_plots(
+    warehouse: Path, tmp_path: Path
+) -> None:
+    done = publish_benchmarks(warehouse, tmp_path, period="2026-06")
+    assert all(r.national["observed"] == 0 for r in done.benchmarks.results)
+    assert "<svg" not in done.report.read_text()
+
+
+def test_a_stale_provider_page_is_removed(warehouse: Path, tmp_path: Path) -> None:
+    (tmp_path / "providers").mkdir()
+    stale = tmp_path / "providers" / "RXX.html"
+    stale.write_text("from an earlier run", encoding="utf-8")
+    publish_benchmarks(warehouse, tmp_path, period=PERIOD)
+    assert not stale.exists()
+
+
+def test_numbers_in_the_csv_stay_numbers(published: Published) -> None:
+    with (published.report.parent / "benchmarks.csv").open(newline="") as handle:
+        z = [row["z"] for row in csv.DictReader(handle) if row["z"] not in ("", "*")]
+    assert any(v.startswith("-") for v in z)  # a negative z-score is not quoted as text
+    assert all(float(v) == float(v) for v in z)
 
 
 def test_as_at_benchmarks_the_warehouse_as_it_stood(warehouse: Path) -> None:

@@ -1,11 +1,12 @@
 -- data_quality: one row per provider and reporting period (its current submission): lateness,
 -- resubmissions, record actions, completeness of the required fields, warnings at validation,
 -- category disagreements and deaths resolved as duplicates of another provider's record.
-CREATE OR REPLACE VIEW data_quality AS
+-- data_quality_as_at(t) is the same as it stood at time t (for reproducing a publication).
+CREATE OR REPLACE MACRO data_quality_as_at(as_at) AS TABLE
 WITH
 resubmitted AS (
     SELECT provider, reporting_period, count(*) - 1 AS resubmissions
-    FROM submission GROUP BY ALL
+    FROM submission WHERE received_at <= as_at GROUP BY ALL
 ),
 actions AS (
     SELECT
@@ -24,7 +25,7 @@ actions AS (
 ),
 resolved AS (
     SELECT org_id_provider AS provider, reporting_period, count(*) AS duplicates_resolved
-    FROM deaths WHERE NOT counted GROUP BY ALL
+    FROM deaths_as_at(as_at) WHERE NOT counted GROUP BY ALL
 )
 SELECT
     s.provider,
@@ -44,8 +45,11 @@ SELECT
     s.warnings,
     coalesce(a.category_disagreements, 0) AS category_disagreements,
     coalesce(d.duplicates_resolved, 0) AS duplicates_resolved
-FROM submissions AS s
+FROM submissions_as_at(as_at) AS s
 JOIN resubmitted AS r USING (provider, reporting_period)
 LEFT JOIN actions AS a USING (submission_id)
 LEFT JOIN resolved AS d USING (provider, reporting_period)
 WHERE s.status = 'current';
+
+CREATE OR REPLACE VIEW data_quality AS
+SELECT * FROM data_quality_as_at(TIMESTAMP 'infinity');

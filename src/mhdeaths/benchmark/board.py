@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from mhdeaths.benchmark.compute import Benchmarks, Window, window_ending
+from mhdeaths.benchmark.compute import Benchmarks, Window, as_at_sql, window_ending
 from mhdeaths.benchmark.release import Cell, Released
 from mhdeaths.stats import disclose
 from mhdeaths.warehouse.overview import reading
@@ -61,6 +61,8 @@ def provider_summaries(
     """One summary per provider with activity, for the quarter ending at the benchmark period."""
     quarter = window_ending(benchmarks.period, 3)
     params = {"start": quarter.start, "end": quarter.end}
+    # The summaries read the warehouse as at the same time as the benchmarks they sit beside.
+    at = as_at_sql(benchmarks.as_at)
     rule = released.rule.name
     deaths_sql = ", ".join(f"count(*) FILTER (WHERE {w})" for _, w in _DEATHS)
     learning_sql = ", ".join(f"count(*) FILTER (WHERE {_IN_SCOPE} AND {w})" for _, w in _LEARNING)
@@ -68,7 +70,7 @@ def provider_summaries(
         deaths = {
             row[0]: row[1:]
             for row in con.execute(
-                f"SELECT attributed_provider, {deaths_sql}, {learning_sql} FROM deaths "
+                f"SELECT attributed_provider, {deaths_sql}, {learning_sql} FROM deaths_as_at({at}) "
                 "WHERE counted AND death_date >= $start AND death_date < $end GROUP BY 1",
                 params,
             ).fetchall()
@@ -76,11 +78,11 @@ def provider_summaries(
         quality = {
             row[0]: row[1:]
             for row in con.execute(
-                """
+                f"""
                 SELECT provider, count(*), count(*) FILTER (WHERE late),
                        sum(resubmissions), round(avg(completeness_pct), 1), sum(warnings),
                        sum(category_disagreements), sum(duplicates_resolved)
-                FROM data_quality
+                FROM data_quality_as_at({at})
                 WHERE reporting_period BETWEEN $first AND $last GROUP BY 1
                 """,
                 {"first": quarter.first, "last": quarter.last},

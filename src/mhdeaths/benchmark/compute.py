@@ -162,6 +162,11 @@ def compute(
     return Benchmarks(period, as_at, tuple(results), tuple(r[0] for r in rows))
 
 
+def as_at_sql(as_at: dt.datetime | None) -> str:
+    """The SQL timestamp the warehouse's ``*_as_at`` macros take: now, or a past time."""
+    return "TIMESTAMP 'infinity'" if as_at is None else f"TIMESTAMP '{as_at:%Y-%m-%d %H:%M:%S}'"
+
+
 _ALWAYS = {
     "deaths": ("org_id_provider", "death_date"),
     "activity": ("org_id_provider", "reporting_period"),
@@ -174,7 +179,7 @@ def _stage(
     # The deaths view ranks every record of every death; staging it once, with only the columns
     # some indicator names, is what keeps a full national history fast. Only counted deaths (one
     # record per death) are benchmarked.
-    at = "TIMESTAMP 'infinity'" if as_at is None else f"TIMESTAMP '{as_at:%Y-%m-%d %H:%M:%S}'"
+    at = as_at_sql(as_at)
     text = " ".join(i.model_dump_json() for i in indicators)
     for view, source, extra, where in (
         ("deaths", f"deaths_as_at({at})", "year(death_date)", "WHERE counted"),

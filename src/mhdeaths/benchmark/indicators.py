@@ -2,7 +2,7 @@
 
 An indicator is data, not code, so that a standards team can read exactly what is counted, over
 what, and how providers are compared, and add one without touching Python. Conditions are SQL over
-the warehouse's documented views; ``check_indicators`` compiles every one against a warehouse so a
+the warehouse's documented views; the test suite computes every one on a real warehouse, so a
 misspelt column fails a test rather than a publication.
 """
 

@@ -83,6 +83,8 @@ def funnel_plot(result: IndicatorResult, released: set[str]) -> FunnelPlot | Non
     labels = [str(v) for v in units["label"].to_list()]
     bands = units["band_95"].to_list()
     keep = [i for i, label in enumerate(labels) if label in released and np.isfinite(y_all[i])]
+    if not np.any(np.isfinite(x_all) & (x_all > 0)) or not np.isfinite(f.target):
+        return None  # nothing expected anywhere (no deaths nationally): no funnel to draw
     x_max = float(np.nanmax(x_all)) * 1.08 if len(x_all) else 1.0
     x_min = max(x_max / 400, float(np.nanmin(x_all)) / 3 if len(x_all) else 0.1)
     grid = np.linspace(x_min, x_max, 80)
@@ -91,9 +93,9 @@ def funnel_plot(result: IndicatorResult, released: set[str]) -> FunnelPlot | Non
     shown_y = [y_all[i] for i in keep] + [target]
     at_mid = limits.filter(limits["denominator"] >= float(np.median(x_all)))
     for column in ("upper_998_adjusted", "lower_998_adjusted"):
-        if at_mid.height:
+        if at_mid.height and at_mid[column][0] is not None:
             shown_y.append(float(at_mid[column][0]) * scale)
-    y_max = max(shown_y) * 1.15 or 1.0
+    y_max = max(y for y in shown_y if np.isfinite(y)) * 1.15 or 1.0
     y_min = 0.0
 
     inner_w, inner_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM

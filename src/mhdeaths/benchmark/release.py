@@ -148,7 +148,13 @@ def _released(
         if name in table.columns:
             values = table[name].cast(pl.Float64).fill_null(np.nan).to_numpy()
             columns[name] = _cells(disclose_dependent(values, observed, rule=rule, decimals=dp))
-    for name in ("band_95", "band_998", "caution", "note", "year"):
+    # Caution is read off the released count, so the flag cannot tell a reader that a count
+    # rounded up to 20 was really 18 or 19.
+    threshold = result.indicator.caution_below
+    columns["caution"] = [
+        bool(s or v < threshold) for s, v in zip(counts.suppressed, counts.values, strict=True)
+    ]
+    for name in ("band_95", "band_998", "note", "year"):
         if name in table.columns:
             columns[name] = list(table[name].to_list())
     out = []

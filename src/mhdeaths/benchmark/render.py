@@ -10,6 +10,7 @@ Outputs carry no time of generation, so running the same benchmark twice writes 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 from pathlib import Path
@@ -64,7 +65,7 @@ def write_outputs(
     for path, text in written.items():
         path.write_text(text, encoding="utf-8", newline="")
     workbook = out / "benchmarks.xlsx"
-    _xlsx(workbook, released)
+    _xlsx(workbook, released, benchmarks.period)
     providers = out / "providers"
     providers.mkdir(exist_ok=True)
     pages = []
@@ -72,6 +73,9 @@ def write_outputs(
         page = providers / f"{summary.provider}.html"
         page.write_text(_summary_html(summary, released), encoding="utf-8")
         pages.append(page)
+    for stale in set(providers.glob("*.html")) - set(pages):
+        # A provider page from an earlier run into this folder would contradict this one.
+        stale.unlink()
     return [*written, workbook, *pages]
 
 
@@ -104,13 +108,24 @@ def _csv(columns: tuple[str, ...], rows: list[dict[str, Cell]]) -> str:
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(columns)
     for row in rows:
-        writer.writerow([excel_safe(as_plain(row.get(c))) for c in columns])
+        writer.writerow([_csv_cell(row.get(c)) for c in columns])
     return buffer.getvalue()
 
 
-def _xlsx(path: Path, released: Released) -> None:
+def _csv_cell(value: Cell) -> object:
+    # A number is written as it is (a negative z-score must stay a number); text can never
+    # start a spreadsheet formula.
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    return excel_safe(as_plain(value))
+
+
+def _xlsx(path: Path, released: Released, period: str) -> None:
     # Text cells are written as strings (never formulas); numbers stay numbers.
     with xlsxwriter.Workbook(str(path), {"strings_to_formulas": False}) as book:
+        # The workbook's own creation time is the period's, so the same warehouse gives the
+        # same bytes.
+        book.set_properties({"created": dt.datetime.strptime(period, "%Y-%m")})
         bold = book.add_format({"bold": True})
         sheets: list[tuple[str, tuple[str, ...], list[dict[str, Cell]]]] = [
             ("Indicators", INDICATOR_COLUMNS, released.indicators),
