@@ -12,7 +12,7 @@ import re
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 _VALIDATE_PROCESS = Path(sys.argv[0]).name in {"mhdeaths", "__main__.py"} and sys.argv[1:2] == [
     "validate"
@@ -62,6 +62,9 @@ from mhdeaths.spec import (  # noqa: E402
     latest_version,
     load_spec,
 )
+
+if TYPE_CHECKING:
+    from mhdeaths.inbox import Received
 
 app = typer.Typer(
     name="mhdeaths",
@@ -640,11 +643,10 @@ def run(
     """Validate every submission in a folder, load the accepted ones, refresh the benchmarks.
 
     Each submission's report (HTML and JSON) is written beside its files; rejected submissions
-    are left where they are and listed with the rules they failed. Exits 0 when nothing was
-    rejected, 1 when something was, 2 when a file cannot be read or the usage is wrong, 3 when the
-    warehouse is busy.
+    are left where they are and listed with the rules they failed, as is a submission whose file
+    cannot be read at all; the rest of the inbox still goes in. Exits 0 when nothing was rejected,
+    1 when something was rejected or unreadable, 2 on bad usage, 3 when the warehouse is busy.
     """
-    from mhdeaths.cli_warehouse import describe
     from mhdeaths.inbox import run_inbox
     from mhdeaths.pseudonym import demo_key as demo
     from mhdeaths.pseudonym import load_key
@@ -660,30 +662,36 @@ def run(
         key=demo() if demo_key else load_key(key_file),
         period=period,
         rule=disclosure.value,
-        progress=lambda r: out.print(
-            describe(r.outcome)
-            if r.outcome.status != "rejected"
-            else f"[red]rejected[/red]  {escape(r.outcome.label)}: see {escape(str(r.reports[0]))}"
-        ),
+        progress=lambda r: out.print(_received_line(r)),
         reporting=lambda line: out.print(line),
     )
-    rejected = [r for r in done.received if r.outcome.status == "rejected"]
+    failed = [r for r in done.received if r.status in ("rejected", "unreadable")]
     out.print(
         f"{len(done.received)} submission(s) in {escape(str(inbox))}: {done.count('loaded')} "
-        f"loaded, {done.count('unchanged')} already loaded, {len(rejected)} rejected; each "
-        "report is beside its files."
+        f"loaded, {done.count('unchanged')} already loaded, {done.count('rejected')} rejected, "
+        f"{done.count('unreadable')} unreadable; each report is beside its files."
     )
-    for r in rejected:
-        out.print(
-            f"  rejected {escape(r.outcome.label)}: {escape(', '.join(r.reasons))}; see "
-            f"{escape(str(r.reports[0]))}"
-        )
+    for r in failed:
+        where = f"; see {escape(str(r.reports[0]))}" if r.reports else ""
+        out.print(f"  {r.status} {escape(r.label)}: {escape(', '.join(r.reasons))}{where}")
     if done.published:
         out.print(f"Benchmarks: {escape(str(done.published.report))}")
     else:
         out.print("No benchmarks yet: the warehouse holds no activity.")
-    if rejected:
+    if failed:
         raise typer.Exit(int(ExitCode.FAILED))
+
+
+def _received_line(received: Received) -> str:
+    from mhdeaths.cli_warehouse import describe
+
+    if received.outcome is None:
+        return f"[red]unreadable[/red] {escape(received.label)}: {escape(received.error or '')}"
+    if received.status == "rejected":
+        return (
+            f"[red]rejected[/red]  {escape(received.label)}: see {escape(str(received.reports[0]))}"
+        )
+    return describe(received.outcome)
 
 
 @app.command("demo")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mhdeaths.benchmark.publish import Published, publish_benchmarks
-from mhdeaths.errors import UserError
+from mhdeaths.errors import UserError, WarehouseError
 from mhdeaths.pseudonym import PseudonymKey
 from mhdeaths.report import Report
 from mhdeaths.report_render import write_reports
@@ -28,12 +28,21 @@ from mhdeaths.warehouse.loading import LoadOutcome, load
 class Received:
     """One submission of the inbox: what became of it and where its report is."""
 
-    outcome: LoadOutcome
-    reports: tuple[Path, ...]
+    label: str
+    outcome: LoadOutcome | None
+    """None when a file of the submission could not be read at all (see ``error``)."""
+    reports: tuple[Path, ...] = ()
+    error: str | None = None
+
+    @property
+    def status(self) -> str:
+        return self.outcome.status if self.outcome else "unreadable"
 
     @property
     def reasons(self) -> list[str]:
         """For a rejected submission, the rules that rejected it, with how many failed."""
+        if self.outcome is None:
+            return [self.error or "unreadable"]
         return rejection_reasons(self.outcome.report)
 
 
@@ -44,7 +53,7 @@ class InboxRun:
     """None when the warehouse has no activity yet, so there is nothing to benchmark."""
 
     def count(self, status: str) -> int:
-        return sum(r.outcome.status == status for r in self.received)
+        return sum(r.status == status for r in self.received)
 
 
 def rejection_reasons(report: Report) -> list[str]:
@@ -76,31 +85,31 @@ def run_inbox(
     if not groups:
         raise UserError(f"There are no submission files in {inbox}.")
     received: list[Received] = []
-
-    def beside(outcome: LoadOutcome) -> None:
-        group = groups[len(received)]
-        stem = group.paths[0].stem
-        for table in ("_death", "_activity"):
-            stem = stem.removesuffix(table)
-        one = Received(
-            outcome,
-            tuple(write_reports(outcome.report, group.paths[0].parent, stem, ["html", "json"])),
-        )
-        received.append(one)
-        if progress:
-            progress(one)
-
-    # A rejected submission's report goes beside its files like every other, so the copy the
-    # loader writes for it elsewhere is not kept.
+    # Each submission is loaded on its own, so that one whose file cannot be read at all (a
+    # truncated workbook, say) is listed and the rest of the inbox still goes in.
     with tempfile.TemporaryDirectory() as scratch:
-        load(
-            warehouse,
-            [inbox],
-            key=key,
-            spec_root=spec_root,
-            reports_dir=Path(scratch),
-            progress=beside,
-        )
+        for group in groups:
+            try:
+                (outcome,) = load(
+                    warehouse,
+                    list(group.paths),
+                    key=key,
+                    spec_root=spec_root,
+                    reports_dir=Path(scratch),
+                )
+            except WarehouseError:
+                raise
+            except UserError as exc:
+                one = Received(group.label, None, error=str(exc))
+            else:
+                # A rejected submission's report goes beside its files like every other, so the
+                # copy the loader writes elsewhere is not kept.
+                folder, stem = group.paths[0].parent, _stem(group.paths[0])
+                written = write_reports(outcome.report, folder, stem, ["html", "json"])
+                one = Received(group.label, outcome, tuple(written))
+            received.append(one)
+            if progress:
+                progress(one)
     if reporting:
         reporting("Computing the benchmarks ...")
     try:
@@ -110,3 +119,10 @@ def run_inbox(
             raise
         published = None
     return InboxRun(received, published)
+
+
+def _stem(path: Path) -> str:
+    stem = path.stem
+    for table in ("_death", "_activity"):
+        stem = stem.removesuffix(table)
+    return stem

@@ -50,7 +50,7 @@ def test_run_validates_loads_and_benchmarks_an_inbox(inbox: Path) -> None:
     warehouse = inbox.parent / "national.duckdb"
     run = mhdeaths("run", inbox, "-w", warehouse, "--demo-key")
     assert run.code == 1, run.output  # the known-bad submission is rejected
-    assert "64 loaded, 0 already loaded, 1 rejected" in run.stdout
+    assert "64 loaded, 0 already loaded, 1 rejected, 0 unreadable" in run.stdout
     assert "rejected RY1 2027-10: death.discharged.live_discharge (1 record)" in run.stdout
     # Every submission's report is beside its files; the submitted files are untouched.
     assert _digests(inbox) == before
@@ -67,7 +67,7 @@ def test_running_it_again_changes_nothing(inbox: Path) -> None:
     first = _counts(warehouse)
     run = mhdeaths("run", inbox, "-w", warehouse, "--demo-key")
     assert run.code == 1, run.output
-    assert "0 loaded, 64 already loaded, 1 rejected" in run.stdout
+    assert "0 loaded, 64 already loaded, 1 rejected, 0 unreadable" in run.stdout
     assert _counts(warehouse) == first
 
 
@@ -76,3 +76,16 @@ def test_an_inbox_that_is_not_a_folder_is_one_sentence(tmp_path: Path) -> None:
     assert run.code == 2
     assert "is not a folder of submissions" in run.stderr
     assert "Traceback" not in run.output
+
+
+def test_an_unreadable_file_is_listed_and_the_rest_still_goes_in(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    shutil.copytree(EXAMPLES / "RZ9", inbox)
+    # A workbook cut off in the middle, named like a submission of another provider.
+    (inbox / "RZ8_2027-04_death.xlsx").write_bytes(b"PK\x03\x04" + b"\x00" * 40)
+    run = mhdeaths("run", inbox, "-w", tmp_path / "w.duckdb", "--demo-key")
+    assert run.code == 1, run.output
+    assert "12 loaded, 0 already loaded, 0 rejected, 1 unreadable" in run.stdout
+    assert "unreadable RZ8 2027-04: " in run.stdout
+    assert "Traceback" not in run.output
+    assert (tmp_path / "benchmarks" / "benchmarks.html").is_file()
