@@ -34,6 +34,8 @@ from bench_validate import measure
 from bench_warehouse import DATA, MHDEATHS, history, load_history
 
 from mhdeaths.benchmark.compute import compute
+from mhdeaths.warehouse.schema import upgrade
+from mhdeaths.warehouse.store import connect
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "benchmarks.json"
@@ -49,6 +51,8 @@ def national_warehouse(years: int, providers: int) -> Path:
         partial.unlink(missing_ok=True)
         load_history(files, partial)
         partial.rename(path)
+    with connect(path) as con:
+        upgrade(con)  # a warehouse kept from an earlier run gets this release's views
     return path
 
 
