@@ -106,8 +106,20 @@ class ArrowStream:
         return self.frame.__arrow_c_stream__(requested_schema)
 
 
+SCAN_BATCH = 122_880
+"""Records per Arrow batch handed to DuckDB (its row group)."""
+
+
 def register_frame(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
-    """Make a polars frame scannable in DuckDB under ``name`` (until unregistered)."""
+    """Make a polars frame scannable in DuckDB under ``name`` (until unregistered).
+
+    A large frame is handed over in batches (slices, not copies): DuckDB scans one batch per
+    thread, so a frame in one piece, as polars often holds it, would be scanned, computed on and
+    inserted by one thread (a million records on two cores: 1 s rather than 0.5 s).
+    """
+    if frame.height > SCAN_BATCH:
+        slices = [frame.slice(at, SCAN_BATCH) for at in range(0, frame.height, SCAN_BATCH)]
+        frame = pl.concat(slices, rechunk=False)
     con.register(name, ArrowStream(frame))
 
 

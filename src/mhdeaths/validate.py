@@ -128,13 +128,14 @@ def validate(
     delimiter: str | None = None,
     strict: bool = False,
     sample: int = DEFAULT_SAMPLE,
-    on_read: Callable[[Spec, Mapping[str, pl.DataFrame]], None] | None = None,
+    on_read: Callable[[Spec, Mapping[str, pl.DataFrame], Mapping[str, pl.Series]], None]
+    | None = None,
 ) -> ValidationResult:
     """Validate the files of one submission (one file per table, or one workbook of both).
 
-    ``on_read`` is given the spec version and each table's text (under field names) as soon as
-    they are known, before the rules run: the loader starts work on them there that needs no
-    verdict, to overlap with the validation.
+    ``on_read`` is given the spec version, each table's text (under field names) and each
+    record's row in its file as soon as they are known, before the rules run: the loader starts
+    its own work on them there, to overlap with the validation.
     """
     if not paths:
         raise UserError("Name at least one file to validate.")
@@ -156,7 +157,9 @@ def validate(
     spec = load_spec(version or (profile.spec_version if profile else None), spec_root)
     parts = _table_parts(spec, sources, profile)
     if on_read is not None:
-        on_read(spec, {p.table: p.text for p in parts})
+        on_read(
+            spec, {p.table: p.text for p in parts}, {p.table: p.sheet.row_numbers for p in parts}
+        )
     period_text = _first(parts, "reporting_period")
     try:
         period = period_start(period_text) if period_text else None

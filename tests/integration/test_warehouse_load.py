@@ -18,6 +18,7 @@ from mhdeaths.pseudonym import demo_key
 from mhdeaths.spec import load_spec
 from mhdeaths.synth import SynthOptions, generate
 from mhdeaths.validate import validate
+from mhdeaths.warehouse import loading
 from mhdeaths.warehouse.canonical import (
     WarehouseError,
     check_canonical,
@@ -73,6 +74,47 @@ def test_loading_the_same_files_twice_changes_nothing(tmp_path: Path, synthetic:
     assert [o.status for o in again] == ["unchanged"] * len(first)
     assert [o.submission_id for o in again] == [o.submission_id for o in first]
     assert state(warehouse) == before
+
+
+def records_state(path: Path) -> dict[str, object]:
+    return {t: v for t, v in state(path).items() if t.endswith("_record")}
+
+
+def test_records_inserted_while_validating_are_those_inserted_after(
+    tmp_path: Path, synthetic: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Large submissions' records are inserted while they are being validated (typed from the
+    # same text); here every submission is, under both versions, and the warehouse is the same.
+    after = tmp_path / "after.duckdb"
+    assert all(o.status == "loaded" for o in load(after, [synthetic], key=KEY))
+    monkeypatch.setattr(loading, "EARLY_RECORDS", 0)
+    early = tmp_path / "early.duckdb"
+    assert all(o.status == "loaded" for o in load(early, [synthetic], key=KEY))
+    assert records_state(early) == records_state(after)
+    assert rows(early, "SELECT submission_id, death_rows, activity_rows FROM submission") == rows(
+        after, "SELECT submission_id, death_rows, activity_rows FROM submission"
+    )
+    # Loading the same files again inserts early, finds them loaded, and rolls back.
+    again = load(early, [synthetic], key=KEY)
+    assert {o.status for o in again} == {"unchanged"}
+    assert records_state(early) == records_state(after)
+
+
+def test_records_inserted_while_validating_a_rejected_submission_are_rolled_back(
+    tmp_path: Path, synthetic: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(loading, "EARLY_RECORDS", 0)
+    death_file = _biggest_death_file(synthetic / "v2")
+    bad = tmp_path / death_file.name
+    text = pl.read_csv(death_file, infer_schema=False)
+    text.with_columns(pl.lit("X").alias("record_action")).write_csv(bad)
+    warehouse = tmp_path / "w.duckdb"
+    (rejected,) = load(warehouse, [bad], key=KEY)
+    assert rejected.status == "rejected"
+    assert rows(warehouse, "SELECT count(*) FROM death_record") == [(0,)]
+    (loaded,) = load(warehouse, [death_file], key=KEY)
+    assert loaded.status == "loaded" and loaded.submission_id == 1
+    assert rows(warehouse, "SELECT count(*) FROM death_record") == [(text.height,)]
 
 
 def _biggest_death_file(folder: Path) -> Path:

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pytest
 from hypothesis import given
@@ -19,9 +20,12 @@ from mhdeaths.pseudonym import (
     PseudonymKeyError,
     load_key,
     pseudonym,
+    pseudonym_parameters,
+    pseudonym_sql,
     pseudonymise,
     refuse_demo_key_for_real_numbers,
 )
+from mhdeaths.sqlengine import register_frame
 
 KEY = PseudonymKey(b"k" * 40)
 OTHER = PseudonymKey(b"j" * 40)
@@ -125,3 +129,21 @@ def test_the_fast_column_hmac_equals_the_standard_library_hmac(
     column = pl.Series("nhs_number", numbers, dtype=pl.String)
     assert pseudonymise(key, column).to_list() == expected
     assert [pseudonym(key, n) for n in numbers] == expected
+    assert _in_duckdb(key, column) == expected
+
+
+def _in_duckdb(key: PseudonymKey, column: pl.Series) -> list[object]:
+    con = duckdb.connect()
+    try:
+        register_frame(con, "numbers", column.to_frame().with_row_index("i"))
+        sql = f"SELECT {pseudonym_sql('nhs_number')} FROM numbers ORDER BY i"
+        return [r[0] for r in con.execute(sql, pseudonym_parameters(key)).fetchall()]
+    finally:
+        con.close()
+
+
+def test_duckdb_makes_the_same_pseudonyms() -> None:
+    numbers = ["943 476 5919", "943-476-5919", "9434765919", "12345", "٩٤٣٤٧٦٥٩١٩", "\\x41", None]
+    for key in (KEY, PseudonymKey(b"long" * 40)):
+        column = pl.Series("nhs_number", numbers, dtype=pl.String)
+        assert _in_duckdb(key, column) == [pseudonym(key, n) for n in numbers]

@@ -3,9 +3,9 @@
 The loader validates every submission itself and refuses a rejected one (writing its report for
 the provider to read). An accepted submission goes in whole or not at all: its registry row, its
 files, every record as submitted, in the canonical model, with pseudonyms in place of NHS numbers
-and the agreed definitions derived by DuckDB from the spec's own expressions. The same content
-loaded twice changes nothing; a later submission for the same provider and period supersedes the
-earlier one, which stays queryable as it was.
+and the agreed definitions, both made by DuckDB as it inserts (the definitions from the spec's own
+expressions). The same content loaded twice changes nothing; a later submission for the same
+provider and period supersedes the earlier one, which stays queryable as it was.
 """
 
 from __future__ import annotations
@@ -24,12 +24,13 @@ import duckdb
 import polars as pl
 
 from mhdeaths import __version__
+from mhdeaths.engine import to_typed
 from mhdeaths.errors import WarehouseError
 from mhdeaths.profile import Profile, profile_for
-from mhdeaths.pseudonym import PseudonymKey, pseudonymise
+from mhdeaths.pseudonym import PseudonymKey, pseudonym_parameters, pseudonym_sql
 from mhdeaths.report import Report, Verdict
 from mhdeaths.report_render import write_reports
-from mhdeaths.spec import FieldType, Severity, Spec
+from mhdeaths.spec import Severity, Spec
 from mhdeaths.sqlengine import derive_sql, ident, register_frame
 from mhdeaths.submission_files import SubmissionFiles, group_submission_files
 from mhdeaths.validate import ValidatedSubmission, validate
@@ -38,6 +39,7 @@ from mhdeaths.warehouse.canonical import (
     canonical_spec,
     dropped_fields,
     load_canonical,
+    pseudonymised_fields,
     staged_frame,
 )
 from mhdeaths.warehouse.schema import upgrade
@@ -112,10 +114,6 @@ def load(
     with connect(warehouse) as con:
         upgrade(con, spec_root)
         _check_key(con, key)
-        # A large insert is otherwise compressed and written to the file as it goes, then its
-        # blocks taken over at commit: for a million records that costs 1.5 s of CPU more than
-        # keeping the records in memory and writing them once at the commit (still atomic).
-        con.execute("SET enable_optimistic_write = false")
         for group in groups:
             outcome = _load_one(
                 con,
@@ -164,17 +162,22 @@ def _load_one(
 ) -> LoadOutcome:
     if profile is None and provider is None and group.provider:
         profile = profile_for(group.provider)
-    early = _EarlyPseudonyms(model, key)
-    result = validate(
-        list(group.paths),
-        profile=profile,
-        provider=provider,
-        spec_root=spec_root,
-        on_read=early.start,
-    )
+    early = _EarlyInsert(con, model, canonical, key)
+    try:
+        result = validate(
+            list(group.paths),
+            profile=profile,
+            provider=provider,
+            spec_root=spec_root,
+            on_read=early.start,
+        )
+    except BaseException:
+        early.abandon()
+        raise
     report = result.report
     base = LoadOutcome(label=group.label, status="rejected", report=report)
     if result.submission is None:
+        early.abandon()
         stem = "_".join(
             filter(None, [report.provider, report.reporting_period, content_sha256(report)[:8]])
         )
@@ -183,53 +186,99 @@ def _load_one(
     return _store(con, result.submission, model, canonical, key, received, base, early)
 
 
-EARLY_PSEUDONYMS = 20_000
-"""Records from which a table's pseudonyms are made on a thread while it is validated."""
+EARLY_RECORDS = 20_000
+"""Records from which a submission's records are inserted while it is still being validated."""
 
 
-class _EarlyPseudonyms:
-    """Pseudonyms made on a thread while the submission is still being validated.
+@dataclass(frozen=True)
+class _Inserted:
+    """Records inserted in the transaction left open for the rest of the submission."""
 
-    Hashing is a Python loop (about a second for a million NHS numbers), while the validation
-    spends most of its time in polars with the GIL released and, on two cores, leaves one of them
-    idle much of the time. An NHS number is a string, so the text the validator types it from is
-    the value it keeps: the pseudonyms are those of the validated numbers. A rejected submission's
-    pseudonyms are made for nothing, and never kept.
+    submission_id: int
+    counts: dict[str, int]
+
+
+class _EarlyInsert:
+    """A large submission's records, inserted on a thread while the validation runs.
+
+    On two cores the validation leaves one of them idle much of the time, and the insert (DuckDB's
+    scan, pseudonyms, derivations and compression) is about as long again: run side by side, they
+    take little more than the longer of the two. The records are typed from the text the
+    validator reads, by the same function it types them with (so they are the validated values),
+    and go into a transaction that only a validated submission's registry row commits; a rejected
+    submission's is rolled back. Nothing else uses the connection until the thread is done.
     """
 
-    def __init__(self, model: CanonicalModel, key: PseudonymKey) -> None:
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        model: CanonicalModel,
+        canonical: Spec,
+        key: PseudonymKey,
+    ) -> None:
+        self.con = con
         self.model = model
+        self.canonical = canonical
         self.key = key
-        self.running: dict[str, dict[str, _Background]] = {}
+        self.job: _Background | None = None
+        self.began = False
 
-    def start(self, spec: Spec, texts: Mapping[str, pl.DataFrame]) -> None:
-        mapping = self.model.versions.get(spec.version)
-        if mapping is None:
-            return  # The loader refuses the version later, with its own message.
-        for table, text in texts.items():
-            if text.height < EARLY_PSEUDONYMS:
-                continue  # Not worth a thread.
-            own = {canonical: name for name, canonical in mapping.renamed.get(table, {}).items()}
-            for field, treatment in self.model.identifiers.get(table, {}).items():
-                name = own.get(field, field)
-                if (
-                    treatment.treatment == "pseudonym"
-                    and name in text.columns
-                    and spec.table(table).field(name).type in {FieldType.STRING, FieldType.CODE}
-                ):
-                    call = partial(pseudonymise, self.key, text.get_column(name))
-                    self.running.setdefault(table, {})[field] = _Background(call)
+    def start(
+        self, spec: Spec, texts: Mapping[str, pl.DataFrame], rows: Mapping[str, pl.Series]
+    ) -> None:
+        if max((t.height for t in texts.values()), default=0) >= EARLY_RECORDS:
+            self.job = _Background(partial(self._insert, spec, dict(texts), dict(rows)))
 
-    def made(self, table: str) -> dict[str, pl.Series]:
-        return {field: job.result() for field, job in self.running.get(table, {}).items()}
+    def _insert(
+        self, spec: Spec, texts: dict[str, pl.DataFrame], rows: dict[str, pl.Series]
+    ) -> _Inserted:
+        frames = {
+            name: staged_frame(
+                self.model,
+                self.canonical,
+                spec,
+                name,
+                to_typed(spec.table(name), text),
+                rows[name],
+                self.key,
+            )
+            for name, text in texts.items()
+        }
+        self.con.execute("BEGIN TRANSACTION")
+        self.began = True
+        submission_id = _next_id(self.con)
+        for name, frame in frames.items():
+            _insert_records(
+                self.con, self.model, self.canonical, name, frame, submission_id, self.key
+            )
+        return _Inserted(submission_id, {name: f.height for name, f in frames.items()})
+
+    def finish(self) -> _Inserted | None:
+        """The records inserted (the transaction still open), or None when none were."""
+        if self.job is None:
+            return None
+        try:
+            return self.job.result()
+        except BaseException:
+            self.abandon()
+            raise
+
+    def abandon(self) -> None:
+        """Wait for the thread, and roll back whatever it inserted."""
+        if self.job is not None:
+            self.job.wait()
+            self.job = None
+        if self.began:
+            self.began = False
+            self.con.execute("ROLLBACK")
 
 
 class _Background:
-    """One call run on a daemon thread (a rejected submission's need not be waited for)."""
+    """One call run on a thread, its exception raised again where its result is wanted."""
 
-    def __init__(self, call: Callable[[], pl.Series]) -> None:
+    def __init__(self, call: Callable[[], _Inserted]) -> None:
         self.call = call
-        self.value: pl.Series | None = None
+        self.value: _Inserted | None = None
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.thread.start()
@@ -237,15 +286,25 @@ class _Background:
     def run(self) -> None:
         try:
             self.value = self.call()
-        except BaseException as exc:  # Raised again where the result is wanted.
+        except BaseException as exc:
             self.error = exc
 
-    def result(self) -> pl.Series:
+    def wait(self) -> None:
         self.thread.join()
+
+    def result(self) -> _Inserted:
+        self.wait()
         if self.error is not None:
             raise self.error
         assert self.value is not None
         return self.value
+
+
+def _next_id(con: duckdb.DuckDBPyConnection) -> int:
+    ((next_id,),) = con.execute(
+        "SELECT coalesce(max(submission_id), 0) + 1 FROM submission"
+    ).fetchall()
+    return int(next_id)
 
 
 def _store(
@@ -256,15 +315,26 @@ def _store(
     key: PseudonymKey,
     received: dt.datetime,
     base: LoadOutcome,
-    early: _EarlyPseudonyms,
+    early: _EarlyInsert,
 ) -> LoadOutcome:
     report = submission.report
     digest = content_sha256(report)
-    frames = {
-        table: staged_frame(model, canonical, submission, table, key, early.made(table))
-        for table in submission.tables
-    }
-    con.execute("BEGIN TRANSACTION")
+    inserted = early.finish()
+    frames: dict[str, pl.DataFrame] = {}
+    if inserted is None:
+        frames = {
+            table: staged_frame(
+                model,
+                canonical,
+                submission.spec,
+                table,
+                submission.tables[table],
+                submission.source_rows[table],
+                key,
+            )
+            for table in submission.tables
+        }
+        con.execute("BEGIN TRANSACTION")
     try:
         same = con.execute(
             "SELECT submission_id FROM submission WHERE content_sha256 = ?", [digest]
@@ -272,14 +342,14 @@ def _store(
         if same:
             con.execute("ROLLBACK")
             return replace(base, status="unchanged", submission_id=same[0])
-        row = con.execute("SELECT coalesce(max(submission_id), 0) + 1 FROM submission").fetchone()
-        submission_id = int(row[0]) if row else 1
+        submission_id = inserted.submission_id if inserted else _next_id(con)
         before = con.execute(
             "SELECT submission_id, received_at FROM submissions "
             "WHERE provider = ? AND reporting_period = ? AND status = 'current'",
             [report.provider, report.reporting_period],
         ).fetchone()
-        counts = {t: frames[t].height if t in frames else 0 for t in ("death", "activity")}
+        heights = inserted.counts if inserted else {t: f.height for t, f in frames.items()}
+        counts = {t: heights.get(t, 0) for t in ("death", "activity")}
         con.execute(
             "INSERT INTO submission VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
@@ -307,7 +377,7 @@ def _store(
                 [submission_id, f.name, f.format, f.sha256, f.size, list(f.tables)],
             )
         for table, frame in frames.items():
-            _insert_records(con, model, canonical, table, frame, submission_id)
+            _insert_records(con, model, canonical, table, frame, submission_id, key)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -336,18 +406,25 @@ def _insert_records(
     table: str,
     frame: pl.DataFrame,
     submission_id: int,
+    key: PseudonymKey,
 ) -> None:
-    """Insert one table's records: DuckDB derives the agreed definitions from the spec's own
-    expressions, then the dropped identifiers are left behind, never written."""
+    """Insert one table's records: DuckDB makes the pseudonyms and derives the agreed definitions
+    from the spec's own expressions, then the numbers and the dropped identifiers are left
+    behind, never written."""
     staged = f"staged_{table}"
     register_frame(con, staged, frame)
     try:
         derived = derive_sql(canonical, table, ident(staged))
-        dropped = dropped_fields(model, table)
-        exclude = f" EXCLUDE ({', '.join(ident(d) for d in dropped)})" if dropped else ""
+        pseudonyms = pseudonymised_fields(model, table)
+        made = "".join(
+            f", {pseudonym_sql(ident(f))} AS {ident(column)}" for f, column in pseudonyms.items()
+        )
+        left = [*dropped_fields(model, table), *pseudonyms]
+        exclude = f" EXCLUDE ({', '.join(ident(d) for d in left)})" if left else ""
         con.execute(
             f"INSERT INTO {ident(table + '_record')} BY NAME "
-            f"SELECT {submission_id} AS submission_id, *{exclude} FROM ({derived}) AS d"
+            f"SELECT {submission_id} AS submission_id{made}, *{exclude} FROM ({derived}) AS d",
+            pseudonym_parameters(key) if pseudonyms else None,
         )
     finally:
         con.unregister(staged)
