@@ -269,3 +269,35 @@ def test_the_command_writes_every_output(warehouse: Path, tmp_path: Path) -> Non
         assert (tmp_path / name).is_file()
     assert "higher than expected" in run.stdout
     assert all(p in run.stdout for p in OUTLIERS)
+
+
+def test_withheld_providers_cannot_be_read_back_from_the_national_row(
+    published: Published,
+) -> None:
+    # The national row is the sum of the providers' rows: the withheld ones together must not be
+    # a count the rule would withhold, or the national row must be withheld too.
+    for result in published.benchmarks.results:
+        rows = {r["provider"]: r for r in published.released.rows if r["indicator"] == result.key}
+        true = dict(zip(result.providers["provider"], result.providers["observed"], strict=True))
+        withheld = [p for p, r in rows.items() if p != NATIONAL and r["observed"] == "*"]
+        if withheld and rows[NATIONAL]["observed"] != "*":
+            assert sum(true[p] for p in withheld) >= 8 or sum(true[p] for p in withheld) == 0, (
+                result.key,
+                withheld,
+            )
+
+
+def test_annual_figures_are_national_only_and_end_with_the_period(
+    warehouse: Path, tmp_path: Path
+) -> None:
+    done = publish_benchmarks(warehouse, tmp_path, period="2027-06")
+    assert {r["provider"] for r in done.released.trend} == {NATIONAL}
+    assert max(int(str(r["year"])) for r in done.released.trend) == 2027
+
+
+def test_a_share_of_deaths_is_withheld_when_its_denominator_is(published: Published) -> None:
+    shares = {"deaths_reviewed", "problems_in_care", "family_involvement"}
+    for row in published.released.rows:
+        if row["indicator"] in shares and row["denominator"] == "*":
+            assert row["observed"] == "*"
+            assert all(row[c] in ("*", None) for c in ("value", "lower", "upper", "z"))

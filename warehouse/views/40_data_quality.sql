@@ -20,12 +20,15 @@ actions AS (
             {% endfor %}
         ) / nullif({{ required | length }} * count(*) FILTER (WHERE record_action <> 'D'), 0), 1)
             AS completeness_pct,
-        count(*) FILTER (WHERE category_disagrees) AS category_disagreements
+        count(*) FILTER (WHERE category_disagrees AND record_action <> 'D')
+            AS category_disagreements
     FROM death_record GROUP BY submission_id
 ),
 resolved AS (
     SELECT org_id_provider AS provider, reporting_period, count(*) AS duplicates_resolved
-    FROM deaths_as_at(as_at) WHERE NOT counted GROUP BY ALL
+    FROM deaths_as_at(as_at)
+    WHERE NOT counted AND attributed_provider <> org_id_provider
+    GROUP BY ALL
 )
 SELECT
     s.provider,

@@ -153,8 +153,8 @@ def compute(
             for variant in indicator.variants:
                 try:
                     results.append(_one(con, indicator, variant, window))
-                except duckdb.Error as exc:
-                    first = str(exc).splitlines()[0]
+                except (duckdb.Error, ValueError) as exc:
+                    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                     raise UserError(
                         f"The indicator {indicator.id} ({variant.id}) cannot be computed: {first}"
                     ) from None
@@ -248,7 +248,8 @@ def _one(
         caution=pl.col("observed") < indicator.caution_below,
         note=pl.when(pl.col("denominator") == 0).then(pl.lit("no activity in the window")),
     )
-    total_o, total_n = float(o.sum()), float(n.sum())
+    # The national figure is over the providers at risk, as the funnel's target is.
+    total_o, total_n = float(o[n > 0].sum()), float(n[n > 0].sum())
     nv, nl, nu = _crude(indicator, np.array([total_o]), np.array([total_n]))
     national: dict[str, float | None] = {
         "observed": total_o,
@@ -258,7 +259,7 @@ def _one(
         "upper": _finite(nu[0]),
     }
     return IndicatorResult(
-        indicator, variant, window, table, national, result, _trend(con, indicator, variant)
+        indicator, variant, window, table, national, result, _trend(con, indicator, variant, window)
     )
 
 
@@ -292,13 +293,19 @@ def _crude(
     if not len(o):
         empty = np.array([], dtype=float)
         return empty, empty, empty
-    safe = np.where(n > 0, n, np.nan)
+    # No figure where nothing was at risk, nor (for a proportion) where more events were counted
+    # than the denominator holds: deaths in a window's first days after discharges before it.
+    usable = (n > 0) & ((o <= n) if indicator.kind == "proportion" else True)
+    safe_n = np.where(usable, n, 1.0)
+    safe_o = np.where(usable, o, 0.0)
     m = indicator.multiplier
     if indicator.kind == "proportion":
-        lower, upper = ci_proportion(o, safe)
-        return o / safe * m, np.asarray(lower) * m, np.asarray(upper) * m
-    value, lower, upper = rate(o, safe, multiplier=m)
-    return np.asarray(value), np.asarray(lower), np.asarray(upper)
+        low, up = ci_proportion(safe_o, safe_n)
+        value, lower, upper = safe_o / safe_n * m, np.asarray(low) * m, np.asarray(up) * m
+    else:
+        v, low, up = rate(safe_o, safe_n, multiplier=m)
+        value, lower, upper = np.asarray(v), np.asarray(low), np.asarray(up)
+    return tuple(np.where(usable, x, np.nan) for x in (value, lower, upper))  # type: ignore[return-value]
 
 
 def _strata(
@@ -384,7 +391,9 @@ def _standardise(strata: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _trend(con: duckdb.DuckDBPyConnection, indicator: Indicator, variant: Variant) -> pl.DataFrame:
+def _trend(
+    con: duckdb.DuckDBPyConnection, indicator: Indicator, variant: Variant, window: Window
+) -> pl.DataFrame:
     """Crude figures per calendar year, per provider and nationally (not banded: annual numbers
     are too small to compare providers, and serve as national trends)."""
     assert indicator.denominator is not None
@@ -394,24 +403,31 @@ def _trend(con: duckdb.DuckDBPyConnection, indicator: Indicator, variant: Varian
                    count(*) FILTER (WHERE ({indicator.numerator.where}) AND ({variant.where}))
                        AS observed,
                    count(*) AS denominator
-            FROM bm_deaths WHERE {indicator.denominator.deaths} GROUP BY ALL
+            FROM bm_deaths WHERE death_date < $end AND ({indicator.denominator.deaths})
+            GROUP BY ALL
         """
+        params: dict[str, object] = {"end": window.end}
     else:
         sql = f"""
             WITH num AS (
                 SELECT org_id_provider AS provider, year, count(*) AS observed FROM bm_deaths
-                WHERE ({indicator.numerator.where}) AND ({variant.where}) GROUP BY ALL
+                WHERE death_date < $end AND ({indicator.numerator.where}) AND ({variant.where})
+                GROUP BY ALL
             ),
             den AS (
                 SELECT org_id_provider AS provider, year,
                        sum({indicator.denominator.activity}) AS denominator
-                FROM bm_activity GROUP BY ALL
+                FROM bm_activity WHERE reporting_period <= $last GROUP BY ALL
             )
             SELECT provider, year, coalesce(observed, 0) AS observed,
                    coalesce(denominator, 0) AS denominator
             FROM den FULL JOIN num USING (provider, year)
         """
-    frame = _frame(con, sql).with_columns(pl.col("observed", "denominator").cast(pl.Float64))
+        params = {"end": window.end, "last": window.last}
+    # Up to the end of the window: nothing after the period is published.
+    frame = _frame(con, sql, params).with_columns(
+        pl.col("observed", "denominator").cast(pl.Float64)
+    )
     national = frame.group_by("year").agg(pl.col("observed", "denominator").sum())
     frame = pl.concat(
         [
@@ -452,10 +468,12 @@ def _median(
         "q1": q1,
         "q3": q3,
     }
+    upto = f"death_date < $end AND {where}"
     trend = _frame(
         con,
-        f"SELECT org_id_provider AS provider, year, {summary} FROM bm_deaths WHERE {where} "
+        f"SELECT org_id_provider AS provider, year, {summary} FROM bm_deaths WHERE {upto} "
         f"GROUP BY ALL UNION ALL SELECT '{NATIONAL}', year, {summary} FROM bm_deaths "
-        f"WHERE {where} GROUP BY ALL ORDER BY 1, 2",
+        f"WHERE {upto} GROUP BY ALL ORDER BY 1, 2",
+        {"end": window.end},
     )
     return IndicatorResult(indicator, variant, window, table, national, None, trend)

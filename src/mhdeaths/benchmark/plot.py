@@ -83,15 +83,18 @@ def funnel_plot(result: IndicatorResult, released: set[str]) -> FunnelPlot | Non
     labels = [str(v) for v in units["label"].to_list()]
     bands = units["band_95"].to_list()
     keep = [i for i, label in enumerate(labels) if label in released and np.isfinite(y_all[i])]
-    if not np.any(np.isfinite(x_all) & (x_all > 0)) or not np.isfinite(f.target):
-        return None  # nothing expected anywhere (no deaths nationally): no funnel to draw
-    x_max = float(np.nanmax(x_all)) * 1.08 if len(x_all) else 1.0
-    x_min = max(x_max / 400, float(np.nanmin(x_all)) / 3 if len(x_all) else 0.1)
+    # Only plotted providers set the axes: a range stretched to a withheld provider's expected
+    # count or denominator would give it back.
+    x_kept = x_all[keep]
+    if not np.any(np.isfinite(x_kept) & (x_kept > 0)) or not np.isfinite(f.target):
+        return None  # nothing to plot, or nothing expected anywhere: no funnel to draw
+    x_max = float(np.nanmax(x_kept)) * 1.08
+    x_min = x_max / 400
     grid = np.linspace(x_min, x_max, 80)
     limits = f.limits(grid)
     target = f.target * scale
     shown_y = [y_all[i] for i in keep] + [target]
-    at_mid = limits.filter(limits["denominator"] >= float(np.median(x_all)))
+    at_mid = limits.filter(limits["denominator"] >= float(np.median(x_kept)))
     for column in ("upper_998_adjusted", "lower_998_adjusted"):
         if at_mid.height and at_mid[column][0] is not None:
             shown_y.append(float(at_mid[column][0]) * scale)
@@ -143,7 +146,7 @@ def funnel_plot(result: IndicatorResult, released: set[str]) -> FunnelPlot | Non
         [Tick(sy(t), _tick_label(t)) for t in _ticks(y_min, y_max)],
         curves,
         points,
-        [labels[i] for i in range(len(labels)) if i not in keep],
+        [labels[i] for i in range(len(labels)) if i not in keep and labels[i] not in released],
     )
 
 

@@ -75,12 +75,14 @@ class Released:
     """One row per indicator, provider (and nation) and calendar year."""
 
 
-def decimals_for(result: IndicatorResult) -> int:
-    """Places shown for values in the indicator's unit: whole days, one place for a percentage,
-    two for rates."""
+def decimals_for(result: IndicatorResult, rule: str = "nhs_england") -> int:
+    """Places shown for values in the indicator's unit: whole days, one place for a percentage
+    (whole numbers under the MHSDS rule, as its publications round them), two for rates."""
     if result.indicator.kind == "median":
         return 0
-    return 1 if result.indicator.multiplier == 100 else 2
+    if result.indicator.multiplier == 100:
+        return 0 if rule == "mhsds" else 1
+    return 2
 
 
 def release(benchmarks: Benchmarks, rule: str = "nhs_england") -> Released:
@@ -96,7 +98,10 @@ def release(benchmarks: Benchmarks, rule: str = "nhs_england") -> Released:
         national = pl.DataFrame([{"provider": NATIONAL, **result.national}])
         table = pl.concat([result.providers, national], how="diagonal_relaxed")
         rows += _released(result, table, rule, ROW_COLUMNS)
-        trend += _released(result, result.trend, rule, TREND_COLUMNS)
+        # Annual figures are national trends only: a provider's years beside its pooled window
+        # would give back each year's count by subtraction.
+        national_trend = result.trend.filter(pl.col("provider") == NATIONAL)
+        trend += _released(result, national_trend, rule, TREND_COLUMNS)
     return Released(DISCLOSURE_RULES[rule], indicators, rows, trend)
 
 
@@ -125,13 +130,14 @@ def _released(
     result: IndicatorResult, table: pl.DataFrame, rule: str, shape: tuple[str, ...]
 ) -> list[dict[str, Cell]]:
     """Rows of a table with its counts disclosed and its derived values suppressed with them."""
-    places = decimals_for(result)
+    places = decimals_for(result, rule)
     observed = table["observed"].to_numpy().astype(float)
+    hidden = _suppressed(result, table, rule)
     counts = disclose(observed, rule=rule)
-    columns: dict[str, list[Cell]] = {"observed": _cells(counts.text)}
+    columns: dict[str, list[Cell]] = {"observed": _masked(_cells(counts.text), hidden)}
     if "denominator" in table.columns:
         denominators = table["denominator"].to_numpy().astype(float)
-        columns["denominator"] = _cells(disclose(denominators, rule=rule).text)
+        columns["denominator"] = _masked(_cells(disclose(denominators, rule=rule).text), hidden)
     derived = {
         "value": places,
         "lower": places,
@@ -147,12 +153,13 @@ def _released(
     for name, dp in derived.items():
         if name in table.columns:
             values = table[name].cast(pl.Float64).fill_null(np.nan).to_numpy()
-            columns[name] = _cells(disclose_dependent(values, observed, rule=rule, decimals=dp))
+            texts = disclose_dependent(values, observed, rule=rule, decimals=dp)
+            columns[name] = _masked(_cells(texts), hidden)
     # Caution is read off the released count, so the flag cannot tell a reader that a count
     # rounded up to 20 was really 18 or 19.
     threshold = result.indicator.caution_below
     columns["caution"] = [
-        bool(s or v < threshold) for s, v in zip(counts.suppressed, counts.values, strict=True)
+        bool(h or v < threshold) for h, v in zip(hidden, counts.values, strict=True)
     ]
     for name in ("band_95", "band_998", "note", "year"):
         if name in table.columns:
@@ -167,6 +174,41 @@ def _released(
         row.update({name: values[i] for name, values in columns.items()})
         out.append({name: row.get(name) for name in shape})
     return out
+
+
+def _suppressed(result: IndicatorResult, table: pl.DataFrame, rule: str) -> np.ndarray:
+    """The rows whose count, and everything derived from it, is withheld.
+
+    Beyond the rule's own cells: a row whose denominator is a suppressed count of people (a share
+    of deaths), or whose complement is (the deaths not reviewed, say), since a released value
+    and the other count give it back; and, because the national row is the sum of the providers'
+    rows, enough further providers that the withheld ones together are not themselves a count
+    the rule would withhold (secondary suppression, smallest first).
+    """
+    observed = table["observed"].to_numpy().astype(float)
+    hidden = disclose(observed, rule=rule).suppressed.copy()
+    denominator = result.indicator.denominator
+    if denominator is not None and denominator.deaths is not None and "denominator" in table:
+        n = table["denominator"].to_numpy().astype(float)
+        hidden |= disclose(n, rule=rule).suppressed
+        hidden |= disclose(np.clip(n - observed, 0, None), rule=rule).suppressed
+    providers = np.array([p != NATIONAL for p in table["provider"].to_list()])
+    if not providers.all():
+        while True:
+            withheld = hidden & providers
+            total = float(observed[withheld].sum())
+            if not withheld.any() or not disclose([total], rule=rule).suppressed[0]:
+                break
+            candidates = np.flatnonzero(providers & ~hidden)
+            if not len(candidates):
+                hidden |= ~providers  # nothing left to add: withhold the national row instead
+                break
+            hidden[candidates[np.argmin(observed[candidates])]] = True
+    return hidden
+
+
+def _masked(cells: list[Cell], hidden: np.ndarray) -> list[Cell]:
+    return [SUPPRESSED if h and c not in (None,) else c for c, h in zip(cells, hidden, strict=True)]
 
 
 def _cells(texts: list[str]) -> list[Cell]:
