@@ -319,7 +319,8 @@ def _strata(
     """Observed and denominator per provider and stratum over the window."""
     assert indicator.denominator is not None
     params = {"start": window.start, "end": window.end, "first": window.first, "last": window.last}
-    in_window = "death_date >= $start AND death_date < $end"
+    date = indicator.numerator.date
+    in_window = f"{date} >= $start AND {date} < $end"
     if indicator.denominator.deaths is not None:
         sql = f"""
             SELECT org_id_provider AS provider,
@@ -397,21 +398,23 @@ def _trend(
     """Crude figures per calendar year, per provider and nationally (not banded: annual numbers
     are too small to compare providers, and serve as national trends)."""
     assert indicator.denominator is not None
+    date = indicator.numerator.date
     if indicator.denominator.deaths is not None:
         sql = f"""
-            SELECT org_id_provider AS provider, year,
+            SELECT org_id_provider AS provider, year({date}) AS year,
                    count(*) FILTER (WHERE ({indicator.numerator.where}) AND ({variant.where}))
                        AS observed,
                    count(*) AS denominator
-            FROM bm_deaths WHERE death_date < $end AND ({indicator.denominator.deaths})
+            FROM bm_deaths WHERE {date} < $end AND ({indicator.denominator.deaths})
             GROUP BY ALL
         """
         params: dict[str, object] = {"end": window.end}
     else:
         sql = f"""
             WITH num AS (
-                SELECT org_id_provider AS provider, year, count(*) AS observed FROM bm_deaths
-                WHERE death_date < $end AND ({indicator.numerator.where}) AND ({variant.where})
+                SELECT org_id_provider AS provider, year({date}) AS year, count(*) AS observed
+                FROM bm_deaths
+                WHERE {date} < $end AND ({indicator.numerator.where}) AND ({variant.where})
                 GROUP BY ALL
             ),
             den AS (
@@ -452,7 +455,8 @@ def _median(
         quantile_cont({indicator.measure}, 0.5) AS value,
         quantile_cont({indicator.measure}, 0.25) AS q1,
         quantile_cont({indicator.measure}, 0.75) AS q3"""
-    in_window = "death_date >= $start AND death_date < $end"
+    date = indicator.numerator.date
+    in_window = f"{date} >= $start AND {date} < $end"
     table = _frame(
         con,
         f"SELECT org_id_provider AS provider, {summary} FROM bm_deaths "
@@ -468,11 +472,12 @@ def _median(
         "q1": q1,
         "q3": q3,
     }
-    upto = f"death_date < $end AND {where}"
+    upto = f"{date} < $end AND {where}"
     trend = _frame(
         con,
-        f"SELECT org_id_provider AS provider, year, {summary} FROM bm_deaths WHERE {upto} "
-        f"GROUP BY ALL UNION ALL SELECT '{NATIONAL}', year, {summary} FROM bm_deaths "
+        f"SELECT org_id_provider AS provider, year({date}) AS year, {summary} FROM bm_deaths "
+        f"WHERE {upto} GROUP BY ALL UNION ALL SELECT '{NATIONAL}', year({date}), {summary} "
+        "FROM bm_deaths "
         f"WHERE {upto} GROUP BY ALL ORDER BY 1, 2",
         {"end": window.end},
     )

@@ -26,6 +26,10 @@ class Numerator(_Model):
     label: str
     where: str
     """A condition over the ``deaths`` view; only deaths counted once (``counted``) are seen."""
+    date: str = "death_date"
+    """The date that places a death in a window or a year: the date of death, or for deaths
+    after discharge the date of the discharge, so that the deaths counted are those of the
+    discharges counted."""
 
 
 class Denominator(_Model):
