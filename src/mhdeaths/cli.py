@@ -50,7 +50,7 @@ from rich.markup import escape  # noqa: E402
 from rich.table import Table as RichTable  # noqa: E402
 
 from mhdeaths import errors  # noqa: E402
-from mhdeaths.cli_warehouse import WarehousePath  # noqa: E402
+from mhdeaths.cli_warehouse import DemoKey, KeyFile, WarehousePath, pseudonym_key  # noqa: E402
 from mhdeaths.cli_warehouse import app as warehouse_app  # noqa: E402
 from mhdeaths.errors import ExitCode, SpecCheckFailed, UserError  # noqa: E402
 from mhdeaths.report import Report  # noqa: E402
@@ -544,27 +544,29 @@ class DisclosureRuleName(StrEnum):
     opensafely = "opensafely"
 
 
+Period = Annotated[
+    str | None,
+    typer.Option(
+        "--period",
+        help="The last reporting period (CCYY-MM) of every pooling window \\[default: the "
+        "latest with activity].",
+        show_default=False,
+    ),
+]
+Disclosure = Annotated[
+    DisclosureRuleName,
+    typer.Option("--disclosure", help="The disclosure control rule applied to released counts."),
+]
+
+
 @app.command("benchmark")
 def benchmark(
     warehouse: WarehousePath = None,
-    period: Annotated[
-        str | None,
-        typer.Option(
-            "--period",
-            help="The last reporting period (CCYY-MM) of every pooling window \\[default: the "
-            "latest with activity].",
-            show_default=False,
-        ),
-    ] = None,
+    period: Period = None,
     out_dir: Annotated[
         Path, typer.Option("--out", help="Folder for the report and its data.")
     ] = Path("out/benchmarks"),
-    disclosure: Annotated[
-        DisclosureRuleName,
-        typer.Option(
-            "--disclosure", help="The disclosure control rule applied to released counts."
-        ),
-    ] = DisclosureRuleName.nhs_england,
+    disclosure: Disclosure = DisclosureRuleName.nhs_england,
     as_at: Annotated[
         dt.datetime | None,
         typer.Option(
@@ -587,13 +589,8 @@ def benchmark(
     done = publish_benchmarks(
         warehouse or default_path(), out_dir, period=period, rule=disclosure.value, as_at=as_at
     )
-    b = done.benchmarks
-    out.print(
-        f"Benchmarked {len(b.providers)} providers on {len(b.results)} indicators for the windows "
-        f"ending {b.period}; counts released under the {done.released.rule.title}."
-    )
-    for indicator, providers in done.outliers().items():
-        out.print(f"  {escape(indicator)}: higher than expected: {', '.join(providers)}")
+    for line in done.summary():
+        out.print(escape(line))
     out.print(
         f"Report: {escape(str(done.report))} ({len(done.paths)} files in {escape(str(out_dir))})."
     )
@@ -605,20 +602,8 @@ def run(
         Path, typer.Argument(help="The folder of submissions received.", show_default=False)
     ],
     warehouse: WarehousePath = None,
-    key_file: Annotated[
-        Path | None,
-        typer.Option(
-            help="A file holding the pseudonym key \\[default: $MHDEATHS_PSEUDONYM_KEY_FILE "
-            "or $MHDEATHS_PSEUDONYM_KEY].",
-            show_default=False,
-        ),
-    ] = None,
-    demo_key: Annotated[
-        bool,
-        typer.Option(
-            help="Use the public demo key: only for synthetic NHS numbers (the bundled examples)."
-        ),
-    ] = False,
+    key_file: KeyFile = None,
+    demo_key: DemoKey = False,
     out_dir: Annotated[
         Path | None,
         typer.Option(
@@ -627,18 +612,8 @@ def run(
             show_default=False,
         ),
     ] = None,
-    period: Annotated[
-        str | None,
-        typer.Option(
-            help="The last reporting period (CCYY-MM) of the benchmarks' windows \\[default: the "
-            "latest with activity].",
-            show_default=False,
-        ),
-    ] = None,
-    disclosure: Annotated[
-        DisclosureRuleName,
-        typer.Option(help="The disclosure control rule applied to released counts."),
-    ] = DisclosureRuleName.nhs_england,
+    period: Period = None,
+    disclosure: Disclosure = DisclosureRuleName.nhs_england,
 ) -> None:
     """Validate every submission in a folder, load the accepted ones, refresh the benchmarks.
 
@@ -648,18 +623,14 @@ def run(
     1 when something was rejected or unreadable, 2 on bad usage, 3 when the warehouse is busy.
     """
     from mhdeaths.inbox import run_inbox
-    from mhdeaths.pseudonym import demo_key as demo
-    from mhdeaths.pseudonym import load_key
     from mhdeaths.warehouse.store import default_path
 
-    if demo_key and key_file:
-        raise UserError("Give --demo-key or --key-file, not both.")
     path = warehouse or default_path()
     done = run_inbox(
         inbox,
         path,
         out_dir or path.parent / "benchmarks",
-        key=demo() if demo_key else load_key(key_file),
+        key=pseudonym_key(key_file, demo_key),
         period=period,
         rule=disclosure.value,
         progress=lambda r: out.print(_received_line(r)),
@@ -675,6 +646,8 @@ def run(
         where = f"; see {escape(str(r.reports[0]))}" if r.reports else ""
         out.print(f"  {r.status} {escape(r.label)}: {escape(', '.join(r.reasons))}{where}")
     if done.published:
+        for line in done.published.summary():
+            out.print(escape(line))
         out.print(f"Benchmarks: {escape(str(done.published.report))}")
     else:
         out.print("No benchmarks yet: the warehouse holds no activity.")

@@ -23,6 +23,7 @@ from rich.table import Table as RichTable
 from mhdeaths.errors import ExitCode, UserError
 
 if TYPE_CHECKING:
+    from mhdeaths.pseudonym import PseudonymKey
     from mhdeaths.warehouse.loading import LoadOutcome
 
 app = typer.Typer(
@@ -40,6 +41,33 @@ WarehousePath = Annotated[
         show_default=False,
     ),
 ]
+
+
+KeyFile = Annotated[
+    Path | None,
+    typer.Option(
+        help="A file holding the pseudonym key \\[default: $MHDEATHS_PSEUDONYM_KEY_FILE "
+        "or $MHDEATHS_PSEUDONYM_KEY].",
+        show_default=False,
+    ),
+]
+DemoKey = Annotated[
+    bool,
+    typer.Option(
+        help="Use the public demo key: only for synthetic NHS numbers (the bundled examples)."
+    ),
+]
+
+
+def pseudonym_key(key_file: Path | None, demo_key: bool) -> PseudonymKey:
+    """The key the options name; --demo-key is explicit, so it wins over a key in the
+    environment."""
+    from mhdeaths.pseudonym import demo_key as demo
+    from mhdeaths.pseudonym import load_key
+
+    if demo_key and key_file:
+        raise UserError("Give --demo-key or --key-file, not both.")
+    return demo() if demo_key else load_key(key_file)
 
 
 class QueryFormat(StrEnum):
@@ -87,20 +115,8 @@ def load(
         ),
     ],
     warehouse: WarehousePath = None,
-    key_file: Annotated[
-        Path | None,
-        typer.Option(
-            help="A file holding the pseudonym key \\[default: $MHDEATHS_PSEUDONYM_KEY_FILE "
-            "or $MHDEATHS_PSEUDONYM_KEY].",
-            show_default=False,
-        ),
-    ] = None,
-    demo_key: Annotated[
-        bool,
-        typer.Option(
-            help="Use the public demo key: only for synthetic NHS numbers (the bundled examples)."
-        ),
-    ] = False,
+    key_file: KeyFile = None,
+    demo_key: DemoKey = False,
     received_at: Annotated[
         dt.datetime | None,
         typer.Option(
@@ -130,19 +146,14 @@ def load(
     3 when the warehouse is busy with another process.
     """
     from mhdeaths.profile import load_profile
-    from mhdeaths.pseudonym import demo_key as demo
-    from mhdeaths.pseudonym import load_key
     from mhdeaths.warehouse.loading import load as load_files
 
     if provider and profile_path:
         raise UserError("Give --provider or --profile, not both.")
-    if demo_key and key_file:
-        raise UserError("Give --demo-key or --key-file, not both.")
     outcomes = load_files(
         _path(warehouse),
         files,
-        # --demo-key is explicit, so it wins over a key in the environment.
-        key=demo() if demo_key else load_key(key_file),
+        key=pseudonym_key(key_file, demo_key),
         received_at=received_at,
         profile=load_profile(profile_path) if profile_path else None,
         provider=provider,

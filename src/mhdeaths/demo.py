@@ -70,13 +70,8 @@ def run_demo(
     )
     progress("Computing the benchmarks ...")
     published = publish_benchmarks(warehouse, out / "benchmarks")
-    b = published.benchmarks
-    progress(
-        f"Benchmarked {len(b.providers)} providers on {len(b.results)} indicators for the windows "
-        f"ending {b.period}; counts released under the {published.released.rule.title}."
-    )
-    for indicator, providers in published.outliers().items():
-        progress(f"  {indicator}: higher than expected: {', '.join(providers)}")
+    for line in published.summary():
+        progress(line)
     rejected = [
         f"  {o.label}: rejected by {', '.join(rejection_reasons(o.report))}; report "
         f"{o.reports[0] if o.reports else out / 'reports'}"

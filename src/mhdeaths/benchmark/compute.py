@@ -117,15 +117,6 @@ class Benchmarks:
     providers: tuple[str, ...]
 
 
-def latest_period(path: Path) -> str:
-    """The latest reporting period with activity in the warehouse."""
-    with reading(path) as con:
-        row = con.execute("SELECT max(reporting_period) FROM activity").fetchone()
-    if row is None or row[0] is None:
-        raise UserError(f"The warehouse {path} holds no activity yet: load submissions first.")
-    return str(row[0])
-
-
 def compute(
     path: Path,
     period: str | None = None,
@@ -245,8 +236,7 @@ def _one(
         how="left",
     )
     table = table.with_columns(
-        caution=pl.col("observed") < indicator.caution_below,
-        note=pl.when(pl.col("denominator") == 0).then(pl.lit("no activity in the window")),
+        note=pl.when(pl.col("denominator") == 0).then(pl.lit("no activity in the window"))
     )
     # The national figure is over the providers at risk, as the funnel's target is.
     total_o, total_n = float(o[n > 0].sum()), float(n[n > 0].sum())
@@ -463,7 +453,6 @@ def _median(
         f"WHERE {in_window} AND {where} GROUP BY ALL ORDER BY provider",
         params,
     )
-    table = table.with_columns(caution=pl.col("observed") < indicator.caution_below)
     row = con.execute(f"SELECT {summary} FROM bm_deaths WHERE {in_window} AND {where}", params)
     observed, value, q1, q3 = row.fetchone() or (0.0, None, None, None)
     national: dict[str, float | None] = {

@@ -26,6 +26,18 @@ class Published:
     def report(self) -> Path:
         return self.paths[0]
 
+    def summary(self) -> list[str]:
+        """What a command says when the benchmarks are written: the coverage, the rule, and the
+        providers banded higher than expected on each indicator."""
+        b = self.benchmarks
+        lines = [
+            f"Benchmarked {len(b.providers)} providers on {len(b.results)} indicators for the "
+            f"windows ending {b.period}; counts released under the {self.released.rule.title}."
+        ]
+        for indicator, providers in self.outliers().items():
+            lines.append(f"  {indicator}: higher than expected: {', '.join(providers)}")
+        return lines
+
     def outliers(self) -> dict[str, list[str]]:
         """Per indicator, the providers banded higher than expected (95% adjusted limits, as the
         SHMI bands)."""

@@ -25,9 +25,6 @@ Cell = str | int | float | bool | None
 
 SUPPRESSED = "*"
 
-COUNT_COLUMNS = ("observed", "denominator")
-"""Released columns that hold counts (the disclosure rule applies to them directly)."""
-
 ROW_COLUMNS = (
     "indicator",
     "window",
@@ -208,7 +205,7 @@ def _suppressed(result: IndicatorResult, table: pl.DataFrame, rule: str) -> np.n
 
 
 def _masked(cells: list[Cell], hidden: np.ndarray) -> list[Cell]:
-    return [SUPPRESSED if h and c not in (None,) else c for c, h in zip(cells, hidden, strict=True)]
+    return [SUPPRESSED if h and c is not None else c for c, h in zip(cells, hidden, strict=True)]
 
 
 def _cells(texts: list[str]) -> list[Cell]:
