@@ -14,47 +14,25 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
-_VALIDATE_PROCESS = Path(sys.argv[0]).name in {"mhdeaths", "__main__.py"} and sys.argv[1:2] == [
-    "validate"
-]
-"""This process is the ``mhdeaths validate`` command (not a test, not another program)."""
+from mhdeaths.process import end_command, files_to_read_ahead
 
-
-def _plain_validate_files() -> list[Path]:
-    """The files of ``mhdeaths validate FILE...`` when no option changes how a file is read (a
-    profile, an encoding, a delimiter); none otherwise."""
-    files = []
-    args = iter(sys.argv[2:] if _VALIDATE_PROCESS else [])
-    for arg in args:
-        if arg in {"--format", "--out", "--spec", "--spec-dir"}:
-            next(args, None)
-        elif arg.startswith("-"):
-            if arg not in {"--strict", "--no-strict"} and not arg.startswith(
-                ("--format=", "--out=", "--spec=", "--spec-dir=")
-            ):
-                return []
-        else:
-            files.append(Path(arg))
-    return files
-
-
-if _plain_files := _plain_validate_files():
+if _files_ahead := files_to_read_ahead():
     # Read the files on a thread while the rest is imported (a third of a second, on one core).
     from mhdeaths.reading import read_ahead
 
-    read_ahead(_plain_files)
+    read_ahead(_files_ahead)
 
-import typer  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.markup import escape  # noqa: E402
-from rich.table import Table as RichTable  # noqa: E402
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table as RichTable
 
-from mhdeaths import errors  # noqa: E402
-from mhdeaths.cli_warehouse import DemoKey, KeyFile, WarehousePath, pseudonym_key  # noqa: E402
-from mhdeaths.cli_warehouse import app as warehouse_app  # noqa: E402
-from mhdeaths.errors import ExitCode, SpecCheckFailed, UserError  # noqa: E402
-from mhdeaths.report import Report  # noqa: E402
-from mhdeaths.spec import (  # noqa: E402
+from mhdeaths import errors
+from mhdeaths.cli_warehouse import DemoKey, KeyFile, WarehousePath, pseudonym_key
+from mhdeaths.cli_warehouse import app as warehouse_app
+from mhdeaths.errors import ExitCode, SpecCheckFailed, UserError
+from mhdeaths.report import Report
+from mhdeaths.spec import (
     Severity,
     Spec,
     available_versions,
@@ -418,14 +396,7 @@ def validate_command(
         # The reader of a pipe stopped early (| head): the exit code still tells the verdict.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     failed = not result.accepted or (strict and report.counts.get(Severity.WARNING))
-    if _VALIDATE_PROCESS:
-        # The whole process was this command, and everything is written: exit now, rather than
-        # have Python free a large file's frames one by one (a tenth of a second a million rows).
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(int(ExitCode.FAILED) if failed else 0)
-    if failed:
-        raise typer.Exit(int(ExitCode.FAILED))
+    end_command(ExitCode.FAILED if failed else ExitCode.OK)
 
 
 def _write_validation_outputs(

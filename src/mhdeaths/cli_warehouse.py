@@ -21,6 +21,7 @@ from rich.markup import escape
 from rich.table import Table as RichTable
 
 from mhdeaths.errors import ExitCode, UserError
+from mhdeaths.process import end_command
 
 if TYPE_CHECKING:
     from mhdeaths.pseudonym import PseudonymKey
@@ -165,8 +166,7 @@ def load(
         f"{len(outcomes)} submission(s): {counts['loaded']} loaded, "
         f"{counts['unchanged']} already loaded, {counts['rejected']} rejected."
     )
-    if counts["rejected"]:
-        raise typer.Exit(int(ExitCode.FAILED))
+    end_command(ExitCode.FAILED if counts["rejected"] else ExitCode.OK)
 
 
 def describe(outcome: LoadOutcome) -> str:

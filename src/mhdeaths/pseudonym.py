@@ -118,6 +118,13 @@ def pseudonym(key: PseudonymKey, nhs_number: str | None) -> str | None:
     return None if digits is None else _Hasher(key)(digits)
 
 
+def normalised_numbers(numbers: pl.Series) -> pl.Series:
+    """A column of NHS numbers as ``normalise`` gives them one by one: ten digits, or None."""
+    digits = numbers.cast(pl.String).str.replace_all(r"[ -]", "")
+    valid = pl.when(digits.str.contains(r"^[0-9]{10}$")).then(digits)
+    return pl.select(valid).to_series().alias(numbers.name)
+
+
 def pseudonymise(key: PseudonymKey, numbers: pl.Series) -> pl.Series:
     """Pseudonyms of a column of NHS numbers, the same as ``pseudonym`` gives one by one (the
     warehouse makes them in DuckDB instead, with ``pseudonym_sql``).
@@ -127,26 +134,22 @@ def pseudonymise(key: PseudonymKey, numbers: pl.Series) -> pl.Series:
     about once, and finding the distinct numbers and joining their pseudonyms back cost half as
     much again as hashing them all.
     """
-    digits = numbers.cast(pl.String).str.replace_all(r"[ -]", "")
-    digits = pl.select(pl.when(digits.str.contains(r"^[0-9]{10}$")).then(digits)).to_series()
     hasher = _Hasher(key)
-    hashed = [None if d is None else hasher(d) for d in digits.to_list()]
+    hashed = [None if d is None else hasher(d) for d in normalised_numbers(numbers).to_list()]
     return pl.Series(numbers.name, hashed, dtype=pl.String)
 
 
-def pseudonym_sql(number: str) -> str:
-    """DuckDB SQL for the pseudonym of the NHS number in the SQL expression ``number``, the same
-    as ``pseudonym`` gives: HMAC-SHA256 written out as its two hashes, with the padded keys as
-    the parameters ``$inner`` and ``$outer`` (``pseudonym_parameters``), never in the SQL text.
+def pseudonym_sql(digits: str) -> str:
+    """DuckDB SQL for the pseudonym of the normalised NHS number (``normalised_numbers``) in the
+    SQL expression ``digits``, the same as ``pseudonym`` gives: HMAC-SHA256 written out as its
+    two hashes, with the padded keys as the parameters ``$inner`` and ``$outer``
+    (``pseudonym_parameters``), never in the SQL text. NULL stays NULL.
 
     DuckDB computes it across its threads, as part of the insert: in Python the hashes are a loop
-    of about a second per million numbers, on one core.
+    of about a second per million numbers, on one core. The numbers come normalised by polars,
+    which does it in a tenth of the time DuckDB's regular expressions took.
     """
-    digits = f"regexp_replace({number}, '[ -]', '', 'g')"
-    return (
-        f"CASE WHEN regexp_full_match({digits}, '[0-9]{{10}}') "
-        f"THEN sha256($outer || unhex(sha256($inner || encode({digits})))) END"
-    )
+    return f"sha256($outer || unhex(sha256($inner || encode({digits}))))"
 
 
 def pseudonym_parameters(key: PseudonymKey) -> dict[str, bytes]:

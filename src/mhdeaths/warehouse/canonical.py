@@ -19,7 +19,11 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from mhdeaths.engine import POLARS_TYPES
 from mhdeaths.errors import SpecError, WarehouseError
-from mhdeaths.pseudonym import PseudonymKey, refuse_demo_key_for_real_numbers
+from mhdeaths.pseudonym import (
+    PseudonymKey,
+    normalised_numbers,
+    refuse_demo_key_for_real_numbers,
+)
 from mhdeaths.spec import FieldType, Spec, available_versions, load_spec
 from mhdeaths.warehouse.store import warehouse_root
 
@@ -226,6 +230,7 @@ def staged_frame(
         if treatment.treatment == "drop" and not treatment.derives:
             del columns[name]  # Not even staged: nothing is derived from it.
         if treatment.treatment == "pseudonym" and treatment.column:
+            columns[name] = normalised_numbers(columns[name])  # as pseudonym_sql expects
             refuse_demo_key_for_real_numbers(key, columns[name])
     columns["source_row"] = source_rows.cast(pl.Int32).alias("source_row")
     return pl.DataFrame(list(columns.values()))
