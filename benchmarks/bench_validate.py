@@ -20,7 +20,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -111,16 +110,21 @@ def user_environment() -> dict[str, str]:
     return env
 
 
+TIMED = Path(__file__).with_name("timed.py")
+
+
 def run_once(command: list[str]) -> tuple[float, float, int]:
-    """Wall seconds, peak resident memory (MB) and exit code of one whole process."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=user_environment()
+    """Wall seconds, peak resident memory (MB) and exit code of one whole process, started from
+    the small ``timed.py`` (see there why not from this process)."""
+    done = subprocess.run(
+        [sys.executable, str(TIMED), *command],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=user_environment(),
     )
-    # wait4 gives this child's own peak memory (ru_maxrss, in KiB on Linux).
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    return wall, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
+    wall, peak, code = json.loads(done.stdout)
+    return wall, peak, code
 
 
 def measure(command: list[str], runs: int) -> dict[str, float]:
