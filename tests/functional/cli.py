@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -31,3 +32,11 @@ def mhdeaths(*args: str | Path, env: dict[str, str] | None = None, cwd: Path | N
         timeout=300,
     )
     return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+def query_rows(warehouse: Path, sql: str) -> list[dict[str, object]]:
+    """The rows of an analyst's query on the warehouse, through ``mhdeaths warehouse query``."""
+    run = mhdeaths("warehouse", "query", "-w", warehouse, "--format", "json", sql)
+    assert run.code == 0, run.output
+    rows: list[dict[str, object]] = json.loads(run.stdout)
+    return rows

@@ -11,7 +11,7 @@ import pytest
 
 from mhdeaths.demo import EXAMPLES
 
-from .cli import mhdeaths
+from .cli import mhdeaths, query_rows
 
 
 def _digests(folder: Path) -> dict[str, str]:
@@ -29,20 +29,12 @@ def inbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _counts(warehouse: Path) -> list[dict[str, object]]:
-    run = mhdeaths(
-        "warehouse",
-        "query",
-        "-w",
+    return query_rows(
         warehouse,
-        "--format",
-        "json",
         "SELECT (SELECT count(*) FROM submission) AS submissions, "
         "(SELECT count(*) FROM death_record) AS records, "
         "(SELECT count(*) FROM deaths WHERE counted) AS counted",
     )
-    assert run.code == 0, run.output
-    rows: list[dict[str, object]] = json.loads(run.stdout)
-    return rows
 
 
 def test_run_validates_loads_and_benchmarks_an_inbox(inbox: Path) -> None:

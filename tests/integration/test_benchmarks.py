@@ -26,7 +26,7 @@ from mhdeaths.spec import load_spec
 from mhdeaths.synth import SynthOptions, generate, provider_codes
 from mhdeaths.warehouse.loading import load
 
-from ..functional.cli import mhdeaths
+from ..functional.cli import mhdeaths, query_rows
 
 PROVIDERS = 20
 OUTLIERS = ("RZ3", "RZ7")
@@ -117,19 +117,13 @@ def test_standardised_ratios_are_one_nationally(published: Published) -> None:
 
 def test_crude_figures_match_the_warehouse_counts(warehouse: Path, published: Published) -> None:
     result = next(r for r in published.benchmarks.results if r.key == "inpatient_deaths.all")
-    run = mhdeaths(
-        "warehouse",
-        "query",
-        "-w",
+    rows = query_rows(
         warehouse,
-        "--format",
-        "json",
         "SELECT attributed_provider AS p, count(*) AS n FROM deaths WHERE counted "
         "AND inpatient_death AND death_date BETWEEN DATE '2027-01-01' AND DATE '2028-12-31' "
         "GROUP BY ALL",
     )
-    assert run.code == 0, run.output
-    counted = {row["p"]: row["n"] for row in json.loads(run.stdout)}
+    counted = {row["p"]: row["n"] for row in rows}
     table = dict(zip(result.providers["provider"], result.providers["observed"], strict=True))
     assert {p: int(n) for p, n in table.items() if n} == counted
     assert result.national["observed"] == sum(counted.values())

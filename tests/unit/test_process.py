@@ -70,3 +70,25 @@ def test_a_command_inside_another_program_ends_by_exception(
     with pytest.raises(SystemExit) as ended:
         process.end_command(1)
     assert ended.value.code == 1
+
+
+def test_the_options_named_are_the_commands_own() -> None:
+    """Each option the read-ahead knows is an option of its command, taking a value or not as
+    the command does (an option it does not know stops the read-ahead, so a new one is safe)."""
+    import typer.main
+
+    from mhdeaths.cli import app
+
+    for path, (valued, flags) in process._READ_AHEAD.items():
+        command = typer.main.get_command(app)
+        for name in path:
+            command = command.commands[name]  # type: ignore[attr-defined]
+        options = {
+            opt: param.is_flag  # type: ignore[attr-defined]
+            for param in command.params
+            if param.param_type_name == "option"
+            for opt in [*param.opts, *param.secondary_opts]
+        }
+        assert {o: False for o in valued} | {o: True for o in flags} == {
+            o: options.get(o) for o in valued | flags
+        }, path
