@@ -145,21 +145,19 @@ def measure(command: list[str], runs: int) -> dict[str, float]:
 
 
 def measure_against(
-    floor: list[str], tool: list[str], runs: int, before: Callable[[int], None] | None = None
+    floor: list[str], tool: list[str], runs: int, before: Callable[[], None] | None = None
 ) -> tuple[dict[str, float], dict[str, float], float]:
-    """The floor and the tool run in turn, ``runs`` times each: their medians, and the median
-    of the ratio of each pair. Run side by side like this, a machine that speeds up or slows
-    down during the measurement moves both sides of a ratio alike."""
-    if before:
-        before(-1)
-    run_once(floor)
-    run_once(tool)  # not counted, as in measure()
+    """The floor and the tool run in turn, ``runs`` times each (after a first pair not counted,
+    as in ``measure``), ``before`` called ahead of each pair: their medians, and the median of
+    the ratio of each pair. Run side by side like this, a machine that speeds up or slows down
+    during the measurement moves both sides of a ratio alike."""
     floors, tools = [], []
-    for run in range(runs):
+    for _ in range(runs + 1):
         if before:
-            before(run)
+            before()
         floors.append(run_once(floor))
         tools.append(run_once(tool))
+    floors, tools = floors[1:], tools[1:]
 
     def summary(results: list[tuple[float, float, int]]) -> dict[str, float]:
         return {

@@ -180,7 +180,7 @@ def measure_large_file(results: dict[str, object], work: Path, args: argparse.Na
     rows = clean_file(big, args.rows)
     target = work / "big.duckdb"
 
-    def fresh(_: int) -> None:
+    def fresh() -> None:
         for stale in (target, Path(f"{target}.wal")):
             stale.unlink(missing_ok=True)
 
