@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mhdeaths.benchmark.compute import IndicatorResult
+from mhdeaths.stats import BAND_AS_EXPECTED, BAND_HIGHER, BAND_LOWER
 
 WIDTH, HEIGHT = 720, 420
 LEFT, RIGHT, TOP, BOTTOM = 64, 24, 16, 52
@@ -62,11 +63,8 @@ class FunnelPlot:
     not_plotted: list[str]
 
 
-_BAND_CLASS = {
-    "higher than expected": "high",
-    "lower than expected": "low",
-    "as expected": "as-expected",
-}
+BAND_CLASS = {BAND_HIGHER: "high", BAND_LOWER: "low", BAND_AS_EXPECTED: "as-expected"}
+"""The style class of each band, in the plot and the report's tables."""
 
 
 def funnel_plot(result: IndicatorResult, released: set[str]) -> FunnelPlot | None:
@@ -126,7 +124,7 @@ def funnel_plot(result: IndicatorResult, released: set[str]) -> FunnelPlot | Non
             sx(x_all[i]),
             sy(y_all[i]),
             labels[i],
-            _BAND_CLASS.get(bands[i] or "", "unbanded"),
+            BAND_CLASS.get(bands[i] or "", "unbanded"),
             f"{labels[i]}: {y_all[i]:.2f} {unit}",
         )
         for i in keep

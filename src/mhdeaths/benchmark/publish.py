@@ -14,6 +14,7 @@ from mhdeaths.benchmark.board import provider_summaries
 from mhdeaths.benchmark.compute import Benchmarks, compute
 from mhdeaths.benchmark.release import Released, release
 from mhdeaths.benchmark.render import write_outputs
+from mhdeaths.stats import BAND_HIGHER
 
 
 @dataclass(frozen=True)
@@ -42,9 +43,10 @@ class Published:
         """Per indicator, the providers banded higher than expected (95% adjusted limits, as the
         SHMI bands)."""
         found: dict[str, list[str]] = {}
-        for row in self.released.rows:
-            if row.get("band_95") == "higher than expected":
-                found.setdefault(str(row["indicator"]), []).append(str(row["provider"]))
+        for meta in self.released.indicators:
+            indicator = str(meta["indicator"])
+            if providers := self.released.providers_banded(indicator, "95", BAND_HIGHER):
+                found[indicator] = providers
         return found
 
 

@@ -19,11 +19,11 @@ import polars as pl
 
 from mhdeaths.benchmark.compute import NATIONAL, Benchmarks, IndicatorResult
 from mhdeaths.stats import DISCLOSURE_RULES, DisclosureRule, disclose, disclose_dependent
+from mhdeaths.stats.disclosure import SUPPRESSED
 
 Cell = str | int | float | bool | None
 """A released cell: a number, ``"*"`` where suppressed, text, or empty."""
 
-SUPPRESSED = "*"
 
 ROW_COLUMNS = (
     "indicator",
@@ -70,6 +70,17 @@ class Released:
     """One row per indicator and provider, plus a national row per indicator."""
     trend: list[dict[str, Cell]]
     """One row per indicator, provider (and nation) and calendar year."""
+
+    def providers_banded(self, indicator: str, level: str, band: str) -> list[str]:
+        """The providers in ``band`` on the indicator against its ``level`` ("95" or "998")
+        limits adjusted for over-dispersion, sorted."""
+        return sorted(
+            str(r["provider"])
+            for r in self.rows
+            if r["indicator"] == indicator
+            and r["provider"] != NATIONAL
+            and r.get(f"band_{level}") == band
+        )
 
 
 def decimals_for(result: IndicatorResult, rule: str = "nhs_england") -> int:

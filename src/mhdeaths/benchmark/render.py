@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import json
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ import xlsxwriter
 
 from mhdeaths.benchmark.board import ProviderSummary
 from mhdeaths.benchmark.compute import NATIONAL, Benchmarks
-from mhdeaths.benchmark.plot import funnel_plot
+from mhdeaths.benchmark.plot import BAND_CLASS, funnel_plot
 from mhdeaths.benchmark.release import (
     ROW_COLUMNS,
     TREND_COLUMNS,
@@ -28,7 +27,10 @@ from mhdeaths.benchmark.release import (
     Released,
     as_plain,
 )
+from mhdeaths.publish.common import dump_json
 from mhdeaths.report_render import excel_safe
+from mhdeaths.stats import BAND_HIGHER, BAND_LOWER
+from mhdeaths.stats.disclosure import SUPPRESSED
 
 JSON_SCHEMA = "mhdeaths-benchmarks/1"
 
@@ -100,7 +102,7 @@ def _json(benchmarks: Benchmarks, released: Released) -> str:
             for meta in released.indicators
         ],
     }
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return dump_json(document)
 
 
 def _csv(columns: tuple[str, ...], rows: list[dict[str, Cell]]) -> str:
@@ -154,7 +156,7 @@ def _html(benchmarks: Benchmarks, released: Released) -> str:
         shown = {
             str(r["provider"])
             for r in rows
-            if r["provider"] != NATIONAL and r["observed"] not in ("*", None)
+            if r["provider"] != NATIONAL and r["observed"] not in (SUPPRESSED, None)
         }
         trend = [
             r for r in released.trend if r["indicator"] == result.key and r["provider"] == NATIONAL
@@ -169,35 +171,33 @@ def _html(benchmarks: Benchmarks, released: Released) -> str:
                 "trend": trend,
             }
         )
-    summary = _band_summary(released)
+    summary = _band_summary(benchmarks, released)
     template = html_environment().get_template("benchmark-report.html.j2")
     return template.render(
-        benchmarks=benchmarks, released=released, sections=sections, summary=summary
+        benchmarks=benchmarks,
+        released=released,
+        sections=sections,
+        summary=summary,
+        band_class=BAND_CLASS,
     )
 
 
-def _band_summary(released: Released) -> list[dict[str, Any]]:
+def _band_summary(benchmarks: Benchmarks, released: Released) -> list[dict[str, Any]]:
     out = []
-    for meta in released.indicators:
+    for result, meta in zip(benchmarks.results, released.indicators, strict=True):
         rows = [
-            r
-            for r in released.rows
-            if r["indicator"] == meta["indicator"] and r["provider"] != NATIONAL
+            r for r in released.rows if r["indicator"] == result.key and r["provider"] != NATIONAL
         ]
-
-        def named(level: str, band: str, rows: list[dict[str, Cell]] = rows) -> list[str]:
-            return sorted(str(r["provider"]) for r in rows if r.get(f"band_{level}") == band)
-
         out.append(
             {
-                "indicator": meta["indicator"],
+                "indicator": result.key,
                 "title": meta["title"],
-                "high": named("95", "higher than expected"),
-                "low": named("95", "lower than expected"),
-                "high_998": named("998", "higher than expected"),
-                "low_998": named("998", "lower than expected"),
+                "high": released.providers_banded(result.key, "95", BAND_HIGHER),
+                "low": released.providers_banded(result.key, "95", BAND_LOWER),
+                "high_998": released.providers_banded(result.key, "998", BAND_HIGHER),
+                "low_998": released.providers_banded(result.key, "998", BAND_LOWER),
                 "unbanded": sum(r.get("band_95") is None for r in rows),
-                "banded": meta["kind"] != "median",
+                "banded": result.indicator.banded,
             }
         )
     return out
@@ -207,4 +207,4 @@ def _summary_html(summary: ProviderSummary, released: Released) -> str:
     from mhdeaths.templating import html_environment
 
     template = html_environment().get_template("provider-summary.html.j2")
-    return template.render(summary=summary, released=released)
+    return template.render(summary=summary, released=released, band_class=BAND_CLASS)
