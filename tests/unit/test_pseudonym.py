@@ -23,7 +23,6 @@ from mhdeaths.pseudonym import (
     pseudonym,
     pseudonym_parameters,
     pseudonym_sql,
-    pseudonymise,
     refuse_demo_key_for_real_numbers,
 )
 from mhdeaths.sqlengine import register_frame
@@ -54,9 +53,8 @@ def test_empty_and_malformed_numbers_have_no_pseudonym() -> None:
 
 
 def test_a_column_is_pseudonymised_number_by_number() -> None:
-    column = pl.Series("nhs_number", ["9434765919", None, "9434765919", "9434765870"])
-    out = pseudonymise(KEY, column)
-    assert out.to_list() == [
+    column = pl.Series("nhs_number", ["9434765919", None, "943 476 5919", "9434765870"])
+    assert _in_duckdb(KEY, column) == [
         pseudonym(KEY, "9434765919"),
         None,
         pseudonym(KEY, "9434765919"),
@@ -116,7 +114,7 @@ def test_the_fingerprint_names_the_key_without_revealing_it() -> None:
         max_size=20,
     ),
 )
-def test_the_fast_column_hmac_equals_the_standard_library_hmac(
+def test_the_duckdb_column_hmac_equals_the_standard_library_hmac(
     secret: bytes, numbers: list[str | None]
 ) -> None:
     key = PseudonymKey(secret)
@@ -128,7 +126,6 @@ def test_the_fast_column_hmac_equals_the_standard_library_hmac(
             hmac.new(secret, digits.encode(), hashlib.sha256).hexdigest() if ok and digits else None
         )
     column = pl.Series("nhs_number", numbers, dtype=pl.String)
-    assert pseudonymise(key, column).to_list() == expected
     assert [pseudonym(key, n) for n in numbers] == expected
     assert _in_duckdb(key, column) == expected
 

@@ -229,8 +229,8 @@ def staged_frame(
     for name, treatment in model.identifiers.get(table, {}).items():
         if treatment.treatment == "drop" and not treatment.derives:
             del columns[name]  # Not even staged: nothing is derived from it.
-        if treatment.treatment == "pseudonym" and treatment.column:
-            columns[name] = normalised_numbers(columns[name])  # as pseudonym_sql expects
-            refuse_demo_key_for_real_numbers(key, columns[name])
+    for name in pseudonymised_fields(model, table):
+        columns[name] = normalised_numbers(columns[name])  # as pseudonym_sql expects
+        refuse_demo_key_for_real_numbers(key, columns[name])
     columns["source_row"] = source_rows.cast(pl.Int32).alias("source_row")
     return pl.DataFrame(list(columns.values()))
