@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from mhdeaths.benchmark.compute import NoActivity
 from mhdeaths.benchmark.publish import Published, publish_benchmarks
 from mhdeaths.errors import UserError, WarehouseError
 from mhdeaths.pseudonym import PseudonymKey
@@ -114,9 +115,7 @@ def run_inbox(
         reporting("Computing the benchmarks ...")
     try:
         published = publish_benchmarks(warehouse, out, period=period, rule=rule)
-    except UserError as exc:
-        if "holds no activity" not in str(exc):
-            raise
+    except NoActivity:
         published = None
     return InboxRun(received, published)
 

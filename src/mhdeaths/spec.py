@@ -626,3 +626,9 @@ def period_start(period: str) -> dt.date:
         raise SpecError(f"{period!r} is not a reporting period written CCYY-MM.")
     year, month = period.split("-")
     return dt.date(int(year), int(month), 1)
+
+
+def add_months(month: dt.date, n: int) -> dt.date:
+    """The first day of the month ``n`` months after ``month``'s (before it, for negative ``n``)."""
+    index = month.year * 12 + month.month - 1 + n
+    return dt.date(index // 12, index % 12 + 1, 1)

@@ -45,7 +45,7 @@ from nhs_number.validate import calculate_checksum
 
 from mhdeaths.errors import UserError
 from mhdeaths.profile import Profile, to_provider_format
-from mhdeaths.spec import FieldType, Mandation, Spec, SpecField, Table, period_start
+from mhdeaths.spec import FieldType, Mandation, Spec, SpecField, Table, add_months, period_start
 
 #: One record as written to a file: field name to its text (None is written as an empty cell).
 Row = dict[str, str | None]
@@ -389,11 +389,6 @@ def _days(n: int) -> dt.timedelta:
     return dt.timedelta(days=n)
 
 
-def _add_months(period: dt.date, n: int) -> dt.date:
-    months = period.year * 12 + period.month - 1 + n
-    return dt.date(months // 12, months % 12 + 1, 1)
-
-
 # --- Generation ----------------------------------------------------------------------------------
 
 
@@ -430,7 +425,7 @@ def generate(spec: Spec, options: SynthOptions, out: Path) -> SynthResult:
         raise UserError("Transfers between providers need at least two providers.")
     generator = _Generator(spec, options, out)
     months = [
-        generator.draw_month(ods, _add_months(first, n))
+        generator.draw_month(ods, add_months(first, n))
         for ods in codes
         for n in range(options.months)
     ]
@@ -542,7 +537,7 @@ class _Generator:
         p, ids = self.provider(ods)
         factor = self.options.outlier_factor if ods in self.options.outliers else 1.0
         rng = random.Random(f"{self.options.seed}:month:{ods}:{month.strftime('%Y-%m')}")
-        days = (_add_months(month, 1) - month).days
+        days = (add_months(month, 1) - month).days
         bed_days = round(p.beds * p.occupancy * days * rng.uniform(0.97, 1.03))
         admissions = round(bed_days / p.mean_stay * rng.uniform(0.9, 1.1))
         discharges = round(admissions * rng.uniform(0.93, 1.07))
@@ -715,7 +710,7 @@ class _Generator:
         row["notification_source"] = codes.pick(
             rng, "notification_source", {"02": 4, "05": 3, "03": 2, "04": 1}
         )
-        month_end = _add_months(m.month, 1)
+        month_end = add_months(m.month, 1)
         row["date_provider_notified"] = (month_end + _days(rng.randint(3, 60))).isoformat()
         return row
 

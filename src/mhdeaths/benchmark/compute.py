@@ -22,6 +22,7 @@ import polars as pl
 
 from mhdeaths.benchmark.indicators import Indicator, Variant, load_indicators
 from mhdeaths.errors import UserError
+from mhdeaths.spec import add_months, period_start
 from mhdeaths.stats import FunnelResult, ci_proportion, funnel, indirect_standardise, rate
 from mhdeaths.warehouse.overview import reading
 
@@ -40,16 +41,16 @@ class Window:
 
     @property
     def start(self) -> dt.date:
-        return _month(self.first)
+        return period_start(self.first)
 
     @property
     def end(self) -> dt.date:
         """The first day after the window."""
-        return _add_months(_month(self.last), 1)
+        return add_months(period_start(self.last), 1)
 
     @property
     def months(self) -> int:
-        start, last = self.start, _month(self.last)
+        start, last = self.start, period_start(self.last)
         return (last.year - start.year) * 12 + last.month - start.month + 1
 
     @property
@@ -57,22 +58,14 @@ class Window:
         return self.first if self.first == self.last else f"{self.first} to {self.last}"
 
 
-def _month(text: str) -> dt.date:
-    try:
-        return dt.datetime.strptime(text, "%Y-%m").date()
-    except ValueError:
-        raise UserError(f"{text!r} is not a reporting period: write it as CCYY-MM.") from None
-
-
-def _add_months(day: dt.date, months: int) -> dt.date:
-    index = day.year * 12 + day.month - 1 + months
-    return dt.date(index // 12, index % 12 + 1, 1)
+class NoActivity(UserError):
+    """The warehouse holds nothing to benchmark yet (no period given and no activity loaded)."""
 
 
 def window_ending(period: str, months: int) -> Window:
     """The ``months`` whole months that end with ``period``."""
-    last = _month(period)
-    return Window(_add_months(last, 1 - months).strftime("%Y-%m"), period)
+    last = period_start(period)
+    return Window(add_months(last, 1 - months).strftime("%Y-%m"), period)
 
 
 @dataclass(frozen=True)
@@ -128,14 +121,14 @@ def compute(
     from the warehouse as it stood at ``as_at`` (default: now)."""
     chosen = indicators or load_indicators()
     if period is not None:
-        _month(period)
+        period_start(period)
     results = []
     with reading(path) as con:
         _stage(con, as_at, chosen)
         if period is None:
             row = con.execute("SELECT max(reporting_period) FROM bm_activity").fetchone()
             if row is None or row[0] is None:
-                raise UserError(
+                raise NoActivity(
                     f"The warehouse {path} holds no activity yet: load submissions first."
                 )
             period = str(row[0])
