@@ -17,10 +17,12 @@ import re
 import threading
 import zipfile
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 import polars as pl
 
@@ -188,6 +190,8 @@ def _search_windows(
     return found, sum(window.count(b"\n") for window in windows) - len(windows)
 
 
+T = TypeVar("T")
+
 _AHEAD: dict[Path, Future[SourceFile]] = {}
 """Files being read ahead, until ``read_file`` takes them."""
 
@@ -204,12 +208,18 @@ def read_ahead(paths: Sequence[Path]) -> None:
 
     def run() -> None:
         for path, future in ahead.items():
-            try:
-                future.set_result(_read(path, None, None))
-            except BaseException as exc:  # read_file raises it, as if it had read the file
-                future.set_exception(exc)
+            fill(future, partial(_read, path, None, None))
 
     threading.Thread(target=run, name="mhdeaths-read-ahead", daemon=True).start()
+
+
+def fill(future: Future[T], call: Callable[[], T]) -> None:
+    """Give the future the call's result, or its exception (which ``result()`` raises again where
+    the result is wanted, as if the call had been made there)."""
+    try:
+        future.set_result(call())
+    except BaseException as exc:
+        future.set_exception(exc)
 
 
 def read_file(path: Path, encoding: str | None = None, delimiter: str | None = None) -> SourceFile:

@@ -15,6 +15,7 @@ import hashlib
 import json
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -28,6 +29,7 @@ from mhdeaths.engine import to_typed
 from mhdeaths.errors import WarehouseError
 from mhdeaths.profile import Profile, profile_for
 from mhdeaths.pseudonym import PseudonymKey, pseudonym_parameters, pseudonym_sql
+from mhdeaths.reading import fill
 from mhdeaths.report import Report, Verdict
 from mhdeaths.report_render import write_reports
 from mhdeaths.spec import Severity, Spec
@@ -220,14 +222,16 @@ class _EarlyInsert:
         self.model = model
         self.canonical = canonical
         self.key = key
-        self.job: _Background | None = None
+        self.job: Future[_Inserted] | None = None
         self.began = False
 
     def start(
         self, spec: Spec, texts: Mapping[str, pl.DataFrame], rows: Mapping[str, pl.Series]
     ) -> None:
         if max((t.height for t in texts.values()), default=0) >= EARLY_RECORDS:
-            self.job = _Background(partial(self._insert, spec, dict(texts), dict(rows)))
+            self.job = Future()
+            insert = partial(self._insert, spec, dict(texts), dict(rows))
+            threading.Thread(target=fill, args=(self.job, insert), daemon=True).start()
 
     def _insert(
         self, spec: Spec, texts: dict[str, pl.DataFrame], rows: dict[str, pl.Series]
@@ -266,38 +270,11 @@ class _EarlyInsert:
     def abandon(self) -> None:
         """Wait for the thread, and roll back whatever it inserted."""
         if self.job is not None:
-            self.job.wait()
+            self.job.exception()  # waits for the thread; its own error, if any, is not wanted here
             self.job = None
         if self.began:
             self.began = False
             self.con.execute("ROLLBACK")
-
-
-class _Background:
-    """One call run on a thread, its exception raised again where its result is wanted."""
-
-    def __init__(self, call: Callable[[], _Inserted]) -> None:
-        self.call = call
-        self.value: _Inserted | None = None
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self.run, daemon=True)
-        self.thread.start()
-
-    def run(self) -> None:
-        try:
-            self.value = self.call()
-        except BaseException as exc:
-            self.error = exc
-
-    def wait(self) -> None:
-        self.thread.join()
-
-    def result(self) -> _Inserted:
-        self.wait()
-        if self.error is not None:
-            raise self.error
-        assert self.value is not None
-        return self.value
 
 
 def _next_id(con: duckdb.DuckDBPyConnection) -> int:
