@@ -630,10 +630,6 @@ def _received_line(received: Received) -> str:
 
     if received.outcome is None:
         return f"[red]unreadable[/red] {escape(received.label)}: {escape(received.error or '')}"
-    if received.status == "rejected":
-        return (
-            f"[red]rejected[/red]  {escape(received.label)}: see {escape(str(received.reports[0]))}"
-        )
     return describe(received.outcome)
 
 

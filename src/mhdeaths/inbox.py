@@ -9,9 +9,8 @@ in the warehouse.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from mhdeaths.benchmark.compute import NoActivity
@@ -22,7 +21,7 @@ from mhdeaths.report import Report
 from mhdeaths.report_render import write_reports
 from mhdeaths.spec import Severity
 from mhdeaths.submission_files import group_submission_files
-from mhdeaths.warehouse.loading import LoadOutcome, load
+from mhdeaths.warehouse.loading import LoadOutcome, opened
 
 
 @dataclass(frozen=True)
@@ -31,9 +30,13 @@ class Received:
 
     label: str
     outcome: LoadOutcome | None
-    """None when a file of the submission could not be read at all (see ``error``)."""
-    reports: tuple[Path, ...] = ()
+    """None when a file of the submission could not be read at all (see ``error``); its
+    ``reports`` are the report's files, beside the submission's."""
     error: str | None = None
+
+    @property
+    def reports(self) -> tuple[Path, ...]:
+        return self.outcome.reports if self.outcome else ()
 
     @property
     def status(self) -> str:
@@ -86,28 +89,20 @@ def run_inbox(
     if not groups:
         raise UserError(f"There are no submission files in {inbox}.")
     received: list[Received] = []
-    # Each submission is loaded on its own, so that one whose file cannot be read at all (a
-    # truncated workbook, say) is listed and the rest of the inbox still goes in.
-    with tempfile.TemporaryDirectory() as scratch:
+    with opened(warehouse, key=key, spec_root=spec_root) as loader:
         for group in groups:
             try:
-                (outcome,) = load(
-                    warehouse,
-                    list(group.paths),
-                    key=key,
-                    spec_root=spec_root,
-                    reports_dir=Path(scratch),
-                )
+                outcome = loader.submission(group)
             except WarehouseError:
                 raise
             except UserError as exc:
+                # A file that cannot be read at all (a truncated workbook, say) is listed, and
+                # the rest of the inbox still goes in.
                 one = Received(group.label, None, error=str(exc))
             else:
-                # A rejected submission's report goes beside its files like every other, so the
-                # copy the loader writes elsewhere is not kept.
                 folder, stem = group.paths[0].parent, _stem(group.paths[0])
                 written = write_reports(outcome.report, folder, stem, ["html", "json"])
-                one = Received(group.label, outcome, tuple(written))
+                one = Received(group.label, replace(outcome, reports=tuple(written)))
             received.append(one)
             if progress:
                 progress(one)

@@ -14,8 +14,9 @@ import datetime as dt
 import hashlib
 import json
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -67,7 +68,8 @@ class LoadOutcome:
     death_rows: int = 0
     activity_rows: int = 0
     reports: tuple[Path, ...] = ()
-    """For a rejected submission: its validation report, to read and fix."""
+    """The validation report's files, when written: by ``load`` for a rejected submission (to
+    read and fix), by ``mhdeaths run`` for every submission (beside its files)."""
 
     @property
     def provider(self) -> str | None:
@@ -104,35 +106,102 @@ def load(
     reports_dir: Path | None = None,
     progress: Callable[[LoadOutcome], None] | None = None,
 ) -> list[LoadOutcome]:
-    """Validate and load every submission among the files; a rejected one is reported, not loaded.
+    """Validate and load every submission among the files; a rejected one is reported (into
+    ``reports_dir``, by default reports/ beside the warehouse), not loaded.
 
     The warehouse is opened (and upgraded) first, so a busy warehouse fails before any work.
     """
     groups = group_submission_files(paths)
-    model = load_canonical()
-    canonical = canonical_spec(model, spec_root)
     reports_dir = reports_dir or warehouse.parent / "reports"
     outcomes = []
-    with connect(warehouse) as con:
-        upgrade(con, spec_root)
-        _check_key(con, key)
+    with opened(warehouse, key=key, spec_root=spec_root) as loader:
         for group in groups:
-            outcome = _load_one(
-                con,
+            outcome = loader.submission(
                 group,
-                model,
-                canonical,
-                key,
-                received_at or _now(),
-                profile,
-                provider,
-                spec_root,
-                reports_dir,
+                received_at=received_at,
+                profile=profile,
+                provider=provider,
+                reports_dir=reports_dir,
             )
             outcomes.append(outcome)
             if progress:
                 progress(outcome)
     return outcomes
+
+
+@contextmanager
+def opened(
+    warehouse: Path, *, key: PseudonymKey, spec_root: Path | None = None
+) -> Iterator[Loader]:
+    """The warehouse open for loading: upgraded and its key checked once, however many
+    submissions then go in (each in its own transaction)."""
+    model = load_canonical()
+    canonical = canonical_spec(model, spec_root)
+    with connect(warehouse) as con:
+        upgrade(con, spec_root)
+        _check_key(con, key)
+        yield Loader(con, model, canonical, key, spec_root)
+
+
+@dataclass(frozen=True)
+class Loader:
+    """Loads submissions, one at a time, into an open warehouse (see ``opened``)."""
+
+    con: duckdb.DuckDBPyConnection
+    model: CanonicalModel
+    canonical: Spec
+    key: PseudonymKey
+    spec_root: Path | None
+
+    def submission(
+        self,
+        group: SubmissionFiles,
+        *,
+        received_at: dt.datetime | None = None,
+        profile: Profile | None = None,
+        provider: str | None = None,
+        reports_dir: Path | None = None,
+    ) -> LoadOutcome:
+        """Validate one submission and load it if accepted. A rejected one's report is written
+        into ``reports_dir`` (when given; otherwise the caller writes it where it wants).
+
+        A file that cannot be read at all raises its ``UserError`` before anything is written.
+        """
+        if profile is None and provider is None and group.provider:
+            profile = profile_for(group.provider)
+        early = _EarlyInsert(self.con, self.model, self.canonical, self.key)
+        try:
+            result = validate(
+                list(group.paths),
+                profile=profile,
+                provider=provider,
+                spec_root=self.spec_root,
+                on_read=early.start,
+            )
+        except BaseException:
+            early.abandon()
+            raise
+        report = result.report
+        base = LoadOutcome(label=group.label, status="rejected", report=report)
+        if result.submission is None:
+            early.abandon()
+            if reports_dir is None:
+                return base
+            stem = "_".join(
+                filter(None, [report.provider, report.reporting_period, content_sha256(report)[:8]])
+            )
+            written = write_reports(report, reports_dir, stem, ["html", "json"])
+            return replace(base, reports=tuple(written))
+        return _store(
+            self.con,
+            result.submission,
+            self.model,
+            self.canonical,
+            self.key,
+            received_at or _now(),
+            base,
+            early,
+        )
 
 
 def _now() -> dt.datetime:
@@ -148,44 +217,6 @@ def _check_key(con: duckdb.DuckDBPyConnection, key: PseudonymKey) -> None:
             f"This warehouse's pseudonyms were made with the key whose fingerprint is {row[0]}, "
             f"not with this key ({key.fingerprint}); pseudonyms under two keys would never link."
         )
-
-
-def _load_one(
-    con: duckdb.DuckDBPyConnection,
-    group: SubmissionFiles,
-    model: CanonicalModel,
-    canonical: Spec,
-    key: PseudonymKey,
-    received: dt.datetime,
-    profile: Profile | None,
-    provider: str | None,
-    spec_root: Path | None,
-    reports_dir: Path,
-) -> LoadOutcome:
-    if profile is None and provider is None and group.provider:
-        profile = profile_for(group.provider)
-    early = _EarlyInsert(con, model, canonical, key)
-    try:
-        result = validate(
-            list(group.paths),
-            profile=profile,
-            provider=provider,
-            spec_root=spec_root,
-            on_read=early.start,
-        )
-    except BaseException:
-        early.abandon()
-        raise
-    report = result.report
-    base = LoadOutcome(label=group.label, status="rejected", report=report)
-    if result.submission is None:
-        early.abandon()
-        stem = "_".join(
-            filter(None, [report.provider, report.reporting_period, content_sha256(report)[:8]])
-        )
-        written = write_reports(report, reports_dir, stem, ["html", "json"])
-        return replace(base, reports=tuple(written))
-    return _store(con, result.submission, model, canonical, key, received, base, early)
 
 
 EARLY_RECORDS = 20_000
