@@ -18,7 +18,7 @@ from mhdeaths.pseudonym import demo_key
 from mhdeaths.spec import load_spec
 from mhdeaths.synth import SynthOptions, generate
 from mhdeaths.validate import validate
-from mhdeaths.warehouse import loading
+from mhdeaths.warehouse import loading, schema
 from mhdeaths.warehouse.canonical import (
     WarehouseError,
     check_canonical,
@@ -26,7 +26,7 @@ from mhdeaths.warehouse.canonical import (
     warehouse_root,
 )
 from mhdeaths.warehouse.loading import load
-from mhdeaths.warehouse.schema import upgrade
+from mhdeaths.warehouse.schema import migrations, upgrade
 from mhdeaths.warehouse.store import connect, table_columns
 
 from ..conftest import SPEC_ROOT, VERSIONS
@@ -315,25 +315,56 @@ def warehouse_copy(tmp_path: Path) -> Path:
     return root
 
 
+SCHEMA = len(migrations())
+NEXT = f"{SCHEMA + 1:04d}"
+"""The number a release's next migration would take."""
+
+
 def test_a_warehouse_made_by_an_earlier_release_upgrades_in_place(
     tmp_path: Path, synthetic: Path, warehouse_copy: Path
 ) -> None:
     warehouse = tmp_path / "w.duckdb"
     load(warehouse, [synthetic / "v2"], key=KEY)
     before = state(warehouse)
-    (warehouse_copy / "migrations" / "0002_submission_note.sql").write_text(
+    (warehouse_copy / "migrations" / f"{NEXT}_submission_note.sql").write_text(
         "ALTER TABLE submission ADD COLUMN note VARCHAR;\n", encoding="utf-8"
     )
     with connect(warehouse) as con:
         done = upgrade(con, root=warehouse_copy)
-        assert done.applied == ("0002_submission_note",) and done.schema_version == 2
+        assert done.applied == (f"{NEXT}_submission_note",)
+        assert done.schema_version == SCHEMA + 1
         again = upgrade(con, root=warehouse_copy)
         assert again.applied == () and not again.views_rewritten
     recorded = rows(warehouse, "SELECT version, name FROM schema_migration ORDER BY 1")
-    assert recorded == [(1, "submissions_and_records"), (2, "submission_note")]
+    assert recorded[0] == (1, "submissions_and_records")
+    assert recorded[-1] == (SCHEMA + 1, "submission_note") and len(recorded) == SCHEMA + 1
     assert rows(warehouse, "SELECT count(note) FROM submission") == [(0,)]
     after = state(warehouse)
     assert {k: v[0] for k, v in after.items()} == {k: v[0] for k, v in before.items()}  # type: ignore[index]
+
+
+def test_0002_keeps_every_record_and_stores_the_identifiers_uncompressed(
+    tmp_path: Path, synthetic: Path, warehouse_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A warehouse made and loaded by the release before 0002 (whose warehouse folder ended at 0001).
+    for later in sorted((warehouse_copy / "migrations").glob("*.sql"))[1:]:
+        later.unlink()
+    warehouse = tmp_path / "w.duckdb"
+    monkeypatch.setattr(schema, "warehouse_root", lambda: warehouse_copy)
+    load(warehouse, [synthetic / "v2"], key=KEY)
+    monkeypatch.undo()
+    before = state(warehouse)
+    assert rows(warehouse, "SELECT max(version) FROM schema_migration") == [(1,)]
+    with connect(warehouse) as con:
+        assert "0002_identifiers_uncompressed" in upgrade(con).applied
+    assert state(warehouse) == before
+    stored = rows(
+        warehouse,
+        "SELECT DISTINCT column_name, compression FROM pragma_storage_info('death_record') "
+        "WHERE column_name IN ('nhs_number_pseudonym', 'death_record_id') "
+        "AND segment_type = 'VARCHAR' ORDER BY 1",
+    )
+    assert stored == [("death_record_id", "Uncompressed"), ("nhs_number_pseudonym", "Uncompressed")]
 
 
 def test_a_changed_migration_is_refused(tmp_path: Path, warehouse_copy: Path) -> None:
@@ -348,7 +379,9 @@ def test_a_changed_migration_is_refused(tmp_path: Path, warehouse_copy: Path) ->
 
 def test_a_warehouse_from_a_newer_release_is_refused(tmp_path: Path, warehouse_copy: Path) -> None:
     warehouse = tmp_path / "w.duckdb"
-    (warehouse_copy / "migrations" / "0002_future.sql").write_text("SELECT 1;\n", encoding="utf-8")
+    (warehouse_copy / "migrations" / f"{NEXT}_future.sql").write_text(
+        "SELECT 1;\n", encoding="utf-8"
+    )
     with connect(warehouse) as con:
         upgrade(con, root=warehouse_copy)
     with connect(warehouse) as con, pytest.raises(WarehouseError, match="newer release"):
@@ -361,7 +394,7 @@ def test_a_failed_migration_leaves_the_warehouse_as_it_was(
     warehouse = tmp_path / "w.duckdb"
     with connect(warehouse) as con:
         upgrade(con, root=warehouse_copy)
-    (warehouse_copy / "migrations" / "0002_broken.sql").write_text(
+    (warehouse_copy / "migrations" / f"{NEXT}_broken.sql").write_text(
         "ALTER TABLE submission ADD COLUMN ok VARCHAR;\nALTER TABLE nowhere ADD COLUMN x INT;\n",
         encoding="utf-8",
     )
@@ -371,7 +404,7 @@ def test_a_failed_migration_leaves_the_warehouse_as_it_was(
     ):
         upgrade(con, root=warehouse_copy)
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        assert con.execute("SELECT max(version) FROM schema_migration").fetchone() == (1,)
+        assert con.execute("SELECT max(version) FROM schema_migration").fetchone() == (SCHEMA,)
         columns = [r[0] for r in con.execute("DESCRIBE submission").fetchall()]
         assert "ok" not in columns
 
