@@ -175,7 +175,8 @@ def describe(outcome: LoadOutcome) -> str:
     name = escape(f"{o.provider or '?'} {o.reporting_period or '?'}")
     if o.status == "rejected":
         where = escape(str(o.reports[0])) if o.reports else "the validation report"
-        return f"[red]rejected[/red]  {name} ({escape(o.label)}): see {where}"
+        label = "" if o.label == f"{o.provider} {o.reporting_period}" else f" ({escape(o.label)})"
+        return f"[red]rejected[/red]  {name}{label}: see {where}"
     if o.status == "unchanged":
         return f"unchanged {name}: identical to submission {o.submission_id}, nothing loaded"
     extra = f", supersedes submission {o.supersedes}" if o.supersedes else ""

@@ -21,7 +21,7 @@ from mhdeaths.report import Report
 from mhdeaths.report_render import write_reports
 from mhdeaths.spec import Severity
 from mhdeaths.submission_files import group_submission_files
-from mhdeaths.warehouse.loading import LoadOutcome, opened
+from mhdeaths.warehouse.loading import LoadOutcome, open_loader
 
 
 @dataclass(frozen=True)
@@ -30,12 +30,12 @@ class Received:
 
     label: str
     outcome: LoadOutcome | None
-    """None when a file of the submission could not be read at all (see ``error``); its
-    ``reports`` are the report's files, beside the submission's."""
+    """None when a file of the submission could not be read at all (see ``error``)."""
     error: str | None = None
 
     @property
     def reports(self) -> tuple[Path, ...]:
+        """The validation report's files, beside the submission's (none for an unreadable one)."""
         return self.outcome.reports if self.outcome else ()
 
     @property
@@ -89,10 +89,10 @@ def run_inbox(
     if not groups:
         raise UserError(f"There are no submission files in {inbox}.")
     received: list[Received] = []
-    with opened(warehouse, key=key, spec_root=spec_root) as loader:
+    with open_loader(warehouse, key=key, spec_root=spec_root) as loader:
         for group in groups:
             try:
-                outcome = loader.submission(group)
+                outcome = loader.load(group)
             except WarehouseError:
                 raise
             except UserError as exc:

@@ -50,8 +50,9 @@ def test_run_validates_loads_and_benchmarks_an_inbox(inbox: Path) -> None:
     assert len(reports) == 65
     bad = inbox / "known-bad" / "RY1" / "RY1_2027-10.report.json"
     assert json.loads(bad.read_text())["verdict"] == "rejected"
-    # The rejected submission's line points at that report, and the loader wrote no other copy.
-    assert f"see {bad.with_suffix('').with_suffix('.report.html')}" in run.stdout
+    # Its line, as the run goes, points at that report, and the loader wrote no other copy.
+    html = bad.with_suffix("").with_suffix(".report.html")
+    assert f"rejected  RY1 2027-10: see {html}\n" in run.stdout
     assert not (inbox.parent / "reports").exists()
     assert (inbox.parent / "benchmarks" / "benchmarks.html").is_file()
     assert f"Benchmarks: {inbox.parent / 'benchmarks' / 'benchmarks.html'}" in run.stdout
