@@ -156,10 +156,10 @@ def validate(
     version = spec_version or declared
     spec = load_spec(version or (profile.spec_version if profile else None), spec_root)
     parts = _table_parts(spec, sources, profile)
+    texts = {p.table: p.text for p in parts}
+    rows = {p.table: p.sheet.row_numbers for p in parts}
     if on_read is not None:
-        on_read(
-            spec, {p.table: p.text for p in parts}, {p.table: p.sheet.row_numbers for p in parts}
-        )
+        on_read(spec, texts, rows)
     period_text = _first(parts, "reporting_period")
     try:
         period = period_start(period_text) if period_text else None
@@ -167,7 +167,7 @@ def validate(
         period = None  # The pattern check reports it; codes are then checked against every code.
     evaluation = evaluate(
         spec,
-        {p.table: p.text for p in parts},
+        texts,
         period,
         {p.table: p.columns for p in parts},
         sample=sample,
@@ -178,7 +178,6 @@ def validate(
     )
     if report.verdict is Verdict.REJECTED or (strict and report.counts.get(Severity.WARNING)):
         return ValidationResult(report)
-    rows = {p.table: p.sheet.row_numbers for p in parts}
     submission = ValidatedSubmission(_TOKEN, spec, report, evaluation.typed, rows)
     return ValidationResult(report, submission)
 

@@ -1,10 +1,10 @@
 """Load submissions into the warehouse: only validated ones, each in one transaction, with history.
 
 The loader validates every submission itself and refuses a rejected one (writing its report for
-the provider to read, where the caller asks). An accepted submission goes in whole or not at all: its registry row, its
-files, every record as submitted, in the canonical model, with pseudonyms in place of NHS numbers
-and the agreed definitions, both made by DuckDB as it inserts (the definitions from the spec's own
-expressions). The same content loaded twice changes nothing; a later submission for the same
+the provider to read, where the caller asks). An accepted submission goes in whole or not at all:
+its registry row, its files, every record as submitted, in the canonical model, with pseudonyms in
+place of NHS numbers and the agreed definitions, both made by DuckDB as it inserts (the
+definitions from the spec's own expressions). The same content loaded twice changes nothing; a later submission for the same
 provider and period supersedes the earlier one, which stays queryable as it was.
 """
 
