@@ -28,9 +28,10 @@ from rich.markup import escape
 from rich.table import Table as RichTable
 
 from mhdeaths import errors
-from mhdeaths.cli_warehouse import DemoKey, KeyFile, WarehousePath, pseudonym_key
+from mhdeaths.cli_warehouse import DemoKey, KeyFile, LimitSettings, WarehousePath, pseudonym_key
 from mhdeaths.cli_warehouse import app as warehouse_app
 from mhdeaths.errors import ExitCode, SpecCheckFailed, UserError
+from mhdeaths.limits import Limits
 from mhdeaths.report import Report
 from mhdeaths.spec import (
     Severity,
@@ -365,6 +366,7 @@ def validate_command(
     delimiter: Annotated[
         str | None, typer.Option(help="The CSV's delimiter \\[default: detected].")
     ] = None,
+    limit: LimitSettings = None,
     spec_dir: SpecRoot = None,
 ) -> None:
     """Validate a submission offline: every finding by row, column and rule, with a fix hint.
@@ -377,6 +379,7 @@ def validate_command(
 
     if provider and profile_path:
         raise UserError("Give --provider or --profile, not both.")
+    limits = Limits.parse(limit)
     result = validate(
         files,
         spec_version=version,
@@ -386,6 +389,7 @@ def validate_command(
         encoding=encoding,
         delimiter=delimiter,
         strict=strict,
+        limits=limits,
     )
     report = result.report
     chosen = [f.value for f in formats or []]
@@ -584,6 +588,7 @@ def run(
     ] = None,
     period: Period = None,
     disclosure: Disclosure = DisclosureRuleName.nhs_england,
+    limit: LimitSettings = None,
 ) -> None:
     """Validate every submission in a folder, load the accepted ones, refresh the benchmarks.
 
@@ -595,6 +600,7 @@ def run(
     from mhdeaths.inbox import run_inbox
     from mhdeaths.warehouse.store import default_path
 
+    limits = Limits.parse(limit)
     path = warehouse or default_path()
     done = run_inbox(
         inbox,
@@ -605,6 +611,7 @@ def run(
         rule=disclosure.value,
         progress=lambda r: out.print(_received_line(r)),
         reporting=lambda line: out.print(line),
+        limits=limits,
     )
     failed = [r for r in done.received if r.status in ("rejected", "unreadable")]
     out.print(

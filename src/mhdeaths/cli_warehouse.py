@@ -21,6 +21,8 @@ from rich.markup import escape
 from rich.table import Table as RichTable
 
 from mhdeaths.errors import ExitCode, UserError
+from mhdeaths.limits import NAMES as LIMIT_NAMES
+from mhdeaths.limits import Limits
 from mhdeaths.process import end_command
 
 if TYPE_CHECKING:
@@ -49,6 +51,18 @@ KeyFile = Annotated[
     typer.Option(
         help="A file holding the pseudonym key \\[default: $MHDEATHS_PSEUDONYM_KEY_FILE "
         "or $MHDEATHS_PSEUDONYM_KEY].",
+        show_default=False,
+    ),
+]
+LimitSettings = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--limit",
+        metavar="NAME=VALUE",
+        help="Change a limit on what one file may take to read (repeatable): "
+        + ", ".join(name.replace("_", "-") for name in LIMIT_NAMES)
+        + "; sizes may end in K, M or G, e.g. --limit file-size=2G (see the Limits table in "
+        "docs/validator.md).",
         show_default=False,
     ),
 ]
@@ -140,6 +154,7 @@ def load(
             show_default=False,
         ),
     ] = None,
+    limit: LimitSettings = None,
 ) -> None:
     """Validate each submission and load the accepted ones, each in one transaction.
 
@@ -151,6 +166,7 @@ def load(
 
     if provider and profile_path:
         raise UserError("Give --provider or --profile, not both.")
+    limits = Limits.parse(limit)
     outcomes = load_files(
         _path(warehouse),
         files,
@@ -160,6 +176,7 @@ def load(
         provider=provider,
         reports_dir=reports,
         progress=lambda o: out.print(describe(o)),
+        limits=limits,
     )
     counts = {s: sum(o.status == s for o in outcomes) for s in ("loaded", "unchanged", "rejected")}
     out.print(

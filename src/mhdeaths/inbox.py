@@ -16,6 +16,7 @@ from pathlib import Path
 from mhdeaths.benchmark.compute import NoActivity
 from mhdeaths.benchmark.publish import Published, publish_benchmarks
 from mhdeaths.errors import UserError, WarehouseError
+from mhdeaths.limits import DEFAULT_LIMITS, Limits
 from mhdeaths.pseudonym import PseudonymKey
 from mhdeaths.report import Report
 from mhdeaths.report_render import write_reports
@@ -81,6 +82,7 @@ def run_inbox(
     spec_root: Path | None = None,
     progress: Callable[[Received], None] | None = None,
     reporting: Callable[[str], None] | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> InboxRun:
     """Validate and load every submission in ``inbox``, then write the benchmarks into ``out``."""
     if not inbox.is_dir():
@@ -92,7 +94,7 @@ def run_inbox(
     with open_loader(warehouse, key=key, spec_root=spec_root) as loader:
         for group in groups:
             try:
-                outcome = loader.load(group)
+                outcome = loader.load(group, limits=limits)
             except WarehouseError:
                 raise
             except UserError as exc:

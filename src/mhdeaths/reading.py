@@ -13,11 +13,15 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import mmap
+import os
 import re
+import stat
+import struct
 import threading
 import zipfile
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -27,6 +31,7 @@ from typing import TypeVar
 import polars as pl
 
 from mhdeaths.errors import UserError
+from mhdeaths.limits import DEFAULT_LIMITS, Limits, bytes_text
 
 
 class SubmissionFileError(UserError):
@@ -117,9 +122,16 @@ _BATCH = 8
 """Blocks read at a time, and blocks searched by polars at once."""
 
 
-def _scan(path: Path, sep: bytes = b",", text: bool = True) -> _Scan:
+def _scan(
+    path: Path,
+    sep: bytes = b",",
+    text: bool = True,
+    limits: Limits = DEFAULT_LIMITS,
+    stop: threading.Event | None = None,
+) -> _Scan:
     """The file's checksum and size; for a text file (``text``) also its line breaks and whether
-    a value may be padded."""
+    a value may be padded. It reads no more than the file size limit allows, and stops at the
+    next block once ``stop`` is set (the file was refused meanwhile)."""
     digest = hashlib.sha256()
     scan = _Scan()
     table = _padding_table(sep)
@@ -140,8 +152,12 @@ def _scan(path: Path, sep: bytes = b",", text: bool = True) -> _Scan:
         # Streamed, so that a large CSV is never held in memory twice; hashlib and polars release
         # the GIL, so this runs beside polars' own read.
         for chunk in iter(lambda: fh.read(_BLOCK), b""):
+            if stop is not None and stop.is_set():
+                raise _Stopped
             digest.update(chunk)
             scan.size += len(chunk)
+            if scan.size > limits.file_size:
+                raise _too_large(path, limits)
             tail = chunk[-1:]
             if not text:
                 continue
@@ -161,6 +177,41 @@ def _scan(path: Path, sep: bytes = b",", text: bool = True) -> _Scan:
     scan.padded = scan.padded or tail == b" "
     scan.sha256 = digest.hexdigest()
     return scan
+
+
+class _Stopped(Exception):
+    """The scan was stopped because the file was refused on another thread."""
+
+
+def _check_line_lengths(path: Path, limits: Limits, newline: bytes) -> None:
+    """Refuse a CSV with a line longer than the limit before the reader holds it: the last line
+    break within each limit's length of bytes is looked for in the file mapped into memory, so a
+    file costs a few searches a mebibyte, each touching a page or two, however many lines."""
+    with path.open("rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if size <= limits.line_length:
+            return
+        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as view:
+            last = -1  # the last line break found
+            while last + limits.line_length + 2 <= size:
+                found = view.rfind(newline, last + 1, last + limits.line_length + 2)
+                if found < 0:
+                    raise _line_too_long(path, limits.line_length)
+                last = found
+
+
+def _line_too_long(path: Path, limit: int) -> SubmissionFileError:
+    return SubmissionFileError(
+        f"{path.name} has a line longer than the limit of {bytes_text(limit)} (check it is a CSV "
+        "file with one record per line); raise the limit with --limit line-length=SIZE."
+    )
+
+
+def _too_large(path: Path, limits: Limits) -> SubmissionFileError:
+    return SubmissionFileError(
+        f"{path.name} is larger than the limit of {bytes_text(limits.file_size)} for one file; "
+        "send the submission in smaller files or raise the limit with --limit file-size=SIZE."
+    )
 
 
 def _search_windows(
@@ -208,7 +259,7 @@ def read_ahead(paths: Sequence[Path]) -> None:
 
     def run() -> None:
         for path, future in ahead.items():
-            fill(future, partial(_read, path, None, None))
+            fill(future, partial(_read, path, None, None, DEFAULT_LIMITS))
 
     threading.Thread(target=run, name="mhdeaths-read-ahead", daemon=True).start()
 
@@ -222,24 +273,59 @@ def fill(future: Future[T], call: Callable[[], T]) -> None:
         future.set_exception(exc)
 
 
-def read_file(path: Path, encoding: str | None = None, delimiter: str | None = None) -> SourceFile:
-    """Read a submission file of any supported format."""
-    ahead = _AHEAD.pop(path, None) if encoding is None and delimiter is None else None
-    if ahead is not None:
+def read_file(
+    path: Path,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> SourceFile:
+    """Read a submission file of any supported format, within the limits (see mhdeaths.limits)."""
+    ahead = _AHEAD.pop(path, None)
+    if ahead is not None and encoding is None and delimiter is None and limits == DEFAULT_LIMITS:
         return ahead.result()
-    return _read(path, encoding, delimiter)
+    return _read(path, encoding, delimiter, limits)
 
 
-def _read(path: Path, encoding: str | None, delimiter: str | None) -> SourceFile:
+_HEAD = 65536
+
+
+def _head(path: Path, limits: Limits) -> bytes:
+    """The first bytes of a regular file within the size limit (for a CSV whose first line is
+    longer, up to the end of that line, within the line length limit).
+
+    The file is opened without waiting for a writer (a named pipe would block) and checked once
+    open, so a link to a device, a pipe or a folder is refused before a byte is read."""
     try:
-        with path.open("rb") as fh:
-            head = fh.read(65536)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         raise SubmissionFileError(f"There is no file at {path}.") from None
     except IsADirectoryError:
         raise SubmissionFileError(f"{path} is a folder, not a file.") from None
     except OSError as exc:
         raise SubmissionFileError(f"{path} cannot be read: {exc.strerror}.") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_size > limits.file_size:
+        os.close(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise SubmissionFileError(f"{path} is a folder, not a file.")
+        if not stat.S_ISREG(info.st_mode):
+            raise SubmissionFileError(
+                f"{path.name} is not a regular file (it is a device, a pipe or a socket, or a "
+                "link to one); name the submission file itself."
+            )
+        raise _too_large(path, limits)
+    with os.fdopen(fd, "rb") as fh:
+        try:
+            head = fh.read(_HEAD)
+            if len(head) == _HEAD and b"\n" not in head and b"\r" not in head:
+                head += fh.read(max(limits.line_length + 1 - _HEAD, 0))
+        except OSError as exc:
+            raise SubmissionFileError(f"{path} cannot be read: {exc.strerror}.") from None
+    return head
+
+
+def _read(path: Path, encoding: str | None, delimiter: str | None, limits: Limits) -> SourceFile:
+    head = _head(path, limits)
     kind = next((k for magic, k in _MAGIC.items() if head.startswith(magic)), "csv")
     if kind == "csv" and path.suffix.lower() in {".xlsx", ".xlsm", ".xls", ".parquet"}:
         raise SubmissionFileError(
@@ -247,19 +333,30 @@ def _read(path: Path, encoding: str | None, delimiter: str | None) -> SourceFile
             "file (it may be damaged or renamed)."
         )
     if kind in {"xlsx", "xls"}:
-        scan = _scan(path, text=False)
+        scan = _scan(path, text=False, limits=limits)
         return SourceFile(
-            path, kind, scan.sha256, scan.size, _read_excel(path, path.read_bytes(), kind)
+            path, kind, scan.sha256, scan.size, _read_excel(path, path.read_bytes(), kind, limits)
         )
     if kind == "parquet":
-        scan = _scan(path, text=False)
+        scan = _scan(path, text=False, limits=limits)
+        _check_parquet(path, limits)
         return SourceFile(
             path, kind, scan.sha256, scan.size, [_read_parquet(path, path.read_bytes())]
         )
+    # The scan runs beside the read; once the file is refused it stops at its next block (the
+    # pool waits for it on leaving).
+    _check_line_lengths(path, limits, b"\r" if b"\r" in head and b"\n" not in head else b"\n")
+    stop = threading.Event()
     with ThreadPoolExecutor(max_workers=1) as pool:
         sep = delimiter or _sniff_delimiter(head.decode("utf-8", "replace"))
-        scanning = pool.submit(_scan, path, sep.encode("utf-8", "replace")[:1] or b",")
-        return _read_csv(path, head, scanning, encoding, delimiter)
+        scanning = pool.submit(
+            _scan, path, sep.encode("utf-8", "replace")[:1] or b",", True, limits, stop
+        )
+        try:
+            return _read_csv(path, head, scanning, encoding, delimiter, limits)
+        except BaseException:
+            stop.set()
+            raise
 
 
 # --- CSV ---------------------------------------------------------------------------------------
@@ -271,6 +368,7 @@ def _read_csv(
     scanning: Future[_Scan],
     encoding: str | None,
     delimiter: str | None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> SourceFile:
     if not head.strip():
         # An empty file is a submission with no records: the spec's "not empty" rule reports it.
@@ -281,6 +379,9 @@ def _read_csv(
         raise SubmissionFileError(
             f"{path.name} holds binary data, so it is not a CSV file; send CSV, Excel or Parquet."
         )
+    first_end = head.find(b"\r" if b"\r" in head and b"\n" not in head else b"\n")
+    if (first_end if first_end >= 0 else len(head)) > limits.line_length:
+        raise _line_too_long(path, limits.line_length)
     raw: bytes | None = None  # the file's bytes, when they must be changed before reading
     if b"\r" in head and b"\n" not in head:
         # Old Mac line endings (a carriage return alone): read them as newlines.
@@ -298,6 +399,7 @@ def _read_csv(
         source = text.encode("utf-8")
     header_text = _decode(path, head, encoding or "utf-8-sig", partial=True)[0]
     sep = delimiter or _sniff_delimiter(header_text)
+    _check_columns(path, header_text, sep, limits)
     frame = _polars_csv(source, sep)
     if frame is None:
         if stated.startswith("utf"):
@@ -306,8 +408,11 @@ def _read_csv(
         text, used = _decode(path, content(), "cp1252")
         header_text = text[:65536]
         sep = delimiter or _sniff_delimiter(header_text)
+        _check_columns(path, header_text, sep, limits)
         source = text.encode("utf-8")
         frame = _polars_csv(source, sep)
+    # A file that grew past the size limit is refused as that, whatever else the reader found.
+    scanning.result()
     if isinstance(frame, Exception):
         try:
             problem = _csv_problem(path, _whole_text(content(), used), sep, frame)
@@ -341,6 +446,27 @@ def _read_csv(
         raise SubmissionFileError(f"{path.name} cannot be read as CSV: {exc}.") from None
     sheet = _sheet(None, frame, headers, rows)
     return SourceFile(path, "csv", scan.sha256, scan.size, [sheet], used, sep)
+
+
+def _check_columns(path: Path, header_text: str, sep: str, limits: Limits) -> None:
+    """Refuse a CSV whose header has more columns than the limit, before the reader makes one
+    column for each."""
+    line = first_line(header_text)
+    if line.count(sep) < limits.columns:
+        return
+    try:
+        columns = len(_csv_headers(line, sep))
+    except csv.Error:
+        columns = line.count(sep) + 1
+    if columns > limits.columns:
+        raise _too_many_columns(path, columns, limits)
+
+
+def _too_many_columns(path: Path, columns: int, limits: Limits) -> SubmissionFileError:
+    return SubmissionFileError(
+        f"{path.name} has {columns:,} columns, more than the limit of {limits.columns:,}; send "
+        "only the spec's fields, or raise the limit with --limit columns=N."
+    )
 
 
 def _sheet(name: str | None, frame: pl.DataFrame, headers: list[str], rows: pl.Series) -> Sheet:
@@ -512,7 +638,7 @@ _EXCEL_TIME = r"^1899-12-31[ T](\d{2}:\d{2})(?::00(?:\.0+)?)?$"
 _EXCEL_TIME_SECONDS = r"^1899-12-31[ T](\d{2}:\d{2}:\d{2})(?:\.\d+)?$"
 
 
-def _read_excel(path: Path, data: bytes, kind: str) -> list[Sheet]:
+def _read_excel(path: Path, data: bytes, kind: str, limits: Limits = DEFAULT_LIMITS) -> list[Sheet]:
     if kind == "xlsx":
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
@@ -520,7 +646,7 @@ def _read_excel(path: Path, data: bytes, kind: str) -> list[Sheet]:
                     raise SubmissionFileError(
                         f"{path.name} is a zip archive, not an Excel workbook."
                     )
-                _check_used_ranges(path, archive)
+                _check_workbook(path, archive, data, limits)
         except (
             zipfile.BadZipFile,
             zlib.error,
@@ -560,15 +686,48 @@ def _read_excel(path: Path, data: bytes, kind: str) -> list[Sheet]:
     return sheets
 
 
-_MOST_CELLS = 20_000_000
-"""The Excel reader holds a sheet's whole used range in memory, about 32 bytes a cell, empty or
-not: a stray value far below or to the right of the data would take gigabytes (and, past the
-machine's memory, end the process), so such a sheet is refused with one sentence instead."""
+# The Excel reader holds a sheet's whole used range in memory, about 32 bytes a cell, empty or not,
+# and every shared string: a stray value far below or to the right of the data, a sheet with no
+# <dimension> or one that understates it, or a zip bomb would take gigabytes (and, past the
+# machine's memory, end the process). So every part of a workbook is unzipped here first, a block
+# at a time and never past the size its zip entry declares, counting each sheet's rows and
+# columns (from the cells themselves, not the <dimension>) and the shared strings; a workbook
+# past a limit is refused before the reader sees it.
 _DIMENSION = re.compile(
     rb'<(?:\w+:)?dimension ref="\$?([A-Z]{1,3})\$?(\d+)(?::\$?([A-Z]{1,3})\$?(\d+))?"'
 )
-_ROW = re.compile(rb'<(?:\w+:)?row [^>]*?r="(\d+)"')
-_CELL_COLUMN = re.compile(rb'<(?:\w+:)?c r="([A-Z]{1,3})\d')
+# Counted with the bytes' own searches (a regular expression per cell would take longer than
+# the reader itself): tags are made plain first when a piece has a namespace prefix or writes a
+# reference attribute in any other way than ` r="`, which Excel always does.
+_PREFIX = re.compile(rb"<(/?)[A-Za-z_][\w.-]*:")
+_PREFIXED = re.compile(rb":(?:row|c|si)[\s>/]")
+_ODD_REFERENCE = re.compile(rb" r *= *['\"]")
+_ODD_SIGN = re.compile(rb"r(?: +=|= *'|= )")
+_SPACES = bytes.maketrans(b"\t\n\r", b"   ")
+_ROW_NUMBER = re.compile(rb' r="\$?(\d+)')
+_CELL_COLUMN = re.compile(rb' r="\$?([A-Z]{1,3})\$?\d')
+_CELL_ROW = re.compile(rb' r="\$?[A-Z]{1,3}\$?(\d+)')
+
+
+def _plain(text: bytes) -> bytes:
+    """The text with every blank a space, every tag's namespace prefix taken off (when it has
+    any) and every cell or row reference written ` r="`."""
+    text = text.translate(_SPACES)
+    if _PREFIXED.search(text):
+        text = _PREFIX.sub(rb"<\1", text)
+    if _ODD_SIGN.search(text):
+        text = _ODD_REFERENCE.sub(b' r="', text).replace(b"'", b'"')
+    return text
+
+
+def _tags(text: bytes, name: bytes) -> int:
+    """How many elements of the name open in the (prefix-free) text."""
+    return sum(text.count(b"<" + name + end) for end in (b" ", b">", b"/"))
+
+
+_PIECE = 1 << 20
+_RATIO_FROM = 1 << 20
+"""Parts smaller than this unzipped are not held to the ratio limit (tiny parts compress oddly)."""
 
 
 def _column_number(letters: str) -> int:
@@ -578,36 +737,175 @@ def _column_number(letters: str) -> int:
     return number
 
 
-def _check_used_ranges(path: Path, archive: zipfile.ZipFile) -> None:
-    """Refuse a workbook with a sheet whose used range is too large to hold (see _MOST_CELLS):
-    by the sheet's own <dimension> when it has one, else by its last row and widest cell."""
-    for member in archive.namelist():
-        if not (member.startswith("xl/worksheets/") and member.endswith(".xml")):
-            continue
-        with archive.open(member) as stream:
-            head = stream.read(16384)
-        found = _DIMENSION.search(head)
-        if found:
-            first_col, first_row, last_col, last_row = found.groups()
-            rows = int(last_row or first_row) - int(first_row) + 1
-            width = _column_number((last_col or first_col).decode()) - _column_number(
-                first_col.decode()
-            )
-            columns = width + 1
-            end_row, end_col = int(last_row or first_row), (last_col or first_col).decode()
-        else:
-            xml = archive.read(member)
-            row_numbers = [int(m) for m in _ROW.findall(xml[-65536:])] or [1]
-            letters = {m.decode() for m in _CELL_COLUMN.findall(xml)} or {"A"}
-            end_row = max(row_numbers)
-            end_col = max(letters, key=_column_number)
-            rows, columns = end_row, _column_number(end_col)
-        if rows * columns > _MOST_CELLS:
+class _UsedRange:
+    """A sheet's used range, counted from its XML fed in pieces: the highest row and column any
+    cell names (cells and rows without a reference are counted by position, as the reader
+    places them), or its <dimension> when that is larger."""
+
+    def __init__(self) -> None:
+        self.rest = b""
+        self.last_row = 0
+        self.unnumbered_rows = 0
+        self.last_column = 0
+        self.widest_unnumbered = 0
+        self.dimension = (0, 0)
+        self.started = False
+
+    def feed(self, piece: bytes) -> None:
+        if not self.started:
+            self.started = True
+            found = _DIMENSION.search(piece[:16384])
+            if found:
+                first_col, first_row, last_col, last_row = found.groups()
+                rows = int(last_row or first_row) - int(first_row) + 1
+                columns = _column_number((last_col or first_col).decode()) - _column_number(
+                    first_col.decode()
+                )
+                self.dimension = (max(rows, 0), max(columns + 1, 0))
+        text = self.rest + piece
+        # Counted up to the last row's start, so that no row (or tag) is split between pieces;
+        # a long stretch without a row is counted as it is.
+        cut = max(text.rfind(b"<row"), text.rfind(b":row"))
+        if cut <= 0:
+            if len(text) <= 16 * _PIECE:
+                self.rest = text
+                return
+            cut = len(text)
+        self._count(text[:cut])
+        self.rest = text[cut:]
+
+    def end(self) -> None:
+        self._count(self.rest)
+        self.rest = b""
+
+    def _count(self, text: bytes) -> None:
+        if not text:
+            return
+        text = _plain(text)
+        numbered = _ROW_NUMBER.findall(text)
+        if numbered:
+            self.last_row = max(self.last_row, *map(int, set(numbered)))
+        self.unnumbered_rows += max(_tags(text, b"row") - len(numbered), 0)
+        cell_rows = _CELL_ROW.findall(text)
+        if cell_rows:
+            self.last_row = max(self.last_row, *map(int, set(cell_rows)))
+        if _tags(text, b"c") > len(cell_rows):
+            # Some cells name no column: each takes the next one in its row.
+            widest = max(_tags(row, b"c") for row in text.split(b"<row"))
+            self.widest_unnumbered = max(self.widest_unnumbered, widest)
+        if cell_rows:
+            columns = set(_CELL_COLUMN.findall(text))
+            self.last_column = max(self.last_column, *(_column_number(c.decode()) for c in columns))
+
+    @property
+    def rows(self) -> int:
+        return max(self.last_row + self.unnumbered_rows, self.dimension[0])
+
+    @property
+    def columns(self) -> int:
+        return max(self.last_column + self.widest_unnumbered, self.dimension[1])
+
+
+def _unzipped(data: bytes, info: zipfile.ZipInfo) -> Iterator[bytes]:
+    """A part of the workbook unzipped a block at a time, as the Excel reader would read it from
+    its local entry; a part that unzips larger than its entry declares is refused as damaged
+    (the declared sizes are what the limits were checked against)."""
+    offset = info.header_offset
+    header = data[offset : offset + 30]
+    if len(header) < 30 or header[:4] != b"PK\x03\x04":
+        raise zipfile.BadZipFile(info.filename)
+    name_length, extra_length = struct.unpack("<HH", header[26:30])
+    start = offset + 30 + name_length + extra_length
+    compressed = memoryview(data)[start : start + info.compress_size]
+    if info.compress_type == zipfile.ZIP_STORED:
+        for at in range(0, len(compressed), _PIECE):
+            yield bytes(compressed[at : at + _PIECE])
+        return
+    if info.compress_type != zipfile.ZIP_DEFLATED:
+        raise NotImplementedError(info.compress_type)
+    inflate = zlib.decompressobj(-15)
+    produced = 0
+    for at in range(0, len(compressed), _PIECE):
+        pending = bytes(compressed[at : at + _PIECE])
+        while pending and not inflate.eof:
+            out = inflate.decompress(pending, _PIECE)
+            pending = inflate.unconsumed_tail
+            produced += len(out)
+            if produced > info.file_size:
+                raise zipfile.BadZipFile(info.filename)
+            if out:
+                yield out
+        if inflate.eof:
+            return
+    out = inflate.flush()
+    if produced + len(out) > info.file_size:
+        raise zipfile.BadZipFile(info.filename)
+    if out:
+        yield out
+
+
+def _check_workbook(
+    path: Path, archive: zipfile.ZipFile, data: bytes, limits: Limits = DEFAULT_LIMITS
+) -> None:
+    """Refuse a workbook that unzips too large, or whose sheets' used ranges (or shared strings)
+    hold too many cells to read, before the Excel reader expands any of it."""
+    parts = archive.infolist()
+    if sum(info.file_size for info in parts) > limits.unzipped_size:
+        raise SubmissionFileError(
+            f"{path.name} unzips to more than the limit of {bytes_text(limits.unzipped_size)} "
+            "(an .xlsx file is a zip); save it as CSV, or raise the limit with "
+            "--limit unzipped-size=SIZE."
+        )
+    for info in parts:
+        if info.file_size > _RATIO_FROM and info.file_size > limits.zip_ratio * max(
+            info.compress_size, 1
+        ):
             raise SubmissionFileError(
-                f"{path.name} has a sheet used down to row {end_row:,} and across to column "
-                f"{end_col} ({rows * columns:,} cells), too many to read: delete the empty rows "
-                "and columns after the data (or save the sheet as CSV) and validate again."
+                f"{path.name} holds a part that unzips more than {limits.zip_ratio:,} times "
+                "larger than it is stored, as a zip bomb does; save the workbook again from "
+                "Excel, or raise the limit with --limit zip-ratio=N."
             )
+    cells = 0
+    for info in parts:
+        if info.filename.lower().endswith("sharedstrings.xml"):
+            strings = sum(_tags(_plain(piece), b"si") for piece in _unzipped(data, info))
+            if strings > limits.sheet_cells:
+                raise _too_many_cells(path, f"{strings:,} shared strings", limits)
+            continue
+        used = _UsedRange()
+        for piece in _unzipped(data, info):
+            used.feed(piece)
+            _check_used_range(path, used, cells, limits)
+        used.end()
+        _check_used_range(path, used, cells, limits)
+        cells += used.rows * used.columns
+
+
+def _check_used_range(path: Path, used: _UsedRange, before: int, limits: Limits) -> None:
+    """Refuse a sheet (counted so far) past the column limit, or past the cell limit with the
+    sheets before it (``before`` cells)."""
+    if used.columns > limits.columns:
+        raise SubmissionFileError(
+            f"{path.name} has a sheet used across to column {column_letter(used.columns - 1)} "
+            f"({used.columns:,} columns), more than the limit of {limits.columns:,}: delete "
+            "the empty columns after the data (or raise the limit with --limit columns=N) "
+            "and validate again."
+        )
+    if before + used.rows * used.columns > limits.sheet_cells:
+        raise _too_many_cells(
+            path,
+            f"a sheet used down to row {used.rows:,} and across to column "
+            f"{column_letter(max(used.columns - 1, 0))} ({used.rows * used.columns:,} cells)",
+            limits,
+        )
+
+
+def _too_many_cells(path: Path, what: str, limits: Limits) -> SubmissionFileError:
+    return SubmissionFileError(
+        f"{path.name} has {what}, too many to read (the limit is {limits.sheet_cells:,} cells "
+        "in a workbook's sheets): delete the empty rows and columns after the data (or save the "
+        "sheet as CSV) and validate again, or raise the limit with --limit sheet-cells=N."
+    )
 
 
 def _excel_sheet(name: str, raw: pl.DataFrame) -> Sheet:
@@ -656,6 +954,35 @@ def _reraise_interrupt(exc: BaseException) -> None:
 # --- Parquet -----------------------------------------------------------------------------------
 
 
+def _check_parquet(path: Path, limits: Limits) -> None:
+    """Refuse a Parquet file with more columns or cells than the limits, or with nested values
+    (a list in every cell has no bound), from its footer alone, before any data is read."""
+    try:
+        schema = pl.read_parquet_schema(path)
+        rows = int(pl.scan_parquet(path).select(pl.len()).collect().item())
+    except BaseException as exc:
+        _reraise_interrupt(exc)
+        raise SubmissionFileError(f"{path.name} is not a readable Parquet file.") from None
+    if len(schema) > limits.columns:
+        raise _too_many_columns(path, len(schema), limits)
+    if rows * max(len(schema), 1) > limits.cells:
+        raise SubmissionFileError(
+            f"{path.name} has {rows:,} rows of {len(schema):,} columns, more than the limit of "
+            f"{limits.cells:,} cells; send the submission in smaller files or raise the limit "
+            "with --limit cells=N."
+        )
+    for name, dtype in schema.items():
+        if isinstance(dtype, pl.List | pl.Array | pl.Struct):
+            raise _not_text(path, name, dtype)
+
+
+def _not_text(path: Path, name: str, dtype: pl.DataType) -> SubmissionFileError:
+    return SubmissionFileError(
+        f"The column {name!r} of {path.name} holds {dtype} values, which cannot be read "
+        "as text; write one plain value per cell."
+    )
+
+
 def _read_parquet(path: Path, data: bytes) -> Sheet:
     try:
         frame = pl.read_parquet(io.BytesIO(data))
@@ -668,10 +995,7 @@ def _read_parquet(path: Path, data: bytes) -> Sheet:
         try:
             columns.append(frame.select(_parquet_text(name, dtype)).to_series())
         except (pl.exceptions.PolarsError, ValueError, TypeError):
-            raise SubmissionFileError(
-                f"The column {name!r} of {path.name} holds {dtype} values, which cannot be read "
-                "as text; write one plain value per cell."
-            ) from None
+            raise _not_text(path, name, dtype) from None
     text = pl.DataFrame(columns) if columns else pl.DataFrame()
     text = text.with_columns(pl.col(c).str.strip_chars().replace("", None) for c in text.columns)
     return _sheet(None, text, headers, pl.int_range(1, text.height + 1, eager=True).alias("row"))

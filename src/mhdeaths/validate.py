@@ -19,6 +19,7 @@ from pathlib import Path
 import polars as pl
 
 from mhdeaths.errors import SpecError, UserError
+from mhdeaths.limits import DEFAULT_LIMITS, Limits
 from mhdeaths.profile import Profile, ProfileError, apply_profile, profile_for
 from mhdeaths.reading import (
     Sheet,
@@ -128,6 +129,7 @@ def validate(
     delimiter: str | None = None,
     strict: bool = False,
     sample: int = DEFAULT_SAMPLE,
+    limits: Limits = DEFAULT_LIMITS,
     on_read: Callable[[Spec, Mapping[str, pl.DataFrame], Mapping[str, pl.Series]], None]
     | None = None,
 ) -> ValidationResult:
@@ -135,7 +137,8 @@ def validate(
 
     ``on_read`` is given the spec version, each table's text (under field names) and each
     record's row in its file as soon as they are known, before the rules run: the loader starts
-    its own work on them there, to overlap with the validation.
+    its own work on them there, to overlap with the validation. ``limits`` bound what each file
+    may take to read (see ``mhdeaths.limits``).
     """
     if not paths:
         raise UserError("Name at least one file to validate.")
@@ -148,6 +151,7 @@ def validate(
             p,
             encoding or (profile.encoding if profile else None),
             delimiter or (profile.delimiter if profile else None),
+            limits,
         )
         for p in paths
     ]

@@ -28,6 +28,7 @@ import polars as pl
 from mhdeaths import __version__
 from mhdeaths.engine import to_typed
 from mhdeaths.errors import WarehouseError
+from mhdeaths.limits import DEFAULT_LIMITS, Limits
 from mhdeaths.profile import Profile, profile_for
 from mhdeaths.pseudonym import PseudonymKey, pseudonym_parameters, pseudonym_sql
 from mhdeaths.reading import fill
@@ -105,6 +106,7 @@ def load(
     spec_root: Path | None = None,
     reports_dir: Path | None = None,
     progress: Callable[[LoadOutcome], None] | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> list[LoadOutcome]:
     """Validate and load every submission among the files; a rejected one is reported (into
     ``reports_dir``, by default reports/ beside the warehouse), not loaded.
@@ -122,6 +124,7 @@ def load(
                 profile=profile,
                 provider=provider,
                 reports_dir=reports_dir,
+                limits=limits,
             )
             outcomes.append(outcome)
             if progress:
@@ -164,6 +167,7 @@ class Loader:
         profile: Profile | None = None,
         provider: str | None = None,
         reports_dir: Path | None = None,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> LoadOutcome:
         """Validate one submission and load it if accepted. A rejected one's report is written
         into ``reports_dir`` (when given; otherwise the caller writes it where it wants).
@@ -180,6 +184,7 @@ class Loader:
                 profile=profile,
                 provider=provider,
                 spec_root=self.spec_root,
+                limits=limits,
                 on_read=early.start,
             )
         except BaseException:
