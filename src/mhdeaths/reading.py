@@ -258,10 +258,21 @@ def read_ahead(paths: Sequence[Path]) -> None:
     _AHEAD.update(ahead)
 
     def run() -> None:
-        for path, future in ahead.items():
+        futures = list(ahead.items())
+        for n, (path, future) in enumerate(futures):
             fill(future, partial(_read, path, None, None, DEFAULT_LIMITS))
+            if future.exception() is not None:
+                # A refused file ends the command: read no further ahead (``read_file`` reads a
+                # file it still wants itself).
+                for _, rest in futures[n + 1 :]:
+                    rest.set_exception(_NotReadAhead())
+                return
 
     threading.Thread(target=run, name="mhdeaths-read-ahead", daemon=True).start()
+
+
+class _NotReadAhead(Exception):
+    """The file was not read ahead, because one before it was refused."""
 
 
 def fill(future: Future[T], call: Callable[[], T]) -> None:
@@ -282,7 +293,10 @@ def read_file(
     """Read a submission file of any supported format, within the limits (see mhdeaths.limits)."""
     ahead = _AHEAD.pop(path, None)
     if ahead is not None and encoding is None and delimiter is None and limits == DEFAULT_LIMITS:
-        return ahead.result()
+        try:
+            return ahead.result()
+        except _NotReadAhead:
+            pass
     return _read(path, encoding, delimiter, limits)
 
 
@@ -865,17 +879,17 @@ def _check_workbook(
                 "larger than it is stored, as a zip bomb does; save the workbook again from "
                 "Excel, or raise the limit with --limit zip-ratio=N."
             )
-    cells = 0
+    # Every part is counted as a sheet and as shared strings: the workbook's own relationships,
+    # not the parts' names, say which is which.
+    cells = strings = 0
     for info in parts:
-        if info.filename.lower().endswith("sharedstrings.xml"):
-            strings = sum(_tags(_plain(piece), b"si") for piece in _unzipped(data, info))
-            if strings > limits.sheet_cells:
-                raise _too_many_cells(path, f"{strings:,} shared strings", limits)
-            continue
         used = _UsedRange()
         for piece in _unzipped(data, info):
             used.feed(piece)
             _check_used_range(path, used, cells, limits)
+            strings += _tags(_plain(piece), b"si")
+            if strings > limits.sheet_cells:
+                raise _too_many_cells(path, f"{strings:,} shared strings", limits)
         used.end()
         _check_used_range(path, used, cells, limits)
         cells += used.rows * used.columns
