@@ -27,8 +27,9 @@ class Limits:
 
     file_size: int = _GIB
     """Bytes in any one file (CSV, Excel or Parquet)."""
-    unzipped_size: int = _GIB
-    """Bytes an Excel workbook (.xlsx, a zip) holds once unzipped, all its parts together."""
+    decompressed_size: int = _GIB
+    """Bytes an Excel workbook (.xlsx, a zip) holds once unzipped, all its parts together, or a
+    Parquet file's values once decompressed (its text, and 8 bytes for any other value)."""
     zip_ratio: int = 200
     """How many times larger than on disk one part of an Excel workbook may unzip (parts over
     1 MiB unzipped; a zip bomb unzips about a thousand times larger)."""

@@ -864,11 +864,11 @@ def _check_workbook(
     """Refuse a workbook that unzips too large, or whose sheets' used ranges (or shared strings)
     hold too many cells to read, before the Excel reader expands any of it."""
     parts = archive.infolist()
-    if sum(info.file_size for info in parts) > limits.unzipped_size:
+    if sum(info.file_size for info in parts) > limits.decompressed_size:
         raise SubmissionFileError(
-            f"{path.name} unzips to more than the limit of {bytes_text(limits.unzipped_size)} "
+            f"{path.name} unzips to more than the limit of {bytes_text(limits.decompressed_size)} "
             "(an .xlsx file is a zip); save it as CSV, or raise the limit with "
-            "--limit unzipped-size=SIZE."
+            "--limit decompressed-size=SIZE."
         )
     for info in parts:
         if info.file_size > _RATIO_FROM and info.file_size > limits.zip_ratio * max(
@@ -969,8 +969,9 @@ def _reraise_interrupt(exc: BaseException) -> None:
 
 
 def _check_parquet(path: Path, limits: Limits) -> None:
-    """Refuse a Parquet file with more columns or cells than the limits, or with nested values
-    (a list in every cell has no bound), from its footer alone, before any data is read."""
+    """Refuse a Parquet file with more columns or cells than the limits, or with nested or binary
+    values (a list in every cell has no bound), from its footer alone; then one whose values take
+    more than the limit once decompressed, measured before any of it is held."""
     try:
         schema = pl.read_parquet_schema(path)
         rows = int(pl.scan_parquet(path).select(pl.len()).collect().item())
@@ -986,8 +987,31 @@ def _check_parquet(path: Path, limits: Limits) -> None:
             "with --limit cells=N."
         )
     for name, dtype in schema.items():
-        if isinstance(dtype, pl.List | pl.Array | pl.Struct):
+        if isinstance(dtype, pl.List | pl.Array | pl.Struct | pl.Binary):
             raise _not_text(path, name, dtype)
+    # A Parquet file compresses repeated text to almost nothing (a value written once in a
+    # dictionary stands for every row): its text is measured a batch at a time, never held.
+    text = [
+        pl.col(name).cast(pl.String).str.len_bytes().cast(pl.Int64).sum()
+        for name, dtype in schema.items()
+        if isinstance(dtype, pl.String | pl.Categorical | pl.Enum)
+    ]
+    try:
+        measured = (
+            pl.scan_parquet(path).select(pl.sum_horizontal(text)).collect(engine="streaming")
+            if text
+            else None
+        )
+    except BaseException as exc:
+        _reraise_interrupt(exc)
+        raise SubmissionFileError(f"{path.name} is not a readable Parquet file.") from None
+    size = (measured.item() if measured is not None else 0) + rows * (len(schema) - len(text)) * 8
+    if size > limits.decompressed_size:
+        raise SubmissionFileError(
+            f"{path.name} holds more than the limit of {bytes_text(limits.decompressed_size)} "
+            "of values once decompressed; send the submission in smaller files or raise the "
+            "limit with --limit decompressed-size=SIZE."
+        )
 
 
 def _not_text(path: Path, name: str, dtype: pl.DataType) -> SubmissionFileError:

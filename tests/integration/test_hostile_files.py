@@ -361,6 +361,17 @@ def test_a_parquet_file_with_too_many_cells_is_refused_from_its_footer(tmp_path:
     )
 
 
+def test_a_parquet_file_of_repeated_text_is_measured_before_it_is_read(tmp_path: Path) -> None:
+    """3 KB on disk, 1.6 GB of text once decompressed (one value in a dictionary stands for
+    every row): it ended the process, out of memory."""
+    path = tmp_path / "repeated_death.parquet"
+    pl.DataFrame({"spec_version": ["x" * 4096] * 400_000}).write_parquet(path)
+    assert path.stat().st_size < 10_000
+    ended = validate(path)
+    assert_refused(ended, "holds more than the limit of 1 GiB of values once decompressed")
+    assert ended.seconds < 10
+
+
 def test_a_parquet_list_column_is_refused_before_it_is_read(tmp_path: Path) -> None:
     """A list in each cell has no bound that rows and columns can give."""
     path = tmp_path / "lists_death.parquet"
@@ -477,7 +488,7 @@ def test_the_limits_table_in_the_docs_is_the_code_s() -> None:
         for cells in [line.strip("|").split("|")]
     }
     defaults = Limits()
-    sizes = {"file_size", "unzipped_size", "line_length"}
+    sizes = {"file_size", "decompressed_size", "line_length"}
     assert rows == {
         name.replace("_", "-"): bytes_text(getattr(defaults, name))
         if name in sizes
