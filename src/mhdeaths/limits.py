@@ -41,7 +41,8 @@ class Limits:
     """Cells in the used ranges (rows x columns, empty or not) of an Excel workbook's sheets
     together: the Excel reader holds every one, about 32 bytes each."""
     cells: int = 100_000_000
-    """Rows x columns of a Parquet file, from its footer."""
+    """Records x columns of a CSV or Parquet file (every line of a CSV, even an empty one, is a
+    record): the reader holds 20 to 40 bytes a cell, so the default allows 2 to 4 GB."""
 
     @classmethod
     def parse(cls, settings: Sequence[str] | None) -> Limits:

@@ -9,6 +9,7 @@ Anything that cannot be read at all raises ``SubmissionFileError`` with one sent
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import hashlib
@@ -413,8 +414,8 @@ def _read_csv(
         source = text.encode("utf-8")
     header_text = _decode(path, head, encoding or "utf-8-sig", partial=True)[0]
     sep = delimiter or _sniff_delimiter(header_text)
-    _check_columns(path, header_text, sep, limits)
-    frame = _polars_csv(source, sep)
+    most = _check_columns(path, header_text, sep, limits)
+    frame = _polars_csv(source, sep, most + 1)
     if frame is None:
         if stated.startswith("utf"):
             raise SubmissionFileError(f"{path.name} is not valid UTF-8 text.")
@@ -422,11 +423,13 @@ def _read_csv(
         text, used = _decode(path, content(), "cp1252")
         header_text = text[:65536]
         sep = delimiter or _sniff_delimiter(header_text)
-        _check_columns(path, header_text, sep, limits)
+        most = _check_columns(path, header_text, sep, limits)
         source = text.encode("utf-8")
-        frame = _polars_csv(source, sep)
+        frame = _polars_csv(source, sep, most + 1)
     # A file that grew past the size limit is refused as that, whatever else the reader found.
     scanning.result()
+    if isinstance(frame, pl.DataFrame):
+        _too_many_records(path, most, frame, limits)
     if isinstance(frame, Exception):
         try:
             problem = _csv_problem(path, _whole_text(content(), used), sep, frame)
@@ -462,18 +465,28 @@ def _read_csv(
     return SourceFile(path, "csv", scan.sha256, scan.size, [sheet], used, sep)
 
 
-def _check_columns(path: Path, header_text: str, sep: str, limits: Limits) -> None:
+def _check_columns(path: Path, header_text: str, sep: str, limits: Limits) -> int:
     """Refuse a CSV whose header has more columns than the limit, before the reader makes one
-    column for each."""
+    column for each; the most records the cell limit then allows (every line, even an empty
+    one, is a record of as many cells as the header has columns)."""
     line = first_line(header_text)
-    if line.count(sep) < limits.columns:
-        return
-    try:
-        columns = len(_csv_headers(line, sep))
-    except csv.Error:
-        columns = line.count(sep) + 1
+    columns = line.count(sep) + 1
     if columns > limits.columns:
-        raise _too_many_columns(path, columns, limits)
+        with contextlib.suppress(csv.Error):
+            columns = len(_csv_headers(line, sep))
+        if columns > limits.columns:
+            raise _too_many_columns(path, columns, limits)
+    return max(limits.cells // columns, 1)
+
+
+def _too_many_records(path: Path, most: int, frame: pl.DataFrame, limits: Limits) -> None:
+    """Refuse a CSV read up to one record past the most allowed (the reader stops there)."""
+    if frame.height > most:
+        raise SubmissionFileError(
+            f"{path.name} has more than {most:,} records of {frame.width:,} columns, more than "
+            f"the limit of {limits.cells:,} cells; send the submission in smaller files or "
+            "raise the limit with --limit cells=N."
+        )
 
 
 def _too_many_columns(path: Path, columns: int, limits: Limits) -> SubmissionFileError:
@@ -494,11 +507,15 @@ def _sheet(name: str | None, frame: pl.DataFrame, headers: list[str], rows: pl.S
     return Sheet(name, frame.filter(~blank), headers, rows.filter(~blank), count)
 
 
-def _polars_csv(source: Path | bytes, sep: str) -> pl.DataFrame | Exception | None:
-    """Read CSV text with every column as text; None when it is not UTF-8."""
+def _polars_csv(
+    source: Path | bytes, sep: str, rows: int | None = None
+) -> pl.DataFrame | Exception | None:
+    """Read CSV text with every column as text, no more than ``rows`` records; None when it is
+    not UTF-8."""
     try:
         return pl.read_csv(
             source,
+            n_rows=rows,
             separator=sep,
             infer_schema=False,
             has_header=True,

@@ -309,6 +309,23 @@ def test_the_line_length_limit_can_be_raised(tmp_path: Path) -> None:
     assert validate(path, limits=("line-length=4M",)).code in (0, 1)
 
 
+def test_a_csv_of_empty_lines_is_read_no_further_than_the_cell_limit(tmp_path: Path) -> None:
+    """Every line, even an empty one, is a record of as many (empty) cells as the header has
+    columns: 20 MB of line breaks under a 44-column header would be 900 million cells. The
+    reader stops one record past the limit (lowered here, as the default allows about 2 GB)."""
+    path = tmp_path / "empty_death.csv"
+    header = DEATH.read_bytes().split(b"\n", 1)[0]
+    path.write_bytes(header + b"\n" + b"\n" * (20 << 20))
+    ended = validate(path, limits=("cells=1M",))
+    assert_refused(
+        ended,
+        "empty_death.csv has more than 23,831 records of 44 columns, more than the limit of "
+        "1,048,576 cells",
+        "--limit cells=N",
+    )
+    assert ended.seconds < 10
+
+
 def test_a_file_over_the_size_limit_is_refused_before_it_is_read(tmp_path: Path) -> None:
     assert_refused(
         validate(DEATH, ACTIVITY, limits=("file-size=1K",)),
