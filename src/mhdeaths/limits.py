@@ -39,7 +39,8 @@ class Limits:
     """Bytes in one line of a CSV file."""
     sheet_cells: int = 20_000_000
     """Cells in the used ranges (rows x columns, empty or not) of an Excel workbook's sheets
-    together: the Excel reader holds every one, about 32 bytes each."""
+    together: the Excel reader holds every one, about 32 bytes each in an .xlsx workbook and
+    about 100 in an .xls one (where each counts three)."""
     cells: int = 100_000_000
     """Records x columns of a CSV or Parquet file (every line of a CSV, even an empty one, is a
     record): the reader holds 20 to 40 bytes a cell, so the default allows 2 to 4 GB."""

@@ -691,6 +691,20 @@ def _read_excel(path: Path, data: bytes, kind: str, limits: Limits = DEFAULT_LIM
             raise SubmissionFileError(
                 f"{path.name} is not a readable Excel workbook (it may be damaged or cut short)."
             ) from None
+    if kind == "xls":
+        try:
+            ranges = _xls_used_ranges(_xls_workbook_stream(data))
+        except (struct.error, ValueError, IndexError):
+            raise SubmissionFileError(
+                f"{path.name} is not a readable Excel workbook (it may be damaged or cut short)."
+            ) from None
+        cells = 0
+        for rows, columns in ranges:
+            used = _UsedRange()
+            used.last_row, used.last_column = rows, columns
+            # The .xls reader holds about three times what the .xlsx reader does for a cell.
+            _check_used_range(path, used, cells, limits, weight=3)
+            cells += rows * columns
     try:
         import fastexcel
 
@@ -912,9 +926,11 @@ def _check_workbook(
         cells += used.rows * used.columns
 
 
-def _check_used_range(path: Path, used: _UsedRange, before: int, limits: Limits) -> None:
+def _check_used_range(
+    path: Path, used: _UsedRange, before: int, limits: Limits, weight: int = 1
+) -> None:
     """Refuse a sheet (counted so far) past the column limit, or past the cell limit with the
-    sheets before it (``before`` cells)."""
+    sheets before it (``before`` cells), each cell counting ``weight`` times."""
     if used.columns > limits.columns:
         raise SubmissionFileError(
             f"{path.name} has a sheet used across to column {column_letter(used.columns - 1)} "
@@ -922,19 +938,126 @@ def _check_used_range(path: Path, used: _UsedRange, before: int, limits: Limits)
             "the empty columns after the data (or raise the limit with --limit columns=N) "
             "and validate again."
         )
-    if before + used.rows * used.columns > limits.sheet_cells:
+    if (before + used.rows * used.columns) * weight > limits.sheet_cells:
         raise _too_many_cells(
             path,
             f"a sheet used down to row {used.rows:,} and across to column "
             f"{column_letter(max(used.columns - 1, 0))} ({used.rows * used.columns:,} cells)",
             limits,
+            ", an .xls cell counting three" if weight == 3 else "",
         )
 
 
-def _too_many_cells(path: Path, what: str, limits: Limits) -> SubmissionFileError:
+# An .xls workbook is a compound file (a little file system of sectors) holding a Workbook
+# stream of BIFF records; each sheet's cells are records naming their row and column. The
+# reader holds a sheet's whole used range, so the range is found from the records first.
+_CFB = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_END = 0xFFFFFFFA
+"""Sector numbers from here up mark the end of a chain or a free sector."""
+_XLS_CELLS = {0x0006, 0x00FD, 0x0201, 0x0203, 0x0204, 0x0205, 0x027E, 0x00D6, 0x0406}
+_XLS_RUNS = {0x00BD, 0x00BE}
+"""Records of one cell (row, column first) and of a run of cells (the last column last)."""
+
+
+def _xls_workbook_stream(data: bytes) -> bytes:
+    """The Workbook (or, before Excel 97, Book) stream of a compound file."""
+    if data[:8] != _CFB:
+        raise ValueError("not a compound file")
+    shift, mini_shift = struct.unpack_from("<HH", data, 30)
+    if shift not in (9, 12) or mini_shift != 6:
+        raise ValueError("sector size")
+    size, mini_size = 1 << shift, 1 << mini_shift
+    fat_count, directory_start = struct.unpack_from("<II", data, 44)
+    cutoff, mini_fat_start, _, difat_start = struct.unpack_from("<IIII", data, 56)
+    total = len(data) // size
+
+    def sector(n: int) -> bytes:
+        if n >= total:
+            raise ValueError("sector past the end")
+        return data[(n + 1) * size : (n + 2) * size]
+
+    def numbers(block: bytes) -> list[int]:
+        return list(struct.unpack(f"<{len(block) // 4}I", block))
+
+    difat = numbers(data[76:512])
+    n, seen = difat_start, 0
+    while n < _END:
+        seen += 1
+        if seen > total:
+            raise ValueError("a loop")
+        more = numbers(sector(n))
+        difat += more[:-1]
+        n = more[-1]
+    fat = [k for f in difat[:fat_count] if f < _END for k in numbers(sector(f))]
+
+    def chain(start: int, table: list[int]) -> list[int]:
+        found: list[int] = []
+        n = start
+        while n < _END:
+            if n >= len(table) or len(found) > len(table):
+                raise ValueError("a broken chain")
+            found.append(n)
+            n = table[n]
+        return found
+
+    directory = b"".join(sector(n) for n in chain(directory_start, fat))
+    entries = [directory[i : i + 128] for i in range(0, len(directory) - 127, 128)]
+    for entry in entries:
+        length = min(struct.unpack_from("<H", entry, 64)[0], 64)
+        name = entry[: max(length - 2, 0)].decode("utf-16-le", "replace")
+        if entry[66] == 2 and name in ("Workbook", "Book"):
+            start, stream_size = struct.unpack_from("<IQ", entry, 116)
+            break
+    else:
+        raise ValueError("no Workbook stream")
+    if stream_size > len(data):
+        raise ValueError("a stream larger than the file")
+    if stream_size >= cutoff:
+        return b"".join(sector(n) for n in chain(start, fat))[:stream_size]
+    root_start = struct.unpack_from("<I", entries[0], 116)[0]
+    mini_stream = b"".join(sector(n) for n in chain(root_start, fat))
+    mini_fat = [k for n in chain(mini_fat_start, fat) for k in numbers(sector(n))]
+    return b"".join(
+        mini_stream[n * mini_size : (n + 1) * mini_size] for n in chain(start, mini_fat)
+    )[:stream_size]
+
+
+def _xls_used_ranges(stream: bytes) -> list[tuple[int, int]]:
+    """Each sheet's used range from the records of a Workbook stream, as (rows, columns) from A1
+    to the furthest cell, or its DIMENSIONS record when that is larger."""
+    ranges: list[tuple[int, int]] = []
+    rows = columns = 0
+    at = 0
+    while at + 4 <= len(stream):
+        kind, length = struct.unpack_from("<HH", stream, at)
+        body = at + 4
+        if kind in _XLS_CELLS and length >= 4:
+            row, column = struct.unpack_from("<HH", stream, body)
+            rows, columns = max(rows, row + 1), max(columns, column + 1)
+        elif kind in _XLS_RUNS and length >= 6:
+            row = struct.unpack_from("<H", stream, body)[0]
+            last = struct.unpack_from("<H", stream, body + length - 2)[0]
+            rows, columns = max(rows, row + 1), max(columns, last + 1)
+        elif kind == 0x0200 and length >= 10:
+            if length >= 14:
+                _, last_row, _, last_column = struct.unpack_from("<IIHH", stream, body)
+            else:
+                _, last_row, _, last_column = struct.unpack_from("<HHHH", stream, body)
+            rows, columns = max(rows, last_row), max(columns, last_column)
+        elif kind == 0x000A:  # the end of the workbook's globals or of a sheet
+            ranges.append((rows, columns))
+            rows = columns = 0
+        at = body + length
+    ranges.append((rows, columns))
+    return ranges
+
+
+def _too_many_cells(
+    path: Path, what: str, limits: Limits, counting: str = ""
+) -> SubmissionFileError:
     return SubmissionFileError(
         f"{path.name} has {what}, too many to read (the limit is {limits.sheet_cells:,} cells "
-        "in a workbook's sheets): delete the empty rows and columns after the data (or save the "
+        f"in a workbook's sheets{counting}): delete the empty rows and columns after the data (or save the "
         "sheet as CSV) and validate again, or raise the limit with --limit sheet-cells=N."
     )
 

@@ -264,6 +264,27 @@ def test_too_many_shared_strings_are_refused(tmp_path: Path) -> None:
     )
 
 
+def test_an_xls_sheet_with_a_stray_cell_is_refused_from_its_records(tmp_path: Path) -> None:
+    """A 3 KB .xls with one value at IV65535 took the reader over 4 GB (about three times what
+    an .xlsx cell takes): its used range is found from the workbook's records first."""
+    from ..unit.test_reading import xls_bytes
+
+    rows: list[list[object]] = [["death_record_id", "x"], *[[]] * 65_533, [*[None] * 255, "x"]]
+    path = tmp_path / "stray_death.xls"
+    path.write_bytes(xls_bytes({"death": rows}))
+    assert path.stat().st_size < 10_000
+    assert_refused(
+        validate(path),
+        "stray_death.xls has a sheet used down to row 65,535 and across to column IV "
+        "(16,776,960 cells), too many to read (the limit is 20,000,000 cells in a workbook's "
+        "sheets, an .xls cell counting three)",
+    )
+    # Within the limit, the same kind of workbook is read.
+    small = tmp_path / "small_death.xls"
+    small.write_bytes(xls_bytes({"death": [["death_record_id", "x"], ["A1", "1"]]}))
+    assert validate(small).code in (0, 1)
+
+
 # --- CSV ------------------------------------------------------------------------------------
 
 
