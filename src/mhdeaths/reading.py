@@ -360,7 +360,6 @@ def _read(path: Path, encoding: str | None, delimiter: str | None, limits: Limit
         )
     # The scan runs beside the read; once the file is refused it stops at its next block (the
     # pool waits for it on leaving).
-    _check_line_lengths(path, limits, b"\r" if b"\r" in head and b"\n" not in head else b"\n")
     stop = threading.Event()
     with ThreadPoolExecutor(max_workers=1) as pool:
         sep = delimiter or _sniff_delimiter(head.decode("utf-8", "replace"))
@@ -394,9 +393,7 @@ def _read_csv(
         raise SubmissionFileError(
             f"{path.name} holds binary data, so it is not a CSV file; send CSV, Excel or Parquet."
         )
-    first_end = head.find(b"\r" if b"\r" in head and b"\n" not in head else b"\n")
-    if (first_end if first_end >= 0 else len(head)) > limits.line_length:
-        raise _line_too_long(path, limits.line_length)
+    _check_line_lengths(path, limits, b"\r" if b"\r" in head and b"\n" not in head else b"\n")
     raw: bytes | None = None  # the file's bytes, when they must be changed before reading
     if b"\r" in head and b"\n" not in head:
         # Old Mac line endings (a carriage return alone): read them as newlines.

@@ -43,6 +43,8 @@ def test_validate_and_load_read_their_files_ahead(
         ["validate", "--provider", "RZ1"],
         ["validate", "--encoding", "windows-1252"],
         ["validate", "--delimiter=;"],
+        ["validate", "--limit", "file-size=2G"],
+        ["warehouse", "load", "--limit=columns=2000"],
         ["warehouse", "load", "--profile", "validators/RZ1.yaml"],
         ["warehouse", "status"],
         ["benchmark"],
