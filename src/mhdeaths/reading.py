@@ -988,14 +988,16 @@ def _xls_workbook_stream(data: bytes) -> bytes:
     fat = [k for f in difat[:fat_count] if f < _END for k in numbers(sector(f))]
 
     def chain(start: int, table: list[int]) -> list[int]:
-        found: list[int] = []
+        """A chain of sectors; one that comes back to a sector is damage (or a trap that would
+        join the same sector without end)."""
+        found: dict[int, None] = {}
         n = start
         while n < _END:
-            if n >= len(table) or len(found) > len(table):
+            if n >= len(table) or n in found:
                 raise ValueError("a broken chain")
-            found.append(n)
+            found[n] = None
             n = table[n]
-        return found
+        return list(found)
 
     directory = b"".join(sector(n) for n in chain(directory_start, fat))
     entries = [directory[i : i + 128] for i in range(0, len(directory) - 127, 128)]

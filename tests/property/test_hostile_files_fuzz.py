@@ -24,8 +24,9 @@ from ..integration.test_hostile_files import (
     with_part,
     workbook,
 )
+from ..unit.test_reading import xls_bytes
 
-KINDS = ["csv", "xlsx", "parquet"]
+KINDS = ["csv", "xlsx", "xls", "parquet"]
 
 
 def base_file(kind: str, folder: Path) -> Path:
@@ -34,6 +35,9 @@ def base_file(kind: str, folder: Path) -> Path:
         path.write_bytes(DEATH.read_bytes())
     elif kind == "xlsx":
         workbook(path, rows=5)
+    elif kind == "xls":
+        frame = pl.read_csv(DEATH, infer_schema=False)
+        path.write_bytes(xls_bytes({"death": [frame.columns, *map(list, frame.rows())]}))
     else:
         pl.read_csv(DEATH, infer_schema=False).write_parquet(path)
     return path
@@ -92,7 +96,7 @@ def oversized(kind: str, how: int, size: int, folder: Path) -> tuple[Path, str]:
     if kind == "xlsx":
         base = workbook(folder / "base.xlsx")
         if how == 0:  # a stray cell far away, and no dimension
-            far = b'<row r="%d"><c r="ZZ%d"><v>1</v></c></row>' % ((30_000 + size),) * 2
+            far = b'<row r="%d"><c r="ZZ%d"><v>1</v></c></row>' % ((30_000 + size,) * 2)
             with_part(base, path, "xl/worksheets/sheet1.xml", sheet_xml(iter([far])))
             return path, "--limit sheet-cells=N"
         # a zip bomb, past the ratio or the unzipped size
@@ -100,6 +104,10 @@ def oversized(kind: str, how: int, size: int, folder: Path) -> tuple[Path, str]:
         part = "xl/sharedStrings.xml" if how == 1 else "xl/media/image1.png"
         with_part(base, path, part, repeated(b"\x00", total))
         return path, "--limit zip-ratio=N"
+    if kind == "xls":  # a stray cell far below (each .xls cell counting three)
+        far: list[list[object]] = [["death_record_id"], *[[]] * (30_000 + size), [*[None] * 255, 1]]
+        path.write_bytes(xls_bytes({"death": far}))
+        return path, "--limit sheet-cells=N"
     columns = 1_001 + size if how == 0 else 2
     pl.DataFrame({f"c{i}": [1] for i in range(columns)}).write_parquet(path)
     return path, "--limit columns=N"
@@ -109,7 +117,7 @@ def oversized(kind: str, how: int, size: int, folder: Path) -> tuple[Path, str]:
 @given(kind=st.sampled_from(KINDS), how=st.integers(0, 2), size=st.integers(0, 200))
 @pytest.mark.slow
 def test_an_oversized_file_is_refused_naming_its_limit(kind: str, how: int, size: int) -> None:
-    if kind == "parquet":
+    if kind in ("parquet", "xls"):
         how = 0
     with tempfile.TemporaryDirectory() as tmp:
         path, limit = oversized(kind, how, size, Path(tmp))
