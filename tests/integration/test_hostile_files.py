@@ -460,6 +460,7 @@ def test_warehouse_load_refuses_a_hostile_file_with_exit_2(tmp_path: Path) -> No
     assert_refused(ended, "is not a regular file")
 
 
+@pytest.mark.slow
 def test_warehouse_load_and_run_take_the_limits(tmp_path: Path) -> None:
     inbox = tmp_path / "inbox"
     inbox.mkdir()
@@ -493,6 +494,7 @@ def test_a_wrong_limit_is_one_sentence(setting: str, phrase: str) -> None:
     assert_refused(validate(DEATH, ACTIVITY, limits=(setting,)), phrase)
 
 
+@pytest.mark.slow
 def test_the_defaults_pass_the_benchmark_file_with_room(tmp_path: Path) -> None:
     """The million-record benchmark file, measured on a fiftieth of it (same records, same
     columns), is well inside every default limit, and that fiftieth is read."""
