@@ -28,6 +28,7 @@ import polars as pl
 from mhdeaths import __version__
 from mhdeaths.engine import to_typed
 from mhdeaths.errors import WarehouseError
+from mhdeaths.output_paths import report_stem
 from mhdeaths.profile import Profile, profile_for
 from mhdeaths.pseudonym import PseudonymKey, pseudonym_parameters, pseudonym_sql
 from mhdeaths.reading import fill
@@ -191,8 +192,8 @@ class Loader:
             early.abandon()
             if reports_dir is None:
                 return base
-            stem = "_".join(
-                filter(None, [report.provider, report.reporting_period, content_sha256(report)[:8]])
+            stem = report_stem(
+                report, group.paths, digest=content_sha256(report), spec_root=self.spec_root
             )
             written = write_reports(report, reports_dir, stem, ["html", "json"])
             return replace(base, reports=tuple(written))
