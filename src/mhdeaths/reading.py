@@ -365,6 +365,18 @@ def _sheet(name: str | None, frame: pl.DataFrame, headers: list[str], rows: pl.S
 def _polars_csv(source: Path | bytes, sep: str) -> pl.DataFrame | Exception | None:
     """Read CSV text with every column as text; None when it is not UTF-8."""
     try:
+        if isinstance(source, Path) and any(c in str(source) for c in "*?[]{}"):
+            # polars reads such a path as a glob pattern: a file named with a bracket (or an
+            # escape sequence) would not be found, so it is read as exactly the path named.
+            return pl.scan_csv(
+                source,
+                separator=sep,
+                infer_schema=False,
+                has_header=True,
+                quote_char='"',
+                raise_if_empty=False,
+                glob=False,
+            ).collect()
         return pl.read_csv(
             source,
             separator=sep,
