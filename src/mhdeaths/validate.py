@@ -87,6 +87,8 @@ class ValidatedSubmission:
         report: Report,
         tables: dict[str, pl.DataFrame],
         source_rows: dict[str, pl.Series],
+        provider: str | None = None,
+        reporting_period: str | None = None,
     ):
         if token is not _TOKEN:
             raise TypeError("A ValidatedSubmission is made only by mhdeaths.validate.validate.")
@@ -95,14 +97,10 @@ class ValidatedSubmission:
         self.tables = tables
         self.source_rows = source_rows
         """Per table, the row each record came from as the user sees it (CSV line, Excel row)."""
-
-    @property
-    def provider(self) -> str | None:
-        return self.report.provider
-
-    @property
-    def reporting_period(self) -> str | None:
-        return self.report.reporting_period
+        # As submitted (the report holds them as the guard shows them): the spec's rules have
+        # checked them, and the warehouse records the submission under them.
+        self.provider = provider
+        self.reporting_period = reporting_period
 
 
 _TOKEN = object()
@@ -189,7 +187,15 @@ def validate(
     )
     if report.verdict is Verdict.REJECTED or (strict and report.counts.get(Severity.WARNING)):
         return ValidationResult(report)
-    submission = ValidatedSubmission(_TOKEN, spec, report, evaluation.typed, rows)
+    submission = ValidatedSubmission(
+        _TOKEN,
+        spec,
+        report,
+        evaluation.typed,
+        rows,
+        _first(parts, "org_id_provider"),
+        period_text,
+    )
     return ValidationResult(report, submission)
 
 

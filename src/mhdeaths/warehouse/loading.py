@@ -359,7 +359,7 @@ def _store(
         before = con.execute(
             "SELECT submission_id, received_at FROM submissions "
             "WHERE provider = ? AND reporting_period = ? AND status = 'current'",
-            [report.provider, report.reporting_period],
+            [submission.provider, submission.reporting_period],
         ).fetchone()
         heights = inserted.counts if inserted else {t: f.height for t, f in frames.items()}
         counts = {t: heights.get(t, 0) for t in ("death", "activity")}
@@ -367,8 +367,8 @@ def _store(
             "INSERT INTO submission VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 submission_id,
-                report.provider,
-                report.reporting_period,
+                submission.provider,
+                submission.reporting_period,
                 report.spec_version,
                 digest,
                 received,
