@@ -51,7 +51,7 @@ _CONTROLS_BUT_NEWLINE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
 # Ten digits, with any spacing or punctuation between them (943 476 5919, 943-476-5919,
 # 943.476.5919, 9434765919): every run of digits and separators is examined, and masked whole when
 # any ten consecutive digits in it pass the NHS number's check digit.
-_DIGIT_RUN = re.compile(r"\d(?:[ \t.\-/_,:]{0,3}\d)*")
+_DIGIT_RUN = re.compile(r"\d(?:[ \t.\-/_]{0,3}\d)*")
 _MONTHS = "jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec"
 _DATES = re.compile(
     r"(?<!\d)(?:"
