@@ -24,6 +24,7 @@ Which fields are codes is read from the loaded spec, never listed here.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from pathlib import PurePath
 from typing import TYPE_CHECKING
 
@@ -114,6 +115,9 @@ def looks_identifying(text: str) -> bool:
     return mask_identifiers(text) != text
 
 
+# A report repeats the same texts (a rule's message and fix, a file's name) on every finding:
+# each is guarded once.
+@lru_cache(maxsize=8192)
 def name(text: str | PurePath) -> str:
     """A header, sheet name, file name or path as it may be shown."""
     return mask_identifiers(strip_controls(str(text)))
@@ -123,6 +127,7 @@ def names(items: list[str] | tuple[str, ...]) -> list[str]:
     return [name(item) for item in items]
 
 
+@lru_cache(maxsize=8192)
 def message(text: str, keep_newlines: bool = True) -> str:
     """A sentence the tool made (perhaps around data) as it may be shown: no control character,
     no NHS number, no postcode."""
