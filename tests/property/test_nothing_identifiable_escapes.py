@@ -377,3 +377,33 @@ def test_no_planted_identifier_reaches_any_output_of_the_real_command(
         return mhdeaths(*args, env=ENV)
 
     attack(tmp_path, month, plant, FORMATS, subprocess, validate_all=False)
+
+
+# --- The leaks found, one by one ---------------------------------------------------------------
+
+KNOWN = spell(999_765_432, dt.date(1949, 11, 23), "CF10 3NP")
+
+
+def test_a_duplicated_record_id_spelt_as_an_nhs_number_is_not_shown(
+    month: Month, tmp_path: Path
+) -> None:
+    dotted = KNOWN.nhs_spellings[3]
+    death = month.death.with_columns(pl.lit(dotted).alias("death_record_id"))
+    folder = tmp_path / "in"
+    write({"death": death, "activity": month.activity}, folder, "csv", dict.fromkeys(
+        ("death", "activity"), "RZ1_2027-10"))  # fmt: skip
+    run = in_process("validate", *sorted(folder.iterdir()), "--format", "json")
+    assert run.code == 1, run.output
+    assert '"death.duplicate.death_record_id"' in run.stdout
+    assert dotted not in run.output and KNOWN.nhs_number not in run.output
+
+
+def test_a_stray_quote_gives_line_and_column_not_the_line(tmp_path: Path) -> None:
+    header = "spec_version,org_id_provider,nhs_number,person_birth_date,postcode"
+    line = f'1.1.0,RZ1,"{KNOWN.nhs_spellings[1]},{KNOWN.birth_spellings[1]},{KNOWN.postcode}'
+    path = tmp_path / "RZ1_2027-10_death.csv"
+    path.write_text(f"{header}\n1.1.0,RZ1,,,\n{line}\n1.1.0,RZ1,,,\n", encoding="utf-8")
+    for run in (in_process("validate", path), mhdeaths("validate", path)):
+        assert run.code == 2, run.output
+        assert "line 3, column C" in run.stderr, run.stderr
+        assert [t for t in KNOWN.forbidden() if t in run.output] == [], run.output
