@@ -38,7 +38,7 @@ class Model(BaseModel):
     name_fields: ClassVar[frozenset[str]] = frozenset()
     """Fields holding a file, sheet or column name (guarded as names: dates hidden too)."""
     unguarded_fields: ClassVar[frozenset[str]] = frozenset()
-    """Fields the tool computes and that hold no text from a file (a checksum)."""
+    """Fields that hold no text from a file (a checksum, the spec's own sentences)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -114,6 +114,8 @@ class FieldQuality(Model):
 
 class Finding(Model):
     name_fields = frozenset({"file", "header"})
+    # The spec's own words, never a file's: a fix hint may quote the spec's example NHS number.
+    unguarded_fields = frozenset({"message", "fix", "example"})
 
     rule_id: str
     severity: Severity
