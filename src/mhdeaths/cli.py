@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -27,7 +26,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table as RichTable
 
-from mhdeaths import errors
+from mhdeaths import errors, guard
 from mhdeaths.cli_warehouse import DemoKey, KeyFile, LimitSettings, WarehousePath, pseudonym_key
 from mhdeaths.cli_warehouse import app as warehouse_app
 from mhdeaths.errors import ExitCode, SpecCheckFailed, UserError
@@ -394,7 +393,7 @@ def validate_command(
     report = result.report
     chosen = [f.value for f in formats or []]
     try:
-        _write_validation_outputs(report, chosen, out_dir, files)
+        _write_validation_outputs(report, chosen, out_dir, files, spec_dir)
     except BrokenPipeError:
         # The reader of a pipe stopped early (| head): the exit code still tells the verdict.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -403,12 +402,18 @@ def validate_command(
 
 
 def _write_validation_outputs(
-    report: Report, chosen: list[str], out_dir: Path | None, files: list[Path]
+    report: Report,
+    chosen: list[str],
+    out_dir: Path | None,
+    files: list[Path],
+    spec_dir: Path | None,
 ) -> None:
     from mhdeaths.report_render import print_report, to_csv, to_html, to_json, write_reports
 
     if out_dir is not None:
-        stem = re.sub(r"[_-](death|activity)$", "", files[0].stem) or files[0].stem
+        from mhdeaths.output_paths import report_stem
+
+        stem = report_stem(report, files, spec_root=spec_dir)
         wanted = [f for f in chosen if f != "text"] or ["json", "csv", "html"]
         written = write_reports(report, out_dir, stem, wanted)
         print_report(report, out)
@@ -636,7 +641,8 @@ def _received_line(received: Received) -> str:
     from mhdeaths.cli_warehouse import describe
 
     if received.outcome is None:
-        return f"[red]unreadable[/red] {escape(received.label)}: {escape(received.error or '')}"
+        error = guard.message(received.error or "")
+        return f"[red]unreadable[/red] {escape(received.label)}: {escape(error)}"
     return describe(received.outcome)
 
 
@@ -667,10 +673,12 @@ def main() -> None:
     try:
         app()
     except UserError as exc:
-        err.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
+        # A sentence may carry data from a file: the guard takes out control characters and
+        # identifiers, whichever function made it.
+        err.print(f"[red]error:[/red] {escape(guard.message(str(exc)))}", soft_wrap=True)
         if isinstance(exc, SpecCheckFailed):
             for problem in exc.problems:
-                err.print(f"  - {escape(problem)}", soft_wrap=True)
+                err.print(f"  - {escape(guard.message(problem))}", soft_wrap=True)
         sys.exit(int(exc.exit_code))
 
 

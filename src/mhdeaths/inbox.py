@@ -13,10 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from mhdeaths import guard
 from mhdeaths.benchmark.compute import NoActivity
 from mhdeaths.benchmark.publish import Published, publish_benchmarks
 from mhdeaths.errors import UserError, WarehouseError
 from mhdeaths.limits import DEFAULT_LIMITS, Limits
+from mhdeaths.output_paths import report_stem
 from mhdeaths.pseudonym import PseudonymKey
 from mhdeaths.report import Report
 from mhdeaths.report_render import write_reports
@@ -86,10 +88,10 @@ def run_inbox(
 ) -> InboxRun:
     """Validate and load every submission in ``inbox``, then write the benchmarks into ``out``."""
     if not inbox.is_dir():
-        raise UserError(f"{inbox} is not a folder of submissions.")
+        raise UserError(f"{guard.name(inbox)} is not a folder of submissions.")
     groups = group_submission_files([inbox])
     if not groups:
-        raise UserError(f"There are no submission files in {inbox}.")
+        raise UserError(f"There are no submission files in {guard.name(inbox)}.")
     received: list[Received] = []
     with open_loader(warehouse, key=key, spec_root=spec_root) as loader:
         for group in groups:
@@ -100,9 +102,10 @@ def run_inbox(
             except UserError as exc:
                 # A file that cannot be read at all (a truncated workbook, say) is listed, and
                 # the rest of the inbox still goes in.
-                one = Received(group.label, None, error=str(exc))
+                one = Received(group.label, None, error=guard.message(str(exc)))
             else:
-                folder, stem = group.paths[0].parent, _stem(group.paths[0])
+                folder = group.paths[0].parent
+                stem = report_stem(outcome.report, group.paths, spec_root=spec_root)
                 written = write_reports(outcome.report, folder, stem, ["html", "json"])
                 one = Received(group.label, replace(outcome, reports=tuple(written)))
             received.append(one)
@@ -115,10 +118,3 @@ def run_inbox(
     except NoActivity:
         published = None
     return InboxRun(received, published)
-
-
-def _stem(path: Path) -> str:
-    stem = path.stem
-    for table in ("_death", "_activity"):
-        stem = stem.removesuffix(table)
-    return stem

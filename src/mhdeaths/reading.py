@@ -31,12 +31,20 @@ from typing import TypeVar
 
 import polars as pl
 
+from mhdeaths import guard
 from mhdeaths.errors import UserError
 from mhdeaths.limits import DEFAULT_LIMITS, Limits, bytes_text
 
 
 class SubmissionFileError(UserError):
-    """The file cannot be read as a submission at all."""
+    """The file cannot be read as a submission at all.
+
+    Its sentence names the file (whose name may hold a date or an NHS number) and may quote a
+    reader's words, so it is guarded as a name: no control character, no identifier.
+    """
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(guard.name(problem))
 
 
 @dataclass(frozen=True)
@@ -510,6 +518,18 @@ def _polars_csv(
     """Read CSV text with every column as text, no more than ``rows`` records; None when it is
     not UTF-8."""
     try:
+        if isinstance(source, Path) and any(c in str(source) for c in "*?[]{}"):
+            # polars reads such a path as a glob pattern: a file named with a bracket (or an
+            # escape sequence) would not be found, so it is read as exactly the path named.
+            return pl.scan_csv(
+                source,
+                separator=sep,
+                infer_schema=False,
+                has_header=True,
+                quote_char='"',
+                raise_if_empty=False,
+                glob=False,
+            ).collect()
         return pl.read_csv(
             source,
             n_rows=rows,
@@ -654,8 +674,58 @@ def _csv_problem(path: Path, text: str, sep: str, exc: Exception) -> str:
                 f"{path.name} cannot be read: line {reader.line_num} has {len(record)} values but "
                 f"the header has {expected} (check the delimiter and the quoting)."
             )
-    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return f"{path.name} cannot be read as CSV: {first}."
+    # The CSV reader's own message quotes the line it stopped at, which holds a record's values:
+    # never shown. Where Python's strict reader stops is given instead, by line and column.
+    where = _csv_stop(text, sep)
+    if where is None:
+        return f"{path.name} cannot be read as CSV (check the delimiter and the quoting)."
+    line, column = where
+    return (
+        f"{path.name} cannot be read as CSV: line {line}, column {column_letter(column)} is "
+        "not quoted properly (check the quotes in that cell)."
+    )
+
+
+def _csv_stop(text: str, sep: str) -> tuple[int, int] | None:
+    """The line and 0-based column where the quoting first goes wrong, if it does: a quote inside
+    an unquoted cell, text after a closing quote, or a quote never closed (where it opened).
+
+    Only the quotes, delimiters and line breaks are visited, so a large file is read quickly."""
+    text = text.lstrip("\ufeff")
+    line, column, cell_start = 1, 0, 0
+    opened: tuple[int, int] | None = None
+    tokens = re.compile('["\n]|' + re.escape(sep))
+    position = 0
+    while True:
+        found = tokens.search(text, position)
+        if found is None:
+            return opened
+        at, char = found.start(), found.group()
+        if opened is not None:  # inside a quoted cell: only a closing quote matters
+            if char == "\n":
+                line += 1
+            elif char == sep:
+                pass
+            elif text.startswith('""', at):
+                position = at + 2  # an escaped quote
+                continue
+            else:
+                opened = None
+                after = text[at + 1 : at + 2]
+                if after not in {"", sep, "\n", "\r"}:
+                    return line, column
+            position = at + 1
+            continue
+        if char == '"':
+            if text[cell_start:at].strip(" \t"):
+                return line, column
+            opened = (line, column)
+        elif char == sep:
+            column += 1
+            cell_start = at + 1
+        else:
+            line, column, cell_start = line + 1, 0, at + 1
+        position = at + 1
 
 
 # --- Excel -------------------------------------------------------------------------------------

@@ -5,16 +5,19 @@ generated and checked by the tests) that other tools can rely on. It holds the v
 counts per rule, then the NHS Data Quality Maturity Index measures per field, then the findings,
 each located by file, row and column, with the spec's message, fix hint and a valid example. It
 never holds an NHS number, a date of birth or a postcode: a finding shows the submitted value only
-for coded fields that identify no one.
+for coded fields that identify no one. Every text in it passes ``mhdeaths.guard`` as the model is
+built (names as names, the rest as sentences), so whatever renders it (terminal, JSON, CSV, HTML)
+shows no control character and no identifier, whichever code path made the text.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from mhdeaths import __version__
+from mhdeaths import __version__, guard
 from mhdeaths.spec import Severity
 
 REPORT_SCHEMA_VERSION = "1.0"
@@ -32,8 +35,34 @@ class Verdict(StrEnum):
 class Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    name_fields: ClassVar[frozenset[str]] = frozenset()
+    """Fields holding a file, sheet or column name (guarded as names: dates hidden too)."""
+    unguarded_fields: ClassVar[frozenset[str]] = frozenset()
+    """Fields that hold no text from a file (a checksum, the spec's own sentences)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _guard(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        return {
+            key: item if key in cls.unguarded_fields else _guarded(item, key in cls.name_fields)
+            for key, item in data.items()
+        }
+
+
+def _guarded(item: Any, is_name: bool) -> Any:
+    if isinstance(item, str):
+        return guard.name(item) if is_name else guard.message(item)
+    if isinstance(item, list | tuple):
+        return [_guarded(one, is_name) for one in item]
+    return item
+
 
 class FileInfo(Model):
+    name_fields = frozenset({"name"})
+    unguarded_fields = frozenset({"sha256"})
+
     name: str = Field(description="The file's name (without its folder).")
     format: str = Field(description="csv, xlsx, xls or parquet.")
     sha256: str
@@ -44,6 +73,8 @@ class FileInfo(Model):
 
 
 class TableInfo(Model):
+    name_fields = frozenset({"file", "sheet"})
+
     name: str
     file: str
     sheet: str | None = None
@@ -82,6 +113,10 @@ class FieldQuality(Model):
 
 
 class Finding(Model):
+    name_fields = frozenset({"file", "header"})
+    # The spec's own words, never a file's: a fix hint may quote the spec's example NHS number.
+    unguarded_fields = frozenset({"message", "fix", "example"})
+
     rule_id: str
     severity: Severity
     table: str

@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from mhdeaths.errors import OutputError
+from mhdeaths.output_paths import inside
 from mhdeaths.report import Report, Verdict
 from mhdeaths.spec import Severity
 
@@ -71,7 +72,10 @@ def to_html(report: Report) -> str:
 
 
 def write_reports(report: Report, folder: Path, stem: str, formats: list[str]) -> list[Path]:
-    """Write the report in each format (json, csv, html) into a folder; the paths written."""
+    """Write the report in each format (json, csv, html) into a folder; the paths written.
+
+    ``stem`` comes from ``output_paths.report_stem``; each file is checked to lie in the folder.
+    """
     writers = {
         "json": (to_json, "report.json"),
         "csv": (to_csv, "findings.csv"),
@@ -82,7 +86,7 @@ def write_reports(report: Report, folder: Path, stem: str, formats: list[str]) -
         folder.mkdir(parents=True, exist_ok=True)
         for name in formats:
             render, suffix = writers[name]
-            path = folder / f"{stem}.{suffix}"
+            path = inside(folder, f"{stem}.{suffix}")
             # The CSV carries a byte-order mark so that Excel reads it as UTF-8.
             encoding = "utf-8-sig" if name == "csv" else "utf-8"
             path.write_text(render(report), encoding=encoding, newline="")

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from mhdeaths import guard
 from mhdeaths.errors import UserError
 
 READABLE = frozenset({".csv", ".tsv", ".txt", ".xlsx", ".xls", ".parquet"})
@@ -34,7 +35,13 @@ class SubmissionFiles:
     def label(self) -> str:
         if self.provider and self.period:
             return f"{self.provider} {self.period}"
-        return ", ".join(p.name for p in self.paths)
+        return ", ".join(guard.name(p.name) for p in self.paths)
+
+
+def named_provider_period(path: Path) -> tuple[str, str] | None:
+    """The provider and period a file's documented name gives, if it has one."""
+    match = _NAME.match(path.stem)
+    return (match["provider"].upper(), match["period"]) if match else None
 
 
 def expand(paths: Sequence[Path]) -> list[Path]:
@@ -46,7 +53,9 @@ def expand(paths: Sequence[Path]) -> list[Path]:
                 p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in READABLE
             )
             if not found:
-                raise UserError(f"The folder {path} holds no CSV, Excel or Parquet files.")
+                raise UserError(
+                    f"The folder {guard.name(path)} holds no CSV, Excel or Parquet files."
+                )
             files += found
         else:
             files.append(path)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import polars as pl
 
+from mhdeaths import guard
 from mhdeaths.errors import SpecError, UserError
 from mhdeaths.limits import DEFAULT_LIMITS, Limits
 from mhdeaths.profile import Profile, ProfileError, apply_profile, profile_for
@@ -26,7 +28,6 @@ from mhdeaths.reading import (
     SourceFile,
     SubmissionFileError,
     column_letter,
-    looks_like_identifier,
     read_file,
 )
 from mhdeaths.report import (
@@ -87,6 +88,8 @@ class ValidatedSubmission:
         report: Report,
         tables: dict[str, pl.DataFrame],
         source_rows: dict[str, pl.Series],
+        provider: str | None = None,
+        reporting_period: str | None = None,
     ):
         if token is not _TOKEN:
             raise TypeError("A ValidatedSubmission is made only by mhdeaths.validate.validate.")
@@ -95,14 +98,10 @@ class ValidatedSubmission:
         self.tables = tables
         self.source_rows = source_rows
         """Per table, the row each record came from as the user sees it (CSV line, Excel row)."""
-
-    @property
-    def provider(self) -> str | None:
-        return self.report.provider
-
-    @property
-    def reporting_period(self) -> str | None:
-        return self.report.reporting_period
+        # As submitted (the report holds them as the guard shows them): the spec's rules have
+        # checked them, and the warehouse records the submission under them.
+        self.provider = provider
+        self.reporting_period = reporting_period
 
 
 _TOKEN = object()
@@ -177,12 +176,30 @@ def validate(
         sample=sample,
     )
     severities = _effective_severities(spec, profile, period)
+    shown_version = _version_shown(declared, available_versions(spec_root), spec_root)
     report = _report(
-        spec, sources, parts, evaluation, severities, profile, strict, sample, declared, period_text
+        spec,
+        sources,
+        parts,
+        evaluation,
+        severities,
+        profile,
+        strict,
+        sample,
+        shown_version,
+        period_text,
     )
     if report.verdict is Verdict.REJECTED or (strict and report.counts.get(Severity.WARNING)):
         return ValidationResult(report)
-    submission = ValidatedSubmission(_TOKEN, spec, report, evaluation.typed, rows)
+    submission = ValidatedSubmission(
+        _TOKEN,
+        spec,
+        report,
+        evaluation.typed,
+        rows,
+        _first(parts, "org_id_provider"),
+        period_text,
+    )
     return ValidationResult(report, submission)
 
 
@@ -217,10 +234,24 @@ def _declared_version(
     known = available_versions(spec_root)
     if check and declared not in known:
         raise SubmissionFileError(
-            f"The file declares spec version {declared}, which is not one of "
-            f"{', '.join(known)}; correct it, or choose a version with --spec."
+            f"The file declares spec version {_version_shown(declared, known, spec_root)}, "
+            f"which is not one of {', '.join(known)}; correct it, or choose a version with --spec."
         )
     return declared
+
+
+def _version_shown(declared: str | None, known: list[str], spec_root: Path | None) -> str | None:
+    """A declared version as a report may show it: a known version as it is; anything else only
+    if it is shaped as the spec's versions are and reads as no identifier."""
+    if declared is None or declared in known:
+        return declared
+    spec = load_spec(known[-1] if known else None, spec_root)
+    field = _field_of(spec, "", "spec_version")
+    shown = guard.WITHHELD
+    pattern = field.pattern if field else None
+    if pattern and re.fullmatch(pattern, declared) and len(declared) <= 12:
+        shown = declared if not guard.looks_identifying(declared) else guard.WITHHELD
+    return shown
 
 
 def _table_parts(spec: Spec, sources: list[SourceFile], profile: Profile | None) -> list[TablePart]:
@@ -237,7 +268,7 @@ def _table_parts(spec: Spec, sources: list[SourceFile], profile: Profile | None)
                 )
             parts.append(_part(spec, table, source, sheet, profile))
     if not parts:
-        names = ", ".join(s.path.name for s in sources)
+        names = ", ".join(guard.name(s.path.name) for s in sources)
         raise SubmissionFileError(
             f"No death or activity table was found in {names}: name the sheets or files after the "
             "table, or use the spec's field names as headers."
@@ -437,7 +468,8 @@ def _report(
             f"Some rules failed on more records than are listed: each rule lists at most {sample} "
             "findings, and its count is always complete."
         )
-    provider = _first(parts, "org_id_provider")
+    provider = _shown_field(spec, parts, "org_id_provider")
+    period_shown = guard.value(period_text, _field_of(spec, parts[0].table, "reporting_period"))
     if profile is not None and provider is not None and provider != profile.provider:
         notes.append(
             f"The profile of {profile.provider} was applied, but the records are from {provider}."
@@ -452,13 +484,14 @@ def _report(
     for part in parts:
         if part.sheet.blank_rows:
             notes.append(
-                f"{part.source.path.name}: {part.sheet.blank_rows} blank row(s) were skipped."
+                f"{guard.name(part.source.path.name)}: {part.sheet.blank_rows} blank row(s) "
+                "were skipped."
             )
     return Report(
         spec_version=spec.version,
         spec_version_declared=declared,
         provider=provider,
-        reporting_period=period_text,
+        reporting_period=period_shown,
         profile=profile.provider if profile else None,
         verdict=verdict,
         strict=strict,
@@ -545,7 +578,10 @@ def _findings(
                 column=None,
                 header=None,
                 field=rule.fields[0] if rule.fields else None,
-                group=list(g),
+                group=[
+                    guard.value(v, _field_of(spec, rule.table, f), spec) or ""
+                    for v, f in zip(g, rule.group_by or [], strict=False)
+                ],
                 value=detail,
                 example=_example(rule),
             )
@@ -566,11 +602,7 @@ def _findings(
         ]
     table = spec.table(rule.table)
     shown_field = table.field(name) if name and name in table.field_names else None
-    show_value = (
-        shown_field is not None
-        and not shown_field.identifier
-        and (shown_field.type is FieldType.CODE or shown_field.pattern is not None)
-    )
+    show_value = shown_field is not None and guard.is_code(shown_field)
     values = part.text.get_column(name) if show_value and name else None
     row_numbers = part.sheet.row_numbers
     return [
@@ -580,27 +612,22 @@ def _findings(
             column=None if position is None else column_letter(position),
             header=header,
             field=name,
-            value=_shown(values[row] if values is not None else None, shown_field),
+            value=None if values is None else guard.value(values[row], shown_field, spec),
             example=_example(rule),
         )
         for row in outcome.rows
     ]
 
 
-def _shown(value: object, spec_field: SpecField | None) -> str | None:
-    """A value as a finding may show it: only short codes that could identify no one.
+def _field_of(spec: Spec, table: str, name: str) -> SpecField | None:
+    """The field of that name in the table, else in any table (a cross-table group's fields)."""
+    tables = sorted(spec.tables, key=lambda t: t.name != table)
+    return next((t.field(name) for t in tables if name in t.field_names), None)
 
-    Coded fields are shown so that a data team can find the wrong code, but a value that looks
-    like an NHS number, a date or a postcode (a shifted column), or is longer than any code of
-    the field, is withheld.
-    """
-    if value is None:
-        return None
-    text = str(value)
-    limit = max(len((spec_field.example if spec_field else None) or ""), 8)
-    if len(text) > limit or looks_like_identifier(text):
-        return "(value withheld)"
-    return text
+
+def _shown_field(spec: Spec, parts: list[TablePart], name: str) -> str | None:
+    """The value most records hold in a field, as the report may show it (see ``guard.value``)."""
+    return guard.value(_first(parts, name), _field_of(spec, parts[0].table, name), spec)
 
 
 def _example(rule: Rule) -> str | None:

@@ -30,10 +30,10 @@ REPO = Path(__file__).resolve().parents[2]
 SPEC = load_spec("1.1.0")
 IDENTIFIERS = ("nhs_number", "person_birth_date", "postcode", "local_patient_id")
 FORMULAS = {
-    "ethnic_category": "=1+1",  # short, or a finding would withhold it
+    "ethnic_category": "=1+1",  # as short as a code, or a finding would withhold it
     "stated_gender": "-1+1",
     "record_action": "+1",
-    "place_of_death_type": "@SUM(A1)",
+    "place_of_death_type": "@A1",  # a longer value is free text, which the guard withholds
 }
 
 
@@ -319,7 +319,12 @@ def test_an_error_quoting_the_file_is_still_one_sentence(
     )
     run = mhdeaths("validate", path)
     assert run.code == 2, run.output
-    assert one_sentence(run).startswith("The file declares spec version [/x], which")
+    # Not shaped as a version, so not repeated (it could be anything); still one sentence.
+    assert one_sentence(run).startswith("The file declares spec version (value withheld), which")
+    path = write(clean.with_columns(pl.lit("9.9.9").alias("spec_version")), path)
+    run = mhdeaths("validate", path)
+    assert run.code == 2, run.output
+    assert one_sentence(run).startswith("The file declares spec version 9.9.9, which")
 
 
 # --- Truncation ------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import re
 import shutil
 import tempfile
 from collections import Counter
@@ -24,7 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mhdeaths.reading import looks_like_identifier
+from mhdeaths.guard import looks_identifying
 from mhdeaths.report import Finding, Report, Verdict
 from mhdeaths.spec import Mandation, Scope, Severity, Spec, load_spec, period_start
 from mhdeaths.synth import SynthOptions, generate, provider_codes
@@ -143,17 +144,24 @@ def test_the_corruptions_cover_every_per_field_rule_of_each_table() -> None:
 
 
 def _expected_value(spec: Spec, table: str, corruption: Corruption) -> str | None:
-    """The value a finding shows: only for coded or patterned fields that identify no one."""
+    """The value a finding shows: only for code fields (a code list, or a pattern of fixed
+    length) that identify no one (docs/validator.md, "What it never shows")."""
     f = spec.table(table).field(corruption.field)
-    shown = not f.identifier and (f.code_list is not None or f.pattern is not None)
+    fixed = f.pattern is not None and not re.search(r"(?<!\\)[+*]|\{\d*,\}", f.pattern)
+    shown = not f.identifier and (f.code_list is not None or fixed)
     if not shown or corruption.value is None:
         return None
-    # A value that could identify someone, or is longer than any code, is withheld.
-    if len(corruption.value) > max(len(f.example or ""), 8) or looks_like_identifier(
-        corruption.value
-    ):
+    value = corruption.value.strip()
+    if f.code_list is not None:
+        longest = max(len(c) for c in spec.code_list(f.code_list).valid_codes())
+        # A value longer than any code (or than 4, which no identifier is as short as) is free
+        # text; one with a control character or outside ASCII is not a code either.
+        code_shaped = len(value) <= max(longest, 4) and re.fullmatch(r"[!-~]([ -~]*[!-~])?", value)
+    else:
+        code_shaped = re.fullmatch(f.pattern or "", value) is not None
+    if not code_shaped or looks_identifying(value):
         return "(value withheld)"
-    return corruption.value
+    return value
 
 
 def _one_corruption(

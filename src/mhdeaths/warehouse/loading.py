@@ -29,6 +29,7 @@ from mhdeaths import __version__
 from mhdeaths.engine import to_typed
 from mhdeaths.errors import WarehouseError
 from mhdeaths.limits import DEFAULT_LIMITS, Limits
+from mhdeaths.output_paths import report_stem
 from mhdeaths.profile import Profile, profile_for
 from mhdeaths.pseudonym import PseudonymKey, pseudonym_parameters, pseudonym_sql
 from mhdeaths.reading import fill
@@ -196,8 +197,8 @@ class Loader:
             early.abandon()
             if reports_dir is None:
                 return base
-            stem = "_".join(
-                filter(None, [report.provider, report.reporting_period, content_sha256(report)[:8]])
+            stem = report_stem(
+                report, group.paths, digest=content_sha256(report), spec_root=self.spec_root
             )
             written = write_reports(report, reports_dir, stem, ["html", "json"])
             return replace(base, reports=tuple(written))
@@ -363,7 +364,7 @@ def _store(
         before = con.execute(
             "SELECT submission_id, received_at FROM submissions "
             "WHERE provider = ? AND reporting_period = ? AND status = 'current'",
-            [report.provider, report.reporting_period],
+            [submission.provider, submission.reporting_period],
         ).fetchone()
         heights = inserted.counts if inserted else {t: f.height for t, f in frames.items()}
         counts = {t: heights.get(t, 0) for t in ("death", "activity")}
@@ -371,8 +372,8 @@ def _store(
             "INSERT INTO submission VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 submission_id,
-                report.provider,
-                report.reporting_period,
+                submission.provider,
+                submission.reporting_period,
                 report.spec_version,
                 digest,
                 received,
