@@ -121,6 +121,7 @@ def release(benchmarks: Benchmarks, rule: str = "nhs_england") -> Released:
         raise UserError(f"There is no disclosure rule {rule!r}: choose one of {names}.")
     indicators, rows, trend, results = [], [], [], []
     for result in benchmarks.results:
+        result = _every_provider(result, benchmarks.providers)
         national = pl.DataFrame([{"provider": NATIONAL, **result.national}])
         table = pl.concat([result.providers, national], how="diagonal_relaxed")
         hidden = _suppressed(result, table, rule)
@@ -150,6 +151,21 @@ def release(benchmarks: Benchmarks, rule: str = "nhs_england") -> Released:
         rows += _cells_of(released, table, shown, hidden, rule, ROW_COLUMNS)
         trend += _cells_of(released, true_trend, shown_trend, trend_hidden, rule, TREND_COLUMNS)
     return Released(DISCLOSURE_RULES[rule], indicators, rows, trend, tuple(results))
+
+
+def _every_provider(result: IndicatorResult, providers: tuple[str, ...]) -> IndicatorResult:
+    """The result with a row for every provider: one left out of a table (no deaths and no
+    activity in the window) would tell a reader its count is 0, which the MHSDS rule withholds."""
+    table = result.providers
+    missing = sorted(set(providers) - set(table["provider"].to_list()))
+    if not missing:
+        return result
+    filler: dict[str, Any] = {"provider": missing, "observed": [0.0] * len(missing)}
+    if "denominator" in table.columns:
+        filler["denominator"] = [0.0] * len(missing)
+        filler["note"] = ["no activity in the window"] * len(missing)
+    table = pl.concat([table, pl.DataFrame(filler)], how="diagonal_relaxed").sort("provider")
+    return replace(result, providers=table)
 
 
 def _describe(result: IndicatorResult) -> dict[str, Cell]:
