@@ -241,6 +241,41 @@ def recoveries(
     return found, wrong
 
 
+def feed(attack: Attack, pins: Mapping[Var, int]) -> int:
+    """Take the counts the row attacks pinned into the tables, where they say more than the count
+    cell: a pin on the rounded count itself says only that the figure was computed from it, and a
+    careful attacker who sees that on every row learns that the values carry nothing more."""
+    fed = 0
+    for var, value in pins.items():
+        cell = attack.shown.get(var)
+        if isinstance(cell, float) and int(cell) == value:
+            continue
+        attack.bounds[var] = [value, value]
+        fed += 1
+    return fed
+
+
+def nested(attack: Attack, truth: Mapping[Var, int]) -> list[Recovery]:
+    """Group subtraction: where one count lies within another (suicide within unnatural causes,
+    reviews within deaths in scope), their difference is a count too (natural causes, deaths not
+    reviewed), published nowhere; pinned to its true value, it is recovered."""
+    found = []
+    smallest = 0 if attack.rule.suppress_zero else 1
+    for parts, total in attack.within:
+        if len(parts) != 1 or parts[0] not in truth or total not in truth:
+            continue
+        (part,) = parts
+        a, b = attack.bounds[part], attack.bounds[total]
+        low, high = b[0] - a[1], b[1] - a[0]
+        true_difference = truth[total] - truth[part]
+        if true_difference == 0 and not attack.rule.suppress_zero:
+            continue
+        if low == high == true_difference:
+            small = smallest <= true_difference <= attack.rule.max_suppressed
+            found.append(Recovery("group subtraction", (*total, "minus", *part), low, low, small))
+    return found
+
+
 def differences(
     attack: Attack, before: str, after: str, truth: Mapping[Var, int]
 ) -> list[Recovery]:
@@ -279,10 +314,11 @@ def row_attacks(
     rule: DisclosureRule,
     truth: Mapping[Var, int],
     decimals: Mapping[str, int],
+    pins: dict[Var, int] | None = None,
 ) -> list[Recovery]:
     """Rate x denominator, ratio x expected and interval inversion, on every published row, as if
     the figures had been computed from the true counts with the denominator anywhere in its
-    released interval."""
+    released interval. Every count an attack pins goes into ``pins`` (right or wrong)."""
     found = []
     smallest = 0 if rule.suppress_zero else 1
     rows = {place[:3] for place in cells if place[0] == "row"}
@@ -344,6 +380,8 @@ def row_attacks(
                 if len(left) == 1:
                     candidates.add(("ratio interval inversion", left.pop()))
         for attack, value_found in candidates:
+            if pins is not None:
+                pins[var] = value_found
             if value_found == t:
                 found.append(Recovery(attack, var, t, t, smallest <= t <= rule.max_suppressed))
     return found

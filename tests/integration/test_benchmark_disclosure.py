@@ -33,7 +33,17 @@ from mhdeaths.synth import SynthOptions, generate
 from mhdeaths.warehouse.loading import load
 
 from ..functional.cli import mhdeaths
-from .attacker import Attack, Recovery, Var, build, differences, recoveries, row_attacks
+from .attacker import (
+    Attack,
+    Recovery,
+    Var,
+    build,
+    differences,
+    feed,
+    nested,
+    recoveries,
+    row_attacks,
+)
 from .benchmark_outputs import (
     Place,
     Shown,
@@ -269,6 +279,7 @@ def _attack(
     indicators: dict[str, Indicator] = {}
     providers: tuple[str, ...] = ()
     windows: dict[str, dict[str, tuple[str, str]]] = {}
+    pins: dict[Var, int] = {}
     for period in (BEFORE, AFTER):
         folder = out / period
         if use_command and period == AFTER:
@@ -286,16 +297,17 @@ def _attack(
         providers = true.providers
         windows[period] = {r.key: (r.window.first, r.window.last) for r in true.results}
         decimals = {r.key: decimals_for(r, rule) for r in true.results}
-        found += row_attacks(period, cells, indicators, spec, truth, decimals)
+        found += row_attacks(period, cells, indicators, spec, truth, decimals, pins)
         stats["cells"] += len(cells)
         stats["withheld"] += sum(v == "*" for v in cells.values())
     for optimistic in (False, True):
         attack = Attack(spec, optimistic)
         for period, cells in published.items():
             build(attack, period, cells, indicators, providers, windows[period])
+        stats["fed"] += feed(attack, pins)
         attack.propagate()
         tables, wrong = recoveries(attack, truth)
-        found += tables + differences(attack, BEFORE, AFTER, truth)
+        found += tables + nested(attack, truth) + differences(attack, BEFORE, AFTER, truth)
         stats["pinned" + ("_optimistic" if optimistic else "")] += len(attack.pinned())
         stats["wrong_pins_optimistic" if optimistic else "wrong_pins"] += wrong
         stats["contradictions" + ("_optimistic" if optimistic else "")] += attack.contradictions

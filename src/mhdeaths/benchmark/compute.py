@@ -4,8 +4,10 @@ The warehouse has already applied the agreed definitions and counted each death 
 only counts what an indicator names and compares providers. Counts are taken once per indicator
 from two temporary tables (the deaths counted and the current activity, as at a time), so that a
 national history of ten years and sixty providers is benchmarked in well under a second. Every
-figure here is unrounded and unsuppressed: disclosure control is the release step's job
-(``mhdeaths.benchmark.release``), applied to the cells that are published.
+figure here is unrounded and unsuppressed, and none is published as it stands: the release step
+(``mhdeaths.benchmark.release``) applies disclosure control to the counts and computes every
+published figure again from the released counts, with the functions shared from here
+(:func:`crude`, :func:`ratio_limits`, :func:`provider_funnel`).
 """
 
 from __future__ import annotations
