@@ -5,9 +5,10 @@ disclosure rule (it is named in every output), the methods (``docs/statistics.md
 tables add up, and works with interval arithmetic:
 
 - a released count ``r`` means a true count in ``r-2 .. r+2``, outside the rule's suppressed range
-  (``0`` under NHS England's rule is exactly 0); ``*`` means ``1 .. max`` (``0 .. max`` under the
-  MHSDS rule) to an *optimistic* attacker, who assumes every ``*`` is a primary suppression, and
-  ``0 ..`` anything to a *sound* one, who allows for secondary suppression;
+  (``0`` under NHS England's rule is exactly 0); ``*`` means any count, since it may be a
+  secondary suppression; an *informed* attacker, stronger than any real one, is also told which
+  ``*`` are primary suppressions, and for those takes ``1 .. max`` (``0 .. max`` under the MHSDS
+  rule);
 - a value with ``d`` decimals means the value ``+/- 0.5 x 10^-d``.
 
 Attacks on one row: rate (or share) x denominator, ratio x expected, and inverting a published
@@ -45,11 +46,12 @@ Var = tuple[str, ...]
 """A count: (publication, *place), e.g. ("t", "row", "inpatient_deaths.all", "RZ1", "observed")."""
 
 
-def count_interval(cell: Shown, rule: DisclosureRule, optimistic: bool) -> tuple[int, int] | None:
-    """What a released count cell says about the true count (None: nothing)."""
+def count_interval(cell: Shown, rule: DisclosureRule, primary: bool) -> tuple[int, int] | None:
+    """What a released count cell says about the true count (None: nothing); ``primary``: that a
+    ``*`` is known to be the rule's own suppression, not a secondary one."""
     smallest = 0 if rule.suppress_zero else 1
     if cell == "*":
-        return (smallest, rule.max_suppressed) if optimistic else (0, INF)
+        return (smallest, rule.max_suppressed) if primary else (0, INF)
     if not isinstance(cell, float):
         return None
     r = int(cell)
@@ -73,7 +75,8 @@ class Attack:
     """The attacker's knowledge: bounds on counts and the relations between them."""
 
     rule: DisclosureRule
-    optimistic: bool
+    informed: Mapping[Var, int] | None = None
+    """For the informed attacker: the true counts, used only to say which ``*`` are primary."""
     bounds: dict[Var, list[int]] = field(default_factory=dict)
     shown: dict[Var, Shown] = field(default_factory=dict)
     sums: list[tuple[Var, tuple[Var, ...]]] = field(default_factory=list)
@@ -83,7 +86,11 @@ class Attack:
     contradictions: int = 0
 
     def know(self, var: Var, cell: Shown) -> None:
-        interval = count_interval(cell, self.rule, self.optimistic)
+        primary = False
+        if cell == "*" and self.informed is not None and var in self.informed:
+            smallest = 0 if self.rule.suppress_zero else 1
+            primary = smallest <= self.informed[var] <= self.rule.max_suppressed
+        interval = count_interval(cell, self.rule, primary)
         self.shown[var] = cell
         if interval is None:
             return
@@ -227,7 +234,7 @@ def recoveries(
     attack: Attack, truth: Mapping[Var, int], name: str = "tables"
 ) -> tuple[list[Recovery], int]:
     """Counts the attack pinned to their true value though the publication hid them, and how
-    many pins were wrong (the optimistic attacker's assumption failing)."""
+    many pins were wrong (none should be: every interval the attacker uses holds the truth)."""
     found, wrong = [], 0
     smallest = 0 if attack.rule.suppress_zero else 1
     for var, value in attack.pinned().items():
@@ -334,7 +341,7 @@ def row_attacks(
         t = truth[var]
         if not hidden(o, t, rule):
             continue
-        n_interval = count_interval(n, rule, optimistic=True)
+        n_interval = count_interval(n, rule, primary=False)
         assert n_interval is not None
         dp = decimals[key]
         half = 0.5 * 10.0**-dp

@@ -1,6 +1,6 @@
 """Disclosure control of the published benchmarks, attacked as an attacker would attack it.
 
-Small synthetic warehouses (six providers, thirteen months: pooled counts of a few deaths each, so
+Small synthetic warehouses (six providers, eight months: pooled counts of a few deaths each, so
 most cells are small) are loaded through the real loader and published with ``mhdeaths benchmark``
 (and ``publish_benchmarks``, which the command calls) under every named rule, for two consecutive
 periods. Every output is read back: the CSV, the workbook, the HTML report with its funnel plots
@@ -60,7 +60,7 @@ BEFORE, AFTER = "2027-12", "2028-01"
 
 
 def _warehouse(folder: Path, seed: int) -> Path:
-    options = SynthOptions(providers=6, months=13, start="2027-01", seed=seed, transfers=0.1)
+    options = SynthOptions(providers=6, months=8, start="2027-06", seed=seed, transfers=0.1)
     generate(load_spec("1.1.0"), options, folder / "inbox")
     path = folder / "warehouse.duckdb"
     outcomes = load(path, [folder / "inbox"], key=demo_key())
@@ -145,7 +145,7 @@ def _check_plots(report: Any, cells: dict[Place, Shown], document: dict[str, Any
             if "suppressed:" in caption
             else set()
         )
-        assert named <= withheld, (key, named - withheld)
+        assert named == withheld, (key, named, withheld)  # every withheld provider is named
 
 
 @pytest.mark.parametrize("rule", RULES)
@@ -161,6 +161,11 @@ def test_every_format_releases_exactly_the_same_cells(
     assert sum(v == "*" for v in cells.values()) > 50  # small counts exist and were withheld
     rows = [p for p in cells if p[0] == "row" and p[-1] == "observed"]
     assert len(rows) == len(document["indicators"]) * (len(document["providers"]) + 1)
+    # A withheld row says nothing in words either (a note of no activity gives its denominator).
+    for indicator in document["indicators"]:
+        for row in indicator["rows"]:
+            if row["observed"] == "*":
+                assert row["note"] is None and row["band_95"] in ("*", None), row
 
 
 @pytest.mark.parametrize("rule", RULES)
@@ -190,7 +195,7 @@ def test_published_figures_are_computed_from_released_counts(small: Path, rule: 
                 <= 0.005 * row["expected"] + 0.05 * row["ratio"] + 0.01
             )
         checked += 1
-    assert checked > 20
+    assert checked > 10
     # The providers' expected counts add up to the released national count, not the true one.
     for true, shown in zip(benchmarks.results, released.results, strict=True):
         if true.standardised and shown.national["observed"]:
@@ -231,7 +236,7 @@ def test_the_attacker_recovers_a_count_from_a_rate_computed_from_true_counts() -
 
 def test_the_attacker_pins_a_count_that_the_tables_give_away() -> None:
     # ... and its interval arithmetic pins a suppressed count that exact cells give away.
-    attack = Attack(DISCLOSURE_RULES["nhs_england"], optimistic=False)
+    attack = Attack(DISCLOSURE_RULES["nhs_england"])
     total, a, b = ("t", "total"), ("t", "a"), ("t", "b")
     attack.know(a, "*")
     attack.shown |= {total: 9.0, b: 6.0}  # exact cells, as the counts were before rounding
@@ -300,17 +305,18 @@ def _attack(
         found += row_attacks(period, cells, indicators, spec, truth, decimals, pins)
         stats["cells"] += len(cells)
         stats["withheld"] += sum(v == "*" for v in cells.values())
-    for optimistic in (False, True):
-        attack = Attack(spec, optimistic)
+    for informed in (None, truth):
+        attack = Attack(spec, informed)
+        name = "" if informed is None else "_informed"
         for period, cells in published.items():
             build(attack, period, cells, indicators, providers, windows[period])
         stats["fed"] += feed(attack, pins)
         attack.propagate()
         tables, wrong = recoveries(attack, truth)
         found += tables + nested(attack, truth) + differences(attack, BEFORE, AFTER, truth)
-        stats["pinned" + ("_optimistic" if optimistic else "")] += len(attack.pinned())
-        stats["wrong_pins_optimistic" if optimistic else "wrong_pins"] += wrong
-        stats["contradictions" + ("_optimistic" if optimistic else "")] += attack.contradictions
+        stats["pinned" + name] += len(attack.pinned())
+        stats["wrong_pins"] += wrong
+        stats["contradictions"] += attack.contradictions
     return found, stats
 
 
@@ -323,16 +329,18 @@ def test_no_attack_recovers_a_count_from_any_published_output(
     for i, seed in enumerate(SEEDS):
         path = _warehouse(tmp_path_factory.mktemp(f"attack{seed}"), seed)
         for j, rule in enumerate(RULES):
-            more, counts = _attack(
-                path, tmp_path_factory.mktemp(f"out{seed}{rule}"), rule, j == i % 3
-            )
+            # Through the command itself once per rule (a subprocess costs seconds); through
+            # publish_benchmarks, which the command calls, otherwise.
+            out = tmp_path_factory.mktemp(f"out{seed}{rule}")
+            more, counts = _attack(path, out, rule, use_command=i == j)
             found += more
             stats += counts
     print(dict(stats))
     small = [f for f in found if f.small]
     other = [f for f in found if not f.small]
     assert stats["withheld"] > 1000 and stats["cells"] > 10_000
-    # The sound attacker's pins are all true (its reasoning holds on real outputs).
+    assert stats["pinned"] and stats["pinned_informed"]  # the attacks do narrow counts
+    # Every pin is true: the attackers' intervals always hold the true count.
     assert stats["wrong_pins"] == 0 and stats["contradictions"] == 0
     assert not small, small[:5]
     assert not other, other[:5]

@@ -334,9 +334,13 @@ def _cells_of(
         bool(h or not np.isfinite(v) or v < threshold)
         for v, h in zip(shown["observed"].to_numpy(), hidden, strict=True)
     ]
-    for name in ("note", "year"):
-        if name in shown.columns:
-            columns[name] = list(shown[name].to_list())
+    if "year" in shown.columns:
+        columns["year"] = list(shown["year"].to_list())
+    if "note" in shown.columns:
+        # "No activity in the window" says the denominator is 0, which the MHSDS rule withholds.
+        columns["note"] = [
+            None if h else v for v, h in zip(shown["note"].to_list(), hidden, strict=True)
+        ]
     out = []
     for i, provider in enumerate(shown["provider"].to_list()):
         row: dict[str, Cell] = {
