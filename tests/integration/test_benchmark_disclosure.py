@@ -25,7 +25,7 @@ from mhdeaths.benchmark.board import QUARTER_LINES, quarter_counts
 from mhdeaths.benchmark.compute import NATIONAL, Benchmarks, compute
 from mhdeaths.benchmark.indicators import Indicator
 from mhdeaths.benchmark.publish import publish_benchmarks
-from mhdeaths.benchmark.release import decimals_for, release
+from mhdeaths.benchmark.release import ROW_COLUMNS, decimals_for, release
 from mhdeaths.pseudonym import demo_key
 from mhdeaths.spec import load_spec
 from mhdeaths.stats import DISCLOSURE_RULES
@@ -162,10 +162,15 @@ def test_every_format_releases_exactly_the_same_cells(
     rows = [p for p in cells if p[0] == "row" and p[-1] == "observed"]
     assert len(rows) == len(document["indicators"]) * (len(document["providers"]) + 1)
     # A withheld row says nothing in words either (a note of no activity gives its denominator).
+    # Nor by its shape: every withheld provider row of an indicator shows the same cells.
     for indicator in document["indicators"]:
+        shapes = set()
         for row in indicator["rows"]:
             if row["observed"] == "*":
                 assert row["note"] is None and row["band_95"] in ("*", None), row
+                if row["provider"] != NATIONAL:
+                    shapes.add(tuple(c for c in ROW_COLUMNS if row.get(c) == "*"))
+        assert len(shapes) <= 1, (indicator["indicator"], shapes)
 
 
 @pytest.mark.parametrize("rule", RULES)

@@ -148,8 +148,8 @@ def release(benchmarks: Benchmarks, rule: str = "nhs_england") -> Released:
             released = replace(released, providers=shown.filter(pl.col("provider") != NATIONAL))
         results.append(released)
         indicators.append(_describe(released))
-        rows += _cells_of(released, table, shown, hidden, rule, ROW_COLUMNS)
-        trend += _cells_of(released, true_trend, shown_trend, trend_hidden, rule, TREND_COLUMNS)
+        rows += _cells_of(released, shown, hidden, rule, ROW_COLUMNS)
+        trend += _cells_of(released, shown_trend, trend_hidden, rule, TREND_COLUMNS)
     return Released(DISCLOSURE_RULES[rule], indicators, rows, trend, tuple(results))
 
 
@@ -290,16 +290,19 @@ _DECIMALS_FIXED = {
 }
 
 
+_NATIONAL_FIGURES = ("value", "lower", "upper", "q1", "q3")
+"""The figures a national (or annual) row has; a provider's row has every figure of its table."""
+
+
 def _cells_of(
     result: IndicatorResult,
-    true_table: pl.DataFrame,
     shown: pl.DataFrame,
     hidden: np.ndarray,
     rule: str,
     shape: tuple[str, ...],
 ) -> list[dict[str, Cell]]:
-    """The published cells of a released table: ``*`` in a withheld row wherever the figure
-    exists, numbers rounded to their published places elsewhere."""
+    """The published cells of a released table: ``*`` in a withheld row wherever its table has
+    the figure, numbers rounded to their published places elsewhere."""
     places = decimals_for(result, rule)
     columns: dict[str, list[Cell]] = {}
     for name in ("observed", "denominator"):
@@ -313,10 +316,14 @@ def _cells_of(
             continue
         dp = _DECIMALS_FIXED.get(name, places)
         values = shown[name].cast(pl.Float64).fill_null(np.nan).to_numpy()
-        exists = (
-            true_table[name].is_not_null().to_numpy()
-            if name in true_table.columns
-            else np.ones(len(values), dtype=bool)
+        # Which withheld cells show * is fixed by the table's shape, never by the true figure:
+        # a z-score that is missing only where the count is 0 would otherwise say so.
+        exists = np.array(
+            [
+                name in _NATIONAL_FIGURES or (p != NATIONAL and "year" not in shown.columns)
+                for p in shown["provider"].to_list()
+            ],
+            dtype=bool,
         )
         columns[name] = [
             (SUPPRESSED if e else None) if h else (round(float(v), dp) if np.isfinite(v) else None)
