@@ -559,8 +559,8 @@ def benchmark(
     """Compare providers on every indicator and write the published report.
 
     Writes benchmarks.html (self-contained, with a funnel plot per indicator), the same figures as
-    CSV, XLSX and JSON, and each provider's quarterly summary in providers/. Statistics come from
-    unsuppressed counts; every released count passes the disclosure rule.
+    CSV, XLSX and JSON, and each provider's quarterly summary in providers/. Every count passes the
+    disclosure rule first, and every figure is computed from the released counts.
     """
     from mhdeaths.benchmark.publish import publish_benchmarks
     from mhdeaths.warehouse.store import default_path

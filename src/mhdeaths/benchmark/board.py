@@ -55,26 +55,41 @@ _LEARNING = (
 )
 
 
-def provider_summaries(
-    path: Path, benchmarks: Benchmarks, released: Released
-) -> list[ProviderSummary]:
-    """One summary per provider with activity, for the quarter ending at the benchmark period."""
+QUARTER_LINES = tuple(f"deaths.{i}" for i in range(len(_DEATHS))) + tuple(
+    f"learning.{i}" for i in range(len(_LEARNING))
+)
+"""The keys of a summary's counts of the quarter, in order (each page's ``data-line``)."""
+
+
+def quarter_counts(path: Path, benchmarks: Benchmarks) -> dict[str, tuple[int, ...]]:
+    """Each provider's unrounded counts of the quarter ending at the benchmark period, in the
+    order of :data:`QUARTER_LINES` (providers with no deaths in the quarter are left out)."""
     quarter = window_ending(benchmarks.period, 3)
     params = {"start": quarter.start, "end": quarter.end}
     # The summaries read the warehouse as at the same time as the benchmarks they sit beside.
     at = as_at_sql(benchmarks.as_at)
-    rule = released.rule.name
     deaths_sql = ", ".join(f"count(*) FILTER (WHERE {w})" for _, w in _DEATHS)
     learning_sql = ", ".join(f"count(*) FILTER (WHERE {_IN_SCOPE} AND {w})" for _, w in _LEARNING)
     with reading(path) as con:
-        deaths = {
-            row[0]: row[1:]
+        return {
+            row[0]: tuple(int(c) for c in row[1:])
             for row in con.execute(
                 f"SELECT attributed_provider, {deaths_sql}, {learning_sql} FROM deaths_as_at({at}) "
                 "WHERE counted AND death_date >= $start AND death_date < $end GROUP BY 1",
                 params,
             ).fetchall()
         }
+
+
+def provider_summaries(
+    path: Path, benchmarks: Benchmarks, released: Released
+) -> list[ProviderSummary]:
+    """One summary per provider with activity, for the quarter ending at the benchmark period."""
+    quarter = window_ending(benchmarks.period, 3)
+    at = as_at_sql(benchmarks.as_at)
+    rule = released.rule.name
+    deaths = quarter_counts(path, benchmarks)
+    with reading(path) as con:
         quality = {
             row[0]: row[1:]
             for row in con.execute(

@@ -4,8 +4,10 @@ The warehouse has already applied the agreed definitions and counted each death 
 only counts what an indicator names and compares providers. Counts are taken once per indicator
 from two temporary tables (the deaths counted and the current activity, as at a time), so that a
 national history of ten years and sixty providers is benchmarked in well under a second. Every
-figure here is unrounded and unsuppressed: disclosure control is the release step's job
-(``mhdeaths.benchmark.release``), applied to the cells that are published.
+figure here is unrounded and unsuppressed, and none is published as it stands: the release step
+(``mhdeaths.benchmark.release``) applies disclosure control to the counts and computes every
+published figure again from the released counts, with the functions shared from here
+(:func:`crude`, :func:`ratio_limits`, :func:`provider_funnel`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,14 @@ import polars as pl
 from mhdeaths.benchmark.indicators import Indicator, Variant, load_indicators
 from mhdeaths.errors import UserError
 from mhdeaths.spec import add_months, period_start
-from mhdeaths.stats import FunnelResult, ci_proportion, funnel, indirect_standardise, rate
+from mhdeaths.stats import (
+    FunnelResult,
+    ci_count,
+    ci_proportion,
+    funnel,
+    indirect_standardise,
+    rate,
+)
 from mhdeaths.warehouse.overview import reading
 
 NATIONAL = "England"
@@ -190,36 +199,17 @@ def _one(
     per_provider = per_provider.sort("provider")
     o = per_provider["observed"].to_numpy().astype(float)
     n = per_provider["denominator"].to_numpy().astype(float)
-    value, lower, upper = _crude(indicator, o, n)
+    value, lower, upper = crude(indicator, o, n)
     table = per_provider.with_columns(
         value=pl.Series(value), lower=pl.Series(lower), upper=pl.Series(upper)
     )
     at_risk = table.filter(pl.col("denominator") > 0)
-    result: FunnelResult | None = None
     if indicator.standardise_by and at_risk.height:
         ratios = _standardise(
             strata.filter(pl.col("provider").is_in(at_risk["provider"].implode()))
         )
         at_risk = at_risk.join(ratios, on="provider", how="left")
-        result = funnel(
-            at_risk["observed"].to_numpy().astype(float),
-            at_risk["expected"].to_numpy(),
-            kind="ratio",
-            labels=at_risk["provider"].to_list(),
-            min_expected=indicator.min_expected,
-            overdispersion=indicator.method.overdispersion,
-            trim=indicator.method.trim,
-        )
-    elif at_risk.height:
-        result = funnel(
-            at_risk["observed"].to_numpy().astype(float),
-            at_risk["denominator"].to_numpy().astype(float),
-            kind="proportion" if indicator.kind == "proportion" else "rate",
-            labels=at_risk["provider"].to_list(),
-            min_expected=indicator.min_expected,
-            overdispersion=indicator.method.overdispersion,
-            trim=indicator.method.trim,
-        )
+    result = provider_funnel(indicator, at_risk)
     if result is not None:
         bands = result.units.select(pl.col("label").alias("provider"), "z", "band_95", "band_998")
         at_risk = at_risk.join(bands, on="provider", how="left")
@@ -233,7 +223,7 @@ def _one(
     )
     # The national figure is over the providers at risk, as the funnel's target is.
     total_o, total_n = float(o[n > 0].sum()), float(n[n > 0].sum())
-    nv, nl, nu = _crude(indicator, np.array([total_o]), np.array([total_n]))
+    nv, nl, nu = crude(indicator, np.array([total_o]), np.array([total_n]))
     national: dict[str, float | None] = {
         "observed": total_o,
         "denominator": total_n,
@@ -269,16 +259,57 @@ def _finite(x: float) -> float | None:
     return float(x) if np.isfinite(x) else None
 
 
-def _crude(
+def provider_funnel(
+    indicator: Indicator, at_risk: pl.DataFrame, target: float | None = None
+) -> FunnelResult | None:
+    """The funnel of the providers at risk (``provider``, ``observed`` and ``denominator``, and
+    ``expected`` for a standardised indicator), or None when there are none.
+
+    The release step runs this again on the released counts, so the plotted point, its band and
+    the published numbers come from the same figures."""
+    if not at_risk.height:
+        return None
+    observed = at_risk["observed"].to_numpy().astype(float)
+    if indicator.standardise_by:
+        against, kind = at_risk["expected"].to_numpy().astype(float), "ratio"
+    else:
+        against = at_risk["denominator"].to_numpy().astype(float)
+        kind = "proportion" if indicator.kind == "proportion" else "rate"
+    return funnel(
+        observed,
+        against,
+        kind=kind,  # type: ignore[arg-type]
+        target=target,
+        labels=at_risk["provider"].to_list(),
+        min_expected=indicator.min_expected,
+        overdispersion=indicator.method.overdispersion,
+        trim=indicator.method.trim,
+    )
+
+
+def ratio_limits(observed: np.ndarray, expected: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The 95% limits of a standardised ratio: the observed count's limits over the expected
+    count (as ``indirect_standardise`` gives them; NaN where nothing is expected)."""
+    usable = np.isfinite(observed) & np.isfinite(expected) & (expected > 0)
+    low, up = ci_count(np.where(usable, observed, 0.0))
+    safe_e = np.where(usable, expected, 1.0)
+    return (
+        np.where(usable, np.asarray(low) / safe_e, np.nan),
+        np.where(usable, np.asarray(up) / safe_e, np.nan),
+    )
+
+
+def crude(
     indicator: Indicator, o: np.ndarray, n: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The crude value and its 95% limits, in the indicator's unit (NaN where n is 0)."""
+    """The crude value and its 95% limits, in the indicator's unit (NaN where n is 0 or either
+    count is missing)."""
     if not len(o):
         empty = np.array([], dtype=float)
         return empty, empty, empty
     # No figure where nothing was at risk, nor (for a proportion) where more events were counted
     # than the denominator holds: deaths in a window's first days after discharges before it.
-    usable = (n > 0) & ((o <= n) if indicator.kind == "proportion" else True)
+    usable = np.isfinite(o) & (n > 0) & ((o <= n) if indicator.kind == "proportion" else True)
     safe_n = np.where(usable, n, 1.0)
     safe_o = np.where(usable, o, 0.0)
     m = indicator.multiplier
@@ -421,7 +452,7 @@ def _trend(
             national.select(pl.lit(NATIONAL).alias("provider"), "year", "observed", "denominator"),
         ]
     ).sort("provider", "year")
-    value, lower, upper = _crude(
+    value, lower, upper = crude(
         indicator, frame["observed"].to_numpy(), frame["denominator"].to_numpy()
     )
     return frame.with_columns(

@@ -144,8 +144,18 @@ def funnel_plot(result: IndicatorResult, released: set[str]) -> FunnelPlot | Non
         [Tick(sy(t), _tick_label(t)) for t in _ticks(y_min, y_max)],
         curves,
         points,
-        [labels[i] for i in range(len(labels)) if i not in keep and labels[i] not in released],
+        _withheld(result),
     )
+
+
+def _withheld(result: IndicatorResult) -> list[str]:
+    """The providers whose count is withheld (NaN in the released figures): not plotted."""
+    table = result.providers
+    return [
+        str(p)
+        for p, o in zip(table["provider"].to_list(), table["observed"].to_list(), strict=True)
+        if o is None or not np.isfinite(o)
+    ]
 
 
 def _value_scale(result: IndicatorResult) -> float:

@@ -1,7 +1,8 @@
 """``mhdeaths benchmark``: compute every indicator, release it, and write the published outputs.
 
 The one function the command (and the end-to-end run) calls, so that the steps happen in the only
-safe order: statistics from unsuppressed counts, then disclosure control, then the outputs.
+safe order: counts from the warehouse, then disclosure control of the counts and every published
+figure computed again from the released counts, then the outputs (all from that one release).
 """
 
 from __future__ import annotations

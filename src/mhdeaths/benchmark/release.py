@@ -1,24 +1,39 @@
 """The released figures: every published cell after disclosure control, in one flat shape.
 
-Statistics are computed from unsuppressed counts (``mhdeaths.benchmark.compute``); what is
-published passes through here first, so the CSV, the workbook, the JSON and the HTML report show
-the same cells. A count is released under the named rule (``mhdeaths.stats.disclose``); a value
-derived from a count that is suppressed (its rate, ratio, expected count, limits and z-score) is
-suppressed with it, so a small count cannot be read back from a ratio. Bands are released: they say
-no more than that a suppressed count is small.
+Disclosure control comes first and statistics second. The counts are released under the named rule
+(``mhdeaths.stats.disclose``): small ones suppressed, the rest rounded to the nearest 5, with
+secondary suppression so that a withheld count cannot be had back from the national row. Then
+every figure that is published is computed again from the *released* counts by the same functions
+``mhdeaths.benchmark.compute`` uses: the crude value and its interval, the expected count (scaled
+so that the providers' expected counts add up to the released national count), the standardised
+ratio and its interval, and the funnel (re-run on the released counts of the providers whose
+counts are released, so its z-scores, bands, over-dispersion and limits are those of the published
+numbers). A published figure is therefore a function of published cells: multiplying a rate by
+its denominator, or a ratio by its expected count, gives back the rounded count and nothing finer.
+A withheld row releases no derived value and no band. The CSV, the workbook, the JSON, the HTML
+report, its funnel plots and the provider pages are all written from what this module returns.
+Why statistics are computed on rounded counts, and the attacks this is tested against:
+``docs/statistics.md`` (disclosure control).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from mhdeaths.benchmark.compute import NATIONAL, Benchmarks, IndicatorResult
-from mhdeaths.stats import DISCLOSURE_RULES, DisclosureRule, disclose, disclose_dependent
+from mhdeaths.benchmark.compute import (
+    NATIONAL,
+    Benchmarks,
+    IndicatorResult,
+    crude,
+    provider_funnel,
+    ratio_limits,
+)
+from mhdeaths.stats import DISCLOSURE_RULES, DisclosureRule, disclose
 from mhdeaths.stats.disclosure import SUPPRESSED
 
 Cell = str | int | float | bool | None
@@ -70,6 +85,9 @@ class Released:
     """One row per indicator and provider, plus a national row per indicator."""
     trend: list[dict[str, Cell]]
     """One row per indicator, provider (and nation) and calendar year."""
+    results: tuple[IndicatorResult, ...] = ()
+    """Each indicator's figures as released: counts rounded (NaN where withheld) and every value,
+    the expected counts and the funnel computed from them. The funnel plots are drawn from these."""
 
     def providers_banded(self, indicator: str, level: str, band: str) -> list[str]:
         """The providers in ``band`` on the indicator against its ``level`` ("95" or "998")
@@ -94,23 +112,60 @@ def decimals_for(result: IndicatorResult, rule: str = "nhs_england") -> int:
 
 
 def release(benchmarks: Benchmarks, rule: str = "nhs_england") -> Released:
-    """Apply the named disclosure rule to every cell that is published."""
+    """Apply the named disclosure rule to every count, then derive every published figure from
+    the released counts."""
     if rule not in DISCLOSURE_RULES:
         from mhdeaths.errors import UserError
 
         names = ", ".join(sorted(DISCLOSURE_RULES))
         raise UserError(f"There is no disclosure rule {rule!r}: choose one of {names}.")
-    indicators, rows, trend = [], [], []
+    indicators, rows, trend, results = [], [], [], []
     for result in benchmarks.results:
-        indicators.append(_describe(result))
+        result = _every_provider(result, benchmarks.providers)
         national = pl.DataFrame([{"provider": NATIONAL, **result.national}])
         table = pl.concat([result.providers, national], how="diagonal_relaxed")
-        rows += _released(result, table, rule, ROW_COLUMNS)
+        hidden = _suppressed(result, table, rule)
+        shown, shown_national = _derive(result, table, hidden, rule)
         # Annual figures are national trends only: a provider's years beside its pooled window
         # would give back each year's count by subtraction.
-        national_trend = result.trend.filter(pl.col("provider") == NATIONAL)
-        trend += _released(result, national_trend, rule, TREND_COLUMNS)
-    return Released(DISCLOSURE_RULES[rule], indicators, rows, trend)
+        true_trend = result.trend.filter(pl.col("provider") == NATIONAL)
+        trend_hidden = _suppressed(result, true_trend, rule)
+        shown_trend, _ = _derive(result, true_trend, trend_hidden, rule, national_row=False)
+        released = replace(
+            result,
+            providers=shown.filter(pl.col("provider") != NATIONAL),
+            national=shown_national,
+            funnel=_funnel(result, shown, hidden),
+            trend=shown_trend,
+        )
+        if released.funnel is not None:
+            bands = released.funnel.units.select(
+                pl.col("label").alias("provider"), "z", "band_95", "band_998"
+            )
+            shown = shown.drop("z", "band_95", "band_998", strict=False).join(
+                bands, on="provider", how="left", maintain_order="left"
+            )
+            released = replace(released, providers=shown.filter(pl.col("provider") != NATIONAL))
+        results.append(released)
+        indicators.append(_describe(released))
+        rows += _cells_of(released, shown, hidden, rule, ROW_COLUMNS)
+        trend += _cells_of(released, shown_trend, trend_hidden, rule, TREND_COLUMNS)
+    return Released(DISCLOSURE_RULES[rule], indicators, rows, trend, tuple(results))
+
+
+def _every_provider(result: IndicatorResult, providers: tuple[str, ...]) -> IndicatorResult:
+    """The result with a row for every provider: one left out of a table (no deaths and no
+    activity in the window) would tell a reader its count is 0, which the MHSDS rule withholds."""
+    table = result.providers
+    missing = sorted(set(providers) - set(table["provider"].to_list()))
+    if not missing:
+        return result
+    filler: dict[str, Any] = {"provider": missing, "observed": [0.0] * len(missing)}
+    if "denominator" in table.columns:
+        filler["denominator"] = [0.0] * len(missing)
+        filler["note"] = ["no activity in the window"] * len(missing)
+    table = pl.concat([table, pl.DataFrame(filler)], how="diagonal_relaxed").sort("provider")
+    return replace(result, providers=table)
 
 
 def _describe(result: IndicatorResult) -> dict[str, Cell]:
@@ -134,46 +189,167 @@ def _describe(result: IndicatorResult) -> dict[str, Cell]:
     }
 
 
-def _released(
-    result: IndicatorResult, table: pl.DataFrame, rule: str, shape: tuple[str, ...]
-) -> list[dict[str, Cell]]:
-    """Rows of a table with its counts disclosed and its derived values suppressed with them."""
-    places = decimals_for(result, rule)
-    observed = table["observed"].to_numpy().astype(float)
-    hidden = _suppressed(result, table, rule)
-    counts = disclose(observed, rule=rule)
-    columns: dict[str, list[Cell]] = {"observed": _masked(_cells(counts.text), hidden)}
-    if "denominator" in table.columns:
-        denominators = table["denominator"].to_numpy().astype(float)
-        columns["denominator"] = _masked(_cells(disclose(denominators, rule=rule).text), hidden)
-    derived = {
-        "value": places,
-        "lower": places,
-        "upper": places,
-        "q1": places,
-        "q3": places,
-        "expected": 1,
-        "ratio": 2,
-        "ratio_lower": 2,
-        "ratio_upper": 2,
-        "z": 2,
-    }
-    for name, dp in derived.items():
+def _rounded(values: pl.Series, hidden: np.ndarray, rule: str) -> np.ndarray:
+    """Released counts as numbers: rounded under the rule, NaN where withheld or missing."""
+    counts = values.cast(pl.Float64).fill_null(np.nan).to_numpy()
+    released = disclose(counts, rule=rule).values.copy()
+    released[hidden] = np.nan
+    return released
+
+
+def _derive(
+    result: IndicatorResult,
+    table: pl.DataFrame,
+    hidden: np.ndarray,
+    rule: str,
+    *,
+    national_row: bool = True,
+) -> tuple[pl.DataFrame, dict[str, float | None]]:
+    """The table's figures computed again from its released counts (NaN where withheld), and its
+    national row as a mapping."""
+    indicator = result.indicator
+    o = _rounded(table["observed"], hidden, rule)
+    columns: dict[str, Any] = {"provider": table["provider"], "observed": o}
+    if indicator.kind == "median":
+        # A median is not a count: it is released as computed, withheld where its count is.
+        for name in ("value", "q1", "q3"):
+            if name in table.columns:
+                values = table[name].cast(pl.Float64).fill_null(np.nan).to_numpy().copy()
+                values[hidden] = np.nan
+                columns[name] = values
+    else:
+        n = _rounded(table["denominator"], hidden, rule)
+        value, lower, upper = crude(indicator, o, np.nan_to_num(n, nan=0.0))
+        columns.update(denominator=n, value=value, lower=lower, upper=upper)
+        if indicator.standardise_by and "expected" in table.columns:
+            columns.update(_ratios(table, o, hidden))
+    for name in ("note", "year"):
         if name in table.columns:
-            values = table[name].cast(pl.Float64).fill_null(np.nan).to_numpy()
-            texts = disclose_dependent(values, observed, rule=rule, decimals=dp)
-            columns[name] = _masked(_cells(texts), hidden)
+            columns[name] = table[name]
+    shown = pl.DataFrame(columns)
+    national: dict[str, float | None] = {}
+    if national_row:
+        last = shown.filter(pl.col("provider") == NATIONAL).row(0, named=True)
+        national = {
+            k: _finite(v) for k, v in last.items() if k in result.national and k != "provider"
+        }
+    return shown, national
+
+
+def _ratios(table: pl.DataFrame, o: np.ndarray, hidden: np.ndarray) -> dict[str, np.ndarray]:
+    """Expected counts scaled to the released national count, and the ratios over them."""
+    providers = np.array([p != NATIONAL for p in table["provider"].to_list()])
+    expected = table["expected"].cast(pl.Float64).fill_null(np.nan).to_numpy().copy()
+    expected[~providers] = np.nan
+    # The providers' expected counts add up to the released national count, not the true one:
+    # the national expected to one place would otherwise publish the exact national count.
+    national = o[~providers]
+    target = (
+        float(national[0])
+        if len(national) and np.isfinite(national[0])
+        else float(np.nansum(o[providers]))
+    )
+    total = float(np.nansum(expected))
+    expected = expected * (target / total if total > 0 else 1.0)
+    expected[hidden] = np.nan
+    usable = np.isfinite(o) & np.isfinite(expected) & (expected > 0)
+    ratio = np.where(usable, o / np.where(usable, expected, 1.0), np.nan)
+    low, up = ratio_limits(o, expected)
+    return {"expected": expected, "ratio": ratio, "ratio_lower": low, "ratio_upper": up}
+
+
+def _funnel(result: IndicatorResult, shown: pl.DataFrame, hidden: np.ndarray) -> Any:
+    """The funnel of the providers whose counts are released, on their released counts, centred
+    on the released national figure."""
+    indicator = result.indicator
+    if indicator.kind == "median":
+        return None
+    at_risk = shown.filter(
+        pl.Series(~hidden)
+        & (pl.col("provider") != NATIONAL)
+        & (pl.col("denominator").fill_nan(0) > 0)
+        & pl.col("observed").is_not_nan()
+    )
+    target = None
+    if not indicator.standardise_by:
+        national = shown.filter(pl.col("provider") == NATIONAL)
+        o, n = float(national["observed"][0]), float(national["denominator"][0])
+        # The centre line is the published national figure (a proportion strictly inside 0..1).
+        usable = np.isfinite(o) and np.isfinite(n) and o > 0 and n > 0
+        if usable and (indicator.kind == "rate" or o < n):
+            target = o / n
+    return provider_funnel(indicator, at_risk, target=target)
+
+
+_DECIMALS_FIXED = {
+    "expected": 1,
+    "ratio": 2,
+    "ratio_lower": 2,
+    "ratio_upper": 2,
+    "z": 2,
+}
+
+
+_NATIONAL_FIGURES = ("value", "lower", "upper", "q1", "q3")
+"""The figures a national (or annual) row has; a provider's row has every figure of its table."""
+
+
+def _cells_of(
+    result: IndicatorResult,
+    shown: pl.DataFrame,
+    hidden: np.ndarray,
+    rule: str,
+    shape: tuple[str, ...],
+) -> list[dict[str, Cell]]:
+    """The published cells of a released table: ``*`` in a withheld row wherever its table has
+    the figure, numbers rounded to their published places elsewhere."""
+    places = decimals_for(result, rule)
+    columns: dict[str, list[Cell]] = {}
+    for name in ("observed", "denominator"):
+        if name in shown.columns:
+            columns[name] = [
+                SUPPRESSED if h else (None if not np.isfinite(v) else int(v))
+                for v, h in zip(shown[name].to_numpy(), hidden, strict=True)
+            ]
+    for name in ("value", "lower", "upper", "q1", "q3", *_DECIMALS_FIXED):
+        if name not in shown.columns:
+            continue
+        dp = _DECIMALS_FIXED.get(name, places)
+        values = shown[name].cast(pl.Float64).fill_null(np.nan).to_numpy()
+        # Which withheld cells show * is fixed by the table's shape, never by the true figure:
+        # a z-score that is missing only where the count is 0 would otherwise say so.
+        exists = np.array(
+            [
+                name in _NATIONAL_FIGURES or (p != NATIONAL and "year" not in shown.columns)
+                for p in shown["provider"].to_list()
+            ],
+            dtype=bool,
+        )
+        columns[name] = [
+            (SUPPRESSED if e else None) if h else (round(float(v), dp) if np.isfinite(v) else None)
+            for v, h, e in zip(values, hidden, exists, strict=True)
+        ]
+    for name in ("band_95", "band_998"):
+        if name in shown.columns:
+            columns[name] = [
+                SUPPRESSED if h else v for v, h in zip(shown[name].to_list(), hidden, strict=True)
+            ]
     # Caution is read off the released count, so the flag cannot tell a reader that a count
     # rounded up to 20 was really 18 or 19.
     threshold = result.indicator.caution_below
     columns["caution"] = [
-        bool(h or v < threshold) for h, v in zip(hidden, counts.values, strict=True)
+        bool(h or not np.isfinite(v) or v < threshold)
+        for v, h in zip(shown["observed"].to_numpy(), hidden, strict=True)
     ]
-    for name in ("band_95", "band_998", "note", "year"):
-        if name in table.columns:
-            columns[name] = list(table[name].to_list())
+    if "year" in shown.columns:
+        columns["year"] = list(shown["year"].to_list())
+    if "note" in shown.columns:
+        # "No activity in the window" says the denominator is 0, which the MHSDS rule withholds.
+        columns["note"] = [
+            None if h else v for v, h in zip(shown["note"].to_list(), hidden, strict=True)
+        ]
     out = []
-    for i, provider in enumerate(table["provider"].to_list()):
+    for i, provider in enumerate(shown["provider"].to_list()):
         row: dict[str, Cell] = {
             "indicator": result.key,
             "window": result.window.label,
@@ -184,11 +360,15 @@ def _released(
     return out
 
 
+def _finite(x: Any) -> float | None:
+    return float(x) if x is not None and np.isfinite(x) else None
+
+
 def _suppressed(result: IndicatorResult, table: pl.DataFrame, rule: str) -> np.ndarray:
     """The rows whose count, and everything derived from it, is withheld.
 
-    Beyond the rule's own cells: a row whose denominator is a suppressed count of people (a share
-    of deaths), or whose complement is (the deaths not reviewed, say), since a released value
+    Beyond the rule's own cells: a row whose denominator is a suppressed count, or (a share of
+    deaths) whose complement is (the deaths not reviewed, say), since a released value
     and the other count give it back; and, because the national row is the sum of the providers'
     rows, enough further providers that the withheld ones together are not themselves a count
     the rule would withhold (secondary suppression, smallest first).
@@ -196,10 +376,12 @@ def _suppressed(result: IndicatorResult, table: pl.DataFrame, rule: str) -> np.n
     observed = table["observed"].to_numpy().astype(float)
     hidden = disclose(observed, rule=rule).suppressed.copy()
     denominator = result.indicator.denominator
-    if denominator is not None and denominator.deaths is not None and "denominator" in table:
-        n = table["denominator"].to_numpy().astype(float)
+    if "denominator" in table.columns:
+        # A value over a withheld denominator cannot be published, so neither is its count.
+        n = table["denominator"].cast(pl.Float64).fill_null(np.nan).to_numpy()
         hidden |= disclose(n, rule=rule).suppressed
-        hidden |= disclose(np.clip(n - observed, 0, None), rule=rule).suppressed
+        if denominator is not None and denominator.deaths is not None:
+            hidden |= disclose(np.clip(n - observed, 0, None), rule=rule).suppressed
     providers = np.array([p != NATIONAL for p in table["provider"].to_list()])
     if not providers.all():
         while True:
@@ -213,21 +395,6 @@ def _suppressed(result: IndicatorResult, table: pl.DataFrame, rule: str) -> np.n
                 break
             hidden[candidates[np.argmin(observed[candidates])]] = True
     return hidden
-
-
-def _masked(cells: list[Cell], hidden: np.ndarray) -> list[Cell]:
-    return [SUPPRESSED if h and c is not None else c for c, h in zip(cells, hidden, strict=True)]
-
-
-def _cells(texts: list[str]) -> list[Cell]:
-    return [_cell(t) for t in texts]
-
-
-def _cell(text: str) -> Cell:
-    if text in ("", SUPPRESSED):
-        return text or None
-    number = float(text)
-    return int(number) if number.is_integer() and "." not in text else number
 
 
 def _round(value: float, places: int) -> float | None:

@@ -2,8 +2,8 @@
 summary per provider.
 
 Every output is written from the same released cells (``mhdeaths.benchmark.release``), so no file
-shows a figure another suppresses. Nothing here computes a statistic; nothing here sees an
-unsuppressed count except the funnel geometry, which plots only providers whose count is released.
+shows a figure another suppresses. Nothing here computes a statistic; the funnel geometry is
+drawn from the released figures (the funnel re-run on the released counts).
 Outputs carry no time of generation, so running the same benchmark twice writes the same bytes.
 """
 
@@ -151,7 +151,8 @@ def _html(benchmarks: Benchmarks, released: Released) -> str:
     from mhdeaths.templating import html_environment
 
     sections = []
-    for result, meta in zip(benchmarks.results, released.indicators, strict=True):
+    # The plots are drawn from the released figures: the funnel re-run on released counts.
+    for result, meta in zip(released.results, released.indicators, strict=True):
         rows = [r for r in released.rows if r["indicator"] == result.key]
         shown = {
             str(r["provider"])
@@ -184,7 +185,7 @@ def _html(benchmarks: Benchmarks, released: Released) -> str:
 
 def _band_summary(benchmarks: Benchmarks, released: Released) -> list[dict[str, Any]]:
     out = []
-    for result, meta in zip(benchmarks.results, released.indicators, strict=True):
+    for result, meta in zip(released.results, released.indicators, strict=True):
         rows = [
             r for r in released.rows if r["indicator"] == result.key and r["provider"] != NATIONAL
         ]

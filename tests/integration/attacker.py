@@ -1,0 +1,394 @@
+"""An attacker of published benchmarks: what the cells of one or more publications give away.
+
+The attacker holds every published output (read back by ``benchmark_outputs``), knows the
+disclosure rule (it is named in every output), the methods (``docs/statistics.md``) and how the
+tables add up, and works with interval arithmetic:
+
+- a released count ``r`` means a true count in ``r-2 .. r+2``, outside the rule's suppressed range
+  (``0`` under NHS England's rule is exactly 0); ``*`` means any count, since it may be a
+  secondary suppression; an *informed* attacker, stronger than any real one, is also told which
+  ``*`` are primary suppressions, and for those takes ``1 .. max`` (``0 .. max`` under the MHSDS
+  rule);
+- a value with ``d`` decimals means the value ``+/- 0.5 x 10^-d``.
+
+Attacks on one row: rate (or share) x denominator, ratio x expected, and inverting a published
+interval, each as if the figure had been computed from the true counts. Attacks across a table,
+by propagating intervals to a fixed point: the national row is the sum of the providers' rows;
+cause groups nest (suicide within unnatural within all causes); a share's count is within its
+denominator; the national calendar years add up to the national window when the window holds
+them all; a provider page's counts of the quarter nest (suicides within their category, the
+categories within deaths in scope, reviews and judgements within deaths in scope). Across
+publications: the windows (and the current year, and the quarter) ending at ``t`` and ``t-1``
+differ by one month in and one out, so the difference of their intervals bounds the net change.
+
+A *recovery* is an attack that narrows a count the publication did not show exactly to a single
+value, and that value is the true one (the oracle is the warehouse's unrounded counts). A 0 is not
+a recovery under a rule that releases 0 (NHS England's, OpenSAFELY's): a withheld provider with no
+suicides beside an exact 0 for unnatural causes is what the rule would have shown.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mhdeaths.benchmark.compute import NATIONAL, crude, ratio_limits
+from mhdeaths.benchmark.indicators import Indicator
+from mhdeaths.stats import DisclosureRule
+
+from .benchmark_outputs import Place, Shown
+
+INF = 10**9
+Var = tuple[str, ...]
+"""A count: (publication, *place), e.g. ("t", "row", "inpatient_deaths.all", "RZ1", "observed")."""
+
+
+def count_interval(cell: Shown, rule: DisclosureRule, primary: bool) -> tuple[int, int] | None:
+    """What a released count cell says about the true count (None: nothing); ``primary``: that a
+    ``*`` is known to be the rule's own suppression, not a secondary one."""
+    smallest = 0 if rule.suppress_zero else 1
+    if cell == "*":
+        return (smallest, rule.max_suppressed) if primary else (0, INF)
+    if not isinstance(cell, float):
+        return None
+    r = int(cell)
+    if r == 0 and not rule.suppress_zero:
+        return (0, 0)
+    low, high = r - rule.rounding_base // 2, r + rule.rounding_base // 2
+    return (max(low, rule.max_suppressed + 1), high)
+
+
+@dataclass
+class Recovery:
+    attack: str
+    var: Var
+    value: int
+    truth: int
+    small: bool
+
+
+@dataclass
+class Attack:
+    """The attacker's knowledge: bounds on counts and the relations between them."""
+
+    rule: DisclosureRule
+    informed: Mapping[Var, int] | None = None
+    """For the informed attacker: the true counts, used only to say which ``*`` are primary."""
+    bounds: dict[Var, list[int]] = field(default_factory=dict)
+    shown: dict[Var, Shown] = field(default_factory=dict)
+    sums: list[tuple[Var, tuple[Var, ...]]] = field(default_factory=list)
+    """total = sum of parts"""
+    within: list[tuple[tuple[Var, ...], Var]] = field(default_factory=list)
+    """sum of parts <= total"""
+    contradictions: int = 0
+
+    def know(self, var: Var, cell: Shown) -> None:
+        primary = False
+        if cell == "*" and self.informed is not None and var in self.informed:
+            smallest = 0 if self.rule.suppress_zero else 1
+            primary = smallest <= self.informed[var] <= self.rule.max_suppressed
+        interval = count_interval(cell, self.rule, primary)
+        self.shown[var] = cell
+        if interval is None:
+            return
+        old = self.bounds.setdefault(var, [0, INF])
+        old[0], old[1] = max(old[0], interval[0]), min(old[1], interval[1])
+
+    def _tighten(self, var: Var, low: int, high: int) -> bool:
+        b = self.bounds.setdefault(var, [0, INF])
+        changed = False
+        if low > b[0]:
+            b[0], changed = low, True
+        if high < b[1]:
+            b[1], changed = high, True
+        return changed
+
+    def propagate(self, rounds: int = 60) -> None:
+        for _ in range(rounds):
+            changed = False
+            for total, parts in self.sums:
+                lows = [self.bounds.setdefault(p, [0, INF])[0] for p in parts]
+                highs = [self.bounds[p][1] for p in parts]
+                t = self.bounds.setdefault(total, [0, INF])
+                changed |= self._tighten(total, sum(lows), min(sum(highs), INF))
+                for i, part in enumerate(parts):
+                    others_low = sum(lows) - lows[i]
+                    others_high = sum(highs) - highs[i]
+                    changed |= self._tighten(part, t[0] - others_high, t[1] - others_low)
+            for parts, total in self.within:
+                lows = [self.bounds.setdefault(p, [0, INF])[0] for p in parts]
+                t = self.bounds.setdefault(total, [0, INF])
+                changed |= self._tighten(total, sum(lows), INF)
+                for i, part in enumerate(parts):
+                    changed |= self._tighten(part, 0, t[1] - (sum(lows) - lows[i]))
+            if not changed:
+                break
+        self.contradictions = sum(1 for b in self.bounds.values() if b[0] > b[1])
+
+    def pinned(self) -> dict[Var, int]:
+        return {v: b[0] for v, b in self.bounds.items() if b[0] == b[1]}
+
+
+def hidden(cell: Shown, truth: int, rule: DisclosureRule | None = None) -> bool:
+    """Whether a publication's cell did not show the true count exactly, and the rule would not
+    have shown it either (a 0 withheld beside others is no secret where the rule releases 0)."""
+    if rule is not None and truth == 0 and not rule.suppress_zero:
+        return False
+    return not (isinstance(cell, float) and int(cell) == truth)
+
+
+def build(
+    attack: Attack,
+    period: str,
+    cells: Mapping[Place, Shown],
+    indicators: Mapping[str, Indicator],
+    providers: Iterable[str],
+    windows: Mapping[str, tuple[str, str]],
+) -> None:
+    """Add one publication's count cells and table relations to the attack."""
+    providers = list(providers)
+    for place, cell in cells.items():
+        if place[-1] in ("observed", "denominator") or place[0] == "quarter":
+            attack.know((period, *place), cell)
+    for key, indicator in indicators.items():
+        row = lambda p, c, k=key: (period, "row", k, p, c)  # noqa: E731
+        for p in providers:
+            # A provider missing from a table has nothing to count there.
+            if (period, "row", key, p, "observed") not in attack.shown:
+                attack.know(row(p, "observed"), 0.0)
+        deaths_share = indicator.denominator is not None and indicator.denominator.deaths
+        if indicator.kind != "median":
+            attack.sums.append(
+                (row(NATIONAL, "denominator"), tuple(row(p, "denominator") for p in providers))
+            )
+            for p in [*providers, NATIONAL]:
+                if indicator.kind == "proportion":
+                    attack.within.append(((row(p, "observed"),), row(p, "denominator")))
+        # The national count is over the providers at risk: all of them for a share of deaths (a
+        # provider with no deaths in scope counts none); those with activity otherwise.
+        at_risk = []
+        certain = True
+        for p in providers:
+            n = cells.get(("row", key, p, "denominator"))
+            if indicator.kind == "median" or deaths_share or (isinstance(n, float) and n > 0):
+                at_risk.append(p)
+            elif not (isinstance(n, float) and n == 0):
+                certain = False
+        if certain:
+            attack.sums.append(
+                (row(NATIONAL, "observed"), tuple(row(p, "observed") for p in at_risk))
+            )
+        # Years within the window: when the window holds every year the trend shows.
+        first, _last = windows[key]
+        years = sorted({place[3] for place in cells if place[:2] == ("trend", key)})
+        if years and (
+            int(years[0]) > int(first[:4]) or (first.endswith("-01") and years[0] == first[:4])
+        ):
+            for column in (
+                ("observed",) if indicator.kind == "median" else ("observed", "denominator")
+            ):
+                attack.sums.append(
+                    (
+                        row(NATIONAL, column),
+                        tuple((period, "trend", key, NATIONAL, y, column) for y in years),
+                    )
+                )
+    # Cause groups nest: suicide within unnatural within all causes.
+    for key in indicators:
+        base, _, variant = key.partition(".")
+        if variant == "unnatural":
+            for p in [*providers, NATIONAL]:
+                attack.within.append(
+                    (
+                        ((period, "row", f"{base}.suicide", p, "observed"),),
+                        (period, "row", f"{base}.unnatural", p, "observed"),
+                    )
+                )
+                attack.within.append(
+                    (
+                        ((period, "row", f"{base}.unnatural", p, "observed"),),
+                        (period, "row", f"{base}.all", p, "observed"),
+                    )
+                )
+    # A provider page's quarter: deaths.0 IPD, .1 IPD suicide, .2 D30, .3 D30 suicide, .4 awaiting
+    # admission, .5 out of scope; learning.0 in scope, .1 reviewed, .2 problems, .3 pending,
+    # .4 family involved, .5 family declined.
+    for p in providers:
+        q = lambda line, p=p: (period, "quarter", p, line)  # noqa: E731
+        if q("deaths.0") not in attack.shown:
+            continue
+        attack.within += [
+            ((q("deaths.1"),), q("deaths.0")),
+            ((q("deaths.3"),), q("deaths.2")),
+            ((q("deaths.0"), q("deaths.2")), q("learning.0")),
+            ((q("learning.1"),), q("learning.0")),
+            ((q("learning.2"), q("learning.3")), q("learning.0")),
+            ((q("learning.4"), q("learning.5")), q("learning.0")),
+        ]
+
+
+def recoveries(
+    attack: Attack, truth: Mapping[Var, int], name: str = "tables"
+) -> tuple[list[Recovery], int]:
+    """Counts the attack pinned to their true value though the publication hid them, and how
+    many pins were wrong (none should be: every interval the attacker uses holds the truth)."""
+    found, wrong = [], 0
+    smallest = 0 if attack.rule.suppress_zero else 1
+    for var, value in attack.pinned().items():
+        if var not in truth:
+            continue
+        if value != truth[var]:
+            wrong += 1
+        elif hidden(attack.shown.get(var), truth[var], attack.rule):
+            small = smallest <= value <= attack.rule.max_suppressed
+            found.append(Recovery(name, var, value, truth[var], small))
+    return found, wrong
+
+
+def feed(attack: Attack, pins: Mapping[Var, int]) -> int:
+    """Take the counts the row attacks pinned into the tables, where they say more than the count
+    cell: a pin on the rounded count itself says only that the figure was computed from it, and a
+    careful attacker who sees that on every row learns that the values carry nothing more."""
+    fed = 0
+    for var, value in pins.items():
+        cell = attack.shown.get(var)
+        if isinstance(cell, float) and int(cell) == value:
+            continue
+        attack.bounds[var] = [value, value]
+        fed += 1
+    return fed
+
+
+def nested(attack: Attack, truth: Mapping[Var, int]) -> list[Recovery]:
+    """Group subtraction: where one count lies within another (suicide within unnatural causes,
+    reviews within deaths in scope), their difference is a count too (natural causes, deaths not
+    reviewed), published nowhere; pinned to its true value, it is recovered."""
+    found = []
+    smallest = 0 if attack.rule.suppress_zero else 1
+    for parts, total in attack.within:
+        if len(parts) != 1 or parts[0] not in truth or total not in truth:
+            continue
+        (part,) = parts
+        a, b = attack.bounds[part], attack.bounds[total]
+        low, high = b[0] - a[1], b[1] - a[0]
+        true_difference = truth[total] - truth[part]
+        if true_difference == 0 and not attack.rule.suppress_zero:
+            continue
+        if low == high == true_difference:
+            small = smallest <= true_difference <= attack.rule.max_suppressed
+            found.append(Recovery("group subtraction", (*total, "minus", *part), low, low, small))
+    return found
+
+
+def differences(
+    attack: Attack, before: str, after: str, truth: Mapping[Var, int]
+) -> list[Recovery]:
+    """Consecutive publications: the net change of each count between them, when pinned."""
+    found = []
+    smallest = 0 if attack.rule.suppress_zero else 1
+    for var, b in list(attack.bounds.items()):
+        if var[0] != after:
+            continue
+        earlier = (before, *var[1:])
+        if earlier not in attack.bounds or var not in truth or earlier not in truth:
+            continue
+        a = attack.bounds[earlier]
+        low, high = b[0] - a[1], b[1] - a[0]
+        true_change = truth[var] - truth[earlier]
+        shown_exactly = not hidden(attack.shown.get(var), truth[var], attack.rule) and not hidden(
+            attack.shown.get(earlier), truth[earlier], attack.rule
+        )
+        if low == high == true_change and not shown_exactly:
+            small = smallest <= abs(true_change) <= attack.rule.max_suppressed
+            found.append(Recovery("consecutive", var, low, true_change, small))
+    return found
+
+
+def _places(value: Shown) -> int:
+    if not isinstance(value, float):
+        return 0
+    text = repr(value)
+    return len(text.split(".")[1]) if "." in text and not text.endswith(".0") else 0
+
+
+def row_attacks(
+    period: str,
+    cells: Mapping[Place, Shown],
+    indicators: Mapping[str, Indicator],
+    rule: DisclosureRule,
+    truth: Mapping[Var, int],
+    decimals: Mapping[str, int],
+    pins: dict[Var, int] | None = None,
+) -> list[Recovery]:
+    """Rate x denominator, ratio x expected and interval inversion, on every published row, as if
+    the figures had been computed from the true counts with the denominator anywhere in its
+    released interval. Every count an attack pins goes into ``pins`` (right or wrong)."""
+    found = []
+    smallest = 0 if rule.suppress_zero else 1
+    rows = {place[:3] for place in cells if place[0] == "row"}
+    for _, key, provider in sorted(rows):
+        indicator = indicators[key]
+        if indicator.kind == "median":
+            continue
+        get = lambda c, k=key, p=provider: cells.get(("row", k, p, c))  # noqa: E731
+        o, n, v = get("observed"), get("denominator"), get("value")
+        var = (period, "row", key, provider, "observed")
+        if var not in truth or not isinstance(n, float) or not isinstance(v, float):
+            continue
+        t = truth[var]
+        if not hidden(o, t, rule):
+            continue
+        n_interval = count_interval(n, rule, primary=False)
+        assert n_interval is not None
+        dp = decimals[key]
+        half = 0.5 * 10.0**-dp
+        m = indicator.multiplier
+        candidates = set()
+        # Rate (or share) x denominator.
+        low = (v - half) * n_interval[0] / m
+        high = (v + half) * n_interval[1] / m
+        xs = np.arange(max(0, math.ceil(low - 1e-9)), math.floor(high + 1e-9) + 1, dtype=float)
+        if len(xs) == 1:
+            candidates.add(("rate x denominator", int(xs[0])))
+        # Inverting the interval too: every count and denominator that reproduces value and limits.
+        lo_c, up_c = get("lower"), get("upper")
+        if len(xs) and isinstance(lo_c, float) and isinstance(up_c, float) and len(xs) < 400:
+            ns = np.arange(n_interval[0], n_interval[1] + 1, dtype=float)
+            grid_x, grid_n = np.meshgrid(xs, ns)
+            gx, gn = grid_x.ravel(), grid_n.ravel()
+            value, lower, upper = crude(indicator, gx, gn)
+            fits = (
+                (np.abs(value - v) <= half + 1e-9)
+                & (np.abs(lower - lo_c) <= half + 1e-9)
+                & (np.abs(upper - up_c) <= half + 1e-9)
+            )
+            left = set(gx[fits].astype(int).tolist())
+            if len(left) == 1:
+                candidates.add(("interval inversion", left.pop()))
+        # Ratio x expected, and the ratio's interval.
+        r, e = get("ratio"), get("expected")
+        if isinstance(r, float) and isinstance(e, float):
+            low = (r - 0.005) * (e - 0.05)
+            high = (r + 0.005) * (e + 0.05)
+            xs = np.arange(max(0, math.ceil(low - 1e-9)), math.floor(high + 1e-9) + 1, dtype=float)
+            if len(xs) == 1:
+                candidates.add(("ratio x expected", int(xs[0])))
+            rl, ru = get("ratio_lower"), get("ratio_upper")
+            if len(xs) and isinstance(rl, float) and isinstance(ru, float):
+                es = np.linspace(e - 0.05, e + 0.05, 11)
+                grid_x, grid_e = np.meshgrid(xs, es)
+                gx, ge = grid_x.ravel(), grid_e.ravel()
+                lower, upper = ratio_limits(gx, ge)
+                fits = (np.abs(lower - rl) <= 0.005 + 1e-9) & (np.abs(upper - ru) <= 0.005 + 1e-9)
+                left = set(gx[fits].astype(int).tolist())
+                if len(left) == 1:
+                    candidates.add(("ratio interval inversion", left.pop()))
+        for attack, value_found in candidates:
+            if pins is not None:
+                pins[var] = value_found
+            if value_found == t:
+                found.append(Recovery(attack, var, t, t, smallest <= t <= rule.max_suppressed))
+    return found
