@@ -660,11 +660,74 @@ def main() -> None:
     try:
         app()
     except UserError as exc:
-        err.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
-        if isinstance(exc, SpecCheckFailed):
-            for problem in exc.problems:
-                err.print(f"  - {escape(problem)}", soft_wrap=True)
-        sys.exit(int(exc.exit_code))
+        _fail(exc)
+    except Exception as exc:
+        # A full disk, a read-only folder or a refused permission, met anywhere below: one
+        # sentence and exit 2, like any other input the user can fix.
+        from mhdeaths.storage_errors import storage_error
+
+        words = _command_words()
+        mapped = storage_error(exc, _paths_named(), _KEPT.get(words), _writes_to(words))
+        if mapped is None:
+            raise
+        _fail(mapped)
+
+
+def _fail(exc: UserError) -> None:
+    err.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
+    if isinstance(exc, SpecCheckFailed):
+        for problem in exc.problems:
+            err.print(f"  - {escape(problem)}", soft_wrap=True)
+    sys.exit(int(exc.exit_code))
+
+
+_LOADS_KEPT = (
+    "each submission is in the warehouse whole or not at all, and {} skips those already loaded"
+)
+_KEPT = {
+    ("warehouse", "load"): _LOADS_KEPT.format("loading again"),
+    ("run",): _LOADS_KEPT.format("running again"),
+    ("warehouse", "init"): "the warehouse's schema is as it was",
+    ("benchmark",): "nothing was changed in the warehouse",
+    ("warehouse", "export"): "nothing was changed in the warehouse",
+    ("warehouse", "query"): "nothing was changed in the warehouse",
+    ("warehouse", "status"): "nothing was changed in the warehouse",
+    ("warehouse", "history"): "nothing was changed in the warehouse",
+}
+"""What a refused write leaves as it was, by command (each warehouse write is one transaction)."""
+
+
+def _command_words() -> tuple[str, ...]:
+    words = tuple(sys.argv[1:3])
+    return words if words[:1] == ("warehouse",) else words[:1]
+
+
+def _writes_to(words: tuple[str, ...]) -> str:
+    """Where the command writes, as the user named it (or its default): --out, else the warehouse
+    for a warehouse command, else the command's default output folder."""
+    from mhdeaths.warehouse.store import default_path
+
+    args = sys.argv[1:]
+    for option in ("--out", "--warehouse", "-w"):
+        for i, arg in enumerate(args):
+            if arg == option and i + 1 < len(args):
+                return args[i + 1]
+            if arg.startswith(option + "="):
+                return arg.partition("=")[2]
+    if words in {("benchmark",), ("demo",)}:
+        return "out/benchmarks" if words == ("benchmark",) else "out"
+    return str(default_path())
+
+
+def _paths_named() -> list[str]:
+    """The paths a refused write's sentence may name: those on the command line, and the
+    command's defaults (none of them made from a submission's values)."""
+    from mhdeaths.storage_errors import paths_named
+    from mhdeaths.warehouse.store import default_path
+
+    warehouse = default_path()
+    defaults = [warehouse, warehouse.parent / "reports", warehouse.parent / "benchmarks"]
+    return paths_named(sys.argv[1:], [*defaults, Path("out/benchmarks"), Path("out")])
 
 
 __all__ = ["app", "latest_version", "main"]
