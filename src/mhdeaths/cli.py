@@ -652,11 +652,19 @@ def demo(
     out.print(summary)
 
 
+FILE_UMASK = 0o077
+"""The process's umask: files made 0600 and folders 0700, whatever the user's own umask says."""
+
+
 def main() -> None:
     """Entry point: run the app, turning user errors into one line and an exit code.
 
-    Usage errors are typer's own (exit 2, with the usage line).
+    Usage errors are typer's own (exit 2, with the usage line). Every file and folder the command
+    makes (the warehouse and its WAL, reports, benchmarks, exports, logs) is the owner's alone:
+    they hold pseudonymised records and unsuppressed counts (docs/warehouse.md, "File
+    permissions").
     """
+    os.umask(FILE_UMASK)
     try:
         app()
     except UserError as exc:
