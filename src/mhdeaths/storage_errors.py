@@ -31,11 +31,11 @@ _REFUSALS = {
     errno.EROFS: ("The file system of {where} is read-only", "choose a folder you can write to"),
     errno.EACCES: (
         "Permission is denied for {where}",
-        "choose a folder you can write to, or ask for access",
+        "ask for access, or choose a folder you may write to,",
     ),
     errno.EPERM: (
         "The operation is not permitted for {where}",
-        "choose a folder you can write to, or ask for access",
+        "ask for access, or choose a folder you may write to,",
     ),
 }
 """Each refusal the file system can give a write: the sentence's start, and what to do."""
