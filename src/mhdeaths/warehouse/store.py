@@ -79,6 +79,11 @@ def connect(
         raise WarehouseError(
             f"{path} cannot be opened as a warehouse (is it a DuckDB file?): {first_line(exc)}"
         ) from None
+    if new and not read_only:
+        # The command's umask (077) makes it so already; a program calling the library with its
+        # own umask gets the same for the file (its WAL follows that program's umask).
+        with suppress(OSError):
+            path.chmod(0o600)
     # DuckDB's own progress bar would write over the tool's output.
     con.execute("SET enable_progress_bar = false")
     if not external:
