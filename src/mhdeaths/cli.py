@@ -660,8 +660,8 @@ def main() -> None:
     """Entry point: run the app, turning user errors into one line and an exit code.
 
     Usage errors are typer's own (exit 2, with the usage line). Every file and folder the command
-    makes (the warehouse and its WAL, reports, benchmarks, exports, logs) is the owner's alone:
-    they hold pseudonymised records and unsuppressed counts (docs/warehouse.md, "File
+    makes (the warehouse and its WAL, reports, benchmarks, exports) is the owner's alone: they
+    hold pseudonymised records and what providers submitted (docs/warehouse.md, "File
     permissions").
     """
     os.umask(FILE_UMASK)
