@@ -44,6 +44,10 @@ _STRERRORS = {os.strerror(code): code for code in _REFUSALS}
 """The operating system's words for each refusal, as DuckDB quotes them in its messages."""
 
 _QUOTED_PATH = re.compile(r'(?:file|directory) "([^"]+)"')
+_RUST_ERRNO = re.compile(r"\(os error (\d+)\)")
+"""How polars (Rust) gives the error number, in its message rather than ``errno``."""
+_WRAPPERS = {"duckdb", "_duckdb", "polars", "xlsxwriter", "pyarrow"}
+"""Libraries that raise their own exception for the file system's refusal, naming it in words."""
 
 
 class StorageError(OutputError):
@@ -65,11 +69,14 @@ def refusal(exc: BaseException) -> Refusal | None:
         if isinstance(link, OSError) and link.errno in _REFUSALS:
             name = link.filename if isinstance(link.filename, str | bytes | os.PathLike) else None
             return Refusal(link.errno, os.fsdecode(name) if name is not None else None)
-        if type(link).__module__.partition(".")[0] in {"duckdb", "_duckdb"}:
+        if isinstance(link, OSError) or type(link).__module__.partition(".")[0] in _WRAPPERS:
             text = str(link)
+            quoted = _QUOTED_PATH.search(text)
+            numbered = _RUST_ERRNO.search(text)
+            if numbered and int(numbered[1]) in _REFUSALS:
+                return Refusal(int(numbered[1]), quoted[1] if quoted else None)
             for words, code in _STRERRORS.items():
                 if words in text:
-                    quoted = _QUOTED_PATH.search(text)
                     return Refusal(code, quoted[1] if quoted else None)
     return None
 

@@ -7,11 +7,12 @@ import errno
 import os
 
 import duckdb
+import polars as pl
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mhdeaths.storage_errors import named_place, paths_named, refusal, storage_error
+from mhdeaths.storage_errors import Refusal, named_place, paths_named, refusal, storage_error
 
 NAMES = st.text(
     alphabet=st.characters(min_codepoint=33, max_codepoint=126, exclude_characters='/"'),
@@ -68,6 +69,13 @@ def test_each_refusal_is_found_under_the_errors_it_caused(code: int, start: str)
         mapped = storage_error(outer, ["x"])
         assert mapped is not None and str(mapped).startswith(start), mapped
         assert mapped.exit_code == 2
+
+
+def test_polars_refusals_are_found_by_their_os_error_number() -> None:
+    """Polars gives an OSError without errno, or its own ComputeError, numbered in the text."""
+    assert refusal(OSError("No space left on device (os error 28)")) == Refusal(errno.ENOSPC, None)
+    computed = pl.exceptions.ComputeError("parquet: underlying IO error: (os error 30)")
+    assert refusal(computed) == Refusal(errno.EROFS, None)
 
 
 def test_other_errors_are_not_refusals() -> None:
