@@ -270,6 +270,39 @@ def _check(run: Run, folder: Path, warehouse: Path, held: dict[str, tuple[int, s
     return said
 
 
+PAGE = 4096
+
+
+def _pages(size: int) -> int:
+    """The bytes a file of ``size`` takes on tmpfs: whole pages."""
+    return -(-size // PAGE) * PAGE
+
+
+def test_a_disk_that_fills_in_the_middle_of_any_benchmark_output_is_one_sentence(
+    tmp_path: Path, small_disk: Path, warehouse: Path
+) -> None:
+    """The disk fills part of the way into each file the benchmark writes, in turn: the command
+    still says one sentence and nothing after it (a workbook's zip, left half-written, once
+    printed a second traceback as Python freed it)."""
+    whole = tmp_path / "whole"
+    assert cli("benchmark", "--warehouse", warehouse, "--out", whole).code == 0
+    written = sorted(
+        (p for p in whole.rglob("*") if p.is_file()), key=lambda p: p.stat().st_mtime_ns
+    )
+    assert len(written) >= 5
+    held = state(warehouse)
+    before = 0
+    for path in written:
+        out = small_disk / "benchmarks"
+        shutil.rmtree(out, ignore_errors=True)
+        filler = fill(small_disk, before + _pages(path.stat().st_size // 2))
+        said = one_sentence(cli("benchmark", "--warehouse", warehouse, "--out", out))
+        assert said.startswith(f"There is no space left on the device for {out}:"), (path, said)
+        filler.unlink()
+        before += _pages(path.stat().st_size)
+    assert state(warehouse) == held
+
+
 @pytest.mark.parametrize("command", list(COMMANDS))
 def test_every_command_on_a_full_disk_is_one_sentence(
     small_disk: Path, warehouse: Path, inbox: Path, command: str
