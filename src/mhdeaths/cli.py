@@ -678,19 +678,18 @@ def main() -> None:
         mapped = storage_error(exc, _paths_named(), _KEPT.get(words), _writes_to(words))
         if mapped is None:
             raise
-        # At once: a writer left half-open (a workbook's zip) would fail again as Python frees
-        # it on the way out, and print that failure's traceback after the sentence.
-        _fail(mapped, at_once=True)
+        _fail(mapped)
 
 
-def _fail(exc: UserError, at_once: bool = False) -> None:
+def _fail(exc: UserError) -> None:
     err.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
     if isinstance(exc, SpecCheckFailed):
         for problem in exc.problems:
             err.print(f"  - {escape(problem)}", soft_wrap=True)
-    if at_once:
-        end_command(int(exc.exit_code))
-    sys.exit(int(exc.exit_code))
+    # At once: a writer left half-open by the error (a workbook's zip on a full disk) would fail
+    # again as Python frees it on the way out, and print that failure's traceback after the
+    # sentence. Every connection and temporary folder was closed as the error unwound.
+    end_command(int(exc.exit_code))
 
 
 _LOADS_KEPT = (
