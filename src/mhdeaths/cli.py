@@ -665,21 +665,95 @@ def demo(
     out.print(summary)
 
 
+FILE_UMASK = 0o077
+"""The process's umask: files made 0600 and folders 0700, whatever the user's own umask says."""
+
+
 def main() -> None:
     """Entry point: run the app, turning user errors into one line and an exit code.
 
-    Usage errors are typer's own (exit 2, with the usage line).
+    Usage errors are typer's own (exit 2, with the usage line). Every file and folder the command
+    makes (the warehouse and its WAL, reports, benchmarks, exports) is the owner's alone: they
+    hold pseudonymised records and what providers submitted (docs/warehouse.md, "File
+    permissions").
     """
+    os.umask(FILE_UMASK)
     try:
         app()
     except UserError as exc:
-        # A sentence may carry data from a file: the guard takes out control characters and
-        # identifiers, whichever function made it.
-        err.print(f"[red]error:[/red] {escape(guard.message(str(exc)))}", soft_wrap=True)
-        if isinstance(exc, SpecCheckFailed):
-            for problem in exc.problems:
-                err.print(f"  - {escape(guard.message(problem))}", soft_wrap=True)
-        sys.exit(int(exc.exit_code))
+        _fail(exc)
+    except Exception as exc:
+        # A full disk, a read-only folder or a refused permission, met anywhere below: one
+        # sentence and exit 2, like any other input the user can fix.
+        from mhdeaths.storage_errors import storage_error
+
+        words = _command_words()
+        mapped = storage_error(exc, _paths_named(), _KEPT.get(words), _writes_to(words))
+        if mapped is None:
+            raise
+        _fail(mapped)
+
+
+def _fail(exc: UserError) -> None:
+    # A sentence may carry data from a file: the guard takes out control characters and
+    # identifiers, whichever function made it.
+    err.print(f"[red]error:[/red] {escape(guard.message(str(exc)))}", soft_wrap=True)
+    if isinstance(exc, SpecCheckFailed):
+        for problem in exc.problems:
+            err.print(f"  - {escape(guard.message(problem))}", soft_wrap=True)
+    # At once: a writer left half-open by the error (a workbook's zip on a full disk) would fail
+    # again as Python frees it on the way out, and print that failure's traceback after the
+    # sentence. Every connection and temporary folder was closed as the error unwound.
+    end_command(int(exc.exit_code))
+
+
+_LOADS_KEPT = (
+    "each submission is in the warehouse whole or not at all, and {} skips those already loaded"
+)
+_KEPT = {
+    ("warehouse", "load"): _LOADS_KEPT.format("loading again"),
+    ("run",): _LOADS_KEPT.format("running again"),
+    ("warehouse", "init"): "the warehouse's schema is as it was",
+    ("benchmark",): "nothing was changed in the warehouse",
+    ("warehouse", "export"): "nothing was changed in the warehouse",
+    ("warehouse", "query"): "nothing was changed in the warehouse",
+    ("warehouse", "status"): "nothing was changed in the warehouse",
+    ("warehouse", "history"): "nothing was changed in the warehouse",
+}
+"""What a refused write leaves as it was, by command (each warehouse write is one transaction)."""
+
+
+def _command_words() -> tuple[str, ...]:
+    words = tuple(sys.argv[1:3])
+    return words if words[:1] == ("warehouse",) else words[:1]
+
+
+def _writes_to(words: tuple[str, ...]) -> str:
+    """Where the command writes, as the user named it (or its default): --out, else the warehouse
+    for a warehouse command, else the command's default output folder."""
+    from mhdeaths.warehouse.store import default_path
+
+    args = sys.argv[1:]
+    for option in ("--out", "--warehouse", "-w"):
+        for i, arg in enumerate(args):
+            if arg == option and i + 1 < len(args):
+                return args[i + 1]
+            if arg.startswith(option + "="):
+                return arg.partition("=")[2]
+    if words in {("benchmark",), ("demo",)}:
+        return "out/benchmarks" if words == ("benchmark",) else "out"
+    return str(default_path())
+
+
+def _paths_named() -> list[str]:
+    """The paths a refused write's sentence may name: those on the command line, and the
+    command's defaults (none of them made from a submission's values)."""
+    from mhdeaths.storage_errors import paths_named
+    from mhdeaths.warehouse.store import default_path
+
+    warehouse = default_path()
+    defaults = [warehouse, warehouse.parent / "reports", warehouse.parent / "benchmarks"]
+    return paths_named(sys.argv[1:], [*defaults, Path("out/benchmarks"), Path("out")])
 
 
 __all__ = ["app", "latest_version", "main"]

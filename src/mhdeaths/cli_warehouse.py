@@ -49,8 +49,9 @@ WarehousePath = Annotated[
 KeyFile = Annotated[
     Path | None,
     typer.Option(
-        help="A file holding the pseudonym key \\[default: $MHDEATHS_PSEUDONYM_KEY_FILE "
-        "or $MHDEATHS_PSEUDONYM_KEY].",
+        help="A file holding the pseudonym key: one line of at least 32 hex or base64 "
+        "characters, readable by its owner alone (chmod 600) \\[default: "
+        "$MHDEATHS_PSEUDONYM_KEY_FILE or $MHDEATHS_PSEUDONYM_KEY].",
         show_default=False,
     ),
 ]

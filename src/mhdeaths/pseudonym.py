@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import stat
+import string
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +28,16 @@ KEY_FILE_ENV = "MHDEATHS_PSEUDONYM_KEY_FILE"
 DEMO_KEY = "mhdeaths-demo-key-for-synthetic-examples-only"
 """Public, so worthless as a secret: only for the synthetic examples (never-issued numbers)."""
 MIN_KEY_LENGTH = 32
+KEY_ALPHABET = frozenset(string.ascii_letters + string.digits + "+/=-_")
+"""The characters of a key: hex, base64 and base64url (``openssl rand -hex 32`` or ``-base64 32``
+writes one). A key is one word of them, so a submission's CSV, a spreadsheet or a document named
+as the key by mistake (commas, spaces, more than one line) is refused rather than used."""
+MAX_KEY_FILE_BYTES = 1024
+"""A key file larger than this is not a key: it is refused unread past this size."""
+SHAPE = (
+    f"one line of at least {MIN_KEY_LENGTH} characters of hex or base64 (A-Z, a-z, 0-9, +, /, =, "
+    "- and _), such as `openssl rand -hex 32` writes"
+)
 
 
 class PseudonymKeyError(UserError):
@@ -48,11 +60,7 @@ def load_key(key_file: Path | None = None, demo: bool = False) -> PseudonymKey:
     if key_file is None and os.environ.get(KEY_FILE_ENV):
         key_file = Path(os.environ[KEY_FILE_ENV])
     if key_file is not None:
-        try:
-            text = key_file.read_text(encoding="utf-8").strip()
-        except OSError:
-            raise PseudonymKeyError(f"The pseudonym key file {key_file} cannot be read.") from None
-        return _checked(text, f"The pseudonym key in {key_file}")
+        return _checked(_read_key_file(key_file), f"The pseudonym key in {key_file}")
     if os.environ.get(KEY_ENV):
         return _checked(os.environ[KEY_ENV].strip(), f"The pseudonym key in ${KEY_ENV}")
     if demo:
@@ -68,7 +76,37 @@ def demo_key() -> PseudonymKey:
     return PseudonymKey(DEMO_KEY.encode("utf-8"), demo=True)
 
 
+def _read_key_file(path: Path) -> str:
+    """The key file's one line, once the file is shown to be the owner's alone (as ssh asks of a
+    private key) and a regular file (a pipe or a device would never end)."""
+    try:
+        st = path.stat()
+    except OSError:
+        raise PseudonymKeyError(f"The pseudonym key file {path} cannot be read.") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise PseudonymKeyError(f"The pseudonym key file {path} is not a regular file.")
+    if os.name == "posix" and st.st_mode & 0o077:
+        raise PseudonymKeyError(
+            f"The pseudonym key file {path} can be read or written by others (mode "
+            f"{stat.S_IMODE(st.st_mode):04o}): make it the owner's alone with `chmod 600 {path}` "
+            "and run the command again."
+        )
+    try:
+        with path.open("rb") as f:
+            data = f.read(MAX_KEY_FILE_BYTES + 1)
+    except OSError:
+        raise PseudonymKeyError(f"The pseudonym key file {path} cannot be read.") from None
+    line = data.removesuffix(b"\n").removesuffix(b"\r")
+    if len(data) > MAX_KEY_FILE_BYTES or not line.isascii() or b"\n" in line or b"\r" in line:
+        raise PseudonymKeyError(
+            f"The pseudonym key file {path} does not hold a key: it must be {SHAPE}."
+        )
+    return line.decode("ascii")
+
+
 def _checked(text: str, where: str) -> PseudonymKey:
+    if not set(text) <= KEY_ALPHABET:
+        raise PseudonymKeyError(f"{where} is not shaped like a key: it must be {SHAPE}.")
     if len(text) < MIN_KEY_LENGTH:
         raise PseudonymKeyError(f"{where} is shorter than {MIN_KEY_LENGTH} characters.")
     if text == DEMO_KEY:

@@ -3,6 +3,8 @@ analyst's query and export surface. Every run is the real command in a subproces
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import csv
 import hashlib
 import io
@@ -10,6 +12,7 @@ import json
 import os
 import random
 import re
+import secrets
 import subprocess
 import sys
 import zipfile
@@ -28,12 +31,13 @@ from ..integration.test_warehouse_reliability import ENV, built_once, state
 from .cli import Run, mhdeaths
 
 LATEST = load_spec(VERSIONS[-1], SPEC_ROOT)
-KEY_A = "a-first-secret-key-of-forty-characters!!"
-KEY_B = "b-second-secret-key-of-forty-characters!"
+KEY_A = "a-first-secret-key-of-forty-characters--"
+KEY_B = "b-second-secret-key-of-forty-characters-"
 REAL_NUMBER = "4010232137"
 """A valid NHS number (its check digit holds) outside the synthetic range 9000000000-9999999999."""
 RECEIVED = "2028-03-01"
 COMMAND = (sys.executable, "-m", "mhdeaths")
+EXAMPLES = Path(__file__).resolve().parents[2] / "submissions" / "examples"
 
 
 def one_error(run: Run, code: int = 2) -> str:
@@ -44,6 +48,14 @@ def one_error(run: Run, code: int = 2) -> str:
     assert len(lines) == 1, run.stderr
     assert lines[0].startswith("error: ")
     return lines[0]
+
+
+def write_key(path: Path, text: str | bytes, mode: int = 0o600) -> Path:
+    """A key file as a careful user makes one: the owner's alone (unless ``mode`` says not)."""
+    path.touch(mode=0o600)
+    path.write_bytes(text.encode("utf-8") if isinstance(text, str) else text)
+    path.chmod(mode)
+    return path
 
 
 def sha256(path: Path) -> str:
@@ -133,8 +145,7 @@ def test_a_short_key_is_refused(sources: Path, tmp_path: Path, where: str) -> No
     if where == "env":
         run = load(warehouse, sources / "main", env={"MHDEATHS_PSEUDONYM_KEY": short})
     else:
-        key_file = tmp_path / "key"
-        key_file.write_text(short + "\n", encoding="utf-8")
+        key_file = write_key(tmp_path / "key", short + "\n")
         run = load(warehouse, sources / "main", "--key-file", key_file)
     assert "shorter than 32 characters" in one_error(run)
     assert not warehouse.exists()
@@ -145,13 +156,159 @@ def test_an_unreadable_key_file_is_refused(sources: Path, tmp_path: Path) -> Non
     assert "cannot be read" in one_error(run)
 
 
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o660, 0o604, 0o602, 0o620, 0o700 | 0o004])
+def test_a_key_file_others_can_read_or_write_is_refused(
+    sources: Path, tmp_path: Path, mode: int
+) -> None:
+    """As ssh refuses a private key others can read: the key is the pseudonyms' only protection."""
+    warehouse = tmp_path / "w.duckdb"
+    key_file = write_key(tmp_path / "key", secrets.token_hex(32) + "\n", mode)
+    said = one_error(load(warehouse, sources / "main", "--key-file", key_file))
+    assert f"`chmod 600 {key_file}`" in said, said
+    assert f"mode {mode:04o}" in said, said
+    assert not warehouse.exists()
+    # Through the environment too, and once the mode is mended the same file serves.
+    env = {"MHDEATHS_PSEUDONYM_KEY_FILE": str(key_file)}
+    assert "chmod 600" in one_error(load(warehouse, sources / "main", env=env))
+    key_file.chmod(0o600)
+    assert load(warehouse, sources / "main", env=env).code == 0
+
+
+def _not_keys(sources: Path) -> dict[str, bytes]:
+    """Files a hurried user might name as the key, each at least 32 characters long."""
+    csv = one_death_file(sources).read_bytes()
+    return {
+        "a submission's CSV": csv,
+        "its header line": csv.splitlines()[0],
+        "one line of its records": csv.splitlines()[1],
+        "two key lines": b"a" * 40 + b"\n" + b"b" * 40 + b"\n",
+        "words with spaces": b"this is not a key but a sentence of some length\n",
+        "binary": bytes(range(256)),
+        "a key and a second newline": b"c" * 40 + b"\n\n",
+        "too large": b"d" * 5000,
+        "utf-8 letters": ("é" * 40).encode("utf-8"),
+    }
+
+
+@pytest.mark.parametrize(
+    "what",
+    [
+        "a submission's CSV",
+        "its header line",
+        "one line of its records",
+        "two key lines",
+        "words with spaces",
+        "binary",
+        "a key and a second newline",
+        "too large",
+        "utf-8 letters",
+    ],
+)
+def test_a_file_that_is_not_a_key_is_refused_and_not_shown(
+    sources: Path, tmp_path: Path, what: str
+) -> None:
+    warehouse = tmp_path / "w.duckdb"
+    content = _not_keys(sources)[what]
+    key_file = write_key(tmp_path / "key", content)
+    said = one_error(load(warehouse, sources / "main", "--key-file", key_file))
+    assert "hex or base64" in said, said
+    assert not warehouse.exists()
+    for line in content.decode("utf-8", "replace").splitlines():
+        for value in line.split(","):
+            if len(value) >= 6:
+                assert value not in said.replace(str(key_file), ""), value
+
+
+def test_a_pipe_named_as_the_key_file_is_refused_at_once(sources: Path, tmp_path: Path) -> None:
+    fifo = tmp_path / "key"
+    os.mkfifo(fifo, 0o600)
+    said = one_error(load(tmp_path / "w.duckdb", sources / "main", "--key-file", fifo))
+    assert "not a regular file" in said
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        secrets.token_hex(32) + "\n",
+        secrets.token_hex(16),
+        base64.b64encode(secrets.token_bytes(32)).decode() + "\r\n",
+        base64.urlsafe_b64encode(secrets.token_bytes(48)).decode() + "\n",
+    ],
+    ids=["hex", "hex-no-newline", "base64-crlf", "base64url"],
+)
+def test_a_key_file_of_the_documented_shape_is_accepted(
+    sources: Path, tmp_path: Path, key: str
+) -> None:
+    warehouse = tmp_path / "w.duckdb"
+    run = load(warehouse, one_death_file(sources), "--key-file", write_key(tmp_path / "k", key))
+    assert run.code == 0, run.output
+    assert "pseudonym key" not in run.output
+
+
+def test_every_file_the_commands_make_is_the_owners_alone(sources: Path, tmp_path: Path) -> None:
+    """The warehouse, its WAL, the reports of a rejected submission, the benchmarks, an export and
+    a validation report: none can be read, written or entered by the group or others, whatever
+    the user's own umask (the command sets 077)."""
+    made = tmp_path / "made"
+    warehouse = made / "national" / "w.duckdb"
+    key_file = write_key(tmp_path / "key", secrets.token_hex(32) + "\n")
+    bad = EXAMPLES / "known-bad" / "RY1" / "RY1_2027-10_death.csv"  # rejected
+    runs = [
+        load(warehouse, sources / "main", bad, "--key-file", key_file),
+        mhdeaths("benchmark", "-w", warehouse, "--out", made / "bench", env=ENV),
+        wh("export", "--out", made / "export", warehouse=warehouse),
+        mhdeaths("validate", bad, "--out", made / "validation", env=ENV),
+        mhdeaths("synth", "--out", made / "synth", "--providers", "1", "--months", "1", env=ENV),
+    ]
+    assert [r.code for r in runs] == [1, 0, 0, 1, 0], [r.output for r in runs]
+    paths = [p for p in made.rglob("*")]
+    kinds = {p.suffix for p in paths if p.is_file()}
+    assert {".duckdb", ".html", ".json", ".csv", ".xlsx", ".parquet"} <= kinds, kinds
+    assert any(p.parent.name == "reports" for p in paths), "no report of the rejected submission"
+    open_to_others = [f"{p.stat().st_mode & 0o777:04o} {p}" for p in [made, *paths]
+                      if p.stat().st_mode & 0o077]  # fmt: skip
+    assert not open_to_others, open_to_others
+
+
+def test_a_warehouse_made_from_python_is_the_owners_alone(tmp_path: Path) -> None:
+    """A program that calls the library keeps its own umask; the warehouse file is 0600 still."""
+    from mhdeaths.warehouse.store import connect
+
+    previous = os.umask(0o022)
+    try:
+        with connect(tmp_path / "lib.duckdb") as con:
+            con.execute("CREATE TABLE t AS SELECT 1 AS x")
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "lib.duckdb").stat().st_mode & 0o777 == 0o600
+
+
+def test_the_wal_is_the_owners_alone(tmp_path: Path) -> None:
+    """The WAL DuckDB writes beside the warehouse, caught while a load holds it open."""
+    warehouse = tmp_path / "w.duckdb"
+    assert load(warehouse, "--demo-key", EXAMPLES / "RZ1").code == 0
+    # Each small submission's commit goes to the WAL, until DuckDB checkpoints it into the file.
+    proc = subprocess.Popen(
+        [*COMMAND, "warehouse", "load", "--demo-key", "-w", str(warehouse),
+         str(EXAMPLES / "RZ2")],
+        env={**os.environ, **ENV}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    wal = Path(f"{warehouse}.wal")
+    seen = set()
+    while proc.poll() is None:
+        with contextlib.suppress(FileNotFoundError):  # DuckDB removes it at each checkpoint
+            seen.add(wal.stat().st_mode & 0o777)
+    proc.wait()
+    assert seen, "the load finished before its WAL could be seen"
+    assert all(not mode & 0o077 for mode in seen), [f"{m:04o}" for m in seen]
+
+
 def test_a_second_key_is_refused_and_nothing_is_loaded(sources: Path, tmp_path: Path) -> None:
     warehouse = tmp_path / "w.duckdb"
     first = load(warehouse, sources / "main", env={"MHDEATHS_PSEUDONYM_KEY": KEY_A})
     assert first.code == 0, first.output
     before = state(warehouse)
-    key_file = tmp_path / "key-b"
-    key_file.write_text(KEY_B, encoding="utf-8")
+    key_file = write_key(tmp_path / "key-b", KEY_B)
     for run in (
         load(warehouse, sources / "more", "--key-file", key_file),
         load(warehouse, sources / "more", env={"MHDEATHS_PSEUDONYM_KEY": KEY_B}),
@@ -186,8 +343,7 @@ def test_the_demo_key_is_refused_for_real_nhs_numbers(
     real_numbers: Path, tmp_path: Path, how: str
 ) -> None:
     warehouse = tmp_path / "w.duckdb"
-    key_file = tmp_path / "demo-key"
-    key_file.write_text(DEMO_KEY + "\n", encoding="utf-8")
+    key_file = write_key(tmp_path / "demo-key", DEMO_KEY + "\n")
     options: dict[str, tuple[tuple[str | Path, ...], dict[str, str]]] = {
         "--demo-key": (("--demo-key",), {}),
         "env": ((), {"MHDEATHS_PSEUDONYM_KEY": DEMO_KEY}),

@@ -69,6 +69,7 @@ def test_the_key_comes_from_a_file_or_the_environment(
     monkeypatch.delenv(KEY_FILE_ENV, raising=False)
     path = tmp_path / "key"
     path.write_text("s" * 40 + "\n")
+    path.chmod(0o600)
     assert load_key(path).secret == b"s" * 40
     monkeypatch.setenv(KEY_FILE_ENV, str(path))
     assert load_key().secret == b"s" * 40

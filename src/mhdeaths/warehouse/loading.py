@@ -48,7 +48,7 @@ from mhdeaths.warehouse.canonical import (
     staged_frame,
 )
 from mhdeaths.warehouse.schema import upgrade
-from mhdeaths.warehouse.store import connect
+from mhdeaths.warehouse.store import connect, rollback
 
 Status = Literal["loaded", "unchanged", "rejected"]
 
@@ -315,7 +315,7 @@ class _EarlyInsert:
             self.job = None
         if self.began:
             self.began = False
-            self.con.execute("ROLLBACK")
+            rollback(self.con)
 
 
 def _next_id(con: duckdb.DuckDBPyConnection) -> int:
@@ -398,7 +398,7 @@ def _store(
             _insert_records(con, model, canonical, table, frame, submission_id, key)
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        rollback(con)
         raise
     supersedes, current = None, True
     if before is not None:

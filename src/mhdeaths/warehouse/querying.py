@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 
 from mhdeaths.errors import OutputError, WarehouseError
+from mhdeaths.storage_errors import refusal
 from mhdeaths.warehouse.store import connect
 
 _READ_ONLY = re.compile(r'Cannot execute statement of type "(\w+)"')
@@ -92,6 +93,8 @@ def export(path: Path, out: Path) -> list[Path]:
             try:
                 con.execute(f"COPY ({select}) TO {literal} ({options})")
             except duckdb.Error as exc:
+                if refusal(exc) is not None:
+                    raise  # a full disk or a refused write: the command says so in one sentence
                 raise OutputError(f"The export to {target} failed: {_explain(exc)}") from None
             written.append(target)
     return written

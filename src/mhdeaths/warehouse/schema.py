@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from mhdeaths.errors import WarehouseError
-from mhdeaths.warehouse.store import first_line, warehouse_root
+from mhdeaths.storage_errors import refusal
+from mhdeaths.warehouse.store import first_line, rollback, warehouse_root
 
 if TYPE_CHECKING:
     from mhdeaths.spec import Spec
@@ -169,12 +170,14 @@ def upgrade(
             con.execute("INSERT INTO schema_views VALUES (?, ?)", [views_sha, now])
         con.execute("COMMIT")
     except duckdb.Error as exc:
-        con.execute("ROLLBACK")
+        rollback(con)
+        if refusal(exc) is not None:
+            raise  # the file system's refusal: the command says it in its own sentence
         raise WarehouseError(
             f"The warehouse schema cannot be brought up to date: {first_line(exc)}"
         ) from None
     except BaseException:
-        con.execute("ROLLBACK")
+        rollback(con)
         raise
     version = max((m.version for m in migrations(root)), default=0)
     return Upgrade(tuple(f"{m.version:04d}_{m.name}" for m in todo), rewrite, version)

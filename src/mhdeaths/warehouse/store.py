@@ -10,12 +10,13 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import duckdb
 
 from mhdeaths.errors import WarehouseBusy, WarehouseError
+from mhdeaths.storage_errors import refusal
 
 PATH_ENV = "MHDEATHS_WAREHOUSE"
 DEFAULT_PATH = Path("mhdeaths.duckdb")
@@ -54,9 +55,19 @@ def connect(
     config: dict[str, str | bool | int | float | list[str]] = {}
     if not external:
         config = {"enable_external_access": False}
+    new = not path.exists()
     try:
         con = duckdb.connect(str(path), read_only=read_only, config=config)
     except duckdb.IOException as exc:
+        if not read_only and refusal(exc) is not None:
+            if new:
+                # An empty file left by a full disk is no DuckDB file: the next init would
+                # refuse it.
+                for made in (path, Path(f"{path}.wal")):
+                    with suppress(OSError):
+                        if made.stat().st_size == 0:
+                            made.unlink()
+            raise  # a full disk or a refused write: the command says so in one sentence
         locked = _LOCKED.search(str(exc))
         if locked:
             raise WarehouseBusy(
@@ -68,14 +79,32 @@ def connect(
         raise WarehouseError(
             f"{path} cannot be opened as a warehouse (is it a DuckDB file?): {first_line(exc)}"
         ) from None
+    if new and not read_only:
+        # The command's umask (077) makes it so already; a program calling the library with its
+        # own umask gets the same for the file (its WAL follows that program's umask).
+        with suppress(OSError):
+            path.chmod(0o600)
     # DuckDB's own progress bar would write over the tool's output.
     con.execute("SET enable_progress_bar = false")
     if not external:
         con.execute("SET lock_configuration = true")
     try:
         yield con
-    finally:
-        con.close()
+    except BaseException:
+        # After a fatal error (a full disk during a checkpoint) closing fails too; the error
+        # that caused it is the one to report, and DuckDB's WAL keeps the file as it was.
+        with suppress(duckdb.Error):
+            con.close()
+        raise
+    con.close()
+
+
+def rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back the open transaction, if there is still one to roll back: a failed COMMIT has
+    already ended it, and a fatal error (a full disk during a checkpoint) invalidates the
+    database; the caller re-raises the error that caused either, which this must not hide."""
+    with suppress(duckdb.Error):
+        con.execute("ROLLBACK")
 
 
 def first_line(exc: BaseException) -> str:

@@ -1,0 +1,84 @@
+"""The sentence for a refused write names only what the user typed, and finds the refusal however
+deep DuckDB or the code above it buried it."""
+
+from __future__ import annotations
+
+import errno
+import os
+
+import duckdb
+import polars as pl
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mhdeaths.storage_errors import Refusal, named_place, paths_named, refusal, storage_error
+
+NAMES = st.text(
+    alphabet=st.characters(min_codepoint=33, max_codepoint=126, exclude_characters='/"'),
+    min_size=1,
+    max_size=12,
+)
+
+
+@given(typed=st.lists(NAMES, min_size=1, max_size=3), below=st.lists(NAMES, min_size=1, max_size=3))
+def test_the_sentence_names_the_folder_typed_never_the_file_below_it(
+    typed: list[str], below: list[str]
+) -> None:
+    folder = os.path.join("out", *typed)
+    failed = os.path.join(os.path.abspath(folder), *[f"secret-{b}" for b in below])
+    exc = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), failed)
+    mapped = storage_error(exc, paths_named(["benchmark", "--out", folder]), "kept")
+    assert mapped is not None
+    text = str(mapped)
+    assert f"for {folder}:" in text
+    assert "secret-" not in text
+    assert text.endswith("; kept.")
+
+
+def test_the_nearest_folder_typed_is_named_and_the_wal_is_its_warehouse() -> None:
+    assert named_place("/a/b/c/file.json", ["/a", "/a/b"]) == "/a/b"
+    assert named_place("w.duckdb.wal", ["w.duckdb"]) == "w.duckdb"
+    assert named_place("/elsewhere/x", ["/a"]) is None
+    assert named_place(None, ["/a"]) is None
+    assert paths_named(["run", "--out=o", "-w", "w.db"]) == ["run", "o", "w.db"]
+
+
+@pytest.mark.parametrize(
+    ("code", "start"),
+    [
+        (errno.ENOSPC, "There is no space left on the device for x"),
+        (errno.EDQUOT, "The disk quota is used up for x"),
+        (errno.EFBIG, "A file of x would grow past"),
+        (errno.EROFS, "The file system of x is read-only"),
+        (errno.EACCES, "Permission is denied for x"),
+        (errno.EPERM, "The operation is not permitted for x"),
+    ],
+)
+def test_each_refusal_is_found_under_the_errors_it_caused(code: int, start: str) -> None:
+    """DuckDB's ROLLBACK after a failed COMMIT raised over the refusal; the chain still holds it."""
+    duck = duckdb.IOException(f'IO Error: Could not write file "x": {os.strerror(code)}')
+    try:
+        try:
+            raise duck
+        except duckdb.Error:
+            raise duckdb.TransactionException("cannot rollback - no transaction is active")  # noqa: B904
+    except duckdb.Error as outer:
+        found = refusal(outer)
+        assert found is not None and found.code == code and found.filename == "x"
+        mapped = storage_error(outer, ["x"])
+        assert mapped is not None and str(mapped).startswith(start), mapped
+        assert mapped.exit_code == 2
+
+
+def test_polars_refusals_are_found_by_their_os_error_number() -> None:
+    """Polars gives an OSError without errno, or its own ComputeError, numbered in the text."""
+    assert refusal(OSError("No space left on device (os error 28)")) == Refusal(errno.ENOSPC, None)
+    computed = pl.exceptions.ComputeError("parquet: underlying IO error: (os error 30)")
+    assert refusal(computed) == Refusal(errno.EROFS, None)
+
+
+def test_other_errors_are_not_refusals() -> None:
+    assert refusal(OSError(errno.ENOENT, "No such file or directory", "x")) is None
+    assert refusal(ValueError("No space left on device")) is None  # not the OS, not DuckDB
+    assert refusal(duckdb.ConversionException("Could not convert")) is None
