@@ -9,6 +9,7 @@ headless Chromium with the network blocked.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -181,3 +182,21 @@ def test_built_pages_render_offline_with_no_console_error(
     # The nav reaches every guide and the reference from every page.
     for guide in ("Provider data teams", "National analysts", "Standards teams", "Rules"):
         assert page.locator("nav a", has_text=guide).count() >= 1, guide
+
+
+def test_every_test_the_privacy_page_names_exists() -> None:
+    """docs/privacy.md holds each guarantee to a named test; a renamed or deleted test would leave
+    a guarantee that nothing holds, so every name must be a test function in its file."""
+    text = (ROOT / "docs" / "privacy.md").read_text(encoding="utf-8")
+    named, current = [], None
+    for match in re.finditer(r"`(tests/[\w/]+\.py)?::(\w+)`", text):
+        current = match.group(1) or current
+        assert current is not None, f"::{match.group(2)} names no file before it."
+        named.append((current, match.group(2)))
+    assert len(named) >= 20, "docs/privacy.md should name the tests that hold its guarantees."
+    missing = [
+        f"{path}::{name}"
+        for path, name in named
+        if f"def {name}(" not in (ROOT / path).read_text(encoding="utf-8")
+    ]
+    assert not missing, f"docs/privacy.md names tests that do not exist: {', '.join(missing)}."
