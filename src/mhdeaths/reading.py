@@ -523,6 +523,7 @@ def _polars_csv(
             # escape sequence) would not be found, so it is read as exactly the path named.
             return pl.scan_csv(
                 source,
+                n_rows=rows,
                 separator=sep,
                 infer_schema=False,
                 has_header=True,
@@ -1182,8 +1183,10 @@ def _check_parquet(path: Path, limits: Limits) -> None:
     values (a list in every cell has no bound), from its footer alone; then one whose values take
     more than the limit once decompressed, measured before any of it is held."""
     try:
-        schema = pl.read_parquet_schema(path)
-        rows = int(pl.scan_parquet(path).select(pl.len()).collect().item())
+        # glob=False: a file name is a name, even when it holds [ or * (polars would expand it).
+        footer = pl.scan_parquet(path, glob=False)
+        schema = footer.collect_schema()
+        rows = int(footer.select(pl.len()).collect().item())
     except BaseException as exc:
         _reraise_interrupt(exc)
         raise SubmissionFileError(f"{path.name} is not a readable Parquet file.") from None
@@ -1207,7 +1210,9 @@ def _check_parquet(path: Path, limits: Limits) -> None:
     ]
     try:
         measured = (
-            pl.scan_parquet(path).select(pl.sum_horizontal(text)).collect(engine="streaming")
+            pl.scan_parquet(path, glob=False)
+            .select(pl.sum_horizontal(text))
+            .collect(engine="streaming")
             if text
             else None
         )
