@@ -147,3 +147,15 @@ def test_duckdb_makes_the_same_pseudonyms() -> None:
     for key in (KEY, PseudonymKey(b"long" * 40)):
         column = pl.Series("nhs_number", numbers, dtype=pl.String)
         assert _in_duckdb(key, column) == [pseudonym(key, n) for n in numbers]
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o660, 0o604, 0o602, 0o620, 0o704, 0o610, 0o601])
+def test_a_key_file_with_any_group_or_other_bit_is_refused(tmp_path: Path, mode: int) -> None:
+    """Any of the bits 077 refuses the key (the command's own test: test_warehouse_cli.py)."""
+    key_file = tmp_path / "key"
+    key_file.write_text("a" * 64 + "\n", encoding="ascii")
+    key_file.chmod(mode)
+    with pytest.raises(PseudonymKeyError, match=rf"mode {mode:04o}.*`chmod 600 {key_file}`"):
+        load_key(key_file)
+    key_file.chmod(0o600)
+    assert load_key(key_file).secret == b"a" * 64
