@@ -685,10 +685,13 @@ def main() -> None:
     except Exception as exc:
         # A full disk, a read-only folder or a refused permission, met anywhere below: one
         # sentence and exit 2, like any other input the user can fix.
-        from mhdeaths.storage_errors import storage_error
+        # So is running out of memory (a machine smaller than the file needs).
+        from mhdeaths.storage_errors import out_of_memory, storage_error
 
         words = _command_words()
-        mapped = storage_error(exc, _paths_named(), _KEPT.get(words), _writes_to(words))
+        kept = _KEPT.get(words)
+        mapped: UserError | None = storage_error(exc, _paths_named(), kept, _writes_to(words))
+        mapped = mapped or out_of_memory(exc, kept)
         if mapped is None:
             raise
         _fail(mapped)

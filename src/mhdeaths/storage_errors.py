@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from mhdeaths.errors import OutputError
+from mhdeaths.errors import OutputError, UserError
 
 _REFUSALS = {
     errno.ENOSPC: ("There is no space left on the device for {where}", "free some space"),
@@ -52,6 +52,27 @@ _WRAPPERS = {"duckdb", "_duckdb", "polars", "xlsxwriter", "pyarrow"}
 
 class StorageError(OutputError):
     """The file system refused a write: full, read-only or not permitted (exit 2)."""
+
+
+class OutOfMemory(UserError):
+    """The machine could not give the command the memory it needed (exit 2)."""
+
+
+def out_of_memory(exc: BaseException, kept: str | None = None) -> OutOfMemory | None:
+    """The ``OutOfMemory`` to raise in place of ``exc`` when it, or an exception it interrupted,
+    is Python's or DuckDB's out-of-memory error (DuckDB then aborts the transaction, and the
+    error the command meets is the abort); None otherwise."""
+    for link in _chain(exc):
+        duckdb_oom = type(link).__name__ == "OutOfMemoryException" and type(
+            link
+        ).__module__.partition(".")[0] in {"duckdb", "_duckdb"}
+        if isinstance(link, MemoryError) or duckdb_oom:
+            return OutOfMemory(
+                "The command ran out of memory: give it more (close other programs, or raise the "
+                "process's memory limit) or send the submission in smaller files, and run it "
+                "again" + (f"; {kept}." if kept else ".")
+            )
+    return None
 
 
 @dataclass(frozen=True)

@@ -42,11 +42,19 @@ PR_CAPBSET_DROP = 24
 CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER = 1, 2, 3
 
 
-def cli(*args: str | Path, fsize: int | None = None, unprivileged: bool = False) -> Run:
-    """The real command in a subprocess; ``fsize`` limits the size of every file it writes, and
-    ``unprivileged`` takes from it root's power to write where the permissions say no."""
+def cli(
+    *args: str | Path,
+    fsize: int | None = None,
+    unprivileged: bool = False,
+    address_space: int | None = None,
+) -> Run:
+    """The real command in a subprocess; ``fsize`` limits the size of every file it writes,
+    ``unprivileged`` takes from it root's power to write where the permissions say no, and
+    ``address_space`` caps its memory."""
 
     def limits() -> None:
+        if address_space is not None:
+            resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
         if fsize is not None:
             signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
             resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
@@ -360,3 +368,21 @@ def test_the_sentence_never_names_a_file_below_the_folder_the_user_named(
     )
     assert f"for {small_disk / 'x'}:" in said, said
     assert "provider=" not in said and ".parquet" not in said, said
+
+
+def test_a_load_that_runs_out_of_memory_is_one_sentence_and_the_rest_loads_after(
+    tmp_path: Path,
+) -> None:
+    """Under a 1.5 GiB address-space cap DuckDB cannot allocate for a second submission: the load
+    ends in one sentence (it once ended in DuckDB's transaction-aborted traceback), the first
+    submission stays loaded, and the same load with memory loads the rest."""
+    warehouse, folder = tmp_path / "w.duckdb", EXAMPLES / "RZ1"
+    capped = cli(
+        "warehouse", "load", folder, "-w", warehouse, "--demo-key", address_space=1536 * MIB
+    )
+    said = one_sentence(capped)
+    assert said.startswith("The command ran out of memory"), said
+    assert "loaded" in capped.stdout
+    after = cli("warehouse", "load", folder, "-w", warehouse, "--demo-key")
+    assert after.code == 0, after.output
+    assert "already loaded" in after.stdout and "0 rejected" in after.stdout

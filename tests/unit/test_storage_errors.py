@@ -12,7 +12,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mhdeaths.storage_errors import Refusal, named_place, paths_named, refusal, storage_error
+from mhdeaths.storage_errors import (
+    Refusal,
+    named_place,
+    out_of_memory,
+    paths_named,
+    refusal,
+    storage_error,
+)
 
 NAMES = st.text(
     alphabet=st.characters(min_codepoint=33, max_codepoint=126, exclude_characters='/"'),
@@ -82,3 +89,22 @@ def test_other_errors_are_not_refusals() -> None:
     assert refusal(OSError(errno.ENOENT, "No such file or directory", "x")) is None
     assert refusal(ValueError("No space left on device")) is None  # not the OS, not DuckDB
     assert refusal(duckdb.ConversionException("Could not convert")) is None
+
+
+def test_duckdbs_out_of_memory_is_found_under_the_abort_it_causes() -> None:
+    """DuckDB out of memory aborts the transaction; the error a loader then meets is the abort."""
+    con = duckdb.connect()
+    con.execute("SET memory_limit = '8MB'; SET threads = 1")
+    con.execute("BEGIN")
+    with pytest.raises(duckdb.Error) as caught:
+        try:
+            con.execute("SELECT list(range) FROM range(10000000)").fetchall()
+        except duckdb.OutOfMemoryException:
+            con.execute("SELECT 1")  # the transaction is aborted now
+    assert isinstance(caught.value.__context__, duckdb.OutOfMemoryException)
+    mapped = out_of_memory(caught.value, "nothing was changed in the warehouse")
+    assert mapped is not None and mapped.exit_code == 2
+    assert str(mapped).startswith("The command ran out of memory")
+    assert str(mapped).endswith("; nothing was changed in the warehouse.")
+    assert out_of_memory(MemoryError()) is not None
+    assert out_of_memory(ValueError("no")) is None
