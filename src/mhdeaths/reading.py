@@ -518,28 +518,19 @@ def _polars_csv(
     """Read CSV text with every column as text, no more than ``rows`` records; None when it is
     not UTF-8."""
     try:
+        options = {
+            "n_rows": rows,
+            "separator": sep,
+            "infer_schema": False,
+            "has_header": True,
+            "quote_char": '"',
+            "raise_if_empty": False,
+        }
         if isinstance(source, Path) and any(c in str(source) for c in "*?[]{}"):
             # polars reads such a path as a glob pattern: a file named with a bracket (or an
             # escape sequence) would not be found, so it is read as exactly the path named.
-            return pl.scan_csv(
-                source,
-                n_rows=rows,
-                separator=sep,
-                infer_schema=False,
-                has_header=True,
-                quote_char='"',
-                raise_if_empty=False,
-                glob=False,
-            ).collect()
-        return pl.read_csv(
-            source,
-            n_rows=rows,
-            separator=sep,
-            infer_schema=False,
-            has_header=True,
-            quote_char='"',
-            raise_if_empty=False,
-        )
+            return pl.scan_csv(source, glob=False, **options).collect()  # type: ignore[arg-type]
+        return pl.read_csv(source, **options)  # type: ignore[arg-type]
     except pl.exceptions.ComputeError as exc:
         if "utf-8" in str(exc).lower() or "utf8" in str(exc).lower():
             return None

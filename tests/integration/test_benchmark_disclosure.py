@@ -26,11 +26,8 @@ from mhdeaths.benchmark.compute import NATIONAL, Benchmarks, compute
 from mhdeaths.benchmark.indicators import Indicator
 from mhdeaths.benchmark.publish import publish_benchmarks
 from mhdeaths.benchmark.release import ROW_COLUMNS, decimals_for, release
-from mhdeaths.pseudonym import demo_key
-from mhdeaths.spec import load_spec
 from mhdeaths.stats import DISCLOSURE_RULES
-from mhdeaths.synth import SynthOptions, generate
-from mhdeaths.warehouse.loading import load
+from mhdeaths.synth import SynthOptions
 
 from ..functional.cli import mhdeaths
 from .attacker import (
@@ -53,6 +50,7 @@ from .benchmark_outputs import (
     read_report,
     read_xlsx,
 )
+from .test_benchmarks import synthetic_warehouse
 
 SEEDS = (1, 2, 3, 4, 5, 6)
 RULES = tuple(sorted(DISCLOSURE_RULES))
@@ -61,11 +59,7 @@ BEFORE, AFTER = "2027-12", "2028-01"
 
 def _warehouse(folder: Path, seed: int) -> Path:
     options = SynthOptions(providers=6, months=8, start="2027-06", seed=seed, transfers=0.1)
-    generate(load_spec("1.1.0"), options, folder / "inbox")
-    path = folder / "warehouse.duckdb"
-    outcomes = load(path, [folder / "inbox"], key=demo_key())
-    assert all(o.status == "loaded" for o in outcomes), [o.label for o in outcomes]
-    return path
+    return synthetic_warehouse(folder, options)
 
 
 @pytest.fixture(scope="module")

@@ -49,6 +49,11 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
         resubmissions=0.2,
         transfers=0.1,
     )
+    return synthetic_warehouse(folder, options)
+
+
+def synthetic_warehouse(folder: Path, options: SynthOptions) -> Path:
+    """A warehouse in ``folder`` holding every submission ``synth`` makes with ``options``."""
     generate(load_spec("1.1.0"), options, folder / "inbox")
     path = folder / "warehouse.duckdb"
     outcomes = load(path, [folder / "inbox"], key=demo_key())

@@ -307,24 +307,24 @@ def test_a_csv_wider_than_the_column_limit_is_refused(tmp_path: Path) -> None:
     assert_refused(validate(path), "has 2,000 columns, more than the limit of 1,000")
 
 
-def test_a_very_long_line_is_refused(tmp_path: Path) -> None:
-    """One value of 48 MiB after a normal header and record."""
-    path = tmp_path / "long_death.csv"
+def _with_a_long_line(path: Path, length: int) -> Path:
+    """The example death file with one quoted value of ``length`` bytes after its first record."""
     lines = DEATH.read_bytes().splitlines(keepends=True)
     with path.open("wb") as fh:
         fh.writelines(lines[:2])
-        fh.write(b'"' + b"A" * (48 << 20) + b'"\n')
+        fh.write(b'"' + b"A" * length + b'"\n')
         fh.writelines(lines[2:])
+    return path
+
+
+def test_a_very_long_line_is_refused(tmp_path: Path) -> None:
+    """One value of 48 MiB after a normal header and record."""
+    path = _with_a_long_line(tmp_path / "long_death.csv", 48 << 20)
     assert_refused(validate(path), "long_death.csv has a line longer than the limit of 1 MiB")
 
 
 def test_the_line_length_limit_can_be_raised(tmp_path: Path) -> None:
-    path = tmp_path / "long_death.csv"
-    lines = DEATH.read_bytes().splitlines(keepends=True)
-    with path.open("wb") as fh:
-        fh.writelines(lines[:2])
-        fh.write(b'"' + b"A" * (2 << 20) + b'"\n')
-        fh.writelines(lines[2:])
+    path = _with_a_long_line(tmp_path / "long_death.csv", 2 << 20)
     assert_refused(validate(path), "long_death.csv has a line longer than the limit of 1 MiB")
     # Raised, the same file is read (and then rejected for what it holds).
     assert validate(path, limits=("line-length=4M",)).code in (0, 1)

@@ -104,30 +104,26 @@ def _mount(folder: Path, options: str) -> str | None:
     return None if done.returncode == 0 else f"mount refused: {done.stderr.strip()}"
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 24 MiB file system of its own, mounted for the test and gone after it."""
-    folder = tmp_path / "disk"
-    why = _mount(folder, "size=24m,mode=0700")
+def _mounted(folder: Path, options: str, what: str) -> Iterator[Path]:
+    why = _mount(folder, options)
     if why:
-        pytest.skip(f"no small file system: {why}")
+        pytest.skip(f"no {what}: {why}")
     try:
         yield folder
     finally:
         subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 24 MiB file system of its own, mounted for the test and gone after it."""
+    yield from _mounted(tmp_path / "disk", "size=24m,mode=0700", "small file system")
 
 
 @pytest.fixture
 def read_only_disk(tmp_path: Path) -> Iterator[Path]:
     """A file system mounted read-only: every write in it fails with EROFS."""
-    folder = tmp_path / "ro"
-    why = _mount(folder, "size=1m,ro")
-    if why:
-        pytest.skip(f"no read-only file system: {why}")
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], check=False)
+    yield from _mounted(tmp_path / "ro", "size=1m,ro", "read-only file system")
 
 
 def can_drop_privilege() -> str | None:
