@@ -5,7 +5,8 @@ written by someone else: an ``org_id_provider`` of ``../../../../elsewhere/`` mu
 folder. So the one function that names reports, ``report_stem``, builds the name only from values
 that match the spec's own strict patterns (an ODS code, a ``CCYY-MM`` period) and otherwise falls
 back to a fixed name; and ``inside`` checks every file the validator, the loader and ``run`` write
-resolves to a file directly in its output folder (a link planted there to elsewhere is refused).
+resolves to a file directly in its output folder (a link planted there to elsewhere is refused);
+the benchmarks' provider pages are checked the same way.
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ def inside(folder: Path, name: str) -> Path:
         plain = False
     if not plain or target.parent != base:
         raise OutputError(
-            f"A report would be written outside {folder}, so nothing was written there; "
+            f"A file would be written outside {folder}, so nothing was written there; "
             "report this as a bug."
         )
     return path

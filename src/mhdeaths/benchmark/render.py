@@ -27,6 +27,7 @@ from mhdeaths.benchmark.release import (
     Released,
     as_plain,
 )
+from mhdeaths.output_paths import inside
 from mhdeaths.publish.common import dump_json
 from mhdeaths.report_render import excel_safe
 from mhdeaths.stats import BAND_HIGHER, BAND_LOWER
@@ -72,7 +73,9 @@ def write_outputs(
     providers.mkdir(exist_ok=True)
     pages = []
     for summary in summaries:
-        page = providers / f"{summary.provider}.html"
+        # A provider code from the warehouse passed the spec's pattern at load; the page is still
+        # checked to stay in its folder, as every file named from data is.
+        page = inside(providers, f"{summary.provider}.html")
         page.write_text(_summary_html(summary, released), encoding="utf-8")
         pages.append(page)
     for stale in set(providers.glob("*.html")) - set(pages):
