@@ -614,7 +614,7 @@ def run(
         key=pseudonym_key(key_file, demo_key),
         period=period,
         rule=disclosure.value,
-        progress=lambda r: out.print(_received_line(r)),
+        progress=lambda r: out.print(_received_line(r, inbox)),
         reporting=lambda line: out.print(line),
         limits=limits,
     )
@@ -625,7 +625,7 @@ def run(
         f"{done.count('unreadable')} unreadable; each report is beside its files."
     )
     for r in failed:
-        where = f"; see {escape(str(r.reports[0]))}" if r.reports else ""
+        where = f"; see {escape(guard.path_below(r.reports[0], inbox))}" if r.reports else ""
         out.print(f"  {r.status} {escape(r.label)}: {escape(', '.join(r.reasons))}{where}")
     if done.published:
         for line in done.published.summary():
@@ -637,13 +637,13 @@ def run(
         raise typer.Exit(int(ExitCode.FAILED))
 
 
-def _received_line(received: Received) -> str:
+def _received_line(received: Received, inbox: Path) -> str:
     from mhdeaths.cli_warehouse import describe
 
     if received.outcome is None:
         error = guard.message(received.error or "")
         return f"[red]unreadable[/red] {escape(received.label)}: {escape(error)}"
-    return describe(received.outcome)
+    return describe(received.outcome, typed=inbox)
 
 
 @app.command("demo")

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table as RichTable
 
+from mhdeaths import guard
 from mhdeaths.errors import ExitCode, UserError
 from mhdeaths.limits import NAMES as LIMIT_NAMES
 from mhdeaths.limits import Limits
@@ -187,12 +188,15 @@ def load(
     end_command(ExitCode.FAILED if counts["rejected"] else ExitCode.OK)
 
 
-def describe(outcome: LoadOutcome) -> str:
-    """One line per submission, as the load goes."""
+def describe(outcome: LoadOutcome, typed: Path | None = None) -> str:
+    """One line per submission, as the load goes; a report's path is shown as typed down to
+    ``typed`` (the folder the user named) and guarded below it."""
     o = outcome
     name = escape(f"{o.provider or '?'} {o.reporting_period or '?'}")
     if o.status == "rejected":
-        where = escape(str(o.reports[0])) if o.reports else "the validation report"
+        where = (
+            escape(guard.path_below(o.reports[0], typed)) if o.reports else "the validation report"
+        )
         label = "" if o.label == f"{o.provider} {o.reporting_period}" else f" ({escape(o.label)})"
         return f"[red]rejected[/red]  {name}{label}: see {where}"
     if o.status == "unchanged":

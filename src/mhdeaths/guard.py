@@ -123,6 +123,18 @@ def name(text: str | PurePath) -> str:
     return mask_identifiers(strip_controls(str(text)))
 
 
+def path_below(path: PurePath, typed: PurePath | None = None) -> str:
+    """A path as it may be shown: the folder the user typed (``typed``) as they typed it, and
+    every part below it (folders and files named by whoever sent them, such as a provider's
+    folder in an inbox) through ``name``; without ``typed``, the file's own name alone."""
+    base = path.parent if typed is None else typed
+    try:
+        below = PurePath(path).relative_to(base)
+    except ValueError:
+        return name(path)
+    return str(PurePath(base, *(name(part) for part in below.parts)))
+
+
 def names(items: list[str] | tuple[str, ...]) -> list[str]:
     return [name(item) for item in items]
 
@@ -185,6 +197,7 @@ __all__ = [
     "message",
     "name",
     "names",
+    "path_below",
     "strip_controls",
     "value",
 ]

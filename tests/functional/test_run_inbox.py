@@ -85,3 +85,18 @@ def test_an_unreadable_file_is_listed_and_the_rest_still_goes_in(tmp_path: Path)
     assert "unreadable RZ8 2027-04: " in run.stdout
     assert "Traceback" not in run.output
     assert (tmp_path / "benchmarks" / "benchmarks.html").is_file()
+
+
+def test_a_folder_named_by_a_provider_is_not_shown_as_named(tmp_path: Path) -> None:
+    """The inbox is the user's, the folders in it are whoever sent them: a folder named with an
+    NHS number (here one from the synthetic range, dotted) is guarded in every line run prints."""
+    inbox, number = tmp_path / "inbox", "943.476.5919"
+    shutil.copytree(EXAMPLES / "known-bad" / "RY1", inbox / f"from {number}")
+    run = mhdeaths("run", inbox, "-w", tmp_path / "w.duckdb", "--demo-key")
+    assert run.code == 1, run.output
+    assert "rejected" in run.stdout and f"see {inbox}" in run.stdout, run.stdout
+    assert "(hidden)" in run.stdout
+    spellings = (number, number.replace(".", ""), number.replace(".", " "))
+    assert not any(s in run.output for s in spellings), run.output
+    # The report itself is where it should be, beside the files, under the folder as named.
+    assert (inbox / f"from {number}" / "RY1_2027-10.report.html").is_file()
