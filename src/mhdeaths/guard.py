@@ -24,6 +24,7 @@ Which fields are codes is read from the loaded spec, never listed here.
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 from pathlib import PurePath
 from typing import TYPE_CHECKING
@@ -46,18 +47,26 @@ _ESCAPES = re.compile(
     r"|\x1b[ -/]*[0-~]?"  # any other escape
     r"|\x9b[0-?]*[ -/]*[@-~]"  # 8-bit CSI
 )
-_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_CONTROLS_BUT_NEWLINE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+# Invisible format characters: zero-width spaces and joiners, the soft hyphen, the byte-order mark,
+# and the bidirectional controls that make a terminal show text in another order than it is
+# (U+202E shows "9195 674 349" for "943 476 5919").
+_FORMAT = "\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff"
+_CONTROLS = re.compile(f"[\\x00-\\x1f\\x7f-\\x9f{_FORMAT}]")
+_CONTROLS_BUT_NEWLINE = re.compile(f"[\\x00-\\x09\\x0b-\\x1f\\x7f-\\x9f{_FORMAT}]")
 
 # Ten digits, with any spacing or punctuation between them (943 476 5919, 943-476-5919,
 # 943.476.5919, 9434765919): every run of digits and separators is examined, and masked whole when
 # any ten consecutive digits in it pass the NHS number's check digit.
-_DIGIT_RUN = re.compile(r"\d(?:[ \t.\-/_]{0,3}\d)*")
+# Separators in any script's spelling: every Unicode space (a spreadsheet's non-breaking space
+# among them), the Unicode dashes and minus sign as well as the ASCII ones.
+_SEPARATOR = r"[\s.\-/_\u2010-\u2015\u2212]"
+_DIGIT_RUN = re.compile(rf"\d(?:{_SEPARATOR}{{0,3}}\d)*")
+_DATE_SEPARATOR = r"[-/.\\_\s\u2010-\u2015\u2212]"
 _MONTHS = "jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec"
 _DATES = re.compile(
     r"(?<!\d)(?:"
-    r"\d{4}\s*[-/.\\_ ]\s*\d{1,2}\s*[-/.\\_ ]\s*\d{1,2}"  # 1980-05-17, 1980/5/17
-    r"|\d{1,2}\s*[-/.\\_ ]\s*\d{1,2}\s*[-/.\\_ ]\s*\d{2,4}"  # 17/05/1980, 17.5.80
+    rf"\d{{4}}\s*{_DATE_SEPARATOR}\s*\d{{1,2}}\s*{_DATE_SEPARATOR}\s*\d{{1,2}}"  # 1980-05-17
+    rf"|\d{{1,2}}\s*{_DATE_SEPARATOR}\s*\d{{1,2}}\s*{_DATE_SEPARATOR}\s*\d{{2,4}}"  # 17/05/1980
     r"|(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"  # 19800517
     r"|(?:0[1-9]|[12]\d|3[01])(?:0[1-9]|1[0-2])(?:19|20)\d\d"  # 17051980
     rf"|\d{{1,2}}(?:st|nd|rd|th)?[\s\-/.]*(?:{_MONTHS})[a-z]*\.?[\s\-/.,]*\d{{2,4}}"  # 17 May 1980
@@ -103,8 +112,11 @@ def _mask_nhs_numbers(text: str) -> str:
 
 
 def mask_identifiers(text: str, dates: bool = True) -> str:
-    """The text with every NHS number (in any spacing), postcode and (``dates``) date hidden."""
-    text = _mask_nhs_numbers(text)
+    """The text with every NHS number (in any spacing), postcode and (``dates``) date hidden.
+
+    The text is first brought to its compatibility form (NFKC), so that full-width digits and
+    letters, and spaces of other widths, are matched as the plain ones they stand for."""
+    text = _mask_nhs_numbers(unicodedata.normalize("NFKC", text))
     if dates:
         text = _DATES.sub(HIDDEN, text)
     return _POSTCODES.sub(HIDDEN, text)

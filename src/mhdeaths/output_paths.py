@@ -69,6 +69,16 @@ def report_stem(
     return stem if _SAFE.fullmatch(stem) and ".." not in stem else FALLBACK_STEM
 
 
+def make_folder(folder: Path, what: str) -> Path:
+    """The folder, made if need be; an ``OutputError`` in one sentence when it cannot be (a file
+    is in the way, or a folder above it is not writable)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"The {what} cannot be written to {folder}: {exc.strerror}.") from None
+    return folder
+
+
 def inside(folder: Path, name: str) -> Path:
     """``folder / name``, once it is certain that the file lies directly in the folder (``name``
     is one plain file name, and no link leads it elsewhere); else an ``OutputError``."""
@@ -87,4 +97,4 @@ def inside(folder: Path, name: str) -> Path:
     return path
 
 
-__all__ = ["FALLBACK_STEM", "inside", "report_stem"]
+__all__ = ["FALLBACK_STEM", "inside", "make_folder", "report_stem"]

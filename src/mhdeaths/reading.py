@@ -475,6 +475,13 @@ def _check_columns(path: Path, header_text: str, sep: str, limits: Limits) -> in
     column for each; the most records the cell limit then allows (every line, even an empty
     one, is a record of as many cells as the header has columns)."""
     line = first_line(header_text)
+    if line.count('"') % 2:
+        # A quoted line break in a column name: the header would run on past its first line, as
+        # wide as whatever follows, unseen by this count. No field or alias has a line break.
+        raise SubmissionFileError(
+            f"The header line of {path.name} has a column name with a line break in it (an odd "
+            "number of quotes); write every column name on the one header line."
+        )
     columns = line.count(sep) + 1
     if columns > limits.columns:
         with contextlib.suppress(csv.Error):
@@ -613,23 +620,13 @@ def _csv_headers(text: str, sep: str) -> list[str]:
 # A header that reads as an NHS number, a date or a postcode is a record's value: the file has no
 # header row, so its first record was taken for one. Reports show headers, so such a header is
 # hidden, never repeated.
-_IDENTIFIER_LIKE = re.compile(
-    r"\d{3}[ -]?\d{3}[ -]?\d{4}"
-    r"|\d{4}-\d{1,2}-\d{1,2}(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
-    r"|\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}"
-    r"|[A-Za-z]{1,2}\d[A-Za-z\d]? ?\d[A-Za-z]{2}"
-)
 HIDDEN_HEADER = "(value hidden)"
 
 
-def looks_like_identifier(value: str) -> bool:
-    """True when a value could be an NHS number, a date (of birth) or a postcode, wherever it
-    was found: a shifted column puts such values into fields that are normally safe to show."""
-    return _IDENTIFIER_LIKE.search(value) is not None
-
-
 def _hide_identifiers(headers: list[str]) -> list[str]:
-    return [HIDDEN_HEADER if _IDENTIFIER_LIKE.fullmatch(h.strip()) else h for h in headers]
+    return [
+        HIDDEN_HEADER if guard.mask_identifiers(h.strip()) == guard.HIDDEN else h for h in headers
+    ]
 
 
 def _uniquely_named(frame: pl.DataFrame, headers: list[str]) -> pl.DataFrame:

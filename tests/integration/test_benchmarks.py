@@ -259,6 +259,12 @@ def test_a_bad_period_or_missing_warehouse_is_one_sentence(warehouse: Path, tmp_
     assert "no warehouse" in run.stderr and "Traceback" not in run.stderr
     run = mhdeaths("benchmark", "-w", warehouse, "--period", "December", "--out", tmp_path / "o")
     assert run.code == 2 and "CCYY-MM" in run.stderr
+    # An --out that is a file, or under one: one sentence, not mkdir's traceback.
+    (tmp_path / "a-file").write_text("")
+    for out in (tmp_path / "a-file", tmp_path / "a-file" / "sub"):
+        run = mhdeaths("benchmark", "-w", warehouse, "--period", PERIOD, "--out", out)
+        assert run.code == 2 and "Traceback" not in run.output, run.output
+        assert f"The benchmarks cannot be written to {out}" in run.stderr, run.stderr
 
 
 def test_the_command_writes_every_output(warehouse: Path, tmp_path: Path) -> None:

@@ -113,7 +113,15 @@ def spell(stem: int, birth: dt.date, postcode: str) -> Planted:
     while (check := calculate_checksum(str(stem))) is None or check >= 10:
         stem += 1
     number = n = f"{stem}{check}"
-    nhs = (n, f"{n[:3]} {n[3:6]} {n[6:]}", f"{n[:3]}-{n[3:6]}-{n[6:]}", f"{n[:3]}.{n[3:6]}.{n[6:]}")
+    nhs = (
+        n,
+        f"{n[:3]} {n[3:6]} {n[6:]}",
+        f"{n[:3]}-{n[3:6]}-{n[6:]}",
+        f"{n[:3]}.{n[3:6]}.{n[6:]}",
+        # As spreadsheets and word processors write them: non-breaking spaces, en dashes.
+        f"{n[:3]}\u00a0{n[3:6]}\u00a0{n[6:]}",
+        f"{n[:3]}\u2013{n[3:6]}\u2013{n[6:]}",
+    )
     births = (
         birth.isoformat(),
         birth.strftime("%d/%m/%Y"),

@@ -160,3 +160,27 @@ def test_the_tools_own_sentences_pass_unchanged(any_spec: Spec) -> None:
         masked += expected != " ".join(text.split("\n"))
         assert guard.message(text, keep_newlines=False) == expected, text
     assert masked < 5, "only a hint or two quotes an example identifier"
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "943\u00a0476\u00a05919",  # non-breaking spaces, as spreadsheets write them
+        "943\u2009476\u20095919",  # thin spaces
+        "943\u2013476\u20135919",  # en dashes
+        "943\u200b476\u200b5919",  # zero-width spaces
+        "943\u00ad476\u00ad5919",  # soft hyphens
+        "\uff19\uff14\uff13\uff14\uff17\uff16\uff15\uff19\uff11\uff19",  # full-width digits
+        "\u202e9195674349",  # a right-to-left override shows it reversed
+    ],
+)
+def test_an_nhs_number_in_unicode_spacing_or_digits_is_masked(spelling: str) -> None:
+    for shown in (guard.name(f"pt {spelling}.csv"), guard.message(f"found {spelling} here")):
+        digits = "".join(ch for ch in shown if ch.isdigit())
+        assert "9434765919" not in digits and "9195674349" not in digits, shown
+        assert not any(ch in shown for ch in "\u200b\u00ad\u202e"), shown
+
+
+def test_a_date_with_unicode_separators_is_hidden_in_a_name() -> None:
+    for date in ("17\u00a0/\u00a005\u00a0/\u00a01980", "1980\u201305\u201317"):
+        assert guard.name(f"born {date}") == f"born {guard.HIDDEN}"

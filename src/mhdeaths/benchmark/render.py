@@ -27,7 +27,7 @@ from mhdeaths.benchmark.release import (
     Released,
     as_plain,
 )
-from mhdeaths.output_paths import inside
+from mhdeaths.output_paths import inside, make_folder
 from mhdeaths.publish.common import dump_json
 from mhdeaths.report_render import excel_safe
 from mhdeaths.stats import BAND_HIGHER, BAND_LOWER
@@ -58,7 +58,7 @@ def write_outputs(
     out: Path,
 ) -> list[Path]:
     """Write every output into ``out``; the paths written, the HTML report first."""
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out, "benchmarks")
     written = {
         out / "benchmarks.html": _html(benchmarks, released),
         out / "benchmarks.json": _json(benchmarks, released),
@@ -70,7 +70,7 @@ def write_outputs(
     workbook = out / "benchmarks.xlsx"
     _xlsx(workbook, released, benchmarks.period)
     providers = out / "providers"
-    providers.mkdir(exist_ok=True)
+    make_folder(providers, "provider pages")
     pages = []
     for summary in summaries:
         # A provider code from the warehouse passed the spec's pattern at load; the page is still
