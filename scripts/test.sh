@@ -11,4 +11,4 @@ uv run --frozen ruff format --check .
 echo "== mypy (strict, src/)"
 uv run --frozen mypy
 echo "== pytest"
-uv run --frozen pytest -n 2 -q "$@"
+uv run --frozen pytest -n 2 --dist worksteal -q "$@"
