@@ -136,15 +136,18 @@ def name(text: str | PurePath) -> str:
 
 
 def path_below(path: PurePath, typed: PurePath | None = None) -> str:
-    """A path as it may be shown: the folder the user typed (``typed``) as they typed it, and
-    every part below it (folders and files named by whoever sent them, such as a provider's
-    folder in an inbox) through ``name``; without ``typed``, the file's own name alone."""
-    base = path.parent if typed is None else typed
+    """A path the tool wrote, as it may be shown: the folder the user typed (``typed``) as they
+    typed it, every folder below it (named by whoever sent the files, such as a provider's folder
+    in an inbox) through ``name``, and the file's own name as the tool made it (a report's name is
+    built from strict patterns, and ``name`` could take its period and digest for a date)."""
+    if typed is None:
+        return str(path)
     try:
-        below = PurePath(path).relative_to(base)
+        below = PurePath(path).relative_to(typed)
     except ValueError:
-        return name(path)
-    return str(PurePath(base, *(name(part) for part in below.parts)))
+        return str(PurePath(name(path.parent), path.name))
+    folders = [name(part) for part in below.parts[:-1]]
+    return str(PurePath(typed, *folders, path.name))
 
 
 def names(items: list[str] | tuple[str, ...]) -> list[str]:

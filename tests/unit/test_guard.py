@@ -184,3 +184,13 @@ def test_an_nhs_number_in_unicode_spacing_or_digits_is_masked(spelling: str) -> 
 def test_a_date_with_unicode_separators_is_hidden_in_a_name() -> None:
     for date in ("17\u00a0/\u00a005\u00a0/\u00a01980", "1980\u201305\u201317"):
         assert guard.name(f"born {date}") == f"born {guard.HIDDEN}"
+
+
+def test_a_path_is_shown_as_typed_with_the_folders_below_guarded_and_the_tools_name_kept() -> None:
+    from pathlib import PurePosixPath as P
+
+    report = "RQ1_2027-10_05f072f2.report.html"  # the tool's own name: a period and a digest
+    typed = P("/data/inbox 2027-10-01")
+    shown = guard.path_below(typed / "from 943 476 5919" / report, typed)
+    assert shown == f"/data/inbox 2027-10-01/from {guard.HIDDEN}/{report}"
+    assert guard.path_below(P("reports") / report) == f"reports/{report}"
