@@ -11,7 +11,7 @@ import pytest
 
 from mhdeaths.demo import EXAMPLES
 
-from .cli import mhdeaths, query_rows
+from .cli import Run, mhdeaths, query_rows
 
 
 def _digests(folder: Path) -> dict[str, str]:
@@ -37,10 +37,19 @@ def _counts(warehouse: Path) -> list[dict[str, object]]:
     )
 
 
-def test_run_validates_loads_and_benchmarks_an_inbox(inbox: Path) -> None:
+@pytest.fixture(scope="module")
+def first_run(inbox: Path) -> tuple[Path, Run, dict[str, str]]:
+    """The inbox run once: its warehouse, the run, and the inbox's files as they were before.
+    A fixture, not the first test, so that each test holds whichever worker runs it."""
     before = _digests(inbox)
     warehouse = inbox.parent / "national.duckdb"
-    run = mhdeaths("run", inbox, "-w", warehouse, "--demo-key")
+    return warehouse, mhdeaths("run", inbox, "-w", warehouse, "--demo-key"), before
+
+
+def test_run_validates_loads_and_benchmarks_an_inbox(
+    inbox: Path, first_run: tuple[Path, Run, dict[str, str]]
+) -> None:
+    _, run, before = first_run
     assert run.code == 1, run.output  # the known-bad submission is rejected
     assert "64 loaded, 0 already loaded, 1 rejected, 0 unreadable" in run.stdout
     assert "rejected RY1 2027-10: death.discharged.live_discharge (1 record)" in run.stdout
@@ -58,8 +67,10 @@ def test_run_validates_loads_and_benchmarks_an_inbox(inbox: Path) -> None:
     assert f"Benchmarks: {inbox.parent / 'benchmarks' / 'benchmarks.html'}" in run.stdout
 
 
-def test_running_it_again_changes_nothing(inbox: Path) -> None:
-    warehouse = inbox.parent / "national.duckdb"
+def test_running_it_again_changes_nothing(
+    inbox: Path, first_run: tuple[Path, Run, dict[str, str]]
+) -> None:
+    warehouse = first_run[0]
     first = _counts(warehouse)
     run = mhdeaths("run", inbox, "-w", warehouse, "--demo-key")
     assert run.code == 1, run.output
