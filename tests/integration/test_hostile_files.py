@@ -154,12 +154,7 @@ def test_a_zip_bomb_in_the_shared_strings_is_refused_before_it_is_unzipped(
     tmp_path: Path,
 ) -> None:
     """About 1 MB on disk, over 1 GiB unzipped: it took over 6 GiB and was killed."""
-    bomb = with_part(
-        workbook(tmp_path / "plain.xlsx"),
-        tmp_path / "bomb_death.xlsx",
-        "xl/sharedStrings.xml",
-        repeated(b"A", (1 << 30) + (64 << 20), b'<sst count="1"><si><t>', b"</t></si></sst>"),
-    )
+    bomb = with_shared_strings(tmp_path, "bomb_death.xlsx", (1 << 30) + (64 << 20))
     assert bomb.stat().st_size < 4 << 20
     ended = validate(bomb)
     assert_refused(ended, "bomb_death.xlsx unzips to more than the limit of 1 GiB", "--limit")
@@ -167,23 +162,13 @@ def test_a_zip_bomb_in_the_shared_strings_is_refused_before_it_is_unzipped(
 
 
 def test_a_part_that_unzips_far_larger_than_it_is_stored_is_refused(tmp_path: Path) -> None:
-    bomb = with_part(
-        workbook(tmp_path / "plain.xlsx"),
-        tmp_path / "ratio_death.xlsx",
-        "xl/sharedStrings.xml",
-        repeated(b"A", 200 << 20, b'<sst count="1"><si><t>', b"</t></si></sst>"),
-    )
+    bomb = with_shared_strings(tmp_path, "ratio_death.xlsx", 200 << 20)
     assert_refused(validate(bomb), "more than 200 times larger", "--limit zip-ratio=N")
 
 
 def test_a_part_that_unzips_larger_than_it_declares_is_refused_as_damaged(tmp_path: Path) -> None:
     """The limits are checked on the declared sizes, so a part may not hold more than it says."""
-    liar = with_part(
-        workbook(tmp_path / "plain.xlsx"),
-        tmp_path / "liar_death.xlsx",
-        "xl/sharedStrings.xml",
-        repeated(b"A", 64 << 20, b'<sst count="1"><si><t>', b"</t></si></sst>"),
-    )
+    liar = with_shared_strings(tmp_path, "liar_death.xlsx", 64 << 20)
     lie_about_size(liar, "xl/sharedStrings.xml", 1000)
     assert_refused(validate(liar), "liar_death.xlsx is not a readable Excel workbook")
 
@@ -222,16 +207,25 @@ def test_a_sheet_whose_dimension_understates_it_is_counted_from_its_cells(
     )
 
 
+def with_shared_strings(tmp_path: Path, name: str, size: int) -> Path:
+    """A real workbook named ``name`` whose one shared string is ``size`` bytes of A (it zips to
+    almost nothing)."""
+    plain = workbook(tmp_path / "plain.xlsx")
+    strings = repeated(b"A", size, b'<sst count="1"><si><t>', b"</t></si></sst>")
+    return with_part(plain, tmp_path / name, "xl/sharedStrings.xml", strings)
+
+
+def with_sheet(tmp_path: Path, name: str, rows: Iterator[bytes]) -> Path:
+    """A real workbook named ``name`` whose death sheet is made of ``rows`` (raw <row> XML)."""
+    plain = workbook(tmp_path / "plain.xlsx")
+    return with_part(plain, tmp_path / name, "xl/worksheets/sheet1.xml", sheet_xml(rows))
+
+
 @pytest.mark.slow
 def test_a_sheet_of_many_cells_with_no_references_is_counted_by_position(tmp_path: Path) -> None:
     """No <dimension> and no cell references: 21,000 rows of 1,000 cells are 21 million cells."""
     row = b"<row>" + b"<c><v>1</v></c>" * 1000 + b"</row>"
-    path = with_part(
-        workbook(tmp_path / "plain.xlsx"),
-        tmp_path / "many_death.xlsx",
-        "xl/worksheets/sheet1.xml",
-        sheet_xml(repeated(row, len(row) * 21_000)),
-    )
+    path = with_sheet(tmp_path, "many_death.xlsx", repeated(row, len(row) * 21_000))
     # Rows this alike unzip like a bomb: the ratio limit is raised to reach the cell count, which
     # refuses the sheet as soon as it passes the limit, before its end.
     ended = validate(path, limits=("zip-ratio=5000",))
@@ -242,12 +236,7 @@ def test_a_sheet_of_many_cells_with_no_references_is_counted_by_position(tmp_pat
 
 def test_a_sheet_wider_than_the_column_limit_is_refused(tmp_path: Path) -> None:
     row = b"<row>" + b"<c><v>1</v></c>" * 1500 + b"</row>"
-    path = with_part(
-        workbook(tmp_path / "plain.xlsx"),
-        tmp_path / "wide_death.xlsx",
-        "xl/worksheets/sheet1.xml",
-        sheet_xml(iter([row, row])),
-    )
+    path = with_sheet(tmp_path, "wide_death.xlsx", iter([row, row]))
     assert_refused(validate(path), "(1,500 columns), more than the limit of 1,000")
 
 
