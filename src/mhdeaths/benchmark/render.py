@@ -12,6 +12,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -51,14 +53,45 @@ INDICATOR_COLUMNS = (
 )
 
 
+STAGING = ".writing"
+"""The folder inside ``out`` where a publication is written before it takes its place."""
+
+
 def write_outputs(
     benchmarks: Benchmarks,
     released: Released,
     summaries: list[ProviderSummary],
     out: Path,
 ) -> list[Path]:
-    """Write every output into ``out``; the paths written, the HTML report first."""
+    """Write every output into ``out``; the paths written, the HTML report first.
+
+    A publication is written whole into a staging folder beside its place and only then moved
+    in, so that a write refused half-way (a full disk) leaves the previous publication as it was,
+    never a new JSON beside an old report with other cells."""
     make_folder(out, "benchmarks")
+    staging = out / STAGING
+    shutil.rmtree(staging, ignore_errors=True)  # what an interrupted run left
+    try:
+        staged = _write(benchmarks, released, summaries, make_folder(staging, "benchmarks"))
+        make_folder(out / "providers", "provider pages")
+        final = [out / path.relative_to(staging) for path in staged]
+        for source, target in zip(staged, final, strict=True):
+            os.replace(source, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    pages = {p for p in final if p.parent == out / "providers"}
+    for stale in set((out / "providers").glob("*.html")) - pages:
+        # A provider page from an earlier run into this folder would contradict this one.
+        stale.unlink()
+    return final
+
+
+def _write(
+    benchmarks: Benchmarks,
+    released: Released,
+    summaries: list[ProviderSummary],
+    out: Path,
+) -> list[Path]:
     written = {
         out / "benchmarks.html": _html(benchmarks, released),
         out / "benchmarks.json": _json(benchmarks, released),
@@ -69,8 +102,7 @@ def write_outputs(
         path.write_text(text, encoding="utf-8", newline="")
     workbook = out / "benchmarks.xlsx"
     _xlsx(workbook, released, benchmarks.period)
-    providers = out / "providers"
-    make_folder(providers, "provider pages")
+    providers = make_folder(out / "providers", "provider pages")
     pages = []
     for summary in summaries:
         # A provider code from the warehouse passed the spec's pattern at load; the page is still
@@ -78,9 +110,6 @@ def write_outputs(
         page = inside(providers, f"{summary.provider}.html")
         page.write_text(_summary_html(summary, released), encoding="utf-8")
         pages.append(page)
-    for stale in set(providers.glob("*.html")) - set(pages):
-        # A provider page from an earlier run into this folder would contradict this one.
-        stale.unlink()
     return [*written, workbook, *pages]
 
 
