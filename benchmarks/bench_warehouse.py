@@ -38,10 +38,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_validate import distinct_records, measure, measure_against
 
-from mhdeaths.pseudonym import demo_key
 from mhdeaths.spec import load_spec
 from mhdeaths.synth import SynthOptions, generate
 from mhdeaths.warehouse.loading import LoadOutcome, load
+from mhdeaths.warehouse.pseudonym import demo_key
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "warehouse.json"

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mhdeaths.spec import Spec, available_versions, default_spec_root, load_spec
+from mhdeaths.paths import default_spec_root
+from mhdeaths.spec import Spec, available_versions, load_spec
 
 SPEC_ROOT = default_spec_root()
 VERSIONS = available_versions(SPEC_ROOT)

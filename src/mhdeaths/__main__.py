@@ -1,5 +1,5 @@
 """``python -m mhdeaths``: the same as the ``mhdeaths`` command."""
 
-from mhdeaths.cli import main
+from mhdeaths.cli.app import main
 
 main()

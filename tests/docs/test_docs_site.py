@@ -20,11 +20,11 @@ import typer
 from playwright.sync_api import Browser
 from typer.core import TyperGroup
 
-from mhdeaths.cli import app
+from mhdeaths.cli.app import app
 from mhdeaths.docsite import NOTICE, REGENERATE, reference_pages
-from mhdeaths.publish.dictionary import code_list_anchor, definition_anchor, rule_anchor
+from mhdeaths.output.templating import md, mdcode
 from mhdeaths.spec import Spec
-from mhdeaths.templating import md, mdcode
+from mhdeaths.standard.publish.dictionary import code_list_anchor, definition_anchor, rule_anchor
 from tests.functional.test_reports_in_browser import (  # the same browser, launched the same way
     Opened,
     browser,  # noqa: F401 (a fixture)

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser
 
-from mhdeaths.benchmark.publish import Published, publish_benchmarks
-from mhdeaths.demo import EXAMPLES
-from mhdeaths.pseudonym import demo_key
+from mhdeaths.benchmark.run import Published, publish_benchmarks
+from mhdeaths.jobs.demo import EXAMPLES
 from mhdeaths.warehouse.loading import load
+from mhdeaths.warehouse.pseudonym import demo_key
 
 from .test_reports_in_browser import Opened, browser, open_offline
 

@@ -15,11 +15,12 @@ import polars as pl
 import pytest
 
 from mhdeaths.errors import OutputError
-from mhdeaths.output_paths import FALLBACK_STEM, inside, report_stem
-from mhdeaths.report_render import write_reports
+from mhdeaths.output.folders import inside
 from mhdeaths.spec import load_spec
 from mhdeaths.synth import SynthOptions, generate
-from mhdeaths.validate import validate
+from mhdeaths.validate.render import write_reports
+from mhdeaths.validate.report_files import FALLBACK_STEM, report_stem
+from mhdeaths.validate.validator import validate
 
 from .cli import mhdeaths
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mhdeaths.demo import EXAMPLES
+from mhdeaths.jobs.demo import EXAMPLES
 
 from .cli import Run, mhdeaths, query_rows
 

@@ -19,10 +19,10 @@ import polars as pl
 import pytest
 from nhs_number.validate import calculate_checksum
 
-from mhdeaths.report import Report
-from mhdeaths.report_render import CSV_COLUMNS
 from mhdeaths.spec import load_spec
 from mhdeaths.synth import SynthOptions, generate
+from mhdeaths.validate.render import CSV_COLUMNS
+from mhdeaths.validate.report import Report
 
 from .cli import Run, mhdeaths
 

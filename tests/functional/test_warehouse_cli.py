@@ -22,9 +22,9 @@ import duckdb
 import polars as pl
 import pytest
 
-from mhdeaths.pseudonym import DEMO_KEY, demo_key
 from mhdeaths.spec import load_spec
 from mhdeaths.synth import SynthOptions, generate
+from mhdeaths.warehouse.pseudonym import DEMO_KEY, demo_key
 
 from ..conftest import SPEC_ROOT, VERSIONS
 from ..integration.test_warehouse_reliability import ENV, built_once, state

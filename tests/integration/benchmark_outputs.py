@@ -19,7 +19,7 @@ from typing import Any
 
 import openpyxl
 
-from mhdeaths.benchmark.release import ROW_COLUMNS, TREND_COLUMNS
+from mhdeaths.benchmark.disclosure_control import ROW_COLUMNS, TREND_COLUMNS
 
 Place = tuple[str, ...]
 Shown = float | str | None

@@ -21,11 +21,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from mhdeaths.benchmark.board import QUARTER_LINES, quarter_counts
 from mhdeaths.benchmark.compute import NATIONAL, Benchmarks, compute
+from mhdeaths.benchmark.disclosure_control import ROW_COLUMNS, decimals_for, release
 from mhdeaths.benchmark.indicators import Indicator
-from mhdeaths.benchmark.publish import publish_benchmarks
-from mhdeaths.benchmark.release import ROW_COLUMNS, decimals_for, release
+from mhdeaths.benchmark.provider_summary import QUARTER_LINES, quarter_counts
+from mhdeaths.benchmark.run import publish_benchmarks
 from mhdeaths.stats import DISCLOSURE_RULES
 from mhdeaths.synth import SynthOptions
 

@@ -19,12 +19,12 @@ import pytest
 
 from mhdeaths.benchmark.compute import NATIONAL, compute, window_ending
 from mhdeaths.benchmark.indicators import load_indicators
-from mhdeaths.benchmark.publish import Published, publish_benchmarks
+from mhdeaths.benchmark.run import Published, publish_benchmarks
 from mhdeaths.errors import UserError
-from mhdeaths.pseudonym import demo_key
 from mhdeaths.spec import load_spec
 from mhdeaths.synth import SynthOptions, generate, provider_codes
 from mhdeaths.warehouse.loading import load
+from mhdeaths.warehouse.pseudonym import demo_key
 
 from ..functional.cli import mhdeaths, query_rows
 

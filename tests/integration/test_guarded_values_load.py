@@ -9,10 +9,10 @@ from pathlib import Path
 import duckdb
 
 from mhdeaths import guard
-from mhdeaths.pseudonym import demo_key
 from mhdeaths.spec import load_spec
 from mhdeaths.synth import SynthOptions, generate
 from mhdeaths.warehouse.loading import load
+from mhdeaths.warehouse.pseudonym import demo_key
 
 from ..conftest import SPEC_ROOT, VERSIONS
 

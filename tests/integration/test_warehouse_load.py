@@ -13,19 +13,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mhdeaths import engine
-from mhdeaths.pseudonym import demo_key
+from mhdeaths.engines import polars_engine as engine
+from mhdeaths.paths import warehouse_root
 from mhdeaths.spec import load_spec
 from mhdeaths.synth import SynthOptions, generate
-from mhdeaths.validate import validate
+from mhdeaths.validate.validator import validate
 from mhdeaths.warehouse import loading, schema
-from mhdeaths.warehouse.canonical import (
-    WarehouseError,
-    check_canonical,
-    load_canonical,
-    warehouse_root,
-)
+from mhdeaths.warehouse.canonical import WarehouseError, check_canonical, load_canonical
 from mhdeaths.warehouse.loading import load
+from mhdeaths.warehouse.pseudonym import demo_key
 from mhdeaths.warehouse.schema import migrations, upgrade
 from mhdeaths.warehouse.store import connect, table_columns
 

@@ -17,9 +17,9 @@ import polars as pl
 import pytest
 import yaml
 
-from mhdeaths.pseudonym import demo_key, pseudonym
 from mhdeaths.spec import load_spec
 from mhdeaths.synth import SynthOptions, generate
+from mhdeaths.warehouse.pseudonym import demo_key, pseudonym
 
 from ..conftest import SPEC_ROOT, VERSIONS
 from ..functional.cli import mhdeaths

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from mhdeaths.errors import UserError
 from mhdeaths.spec import available_versions, load_spec
-from mhdeaths.validate import ValidationResult, validate
+from mhdeaths.validate.validator import ValidationResult, validate
 
 from ..unit.test_reading import xls_bytes
 

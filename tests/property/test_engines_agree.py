@@ -8,7 +8,8 @@ import datetime as dt
 import duckdb
 from hypothesis import HealthCheck, given, settings
 
-from mhdeaths import engine, sqlengine
+from mhdeaths.engines import polars_engine as engine
+from mhdeaths.engines import sql_engine as sqlengine
 from mhdeaths.spec import Scope, Stage, load_spec
 
 from ..conftest import SPEC_ROOT, VERSIONS

@@ -10,7 +10,7 @@ the warehouse, with the workbooks unzipped) for each planted spelling and for th
 
 Every example also holds an accepted submission whose identifier fields carry the planted
 identifiers (so the load, the accepted report and the benchmarks are scanned too). The commands run
-in this process (``mhdeaths.cli.main``, the command's own entry point, as a subprocess would run it)
+in this process (``mhdeaths.cli.app.main``, the command's own entry point, as a subprocess would run it)
 so that hypothesis can try many examples; one example runs as real subprocesses as well.
 """
 
@@ -247,7 +247,7 @@ def _argv(args: list[str]) -> Iterator[None]:
 
 def in_process(*args: str | Path) -> Run:
     """The command's own entry point, run here: what it prints and its exit code."""
-    from mhdeaths.cli import main
+    from mhdeaths.cli.app import main
 
     out, err = io.StringIO(), io.StringIO()
     code = 0

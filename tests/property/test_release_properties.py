@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mhdeaths.benchmark.compute import NATIONAL, Benchmarks, IndicatorResult, crude, window_ending
+from mhdeaths.benchmark.disclosure_control import decimals_for, release
 from mhdeaths.benchmark.indicators import load_indicators
-from mhdeaths.benchmark.release import decimals_for, release
 from mhdeaths.stats import DISCLOSURE_RULES
 
 from ..integration.attacker import Attack, nested, recoveries

@@ -26,10 +26,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mhdeaths.guard import looks_identifying
-from mhdeaths.report import Finding, Report, Verdict
-from mhdeaths.spec import Mandation, Scope, Severity, Spec, load_spec, period_start
+from mhdeaths.periods import period_start
+from mhdeaths.spec import Mandation, Scope, Severity, Spec, load_spec
 from mhdeaths.synth import SynthOptions, generate, provider_codes
-from mhdeaths.validate import validate
+from mhdeaths.validate.report import Finding, Report, Verdict
+from mhdeaths.validate.validator import validate
 
 from ..conftest import SPEC_ROOT, VERSIONS
 from .validator_data import (

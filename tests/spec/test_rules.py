@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from mhdeaths import engine, sqlengine
+from mhdeaths.engines import polars_engine as engine
+from mhdeaths.engines import sql_engine as sqlengine
 from mhdeaths.spec import Rule, Spec, load_spec
 
 from ..conftest import SPEC_ROOT, VERSIONS

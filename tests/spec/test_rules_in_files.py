@@ -16,10 +16,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from mhdeaths.reading import column_letter
 from mhdeaths.spec import ExampleRecord, Rule, Scope, Spec, load_spec
 from mhdeaths.synth import SynthOptions, generate
-from mhdeaths.validate import validate
+from mhdeaths.validate.reading import column_letter
+from mhdeaths.validate.validator import validate
 
 from ..conftest import SPEC_ROOT, VERSIONS
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mhdeaths import process
+from mhdeaths.cli import process
 
 
 @pytest.fixture
@@ -79,7 +79,7 @@ def test_the_options_named_are_the_commands_own() -> None:
     the command does (an option it does not know stops the read-ahead, so a new one is safe)."""
     import typer.main
 
-    from mhdeaths.cli import app
+    from mhdeaths.cli.app import app
 
     for path, (valued, flags) in process._READ_AHEAD.items():
         command = typer.main.get_command(app)

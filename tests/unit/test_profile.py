@@ -8,14 +8,14 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from mhdeaths.profile import (
+from mhdeaths.spec import Spec
+from mhdeaths.validate.profiles import (
     ProfileError,
     apply_profile,
     check_profile,
     load_profile,
     to_provider_format,
 )
-from mhdeaths.spec import Spec
 
 PROFILES = Path(__file__).resolve().parents[2] / "validators"
 
@@ -102,7 +102,7 @@ def test_unknown_local_values_are_kept_for_the_code_list_check(spec_v1: Spec) ->
 
 
 def test_a_derogation_downgrades_its_rule_until_its_date(tmp_path: Path, spec_v1: Spec) -> None:
-    from mhdeaths.validate import _effective_severities
+    from mhdeaths.validate.validator import _effective_severities
 
     profile = load_profile(PROFILES / "RZ9.yaml")
     (derogation,) = profile.derogations
@@ -113,7 +113,7 @@ def test_a_derogation_downgrades_its_rule_until_its_date(tmp_path: Path, spec_v1
 
 
 def test_a_derogated_rule_is_a_warning_in_the_report_and_says_why(tmp_path: Path) -> None:
-    from mhdeaths.validate import validate
+    from mhdeaths.validate.validator import validate
 
     source = next(PROFILES.parent.glob("submissions/examples/RZ9/RZ9_2027-05_death.csv"))
     frame = pl.read_csv(source, infer_schema=False)

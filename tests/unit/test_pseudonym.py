@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mhdeaths.pseudonym import (
+from mhdeaths.engines.sql_engine import register_frame
+from mhdeaths.warehouse.pseudonym import (
     DEMO_KEY,
     KEY_ENV,
     KEY_FILE_ENV,
@@ -25,7 +26,6 @@ from mhdeaths.pseudonym import (
     pseudonym_sql,
     refuse_demo_key_for_real_numbers,
 )
-from mhdeaths.sqlengine import register_frame
 
 KEY = PseudonymKey(b"k" * 40)
 OTHER = PseudonymKey(b"j" * 40)

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from mhdeaths.errors import OutputError
-from mhdeaths.publish import publish
-from mhdeaths.publish.changelog import entries_for, render_changelog
 from mhdeaths.spec import ChangeItem, ChangeLogEntry, load_spec
+from mhdeaths.standard.publish import publish
+from mhdeaths.standard.publish.changelog import entries_for, render_changelog
 
 SPEC = load_spec("1.0.0")
 

@@ -13,8 +13,8 @@ from typing import Any
 import frictionless
 import pytest
 
-from mhdeaths.publish.datapackage import write_data_package
 from mhdeaths.spec import Mandation, Rule, Table, load_spec
+from mhdeaths.standard.publish.datapackage import write_data_package
 
 SPEC = load_spec("1.0.0")
 Record = dict[str, str | None]

@@ -8,9 +8,9 @@ from html.parser import HTMLParser
 
 import pytest
 
-from mhdeaths.publish.dictionary import render_html, render_markdown
+from mhdeaths.output.templating import fenced, md, mdcode
 from mhdeaths.spec import Spec, load_spec
-from mhdeaths.templating import fenced, md, mdcode
+from mhdeaths.standard.publish.dictionary import render_html, render_markdown
 
 SPEC = load_spec("1.0.0")
 HOSTILE = '<script>alert("x")</script><img src="https://evil.example/x.png">'

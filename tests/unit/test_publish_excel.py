@@ -12,8 +12,8 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.dimensions import ColumnDimension
 from openpyxl.worksheet.worksheet import Worksheet
 
-from mhdeaths.publish.excel import DATA_ROWS, fit, template_bytes, write_template
 from mhdeaths.spec import Table, load_spec
+from mhdeaths.standard.publish.excel import DATA_ROWS, fit, template_bytes, write_template
 
 SPEC = load_spec("1.0.0")
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from mhdeaths.publish.gx import write_gx_suites
 from mhdeaths.spec import Mandation, Table, load_spec
+from mhdeaths.standard.publish.gx import write_gx_suites
 
 SPEC = load_spec("1.0.0")
 KINDS = {

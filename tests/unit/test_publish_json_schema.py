@@ -15,10 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from mhdeaths.expression import to_polars
-from mhdeaths.publish.common import TYPE_PATTERNS, anchored
-from mhdeaths.publish.json_schema import table_schema, write_json_schemas
+from mhdeaths.language.expression import to_polars
 from mhdeaths.spec import FieldType, Mandation, Rule, Spec, SpecField, Table, load_spec
+from mhdeaths.standard.publish.common import TYPE_PATTERNS, anchored
+from mhdeaths.standard.publish.json_schema import table_schema, write_json_schemas
 
 SPEC = load_spec("1.0.0")
 TABLES = [t.name for t in SPEC.tables]

@@ -21,12 +21,12 @@ import pytest
 import xlsxwriter
 
 from mhdeaths.errors import UserError
-from mhdeaths.publish.excel import write_template
-from mhdeaths.reading import HIDDEN_HEADER, SubmissionFileError, read_file
-from mhdeaths.report import Finding, Report, Verdict
 from mhdeaths.spec import Severity, load_spec
+from mhdeaths.standard.publish.excel import write_template
 from mhdeaths.synth import SynthOptions, generate
-from mhdeaths.validate import validate
+from mhdeaths.validate.reading import HIDDEN_HEADER, SubmissionFileError, read_file
+from mhdeaths.validate.report import Finding, Report, Verdict
+from mhdeaths.validate.validator import validate
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "submissions" / "examples"

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from mhdeaths import reading
 from mhdeaths.errors import UserError
 from mhdeaths.limits import DEFAULT_LIMITS, Limits
-from mhdeaths.reading import SubmissionFileError, read_ahead, read_file
+from mhdeaths.validate import reading
+from mhdeaths.validate.reading import SubmissionFileError, read_ahead, read_file
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "submissions/examples/RZ1/RZ1_2027-06_death.csv"
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from mhdeaths import reading
+from mhdeaths.validate import reading
 
 
 def expected(data: bytes, sep: bytes) -> tuple[str, int, int, bool]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from mhdeaths.report import REPORT_SCHEMA_VERSION, Report
+from mhdeaths.validate.report import REPORT_SCHEMA_VERSION, Report
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "reference" / "report.schema.json"
 

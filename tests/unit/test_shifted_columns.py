@@ -7,7 +7,7 @@ from pathlib import Path
 
 import polars as pl
 
-from mhdeaths.validate import validate
+from mhdeaths.validate.validator import validate
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "submissions/examples/RZ1/RZ1_2027-10_death.csv"
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from mhdeaths.errors import SpecError
-from mhdeaths.spec import Mandation, available_versions, load_spec, period_start
+from mhdeaths.periods import period_start
+from mhdeaths.spec import Mandation, available_versions, load_spec
 
 
 def test_both_released_versions_are_available(spec_root: Path) -> None:

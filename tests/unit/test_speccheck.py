@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from mhdeaths.spec import load_spec
-from mhdeaths.speccheck import check_spec, record_release
+from mhdeaths.standard.check import check_spec, record_release
 
 
 def problems(root: Path, version: str = "1.0.0") -> list[str]:
@@ -218,7 +218,7 @@ def test_the_declared_bump_must_match_the_version_numbers(spec_copy: Path) -> No
 
 
 def test_diff_says_what_each_added_item_is(spec_root: Path) -> None:
-    from mhdeaths.specdiff import diff_specs
+    from mhdeaths.standard.diff import diff_specs
 
     result = diff_specs(load_spec("1.0.0", spec_root), load_spec("1.1.0", spec_root))
     new = {(c.kind, c.item): c.new for c in result.changes if c.change == "added"}
@@ -239,7 +239,7 @@ def _next_version(root: Path, old: str, new: str) -> Path:
 
 
 def test_a_wording_change_needs_only_a_patch(spec_copy: Path) -> None:
-    from mhdeaths.specdiff import diff_specs
+    from mhdeaths.standard.diff import diff_specs
 
     folder = _next_version(spec_copy, "1.1.0", "1.1.1")
     edit(
@@ -253,7 +253,7 @@ def test_a_wording_change_needs_only_a_patch(spec_copy: Path) -> None:
 
 
 def test_removing_a_code_needs_a_major_bump(spec_copy: Path) -> None:
-    from mhdeaths.specdiff import diff_specs
+    from mhdeaths.standard.diff import diff_specs
 
     folder = _next_version(spec_copy, "1.1.0", "1.2.0")
     edit(folder / "codelists" / "review_method.csv", "09,Other review,,,\n", "")

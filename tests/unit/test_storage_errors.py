@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mhdeaths.storage_errors import (
+from mhdeaths.output.storage_errors import (
     Refusal,
     named_place,
     out_of_memory,

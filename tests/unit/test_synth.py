@@ -17,9 +17,10 @@ import polars as pl
 import pytest
 import yaml
 
-from mhdeaths import engine
+from mhdeaths.engines import polars_engine as engine
 from mhdeaths.errors import UserError
-from mhdeaths.spec import Scope, Spec, load_spec, period_start
+from mhdeaths.periods import period_start
+from mhdeaths.spec import Scope, Spec, load_spec
 from mhdeaths.synth import SynthOptions, SynthResult, generate, provider_codes
 
 COUNTS = [

@@ -12,8 +12,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from mhdeaths.profile import load_profile
-from mhdeaths.validate import validate
+from mhdeaths.validate.profiles import load_profile
+from mhdeaths.validate.validator import validate
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "submissions" / "examples"

@@ -16,7 +16,7 @@ import nhs_number
 import polars as pl
 import pytest
 
-from mhdeaths import engine
+from mhdeaths.engines import polars_engine as engine
 from mhdeaths.errors import UserError
 from mhdeaths.spec import Spec
 from mhdeaths.synth import SynthOptions, SynthResult, generate

@@ -5,7 +5,7 @@ only counts what an indicator names and compares providers. Counts are taken onc
 from two temporary tables (the deaths counted and the current activity, as at a time), so that a
 national history of ten years and sixty providers is benchmarked in well under a second. Every
 figure here is unrounded and unsuppressed, and none is published as it stands: the release step
-(``mhdeaths.benchmark.release``) applies disclosure control to the counts and computes every
+(``mhdeaths.benchmark.disclosure_control``) applies disclosure control to the counts and computes every
 published figure again from the released counts, with the functions shared from here
 (:func:`crude`, :func:`ratio_limits`, :func:`provider_funnel`).
 """
@@ -24,7 +24,7 @@ import polars as pl
 
 from mhdeaths.benchmark.indicators import Indicator, Variant, load_indicators
 from mhdeaths.errors import UserError
-from mhdeaths.spec import add_months, period_start
+from mhdeaths.periods import add_months, period_start
 from mhdeaths.stats import (
     FunnelResult,
     ci_count,

@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from mhdeaths.errors import UserError
-from mhdeaths.warehouse.store import warehouse_root
+from mhdeaths.paths import warehouse_root
 
 
 class _Model(BaseModel):

@@ -1,7 +1,7 @@
 """The published benchmark outputs: an offline HTML report, CSV, a workbook, JSON, and one quarterly
 summary per provider.
 
-Every output is written from the same released cells (``mhdeaths.benchmark.release``), so no file
+Every output is written from the same released cells (``mhdeaths.benchmark.disclosure_control``), so no file
 shows a figure another suppresses. Nothing here computes a statistic; the funnel geometry is
 drawn from the released figures (the funnel re-run on the released counts).
 Outputs carry no time of generation, so running the same benchmark twice writes the same bytes.
@@ -19,19 +19,18 @@ from typing import Any
 
 import xlsxwriter
 
-from mhdeaths.benchmark.board import ProviderSummary
 from mhdeaths.benchmark.compute import NATIONAL, Benchmarks
-from mhdeaths.benchmark.plot import BAND_CLASS, funnel_plot
-from mhdeaths.benchmark.release import (
+from mhdeaths.benchmark.disclosure_control import (
     ROW_COLUMNS,
     TREND_COLUMNS,
     Cell,
     Released,
     as_plain,
 )
-from mhdeaths.output_paths import inside, make_folder
-from mhdeaths.publish.common import dump_json
-from mhdeaths.report_render import excel_safe
+from mhdeaths.benchmark.plot import BAND_CLASS, funnel_plot
+from mhdeaths.benchmark.provider_summary import ProviderSummary
+from mhdeaths.output.folders import inside, make_folder
+from mhdeaths.output.writing import dump_json, excel_safe
 from mhdeaths.stats import BAND_HIGHER, BAND_LOWER
 from mhdeaths.stats.disclosure import SUPPRESSED
 
@@ -180,7 +179,7 @@ def _xlsx(path: Path, released: Released, period: str) -> None:
 
 
 def _html(benchmarks: Benchmarks, released: Released) -> str:
-    from mhdeaths.templating import html_environment
+    from mhdeaths.output.templating import html_environment
 
     sections = []
     # The plots are drawn from the released figures: the funnel re-run on released counts.
@@ -237,7 +236,7 @@ def _band_summary(benchmarks: Benchmarks, released: Released) -> list[dict[str, 
 
 
 def _summary_html(summary: ProviderSummary, released: Released) -> str:
-    from mhdeaths.templating import html_environment
+    from mhdeaths.output.templating import html_environment
 
     template = html_environment().get_template("provider-summary.html.j2")
     return template.render(summary=summary, released=released, band_class=BAND_CLASS)

@@ -17,15 +17,15 @@ import polars as pl
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from mhdeaths.engine import POLARS_TYPES
+from mhdeaths.engines.polars_engine import POLARS_TYPES
 from mhdeaths.errors import SpecError, WarehouseError
-from mhdeaths.pseudonym import (
+from mhdeaths.paths import warehouse_root
+from mhdeaths.spec import FieldType, Spec, available_versions, load_spec
+from mhdeaths.warehouse.pseudonym import (
     PseudonymKey,
     normalised_numbers,
     refuse_demo_key_for_real_numbers,
 )
-from mhdeaths.spec import FieldType, Spec, available_versions, load_spec
-from mhdeaths.warehouse.store import warehouse_root
 
 DUCKDB_TYPES: dict[FieldType, str] = {
     FieldType.STRING: "VARCHAR",

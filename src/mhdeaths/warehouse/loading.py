@@ -26,19 +26,18 @@ import duckdb
 import polars as pl
 
 from mhdeaths import __version__
-from mhdeaths.engine import to_typed
+from mhdeaths.engines.polars_engine import to_typed
+from mhdeaths.engines.sql_engine import derive_sql, ident, register_frame
 from mhdeaths.errors import WarehouseError
 from mhdeaths.limits import DEFAULT_LIMITS, Limits
-from mhdeaths.output_paths import report_stem
-from mhdeaths.profile import Profile, profile_for
-from mhdeaths.pseudonym import PseudonymKey, pseudonym_parameters, pseudonym_sql
-from mhdeaths.reading import fill
-from mhdeaths.report import Report, Verdict
-from mhdeaths.report_render import write_reports
 from mhdeaths.spec import Severity, Spec
-from mhdeaths.sqlengine import derive_sql, ident, register_frame
-from mhdeaths.submission_files import SubmissionFiles, group_submission_files
-from mhdeaths.validate import ValidatedSubmission, validate
+from mhdeaths.validate.profiles import Profile, profile_for
+from mhdeaths.validate.reading import fill
+from mhdeaths.validate.render import write_reports
+from mhdeaths.validate.report import Report, Verdict
+from mhdeaths.validate.report_files import report_stem
+from mhdeaths.validate.submission_files import SubmissionFiles, group_submission_files
+from mhdeaths.validate.validator import ValidatedSubmission, validate
 from mhdeaths.warehouse.canonical import (
     CanonicalModel,
     canonical_spec,
@@ -47,6 +46,7 @@ from mhdeaths.warehouse.canonical import (
     pseudonymised_fields,
     staged_frame,
 )
+from mhdeaths.warehouse.pseudonym import PseudonymKey, pseudonym_parameters, pseudonym_sql
 from mhdeaths.warehouse.schema import upgrade
 from mhdeaths.warehouse.store import connect, rollback
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 
 from mhdeaths.errors import OutputError, WarehouseError
-from mhdeaths.storage_errors import refusal
+from mhdeaths.output.storage_errors import refusal
 from mhdeaths.warehouse.store import connect
 
 _READ_ONLY = re.compile(r'Cannot execute statement of type "(\w+)"')

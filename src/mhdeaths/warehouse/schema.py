@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from mhdeaths.errors import WarehouseError
-from mhdeaths.storage_errors import refusal
-from mhdeaths.warehouse.store import first_line, rollback, warehouse_root
+from mhdeaths.output.storage_errors import refusal
+from mhdeaths.paths import warehouse_root
+from mhdeaths.warehouse.store import first_line, rollback
 
 if TYPE_CHECKING:
     from mhdeaths.spec import Spec
@@ -59,8 +60,8 @@ def views_sql(model: CanonicalModel, spec: Spec, root: Path | None = None) -> st
     """The text of every view and macro, rendered from warehouse/views and the spec."""
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+    from mhdeaths.engines.sql_engine import attribution_window_sql, ident
     from mhdeaths.spec import Mandation
-    from mhdeaths.sqlengine import attribution_window_sql, ident
 
     folder = (root or warehouse_root()) / "views"
     env = Environment(

@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 
 from mhdeaths.errors import WarehouseBusy, WarehouseError
-from mhdeaths.storage_errors import refusal
+from mhdeaths.output.storage_errors import refusal
 
 PATH_ENV = "MHDEATHS_WAREHOUSE"
 DEFAULT_PATH = Path("mhdeaths.duckdb")
@@ -27,11 +27,6 @@ _LOCKED = re.compile(r"Conflicting lock is held in .*\(PID (\d+)\)")
 
 def default_path() -> Path:
     return Path(os.environ[PATH_ENV]) if os.environ.get(PATH_ENV) else DEFAULT_PATH
-
-
-def warehouse_root() -> Path:
-    """The warehouse/ folder of this checkout: migrations, views and the canonical model."""
-    return Path(__file__).resolve().parents[3] / "warehouse"
 
 
 @contextmanager

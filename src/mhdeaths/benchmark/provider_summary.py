@@ -1,0 +1,157 @@
+"""Each provider's quarterly summary: the shape of a trust board paper under Learning from Deaths.
+
+The Learning from Deaths framework asks every trust board to receive, each quarter, its deaths,
+how many were reviewed, how many were judged more likely than not due to problems in care, and how
+families were involved. This module takes those counts for the quarter from the warehouse, adds
+the provider's place in the national benchmarks (its rates, standardised ratios and bands over
+their pooling windows) and the quality of its submissions, with every count released under the
+same disclosure rule as the national report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from mhdeaths.benchmark.compute import Benchmarks, Window, as_at_sql, window_ending
+from mhdeaths.benchmark.disclosure_control import Cell, Released
+from mhdeaths.stats import disclose
+from mhdeaths.warehouse.overview import reading
+
+
+@dataclass(frozen=True)
+class Line:
+    label: str
+    value: Cell
+
+
+@dataclass(frozen=True)
+class ProviderSummary:
+    provider: str
+    quarter: Window
+    deaths: list[Line]
+    learning: list[Line]
+    quality: list[Line]
+    position: list[dict[str, Cell]]
+    """The provider's released row of every indicator, with the indicator's title and unit."""
+
+
+_DEATHS = (
+    ("Inpatient deaths", "death_category = 'IPD'"),
+    ("of which suspected suicide", "death_category = 'IPD' AND cause_group = 'SUI'"),
+    ("Deaths within 30 days of discharge", "death_category = 'D30'"),
+    ("of which suspected suicide", "death_category = 'D30' AND cause_group = 'SUI'"),
+    ("Deaths awaiting admission", "died_awaiting_admission"),
+    ("Other deaths reported (out of scope)", "death_category = 'OOS'"),
+)
+_IN_SCOPE = "death_category IN ('IPD', 'D30', 'AWA')"
+_LEARNING = (
+    ("Deaths in scope", "TRUE"),
+    ("Reviews completed", "review_completed_date IS NOT NULL AND review_method <> '10'"),
+    ("Judged more likely than not due to problems in care", "problems_in_care_judgement = 'Y'"),
+    ("Judgement pending", "problems_in_care_judgement = 'P'"),
+    ("Family or carers involved in the review", "family_involvement = 'Y'"),
+    ("Family or carers invited but declined", "family_involvement = 'D'"),
+)
+
+
+QUARTER_LINES = tuple(f"deaths.{i}" for i in range(len(_DEATHS))) + tuple(
+    f"learning.{i}" for i in range(len(_LEARNING))
+)
+"""The keys of a summary's counts of the quarter, in order (each page's ``data-line``)."""
+
+
+def quarter_counts(path: Path, benchmarks: Benchmarks) -> dict[str, tuple[int, ...]]:
+    """Each provider's unrounded counts of the quarter ending at the benchmark period, in the
+    order of :data:`QUARTER_LINES` (providers with no deaths in the quarter are left out)."""
+    quarter = window_ending(benchmarks.period, 3)
+    params = {"start": quarter.start, "end": quarter.end}
+    # The summaries read the warehouse as at the same time as the benchmarks they sit beside.
+    at = as_at_sql(benchmarks.as_at)
+    deaths_sql = ", ".join(f"count(*) FILTER (WHERE {w})" for _, w in _DEATHS)
+    learning_sql = ", ".join(f"count(*) FILTER (WHERE {_IN_SCOPE} AND {w})" for _, w in _LEARNING)
+    with reading(path) as con:
+        return {
+            row[0]: tuple(int(c) for c in row[1:])
+            for row in con.execute(
+                f"SELECT attributed_provider, {deaths_sql}, {learning_sql} FROM deaths_as_at({at}) "
+                "WHERE counted AND death_date >= $start AND death_date < $end GROUP BY 1",
+                params,
+            ).fetchall()
+        }
+
+
+def provider_summaries(
+    path: Path, benchmarks: Benchmarks, released: Released
+) -> list[ProviderSummary]:
+    """One summary per provider with activity, for the quarter ending at the benchmark period."""
+    quarter = window_ending(benchmarks.period, 3)
+    at = as_at_sql(benchmarks.as_at)
+    rule = released.rule.name
+    deaths = quarter_counts(path, benchmarks)
+    with reading(path) as con:
+        quality = {
+            row[0]: row[1:]
+            for row in con.execute(
+                f"""
+                SELECT provider, count(*), count(*) FILTER (WHERE late),
+                       sum(resubmissions), round(avg(completeness_pct), 1), sum(warnings),
+                       sum(category_disagreements), sum(duplicates_resolved)
+                FROM data_quality_as_at({at})
+                WHERE reporting_period BETWEEN $first AND $last GROUP BY 1
+                """,
+                {"first": quarter.first, "last": quarter.last},
+            ).fetchall()
+        }
+    titles = {d["indicator"]: d for d in released.indicators}
+    summaries = []
+    for provider in benchmarks.providers:
+        counts = deaths.get(provider, (0,) * (len(_DEATHS) + len(_LEARNING)))
+        text = disclose([float(c) for c in counts], rule=rule).text
+        shown = [_number(t) for t in text]
+        q = quality.get(provider)
+        # Counts of records (warnings, disagreements, deaths counted elsewhere) are counts of
+        # people too, so they are released under the rule; counts of files are not.
+        people = disclose([float(q[i] or 0) if q else 0.0 for i in (4, 5, 6)], rule=rule).text
+        quality_lines = [
+            Line("Monthly submissions received", q[0] if q else 0),
+            Line("of which late", q[1] if q else None),
+            Line("Resubmissions", q[2] if q else None),
+            Line("Completeness of required fields (%)", q[3] if q else None),
+            Line("Warnings at validation", _number(people[0]) if q else None),
+            Line(
+                "Declared death category differing from the derived one",
+                _number(people[1]) if q else None,
+            ),
+            Line(
+                "Deaths also reported by another provider (counted once)",
+                _number(people[2]) if q else None,
+            ),
+        ]
+        position = [
+            {
+                **row,
+                "title": titles[str(row["indicator"])]["title"],
+                "unit": titles[str(row["indicator"])]["unit"],
+            }
+            for row in released.rows
+            if row["provider"] == provider
+        ]
+        summaries.append(
+            ProviderSummary(
+                provider,
+                quarter,
+                [Line(label, v) for (label, _), v in zip(_DEATHS, shown, strict=False)],
+                [
+                    Line(label, v)
+                    for (label, _), v in zip(_LEARNING, shown[len(_DEATHS) :], strict=True)
+                ],
+                quality_lines,
+                position,
+            )
+        )
+    return summaries
+
+
+def _number(text: str) -> Cell:
+    return text if text in ("*", "") else int(float(text))

@@ -1,0 +1,66 @@
+"""``mhdeaths benchmark``: compute every indicator, release it, and write the published outputs.
+
+The one function the command (and the end-to-end run) calls, so that the steps happen in the only
+safe order: counts from the warehouse, then disclosure control of the counts and every published
+figure computed again from the released counts, then the outputs (all from that one release).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from mhdeaths.benchmark.compute import Benchmarks, compute
+from mhdeaths.benchmark.disclosure_control import Released, release
+from mhdeaths.benchmark.provider_summary import provider_summaries
+from mhdeaths.benchmark.render import write_outputs
+from mhdeaths.stats import BAND_HIGHER
+
+
+@dataclass(frozen=True)
+class Published:
+    benchmarks: Benchmarks
+    released: Released
+    paths: list[Path]
+
+    @property
+    def report(self) -> Path:
+        return self.paths[0]
+
+    def summary(self) -> list[str]:
+        """What a command says when the benchmarks are written: the coverage, the rule, and the
+        providers banded higher than expected on each indicator."""
+        b = self.benchmarks
+        lines = [
+            f"Benchmarked {len(b.providers)} providers on {len(b.results)} indicators for the "
+            f"windows ending {b.period}; counts released under the {self.released.rule.title}."
+        ]
+        for indicator, providers in self.outliers().items():
+            lines.append(f"  {indicator}: higher than expected: {', '.join(providers)}")
+        return lines
+
+    def outliers(self) -> dict[str, list[str]]:
+        """Per indicator, the providers banded higher than expected (95% adjusted limits, as the
+        SHMI bands)."""
+        found: dict[str, list[str]] = {}
+        for meta in self.released.indicators:
+            indicator = str(meta["indicator"])
+            if providers := self.released.providers_banded(indicator, "95", BAND_HIGHER):
+                found[indicator] = providers
+        return found
+
+
+def publish_benchmarks(
+    warehouse: Path,
+    out: Path,
+    *,
+    period: str | None = None,
+    rule: str = "nhs_england",
+    as_at: dt.datetime | None = None,
+) -> Published:
+    """Benchmark the warehouse for the window ending at ``period`` and write every output."""
+    benchmarks = compute(warehouse, period, as_at=as_at)
+    released = release(benchmarks, rule)
+    summaries = provider_summaries(warehouse, benchmarks, released)
+    return Published(benchmarks, released, write_outputs(benchmarks, released, summaries, out))

@@ -1,0 +1,105 @@
+"""The main job, end to end, on the bundled example submissions (the README's first command).
+
+It strings the library together the way a national team would: check the spec, publish it, then
+load the example submissions into a fresh warehouse (which validates each against the rules of the
+spec version it declares, and refuses the rejected ones), and publish the benchmarks across providers
+from it, so the README's one command always runs the whole job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from mhdeaths.benchmark.run import publish_benchmarks
+from mhdeaths.errors import SpecCheckFailed
+from mhdeaths.jobs.inbox import rejection_reasons
+from mhdeaths.paths import examples_root
+from mhdeaths.spec import available_versions, load_spec
+from mhdeaths.standard.check import check_spec
+from mhdeaths.warehouse.loading import LoadOutcome, load
+from mhdeaths.warehouse.overview import status
+from mhdeaths.warehouse.pseudonym import demo_key
+
+EXAMPLES = examples_root()
+
+
+def run_demo(
+    spec_root: Path,
+    out: Path,
+    progress: Callable[[str], None],
+    examples: Path = EXAMPLES,
+) -> str:
+    """Run every stage; return the closing summary. Raises SpecCheckFailed if the spec is unsound."""
+    from mhdeaths.standard.publish import publish
+
+    versions = available_versions(spec_root)
+    problems = []
+    for version in versions:
+        problems += [str(p) for p in check_spec(load_spec(version, spec_root), spec_root)]
+    if problems:
+        raise SpecCheckFailed(problems, f"The spec check found {len(problems)} problem(s).")
+    progress(f"Checked spec versions {', '.join(versions)}: no problems.")
+
+    latest = load_spec(versions[-1], spec_root)
+    changelog = [load_spec(v, spec_root).change for v in versions]
+    written = publish(latest, out / "spec" / latest.version, changelog)
+    progress(
+        f"Published spec {latest.version} to {out / 'spec' / latest.version} ({len(written)} files)."
+    )
+
+    warehouse = out / "warehouse.duckdb"
+    # The demo starts from an empty warehouse every time, so that it always tells the same story.
+    for stale in (warehouse, Path(f"{warehouse}.wal")):
+        stale.unlink(missing_ok=True)
+    outcomes = load(
+        warehouse,
+        [examples],
+        key=demo_key(),
+        spec_root=spec_root,
+        reports_dir=out / "reports",
+        progress=lambda o: progress(_line(o)),
+    )
+    accepted = sum(o.status != "rejected" for o in outcomes)
+    progress(f"Loaded {accepted} accepted submission(s) into the warehouse {warehouse}.")
+    s = status(warehouse)
+    progress(
+        f"  {s.submissions} submissions ({s.superseded} superseded) from {s.providers} providers, "
+        f"{s.first_period} to {s.last_period}: {s.deaths} deaths, {s.deaths_counted} counted, "
+        f"{s.duplicates_resolved} resolved as another provider's, {s.withdrawn} withdrawn, "
+        f"{s.category_disagreements} declared category disagreeing with the derived one."
+    )
+    progress("Computing the benchmarks ...")
+    published = publish_benchmarks(warehouse, out / "benchmarks")
+    for line in published.summary():
+        progress(line)
+    rejected = [
+        f"  {o.label}: rejected by {', '.join(rejection_reasons(o.report))}; report "
+        f"{o.reports[0] if o.reports else out / 'reports'}"
+        for o in outcomes
+        if o.status == "rejected"
+    ]
+    return "\n".join(
+        [
+            f"Done: {len(outcomes)} example submissions checked, {accepted} accepted and loaded, "
+            f"{len(outcomes) - accepted} rejected.",
+            *rejected,
+            f"Spec artefacts: {out / 'spec'}",
+            f"Warehouse: {warehouse}",
+            f"Benchmark report: {published.report} (with CSV, XLSX, JSON and provider summaries)",
+        ]
+    )
+
+
+def _line(outcome: LoadOutcome) -> str:
+    report = outcome.report
+    counts = ", ".join(f"{n} {s.value.replace('_', ' ')}" for s, n in report.counts.items() if n)
+    records = ", ".join(f"{t.records} {t.name}" for t in report.tables)
+    line = f"  {outcome.provider} {outcome.reporting_period} (spec {report.spec_version}, {records}): {report.verdict}"
+    line += f" ({counts})" if counts else ""
+    if outcome.status == "loaded":
+        line += f"; loaded as submission {outcome.submission_id}"
+        line += f", superseding {outcome.supersedes}" if outcome.supersedes else ""
+    elif outcome.reports:
+        line += f"; see {outcome.reports[0]}"
+    return line

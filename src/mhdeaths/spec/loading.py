@@ -1,0 +1,264 @@
+"""Loading a spec version from ``spec/<version>/`` into the frozen model.
+
+Loading does only what is needed to build the models: parsing, field-level rule generation from
+the spec's own check templates, and the structural errors that make a version unusable. The
+deeper self-checks (expressions, examples, cross-version rule ids) live in
+``mhdeaths.standard.check`` so that a broken version can still be loaded and reported on.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from collections.abc import Iterator, Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import semver
+import yaml
+from pydantic import ValidationError
+
+from mhdeaths.errors import SpecError
+from mhdeaths.paths import default_spec_root
+from mhdeaths.spec.model import (
+    Attribution,
+    ChangeLogEntry,
+    CheckTemplate,
+    CodeList,
+    Definition,
+    FieldType,
+    Mandation,
+    Rule,
+    Scope,
+    Spec,
+    SpecField,
+    Table,
+)
+
+
+def parse_version(text: str) -> semver.Version:
+    try:
+        return semver.Version.parse(text)
+    except ValueError:
+        raise SpecError(f"{text!r} is not a semantic version such as 1.0.0.") from None
+
+
+def available_versions(root: Path | None = None) -> list[str]:
+    """Every version folder under the spec root, oldest first."""
+    root = root or default_spec_root()
+    if not root.is_dir():
+        raise SpecError(f"There is no spec folder at {root}.")
+    found = []
+    for child in root.iterdir():
+        if child.is_dir() and semver.Version.is_valid(child.name):
+            found.append(child.name)
+    return sorted(found, key=semver.Version.parse)
+
+
+def latest_version(root: Path | None = None) -> str:
+    versions = available_versions(root)
+    if not versions:
+        raise SpecError("The spec folder holds no versions.")
+    return versions[-1]
+
+
+# libyaml's loader when PyYAML was built with it (its wheels are): several times faster.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        with path.open(encoding="utf-8") as fh:
+            return yaml.load(fh, Loader=_YAML_LOADER)
+    except FileNotFoundError:
+        raise SpecError(f"The spec file {path} is missing.") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise SpecError(f"The spec file {path} is not valid YAML{where}.") from None
+
+
+def _read_code_list(path: Path, meta: Mapping[str, Any]) -> dict[str, Any]:
+    with path.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    codes = []
+    for row in rows:
+        codes.append(
+            {
+                "code": row["code"],
+                "label": row["label"],
+                "valid_from": row.get("valid_from") or None,
+                "valid_to": row.get("valid_to") or None,
+                "default": (row.get("default") or "").strip().lower() in {"y", "yes", "true"},
+            }
+        )
+    return {**meta, "codes": codes}
+
+
+def _expand_template(
+    template: CheckTemplate, table: Table, field: SpecField, code_lists: Mapping[str, CodeList]
+) -> Rule | None:
+    """Make the rule a check template gives one field, or None when it does not apply."""
+    if not field.submitted:
+        return None
+    applies = {
+        "all": True,
+        "mandatory": field.mandation is Mandation.MANDATORY,
+        "required": field.mandation is Mandation.REQUIRED,
+        "code_list": field.code_list is not None,
+        "pattern": field.pattern is not None,
+        "range": field.minimum is not None or field.maximum is not None,
+        "max_length": field.max_length is not None and field.type is FieldType.STRING,
+        "typed": field.type
+        in {FieldType.INTEGER, FieldType.DECIMAL, FieldType.DATE, FieldType.TIME},
+    }
+    if template.applies_to not in applies:
+        raise SpecError(
+            f"Check {template.check!r} applies to {template.applies_to!r}, which is not one of "
+            f"{', '.join(sorted(applies))}."
+        )
+    if not applies[template.applies_to]:
+        return None
+    values = _template_values(field)
+    example_value = field.example
+    counter: str | None
+    match template.applies_to:
+        case "mandatory" | "required":
+            counter = None
+        case "code_list":
+            counter = "~~"
+        case "pattern":
+            counter = "~"
+        case "range":
+            counter = str((field.maximum if field.maximum is not None else 0) + 1)
+        case "max_length":
+            counter = "x" * ((field.max_length or 0) + 1)
+        case _:
+            counter = f"not a {field.type.value}"
+    return Rule(
+        id=f"{table.name}.{template.check}.{field.name}",
+        table=table.name,
+        severity=template.severity,
+        scope=Scope.RECORD,
+        stage=template.stage,
+        fields=(field.name,),
+        title=template.title.format(**values),
+        message=template.message.format(**values),
+        fix=template.fix.format(**values),
+        expression=template.expression.format(**values),
+        example=({field.name: example_value},),
+        counterexample=({field.name: counter},),
+        since=field.since,
+        generated_from=template.check,
+        code_list=field.code_list,
+    )
+
+
+def _template_values(field: SpecField) -> dict[str, str]:
+    """The placeholders a check template may use."""
+    return {
+        "field": field.name,
+        "title": field.title,
+        "type": field.type.value,
+        "format": field.format,
+        "pattern": (field.pattern or "").replace("'", "''"),
+        "min": str(field.minimum),
+        "max": str(field.maximum),
+        "max_length": str(field.max_length),
+        "code_list": field.code_list or "",
+        # {codes} is left for the engines: the valid codes depend on the reporting period.
+        "codes": "{codes}",
+        "example": field.example or "",
+    }
+
+
+def load_spec(version: str | None = None, root: Path | None = None) -> Spec:
+    """Load one spec version (the latest when none is named)."""
+    root = root or default_spec_root()
+    version = version or latest_version(root)
+    parse_version(version)
+    folder = root / version
+    if not folder.is_dir():
+        known = ", ".join(available_versions(root)) or "none"
+        raise SpecError(f"There is no spec version {version} (known versions: {known}).")
+    # A loaded version is kept while none of its files changes (a spec is read many times).
+    stamp = tuple(
+        (p.as_posix(), p.stat().st_mtime_ns, p.stat().st_size) for p in iter_version_files(folder)
+    )
+    return _load_cached(folder.resolve(), version, stamp)
+
+
+@lru_cache(maxsize=32)
+def _load_cached(folder: Path, version: str, stamp: tuple[tuple[str, int, int], ...]) -> Spec:
+    try:
+        return _load_folder(folder, version)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise SpecError(
+            f"Spec {version} does not load: {where}: {first['msg']} ({exc.error_count()} problem(s))."
+        ) from None
+
+
+def _load_folder(folder: Path, version: str) -> Spec:
+    head = _read_yaml(folder / "version.yaml")
+    if str(head.get("version")) != version:
+        raise SpecError(
+            f"{folder / 'version.yaml'} declares version {head.get('version')}, "
+            f"but its folder is named {version}."
+        )
+    tables = [Table(**_read_yaml(folder / "tables" / f"{name}.yaml")) for name in head["tables"]]
+    index = _read_yaml(folder / "codelists" / "index.yaml") or {}
+    code_lists = {}
+    for name, meta in index.items():
+        path = folder / "codelists" / f"{name}.csv"
+        if not path.is_file():
+            raise SpecError(
+                f"Code list {name!r} is listed in codelists/index.yaml but {path} is missing."
+            )
+        code_lists[name] = CodeList(**_read_code_list(path, {"name": name, **meta}))
+    templates = [CheckTemplate(**t) for t in _read_yaml(folder / "checks.yaml")]
+    written = [Rule(**r) for r in _read_yaml(folder / "rules.yaml")]
+    generated = [
+        rule
+        for template in templates
+        for table in tables
+        for field in table.fields
+        if (rule := _expand_template(template, table, field, code_lists)) is not None
+    ]
+    defs_doc = _read_yaml(folder / "definitions.yaml")
+    definitions = [Definition(**d) for d in defs_doc["definitions"]]
+    attribution = Attribution(**defs_doc["attribution"])
+    change = ChangeLogEntry(**_read_yaml(folder / "changes.yaml"))
+    return Spec(
+        version=version,
+        title=head["title"],
+        status=head["status"],
+        published=head["published"],
+        effective_from=str(head["effective_from"]),
+        accepts_previous=tuple(head.get("accepts_previous") or ()),
+        tables=tuple(tables),
+        code_lists=tuple(code_lists.values()),
+        check_templates=tuple(templates),
+        rules=tuple(generated + written),
+        definitions=tuple(definitions),
+        attribution=attribution,
+        change=change,
+        path=folder,
+    )
+
+
+def iter_version_files(folder: Path) -> Iterator[Path]:
+    """Every file of a version folder, in a stable order (for checksums)."""
+    yield from sorted(p for p in folder.rglob("*") if p.is_file())
+
+
+def version_checksums(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file in a version folder, keyed by its path inside the folder."""
+    sums = {}
+    for path in iter_version_files(folder):
+        # Normalise line endings so a checkout with CRLF endings does not look like an edit.
+        data = path.read_bytes().replace(b"\r\n", b"\n")
+        sums[path.relative_to(folder).as_posix()] = hashlib.sha256(data).hexdigest()
+    return sums
