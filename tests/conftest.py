@@ -1,14 +1,50 @@
-"""Shared fixtures: the real spec versions under spec/, loaded once per test session."""
+"""Shared fixtures: the real spec versions under spec/, loaded once per test session.
+
+Also the hypothesis profiles: ``dev`` (hypothesis's defaults, with its deadline) when a test is
+run by hand, ``ci`` (no deadline: a loaded two-core machine is not a slow function) for
+``scripts/test.sh``, and ``fast`` (a few examples each) for its ``--fast`` lane. A test's own
+``@settings`` still wins. Choose one with ``HYPOTHESIS_PROFILE``.
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from mhdeaths.paths import default_spec_root
 from mhdeaths.spec import Spec, available_versions, load_spec
+
+settings.register_profile("dev")
+settings.register_profile("ci", deadline=None, print_blob=True)
+settings.register_profile("fast", deadline=None, max_examples=10)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+# The lane `scripts/test.sh --fast` leaves out: whole folders that run real processes,
+# warehouses and browsers, tests that build the documentation site or open a browser, and the
+# property tests that generate thousands of files.
+SLOW_FOLDERS = {"integration", "functional"}
+SLOW_FIXTURES = {"browser", "site"}
+SLOW_MODULES = {
+    "test_engines_agree",
+    "test_validator_properties",
+    "test_nothing_identifiable_escapes",
+    "test_hostile_files_fuzz",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if (
+            item.path.parent.name in SLOW_FOLDERS
+            or item.path.stem in SLOW_MODULES
+            or SLOW_FIXTURES & set(getattr(item, "fixturenames", ()))
+        ):
+            item.add_marker(pytest.mark.slow)
+
 
 SPEC_ROOT = default_spec_root()
 VERSIONS = available_versions(SPEC_ROOT)
