@@ -10,8 +10,10 @@ this module is the one place that says which names an expression may call.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import lru_cache
 
 import polars as pl
@@ -27,18 +29,60 @@ BUILTINS: dict[str, int | tuple[int, ...] | None] = {
 }
 
 
+class Type(StrEnum):
+    """The type of a function's argument or result, named as the spec's field types are."""
+
+    STRING = "string"
+    INTEGER = "integer"
+    DATE = "date"
+    BOOLEAN = "boolean"
+
+
+Value = str | int | bool | dt.date | None
+"""A value in an example record or result (None is SQL's NULL)."""
+
+
+@dataclass(frozen=True)
+class Example:
+    """What a function does, shown: an expression calling it over a tiny record set, and the
+    value it gives on each record. The tests run every example in both engines, and the function
+    table in spec/README.md shows it, so the documentation is a test that passes."""
+
+    expression: str
+    records: tuple[Mapping[str, Value], ...]
+    """Columns named as the function's parameters, with values of their types."""
+    expected: tuple[Value, ...]
+    """The expression's value on each record, in order."""
+
+
 @dataclass(frozen=True)
 class Function:
-    """A function of the language: its arity, its polars form and its DuckDB form."""
+    """A function of the language: its signature, its meaning with an example, its polars form
+    and its DuckDB form."""
 
     name: str
-    arity: int
+    parameters: tuple[tuple[str, Type], ...]
+    """Each argument's name (as the documentation calls it) and type."""
+    result: Type
     description: str
+    example: Example
     polars: Callable[..., pl.Expr]
     duckdb: str
     """DuckDB SQL with {0}, {1}... for the arguments (already rendered as SQL)."""
     literal_args: tuple[int, ...] = ()
     """Positions that must be string literals (regular expressions)."""
+
+    @property
+    def arity(self) -> int:
+        return len(self.parameters)
+
+    @property
+    def signature(self) -> str:
+        """How a call is written, as ``matches(x, 'regex')``: a literal argument is quoted."""
+        names = [
+            f"'{n}'" if i in self.literal_args else n for i, (n, _) in enumerate(self.parameters)
+        ]
+        return f"{self.name}({', '.join(names)})"
 
 
 def null_safe(x: pl.Expr, test: pl.Expr) -> pl.Expr:
@@ -125,80 +169,182 @@ def _regex_sql(pattern: str) -> str:
     return "CASE WHEN {0} IS NULL THEN NULL ELSE regexp_full_match({0}, '" + pattern + "') END"
 
 
+_MARCH_1, _MARCH_31 = dt.date(2027, 3, 1), dt.date(2027, 3, 31)
+_LEAP_DAY = dt.date(2000, 2, 29)
+
+
+def _one(expression: str, column: str, *cases: tuple[Value, Value]) -> Example:
+    """An example over one column: each case is (its value, the result)."""
+    return Example(expression, tuple({column: v} for v, _ in cases), tuple(r for _, r in cases))
+
+
+def _two(expression: str, *cases: tuple[Value, Value, Value]) -> Example:
+    """An example over columns a and b: each case is (a, b, the result)."""
+    return Example(
+        expression, tuple({"a": a, "b": b} for a, b, _ in cases), tuple(r for _, _, r in cases)
+    )
+
+
 FUNCTIONS: dict[str, Function] = {
     f.name: f
     for f in [
         Function(
             "days_between",
-            2,
+            (("a", Type.DATE), ("b", Type.DATE)),
+            Type.INTEGER,
             "Calendar days from the first date to the second (the first day is day 0).",
+            _two(
+                "days_between(a, b)",
+                (_MARCH_1, _MARCH_1, 0),
+                (_MARCH_1, _MARCH_31, 30),
+                (_MARCH_31, _MARCH_1, -30),
+                (None, _MARCH_1, None),
+            ),
             lambda a, b: (b - a).dt.total_days().cast(pl.Int64),
             "date_diff('day', {0}, {1})",
         ),
         Function(
             "years_between",
-            2,
+            (("a", Type.DATE), ("b", Type.DATE)),
+            Type.INTEGER,
             "Completed years from the first date to the second (an age).",
+            _two(
+                "years_between(a, b)",
+                (_LEAP_DAY, dt.date(2027, 2, 28), 26),
+                (_LEAP_DAY, _MARCH_1, 27),
+                (dt.date(1980, 5, 17), dt.date(2027, 5, 17), 47),
+                (_LEAP_DAY, None, None),
+            ),
             _years_between,
             "(year({1}) - year({0}) - CASE WHEN month({1}) * 100 + day({1}) < "
             "month({0}) * 100 + day({0}) THEN 1 ELSE 0 END)",
         ),
         Function(
             "month_of",
-            1,
+            (("d", Type.DATE),),
+            Type.STRING,
             "The month of a date, written CCYY-MM (a reporting period).",
+            _one("month_of(d)", "d", (_MARCH_31, "2027-03"), (None, None)),
             lambda d: d.dt.strftime("%Y-%m"),
             "strftime({0}, '%Y-%m')",
         ),
         Function(
             "matches",
-            2,
+            (("x", Type.STRING), ("regex", Type.STRING)),
+            Type.BOOLEAN,
             "True when the whole text matches the regular expression.",
+            _one(
+                "matches(x, '[0-9]{2}')",
+                "x",
+                ("12", True),
+                ("123", False),
+                ("x12", False),
+                (None, None),
+            ),
             lambda x, p: _full_match(x, p),
             "regexp_full_match({0}, {1})",
             literal_args=(1,),
         ),
         Function(
             "nhs_number_valid",
-            1,
+            (("x", Type.STRING),),
+            Type.BOOLEAN,
             "True when the text is ten digits whose last is the NHS number modulus 11 check digit.",
+            # Numbers of the synthetic range, never issued to a person.
+            _one(
+                "nhs_number_valid(x)",
+                "x",
+                ("9990000018", True),
+                ("9990000019", False),
+                ("9990000000", False),
+                ("999000001", False),
+                (None, None),
+            ),
             _nhs_number_valid,
             _NHS_SQL,
         ),
         Function(
             "icd10",
-            1,
+            (("x", Type.STRING),),
+            Type.STRING,
             "An ICD-10 code in one normal form: the category then its digits (X70X, X70 -> X70; "
             "F32.9, F329 -> F329).",
+            _one(
+                "icd10(x)",
+                "x",
+                ("X70X", "X70"),
+                ("x70", "X70"),
+                ("F32.9", "F329"),
+                ("F329", "F329"),
+                (None, None),
+            ),
             _icd10,
             "(upper(substr({0}, 1, 3)) || regexp_replace(upper(substr({0}, 4)), '[^0-9]', '', 'g'))",
         ),
         Function(
             "is_date",
-            1,
+            (("x", Type.STRING),),
+            Type.BOOLEAN,
             "True when the text is a real calendar date written CCYY-MM-DD.",
+            _one(
+                "is_date(x)",
+                "x",
+                ("2027-02-28", True),
+                ("2027-02-30", False),
+                ("28/02/2027", False),
+                (None, None),
+            ),
             _is_date,
             "CASE WHEN {0} IS NULL THEN NULL ELSE (regexp_full_match({0}, "
             "'[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}') AND try_strptime({0}, '%Y-%m-%d') IS NOT NULL) END",
         ),
         Function(
             "is_integer",
-            1,
+            (("x", Type.STRING),),
+            Type.BOOLEAN,
             "True when the text is a whole number (digits, optionally signed, at most 15 digits).",
+            _one(
+                "is_integer(x)",
+                "x",
+                ("12", True),
+                ("-3", True),
+                ("1.5", False),
+                ("1234567890123456", False),
+                (None, None),
+            ),
             lambda x: null_safe(x, _full_match(x, "[+-]?[0-9]{1,15}")),
             _regex_sql("[+-]?[0-9]{{1,15}}"),
         ),
         Function(
             "is_decimal",
-            1,
+            (("x", Type.STRING),),
+            Type.BOOLEAN,
             "True when the text is a decimal number such as 12 or 12.5.",
+            _one(
+                "is_decimal(x)",
+                "x",
+                ("12", True),
+                ("12.5", True),
+                ("1,5", False),
+                (".5", False),
+                (None, None),
+            ),
             lambda x: null_safe(x, _full_match(x, r"[+-]?[0-9]{1,15}(\.[0-9]+)?")),
             _regex_sql(r"[+-]?[0-9]{{1,15}}(\.[0-9]+)?"),
         ),
         Function(
             "is_time",
-            1,
+            (("x", Type.STRING),),
+            Type.BOOLEAN,
             "True when the text is a time of day written HH:MM or HH:MM:SS (24-hour clock).",
+            _one(
+                "is_time(x)",
+                "x",
+                ("23:59", True),
+                ("07:05:09", True),
+                ("24:00", False),
+                (None, None),
+            ),
             lambda x: null_safe(x, _full_match(x, "([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?")),
             _regex_sql("([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?"),
         ),
