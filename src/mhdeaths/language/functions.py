@@ -267,8 +267,8 @@ FUNCTIONS: dict[str, Function] = {
             "icd10",
             (("x", Type.STRING),),
             Type.STRING,
-            "An ICD-10 code in one normal form: the category then its digits (X70X, X70 -> X70; "
-            "F32.9, F329 -> F329).",
+            "An ICD-10 code in one normal form: the category then its digits (X70X, X70 → X70; "
+            "F32.9, F329 → F329).",
             _one(
                 "icd10(x)",
                 "x",
