@@ -26,6 +26,7 @@ from typer.core import TyperCommand, TyperGroup
 
 from mhdeaths.cli.app import app
 from mhdeaths.errors import ExitCode
+from mhdeaths.language.reference import with_function_table
 from mhdeaths.output.templating import fenced, md, mdcode
 from mhdeaths.output.writing import dump_json, write_text
 from mhdeaths.paths import default_docs_dir, default_spec_root
@@ -397,8 +398,16 @@ def _cli_page() -> str:
     return "\n".join(lines + sections) + "\n"
 
 
+def write_function_table(spec_root: Path | None = None) -> Path:
+    """Rewrite the expression-function table of ``spec/README.md`` from the language's own function
+    table (``mhdeaths.language.reference``); the README becomes the spec-format page after."""
+    readme = (spec_root or default_spec_root()) / "README.md"
+    return write_text(readme, with_function_table(readme.read_text(encoding="utf-8")))
+
+
 def main(argv: list[str]) -> int:
     docs = Path(argv[0]) if argv else default_docs_dir()
+    write_function_table()
     written = write_reference(docs)
     print(f"Wrote {len(written)} reference files to {docs / 'reference'}.")
     return 0

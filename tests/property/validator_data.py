@@ -21,7 +21,7 @@ from pathlib import Path
 
 from hypothesis import strategies as st
 
-from mhdeaths.language import expression as ex
+from mhdeaths import language as ex
 from mhdeaths.spec import FieldType, Mandation, Rule, Spec, SpecField, Table
 
 #: A record as read from or written to a CSV file: empty cells are None.

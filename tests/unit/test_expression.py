@@ -7,8 +7,8 @@ import datetime as dt
 import polars as pl
 import pytest
 
+from mhdeaths import language as ex
 from mhdeaths.errors import ExpressionError
-from mhdeaths.language import expression as ex
 
 
 def evaluate(text: str, **columns: list[object]) -> list[object]:

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from mhdeaths.language.expression import to_polars
+from mhdeaths.language import to_polars
 from mhdeaths.spec import FieldType, Mandation, Rule, Spec, SpecField, Table, load_spec
 from mhdeaths.standard.publish.common import TYPE_PATTERNS, anchored
 from mhdeaths.standard.publish.json_schema import table_schema, write_json_schemas

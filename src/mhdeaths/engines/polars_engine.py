@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 
 import polars as pl
 
-from mhdeaths.language import expression as ex
+from mhdeaths import language as ex
 from mhdeaths.spec import ExampleRecord, FieldType, Rule, Scope, Spec, SpecField, Stage, Table
 
 POLARS_TYPES: dict[FieldType, pl.DataType] = {

@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 import duckdb
 import polars as pl
 
+from mhdeaths import language as ex
 from mhdeaths.engines.polars_engine import bound_expression, text_frame, to_typed
-from mhdeaths.language import expression as ex
 from mhdeaths.spec import ExampleRecord, Rule, Scope, Spec, Stage
 
 

@@ -18,9 +18,9 @@ import polars as pl
 import semver
 import yaml
 
+from mhdeaths import language as ex
 from mhdeaths.engines import polars_engine as engine
 from mhdeaths.errors import ExpressionError, SpecError
-from mhdeaths.language import expression as ex
 from mhdeaths.spec import (
     STRUCTURE_TABLE,
     Definition,

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from mhdeaths import language as ex
 from mhdeaths.engines import polars_engine as engine
-from mhdeaths.language import expression as ex
 from mhdeaths.spec import STRUCTURE_TABLE, FieldType, Rule, Scope, Spec, Stage
 
 #: The check templates whose failure makes a value invalid (the DQMI "validity" measure).
