@@ -20,6 +20,7 @@ from pathlib import Path
 import polars as pl
 
 from mhdeaths.limits import DEFAULT_LIMITS, Limits, bytes_text
+from mhdeaths.validate.reading.failures import failure, too_many_columns
 from mhdeaths.validate.reading.scan import _Scan
 from mhdeaths.validate.reading.source import (
     Sheet,
@@ -27,7 +28,6 @@ from mhdeaths.validate.reading.source import (
     SubmissionFileError,
     _hide_identifiers,
     _sheet,
-    _too_many_columns,
     _uniquely_named,
     column_letter,
 )
@@ -51,10 +51,7 @@ def _check_line_lengths(path: Path, limits: Limits, newline: bytes) -> None:
 
 
 def _line_too_long(path: Path, limit: int) -> SubmissionFileError:
-    return SubmissionFileError(
-        f"{path.name} has a line longer than the limit of {bytes_text(limit)} (check it is a CSV "
-        "file with one record per line); raise the limit with --limit line-length=SIZE."
-    )
+    return failure("file/line-too-long", file=path.name, limit=bytes_text(limit))
 
 
 # --- CSV ---------------------------------------------------------------------------------------
@@ -74,9 +71,7 @@ def _read_csv(
         empty = Sheet(None, pl.DataFrame(), [], pl.Series("row", [], dtype=pl.Int64))
         return SourceFile(path, "csv", scan.sha256, scan.size, [empty], "utf-8", ",")
     if b"\x00" in head:
-        raise SubmissionFileError(
-            f"{path.name} holds binary data, so it is not a CSV file; send CSV, Excel or Parquet."
-        )
+        raise failure("file/binary", file=path.name)
     _check_line_lengths(path, limits, b"\r" if b"\r" in head and b"\n" not in head else b"\n")
     raw: bytes | None = None  # the file's bytes, when they must be changed before reading
     if b"\r" in head and b"\n" not in head:
@@ -99,7 +94,7 @@ def _read_csv(
     frame = _polars_csv(source, sep, most + 1)
     if frame is None:
         if stated.startswith("utf"):
-            raise SubmissionFileError(f"{path.name} is not valid UTF-8 text.")
+            raise failure("file/not-utf8", file=path.name)
         # Not UTF-8: the usual other encoding of files saved by Excel on Windows.
         text, used = _decode(path, content(), "cp1252")
         header_text = text[:65536]
@@ -115,13 +110,13 @@ def _read_csv(
         try:
             problem = _csv_problem(path, _whole_text(content(), used), sep, frame)
         except csv.Error as exc:
-            problem = f"{path.name} cannot be read as CSV: {exc}."
-        raise SubmissionFileError(problem)
+            problem = failure("file/csv-reader-stopped", file=path.name, reason=exc)
+        raise problem
     assert frame is not None
     try:
         headers = _hide_identifiers(_csv_headers(header_text, sep))
     except csv.Error as exc:
-        raise SubmissionFileError(f"{path.name} cannot be read as CSV: {exc}.") from None
+        raise failure("file/csv-reader-stopped", file=path.name, reason=exc) from None
     frame = _uniquely_named(frame, headers)
     scan = scanning.result()
     if scan.padded or raw is not None:
@@ -141,7 +136,7 @@ def _read_csv(
         )
     except csv.Error as exc:
         # The csv module reads no value longer than its field size limit (128 KiB).
-        raise SubmissionFileError(f"{path.name} cannot be read as CSV: {exc}.") from None
+        raise failure("file/csv-reader-stopped", file=path.name, reason=exc) from None
     sheet = _sheet(None, frame, headers, rows)
     return SourceFile(path, "csv", scan.sha256, scan.size, [sheet], used, sep)
 
@@ -154,26 +149,25 @@ def _check_columns(path: Path, header_text: str, sep: str, limits: Limits) -> in
     if line.count('"') % 2:
         # A quoted line break in a column name: the header would run on past its first line, as
         # wide as whatever follows, unseen by this count. No field or alias has a line break.
-        raise SubmissionFileError(
-            f"The header line of {path.name} has a column name with a line break in it (an odd "
-            "number of quotes); write every column name on the one header line."
-        )
+        raise failure("file/header-line-break", file=path.name)
     columns = line.count(sep) + 1
     if columns > limits.columns:
         with contextlib.suppress(csv.Error):
             columns = len(_csv_headers(line, sep))
         if columns > limits.columns:
-            raise _too_many_columns(path, columns, limits)
+            raise too_many_columns(path, columns, limits)
     return max(limits.cells // columns, 1)
 
 
 def _too_many_records(path: Path, most: int, frame: pl.DataFrame, limits: Limits) -> None:
     """Refuse a CSV read up to one record past the most allowed (the reader stops there)."""
     if frame.height > most:
-        raise SubmissionFileError(
-            f"{path.name} has more than {most:,} records of {frame.width:,} columns, more than "
-            f"the limit of {limits.cells:,} cells; send the submission in smaller files or "
-            "raise the limit with --limit cells=N."
+        raise failure(
+            "file/too-many-records",
+            file=path.name,
+            most=most,
+            columns=frame.width,
+            limit=limits.cells,
         )
 
 
@@ -231,7 +225,7 @@ def _decode(
         try:
             return data.decode(name, "replace"), name
         except LookupError:
-            raise SubmissionFileError(f"{encoding!r} is not an encoding mhdeaths knows.") from None
+            raise failure("file/encoding-unknown", encoding=encoding) from None
     if encoding:
         name = encoding.lower().replace("_", "-")
         if name in {"windows-1252", "cp-1252", "latin-1", "latin1", "iso-8859-1"}:
@@ -239,10 +233,10 @@ def _decode(
         try:
             return data.decode(name), "utf-8" if name.startswith("utf") else name
         except LookupError:
-            raise SubmissionFileError(f"{encoding!r} is not an encoding mhdeaths knows.") from None
+            raise failure("file/encoding-unknown", encoding=encoding) from None
         except UnicodeDecodeError as exc:
-            raise SubmissionFileError(
-                f"{path.name} is not valid {encoding} text (byte {exc.start + 1} cannot be read)."
+            raise failure(
+                "file/encoding-mismatch", file=path.name, encoding=encoding, byte=exc.start + 1
             ) from None
     try:
         return data.decode("utf-8-sig"), "utf-8"
@@ -251,10 +245,7 @@ def _decode(
     try:
         return data.decode("cp1252"), "cp1252"
     except UnicodeDecodeError as exc:
-        raise SubmissionFileError(
-            f"{path.name} is neither UTF-8 nor Windows-1252 text (byte {exc.start + 1} cannot be "
-            "read); save it as CSV UTF-8 or state its encoding with --encoding."
-        ) from None
+        raise failure("file/encoding-not-detected", file=path.name, byte=exc.start + 1) from None
 
 
 def first_line(text: str) -> str:
@@ -288,26 +279,26 @@ def _csv_line_numbers(text: str, sep: str, count: int) -> pl.Series:
     return pl.Series("row", starts[:count], dtype=pl.Int64)
 
 
-def _csv_problem(path: Path, text: str, sep: str, exc: Exception) -> str:
-    """One sentence saying where a CSV file stops being readable."""
+def _csv_problem(path: Path, text: str, sep: str, exc: Exception) -> SubmissionFileError:
+    """The failure saying where a CSV file stops being readable."""
     expected = len(_csv_headers(text, sep))
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=sep)
     for record in reader:
         if len(record) > expected:
-            return (
-                f"{path.name} cannot be read: line {reader.line_num} has {len(record)} values but "
-                f"the header has {expected} (check the delimiter and the quoting)."
+            return failure(
+                "file/csv-too-many-values",
+                file=path.name,
+                line=reader.line_num,
+                values=len(record),
+                expected=expected,
             )
     # The CSV reader's own message quotes the line it stopped at, which holds a record's values:
     # never shown. Where Python's strict reader stops is given instead, by line and column.
     where = _csv_stop(text, sep)
     if where is None:
-        return f"{path.name} cannot be read as CSV (check the delimiter and the quoting)."
+        return failure("file/csv-unreadable", file=path.name)
     line, column = where
-    return (
-        f"{path.name} cannot be read as CSV: line {line}, column {column_letter(column)} is "
-        "not quoted properly (check the quotes in that cell)."
-    )
+    return failure("file/csv-bad-quoting", file=path.name, line=line, column=column_letter(column))
 
 
 def _csv_stop(text: str, sep: str) -> tuple[int, int] | None:

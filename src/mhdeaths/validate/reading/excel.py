@@ -17,9 +17,9 @@ from pathlib import Path
 import polars as pl
 
 from mhdeaths.limits import DEFAULT_LIMITS, Limits, bytes_text
+from mhdeaths.validate.reading.failures import failure
 from mhdeaths.validate.reading.source import (
     Sheet,
-    SubmissionFileError,
     _hide_identifiers,
     _reraise_interrupt,
     _sheet,
@@ -40,9 +40,7 @@ def _read_excel(path: Path, data: bytes, kind: str, limits: Limits = DEFAULT_LIM
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
                 if "[Content_Types].xml" not in archive.namelist():
-                    raise SubmissionFileError(
-                        f"{path.name} is a zip archive, not an Excel workbook."
-                    )
+                    raise failure("file/zip-not-workbook", file=path.name)
                 _check_workbook(path, archive, data, limits)
         except (
             zipfile.BadZipFile,
@@ -54,16 +52,12 @@ def _read_excel(path: Path, data: bytes, kind: str, limits: Limits = DEFAULT_LIM
             OSError,
         ):
             # Damage the zip module finds: a bad checksum or offset, a cut stream, encryption.
-            raise SubmissionFileError(
-                f"{path.name} is not a readable Excel workbook (it may be damaged or cut short)."
-            ) from None
+            raise failure("file/workbook-damaged", file=path.name) from None
     if kind == "xls":
         try:
             ranges = _xls_used_ranges(_xls_workbook_stream(data))
         except (struct.error, ValueError, IndexError):
-            raise SubmissionFileError(
-                f"{path.name} is not a readable Excel workbook (it may be damaged or cut short)."
-            ) from None
+            raise failure("file/workbook-damaged", file=path.name) from None
         cells = 0
         for rows, columns in ranges:
             used = _UsedRange()
@@ -78,10 +72,7 @@ def _read_excel(path: Path, data: bytes, kind: str, limits: Limits = DEFAULT_LIM
         names = list(reader.sheet_names)
     except BaseException as exc:  # fastexcel raises (and may panic) for every kind of damage
         _reraise_interrupt(exc)
-        raise SubmissionFileError(
-            f"{path.name} is not a readable Excel workbook (it may be damaged, cut short or "
-            "protected with a password)."
-        ) from None
+        raise failure("file/workbook-unreadable", file=path.name) from None
     sheets = []
     for name in names:
         try:
@@ -91,9 +82,7 @@ def _read_excel(path: Path, data: bytes, kind: str, limits: Limits = DEFAULT_LIM
             sheets.append(_excel_sheet(name, raw.to_polars()))
         except BaseException as exc:
             _reraise_interrupt(exc)
-            raise SubmissionFileError(
-                f"The sheet {name!r} of {path.name} cannot be read."
-            ) from None
+            raise failure("file/sheet-unreadable", sheet=name, file=path.name) from None
     return sheets
 
 
@@ -262,20 +251,14 @@ def _check_workbook(
     hold too many cells to read, before the Excel reader expands any of it."""
     parts = archive.infolist()
     if sum(info.file_size for info in parts) > limits.decompressed_size:
-        raise SubmissionFileError(
-            f"{path.name} unzips to more than the limit of {bytes_text(limits.decompressed_size)} "
-            "(an .xlsx file is a zip); save it as CSV, or raise the limit with "
-            "--limit decompressed-size=SIZE."
+        raise failure(
+            "file/unzips-too-large", file=path.name, limit=bytes_text(limits.decompressed_size)
         )
     for info in parts:
         if info.file_size > _RATIO_FROM and info.file_size > limits.zip_ratio * max(
             info.compress_size, 1
         ):
-            raise SubmissionFileError(
-                f"{path.name} holds a part that unzips more than {limits.zip_ratio:,} times "
-                "larger than it is stored, as a zip bomb does; save the workbook again from "
-                "Excel, or raise the limit with --limit zip-ratio=N."
-            )
+            raise failure("file/zip-bomb", file=path.name, ratio=limits.zip_ratio)
     # Every part is counted as a sheet and as shared strings: the workbook's own relationships,
     # not the parts' names, say which is which.
     cells = strings = 0
@@ -286,7 +269,12 @@ def _check_workbook(
             _check_used_range(path, used, cells, limits)
             strings += _tags(_plain(piece), b"si")
             if strings > limits.sheet_cells:
-                raise _too_many_cells(path, f"{strings:,} shared strings", limits)
+                raise failure(
+                    "file/too-many-shared-strings",
+                    file=path.name,
+                    strings=strings,
+                    limit=limits.sheet_cells,
+                )
         used.end()
         _check_used_range(path, used, cells, limits)
         cells += used.rows * used.columns
@@ -298,19 +286,21 @@ def _check_used_range(
     """Refuse a sheet (counted so far) past the column limit, or past the cell limit with the
     sheets before it (``before`` cells), each cell counting ``weight`` times."""
     if used.columns > limits.columns:
-        raise SubmissionFileError(
-            f"{path.name} has a sheet used across to column {column_letter(used.columns - 1)} "
-            f"({used.columns:,} columns), more than the limit of {limits.columns:,}: delete "
-            "the empty columns after the data (or raise the limit with --limit columns=N) "
-            "and validate again."
+        raise failure(
+            "file/sheet-too-wide",
+            file=path.name,
+            column=column_letter(used.columns - 1),
+            columns=used.columns,
+            limit=limits.columns,
         )
     if (before + used.rows * used.columns) * weight > limits.sheet_cells:
-        raise _too_many_cells(
-            path,
-            f"a sheet used down to row {used.rows:,} and across to column "
-            f"{column_letter(max(used.columns - 1, 0))} ({used.rows * used.columns:,} cells)",
-            limits,
-            ", an .xls cell counting three" if weight == 3 else "",
+        raise failure(
+            "file/xls-sheet-too-many-cells" if weight == 3 else "file/sheet-too-many-cells",
+            file=path.name,
+            rows=used.rows,
+            column=column_letter(max(used.columns - 1, 0)),
+            cells=used.rows * used.columns,
+            limit=limits.sheet_cells,
         )
 
 
@@ -418,16 +408,6 @@ def _xls_used_ranges(stream: bytes) -> list[tuple[int, int]]:
         at = body + length
     ranges.append((rows, columns))
     return ranges
-
-
-def _too_many_cells(
-    path: Path, what: str, limits: Limits, counting: str = ""
-) -> SubmissionFileError:
-    return SubmissionFileError(
-        f"{path.name} has {what}, too many to read (the limit is {limits.sheet_cells:,} cells "
-        f"in a workbook's sheets{counting}): delete the empty rows and columns after the data (or save the "
-        "sheet as CSV) and validate again, or raise the limit with --limit sheet-cells=N."
-    )
 
 
 def _excel_sheet(name: str, raw: pl.DataFrame) -> Sheet:

@@ -16,9 +16,10 @@ from pathlib import Path
 from mhdeaths.limits import Limits
 from mhdeaths.validate.reading.delimited import _read_csv, _sniff_delimiter
 from mhdeaths.validate.reading.excel import _read_excel
+from mhdeaths.validate.reading.failures import failure, too_large
 from mhdeaths.validate.reading.parquet import _check_parquet, _read_parquet
 from mhdeaths.validate.reading.scan import _scan
-from mhdeaths.validate.reading.source import SourceFile, SubmissionFileError, _too_large
+from mhdeaths.validate.reading.source import SourceFile
 
 _MAGIC = {
     b"PK\x03\x04": "xlsx",
@@ -39,29 +40,26 @@ def _head(path: Path, limits: Limits) -> bytes:
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
-        raise SubmissionFileError(f"There is no file at {path}.") from None
+        raise failure("file/missing", path=path) from None
     except IsADirectoryError:
-        raise SubmissionFileError(f"{path} is a folder, not a file.") from None
+        raise failure("file/folder", path=path) from None
     except OSError as exc:
-        raise SubmissionFileError(f"{path} cannot be read: {exc.strerror}.") from None
+        raise failure("file/unreadable", path=path, reason=exc.strerror) from None
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode) or info.st_size > limits.file_size:
         os.close(fd)
         if stat.S_ISDIR(info.st_mode):
-            raise SubmissionFileError(f"{path} is a folder, not a file.")
+            raise failure("file/folder", path=path)
         if not stat.S_ISREG(info.st_mode):
-            raise SubmissionFileError(
-                f"{path.name} is not a regular file (it is a device, a pipe or a socket, or a "
-                "link to one); name the submission file itself."
-            )
-        raise _too_large(path, limits)
+            raise failure("file/not-regular", file=path.name)
+        raise too_large(path, limits)
     with os.fdopen(fd, "rb") as fh:
         try:
             head = fh.read(_HEAD)
             if len(head) == _HEAD and b"\n" not in head and b"\r" not in head:
                 head += fh.read(max(limits.line_length + 1 - _HEAD, 0))
         except OSError as exc:
-            raise SubmissionFileError(f"{path} cannot be read: {exc.strerror}.") from None
+            raise failure("file/unreadable", path=path, reason=exc.strerror) from None
     return head
 
 
@@ -69,10 +67,7 @@ def _read(path: Path, encoding: str | None, delimiter: str | None, limits: Limit
     head = _head(path, limits)
     kind = next((k for magic, k in _MAGIC.items() if head.startswith(magic)), "csv")
     if kind == "csv" and path.suffix.lower() in {".xlsx", ".xlsm", ".xls", ".parquet"}:
-        raise SubmissionFileError(
-            f"{path.name} is named .{path.suffix.lower()[1:]} but is not an Excel or Parquet "
-            "file (it may be damaged or renamed)."
-        )
+        raise failure("file/misnamed", file=path.name, suffix=path.suffix.lower()[1:])
     if kind in {"xlsx", "xls"}:
         scan = _scan(path, text=False, limits=limits)
         return SourceFile(

@@ -11,13 +11,13 @@ from pathlib import Path
 import polars as pl
 
 from mhdeaths.limits import Limits, bytes_text
+from mhdeaths.validate.reading.failures import failure, too_many_columns
 from mhdeaths.validate.reading.source import (
     Sheet,
     SubmissionFileError,
     _hide_identifiers,
     _reraise_interrupt,
     _sheet,
-    _too_many_columns,
 )
 
 # --- Parquet -----------------------------------------------------------------------------------
@@ -34,14 +34,16 @@ def _check_parquet(path: Path, limits: Limits) -> None:
         rows = int(footer.select(pl.len()).collect().item())
     except BaseException as exc:
         _reraise_interrupt(exc)
-        raise SubmissionFileError(f"{path.name} is not a readable Parquet file.") from None
+        raise failure("file/parquet-unreadable", file=path.name) from None
     if len(schema) > limits.columns:
-        raise _too_many_columns(path, len(schema), limits)
+        raise too_many_columns(path, len(schema), limits)
     if rows * max(len(schema), 1) > limits.cells:
-        raise SubmissionFileError(
-            f"{path.name} has {rows:,} rows of {len(schema):,} columns, more than the limit of "
-            f"{limits.cells:,} cells; send the submission in smaller files or raise the limit "
-            "with --limit cells=N."
+        raise failure(
+            "file/parquet-too-many-cells",
+            file=path.name,
+            rows=rows,
+            columns=len(schema),
+            limit=limits.cells,
         )
     for name, dtype in schema.items():
         if isinstance(dtype, pl.List | pl.Array | pl.Struct | pl.Binary):
@@ -63,21 +65,16 @@ def _check_parquet(path: Path, limits: Limits) -> None:
         )
     except BaseException as exc:
         _reraise_interrupt(exc)
-        raise SubmissionFileError(f"{path.name} is not a readable Parquet file.") from None
+        raise failure("file/parquet-unreadable", file=path.name) from None
     size = (measured.item() if measured is not None else 0) + rows * (len(schema) - len(text)) * 8
     if size > limits.decompressed_size:
-        raise SubmissionFileError(
-            f"{path.name} holds more than the limit of {bytes_text(limits.decompressed_size)} "
-            "of values once decompressed; send the submission in smaller files or raise the "
-            "limit with --limit decompressed-size=SIZE."
+        raise failure(
+            "file/parquet-too-large", file=path.name, limit=bytes_text(limits.decompressed_size)
         )
 
 
 def _not_text(path: Path, name: str, dtype: pl.DataType) -> SubmissionFileError:
-    return SubmissionFileError(
-        f"The column {name!r} of {path.name} holds {dtype} values, which cannot be read "
-        "as text; write one plain value per cell."
-    )
+    return failure("file/column-not-text", column=name, file=path.name, type=dtype)
 
 
 def _read_parquet(path: Path, data: bytes) -> Sheet:
@@ -85,7 +82,7 @@ def _read_parquet(path: Path, data: bytes) -> Sheet:
         frame = pl.read_parquet(io.BytesIO(data))
     except BaseException as exc:
         _reraise_interrupt(exc)
-        raise SubmissionFileError(f"{path.name} is not a readable Parquet file.") from None
+        raise failure("file/parquet-unreadable", file=path.name) from None
     headers = _hide_identifiers(list(frame.columns))
     columns = []
     for name, dtype in frame.schema.items():

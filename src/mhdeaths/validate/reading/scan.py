@@ -14,7 +14,7 @@ from pathlib import Path
 import polars as pl
 
 from mhdeaths.limits import DEFAULT_LIMITS, Limits
-from mhdeaths.validate.reading.source import _too_large
+from mhdeaths.validate.reading.failures import too_large
 
 
 @dataclass
@@ -100,7 +100,7 @@ def _scan(
             digest.update(chunk)
             scan.size += len(chunk)
             if scan.size > limits.file_size:
-                raise _too_large(path, limits)
+                raise too_large(path, limits)
             tail = chunk[-1:]
             if not text:
                 continue

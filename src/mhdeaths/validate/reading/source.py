@@ -14,7 +14,6 @@ import polars as pl
 
 from mhdeaths import guard
 from mhdeaths.errors import UserError
-from mhdeaths.limits import Limits, bytes_text
 
 
 class SubmissionFileError(UserError):
@@ -24,8 +23,11 @@ class SubmissionFileError(UserError):
     reader's words, so it is guarded as a name: no control character, no identifier.
     """
 
-    def __init__(self, problem: str) -> None:
+    def __init__(self, problem: str, kind: str | None = None) -> None:
         super().__init__(guard.name(problem))
+        self.id = kind
+        """The failure's closed id in ``failures.READ_FAILURES`` (None for a sentence made
+        elsewhere, such as the validator's own)."""
 
 
 @dataclass(frozen=True)
@@ -55,20 +57,6 @@ class SourceFile:
     encoding: str | None = None
     delimiter: str | None = None
     notes: list[str] = field(default_factory=list)
-
-
-def _too_large(path: Path, limits: Limits) -> SubmissionFileError:
-    return SubmissionFileError(
-        f"{path.name} is larger than the limit of {bytes_text(limits.file_size)} for one file; "
-        "send the submission in smaller files or raise the limit with --limit file-size=SIZE."
-    )
-
-
-def _too_many_columns(path: Path, columns: int, limits: Limits) -> SubmissionFileError:
-    return SubmissionFileError(
-        f"{path.name} has {columns:,} columns, more than the limit of {limits.columns:,}; send "
-        "only the spec's fields, or raise the limit with --limit columns=N."
-    )
 
 
 def _sheet(name: str | None, frame: pl.DataFrame, headers: list[str], rows: pl.Series) -> Sheet:
