@@ -1,4 +1,4 @@
-"""Closed ids: every file-read failure comes from one catalogue.
+"""Closed ids: every file-read failure and every spec-check problem comes from one catalogue.
 
 The catalogues (``mhdeaths.validate.reading.failures``, ``mhdeaths.standard.problems``) are the
 one place their sentences are written: these tests hold the code to raising only through them,
@@ -20,12 +20,13 @@ import pytest
 
 from mhdeaths.errors import Catalogue, ProblemKind
 from mhdeaths.limits import Limits
+from mhdeaths.standard.problems import SPEC_PROBLEMS
 from mhdeaths.validate.reading import SubmissionFileError, read_file
 from mhdeaths.validate.reading.failures import READ_FAILURES
 
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "mhdeaths"
-CATALOGUES = {"file": READ_FAILURES}
-AN_ID = re.compile(r"(file)/[a-z0-9]+(?:-[a-z0-9]+)*")
+CATALOGUES = {"file": READ_FAILURES, "spec": SPEC_PROBLEMS}
+AN_ID = re.compile(r"(file|spec)/[a-z0-9]+(?:-[a-z0-9]+)*")
 
 
 def ids_in(paths: Iterable[Path]) -> dict[str, set[str]]:
@@ -68,11 +69,15 @@ def test_every_id_raised_is_in_its_catalogue_and_every_entry_is_raised(area: str
 def test_the_walk_finds_an_id_planted_in_code(tmp_path: Path) -> None:
     planted = tmp_path / "planted.py"
     planted.write_text(
-        'raise failure("file/made-up-here" if x else "file/binary", file=name)\n'
-        'text = "file/ is not an id, nor file/Upper"\n'
-        'KINDS = [ProblemKind("file/defined-here", "Title", "{file}."), _K("file/too", "T", "t")]\n'
+        'raise failure("file/made-up-here", file=name)\n'
+        'add(where, "spec/made-up-too" if x else "spec/code-listed-twice")\n'
+        'text = "file/ is not an id, nor spec/Upper"\n'
+        'KINDS = [ProblemKind("file/defined-here", "Title", "{file}."), _K("spec/too", "T", "t")]\n'
     )
-    assert ids_in([planted]) == {"file": {"file/made-up-here", "file/binary"}}
+    assert ids_in([planted]) == {
+        "file": {"file/made-up-here"},
+        "spec": {"spec/made-up-too", "spec/code-listed-twice"},
+    }
 
 
 def test_reading_builds_no_sentence_of_its_own() -> None:
@@ -89,6 +94,20 @@ def test_reading_builds_no_sentence_of_its_own() -> None:
     assert made == ["failures.py"]
 
 
+def test_the_spec_check_builds_no_sentence_of_its_own() -> None:
+    # Each problem is reported as add(where, id, **values): the second argument is an id.
+    path = PACKAGE / "standard" / "check.py"
+    calls = [
+        node
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "add"
+    ]
+    assert len(calls) > 40
+    for call in calls:
+        kind = call.args[1]
+        assert isinstance(kind, ast.Constant) and AN_ID.fullmatch(kind.value), ast.unparse(call)
+
+
 def test_a_catalogue_refuses_an_id_twice() -> None:
     kind = ProblemKind("file/twice", "Twice", "{file} twice.")
     with pytest.raises(ValueError, match="file/twice"):
@@ -100,7 +119,7 @@ def test_an_id_missing_from_the_catalogue_is_a_bug_not_a_sentence() -> None:
         READ_FAILURES["file/not-in-the-catalogue"]
 
 
-@pytest.mark.parametrize("kind", list(READ_FAILURES), ids=lambda k: k.id)
+@pytest.mark.parametrize("kind", [*READ_FAILURES, *SPEC_PROBLEMS], ids=lambda k: k.id)
 def test_each_template_makes_a_sentence_from_its_shape(kind: ProblemKind) -> None:
     # The page lists the shape; filled with its own names it reads as the template would.
     names = re.findall(r"\{(\w+)\}", kind.shape)
@@ -108,7 +127,7 @@ def test_each_template_makes_a_sentence_from_its_shape(kind: ProblemKind) -> Non
     text = kind.text(**dict.fromkeys(names, 7))
     assert "{" not in text and "}" not in text
     assert kind.title and kind.title[0].isupper() and not kind.title.endswith(".")
-    assert kind.id.split("/")[0] == "file"
+    assert kind.id.split("/")[0] == ("file" if kind.id in READ_FAILURES else "spec")
 
 
 def xlsx_without_content_types() -> bytes:
