@@ -31,6 +31,7 @@ from mhdeaths.output.templating import fenced, md, mdcode
 from mhdeaths.output.writing import dump_json, write_text
 from mhdeaths.paths import default_docs_dir, default_spec_root
 from mhdeaths.spec import Spec, available_versions, load_spec
+from mhdeaths.standard.problems import SPEC_PROBLEMS
 from mhdeaths.standard.publish.changelog import render_changelog
 from mhdeaths.standard.publish.common import SEVERITY_WORDS
 from mhdeaths.standard.publish.dictionary import (
@@ -43,6 +44,7 @@ from mhdeaths.standard.publish.dictionary import (
     render_markdown,
     rule_anchor,
 )
+from mhdeaths.validate.reading.failures import READ_FAILURES
 from mhdeaths.validate.report import Report
 
 REGENERATE = "uv run --frozen python -m mhdeaths.docsite"
@@ -68,6 +70,7 @@ def reference_pages(spec_root: Path | None = None) -> dict[str, str]:
         "changelog.md": render_changelog(latest, [s.change for s in specs]),
         "spec-format.md": (root / "README.md").read_text(encoding="utf-8"),
         "cli.md": _cli_page(),
+        "problems.md": _problems_page(),
     }
     pages = {path: _with_notice(text) for path, text in pages.items()}
     # Not Markdown, so it carries no notice; tests/unit/test_report_schema.py checks it too.
@@ -403,6 +406,36 @@ def write_function_table(spec_root: Path | None = None) -> Path:
     table (``mhdeaths.language.reference``); the README becomes the spec-format page after."""
     readme = (spec_root or default_spec_root()) / "README.md"
     return write_text(readme, with_function_table(readme.read_text(encoding="utf-8")))
+
+
+def _problems_page() -> str:
+    """The closed ids of the file-read failures and of the spec check's problems, each with its
+    title and the template of its sentence, listed from the catalogues the code raises through."""
+    lines = [
+        "# Problems and their ids",
+        "",
+        "Every sentence `mhdeaths` says when it cannot read a file, and every problem",
+        "`mhdeaths spec check` reports, has a closed id: the id stays the same while the wording",
+        "may improve, so a program or a help desk can match on it. A file-read failure carries its",
+        "id as `SubmissionFileError.id`; a spec-check problem as `Problem.id`. Words in braces are",
+        "filled in for each occurrence (the file's name, a limit, a line and column).",
+    ]
+    for heading, intro, catalogue in (
+        (
+            "File-read failures",
+            "The file cannot be read as a submission at all (exit code 2); nothing is validated.",
+            READ_FAILURES,
+        ),
+        (
+            "Spec-check problems",
+            "Reported by `mhdeaths spec check` after the version and the item concerned "
+            "(exit code 1).",
+            SPEC_PROBLEMS,
+        ),
+    ):
+        lines += ["", f"## {heading}", "", intro, "", "| Id | Title | Message |", "|---|---|---|"]
+        lines += [f"| {mdcode(k.id)} | {md(k.title)} | {md(k.shape)} |" for k in catalogue]
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str]) -> int:

@@ -8,7 +8,10 @@ the documented code. Anything that is not a ``UserError`` is a bug and keeps its
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from enum import IntEnum
+from string import Formatter
 
 
 class ExitCode(IntEnum):
@@ -22,6 +25,57 @@ class ExitCode(IntEnum):
     """Bad usage, or an input the tool cannot read at all."""
     BUSY = 3
     """The warehouse is in use by another process: nothing was done; try again when it is free."""
+
+
+@dataclass(frozen=True)
+class ProblemKind:
+    """One kind of problem a person may be told about: a closed id that a program (or a help desk)
+    can match on, a title, and the template its sentence is made from, so that the sentence is
+    written once and the documentation lists it from the same place."""
+
+    id: str
+    """Closed and stable, as ``area/what-went-wrong`` (``file/encoding-unknown``)."""
+    title: str
+    template: str
+    """A ``str.format`` template; its fields are the values of one occurrence."""
+
+    def text(self, **values: object) -> str:
+        """The sentence for one occurrence: the template with its values."""
+        return self.template.format(**values)
+
+    @property
+    def shape(self) -> str:
+        """The template as a person reads it: each value's name in braces, with no conversion or
+        format (``{columns}``, not ``{columns:,}``)."""
+        return "".join(
+            text + ("" if name is None else "{" + name + "}")
+            for text, name, _, _ in Formatter().parse(self.template)
+        )
+
+
+class Catalogue:
+    """A closed list of problem kinds, each id once, in the order they are written (and listed)."""
+
+    def __init__(self, name: str, kinds: Iterable[ProblemKind]) -> None:
+        self.name = name
+        self._kinds: dict[str, ProblemKind] = {}
+        for kind in kinds:
+            if kind.id in self._kinds:
+                raise ValueError(f"{name}: the id {kind.id} is in the catalogue twice.")
+            self._kinds[kind.id] = kind
+
+    def __getitem__(self, key: str) -> ProblemKind:
+        """The kind of an id; an id not in the catalogue is a bug (a ``KeyError``)."""
+        return self._kinds[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._kinds
+
+    def __iter__(self) -> Iterator[ProblemKind]:
+        return iter(self._kinds.values())
+
+    def __len__(self) -> int:
+        return len(self._kinds)
 
 
 class MhDeathsError(Exception):

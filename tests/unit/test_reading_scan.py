@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from mhdeaths.validate import reading
+from mhdeaths.validate.reading import scan as scan_module
 
 
 def expected(data: bytes, sep: bytes) -> tuple[str, int, int, bool]:
@@ -36,8 +37,8 @@ PIECES = [b"a", b"1", b",", b";", b"\t", b" ", b'"', b"\n", b"\r", b"\xc3\xa9", 
 def test_scan_matches_the_byte_test(
     block: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(reading, "_BLOCK", block)
-    monkeypatch.setattr(reading, "_BATCH", 2)
+    monkeypatch.setattr(scan_module, "_BLOCK", block)
+    monkeypatch.setattr(scan_module, "_BATCH", 2)
     rng = random.Random(block)
     path = tmp_path / "f.csv"
     for size in [0, 1, 2, 3, 6, 12, 40]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from mhdeaths.spec import load_spec
 from mhdeaths.standard.check import check_spec, record_release
+from mhdeaths.standard.problems import SPEC_PROBLEMS
 
 
 def problems(root: Path, version: str = "1.0.0") -> list[str]:
@@ -260,3 +262,25 @@ def test_removing_a_code_needs_a_major_bump(spec_copy: Path) -> None:
     result = diff_specs(load_spec("1.1.0", spec_copy), load_spec("1.2.0", spec_copy))
     assert ("review_method.09", "major") in [(c.item, str(c.bump)) for c in result.changes]
     assert result.understated
+
+
+def test_each_problem_carries_its_id_and_a_sentence_made_from_that_id(spec_copy: Path) -> None:
+    # Three kinds of breakage at once: each problem names its kind by id, and its sentence is
+    # that kind's template (the values filled in), not a sentence written at the check.
+    edit(
+        spec_copy / "1.0.0" / "tables" / "death.yaml", "code_list: ethnic_category", "code_list: x"
+    )
+    edit(
+        spec_copy / "1.0.0" / "rules.yaml",
+        "id: death.dates.discharge_not_after_death",
+        "id: death.dates.admission_not_after_death",
+    )
+    found = check_spec(load_spec("1.0.0", spec_copy), spec_copy)
+    kinds = {p.id for p in found}
+    assert {"spec/code-list-missing", "spec/rule-id-twice", "spec/released-file-changed"} <= kinds
+    for problem in found:
+        shape = SPEC_PROBLEMS[problem.id].shape
+        pattern = ".*".join(re.escape(part) for part in re.split(r"\{\w+\}", shape))
+        assert re.fullmatch(pattern, problem.message, re.DOTALL), (problem.id, problem.message)
+    missing = next(p for p in found if p.id == "spec/code-list-missing")
+    assert missing.message == "refers to code list 'x', which is missing."

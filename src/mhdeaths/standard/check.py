@@ -10,9 +10,9 @@ released versions have not moved from their recorded checksums.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 import semver
@@ -33,8 +33,12 @@ from mhdeaths.spec import (
     load_spec,
     version_checksums,
 )
+from mhdeaths.standard.problems import SPEC_PROBLEMS
 
 RELEASED_FILE = "released.yaml"
+
+Add = Callable[..., None]
+"""How a check reports a problem: ``add(where, id, **values)``, the id one of ``SPEC_PROBLEMS``."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,8 @@ class Problem:
     version: str
     where: str
     message: str
+    id: str
+    """The kind of problem, an id of ``SPEC_PROBLEMS`` (the sentence is made from its template)."""
 
     def __str__(self) -> str:
         return f"{self.version} {self.where}: {self.message}"
@@ -58,8 +64,8 @@ def check_spec(spec: Spec, root: Path | None = None, *, releasing: bool = False)
     root = root or spec.path.parent
     problems: list[Problem] = []
 
-    def add(where: str, message: str) -> None:
-        problems.append(Problem(spec.version, where, message))
+    def add(where: str, kind: str, **values: object) -> None:
+        problems.append(Problem(spec.version, where, SPEC_PROBLEMS[kind].text(**values), kind))
 
     _check_fields(spec, add)
     _check_rules(spec, add)
@@ -72,46 +78,43 @@ def check_spec(spec: Spec, root: Path | None = None, *, releasing: bool = False)
     return problems
 
 
-def _check_fields(spec: Spec, add: Any) -> None:
+def _check_fields(spec: Spec, add: Add) -> None:
     names = {c.name for c in spec.code_lists}
     for code_list in spec.code_lists:
         seen: set[str] = set()
         for code in code_list.codes:
             if code.code in seen:
-                add(f"code list {code_list.name}", f"code {code.code!r} is listed twice.")
+                add(f"code list {code_list.name}", "spec/code-listed-twice", code=code.code)
             seen.add(code.code)
             if code.valid_from and code.valid_to and code.valid_to < code.valid_from:
-                add(f"code list {code_list.name}", f"code {code.code!r} ends before it starts.")
+                add(f"code list {code_list.name}", "spec/code-ends-before-start", code=code.code)
     definitions = {d.name for d in spec.definitions}
     for table in spec.tables:
         field_names = table.field_names
         for name in {n for n in field_names if field_names.count(n) > 1}:
-            add(f"table {table.name}", f"field {name!r} is defined more than once.")
+            add(f"table {table.name}", "spec/field-defined-twice", field=name)
         for key in table.key:
             if key not in field_names:
-                add(f"table {table.name}", f"key field {key!r} is not a field of the table.")
+                add(f"table {table.name}", "spec/key-not-a-field", field=key)
         for f in table.fields:
             where = f"field {table.name}.{f.name}"
             if f.code_list and f.code_list not in names:
-                add(where, f"refers to code list {f.code_list!r}, which is missing.")
+                add(where, "spec/code-list-missing", code_list=f.code_list)
             if semver.Version.is_valid(f.since) and semver.Version.parse(f.since) > spec.semver:
-                add(where, f"says it was introduced in {f.since}, after this version.")
+                add(where, "spec/field-later-than-version", since=f.since)
             if f.mandation is Mandation.DERIVED:
                 if f.derivation not in definitions:
-                    add(where, f"is derived by {f.derivation!r}, which is not a definition.")
+                    add(where, "spec/derivation-missing", definition=f.derivation)
             elif f.type is FieldType.BOOLEAN:
-                add(
-                    where,
-                    "is boolean, which only derived fields may be; submit a Y/N code instead.",
-                )
+                add(where, "spec/boolean-submitted")
             if f.submitted and f.example is None:
-                add(where, "has no example value.")
+                add(where, "spec/example-missing")
             if (
                 f.code_list in names
                 and f.example is not None
                 and f.example not in spec.code_list(f.code_list).valid_codes()
             ):
-                add(where, f"example {f.example!r} is not a code of {f.code_list}.")
+                add(where, "spec/example-not-a-code", example=f.example, code_list=f.code_list)
 
 
 def _known_fields(spec: Spec, table: str, rule: Rule | None = None) -> set[str]:
@@ -120,12 +123,12 @@ def _known_fields(spec: Spec, table: str, rule: Rule | None = None) -> set[str]:
     return set(spec.table(table).field_names)
 
 
-def _check_expression(spec: Spec, rule_or_def: Rule | Definition, add: Any, where: str) -> bool:
+def _check_expression(spec: Spec, rule_or_def: Rule | Definition, add: Add, where: str) -> bool:
     text = ex.bind_codes(rule_or_def.expression, ["X"])
     try:
         parsed = ex.parse(text)
     except ExpressionError as exc:
-        add(where, str(exc))
+        add(where, "spec/expression-invalid", error=exc)
         return False
     table_names = {t.name for t in spec.tables}
     ok = True
@@ -133,30 +136,30 @@ def _check_expression(spec: Spec, rule_or_def: Rule | Definition, add: Any, wher
         table, _, name = column.rpartition(".")
         table = table or rule_or_def.table
         if table not in table_names:
-            add(where, f"the expression names table {table!r}, which the spec does not have.")
+            add(where, "spec/expression-unknown-table", table=table)
             ok = False
         elif name not in _known_fields(
             spec, table, rule_or_def if isinstance(rule_or_def, Rule) else None
         ):
-            add(where, f"the expression names {column!r}, which is not a field of {table}.")
+            add(where, "spec/expression-unknown-field", column=column, table=table)
             ok = False
     return ok
 
 
-def _check_rules(spec: Spec, add: Any) -> None:
+def _check_rules(spec: Spec, add: Add) -> None:
     seen: set[str] = set()
     for rule in spec.rules:
         where = f"rule {rule.id}"
         if rule.id in seen:
-            add(where, "the rule id is used more than once.")
+            add(where, "spec/rule-id-twice")
             continue
         seen.add(rule.id)
         if rule.table not in {t.name for t in spec.tables}:
-            add(where, f"belongs to table {rule.table!r}, which the spec does not have.")
+            add(where, "spec/rule-unknown-table", table=rule.table)
             continue
         for name in rule.fields:
             if name not in _known_fields(spec, rule.table, rule):
-                add(where, f"lists field {name!r}, which is not a field of {rule.table}.")
+                add(where, "spec/rule-unknown-field", field=name, table=rule.table)
         if rule.code_list and rule.code_list not in {c.name for c in spec.code_lists}:
             # Reported once, at the field that names the list.
             continue
@@ -164,33 +167,33 @@ def _check_rules(spec: Spec, add: Any) -> None:
             continue
         parsed = ex.parse(ex.bind_codes(rule.expression, ["X"]))
         if rule.scope in {Scope.RECORD, Scope.STRUCTURE} and parsed.aggregate:
-            add(where, "is a record rule but its expression aggregates; make it a table rule.")
+            add(where, "spec/record-rule-aggregates")
             continue
         if rule.scope in {Scope.TABLE, Scope.CROSS_TABLE} and not parsed.aggregate:
-            add(where, f"is a {rule.scope.value} rule but its expression does not aggregate.")
+            add(where, "spec/table-rule-does-not-aggregate", scope=rule.scope.value)
             continue
         if rule.scope is Scope.CROSS_TABLE:
             for key in rule.group_by:
                 for table in ex.columns_by_table(parsed):
                     if key not in _known_fields(spec, table):
-                        add(where, f"groups by {key!r}, which is not a field of {table}.")
+                        add(where, "spec/group-by-unknown-field", key=key, table=table)
         try:
             if engine.example_fails(spec, rule, rule.example):
-                add(where, "its own valid example fails it.")
+                add(where, "spec/example-fails")
             if not engine.example_fails(spec, rule, rule.counterexample):
-                add(where, "its counterexample passes it, so the rule could never fail as written.")
+                add(where, "spec/counterexample-passes")
         except (pl.exceptions.PolarsError, SpecError, KeyError, ValueError) as exc:
-            add(where, f"its examples cannot be evaluated: {str(exc).splitlines()[0]}")
+            add(where, "spec/examples-not-evaluable", error=str(exc).splitlines()[0])
 
 
-def _check_definitions(spec: Spec, add: Any) -> None:
+def _check_definitions(spec: Spec, add: Add) -> None:
     for definition in spec.definitions:
         where = f"definition {definition.name}"
         if not _check_expression(spec, definition, add, where):
             continue
         table = spec.table(definition.table)
         if definition.name not in table.field_names:
-            add(where, f"derives {definition.name!r}, which is not a field of {table.name}.")
+            add(where, "spec/definition-not-a-field", name=definition.name, table=table.name)
             continue
         for example in definition.worked_examples:
             frame = engine.text_frame(table, [example.record])
@@ -199,15 +202,18 @@ def _check_definitions(spec: Spec, add: Any) -> None:
                     0, named=True
                 )
             except pl.exceptions.PolarsError as exc:
-                add(where, f"worked example {example.name} cannot be evaluated: {exc}")
+                add(where, "spec/worked-example-not-evaluable", example=example.name, error=exc)
                 continue
             for name, expected in example.expected.items():
                 got = derived.get(name)
                 if _plain(got) != _plain(expected):
                     add(
                         where,
-                        f"worked example {example.name} derives {name} = {got!r}, "
-                        f"but it says {expected!r}.",
+                        "spec/worked-example-wrong",
+                        example=example.name,
+                        field=name,
+                        got=got,
+                        expected=expected,
                     )
 
 
@@ -217,19 +223,19 @@ def _plain(value: object) -> object:
     return value
 
 
-def _check_attribution(spec: Spec, add: Any) -> None:
+def _check_attribution(spec: Spec, add: Add) -> None:
     death = _known_fields(spec, "death")
     for key in spec.attribution.order_by:
         try:
             parsed = ex.parse(key.expression)
         except ExpressionError as exc:
-            add("attribution", str(exc))
+            add("attribution", "spec/expression-invalid", error=exc)
             continue
         for column in parsed.columns - death:
-            add("attribution", f"orders by {column!r}, which is not a field of death.")
+            add("attribution", "spec/attribution-order-unknown-field", column=column)
     for name in spec.attribution.match_on:
         if name not in death:
-            add("attribution", f"matches on {name!r}, which is not a field of death.")
+            add("attribution", "spec/attribution-match-unknown-field", field=name)
     table = spec.table("death")
     for example in spec.attribution.worked_examples:
         name = example.get("name", "?")
@@ -243,7 +249,7 @@ def _check_attribution(spec: Spec, add: Any) -> None:
         try:
             ranks = engine.attribution_rank(spec, frame).to_list()
         except pl.exceptions.PolarsError as exc:
-            add("attribution", f"worked example {name} cannot be evaluated: {exc}")
+            add("attribution", "spec/worked-example-not-evaluable", example=name, error=exc)
             continue
         chosen = [
             r.get("org_id_provider") for r, rank in zip(records, ranks, strict=True) if rank == 1
@@ -251,32 +257,31 @@ def _check_attribution(spec: Spec, add: Any) -> None:
         if chosen != [example.get("attributed_to")]:
             add(
                 "attribution",
-                f"worked example {name} attributes the death to {', '.join(map(str, chosen))}, "
-                f"but it says {example.get('attributed_to')}.",
+                "spec/attribution-example-wrong",
+                example=name,
+                chosen=", ".join(map(str, chosen)),
+                expected=example.get("attributed_to"),
             )
 
 
-def _check_change(spec: Spec, add: Any) -> None:
+def _check_change(spec: Spec, add: Add) -> None:
     change = spec.change
     if change.version != spec.version:
-        add("changes.yaml", f"is the entry of version {change.version}, not {spec.version}.")
+        add("changes.yaml", "spec/change-other-version", entry=change.version, version=spec.version)
     if change.bump not in {"major", "minor", "patch"}:
-        add("changes.yaml", f"bump {change.bump!r} is not major, minor or patch.")
+        add("changes.yaml", "spec/change-bump-unknown", bump=change.bump)
     if change.status not in {"draft", "approved", "effective", "retired", "released"}:
-        add(
-            "changes.yaml",
-            f"status {change.status!r} is not draft, approved, effective or retired.",
-        )
+        add("changes.yaml", "spec/change-status-unknown", status=change.status)
     ids = {r.id for r in spec.rules}
     for rule_id in change.rules_added:
         if rule_id not in ids:
-            add("changes.yaml", f"lists {rule_id!r} as added, but the version has no such rule.")
+            add("changes.yaml", "spec/change-added-rule-missing", rule=rule_id)
     for rule_id in change.rules_retired:
         if rule_id in ids:
-            add("changes.yaml", f"lists {rule_id!r} as retired, but the version still has it.")
+            add("changes.yaml", "spec/change-retired-rule-present", rule=rule_id)
 
 
-def _check_against_previous(spec: Spec, root: Path, add: Any) -> None:
+def _check_against_previous(spec: Spec, root: Path, add: Add) -> None:
     """The change log says what changed since the version before: rules added and retired, a
     later effective period, and the bump the version numbers make."""
     earlier = [v for v in available_versions(root) if semver.Version.parse(v) < spec.semver]
@@ -291,25 +296,35 @@ def _check_against_previous(spec: Spec, root: Path, add: Any) -> None:
     for rule_id in sorted(ours - theirs - set(change.rules_added)):
         add(
             "changes.yaml",
-            f"rule {rule_id} is new since {previous.version} but is not listed in rules_added.",
+            "spec/change-new-rule-unlisted",
+            rule=rule_id,
+            previous=previous.version,
         )
     for rule_id in sorted(theirs - ours - set(change.rules_retired)):
         add(
             "changes.yaml",
-            f"rule {rule_id} of {previous.version} is gone but is not listed in rules_retired.",
+            "spec/change-gone-rule-unlisted",
+            rule=rule_id,
+            previous=previous.version,
         )
     if change.effective_from <= previous.effective_from:
         add(
             "changes.yaml",
-            f"takes effect from {change.effective_from}, not after {previous.version} "
-            f"({previous.effective_from}).",
+            "spec/change-not-later",
+            effective_from=change.effective_from,
+            previous=previous.version,
+            previous_from=previous.effective_from,
         )
     a, b = previous.semver, spec.semver
     declared = "major" if b.major != a.major else "minor" if b.minor != a.minor else "patch"
     if change.bump != declared:
         add(
             "changes.yaml",
-            f"says the bump is {change.bump}, but {previous.version} to {spec.version} is {declared}.",
+            "spec/change-wrong-bump",
+            bump=change.bump,
+            previous=previous.version,
+            version=spec.version,
+            declared=declared,
         )
 
 
@@ -318,7 +333,7 @@ def _meaning(rule: Rule) -> tuple[object, ...]:
     return (rule.table, rule.scope, tuple(sorted(rule.fields)), " ".join(rule.expression.split()))
 
 
-def _check_rule_history(spec: Spec, root: Path, add: Any) -> None:
+def _check_rule_history(spec: Spec, root: Path, add: Add) -> None:
     """Rule ids are stable: same id, same meaning, in every version; a retired id stays retired."""
     retired: dict[str, str] = {}
     for version in available_versions(root):
@@ -337,15 +352,11 @@ def _check_rule_history(spec: Spec, root: Path, add: Any) -> None:
         for rule in spec.rules:
             earlier = theirs.get(rule.id)
             if earlier is not None and _meaning(earlier) != _meaning(rule):
-                add(
-                    f"rule {rule.id}",
-                    f"the id is reused with a new meaning (its expression, fields or scope differ "
-                    f"from version {version}); give the changed rule a new id and retire this one.",
-                )
+                add(f"rule {rule.id}", "spec/rule-id-reused", version=version)
     for rule in spec.rules:
         when = retired.get(rule.id)
         if when is not None and semver.Version.parse(when) <= spec.semver:
-            add(f"rule {rule.id}", f"the id was retired in {when} and must not be used again.")
+            add(f"rule {rule.id}", "spec/rule-id-retired", version=when)
 
 
 def released_checksums(root: Path) -> dict[str, dict[str, str]]:
@@ -356,22 +367,20 @@ def released_checksums(root: Path) -> dict[str, dict[str, str]]:
     return {str(v): dict(files) for v, files in data.items()}
 
 
-def _check_released(spec: Spec, root: Path, add: Any, releasing: bool) -> None:
+def _check_released(spec: Spec, root: Path, add: Add, releasing: bool) -> None:
     recorded = released_checksums(root).get(spec.version)
     if recorded is None:
         if spec.status == "released" and not releasing:
-            add("version.yaml", "says released, but no checksums are recorded in released.yaml.")
+            add("version.yaml", "spec/released-unrecorded")
         return
     actual = version_checksums(spec.path)
     for name in sorted(set(recorded) | set(actual)):
         if name not in actual:
-            add(name, "a file of this released version has been removed.")
+            add(name, "spec/released-file-removed")
         elif name not in recorded:
-            add(name, "a file has been added to this released version.")
+            add(name, "spec/released-file-added")
         elif recorded[name] != actual[name]:
-            add(
-                name, "this file of a released version has changed; released versions never change."
-            )
+            add(name, "spec/released-file-changed")
 
 
 def record_release(spec: Spec, root: Path) -> Path:
