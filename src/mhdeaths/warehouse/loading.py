@@ -14,7 +14,7 @@ import datetime as dt
 import hashlib
 import json
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -31,13 +31,14 @@ from mhdeaths.engines.sql_engine import derive_sql, ident, register_frame
 from mhdeaths.errors import WarehouseError
 from mhdeaths.limits import DEFAULT_LIMITS, Limits
 from mhdeaths.spec import Severity, Spec
+from mhdeaths.validate.intake import ReadSubmission, read_submission
 from mhdeaths.validate.profiles import Profile, profile_for
 from mhdeaths.validate.reading import fill
 from mhdeaths.validate.render import write_reports
 from mhdeaths.validate.report import Report, Verdict
 from mhdeaths.validate.report_files import report_stem
 from mhdeaths.validate.submission_files import SubmissionFiles, group_submission_files
-from mhdeaths.validate.validator import ValidatedSubmission, validate
+from mhdeaths.validate.validator import ValidatedSubmission, check_submission
 from mhdeaths.warehouse.canonical import (
     CanonicalModel,
     canonical_spec,
@@ -178,16 +179,18 @@ class Loader:
         received = received_at or _now()  # when it came in, not when its validation ended
         if profile is None and provider is None and group.provider:
             profile = profile_for(group.provider)
+        read = read_submission(
+            list(group.paths),
+            profile=profile,
+            provider=provider,
+            spec_root=self.spec_root,
+            limits=limits,
+        )
+        # Between the read step and the check step: the insert runs while the rules do.
         early = _EarlyInsert(self.con, self.model, self.canonical, self.key)
         try:
-            result = validate(
-                list(group.paths),
-                profile=profile,
-                provider=provider,
-                spec_root=self.spec_root,
-                limits=limits,
-                on_read=early.start,
-            )
+            early.start(read)
+            result = check_submission(read)
         except BaseException:
             early.abandon()
             raise
@@ -242,13 +245,14 @@ class _Inserted:
 
 
 class _EarlyInsert:
-    """A large submission's records, inserted on a thread while the validation runs.
+    """A large submission's records, inserted on a thread while validation's check step runs.
 
-    On two cores the validation leaves one of them idle much of the time, and the insert (DuckDB's
-    scan, pseudonyms, derivations and compression) is about as long again: run side by side, they
-    take little more than the longer of the two. The records are typed from the text the
-    validator reads, by the same function it types them with (so they are the validated values),
-    and go into a transaction that only a validated submission's registry row commits; a rejected
+    The loader starts it between the read step and the check step. On two cores the checks
+    leave one of them idle much of the time, and the insert (DuckDB's scan, pseudonyms,
+    derivations and compression) is about as long again: run side by side, they take little more
+    than the longer of the two. The records are typed from the text the read step found, by the
+    same function the checks type them with (so they are the validated values), and go into a
+    transaction that only a validated submission's registry row commits; a rejected
     submission's is rolled back. Nothing else uses the connection until the thread is done.
     """
 
@@ -266,12 +270,12 @@ class _EarlyInsert:
         self.job: Future[_Inserted] | None = None
         self.began = False
 
-    def start(
-        self, spec: Spec, texts: Mapping[str, pl.DataFrame], rows: Mapping[str, pl.Series]
-    ) -> None:
+    def start(self, read: ReadSubmission) -> None:
+        """Start inserting the records the read step found, if there are enough to be worth it."""
+        texts = read.texts
         if max((t.height for t in texts.values()), default=0) >= EARLY_RECORDS:
             self.job = Future()
-            insert = partial(self._insert, spec, dict(texts), dict(rows))
+            insert = partial(self._insert, read.spec, texts, read.rows)
             threading.Thread(target=fill, args=(self.job, insert), daemon=True).start()
 
     def _insert(
