@@ -1,7 +1,8 @@
 """Load submissions into the warehouse: only validated ones, each in one transaction, with history.
 
-The loader validates every submission itself and refuses a rejected one (writing its report for
-the provider to read, where the caller asks). An accepted submission goes in whole or not at all:
+The loader validates every submission itself and refuses a rejected one, returning its report
+(the caller writes it where its provider will read it: see ``mhdeaths.jobs.load_reports``). It
+writes nothing but the warehouse. An accepted submission goes in whole or not at all:
 its registry row, its files, every record as submitted, in the canonical model, with pseudonyms in
 place of NHS numbers and the agreed definitions, both made by DuckDB as it inserts (the
 definitions from the spec's own expressions). The same content loaded twice changes nothing; a later submission for the same
@@ -34,9 +35,7 @@ from mhdeaths.spec import Severity, Spec
 from mhdeaths.validate.intake import ReadSubmission, read_submission
 from mhdeaths.validate.profiles import Profile, profile_for
 from mhdeaths.validate.reading import fill
-from mhdeaths.validate.render import write_reports
 from mhdeaths.validate.report import Report, Verdict
-from mhdeaths.validate.report_files import report_stem
 from mhdeaths.validate.submission_files import SubmissionFiles, group_submission_files
 from mhdeaths.validate.validator import ValidatedSubmission, check_submission
 from mhdeaths.warehouse.canonical import (
@@ -61,7 +60,9 @@ class LoadOutcome:
     label: str
     status: Status
     report: Report
-    """The validation report (for a rejected submission, also written to ``reports``)."""
+    """The validation report, for the caller to show or write (the loader writes no file)."""
+    paths: tuple[Path, ...] = ()
+    """The submission's files (a report's name falls back on their names)."""
     submission_id: int | None = None
     """The new submission's id, or (unchanged) the id of the identical one already loaded."""
     supersedes: int | None = None
@@ -71,8 +72,9 @@ class LoadOutcome:
     death_rows: int = 0
     activity_rows: int = 0
     reports: tuple[Path, ...] = ()
-    """The validation report's files, when written: by ``load`` for a rejected submission (to
-    read and fix), by ``mhdeaths run`` for every submission (beside its files)."""
+    """The validation report's files, once a caller has written them (``mhdeaths.jobs.
+    load_reports``): a rejected submission's in a folder of reports, or every submission's beside
+    its files."""
 
     @property
     def provider(self) -> str | None:
@@ -106,17 +108,15 @@ def load(
     profile: Profile | None = None,
     provider: str | None = None,
     spec_root: Path | None = None,
-    reports_dir: Path | None = None,
     progress: Callable[[LoadOutcome], None] | None = None,
     limits: Limits = DEFAULT_LIMITS,
 ) -> list[LoadOutcome]:
-    """Validate and load every submission among the files; a rejected one is reported (into
-    ``reports_dir``, by default reports/ beside the warehouse), not loaded.
+    """Validate and load every submission among the files; a rejected one is not loaded, and its
+    outcome carries its report. ``progress`` is given each outcome as soon as it is known.
 
     The warehouse is opened (and upgraded) first, so a busy warehouse fails before any work.
     """
     groups = group_submission_files(paths)
-    reports_dir = reports_dir or warehouse.parent / "reports"
     outcomes = []
     with open_loader(warehouse, key=key, spec_root=spec_root) as loader:
         for group in groups:
@@ -125,7 +125,6 @@ def load(
                 received_at=received_at,
                 profile=profile,
                 provider=provider,
-                reports_dir=reports_dir,
                 limits=limits,
             )
             outcomes.append(outcome)
@@ -168,11 +167,10 @@ class Loader:
         received_at: dt.datetime | None = None,
         profile: Profile | None = None,
         provider: str | None = None,
-        reports_dir: Path | None = None,
         limits: Limits = DEFAULT_LIMITS,
     ) -> LoadOutcome:
-        """Validate one submission and load it if accepted. A rejected one's report is written
-        into ``reports_dir`` (when given; otherwise the caller writes it where it wants).
+        """Validate one submission and load it if accepted; a rejected one's outcome carries its
+        report, for the caller to write where it wants.
 
         A file that cannot be read at all raises its ``UserError`` before anything is written.
         """
@@ -195,16 +193,10 @@ class Loader:
             early.abandon()
             raise
         report = result.report
-        base = LoadOutcome(label=group.label, status="rejected", report=report)
+        base = LoadOutcome(label=group.label, status="rejected", report=report, paths=group.paths)
         if result.submission is None:
             early.abandon()
-            if reports_dir is None:
-                return base
-            stem = report_stem(
-                report, group.paths, digest=content_sha256(report), spec_root=self.spec_root
-            )
-            written = write_reports(report, reports_dir, stem, ["html", "json"])
-            return replace(base, reports=tuple(written))
+            return base
         return _store(
             self.con,
             result.submission,
