@@ -25,6 +25,16 @@ from mhdeaths.spec import FieldType, Spec, SpecField, Table, available_versions,
 from mhdeaths.validate.profiles import Profile, ProfileError, apply_profile, profile_for
 from mhdeaths.validate.reading import Sheet, SourceFile, SubmissionFileError, read_file
 
+VERSION_SHOWN_LENGTH = 12
+"""The longest declared spec version that is not one of ours a message or report repeats.
+
+The spec's pattern for ``spec_version`` is unbounded (``[0-9]+`` in each part), so the pattern
+alone would let any run of digits and dots through: a value typed into the wrong column, even an
+identifier. Twelve leaves room beyond any version we could plausibly release (``10.20.300`` is
+nine characters); a longer run of digits and dots is more likely a misplaced value than a version,
+and is withheld, as is anything the guard reads as an identifier. A spec version whose
+``spec_version`` field sets a ``max_length`` bounds it by that instead."""
+
 
 @dataclass(frozen=True)
 class TablePart:
@@ -52,7 +62,7 @@ class ReadSubmission:
     spec: Spec
     """The spec version the records are checked against (chosen, or declared by the file)."""
     declared: str | None
-    """The version the file declares, as a report may show it."""
+    """The version the file declares, as a report may show it (see ``VERSION_SHOWN_LENGTH``)."""
     profile: Profile | None
     sources: tuple[SourceFile, ...]
     parts: tuple[TablePart, ...]
@@ -153,7 +163,8 @@ def _version_shown(declared: str | None, known: list[str], spec_root: Path | Non
     field = field_of(spec, "", "spec_version")
     shown = guard.WITHHELD
     pattern = field.pattern if field else None
-    if pattern and re.fullmatch(pattern, declared) and len(declared) <= 12:
+    longest = (field.max_length if field else None) or VERSION_SHOWN_LENGTH
+    if pattern and re.fullmatch(pattern, declared) and len(declared) <= longest:
         shown = declared if not guard.looks_identifying(declared) else guard.WITHHELD
     return shown
 
@@ -298,6 +309,7 @@ def field_of(spec: Spec, table: str, name: str) -> SpecField | None:
 
 
 __all__ = [
+    "VERSION_SHOWN_LENGTH",
     "ReadSubmission",
     "TablePart",
     "field_of",
