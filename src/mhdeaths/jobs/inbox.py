@@ -86,11 +86,13 @@ def run_inbox(
     limits: Limits = DEFAULT_LIMITS,
 ) -> InboxRun:
     """Validate and load every submission in ``inbox``, then write the benchmarks into ``out``."""
+    # The user typed the inbox's path, so it is shown as typed (docs/privacy.md); only the
+    # folders below it, named by whoever sent the files, are guarded.
     if not inbox.is_dir():
-        raise UserError(f"{guard.name(inbox)} is not a folder of submissions.")
+        raise UserError(f"{inbox} is not a folder of submissions.")
     groups = group_submission_files([inbox])
     if not groups:
-        raise UserError(f"There are no submission files in {guard.name(inbox)}.")
+        raise UserError(f"There are no submission files in {inbox}.")
     received: list[Received] = []
     with open_loader(warehouse, key=key, spec_root=spec_root) as loader:
         for group in groups:
