@@ -27,7 +27,7 @@ __all__ = ["browser"]  # the fixture, imported so pytest finds it here
 def published(tmp_path_factory: pytest.TempPathFactory) -> Published:
     folder = tmp_path_factory.mktemp("benchmark-browser")
     warehouse = folder / "warehouse.duckdb"
-    load(warehouse, [EXAMPLES], key=demo_key(), reports_dir=folder / "reports")
+    load(warehouse, [EXAMPLES], key=demo_key())
     return publish_benchmarks(warehouse, folder / "out")
 
 

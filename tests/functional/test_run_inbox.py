@@ -85,6 +85,15 @@ def test_an_inbox_that_is_not_a_folder_is_one_sentence(tmp_path: Path) -> None:
     assert "Traceback" not in run.output
 
 
+def test_the_inbox_the_user_typed_is_shown_as_typed(tmp_path: Path) -> None:
+    # A date in the path the user typed is theirs to see (the guard would hide it in a folder
+    # below the inbox, which whoever sent the files named).
+    missing = tmp_path / "received 2027-12-05"
+    run = mhdeaths("run", missing, "-w", tmp_path / "w.duckdb", "--demo-key")
+    assert run.code == 2, run.output
+    assert run.stderr.strip() == f"error: {missing} is not a folder of submissions.", run.stderr
+
+
 def test_an_unreadable_file_is_listed_and_the_rest_still_goes_in(tmp_path: Path) -> None:
     inbox = tmp_path / "inbox"
     shutil.copytree(EXAMPLES / "RZ9", inbox)

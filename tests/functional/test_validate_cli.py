@@ -19,8 +19,10 @@ import polars as pl
 import pytest
 from nhs_number.validate import calculate_checksum
 
+from mhdeaths.guard import looks_identifying
 from mhdeaths.spec import load_spec
 from mhdeaths.synth import SynthOptions, generate
+from mhdeaths.validate.intake import VERSION_SHOWN_LENGTH
 from mhdeaths.validate.render import CSV_COLUMNS
 from mhdeaths.validate.report import Report
 
@@ -325,6 +327,23 @@ def test_an_error_quoting_the_file_is_still_one_sentence(
     run = mhdeaths("validate", path)
     assert run.code == 2, run.output
     assert one_sentence(run).startswith("The file declares spec version 9.9.9, which")
+
+
+def test_a_declared_version_is_repeated_only_up_to_its_named_length(
+    tmp_path: Path, clean: pl.DataFrame
+) -> None:
+    # The spec's pattern for a version is unbounded: only the length keeps a long run of digits
+    # and dots (a value in the wrong column) from being repeated.
+    longest = "100.100." + "1" * (VERSION_SHOWN_LENGTH - len("100.100."))
+    for declared, shown in ((longest, longest), (longest + "1", "(value withheld)")):
+        assert not looks_identifying(declared)  # withheld, if at all, for its length
+        path = write(
+            clean.with_columns(pl.lit(declared).alias("spec_version")),
+            tmp_path / "RZ1_2027-10_death.csv",
+        )
+        run = mhdeaths("validate", path)
+        assert run.code == 2, run.output
+        assert one_sentence(run).startswith(f"The file declares spec version {shown}, which")
 
 
 # --- Truncation ------------------------------------------------------------------------------

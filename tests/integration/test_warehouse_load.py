@@ -14,13 +14,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mhdeaths.engines import polars_engine as engine
+from mhdeaths.jobs.load_reports import write_rejected_report, write_report_beside
 from mhdeaths.paths import warehouse_root
 from mhdeaths.spec import load_spec
 from mhdeaths.synth import SynthOptions, generate
+from mhdeaths.validate.render import to_json
+from mhdeaths.validate.report import Verdict
 from mhdeaths.validate.validator import validate
 from mhdeaths.warehouse import loading, schema
 from mhdeaths.warehouse.canonical import WarehouseError, check_canonical, load_canonical
-from mhdeaths.warehouse.loading import load
+from mhdeaths.warehouse.loading import content_sha256, load
 from mhdeaths.warehouse.pseudonym import demo_key
 from mhdeaths.warehouse.schema import migrations, upgrade
 from mhdeaths.warehouse.store import connect, table_columns
@@ -111,6 +114,36 @@ def test_records_inserted_while_validating_a_rejected_submission_are_rolled_back
     (loaded,) = load(warehouse, [death_file], key=KEY)
     assert loaded.status == "loaded" and loaded.submission_id == 1
     assert rows(warehouse, "SELECT count(*) FROM death_record") == [(text.height,)]
+
+
+def test_the_loader_writes_nothing_but_the_warehouse_and_its_callers_name_the_report(
+    tmp_path: Path, synthetic: Path
+) -> None:
+    death_file = _biggest_death_file(synthetic / "v2")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    bad = inbox / death_file.name
+    text = pl.read_csv(death_file, infer_schema=False)
+    text.with_columns(pl.lit("X").alias("record_action")).write_csv(bad)
+    warehouse = tmp_path / "w" / "w.duckdb"
+    (rejected,) = load(warehouse, [bad], key=KEY)
+    assert rejected.status == "rejected" and rejected.verdict is Verdict.REJECTED
+    assert rejected.paths == (bad,) and rejected.reports == ()
+    # No report anywhere: not beside the files, not in reports/ beside the warehouse.
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == sorted(
+        [bad.name, *(p.name for p in warehouse.parent.iterdir())]
+    )
+    assert not (warehouse.parent / "reports").exists()
+    # The callers write it: into a shared folder under the content's hash, or beside the files.
+    shared = write_rejected_report(rejected, tmp_path / "reports")
+    stem = f"{rejected.provider}_{rejected.reporting_period}_{content_sha256(rejected.report)[:8]}"
+    assert [p.name for p in shared.reports] == [f"{stem}.report.html", f"{stem}.report.json"]
+    assert shared.reports[1].read_text() == to_json(rejected.report)
+    beside = write_report_beside(rejected)
+    assert [p.parent for p in beside.reports] == [inbox, inbox]
+    assert beside.reports[1].name == f"{rejected.provider}_{rejected.reporting_period}.report.json"
+    (loaded,) = load(warehouse, [death_file], key=KEY)
+    assert write_rejected_report(loaded, tmp_path / "reports") == loaded  # only rejected ones
 
 
 def _biggest_death_file(folder: Path) -> Path:

@@ -3,7 +3,7 @@
 - valid records give no findings, in every spec version;
 - one corrupted cell yields exactly that rule's finding, at that record's row and column;
 - findings do not depend on the order of the records;
-- validation is deterministic;
+- validation is deterministic, and is its read step then its check step;
 - every failure is counted, and the data quality measures count what the file holds.
 
 Each example writes its files in a temporary folder of its own (hypothesis does not reset pytest's
@@ -30,7 +30,7 @@ from mhdeaths.periods import period_start
 from mhdeaths.spec import Mandation, Scope, Severity, Spec, load_spec
 from mhdeaths.synth import SynthOptions, generate, provider_codes
 from mhdeaths.validate.report import Finding, Report, Verdict
-from mhdeaths.validate.validator import validate
+from mhdeaths.validate.validator import check_submission, read_submission, validate
 
 from ..conftest import SPEC_ROOT, VERSIONS
 from .validator_data import (
@@ -389,6 +389,32 @@ def test_validating_the_same_files_twice_gives_the_same_report(
     assert once == twice
     # Nothing about where the file sits or when it was read: only its name and contents.
     assert once == elsewhere
+
+
+@settings(max_examples=10, **SETTINGS)
+@given(version=VERSION, seed=SEEDS, start=STARTS, error_rate=st.sampled_from([0.0, 0.3]))
+def test_the_read_step_then_the_check_step_is_validation(
+    version: str, seed: int, start: str, error_rate: float
+) -> None:
+    # The loader runs the two steps itself, its insert reading the read step's tables on a thread
+    # while the checks run: the checks must give validate's report, and leave the tables as read.
+    spec = SPECS[version]
+    with tempfile.TemporaryDirectory() as tmp:
+        result = _synth(spec, Path(tmp), seed=seed, start=start, busy=True, error_rate=error_rate)
+        read = read_submission(result.files)
+        texts = {table: text.clone() for table, text in read.texts.items()}
+        checked = check_submission(read)
+        whole = validate(result.files)
+    assert read.spec.version == version
+    assert checked.report.model_dump_json() == whole.report.model_dump_json()
+    assert (checked.submission is None) == (whole.submission is None)
+    assert set(texts) == {t.name for t in whole.report.tables}
+    for table, text in read.texts.items():
+        assert text.equals(texts[table]), table
+        # A record's row as a person sees it: below the header (line 1), one row per record.
+        rows = read.rows[table]
+        assert rows.len() == text.height == rows.n_unique(), table
+        assert text.height == 0 or int(rows.min()) >= 2  # type: ignore[arg-type]
 
 
 # --- 5. Counts are complete ----------------------------------------------------------------------

@@ -163,21 +163,23 @@ def load(
     Exits 0 when every submission was loaded (or was already there), 1 when any was rejected,
     3 when the warehouse is busy with another process.
     """
+    from mhdeaths.jobs.load_reports import write_rejected_report
     from mhdeaths.validate.profiles import load_profile
     from mhdeaths.warehouse.loading import load as load_files
 
     if provider and profile_path:
         raise UserError("Give --provider or --profile, not both.")
     limits = Limits.parse(limit)
+    path = _path(warehouse)
+    folder = reports or path.parent / "reports"
     outcomes = load_files(
-        _path(warehouse),
+        path,
         files,
         key=pseudonym_key(key_file, demo_key),
         received_at=received_at,
         profile=load_profile(profile_path) if profile_path else None,
         provider=provider,
-        reports_dir=reports,
-        progress=lambda o: out.print(describe(o)),
+        progress=lambda o: out.print(describe(write_rejected_report(o, folder))),
         limits=limits,
     )
     counts = {s: sum(o.status == s for o in outcomes) for s in ("loaded", "unchanged", "rejected")}

@@ -14,6 +14,7 @@ from pathlib import Path
 from mhdeaths.benchmark.run import publish_benchmarks
 from mhdeaths.errors import SpecCheckFailed
 from mhdeaths.jobs.inbox import rejection_reasons
+from mhdeaths.jobs.load_reports import write_rejected_report
 from mhdeaths.paths import examples_root
 from mhdeaths.spec import available_versions, load_spec
 from mhdeaths.standard.check import check_spec
@@ -52,14 +53,15 @@ def run_demo(
     # The demo starts from an empty warehouse every time, so that it always tells the same story.
     for stale in (warehouse, Path(f"{warehouse}.wal")):
         stale.unlink(missing_ok=True)
-    outcomes = load(
-        warehouse,
-        [examples],
-        key=demo_key(),
-        spec_root=spec_root,
-        reports_dir=out / "reports",
-        progress=lambda o: progress(_line(o)),
-    )
+    outcomes: list[LoadOutcome] = []
+
+    def loaded(outcome: LoadOutcome) -> None:
+        # Written as each comes in, so that its line can say where its report is.
+        outcome = write_rejected_report(outcome, out / "reports", spec_root=spec_root)
+        outcomes.append(outcome)
+        progress(_line(outcome))
+
+    load(warehouse, [examples], key=demo_key(), spec_root=spec_root, progress=loaded)
     accepted = sum(o.status != "rejected" for o in outcomes)
     progress(f"Loaded {accepted} accepted submission(s) into the warehouse {warehouse}.")
     s = status(warehouse)

@@ -10,18 +10,17 @@ in the warehouse.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from mhdeaths import guard
 from mhdeaths.benchmark.compute import NoActivity
 from mhdeaths.benchmark.run import Published, publish_benchmarks
 from mhdeaths.errors import UserError, WarehouseError
+from mhdeaths.jobs.load_reports import write_report_beside
 from mhdeaths.limits import DEFAULT_LIMITS, Limits
 from mhdeaths.spec import Severity
-from mhdeaths.validate.render import write_reports
 from mhdeaths.validate.report import Report
-from mhdeaths.validate.report_files import report_stem
 from mhdeaths.validate.submission_files import group_submission_files
 from mhdeaths.warehouse.loading import LoadOutcome, open_loader
 from mhdeaths.warehouse.pseudonym import PseudonymKey
@@ -87,11 +86,13 @@ def run_inbox(
     limits: Limits = DEFAULT_LIMITS,
 ) -> InboxRun:
     """Validate and load every submission in ``inbox``, then write the benchmarks into ``out``."""
+    # The user typed the inbox's path, so it is shown as typed (docs/privacy.md); only the
+    # folders below it, named by whoever sent the files, are guarded.
     if not inbox.is_dir():
-        raise UserError(f"{guard.name(inbox)} is not a folder of submissions.")
+        raise UserError(f"{inbox} is not a folder of submissions.")
     groups = group_submission_files([inbox])
     if not groups:
-        raise UserError(f"There are no submission files in {guard.name(inbox)}.")
+        raise UserError(f"There are no submission files in {inbox}.")
     received: list[Received] = []
     with open_loader(warehouse, key=key, spec_root=spec_root) as loader:
         for group in groups:
@@ -104,10 +105,7 @@ def run_inbox(
                 # the rest of the inbox still goes in.
                 one = Received(group.label, None, error=guard.message(str(exc)))
             else:
-                folder = group.paths[0].parent
-                stem = report_stem(outcome.report, group.paths, spec_root=spec_root)
-                written = write_reports(outcome.report, folder, stem, ["html", "json"])
-                one = Received(group.label, replace(outcome, reports=tuple(written)))
+                one = Received(group.label, write_report_beside(outcome, spec_root=spec_root))
             received.append(one)
             if progress:
                 progress(one)

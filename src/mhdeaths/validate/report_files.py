@@ -4,8 +4,9 @@ A report's file name comes from the submission (its provider and period), and a 
 written by someone else: an ``org_id_provider`` of ``../../../../elsewhere/`` must not choose the
 folder. So the one function that names reports, ``report_stem``, builds the name only from values
 that match the spec's own strict patterns (an ODS code, a ``CCYY-MM`` period) and otherwise falls
-back to a fixed name; and every file the validator, the loader and ``run`` write is checked by
-``mhdeaths.output.folders.inside`` to lie directly in its output folder.
+back to a fixed name; and every report file the validator and the jobs that run the loader
+(``mhdeaths.jobs.load_reports``) write is checked by ``mhdeaths.output.folders.inside`` to lie
+directly in its output folder.
 """
 
 from __future__ import annotations

@@ -1,48 +1,38 @@
 """Validate a provider's submission: every finding by file, row, column and rule, offline.
 
-This is the validator's public entry point. ``validate`` reads the files (``reading``), maps the
-provider's own headers and codes (``profile``), picks the spec version the file declares, evaluates
-every rule of that version (``validation``) and assembles the ``Report``. Only when nothing is
-rejected does it also return a ``ValidatedSubmission``: the one object the warehouse accepts, so
-unvalidated data cannot reach it.
+This is the validator's public entry point. Validation is two steps: the read step
+(``read_submission``, in ``intake``) reads the files, maps the provider's own headers and codes
+and picks the spec version the file declares; the check step (``check_submission``) evaluates
+every rule of that version (``evaluation``) and assembles the ``Report``. ``validate`` is the two
+in turn. Only when nothing is rejected does the check step also return a ``ValidatedSubmission``:
+the one object the warehouse accepts, so unvalidated data cannot reach it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import re
-from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
 from mhdeaths import guard
-from mhdeaths.errors import SpecError, UserError
+from mhdeaths.errors import SpecError
 from mhdeaths.limits import DEFAULT_LIMITS, Limits
 from mhdeaths.periods import period_start
-from mhdeaths.spec import (
-    FieldType,
-    Rule,
-    Scope,
-    Severity,
-    Spec,
-    SpecField,
-    Table,
-    available_versions,
-    load_spec,
-)
+from mhdeaths.spec import Rule, Scope, Severity, Spec
 from mhdeaths.validate.evaluation import Evaluation, FieldMeasures, RuleOutcome, evaluate
-from mhdeaths.validate.profiles import Profile, ProfileError, apply_profile, profile_for
-from mhdeaths.validate.reading import (
-    Sheet,
-    SourceFile,
-    SubmissionFileError,
-    column_letter,
-    read_file,
+from mhdeaths.validate.intake import (
+    ReadSubmission,
+    TablePart,
+    field_of,
+    first_value,
+    read_submission,
 )
+from mhdeaths.validate.profiles import Profile, profile_for
+from mhdeaths.validate.reading import SourceFile, column_letter
 from mhdeaths.validate.report import (
     FieldQuality,
     FileInfo,
@@ -56,29 +46,13 @@ from mhdeaths.validate.report import (
 DEFAULT_SAMPLE = 100
 """The most findings listed per rule; every failure is still counted."""
 
-_REJECTS = (Severity.FILE_REJECT, Severity.RECORD_REJECT)
 _ORDER = {Severity.FILE_REJECT: 0, Severity.RECORD_REJECT: 1, Severity.WARNING: 2, Severity.INFO: 3}
-
-
-@dataclass(frozen=True)
-class TablePart:
-    """One table of the submission as found: where it came from and its text under field names."""
-
-    table: str
-    source: SourceFile
-    sheet: Sheet
-    text: pl.DataFrame
-    """One column per submitted field of the spec version (absent ones empty)."""
-    field_headers: dict[str, tuple[int, str]]
-    """Field name -> (0-based column position, header as found)."""
-    columns: pl.DataFrame
-    """The column table the structure rules read."""
 
 
 class ValidatedSubmission:
     """A submission that passed validation: the only thing the warehouse will load.
 
-    Built only by ``validate``; its tables hold the typed values and the derived fields.
+    Built only by ``check_submission``; its tables hold the typed values and the derived fields.
     """
 
     def __init__(
@@ -93,7 +67,7 @@ class ValidatedSubmission:
     ):
         if token is not _TOKEN:
             raise TypeError(
-                "A ValidatedSubmission is made only by mhdeaths.validate.validator.validate."
+                "A ValidatedSubmission is made only by mhdeaths.validate.validator.check_submission."
             )
         self.spec = spec
         self.report = report
@@ -131,64 +105,52 @@ def validate(
     strict: bool = False,
     sample: int = DEFAULT_SAMPLE,
     limits: Limits = DEFAULT_LIMITS,
-    on_read: Callable[[Spec, Mapping[str, pl.DataFrame], Mapping[str, pl.Series]], None]
-    | None = None,
 ) -> ValidationResult:
-    """Validate the files of one submission (one file per table, or one workbook of both).
+    """Validate the files of one submission (one file per table, or one workbook of both): the
+    read step then the check step. ``limits`` bound what each file may take to read (see
+    ``mhdeaths.limits``)."""
+    read = read_submission(
+        paths,
+        spec_version=spec_version,
+        profile=profile,
+        provider=provider,
+        spec_root=spec_root,
+        encoding=encoding,
+        delimiter=delimiter,
+        limits=limits,
+    )
+    return check_submission(read, strict=strict, sample=sample)
 
-    ``on_read`` is given the spec version, each table's text (under field names) and each
-    record's row in its file as soon as they are known, before the rules run: the loader starts
-    its own work on them there, to overlap with the validation. ``limits`` bound what each file
-    may take to read (see ``mhdeaths.limits``).
-    """
-    if not paths:
-        raise UserError("Name at least one file to validate.")
-    if profile is None and provider is not None:
-        profile = profile_for(provider)
-        if profile is None:
-            raise ProfileError(f"There is no profile for provider {provider} in validators/.")
-    sources = [
-        read_file(
-            p,
-            encoding or (profile.encoding if profile else None),
-            delimiter or (profile.delimiter if profile else None),
-            limits,
-        )
-        for p in paths
-    ]
-    # With --spec the file's own declaration is still reported, but need not be a known version.
-    declared = _declared_version(sources, profile, spec_root, check=spec_version is None)
-    version = spec_version or declared
-    spec = load_spec(version or (profile.spec_version if profile else None), spec_root)
-    parts = _table_parts(spec, sources, profile)
-    texts = {p.table: p.text for p in parts}
-    rows = {p.table: p.sheet.row_numbers for p in parts}
-    if on_read is not None:
-        on_read(spec, texts, rows)
-    period_text = _first(parts, "reporting_period")
+
+def check_submission(
+    read: ReadSubmission, *, strict: bool = False, sample: int = DEFAULT_SAMPLE
+) -> ValidationResult:
+    """The check step: evaluate every rule of the spec version on what the read step found, and
+    make the report; and, only when nothing is rejected, the ``ValidatedSubmission``."""
+    spec, parts = read.spec, list(read.parts)
+    period_text = first_value(parts, "reporting_period")
     try:
         period = period_start(period_text) if period_text else None
     except SpecError:
         period = None  # The pattern check reports it; codes are then checked against every code.
     evaluation = evaluate(
         spec,
-        texts,
+        read.texts,
         period,
         {p.table: p.columns for p in parts},
         sample=sample,
     )
-    severities = _effective_severities(spec, profile, period)
-    shown_version = _version_shown(declared, available_versions(spec_root), spec_root)
+    severities = _effective_severities(spec, read.profile, period)
     report = _report(
         spec,
-        sources,
+        list(read.sources),
         parts,
         evaluation,
         severities,
-        profile,
+        read.profile,
         strict,
         sample,
-        shown_version,
+        read.declared,
         period_text,
     )
     if report.verdict is Verdict.REJECTED or (strict and report.counts.get(Severity.WARNING)):
@@ -198,195 +160,11 @@ def validate(
         spec,
         report,
         evaluation.typed,
-        rows,
-        _first(parts, "org_id_provider"),
+        read.rows,
+        first_value(parts, "org_id_provider"),
         period_text,
     )
     return ValidationResult(report, submission)
-
-
-# --- Reading the tables -------------------------------------------------------------------------
-
-
-def _declared_version(
-    sources: list[SourceFile], profile: Profile | None, spec_root: Path | None, check: bool = True
-) -> str | None:
-    """The spec version the file declares in its spec_version column (None if it does not)."""
-    aliases = {"spec_version"}
-    if profile:
-        aliases |= {
-            h
-            for mapping in profile.headers.values()
-            for h, f in mapping.items()
-            if f == "spec_version"
-        }
-    counts: Counter[str] = Counter()
-    for source in sources:
-        for sheet in source.sheets:
-            for column in sheet.frame.columns:
-                if column in aliases:
-                    values = sheet.frame.get_column(column).drop_nulls()
-                    for value, n in values.value_counts().iter_rows():
-                        counts[str(value)] += int(n)
-    if not counts:
-        return None
-    # The version most records declare (ties: the lowest), whatever their order; a file mixing
-    # versions is rejected by the spec's own file rule.
-    declared = min(counts, key=lambda v: (-counts[v], v))
-    known = available_versions(spec_root)
-    if check and declared not in known:
-        raise SubmissionFileError(
-            f"The file declares spec version {_version_shown(declared, known, spec_root)}, "
-            f"which is not one of {', '.join(known)}; correct it, or choose a version with --spec."
-        )
-    return declared
-
-
-def _version_shown(declared: str | None, known: list[str], spec_root: Path | None) -> str | None:
-    """A declared version as a report may show it: a known version as it is; anything else only
-    if it is shaped as the spec's versions are and reads as no identifier."""
-    if declared is None or declared in known:
-        return declared
-    spec = load_spec(known[-1] if known else None, spec_root)
-    field = _field_of(spec, "", "spec_version")
-    shown = guard.WITHHELD
-    pattern = field.pattern if field else None
-    if pattern and re.fullmatch(pattern, declared) and len(declared) <= 12:
-        shown = declared if not guard.looks_identifying(declared) else guard.WITHHELD
-    return shown
-
-
-def _table_parts(spec: Spec, sources: list[SourceFile], profile: Profile | None) -> list[TablePart]:
-    parts: list[TablePart] = []
-    for source in sources:
-        for sheet in source.sheets:
-            table = _which_table(spec, source, sheet, profile, several=len(source.sheets) > 1)
-            if table is None:
-                continue
-            if any(p.table == table.name for p in parts):
-                raise UserError(
-                    f"The submission has more than one {table.name} table; validate one file per "
-                    "table (or one workbook with a sheet per table)."
-                )
-            parts.append(_part(spec, table, source, sheet, profile))
-    if not parts:
-        names = ", ".join(guard.name(s.path.name) for s in sources)
-        raise SubmissionFileError(
-            f"No death or activity table was found in {names}: name the sheets or files after the "
-            "table, or use the spec's field names as headers."
-        )
-    return parts
-
-
-def _which_table(
-    spec: Spec, source: SourceFile, sheet: Sheet, profile: Profile | None, several: bool
-) -> Table | None:
-    """The spec table a sheet holds: by sheet name, by file name, or by the headers it has."""
-    names = {t.name for t in spec.tables}
-    if sheet.name and sheet.name.strip().lower() in names:
-        return spec.table(sheet.name.strip().lower())
-    if several:
-        return None  # Other sheets of a workbook (a README, code lists) are not tables.
-    stem = source.path.stem.lower()
-    for name in names:
-        if stem == name or stem.endswith(f"_{name}") or stem.endswith(f"-{name}"):
-            return spec.table(name)
-    best, score = None, 0
-    for table in spec.tables:
-        aliases = profile.headers.get(table.name, {}) if profile else {}
-        fields = {f.name for f in table.submitted_fields}
-        hits = sum(1 for h in sheet.headers if aliases.get(h, h) in fields)
-        # Fields only this table has decide between tables that share some (provider, period).
-        if hits > score:
-            best, score = table, hits
-    return best if score >= 3 else None
-
-
-def _part(
-    spec: Spec, table: Table, source: SourceFile, sheet: Sheet, profile: Profile | None
-) -> TablePart:
-    aliases = profile.headers.get(table.name, {}) if profile else {}
-    submitted = {f.name: f for f in table.submitted_fields}
-    counts = Counter(aliases.get(h, h) for h in sheet.headers)
-    field_headers: dict[str, tuple[int, str]] = {}
-    column_rows = []
-    for position, header in enumerate(sheet.headers):
-        name = aliases.get(header, header)
-        known = name in submitted
-        if known and name not in field_headers:
-            field_headers[name] = (position, header)
-        column_rows.append(
-            {
-                "column_name": header,
-                "field_name": name if known else None,
-                "mandation": submitted[name].mandation.value if known else None,
-                "present": "true",
-                "occurrences": str(counts[name]),
-                "known": "true" if known else "false",
-            }
-        )
-    for name, f in submitted.items():
-        # A file with no header at all is empty: "not empty" names that, not each missing column.
-        if name not in field_headers and sheet.headers:
-            column_rows.append(
-                {
-                    "column_name": None,
-                    "field_name": name,
-                    "mandation": f.mandation.value,
-                    "present": "false",
-                    "occurrences": "0",
-                    "known": "true",
-                }
-            )
-    columns = pl.DataFrame(
-        column_rows,
-        schema=dict.fromkeys(
-            ["column_name", "field_name", "mandation", "present", "occurrences", "known"], pl.String
-        ),
-    )
-    frame = sheet.frame
-    # The first column carrying a field's header is the field; a repeated one is reported.
-    picked = {
-        name: pl.col(frame.columns[pos]).alias(name) for name, (pos, _) in field_headers.items()
-    }
-    # A field without a column is empty on every record (the row index keeps the height even
-    # when no column at all is a field of the spec).
-    text = frame.select(
-        pl.int_range(pl.len()).alias("__row"),
-        *[
-            picked.get(f.name, pl.lit(None, dtype=pl.String).alias(f.name))
-            for f in table.submitted_fields
-        ],
-    ).drop("__row")
-    text = _normalise_excel_dates(table, text) if source.format in {"xlsx", "xls"} else text
-    if profile is not None:
-        text = apply_profile(profile, spec, table.name, text)
-    return TablePart(table.name, source, sheet, text, field_headers, columns)
-
-
-def _normalise_excel_dates(table: Table, text: pl.DataFrame) -> pl.DataFrame:
-    """A typed Excel date comes back as 'CCYY-MM-DD 00:00:00'; keep its date."""
-    dates = [f.name for f in table.submitted_fields if f.type is FieldType.DATE]
-    return text.with_columns(
-        pl.col(d).str.replace(r"^(\d{4}-\d{2}-\d{2})[ T]00:00:00(\.0+)?$", "$1") for d in dates
-    )
-
-
-def _first(parts: list[TablePart], name: str) -> str | None:
-    """The value of a field that the submission's records hold most often (ties: the lowest).
-
-    Whatever order the records come in, the same value is chosen (a file mixing periods or
-    providers is rejected by the spec's file rules anyway).
-    """
-    counts: Counter[str] = Counter()
-    for part in parts:
-        values = part.text.get_column(name).drop_nulls()
-        if values.len():
-            for value, n in values.value_counts().iter_rows():
-                counts[str(value)] += int(n)
-    if not counts:
-        return None
-    return min(counts, key=lambda v: (-counts[v], v))
 
 
 # --- Severities and the report ------------------------------------------------------------------
@@ -471,7 +249,7 @@ def _report(
             "findings, and its count is always complete."
         )
     provider = _shown_field(spec, parts, "org_id_provider")
-    period_shown = guard.value(period_text, _field_of(spec, parts[0].table, "reporting_period"))
+    period_shown = guard.value(period_text, field_of(spec, parts[0].table, "reporting_period"))
     if profile is not None and provider is not None and provider != profile.provider:
         notes.append(
             f"The profile of {profile.provider} was applied, but the records are from {provider}."
@@ -581,7 +359,7 @@ def _findings(
                 header=None,
                 field=rule.fields[0] if rule.fields else None,
                 group=[
-                    guard.value(v, _field_of(spec, rule.table, f), spec) or ""
+                    guard.value(v, field_of(spec, rule.table, f), spec) or ""
                     for v, f in zip(g, rule.group_by or [], strict=False)
                 ],
                 value=detail,
@@ -621,15 +399,9 @@ def _findings(
     ]
 
 
-def _field_of(spec: Spec, table: str, name: str) -> SpecField | None:
-    """The field of that name in the table, else in any table (a cross-table group's fields)."""
-    tables = sorted(spec.tables, key=lambda t: t.name != table)
-    return next((t.field(name) for t in tables if name in t.field_names), None)
-
-
 def _shown_field(spec: Spec, parts: list[TablePart], name: str) -> str | None:
     """The value most records hold in a field, as the report may show it (see ``guard.value``)."""
-    return guard.value(_first(parts, name), _field_of(spec, parts[0].table, name), spec)
+    return guard.value(first_value(parts, name), field_of(spec, parts[0].table, name), spec)
 
 
 def _example(rule: Rule) -> str | None:
@@ -663,4 +435,12 @@ def _quality(spec: Spec, m: FieldMeasures) -> FieldQuality:
     )
 
 
-__all__ = ["DEFAULT_SAMPLE", "ValidatedSubmission", "ValidationResult", "validate"]
+__all__ = [
+    "DEFAULT_SAMPLE",
+    "ReadSubmission",
+    "ValidatedSubmission",
+    "ValidationResult",
+    "check_submission",
+    "read_submission",
+    "validate",
+]

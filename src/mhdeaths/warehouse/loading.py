@@ -1,7 +1,8 @@
 """Load submissions into the warehouse: only validated ones, each in one transaction, with history.
 
-The loader validates every submission itself and refuses a rejected one (writing its report for
-the provider to read, where the caller asks). An accepted submission goes in whole or not at all:
+The loader validates every submission itself and refuses a rejected one, returning its report
+(the caller writes it where its provider will read it: see ``mhdeaths.jobs.load_reports``). It
+writes nothing but the warehouse. An accepted submission goes in whole or not at all:
 its registry row, its files, every record as submitted, in the canonical model, with pseudonyms in
 place of NHS numbers and the agreed definitions, both made by DuckDB as it inserts (the
 definitions from the spec's own expressions). The same content loaded twice changes nothing; a later submission for the same
@@ -14,7 +15,7 @@ import datetime as dt
 import hashlib
 import json
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -31,13 +32,12 @@ from mhdeaths.engines.sql_engine import derive_sql, ident, register_frame
 from mhdeaths.errors import WarehouseError
 from mhdeaths.limits import DEFAULT_LIMITS, Limits
 from mhdeaths.spec import Severity, Spec
+from mhdeaths.validate.intake import ReadSubmission, read_submission
 from mhdeaths.validate.profiles import Profile, profile_for
 from mhdeaths.validate.reading import fill
-from mhdeaths.validate.render import write_reports
 from mhdeaths.validate.report import Report, Verdict
-from mhdeaths.validate.report_files import report_stem
 from mhdeaths.validate.submission_files import SubmissionFiles, group_submission_files
-from mhdeaths.validate.validator import ValidatedSubmission, validate
+from mhdeaths.validate.validator import ValidatedSubmission, check_submission
 from mhdeaths.warehouse.canonical import (
     CanonicalModel,
     canonical_spec,
@@ -60,7 +60,9 @@ class LoadOutcome:
     label: str
     status: Status
     report: Report
-    """The validation report (for a rejected submission, also written to ``reports``)."""
+    """The validation report, for the caller to show or write (the loader writes no file)."""
+    paths: tuple[Path, ...] = ()
+    """The submission's files (a report's name falls back on their names)."""
     submission_id: int | None = None
     """The new submission's id, or (unchanged) the id of the identical one already loaded."""
     supersedes: int | None = None
@@ -70,8 +72,9 @@ class LoadOutcome:
     death_rows: int = 0
     activity_rows: int = 0
     reports: tuple[Path, ...] = ()
-    """The validation report's files, when written: by ``load`` for a rejected submission (to
-    read and fix), by ``mhdeaths run`` for every submission (beside its files)."""
+    """The validation report's files, once a caller has written them (``mhdeaths.jobs.
+    load_reports``): a rejected submission's in a folder of reports, or every submission's beside
+    its files."""
 
     @property
     def provider(self) -> str | None:
@@ -105,17 +108,15 @@ def load(
     profile: Profile | None = None,
     provider: str | None = None,
     spec_root: Path | None = None,
-    reports_dir: Path | None = None,
     progress: Callable[[LoadOutcome], None] | None = None,
     limits: Limits = DEFAULT_LIMITS,
 ) -> list[LoadOutcome]:
-    """Validate and load every submission among the files; a rejected one is reported (into
-    ``reports_dir``, by default reports/ beside the warehouse), not loaded.
+    """Validate and load every submission among the files; a rejected one is not loaded, and its
+    outcome carries its report. ``progress`` is given each outcome as soon as it is known.
 
     The warehouse is opened (and upgraded) first, so a busy warehouse fails before any work.
     """
     groups = group_submission_files(paths)
-    reports_dir = reports_dir or warehouse.parent / "reports"
     outcomes = []
     with open_loader(warehouse, key=key, spec_root=spec_root) as loader:
         for group in groups:
@@ -124,7 +125,6 @@ def load(
                 received_at=received_at,
                 profile=profile,
                 provider=provider,
-                reports_dir=reports_dir,
                 limits=limits,
             )
             outcomes.append(outcome)
@@ -167,41 +167,36 @@ class Loader:
         received_at: dt.datetime | None = None,
         profile: Profile | None = None,
         provider: str | None = None,
-        reports_dir: Path | None = None,
         limits: Limits = DEFAULT_LIMITS,
     ) -> LoadOutcome:
-        """Validate one submission and load it if accepted. A rejected one's report is written
-        into ``reports_dir`` (when given; otherwise the caller writes it where it wants).
+        """Validate one submission and load it if accepted; a rejected one's outcome carries its
+        report, for the caller to write where it wants.
 
         A file that cannot be read at all raises its ``UserError`` before anything is written.
         """
         received = received_at or _now()  # when it came in, not when its validation ended
         if profile is None and provider is None and group.provider:
             profile = profile_for(group.provider)
+        read = read_submission(
+            list(group.paths),
+            profile=profile,
+            provider=provider,
+            spec_root=self.spec_root,
+            limits=limits,
+        )
+        # Between the read step and the check step: the insert runs while the rules do.
         early = _EarlyInsert(self.con, self.model, self.canonical, self.key)
         try:
-            result = validate(
-                list(group.paths),
-                profile=profile,
-                provider=provider,
-                spec_root=self.spec_root,
-                limits=limits,
-                on_read=early.start,
-            )
+            early.start(read)
+            result = check_submission(read)
         except BaseException:
             early.abandon()
             raise
         report = result.report
-        base = LoadOutcome(label=group.label, status="rejected", report=report)
+        base = LoadOutcome(label=group.label, status="rejected", report=report, paths=group.paths)
         if result.submission is None:
             early.abandon()
-            if reports_dir is None:
-                return base
-            stem = report_stem(
-                report, group.paths, digest=content_sha256(report), spec_root=self.spec_root
-            )
-            written = write_reports(report, reports_dir, stem, ["html", "json"])
-            return replace(base, reports=tuple(written))
+            return base
         return _store(
             self.con,
             result.submission,
@@ -242,13 +237,14 @@ class _Inserted:
 
 
 class _EarlyInsert:
-    """A large submission's records, inserted on a thread while the validation runs.
+    """A large submission's records, inserted on a thread while validation's check step runs.
 
-    On two cores the validation leaves one of them idle much of the time, and the insert (DuckDB's
-    scan, pseudonyms, derivations and compression) is about as long again: run side by side, they
-    take little more than the longer of the two. The records are typed from the text the
-    validator reads, by the same function it types them with (so they are the validated values),
-    and go into a transaction that only a validated submission's registry row commits; a rejected
+    The loader starts it between the read step and the check step. On two cores the checks
+    leave one of them idle much of the time, and the insert (DuckDB's scan, pseudonyms,
+    derivations and compression) is about as long again: run side by side, they take little more
+    than the longer of the two. The records are typed from the text the read step found, by the
+    same function the checks type them with (so they are the validated values), and go into a
+    transaction that only a validated submission's registry row commits; a rejected
     submission's is rolled back. Nothing else uses the connection until the thread is done.
     """
 
@@ -266,12 +262,12 @@ class _EarlyInsert:
         self.job: Future[_Inserted] | None = None
         self.began = False
 
-    def start(
-        self, spec: Spec, texts: Mapping[str, pl.DataFrame], rows: Mapping[str, pl.Series]
-    ) -> None:
+    def start(self, read: ReadSubmission) -> None:
+        """Start inserting the records the read step found, if there are enough to be worth it."""
+        texts = read.texts
         if max((t.height for t in texts.values()), default=0) >= EARLY_RECORDS:
             self.job = Future()
-            insert = partial(self._insert, spec, dict(texts), dict(rows))
+            insert = partial(self._insert, read.spec, texts, read.rows)
             threading.Thread(target=fill, args=(self.job, insert), daemon=True).start()
 
     def _insert(

@@ -1,0 +1,318 @@
+"""The read step of validation: a submission's files, read into tables under the spec's fields.
+
+Validation is two steps. This one reads the files (``reading``), picks the spec version the
+records declare, finds which table each file or sheet holds and maps the provider's own headers
+and codes (``profiles``), and returns a ``ReadSubmission``: everything the rules will look at,
+before any of them runs. The check step (``validator.check_submission``) evaluates the rules on
+it and makes the report. The steps are apart so that the warehouse loader can start inserting a
+large submission's records between them, while the rules run, without the validator knowing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from mhdeaths import guard
+from mhdeaths.errors import UserError
+from mhdeaths.limits import DEFAULT_LIMITS, Limits
+from mhdeaths.spec import FieldType, Spec, SpecField, Table, available_versions, load_spec
+from mhdeaths.validate.profiles import Profile, ProfileError, apply_profile, profile_for
+from mhdeaths.validate.reading import Sheet, SourceFile, SubmissionFileError, read_file
+
+VERSION_SHOWN_LENGTH = 12
+"""The longest declared spec version that is not one of ours a message or report repeats.
+
+The spec's pattern for ``spec_version`` is unbounded (``[0-9]+`` in each part), so the pattern
+alone would let any run of digits and dots through: a value typed into the wrong column, even an
+identifier. Twelve leaves room beyond any version we could plausibly release (``10.20.300`` is
+nine characters); a longer run of digits and dots is more likely a misplaced value than a version,
+and is withheld, as is anything the guard reads as an identifier. A spec version whose
+``spec_version`` field sets a ``max_length`` bounds it by that instead."""
+
+
+@dataclass(frozen=True)
+class TablePart:
+    """One table of the submission as found: where it came from and its text under field names."""
+
+    table: str
+    source: SourceFile
+    sheet: Sheet
+    text: pl.DataFrame
+    """One column per submitted field of the spec version (absent ones empty)."""
+    field_headers: dict[str, tuple[int, str]]
+    """Field name -> (0-based column position, header as found)."""
+    columns: pl.DataFrame
+    """The column table the structure rules read."""
+
+
+@dataclass(frozen=True)
+class ReadSubmission:
+    """A submission's files as read, before any rule runs: what the check step evaluates.
+
+    Everything a rule or the report looks at is here: the spec version chosen, each table's text
+    under field names with the row each record came from, and what the reading itself found (the
+    version the file declares, each file's columns as found, blank rows skipped)."""
+
+    spec: Spec
+    """The spec version the records are checked against (chosen, or declared by the file)."""
+    declared: str | None
+    """The version the file declares, as a report may show it (see ``VERSION_SHOWN_LENGTH``)."""
+    profile: Profile | None
+    sources: tuple[SourceFile, ...]
+    parts: tuple[TablePart, ...]
+    """One per table found, in the order of the files and their sheets."""
+
+    @property
+    def texts(self) -> dict[str, pl.DataFrame]:
+        """Each table's text under the spec's field names (a field without a column is empty)."""
+        return {p.table: p.text for p in self.parts}
+
+    @property
+    def rows(self) -> dict[str, pl.Series]:
+        """Per table, the row each record came from as the user sees it (CSV line, Excel row)."""
+        return {p.table: p.sheet.row_numbers for p in self.parts}
+
+
+def read_submission(
+    paths: Sequence[Path],
+    *,
+    spec_version: str | None = None,
+    profile: Profile | None = None,
+    provider: str | None = None,
+    spec_root: Path | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> ReadSubmission:
+    """Read the files of one submission (one file per table, or one workbook of both).
+
+    A file that cannot be read, a version that is not known, or no table found raises its
+    ``UserError``; anything a rule can say about the records is left to the check step.
+    ``limits`` bound what each file may take to read (see ``mhdeaths.limits``).
+    """
+    if not paths:
+        raise UserError("Name at least one file to validate.")
+    if profile is None and provider is not None:
+        profile = profile_for(provider)
+        if profile is None:
+            raise ProfileError(f"There is no profile for provider {provider} in validators/.")
+    sources = [
+        read_file(
+            p,
+            encoding or (profile.encoding if profile else None),
+            delimiter or (profile.delimiter if profile else None),
+            limits,
+        )
+        for p in paths
+    ]
+    # With --spec the file's own declaration is still reported, but need not be a known version.
+    declared = _declared_version(sources, profile, spec_root, check=spec_version is None)
+    version = spec_version or declared
+    spec = load_spec(version or (profile.spec_version if profile else None), spec_root)
+    parts = _table_parts(spec, sources, profile)
+    shown = _version_shown(declared, available_versions(spec_root), spec_root)
+    return ReadSubmission(spec, shown, profile, tuple(sources), tuple(parts))
+
+
+def _declared_version(
+    sources: list[SourceFile], profile: Profile | None, spec_root: Path | None, check: bool = True
+) -> str | None:
+    """The spec version the file declares in its spec_version column (None if it does not)."""
+    aliases = {"spec_version"}
+    if profile:
+        aliases |= {
+            h
+            for mapping in profile.headers.values()
+            for h, f in mapping.items()
+            if f == "spec_version"
+        }
+    counts: Counter[str] = Counter()
+    for source in sources:
+        for sheet in source.sheets:
+            for column in sheet.frame.columns:
+                if column in aliases:
+                    values = sheet.frame.get_column(column).drop_nulls()
+                    for value, n in values.value_counts().iter_rows():
+                        counts[str(value)] += int(n)
+    if not counts:
+        return None
+    # The version most records declare (ties: the lowest), whatever their order; a file mixing
+    # versions is rejected by the spec's own file rule.
+    declared = min(counts, key=lambda v: (-counts[v], v))
+    known = available_versions(spec_root)
+    if check and declared not in known:
+        raise SubmissionFileError(
+            f"The file declares spec version {_version_shown(declared, known, spec_root)}, "
+            f"which is not one of {', '.join(known)}; correct it, or choose a version with --spec."
+        )
+    return declared
+
+
+def _version_shown(declared: str | None, known: list[str], spec_root: Path | None) -> str | None:
+    """A declared version as a report may show it: a known version as it is; anything else only
+    if it is shaped as the spec's versions are and reads as no identifier."""
+    if declared is None or declared in known:
+        return declared
+    spec = load_spec(known[-1] if known else None, spec_root)
+    field = field_of(spec, "", "spec_version")
+    shown = guard.WITHHELD
+    pattern = field.pattern if field else None
+    longest = (field.max_length if field else None) or VERSION_SHOWN_LENGTH
+    if pattern and re.fullmatch(pattern, declared) and len(declared) <= longest:
+        shown = declared if not guard.looks_identifying(declared) else guard.WITHHELD
+    return shown
+
+
+def _table_parts(spec: Spec, sources: list[SourceFile], profile: Profile | None) -> list[TablePart]:
+    parts: list[TablePart] = []
+    for source in sources:
+        for sheet in source.sheets:
+            table = _which_table(spec, source, sheet, profile, several=len(source.sheets) > 1)
+            if table is None:
+                continue
+            if any(p.table == table.name for p in parts):
+                raise UserError(
+                    f"The submission has more than one {table.name} table; validate one file per "
+                    "table (or one workbook with a sheet per table)."
+                )
+            parts.append(_part(spec, table, source, sheet, profile))
+    if not parts:
+        names = ", ".join(guard.name(s.path.name) for s in sources)
+        raise SubmissionFileError(
+            f"No death or activity table was found in {names}: name the sheets or files after the "
+            "table, or use the spec's field names as headers."
+        )
+    return parts
+
+
+def _which_table(
+    spec: Spec, source: SourceFile, sheet: Sheet, profile: Profile | None, several: bool
+) -> Table | None:
+    """The spec table a sheet holds: by sheet name, by file name, or by the headers it has."""
+    names = {t.name for t in spec.tables}
+    if sheet.name and sheet.name.strip().lower() in names:
+        return spec.table(sheet.name.strip().lower())
+    if several:
+        return None  # Other sheets of a workbook (a README, code lists) are not tables.
+    stem = source.path.stem.lower()
+    for name in names:
+        if stem == name or stem.endswith(f"_{name}") or stem.endswith(f"-{name}"):
+            return spec.table(name)
+    best, score = None, 0
+    for table in spec.tables:
+        aliases = profile.headers.get(table.name, {}) if profile else {}
+        fields = {f.name for f in table.submitted_fields}
+        hits = sum(1 for h in sheet.headers if aliases.get(h, h) in fields)
+        # Fields only this table has decide between tables that share some (provider, period).
+        if hits > score:
+            best, score = table, hits
+    return best if score >= 3 else None
+
+
+def _part(
+    spec: Spec, table: Table, source: SourceFile, sheet: Sheet, profile: Profile | None
+) -> TablePart:
+    aliases = profile.headers.get(table.name, {}) if profile else {}
+    submitted = {f.name: f for f in table.submitted_fields}
+    counts = Counter(aliases.get(h, h) for h in sheet.headers)
+    field_headers: dict[str, tuple[int, str]] = {}
+    column_rows = []
+    for position, header in enumerate(sheet.headers):
+        name = aliases.get(header, header)
+        known = name in submitted
+        if known and name not in field_headers:
+            field_headers[name] = (position, header)
+        column_rows.append(
+            {
+                "column_name": header,
+                "field_name": name if known else None,
+                "mandation": submitted[name].mandation.value if known else None,
+                "present": "true",
+                "occurrences": str(counts[name]),
+                "known": "true" if known else "false",
+            }
+        )
+    for name, f in submitted.items():
+        # A file with no header at all is empty: "not empty" names that, not each missing column.
+        if name not in field_headers and sheet.headers:
+            column_rows.append(
+                {
+                    "column_name": None,
+                    "field_name": name,
+                    "mandation": f.mandation.value,
+                    "present": "false",
+                    "occurrences": "0",
+                    "known": "true",
+                }
+            )
+    columns = pl.DataFrame(
+        column_rows,
+        schema=dict.fromkeys(
+            ["column_name", "field_name", "mandation", "present", "occurrences", "known"], pl.String
+        ),
+    )
+    frame = sheet.frame
+    # The first column carrying a field's header is the field; a repeated one is reported.
+    picked = {
+        name: pl.col(frame.columns[pos]).alias(name) for name, (pos, _) in field_headers.items()
+    }
+    # A field without a column is empty on every record (the row index keeps the height even
+    # when no column at all is a field of the spec).
+    text = frame.select(
+        pl.int_range(pl.len()).alias("__row"),
+        *[
+            picked.get(f.name, pl.lit(None, dtype=pl.String).alias(f.name))
+            for f in table.submitted_fields
+        ],
+    ).drop("__row")
+    text = _normalise_excel_dates(table, text) if source.format in {"xlsx", "xls"} else text
+    if profile is not None:
+        text = apply_profile(profile, spec, table.name, text)
+    return TablePart(table.name, source, sheet, text, field_headers, columns)
+
+
+def _normalise_excel_dates(table: Table, text: pl.DataFrame) -> pl.DataFrame:
+    """A typed Excel date comes back as 'CCYY-MM-DD 00:00:00'; keep its date."""
+    dates = [f.name for f in table.submitted_fields if f.type is FieldType.DATE]
+    return text.with_columns(
+        pl.col(d).str.replace(r"^(\d{4}-\d{2}-\d{2})[ T]00:00:00(\.0+)?$", "$1") for d in dates
+    )
+
+
+def first_value(parts: Sequence[TablePart], name: str) -> str | None:
+    """The value of a field that the submission's records hold most often (ties: the lowest).
+
+    Whatever order the records come in, the same value is chosen (a file mixing periods or
+    providers is rejected by the spec's file rules anyway).
+    """
+    counts: Counter[str] = Counter()
+    for part in parts:
+        values = part.text.get_column(name).drop_nulls()
+        if values.len():
+            for value, n in values.value_counts().iter_rows():
+                counts[str(value)] += int(n)
+    if not counts:
+        return None
+    return min(counts, key=lambda v: (-counts[v], v))
+
+
+def field_of(spec: Spec, table: str, name: str) -> SpecField | None:
+    """The field of that name in the table, else in any table (a cross-table group's fields)."""
+    tables = sorted(spec.tables, key=lambda t: t.name != table)
+    return next((t.field(name) for t in tables if name in t.field_names), None)
+
+
+__all__ = [
+    "VERSION_SHOWN_LENGTH",
+    "ReadSubmission",
+    "TablePart",
+    "field_of",
+    "first_value",
+    "read_submission",
+]
