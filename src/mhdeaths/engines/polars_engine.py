@@ -1,6 +1,6 @@
 """Evaluate a spec's fields, definitions and rules over polars frames.
 
-This is the polars half of "one expression, two engines" (the DuckDB half is ``sqlengine``). It
+This is the polars half of "one expression, two engines" (the DuckDB half is ``sql_engine``). It
 knows how a table's text becomes typed columns, how the agreed definitions add derived columns, and
 how each rule scope (record, table, cross-table) turns an expression into failures. The validator
 builds on it for whole files; ``spec check`` uses it to run every rule's own examples and every

@@ -2,7 +2,7 @@
 
 The warehouse derives the death category itself rather than trusting the provider's, and it does so
 in SQL over the stored records. This module writes that SQL from the spec: the derivations as a
-chain of projections, and each rule scope as a query returning what fails. ``engine`` is the polars
+chain of projections, and each rule scope as a query returning what fails. ``polars_engine`` is the polars
 twin; a property test runs both on generated data and compares them.
 """
 

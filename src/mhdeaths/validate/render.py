@@ -64,7 +64,7 @@ def to_html(report: Report) -> str:
 def write_reports(report: Report, folder: Path, stem: str, formats: list[str]) -> list[Path]:
     """Write the report in each format (json, csv, html) into a folder; the paths written.
 
-    ``stem`` comes from ``output_paths.report_stem``; each file is checked to lie in the folder.
+    ``stem`` comes from ``report_files.report_stem``; each file is checked to lie in the folder.
     """
     writers = {
         "json": (to_json, "report.json"),
