@@ -23,7 +23,8 @@ from mhdeaths.errors import UserError
 from mhdeaths.limits import DEFAULT_LIMITS, Limits
 from mhdeaths.spec import FieldType, Spec, SpecField, Table, available_versions, load_spec
 from mhdeaths.validate.profiles import Profile, ProfileError, apply_profile, profile_for
-from mhdeaths.validate.reading import Sheet, SourceFile, SubmissionFileError, read_file
+from mhdeaths.validate.reading import Sheet, SourceFile, read_file
+from mhdeaths.validate.reading.failures import failure
 
 VERSION_SHOWN_LENGTH = 12
 """The longest declared spec version that is not one of ours a message or report repeats.
@@ -147,9 +148,10 @@ def _declared_version(
     declared = min(counts, key=lambda v: (-counts[v], v))
     known = available_versions(spec_root)
     if check and declared not in known:
-        raise SubmissionFileError(
-            f"The file declares spec version {_version_shown(declared, known, spec_root)}, "
-            f"which is not one of {', '.join(known)}; correct it, or choose a version with --spec."
+        raise failure(
+            "file/unknown-spec-version",
+            declared=_version_shown(declared, known, spec_root),
+            known=", ".join(known),
         )
     return declared
 
@@ -177,17 +179,11 @@ def _table_parts(spec: Spec, sources: list[SourceFile], profile: Profile | None)
             if table is None:
                 continue
             if any(p.table == table.name for p in parts):
-                raise UserError(
-                    f"The submission has more than one {table.name} table; validate one file per "
-                    "table (or one workbook with a sheet per table)."
-                )
+                raise failure("file/table-twice", table=table.name)
             parts.append(_part(spec, table, source, sheet, profile))
     if not parts:
         names = ", ".join(guard.name(s.path.name) for s in sources)
-        raise SubmissionFileError(
-            f"No death or activity table was found in {names}: name the sheets or files after the "
-            "table, or use the spec's field names as headers."
-        )
+        raise failure("file/no-table", files=names)
     return parts
 
 

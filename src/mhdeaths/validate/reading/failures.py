@@ -202,6 +202,25 @@ READ_FAILURES = Catalogue(
             "The column {column!r} of {file} holds {type} values, which cannot be read as text; "
             "write one plain value per cell.",
         ),
+        # --- the submission as a whole, once its files are read
+        _K(
+            "file/unknown-spec-version",
+            "A spec version that is not one of the spec's",
+            "The file declares spec version {declared}, which is not one of {known}; correct "
+            "it, or choose a version with --spec.",
+        ),
+        _K(
+            "file/no-table",
+            "No death or activity table",
+            "No death or activity table was found in {files}: name the sheets or files after "
+            "the table, or use the spec's field names as headers.",
+        ),
+        _K(
+            "file/table-twice",
+            "The same table twice",
+            "The submission has more than one {table} table; validate one file per table (or "
+            "one workbook with a sheet per table).",
+        ),
     ],
 )
 

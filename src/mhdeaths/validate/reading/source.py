@@ -26,8 +26,8 @@ class SubmissionFileError(UserError):
     def __init__(self, problem: str, kind: str | None = None) -> None:
         super().__init__(guard.name(problem))
         self.id = kind
-        """The failure's closed id in ``failures.READ_FAILURES`` (None for a sentence made
-        elsewhere, such as the validator's own)."""
+        """The failure's closed id in ``failures.READ_FAILURES`` (None only for an error made
+        outside the catalogue, which the catalogue's test forbids in this package)."""
 
 
 @dataclass(frozen=True)
