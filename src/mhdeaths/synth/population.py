@@ -104,6 +104,7 @@ class Ids:
 
 
 def age_band(age: int) -> str:
+    """The age band an age falls in, as the activity table counts it."""
     for band, (low, high) in BAND_AGES.items():
         if low <= age <= high:
             return band
@@ -111,6 +112,7 @@ def age_band(age: int) -> str:
 
 
 def draw_provider(rng: random.Random, ods: str) -> Provider:
+    """A provider's size and rates, from a stream seeded by the run's seed and its ODS code."""
     return Provider(
         ods=ods,
         beds=rng.randint(*_BEDS),
