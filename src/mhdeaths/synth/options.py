@@ -1,0 +1,93 @@
+"""What to generate and what was generated: the public options and results of the generator.
+
+The command and the tests build a ``SynthOptions`` and read a ``SynthResult`` (the files in the
+order written, the planted errors, the resubmissions and the transfers); ``Row`` and ``Weights``
+are the shapes every other module of the generator passes around.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: One record as written to a file: field name to its text (None is written as an empty cell).
+Row = dict[str, str | None]
+#: Codes and their relative weights.
+Weights = Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class SynthOptions:
+    """What to generate. The defaults give one year of five providers, all clean."""
+
+    providers: int = 5
+    months: int = 12
+    start: str = "2027-04"
+    """The first reporting period, CCYY-MM."""
+    seed: int = 1
+    error_rate: float = 0.0
+    """The share of death records given exactly one injected error (0 to 1)."""
+    outliers: tuple[str, ...] = ()
+    """ODS codes of providers whose inpatient and post-discharge death rates are raised."""
+    outlier_factor: float = 2.5
+    spec_version: str | None = None
+    """The version the files declare; by default the version of the spec passed in."""
+    provider_list: tuple[str, ...] = ()
+    """Name the providers instead of numbering them (overrides ``providers``)."""
+    resubmissions: float = 0.0
+    """The share of provider-months with deaths that are later resubmitted (0 to 1).
+
+    A resubmission of a month goes to ``<ODS>/resubmissions/`` under the same file names, so that
+    it sorts after the originals. Its death file updates (U) the month's deaths whose details came
+    later (underlying cause, inquest, review), which the original file sends as they first stood;
+    it repeats every inpatient death, so that it and its activity table agree; now and then it
+    withdraws (D) a death reported in error or adds (N) one notified late. Its activity table is
+    the whole month again, now and then slightly corrected.
+    """
+    transfers: float = 0.0
+    """The share of deaths within 30 days of discharge that follow a transfer (0 to 1).
+
+    In such a death the person was discharged to another generated provider's mental health ward
+    and died there, so two providers report it: the sending one as a death within 30 days of
+    discharge (D30), the receiving one as an inpatient death (IPD), with the same NHS number and
+    date of death. It needs at least two providers.
+    """
+
+
+@dataclass(frozen=True)
+class PlantedError:
+    """One injected error and where the validator must find it."""
+
+    file: Path
+    table: str
+    row_number: int
+    """1-based data row: the CSV line is row_number + 1 (after the header)."""
+    field: str
+    rule_id: str
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """One death reported by two providers: after discharge by one, as an inpatient by the other."""
+
+    nhs_number: str
+    death_date: str
+    sending_provider: str
+    sending_record_id: str
+    """The sending provider's record: a death within 30 days of discharge (D30)."""
+    receiving_provider: str
+    receiving_record_id: str
+    """The receiving provider's record: an inpatient death (IPD)."""
+
+
+@dataclass(frozen=True)
+class SynthResult:
+    """What was written: every file in the order written, the providers, the planted errors."""
+
+    files: list[Path]
+    providers: list[str]
+    planted_errors: list[PlantedError]
+    resubmissions: list[Path] = field(default_factory=list)
+    """The files of resubmissions (also in ``files``), in the order written."""
+    transfers: list[Transfer] = field(default_factory=list)
