@@ -34,7 +34,7 @@ from mhdeaths.benchmark.compute import (
     ratio_limits,
 )
 from mhdeaths.stats import DISCLOSURE_RULES, DisclosureRule, disclose
-from mhdeaths.stats.disclosure import SUPPRESSED
+from mhdeaths.stats.disclosure import SUPPRESSED, get_rule
 
 Cell = str | int | float | bool | None
 """A released cell: a number, ``"*"`` where suppressed, text, or empty."""
@@ -383,11 +383,15 @@ def _suppressed(result: IndicatorResult, table: pl.DataFrame, rule: str) -> np.n
         if denominator is not None and denominator.deaths is not None:
             hidden |= disclose(np.clip(n - observed, 0, None), rule=rule).suppressed
     providers = np.array([p != NATIONAL for p in table["provider"].to_list()])
+    columns = [observed] + ([n] if "denominator" in table.columns else [])
     if not providers.all():
         while True:
             withheld = hidden & providers
             total = float(observed[withheld].sum())
-            if not withheld.any() or not disclose([total], rule=rule).suppressed[0]:
+            if not withheld.any() or not (
+                disclose([total], rule=rule).suppressed[0]
+                or any(_pinned(x, hidden, providers, get_rule(rule)) for x in columns)
+            ):
                 break
             candidates = np.flatnonzero(providers & ~hidden)
             if not len(candidates):
@@ -395,6 +399,51 @@ def _suppressed(result: IndicatorResult, table: pl.DataFrame, rule: str) -> np.n
                 break
             hidden[candidates[np.argmin(observed[candidates])]] = True
     return hidden
+
+
+def _pinned(
+    counts: np.ndarray, hidden: np.ndarray, providers: np.ndarray, rule: DisclosureRule
+) -> bool:
+    """Could someone who knows which withheld counts the rule withheld itself (so that each is
+    between the rule's smallest and largest withheld count) work one of them out exactly, from
+    the released national count and the released others? Each released count is known to within
+    half the rounding base; the withheld ones add up to what the national count leaves over.
+
+    Two counts of 4 withheld beside a national count released as 10 (so 8 to 12) are both 4, for
+    example, however few of them the rule would itself withhold in total.
+    """
+    national = ~providers & ~hidden & np.isfinite(counts)
+    withheld = providers & hidden & np.isfinite(counts)
+    if not national.any() or not withheld.any():
+        return False
+    half, smallest = rule.rounding_base // 2, 0 if rule.suppress_zero else 1
+
+    def bounds(count: float, primary: bool) -> tuple[float, float]:
+        if primary:
+            return smallest, rule.max_suppressed
+        if count == 0 and not rule.suppress_zero:
+            return 0, 0
+        released = math.floor(count / rule.rounding_base + 0.5) * rule.rounding_base
+        return max(released - half, rule.max_suppressed + 1), released + half
+
+    released = [bounds(c, False) for c in counts[providers & ~hidden & np.isfinite(counts)]]
+    total_low, total_high = bounds(float(counts[national][0]), False)
+    left_low = total_low - sum(high for _, high in released)
+    left_high = total_high - sum(low for low, _ in released)
+    cells = [
+        # A count above the rule's largest withheld one was withheld for another cell's sake:
+        # nothing bounds it from above but the national count.
+        (smallest, rule.max_suppressed)
+        if smallest <= c <= rule.max_suppressed
+        else (rule.max_suppressed + 1, math.inf)
+        for c in counts[withheld]
+    ]
+    for i, (low, high) in enumerate(cells):
+        others_high = sum(h for j, (_, h) in enumerate(cells) if j != i)
+        others_low = sum(lo for j, (lo, _) in enumerate(cells) if j != i)
+        if max(low, left_low - others_high) >= min(high, left_high - others_low):
+            return True
+    return False
 
 
 def _round(value: float, places: int) -> float | None:
