@@ -12,23 +12,24 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
-
-from mhdeaths.cli.process import end_command, files_to_read_ahead
-
-if _files_ahead := files_to_read_ahead():
-    # Read the files on a thread while the rest is imported (a third of a second, on one core).
-    from mhdeaths.validate.reading import read_ahead
-
-    read_ahead(_files_ahead)
 
 import typer
+import typer.main
 from rich.markup import escape
+from typer._click import Context
 
 from mhdeaths import guard
 from mhdeaths.cli import benchmark, jobs, profile, spec, synth, validate, warehouse
 from mhdeaths.cli.benchmark import DisclosureRuleName
 from mhdeaths.cli.common import err
+from mhdeaths.cli.process import (
+    command_words,
+    end_command,
+    files_to_read_ahead,
+    option_value,
+    parse_command_line,
+    paths_given,
+)
 from mhdeaths.errors import SpecCheckFailed, UserError
 
 app = typer.Typer(
@@ -62,8 +63,15 @@ def main() -> None:
     permissions").
     """
     os.umask(FILE_UMASK)
+    command = typer.main.get_group(app)
+    if files := files_to_read_ahead(command, sys.argv[1:]):
+        # Read the files on a thread while the command imports what it needs (polars, the spec,
+        # the validator: a third of a second, on one core).
+        from mhdeaths.validate.reading import read_ahead
+
+        read_ahead(files)
     try:
-        app()
+        command()
     except UserError as exc:
         _fail(exc)
     except Exception as exc:
@@ -72,9 +80,13 @@ def main() -> None:
         # So is running out of memory (a machine smaller than the file needs).
         from mhdeaths.output.storage_errors import out_of_memory, storage_error
 
-        words = _command_words()
-        kept = _KEPT.get(words)
-        mapped: UserError | None = storage_error(exc, _paths_named(), kept, _writes_to(words))
+        # What the command was given, as click parsed it (the parse is made again, now that
+        # the command has imported what typer converts values with).
+        invoked = parse_command_line(command, sys.argv[1:])
+        kept = _KEPT.get(command_words(invoked))
+        mapped: UserError | None = storage_error(
+            exc, _paths_named(invoked), kept, _writes_to(invoked)
+        )
         mapped = mapped or out_of_memory(exc, kept)
         if mapped is None:
             raise
@@ -110,37 +122,26 @@ _KEPT = {
 """What a refused write leaves as it was, by command (each warehouse write is one transaction)."""
 
 
-def _command_words() -> tuple[str, ...]:
-    words = tuple(sys.argv[1:3])
-    return words if words[:1] == ("warehouse",) else words[:1]
-
-
-def _writes_to(words: tuple[str, ...]) -> str:
-    """Where the command writes, as the user named it (or its default): --out, else the warehouse
-    for a warehouse command, else the command's default output folder."""
+def _writes_to(invoked: Context | None) -> str:
+    """Where the command writes, as click parsed it: --out (or its default), else the warehouse
+    for a command that has one, else the default warehouse."""
     from mhdeaths.warehouse.store import default_path
 
-    args = sys.argv[1:]
-    for option in ("--out", "--warehouse", "-w"):
-        for i, arg in enumerate(args):
-            if arg == option and i + 1 < len(args):
-                return args[i + 1]
-            if arg.startswith(option + "="):
-                return arg.partition("=")[2]
-    if words in {("benchmark",), ("demo",)}:
-        return "out/benchmarks" if words == ("benchmark",) else "out"
+    for option in ("--out", "--warehouse"):
+        value = option_value(invoked, option)
+        if value is not None:
+            return str(value)
     return str(default_path())
 
 
-def _paths_named() -> list[str]:
-    """The paths a refused write's sentence may name: those on the command line, and the
-    command's defaults (none of them made from a submission's values)."""
-    from mhdeaths.output.storage_errors import paths_named
+def _paths_named(invoked: Context | None) -> list[str]:
+    """The paths a refused write's sentence may name: those the command was given (or defaults
+    to), and the warehouse's defaults (none of them made from a submission's values)."""
     from mhdeaths.warehouse.store import default_path
 
     warehouse = default_path()
     defaults = [warehouse, warehouse.parent / "reports", warehouse.parent / "benchmarks"]
-    return paths_named(sys.argv[1:], [*defaults, Path("out/benchmarks"), Path("out")])
+    return [str(path) for path in [*paths_given(invoked), *defaults]]
 
 
 __all__ = ["DisclosureRuleName", "app", "main"]
