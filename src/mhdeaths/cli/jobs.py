@@ -13,7 +13,7 @@ import typer
 from rich.markup import escape
 
 from mhdeaths import guard
-from mhdeaths.cli.benchmark import Disclosure, DisclosureRuleName, Period
+from mhdeaths.cli.benchmark import DEFAULT_DISCLOSURE, Disclosure, Period
 from mhdeaths.cli.common import SpecRoot, out, spec_root
 from mhdeaths.cli.warehouse import DemoKey, KeyFile, LimitSettings, WarehousePath, pseudonym_key
 from mhdeaths.errors import ExitCode
@@ -39,7 +39,7 @@ def run(
         ),
     ] = None,
     period: Period = None,
-    disclosure: Disclosure = DisclosureRuleName.nhs_england,
+    disclosure: Disclosure = DEFAULT_DISCLOSURE,
     limit: LimitSettings = None,
 ) -> None:
     """Validate every submission in a folder, load the accepted ones, refresh the benchmarks.
