@@ -76,7 +76,7 @@ def command_words(ctx: Context | None) -> tuple[str, ...]:
 
 def paths_given(ctx: Context | None) -> list[Path]:
     """Every path among the values parsed for the command's options and arguments, a default
-    included (benchmark's ``out/benchmarks``), in the order the command declares them."""
+    included (benchmark's ``out/benchmarks``), in the order click processed them."""
     if ctx is None:
         return []
     return [path for value in ctx.params.values() for path in _paths(value)]
