@@ -1,14 +1,17 @@
 """Which files a command reads ahead while it imports: only plain files, only when no option
-changes how they are read, only when the process is the command."""
+changes how they are read, only when the process is the command; and what the command line
+says, as click parses it, for a refused write's sentence."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
+import typer.main
+from typer._click import Context
 
 from mhdeaths.cli import process
+from mhdeaths.cli.app import app
 
 
 @pytest.fixture
@@ -19,10 +22,13 @@ def files(tmp_path: Path) -> list[Path]:
     return made
 
 
+def parse(*args: object) -> Context | None:
+    return process.parse_command_line(typer.main.get_group(app), [str(a) for a in args])
+
+
 def ahead(monkeypatch: pytest.MonkeyPatch, *args: object, command: bool = True) -> list[Path]:
     monkeypatch.setattr(process, "COMMAND_PROCESS", command)
-    monkeypatch.setattr(sys, "argv", ["mhdeaths", *map(str, args)])
-    return process.files_to_read_ahead()
+    return process.files_to_read_ahead(typer.main.get_group(app), [str(a) for a in args])
 
 
 def test_validate_and_load_read_their_files_ahead(
@@ -75,22 +81,44 @@ def test_a_command_inside_another_program_ends_by_exception(
 
 
 def test_the_options_named_are_the_commands_own() -> None:
-    """Each option the read-ahead knows is an option of its command, taking a value or not as
-    the command does (an option it does not know stops the read-ahead, so a new one is safe)."""
-    import typer.main
-
-    from mhdeaths.cli.app import app
-
-    for path, (valued, flags) in process._READ_AHEAD.items():
-        command = typer.main.get_command(app)
+    """Each option the read-ahead knows is an option of its command (an option it does not know
+    stops the read-ahead, so a new one is safe)."""
+    for path, harmless in process._READ_AHEAD.items():
+        command = typer.main.get_group(app)
         for name in path:
-            command = command.commands[name]  # type: ignore[attr-defined]
+            command = command.commands[name]  # type: ignore[assignment]
         options = {
-            opt: param.is_flag  # type: ignore[attr-defined]
+            opt
             for param in command.params
             if param.param_type_name == "option"
             for opt in [*param.opts, *param.secondary_opts]
         }
-        assert {o: False for o in valued} | {o: True for o in flags} == {
-            o: options.get(o) for o in valued | flags
-        }, path
+        assert harmless <= options, path
+
+
+def test_the_command_line_is_read_as_click_reads_it(tmp_path: Path) -> None:
+    """The words, paths and options a refused write's sentence may name are click's: an option
+    written --opt=value or after the files, a short name, and a command's default path."""
+    run = parse("run", "inbox", "--out=o", "--disclosure", "mhsds", "-w", "w.db")
+    assert process.command_words(run) == ("run",)
+    assert set(process.paths_given(run)) == {Path("inbox"), Path("w.db"), Path("o")}
+    assert process.option_value(run, "--out") == Path("o")
+    assert process.option_value(run, "--warehouse") == Path("w.db")
+    benchmark = parse("benchmark", "--period", "2027-09")
+    assert process.option_value(benchmark, "--out") == Path("out/benchmarks")
+    load = parse("warehouse", "load", tmp_path, "--reports", tmp_path / "r", "--demo-key")
+    assert process.command_words(load) == ("warehouse", "load")
+    assert set(process.paths_given(load)) == {tmp_path, tmp_path / "r"}
+    assert process.option_value(load, "--spec") is None  # load has no --spec
+
+
+@pytest.mark.parametrize(
+    "args", [[], ["warehouse"], ["nonsense", "x"], ["--help"], ["--nonsense", "validate"]]
+)
+def test_a_command_line_naming_no_command_gives_nothing_to_name(
+    monkeypatch: pytest.MonkeyPatch, args: list[str]
+) -> None:
+    """Usage errors and help are click's to print; the parses made beside them say nothing and
+    raise nothing."""
+    assert parse(*args) is None
+    assert ahead(monkeypatch, *args) == []

@@ -16,7 +16,6 @@ from mhdeaths.output.storage_errors import (
     Refusal,
     named_place,
     out_of_memory,
-    paths_named,
     refusal,
     storage_error,
 )
@@ -35,7 +34,7 @@ def test_the_sentence_names_the_folder_typed_never_the_file_below_it(
     folder = os.path.join("out", *typed)
     failed = os.path.join(os.path.abspath(folder), *[f"secret-{b}" for b in below])
     exc = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), failed)
-    mapped = storage_error(exc, paths_named(["benchmark", "--out", folder]), "kept")
+    mapped = storage_error(exc, [folder], "kept")
     assert mapped is not None
     text = str(mapped)
     assert f"for {folder}:" in text
@@ -48,7 +47,6 @@ def test_the_nearest_folder_typed_is_named_and_the_wal_is_its_warehouse() -> Non
     assert named_place("w.duckdb.wal", ["w.duckdb"]) == "w.duckdb"
     assert named_place("/elsewhere/x", ["/a"]) is None
     assert named_place(None, ["/a"]) is None
-    assert paths_named(["run", "--out=o", "-w", "w.db"]) == ["run", "o", "w.db"]
 
 
 @pytest.mark.parametrize(

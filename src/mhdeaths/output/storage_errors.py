@@ -17,7 +17,6 @@ import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 from mhdeaths.errors import OutputError, UserError
 
@@ -155,15 +154,3 @@ def storage_error(
         return None
     where = named_place(found.filename, named)
     return StorageError(sentence(found, where if where is not None else fallback, kept))
-
-
-def paths_named(argv: Iterable[str], defaults: Iterable[Path] = ()) -> list[str]:
-    """Every word of a command line that could be a path (and the value of each ``--opt=value``),
-    with the command's default paths: the only places a refusal's sentence may name."""
-    words = []
-    for arg in argv:
-        if arg.startswith("-") and "=" in arg:
-            arg = arg.partition("=")[2]
-        if arg and not arg.startswith("-"):
-            words.append(arg)
-    return words + [str(d) for d in defaults]

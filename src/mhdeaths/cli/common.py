@@ -1,0 +1,32 @@
+"""What the command groups share: the consoles they print on and the --spec-dir option.
+
+One console for standard output and one for standard error, so every command prints the same
+way (no highlighting of numbers; long lines wrap as the terminal wraps them).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from mhdeaths.paths import default_spec_root
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+SpecRoot = Annotated[
+    Path | None,
+    typer.Option(
+        "--spec-dir",
+        help="The spec folder \\[default: the spec/ folder of this checkout, or $MHDEATHS_SPEC_DIR].",
+        show_default=False,
+    ),
+]
+
+
+def spec_root(spec_dir: Path | None) -> Path:
+    """The spec folder --spec-dir names, else the default one."""
+    return spec_dir or default_spec_root()

@@ -1,0 +1,240 @@
+"""The ``mhdeaths spec`` commands: list, show, check, diff, publish and release spec versions.
+
+Each loads the versions it names from the spec folder and calls the standard's toolchain
+(``mhdeaths.standard``); the spec is imported when a command runs, not when the command tree is
+built, so that ``mhdeaths validate`` starts reading its files sooner.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table as RichTable
+
+from mhdeaths import errors
+from mhdeaths.cli.common import SpecRoot, out, spec_root
+from mhdeaths.errors import SpecCheckFailed
+
+if TYPE_CHECKING:
+    from mhdeaths.spec import Spec
+
+app = typer.Typer(
+    help="Work with the versioned data specification: list, show, check, diff, publish, release.",
+    no_args_is_help=True,
+)
+
+
+@app.command("list")
+def spec_list(spec_dir: SpecRoot = None) -> None:
+    """List the spec versions, newest last, with their status and effective reporting period."""
+    from mhdeaths.spec import available_versions, load_spec
+
+    root = spec_root(spec_dir)
+    table = RichTable("version", "status", "published", "effective from", "also accepts")
+    for version in available_versions(root):
+        spec = load_spec(version, root)
+        table.add_row(
+            spec.version,
+            spec.status,
+            spec.published.isoformat(),
+            spec.effective_from,
+            ", ".join(spec.accepts_previous) or "-",
+        )
+    out.print(table)
+
+
+@app.command("show")
+def spec_show(
+    version: Annotated[
+        str | None, typer.Argument(help="Spec version \\[default: the latest].")
+    ] = None,
+    rule: Annotated[str | None, typer.Option(help="Show one rule by its id.")] = None,
+    field: Annotated[
+        str | None,
+        typer.Option(help="Show one field, written TABLE.FIELD (e.g. death.death_date)."),
+    ] = None,
+    spec_dir: SpecRoot = None,
+) -> None:
+    """Show a spec version: its tables, fields, code lists, rules and definitions."""
+    from mhdeaths.spec import load_spec
+
+    spec = load_spec(version, spec_root(spec_dir))
+    if rule:
+        _show_rule(spec, rule)
+    elif field:
+        _show_field(spec, field)
+    else:
+        _show_summary(spec)
+
+
+def _show_summary(spec: Spec) -> None:
+    out.print(f"[bold]{spec.title}[/bold]  version {spec.version} ({spec.status})")
+    out.print(f"Published {spec.published}; effective from reporting period {spec.effective_from}.")
+    for t in spec.tables:
+        grid = RichTable(
+            "field", "title", "type", "format", "mandation", "code list / pattern", title=t.name
+        )
+        for f in t.fields:
+            rule_text = f.code_list or f.pattern or ""
+            grid.add_row(f.name, f.title, f.type.value, f.format, f.mandation.value, rule_text)
+        out.print(grid)
+    counts: dict[str, int] = {}
+    for r in spec.rules:
+        counts[r.severity.value] = counts.get(r.severity.value, 0) + 1
+    out.print(
+        f"{len(spec.rules)} rules ("
+        + ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in sorted(counts.items()))
+        + f"); {len(spec.code_lists)} code lists; {len(spec.definitions)} definitions: "
+        + ", ".join(d.name for d in spec.definitions)
+        + "."
+    )
+
+
+def _show_rule(spec: Spec, rule_id: str) -> None:
+    try:
+        rule = spec.rule(rule_id)
+    except KeyError:
+        raise errors.SpecError(f"Spec {spec.version} has no rule {rule_id!r}.") from None
+    grid = RichTable.grid(padding=(0, 2))
+    for label, value in [
+        ("id", rule.id),
+        ("table", rule.table),
+        ("severity", rule.severity.value),
+        ("scope", rule.scope.value),
+        ("fields", ", ".join(rule.fields)),
+        ("title", rule.title),
+        ("message", rule.message),
+        ("fix", rule.fix),
+        ("expression", rule.expression),
+        ("example", str(rule.example)),
+        ("since", rule.since),
+    ]:
+        grid.add_row(f"[bold]{label}[/bold]", value)
+    out.print(grid)
+
+
+def _show_field(spec: Spec, name: str) -> None:
+    table_name, _, field_name = name.rpartition(".")
+    try:
+        f = spec.table(table_name or "death").field(field_name)
+    except KeyError:
+        raise errors.SpecError(f"Spec {spec.version} has no field {name!r}.") from None
+    grid = RichTable.grid(padding=(0, 2))
+    for label, value in f.model_dump(exclude_none=True).items():
+        grid.add_row(f"[bold]{label}[/bold]", str(value))
+    out.print(grid)
+
+
+@app.command("check")
+def spec_check(
+    versions: Annotated[
+        list[str] | None, typer.Argument(help="Versions to check \\[default: every version].")
+    ] = None,
+    spec_dir: SpecRoot = None,
+) -> None:
+    """Check spec versions: references, expressions, examples, rule ids and released checksums.
+
+    Exits 0 when every version is sound, 1 when a problem is found.
+    """
+    from mhdeaths.spec import available_versions, load_spec
+    from mhdeaths.standard.check import check_spec
+
+    root = spec_root(spec_dir)
+    problems = []
+    names = versions or available_versions(root)
+    for version in names:
+        spec = load_spec(version, root)
+        found = check_spec(spec, root)
+        problems += [str(p) for p in found]
+        mark = "[green]ok[/green]" if not found else f"[red]{len(found)} problem(s)[/red]"
+        out.print(
+            f"{version}: {mark}  ({len(spec.rules)} rules, {len(spec.definitions)} definitions, "
+            f"{sum(len(d.worked_examples) for d in spec.definitions)} worked examples)"
+        )
+    if problems:
+        raise SpecCheckFailed(problems, f"The spec check found {len(problems)} problem(s).")
+
+
+@app.command("diff")
+def spec_diff(
+    old: Annotated[str, typer.Argument(help="The earlier version.")],
+    new: Annotated[str, typer.Argument(help="The later version.")],
+    spec_dir: SpecRoot = None,
+) -> None:
+    """List every change between two versions and the bump it needs.
+
+    Exits 1 when the version numbers understate the bump the changes need.
+    """
+    from mhdeaths.spec import load_spec
+    from mhdeaths.standard.diff import diff_specs
+
+    root = spec_root(spec_dir)
+    result = diff_specs(load_spec(old, root), load_spec(new, root))
+    table = RichTable("kind", "item", "change", "bump", "old", "new", title=f"{old} -> {new}")
+    for c in result.changes:
+        table.add_row(c.kind, c.item, c.change, str(c.bump), c.old or "", c.new or "")
+    out.print(table)
+    verdict = f"Needs a {result.needed} bump; the version numbers declare {result.declared}."
+    if result.understated:
+        raise SpecCheckFailed([], verdict + " The new version number understates it.")
+    out.print(verdict + " [green]OK[/green]")
+
+
+@app.command("publish")
+def spec_publish(
+    version: Annotated[str, typer.Argument(help="The version to publish.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the artefacts into.")],
+    spec_dir: SpecRoot = None,
+) -> None:
+    """Write a version's artefacts: data dictionary, JSON Schema, Data Package, Excel template,
+    Great Expectations suite and change log."""
+    from mhdeaths.spec import available_versions, load_spec
+    from mhdeaths.standard.publish import publish
+
+    root = spec_root(spec_dir)
+    spec = load_spec(version, root)
+    changelog = [load_spec(v, root).change for v in available_versions(root)]
+    changelog = [c for c in changelog if _not_later(c.version, spec.version)]
+    written = publish(spec, out_dir, changelog)
+    out.print(f"Published spec {spec.version} to {out_dir}: {len(written)} files.")
+    for path in written:
+        out.print(f"  {path}")
+
+
+def _not_later(a: str, b: str) -> bool:
+    from mhdeaths.spec import parse_version
+
+    return parse_version(a) <= parse_version(b)
+
+
+@app.command("release")
+def spec_release(
+    version: Annotated[str, typer.Argument(help="The version to release.")],
+    spec_dir: SpecRoot = None,
+) -> None:
+    """Record a version's checksums in released.yaml, after it passes the spec check.
+
+    From then on the version is immutable: changing any of its files fails the check and the tests.
+    """
+    from mhdeaths.spec import load_spec
+    from mhdeaths.standard.check import check_spec, record_release, released_checksums
+
+    root = spec_root(spec_dir)
+    spec = load_spec(version, root)
+    if version in released_checksums(root):
+        raise SpecCheckFailed(
+            [],
+            f"Spec {version} is already released, and a released version never changes: make the "
+            "change in a new version.",
+        )
+    if spec.status == "draft":
+        raise SpecCheckFailed(
+            [], f"Spec {version} is still a draft: set its status in version.yaml first."
+        )
+    problems = check_spec(spec, root, releasing=True)
+    if problems:
+        raise SpecCheckFailed([str(p) for p in problems], f"Spec {version} fails its check.")
+    path = record_release(spec, root)
+    out.print(f"Recorded the checksums of {version} in {path}.")

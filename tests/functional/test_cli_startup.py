@@ -1,0 +1,68 @@
+"""How the command starts: nothing runs when its module is imported, its files are read ahead
+from ``main()``, and a command that applies no disclosure rule does not wait for scipy, although
+the rules it offers are the stats package's own."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from mhdeaths.cli.benchmark import DisclosureRuleName
+from mhdeaths.stats import DISCLOSURE_RULES
+
+from .cli import mhdeaths
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "submissions" / "examples" / "RZ1" / "RZ1_2027-10_death.csv"
+
+STARTS = f"""
+import sys, threading
+sys.argv = ["mhdeaths", "validate", {str(EXAMPLE)!r}, "--format", "json"]
+import mhdeaths.cli.app as cli
+threads = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
+assert threads == [], threads
+assert "polars" not in sys.modules, "importing the command imported polars"
+import mhdeaths.validate.reading as reading
+read_ahead = reading.read_ahead
+def spy(files):
+    print("read ahead:", *files, file=sys.stderr, flush=True)
+    assert "pydantic" not in sys.modules, "typer converted values before the read-ahead"
+    read_ahead(files)
+reading.read_ahead = spy
+cli.main()
+"""
+
+
+def test_importing_the_command_starts_nothing_and_main_reads_ahead() -> None:
+    # The process looks like the command (argv[0] is mhdeaths), yet the import starts no thread
+    # and imports no polars; main() then starts the read-ahead before the command runs, and
+    # before typer converts its values (with pydantic, slow to import).
+    done = subprocess.run(
+        [sys.executable, "-c", STARTS], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines()[0] == f"read ahead: {EXAMPLE}", done.stderr
+    assert '"verdict": "accepted"' in done.stdout
+
+
+def test_the_disclosure_choices_are_the_stats_rules_in_their_order() -> None:
+    assert [rule.value for rule in DisclosureRuleName] == list(DISCLOSURE_RULES)
+    run = mhdeaths("benchmark", "--help")
+    assert run.code == 0, run.output
+    assert "|".join(DISCLOSURE_RULES) in run.stdout
+
+
+def test_validating_and_asking_for_help_do_not_import_scipy() -> None:
+    for args in (["validate", str(EXAMPLE)], ["benchmark", "--help"]):
+        done = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "mhdeaths", *args],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines()}
+        assert "mhdeaths.cli.app" in imported
+        assert not {name for name in imported if name.split(".")[0] == "scipy"}, args
