@@ -5,7 +5,8 @@
 - funnel and standardisation results do not depend on the order of the input rows;
 - disclosure control never releases a count it should hide, and releases multiples of 5;
   midpoint 6 rounding keeps zero apart, is off by at most 3, and a count of 1 to 7 stays one of
-  at least five values beside a rounded total of it and the rest.
+  at least five values even beside a released total;
+- no per-unit result holds NaN: missing or undefined values are null.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from mhdeaths.stats import (
     LIMIT_COLUMNS,
     ci_count,
     ci_proportion,
+    direct_standardise,
     disclose,
     funnel,
     indirect_standardise,
@@ -294,3 +296,55 @@ def test_midpoint6_totals_rounded_on_their_own_can_give_cells_back() -> None:
     bands = _midpoint6(cells)
     (total,) = _midpoint6([sum(cells)])
     assert all(_feasible(bands, total, i) == (1, 1) for i in range(len(cells)))
+
+
+def _no_nan(frame: pl.DataFrame) -> None:
+    floats = [name for name, dtype in frame.schema.items() if dtype == pl.Float64]
+    nan_columns = [name for name in floats if frame[name].is_nan().any()]
+    assert nan_columns == [], f"NaN in {nan_columns}"
+
+
+maybe_count = st.one_of(st.none(), st.integers(min_value=0, max_value=60))
+maybe_size = st.one_of(st.none(), st.just(0), st.integers(min_value=0, max_value=2_000))
+
+
+@settings(**SETTINGS)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b", "c"]),
+            maybe_count,
+            maybe_size,
+            st.integers(min_value=0, max_value=500),
+            st.one_of(st.just(0), st.integers(min_value=0, max_value=50_000)),
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_standardisation_results_hold_null_never_nan(
+    rows: list[tuple[str, int | None, int | None, int, int]],
+) -> None:
+    unit, observed, people, ref_observed, ref_people = (list(c) for c in zip(*rows, strict=True))
+    _no_nan(indirect_standardise(observed, people, ref_observed, ref_people, unit=unit))
+    # A stratum with no people has no events (direct_standardise refuses the impossible case).
+    events = [0 if p == 0 else o for o, p in zip(observed, people, strict=True)]
+    _no_nan(direct_standardise(events, people, ref_people, unit=unit))
+
+
+@settings(**SETTINGS)
+@given(
+    pairs=st.lists(st.tuples(maybe_count, maybe_size), min_size=0, max_size=15),
+    kind=st.sampled_from(["ratio", "rate", "proportion"]),
+    overdispersion=st.sampled_from(["auto", "none"]),
+)
+def test_funnel_results_hold_null_never_nan(
+    pairs: list[tuple[int | None, int | None]], kind: str, overdispersion: str
+) -> None:
+    if kind == "proportion":
+        pairs = [(o, n) if o is None or n is None or o <= n else (n, o) for o, n in pairs]
+    numerator = [o for o, _ in pairs]
+    denominator = [n for _, n in pairs]
+    result = funnel(numerator, denominator, kind=kind, overdispersion=overdispersion)  # type: ignore[arg-type]
+    _no_nan(result.units)
+    _no_nan(result.limits([None, 0, 1, 50]))

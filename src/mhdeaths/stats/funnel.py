@@ -153,7 +153,7 @@ class FunnelResult:
         ``denominators`` are on the input denominator scale: expected counts for a ratio,
         sample sizes for a proportion, person-time for a rate. Returns a frame with a
         ``denominator`` column and the limit columns, scaled by ``multiplier``; denominators that
-        are not positive give null limits.
+        are missing or not positive give null limits (a missing denominator stays null).
         """
         grid = as_float_array(denominators, "denominators")
         model = _Model(
@@ -168,7 +168,7 @@ class FunnelResult:
         return pl.DataFrame(
             [pl.Series("denominator", grid)]
             + [pl.Series(name, limits[name] * self.multiplier) for name in LIMIT_COLUMNS]
-        ).with_columns(pl.col(list(LIMIT_COLUMNS)).fill_nan(None))
+        ).with_columns(pl.col("denominator", *LIMIT_COLUMNS).fill_nan(None))
 
 
 def funnel(
