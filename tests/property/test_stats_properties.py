@@ -337,14 +337,26 @@ def test_standardisation_results_hold_null_never_nan(
     pairs=st.lists(st.tuples(maybe_count, maybe_size), min_size=0, max_size=15),
     kind=st.sampled_from(["ratio", "rate", "proportion"]),
     overdispersion=st.sampled_from(["auto", "none"]),
+    compatibility=st.sampled_from([None, "funnelplotr", "shmi"]),
 )
 def test_funnel_results_hold_null_never_nan(
-    pairs: list[tuple[int | None, int | None]], kind: str, overdispersion: str
+    pairs: list[tuple[int | None, int | None]],
+    kind: str,
+    overdispersion: str,
+    compatibility: str | None,
 ) -> None:
     if kind == "proportion":
         pairs = [(o, n) if o is None or n is None or o <= n else (n, o) for o, n in pairs]
+    if compatibility is not None:
+        kind, overdispersion = "ratio", "auto"
     numerator = [o for o, _ in pairs]
     denominator = [n for _, n in pairs]
-    result = funnel(numerator, denominator, kind=kind, overdispersion=overdispersion)  # type: ignore[arg-type]
+    result = funnel(
+        numerator,
+        denominator,
+        kind=kind,  # type: ignore[arg-type]
+        overdispersion=overdispersion,  # type: ignore[arg-type]
+        compatibility=compatibility,  # type: ignore[arg-type]
+    )
     _no_nan(result.units)
     _no_nan(result.limits([None, 0, 1, 50]))
