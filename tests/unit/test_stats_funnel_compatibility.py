@@ -1234,6 +1234,12 @@ def test_compatibility_is_named_in_the_method_note() -> None:
     note = funnel(T_O, T_E, compatibility="funnelplotr").method_note
     assert "FunnelPlotR 0.6.0" in note and "rank groups" in note
     assert "SHMI" in funnel(T_O, T_E, compatibility="shmi").method_note
+    # The note says what was done with O = 0 under each convention, and FunnelPlotR's groups.
+    zero = funnel(A_O, A_E, compatibility="funnelplotr").method_note
+    assert "ranked lowest" in zero and "of 0, or of 9 or more" in zero
+    assert "left out of the estimate" in funnel(A_O, A_E).method_note
+    none = funnel(A_O, A_E, compatibility="funnelplotr", overdispersion="none").method_note
+    assert "draw_adjusted = FALSE" in none
 
 
 def test_zero_deaths_are_ranked_lowest_and_set_aside_as_in_funnelplotr() -> None:

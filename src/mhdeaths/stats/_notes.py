@@ -55,9 +55,10 @@ def method_note(
     expected_word = "" if kind == "ratio" else " (E is the expected count, target × denominator)"
     if compatibility is not None:
         groups = f"{1 / trim:.10g}" if trim > 0 else "infinitely many"
+        last = f"{1 / trim - 1:.10g}" if trim > 0 else "infinity"
         setting_aside = (
             f"FunnelPlotR's rank groups: with {groups} groups, units whose rank r gives "
-            f"floor(r × {groups} / (I + 1)) of 0, or of {groups} − 1 or more, were"
+            f"floor(r × {groups} / (I + 1)) of 0, or of {last} or more, were"
         )
         pulling_in = (
             f"z-scores beyond the {trim:.0%} and {1 - trim:.0%} quantiles (interpolated as R's "
@@ -88,7 +89,12 @@ def method_note(
                 f"Over-dispersion was estimated on the log scale (the SHMI method): z-scores "
                 f"√E·ln(O/E){expected_word} were ranked, with {setting_aside} set aside."
             )
-            if zero_excluded:
+            if zero_excluded and compatibility is not None:
+                sentences.append(
+                    f"Units with no observed events ({zero_excluded}) were ranked lowest "
+                    "(ln 0 = −∞), as FunnelPlotR ranks them."
+                )
+            elif zero_excluded:
                 sentences.append(
                     f"Units with no observed events ({zero_excluded}) were left out of the "
                     "estimate because their log-scale z-score is undefined."
@@ -144,14 +150,18 @@ def _compatibility_sentence(compatibility: str, method: str) -> str:
             "random-effects model, the unadjusted ones with τ² = 0."
         )
     rounding = " Expected counts were rounded to 2 decimal places." if method != "sqrt" else ""
+    exact_ci = (
+        "Computed as FunnelPlotR 0.6.0 computes standardised ratios (compatibility "
+        "'funnelplotr'): unadjusted limits are exact Poisson confidence intervals around E, "
+        "χ²(2E)/(2E) and χ²(2E + 2)/(2E)"
+    )
+    if method == "none":
+        return f"{exact_ci}, with no over-dispersion limits (draw_adjusted = FALSE).{rounding}"
     adjusted = {
         "log": "exp(±z√(1/E + τ²))",
         "sqrt": "1 ± z√(1/(4E) + τ²), left on the square-root scale as FunnelPlotR leaves them",
-        "none": "not used",
     }[method]
     return (
-        "Computed as FunnelPlotR 0.6.0 computes standardised ratios (compatibility "
-        "'funnelplotr'): unadjusted limits are exact Poisson confidence intervals around E, "
-        f"χ²(2E)/(2E) and χ²(2E + 2)/(2E); adjusted limits are {adjusted}, and units are banded "
-        f"against them only when φ > 1.{rounding}"
+        f"{exact_ci}; adjusted limits are {adjusted}, and units are banded against them only "
+        f"when φ > 1.{rounding}"
     )
