@@ -3,7 +3,10 @@
 - every interval contains its estimate, and widens as the confidence level rises;
 - funnel limits: 99.8% contain 95%, adjusted contain unadjusted, and the target lies inside;
 - funnel and standardisation results do not depend on the order of the input rows;
-- disclosure control never releases a count it should hide, and releases multiples of 5.
+- disclosure control never releases a count it should hide, and releases multiples of 5;
+  midpoint 6 rounding keeps zero apart, is off by at most 3, and a count of 1 to 7 stays one of
+  at least five values even beside a released total;
+- no per-unit result holds NaN: missing or undefined values are null.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from mhdeaths.stats import (
     LIMIT_COLUMNS,
     ci_count,
     ci_proportion,
+    direct_standardise,
     disclose,
     funnel,
     indirect_standardise,
@@ -226,3 +230,133 @@ def test_disclosure_never_releases_small_counts(values: list[int]) -> None:
                 assert abs(released - count) <= 2.5
                 # a released count never reveals a small one: only 0 or at least 5 (10 for 1-7)
                 assert released == 0 or released >= (5 if rule == "mhsds" else 10)
+
+
+@settings(**SETTINGS)
+@given(values=st.lists(st.integers(min_value=0, max_value=10_000), max_size=50))
+def test_midpoint6_is_zero_for_zero_and_a_band_label_otherwise(values: list[int]) -> None:
+    result = disclose(values, "opensafely_midpoint6")
+    assert not result.suppressed.any()
+    for count, released in zip(values, result.values.tolist(), strict=True):
+        if count == 0:
+            assert released == 0
+        else:
+            # Released r stands for r - 2 to r + 3: an odd multiple of 3, never 0.
+            assert released % 6 == 3 and released - 2 <= count <= released + 3
+
+
+def _band(released: float) -> tuple[int, int]:
+    return (0, 0) if released == 0 else (int(released) - 2, int(released) + 3)
+
+
+def _feasible(bands: list[tuple[int, int]], total: tuple[int, int], i: int) -> tuple[int, int]:
+    """The values cell i can still take, given every cell's band and the total's band."""
+    others_low = sum(low for j, (low, _) in enumerate(bands) if j != i)
+    others_high = sum(high for j, (_, high) in enumerate(bands) if j != i)
+    return max(bands[i][0], total[0] - others_high), min(bands[i][1], total[1] - others_low)
+
+
+def _midpoint6(counts: list[int]) -> list[tuple[int, int]]:
+    return [_band(r) for r in disclose(counts, "opensafely_midpoint6").values.tolist()]
+
+
+@settings(**SETTINGS)
+@given(small=st.integers(min_value=1, max_value=7), rest=st.integers(min_value=0, max_value=500))
+def test_midpoint6_small_count_survives_differencing_against_a_rounded_total(
+    small: int, rest: int
+) -> None:
+    # A provider's count, the rest of the country's and the national total, each released under
+    # midpoint 6 on its own: the provider's count is still one of at least five values.
+    bands = _midpoint6([small, rest])
+    (total,) = _midpoint6([small + rest])
+    low, high = _feasible(bands, total, 0)
+    assert low <= small <= high
+    assert high - low + 1 >= 5
+
+
+@settings(**SETTINGS)
+@given(cells=st.lists(st.integers(min_value=0, max_value=40), min_size=1, max_size=8))
+def test_midpoint6_total_summed_from_released_cells_adds_nothing(cells: list[int]) -> None:
+    # OpenSAFELY's convention: a total is the sum of the released cells, so a reader learns no
+    # more than each cell's own band (six values for any count from 1 up).
+    bands = _midpoint6(cells)
+    released_total = int(disclose(cells, "opensafely_midpoint6").values.sum())
+    for i, count in enumerate(cells):
+        low, high = _feasible(bands, (0, 10**9), i)
+        assert (low, high) == bands[i]
+        assert count == 0 or high - low + 1 == 6
+    assert released_total % 3 == 0
+
+
+def test_midpoint6_totals_rounded_on_their_own_can_give_cells_back() -> None:
+    # The attack that makes the convention above necessary: six cells of 1 are each released as
+    # 3 ("1 to 6"), but a total of 6 rounded on its own is also 3 ("1 to 6"), so each of the six
+    # cells must be exactly 1.
+    cells = [1, 1, 1, 1, 1, 1]
+    bands = _midpoint6(cells)
+    (total,) = _midpoint6([sum(cells)])
+    assert all(_feasible(bands, total, i) == (1, 1) for i in range(len(cells)))
+
+
+def _no_nan(frame: pl.DataFrame) -> None:
+    floats = [name for name, dtype in frame.schema.items() if dtype == pl.Float64]
+    nan_columns = [name for name in floats if frame[name].is_nan().any()]
+    assert nan_columns == [], f"NaN in {nan_columns}"
+
+
+maybe_count = st.one_of(st.none(), st.integers(min_value=0, max_value=60))
+maybe_size = st.one_of(st.none(), st.just(0), st.integers(min_value=0, max_value=2_000))
+
+
+@settings(**SETTINGS)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b", "c"]),
+            maybe_count,
+            maybe_size,
+            st.integers(min_value=0, max_value=500),
+            st.one_of(st.just(0), st.integers(min_value=0, max_value=50_000)),
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_standardisation_results_hold_null_never_nan(
+    rows: list[tuple[str, int | None, int | None, int, int]],
+) -> None:
+    unit, observed, people, ref_observed, ref_people = (list(c) for c in zip(*rows, strict=True))
+    _no_nan(indirect_standardise(observed, people, ref_observed, ref_people, unit=unit))
+    # A stratum with no people has no events (direct_standardise refuses the impossible case).
+    events = [0 if p == 0 else o for o, p in zip(observed, people, strict=True)]
+    _no_nan(direct_standardise(events, people, ref_people, unit=unit))
+
+
+@settings(**SETTINGS)
+@given(
+    pairs=st.lists(st.tuples(maybe_count, maybe_size), min_size=0, max_size=15),
+    kind=st.sampled_from(["ratio", "rate", "proportion"]),
+    overdispersion=st.sampled_from(["auto", "none"]),
+    compatibility=st.sampled_from([None, "funnelplotr", "shmi"]),
+)
+def test_funnel_results_hold_null_never_nan(
+    pairs: list[tuple[int | None, int | None]],
+    kind: str,
+    overdispersion: str,
+    compatibility: str | None,
+) -> None:
+    if kind == "proportion":
+        pairs = [(o, n) if o is None or n is None or o <= n else (n, o) for o, n in pairs]
+    if compatibility is not None:
+        kind, overdispersion = "ratio", "auto"
+    numerator = [o for o, _ in pairs]
+    denominator = [n for _, n in pairs]
+    result = funnel(
+        numerator,
+        denominator,
+        kind=kind,  # type: ignore[arg-type]
+        overdispersion=overdispersion,  # type: ignore[arg-type]
+        compatibility=compatibility,  # type: ignore[arg-type]
+    )
+    _no_nan(result.units)
+    _no_nan(result.limits([None, 0, 1, 50]))

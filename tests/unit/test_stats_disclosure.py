@@ -73,7 +73,7 @@ def test_counts_must_be_whole_and_non_negative() -> None:
 
 
 def test_every_rule_describes_itself() -> None:
-    assert set(DISCLOSURE_RULES) == {"nhs_england", "mhsds", "opensafely"}
+    assert set(DISCLOSURE_RULES) == {"nhs_england", "mhsds", "opensafely", "opensafely_midpoint6"}
     for name, rule in DISCLOSURE_RULES.items():
         assert rule.name == name
         assert rule.title and rule.description and rule.source
@@ -113,3 +113,50 @@ def test_dependent_values_need_one_count_each() -> None:
         disclose_dependent([1.0, 2.0], [10])
     with pytest.raises(ValueError, match="decimals"):
         disclose_dependent([1.0], [10], decimals=-1)
+
+
+# OpenSAFELY documentation (opensafely/documentation@41030f3, docs/outputs/sdc.md, "Midpoint 6
+# rounding"): roundmid_any(x, to=6) = ceiling(x/to)*to - (floor(to/2)*(x!=0)), with the published
+# mapping 0 -> 0, 1-6 -> 3, 7-12 -> 9, 13-18 -> 15.
+def _roundmid_any(x: int, to: int = 6) -> int:
+    return math.ceil(x / to) * to - (to // 2) * (x != 0)
+
+
+def test_midpoint6_reproduces_the_published_mapping_table() -> None:
+    result = disclose(list(range(0, 19)), "opensafely_midpoint6")
+    assert result.text == ["0"] + ["3"] * 6 + ["9"] * 6 + ["15"] * 6
+    assert not result.suppressed.any()
+    assert result.rule.name == "opensafely_midpoint6"
+
+
+def test_midpoint6_equals_roundmid_any_on_large_counts() -> None:
+    counts = [19, 24, 25, 100, 101, 102, 599, 600, 601, 12_345]
+    assert disclose(counts, "opensafely_midpoint6").values.tolist() == [
+        float(_roundmid_any(c)) for c in counts
+    ]
+    # "For non-zero rounded values of x, we know true values range between x-2 and x+3."
+    for count, released in zip(
+        counts, disclose(counts, "opensafely_midpoint6").values, strict=True
+    ):
+        assert released - 2 <= count <= released + 3
+
+
+def test_midpoint6_keeps_missing_counts_unreleased() -> None:
+    result = disclose([None, 0, 4], "opensafely_midpoint6")
+    assert result.text == ["", "0", "3"]
+    assert math.isnan(result.values[0])
+
+
+def test_midpoint6_withholds_rates_built_on_seven_or_fewer() -> None:
+    # Same page, "Rounding rates": "any rate calculated from counts <=7 should also be redacted".
+    # The count itself is released as a band label (3 or 9), but a rate computed from the true
+    # numerator would give that numerator back.
+    values = [0.0, 1.5, 10.5, 12.0, 8.31]
+    counts = [0, 1, 7, 8, 30]
+    assert disclose_dependent(values, counts, "opensafely_midpoint6") == [
+        "0.0",
+        "*",
+        "*",
+        "12.0",
+        "8.3",
+    ]

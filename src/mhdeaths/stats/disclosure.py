@@ -9,12 +9,20 @@ disagree on the rule, so the rule is named in every output:
 - ``"mhsds"``: the Mental Health Services Data Set publications (``count_suppression`` in the
   Mental Health Bulletin code): counts below 5, *including 0*, are ``*``, others rounded to 5;
 - ``"opensafely"``: OpenSAFELY's output rules: counts of 7 or fewer are redacted and the rest
-  rounded to the nearest 5; zero is released as 0 ("counts of zero can be retained").
+  rounded to the nearest 5; zero is released as 0 ("counts of zero can be retained");
+- ``"opensafely_midpoint6"``: OpenSAFELY's "midpoint 6" rounding, for counts that must stay
+  numbers (the numerator and denominator of a rate): 0 stays 0 and every other count becomes the
+  midpoint of its band of six, 1-6 -> 3, 7-12 -> 9, 13-18 -> 15. Nothing is shown as ``*``: a
+  released 3 is a label for "1 to 6", never a true count, so no count of 7 or fewer can be read
+  back; rates whose numerator is 1 to 7 are still withheld (:func:`disclose_dependent`). A
+  total must be released as the sum of the released cells: rounded on its own beside its cells
+  it can give small cells back (six cells of 1 are each "3", and so is their total of 6).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -32,6 +40,12 @@ class DisclosureRule:
     output; ``max_suppressed``, ``suppress_zero`` and ``rounding_base`` say what it does: counts
     from 1 (or from 0 when ``suppress_zero``) up to ``max_suppressed`` are shown as ``*``, the
     rest are rounded to the nearest multiple of ``rounding_base`` (halves round up).
+
+    ``rounding="midpoint"`` rounds instead to the midpoint of bands ``rounding_base`` wide,
+    ``ceil(x / base) x base - floor(base / 2)`` for x > 0 and 0 for 0 (OpenSAFELY's
+    ``roundmid_any``). ``dependent_max_suppressed``, when set, is the largest numerator whose
+    rate or percentage :func:`disclose_dependent` withholds; by default a value is withheld
+    exactly when its numerator is.
     """
 
     name: str
@@ -41,6 +55,8 @@ class DisclosureRule:
     max_suppressed: int
     suppress_zero: bool
     rounding_base: int = 5
+    rounding: Literal["nearest", "midpoint"] = "nearest"
+    dependent_max_suppressed: int | None = None
 
 
 DISCLOSURE_RULES: dict[str, DisclosureRule] = {
@@ -90,6 +106,27 @@ DISCLOSURE_RULES: dict[str, DisclosureRule] = {
             max_suppressed=7,
             suppress_zero=False,
         ),
+        DisclosureRule(
+            name="opensafely_midpoint6",
+            title="OpenSAFELY midpoint 6 rounding",
+            description=(
+                "0 is shown as 0; every other count is shown as the midpoint of its band of six "
+                "(1 to 6 as 3, 7 to 12 as 9, 13 to 18 as 15, and so on), so a 3 means '1 to 6' "
+                "and no count is shown as *; a rate or percentage whose numerator is 1 to 7 is "
+                "shown as *. Totals are the sums of the released cells."
+            ),
+            source=(
+                "OpenSAFELY documentation, 'Statistical disclosure control', sections 'Rounding "
+                "rates' and 'Midpoint 6 rounding' (function roundmid_any: ceiling(x/6)*6 - "
+                "floor(6/2)*(x != 0); 'any rate calculated from counts <=7 should also be "
+                "redacted') (opensafely/documentation, docs/outputs/sdc.md)."
+            ),
+            max_suppressed=0,
+            suppress_zero=False,
+            rounding_base=6,
+            rounding="midpoint",
+            dependent_max_suppressed=7,
+        ),
     )
 }
 
@@ -137,7 +174,8 @@ def disclose(counts: Vector, rule: str | DisclosureRule = "nhs_england") -> Disc
         Whole, non-negative counts; ``None``/NaN marks a missing count, which is not released
         (text ``""``).
     rule:
-        ``"nhs_england"`` (default), ``"mhsds"``, ``"opensafely"``, or a :class:`DisclosureRule`.
+        ``"nhs_england"`` (default), ``"mhsds"``, ``"opensafely"``, ``"opensafely_midpoint6"``,
+        or a :class:`DisclosureRule`.
 
     Returns
     -------
@@ -155,9 +193,7 @@ def disclose(counts: Vector, rule: str | DisclosureRule = "nhs_england") -> Disc
     if bool(np.any(values[present] != np.floor(values[present]))):
         raise ValueError("counts must be whole numbers; round or aggregate them first.")
     suppressed = _suppressed(values, chosen)
-    base = chosen.rounding_base
-    # Half up: x/5 of a whole number never ends in exactly .5, so this equals round() there.
-    rounded = np.floor(values / base + 0.5) * base
+    rounded = _rounded(values, chosen)
     released = np.where(suppressed, np.nan, rounded)
     numbers = np.char.mod("%d", np.nan_to_num(released).astype(np.int64))
     text = np.where(suppressed, SUPPRESSED, np.where(present, numbers, NOT_RELEASED)).tolist()
@@ -188,8 +224,9 @@ def disclose_dependent(
     Returns
     -------
     list[str]:
-        ``"*"`` where the numerator is suppressed under the rule; ``""`` where the value or its
-        count is missing; otherwise the value with ``decimals`` decimal places. The value itself
+        ``"*"`` where the numerator is suppressed under the rule (under a rule with
+        ``dependent_max_suppressed``, where the numerator is 1 to that number); ``""`` where the
+        value or its count is missing; otherwise the value with ``decimals`` decimal places. The value itself
         is never rounded to the count's base: only its numerator is a count of people.
 
     Source: the MHSDS publications release a percentage as ``*`` when its numerator is
@@ -201,13 +238,32 @@ def disclose_dependent(
     stats = as_float_array(values, "values")
     numerators = as_float_array(counts, "counts")
     check_same_length(values=stats, counts=numerators)
-    suppressed = disclose(numerators, chosen).suppressed
+    suppressed = _dependent_suppressed(disclose(numerators, chosen), numerators)
     missing = np.isnan(stats) | np.isnan(numerators)
     formatted = np.char.mod(f"%.{decimals}f", stats)
     released: list[str] = np.where(
         suppressed, SUPPRESSED, np.where(missing, NOT_RELEASED, formatted)
     ).tolist()
     return released
+
+
+def _rounded(values: FloatArray, rule: DisclosureRule) -> FloatArray:
+    base = rule.rounding_base
+    if rule.rounding == "midpoint":
+        # OpenSAFELY's roundmid_any: zero stays zero, so it is told apart from "1 to 6" (3).
+        offset = np.where(values != 0, base // 2, 0)
+        return np.asarray(np.ceil(values / base) * base - offset, dtype=np.float64)
+    # Half up: x/5 of a whole number never ends in exactly .5, so this equals round() there.
+    return np.asarray(np.floor(values / base + 0.5) * base, dtype=np.float64)
+
+
+def _dependent_suppressed(disclosed: Disclosed, numerators: FloatArray) -> BoolArray:
+    largest = disclosed.rule.dependent_max_suppressed
+    if largest is None:
+        return disclosed.suppressed
+    # A released count of 3 under midpoint rounding hides 1 to 6, but a rate computed from the
+    # true numerator would give it back: OpenSAFELY withholds rates built on counts of 7 or less.
+    return np.asarray(disclosed.suppressed | ((numerators >= 1) & (numerators <= largest)))
 
 
 def _suppressed(values: FloatArray, rule: DisclosureRule) -> BoolArray:

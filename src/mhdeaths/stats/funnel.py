@@ -18,7 +18,10 @@ standardised ratios, proportions and rates:
   and a plain-English method note for a publication's methods section.
 
 Where and why these choices differ from FunnelPlotR and PHEindicatormethods is set out in
-``docs/statistics.md``.
+``docs/statistics.md``. When a publication must match FunnelPlotR or the SHMI to the last digit,
+``compatibility="funnelplotr"`` or ``"shmi"`` computes standardised ratios their way instead
+(FunnelPlotR's limit forms, rank-group truncation and interpolated-quantile winsorisation), and
+``winsorisation="quantile"`` alone swaps in FunnelPlotR's winsorisation; the defaults are unchanged.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from typing import Any, Literal
 
 import numpy as np
 import polars as pl
+from scipy import special, stats
 
 from ._arrays import (
     BoolArray,
@@ -46,6 +50,15 @@ from ._notes import method_note
 Kind = Literal["ratio", "proportion", "rate"]
 Overdispersion = Literal["auto", "log", "sqrt", "arcsine", "none"]
 ProportionLimits = Literal["exact", "wilson"]
+Compatibility = Literal["funnelplotr", "shmi"]
+Winsorisation = Literal["rank", "quantile"]
+
+COMPATIBILITY: tuple[str, ...] = ("funnelplotr", "shmi")
+WINSORISATION: tuple[str, ...] = ("rank", "quantile")
+
+#: FunnelPlotR writes its normal quantiles rounded to six places (R/calculate_limits.R); its
+#: limits are reproduced with the same constants.
+_FUNNELPLOTR_Z: dict[float, float] = {0.95: 1.959964, 0.998: 3.090232}
 
 BAND_HIGHER = "higher than expected"
 BAND_AS_EXPECTED = "as expected"
@@ -98,6 +111,8 @@ class _Model:
     transform: str
     adjust: bool
     proportion_limits: str
+    compatibility: str | None = None
+    phi: float = math.nan
 
 
 @dataclass(frozen=True, eq=False)
@@ -133,6 +148,10 @@ class FunnelResult:
         For proportions, ``"exact"`` (binomial) or ``"wilson"`` (Fingertips) unadjusted limits.
     units_in_estimate:
         How many units the over-dispersion estimate used, after exclusions and trimming.
+    compatibility:
+        ``None`` (this package's methods), ``"funnelplotr"`` or ``"shmi"``.
+    winsorisation:
+        ``"rank"`` (k = floor(trim x I) positions) or ``"quantile"`` (FunnelPlotR's R quantiles).
     """
 
     kind: str
@@ -146,6 +165,8 @@ class FunnelResult:
     multiplier: float = 1.0
     proportion_limits: str = "exact"
     units_in_estimate: int = 0
+    compatibility: str | None = None
+    winsorisation: str = "rank"
 
     def limits(self, denominators: Vector) -> pl.DataFrame:
         """The eight limit columns at any denominators, for drawing the funnel curves.
@@ -153,7 +174,7 @@ class FunnelResult:
         ``denominators`` are on the input denominator scale: expected counts for a ratio,
         sample sizes for a proportion, person-time for a rate. Returns a frame with a
         ``denominator`` column and the limit columns, scaled by ``multiplier``; denominators that
-        are not positive give null limits.
+        are missing or not positive give null limits (a missing denominator stays null).
         """
         grid = as_float_array(denominators, "denominators")
         model = _Model(
@@ -163,12 +184,14 @@ class FunnelResult:
             transform=_transform_for(self.kind, self.overdispersion),
             adjust=self.tau2 > 0,
             proportion_limits=self.proportion_limits,
+            compatibility=self.compatibility,
+            phi=self.phi,
         )
         limits = _all_limits(model, grid)
         return pl.DataFrame(
             [pl.Series("denominator", grid)]
             + [pl.Series(name, limits[name] * self.multiplier) for name in LIMIT_COLUMNS]
-        ).with_columns(pl.col(list(LIMIT_COLUMNS)).fill_nan(None))
+        ).with_columns(pl.col("denominator", *LIMIT_COLUMNS).fill_nan(None))
 
 
 def funnel(
@@ -183,6 +206,8 @@ def funnel(
     min_expected: float | None = None,
     *,
     proportion_limits: ProportionLimits = "exact",
+    compatibility: Compatibility | None = None,
+    winsorisation: Winsorisation | None = None,
 ) -> FunnelResult:
     """Funnel-plot limits, over-dispersion and bands for a set of units (providers).
 
@@ -219,6 +244,27 @@ def funnel(
         Unadjusted limits for proportions: ``"exact"`` (default; binomial prediction limits,
         consistent with the Poisson limits of ratios and rates) or ``"wilson"`` (the Fingertips /
         PHEindicatormethods limits p0 +/- z sqrt(p0(1-p0)/n), for comparability with Fingertips).
+    compatibility:
+        ``None`` (default): this package's methods, described above. ``"funnelplotr"``: standardised
+        ratios exactly as FunnelPlotR 0.6.0 ``funnel_plot(data_type="SR")`` computes them
+        (``overdispersion="log"`` is its ``sr_method="SHMI"``, ``"sqrt"`` its ``"CQC"``, ``"none"``
+        its ``draw_adjusted=FALSE``): expected counts rounded to 2 decimal places on the log
+        scale; unadjusted limits of the "exact confidence interval around E" form
+        chi2_{a}(2E)/(2E) and chi2_{1-a}(2E+2)/(2E); SHMI truncation by FunnelPlotR's rank groups
+        (a unit is kept when 0 < floor(rank x (1/trim) / (I + 1)) < 1/trim - 1, with O = 0 ranked
+        lowest); winsorisation at R's type-7 quantiles; adjusted limits exp(+/-z sqrt(1/E + tau^2))
+        or, for CQC, 1 +/- z sqrt(1/(4E) + tau^2) left on the square-root scale as FunnelPlotR
+        leaves them (its issue #33); and bands against the adjusted limits only when phi > 1,
+        otherwise against the unadjusted ones. ``"shmi"``: the SHMI's method (log scale only):
+        as ``"funnelplotr"`` for E, z-scores, truncation, phi and tau^2, but both sets of limits
+        are the random-effects form exp(+/-z sqrt(1/E + tau^2)), the unadjusted ones with
+        tau^2 = 0, and bands always use them. Both need ``kind="ratio"`` and a target of 1.
+    winsorisation:
+        For ``"sqrt"`` and ``"arcsine"``: ``"rank"`` (the default) pulls the k = floor(trim x I)
+        most extreme z-scores at each end in to the (k+1)-th; ``"quantile"`` clips them at the
+        trim and 1 - trim quantiles interpolated as R's ``quantile()`` (type 7) does, as
+        FunnelPlotR does, so some winsorising happens even below 10 units. ``None`` means
+        ``"rank"``, or ``"quantile"`` under a compatibility option.
 
     Returns
     -------
@@ -248,6 +294,7 @@ def funnel(
         )
     if not (isinstance(trim, (int, float)) and 0 <= trim < 0.5):
         raise ValueError(f"trim must be at least 0 and below 0.5; got {trim!r}.")
+    winsorise = _check_compatibility(kind, method, target, compatibility, winsorisation)
 
     num = as_float_array(numerator, "numerator")
     den = as_float_array(denominator, "denominator")
@@ -258,6 +305,11 @@ def funnel(
         raise ValueError("A proportion's numerator must not be larger than its denominator.")
     label_series = _labels(labels, count)
 
+    # FunnelPlotR rounds the SHMI's expected counts to 2 places (its SHMI_rounding; issue #20)
+    # after taking O/E, so the value stays O/E unrounded while everything else uses rounded E.
+    raw_den = den
+    if compatibility is not None and _transform_for(kind, method) == "log":
+        den = _r_round(den, 2)
     has_denominator = np.isfinite(den) & (den > 0)
     valid = has_denominator & np.isfinite(num)
     theta = _target(kind, target, num, den, valid)
@@ -265,15 +317,20 @@ def funnel(
     transform = _transform_for(kind, method)
     expected = den if kind == "ratio" else theta * den
     z, weight = _z_scores(transform, theta, num, den)
+    if compatibility is not None and transform == "log":
+        # R's log(0) is -Inf: FunnelPlotR ranks O = 0 lowest rather than leaving it out.
+        z = np.where(num == 0, -np.inf, z)
     z = np.where(valid, z, np.nan)
 
-    estimable = valid & np.isfinite(z)
+    estimable = valid & (~np.isnan(z) if compatibility is not None else np.isfinite(z))
     if min_expected is not None:
         estimable &= expected >= min_expected
     if method == "none" or not _target_usable(kind, theta):
         phi, tau2, used = math.nan, 0.0, 0
     else:
-        phi, tau2, used = _estimate(z[estimable], weight[estimable], method, trim)
+        phi, tau2, used = _estimate(
+            z[estimable], weight[estimable], method, trim, winsorise, compatibility
+        )
 
     model = _Model(
         kind=kind,
@@ -282,10 +339,14 @@ def funnel(
         transform=transform,
         adjust=tau2 > 0,
         proportion_limits=proportion_limits,
+        compatibility=compatibility,
+        phi=phi,
     )
     safe_den = np.where(has_denominator, den, np.nan)
     limits = _all_limits(model, safe_den)
-    value = np.where(valid, num / np.where(has_denominator, den, 1.0), np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = np.where(valid, num / np.where(has_denominator, raw_den, 1.0), np.nan)
+    z = np.where(np.isinf(z), np.nan, z)
 
     bandable = valid.copy()
     if min_expected is not None:
@@ -301,7 +362,7 @@ def funnel(
         [
             label_series,
             pl.Series("numerator", num),
-            pl.Series("denominator", den),
+            pl.Series("denominator", raw_den),
             pl.Series("value", value * multiplier),
             pl.Series("z", z),
             *(pl.Series(name, limits[name] * multiplier) for name in LIMIT_COLUMNS),
@@ -324,6 +385,8 @@ def funnel(
         multiplier=multiplier,
         min_expected=min_expected,
         proportion_limits=proportion_limits,
+        compatibility=compatibility,
+        winsorisation=winsorise,
     )
     return FunnelResult(
         kind=kind,
@@ -337,7 +400,63 @@ def funnel(
         multiplier=float(multiplier),
         proportion_limits=proportion_limits,
         units_in_estimate=used,
+        compatibility=compatibility,
+        winsorisation=winsorise,
     )
+
+
+def _r_round(values: FloatArray, digits: int) -> FloatArray:
+    """R's ``round(x, digits)`` (R >= 4.0.0, ``fround`` in src/nmath/fround.c) for x >= 0.
+
+    numpy scales and rounds half to even, so 88.885 becomes 88.88 where R gives 88.89: R takes
+    whichever of the two neighbouring candidates is nearer to x, ties to the odd lower digit's
+    upper neighbour.
+    """
+    scale = 10.0**digits
+    with np.errstate(invalid="ignore"):
+        scaled = values * scale
+        down, up = np.floor(scaled) / scale, np.ceil(scaled) / scale
+        to_up = (up - values < values - down) | (
+            (up - values == values - down) & (np.fmod(np.floor(scaled), 2) == 1)
+        )
+    # Beyond double precision (or zero, infinite, missing) R returns x unchanged.
+    exact = ~np.isfinite(values) | (values == 0) | (np.log10(np.abs(values) + 1e-300) + digits > 15)
+    return np.where(exact, values, np.where(to_up, up, down))
+
+
+def _check_compatibility(
+    kind: str,
+    method: str,
+    target: float | None,
+    compatibility: str | None,
+    winsorisation: str | None,
+) -> str:
+    """Refuse combinations the compatibility options do not define; the winsorisation to use."""
+    if winsorisation is not None and winsorisation not in WINSORISATION:
+        raise ValueError(f"winsorisation must be 'rank' or 'quantile'; got {winsorisation!r}.")
+    if compatibility is None:
+        return winsorisation or "rank"
+    if compatibility not in COMPATIBILITY:
+        raise ValueError(
+            f"compatibility must be None, 'funnelplotr' or 'shmi'; got {compatibility!r}."
+        )
+    if kind != "ratio":
+        raise ValueError(
+            f"compatibility={compatibility!r} is defined for standardised ratios (kind='ratio') "
+            f"only; got kind={kind!r}."
+        )
+    if compatibility == "shmi" and method != "log":
+        raise ValueError(
+            f"compatibility='shmi' uses the SHMI's log scale; got overdispersion={method!r}."
+        )
+    if target is not None and target != 1:
+        raise ValueError(f"compatibility={compatibility!r} compares ratios with 1; got {target!r}.")
+    if winsorisation == "rank":
+        raise ValueError(
+            f"compatibility={compatibility!r} winsorises at R's quantiles; leave winsorisation "
+            "unset or 'quantile'."
+        )
+    return "quantile"
 
 
 def _labels(labels: Vector | list[Any] | None, count: int) -> pl.Series:
@@ -398,21 +517,35 @@ def _z_scores(
 
 
 def _estimate(
-    z: FloatArray, weight: FloatArray, method: str, trim: float
+    z: FloatArray,
+    weight: FloatArray,
+    method: str,
+    trim: float,
+    winsorisation: str = "rank",
+    compatibility: str | None = None,
 ) -> tuple[float, float, int]:
     """Dispersion ratio phi, DerSimonian-Laird tau^2, and the number of units they used.
 
     ``k = floor(trim x I)`` units at each end are set aside (``"log"``, SHMI truncation) or pulled
     in to the (k+1)-th most extreme z-score (winsorisation). tau^2 = (I phi - (I - 1)) /
-    (sum w - sum w^2 / sum w), and 0 when I phi <= I - 1.
+    (sum w - sum w^2 / sum w), and 0 when I phi <= I - 1. Under a compatibility option the log
+    scale keeps FunnelPlotR's rank groups instead, and ``winsorisation="quantile"`` clips at R's
+    type-7 quantiles.
     """
     count = z.shape[0]
     k = trim_count(trim, count)
-    if method == "log":
+    if method == "log" and compatibility is not None:
+        grouped = _funnelplotr_kept(z, trim)
+        scores, weights = z[grouped], weight[grouped]
+    elif method == "log":
         # Ties on z are broken by weight so the kept set never depends on input order.
         order = np.lexsort((weight, z))
         kept = order[k : count - k]
         scores, weights = z[kept], weight[kept]
+    elif winsorisation == "quantile" and count > 0:
+        # numpy's "linear" method is R's quantile() type 7, FunnelPlotR's winsorisation().
+        low, high = np.quantile(z, [trim, 1 - trim], method="linear")
+        scores, weights = np.clip(z, low, high), weight
     else:
         ordered = np.sort(z)
         scores = np.clip(z, ordered[k], ordered[count - 1 - k]) if count > 0 else z
@@ -428,8 +561,24 @@ def _estimate(
     return phi, float(tau2), used
 
 
+def _funnelplotr_kept(z: FloatArray, trim: float) -> BoolArray:
+    """The units FunnelPlotR's ``truncation()`` keeps (R/od_adjustment.R).
+
+    With k = 1/trim groups, a unit's group is floor(rank x k / (I + 1)) (ranks averaged over
+    ties); groups 0 and k - 1 and above are set aside. Near I = 10 this can keep more units at
+    one end than the other, as the published SHMI does.
+    """
+    ranks = stats.rankdata(z, method="average")
+    groups = math.inf if trim == 0 else 1 / trim
+    with np.errstate(invalid="ignore"):
+        group = np.floor(ranks * groups / (z.shape[0] + 1))
+    return np.asarray((group > 0) & (group < groups - 1), dtype=np.bool_)
+
+
 def _all_limits(model: _Model, den: FloatArray) -> dict[str, FloatArray]:
     """The eight limit columns (unscaled) at the given denominators."""
+    if model.compatibility is not None:
+        return _compatible_limits(model, den)
     out: dict[str, FloatArray] = {}
     for level, confidence in LEVELS:
         lower, upper = _unadjusted_limits(model, den, confidence)
@@ -440,6 +589,44 @@ def _all_limits(model: _Model, den: FloatArray) -> dict[str, FloatArray]:
             # the normal approximation can fall inside the exact limit, so keep the wider one.
             lower, upper = np.minimum(lower, wide_lower), np.maximum(upper, wide_upper)
         out[f"lower_{level}_adjusted"], out[f"upper_{level}_adjusted"] = lower, upper
+    return out
+
+
+def _compatible_limits(model: _Model, den: FloatArray) -> dict[str, FloatArray]:
+    """FunnelPlotR's (``R/calculate_limits.R``) or the SHMI's limits for standardised ratios.
+
+    The adjusted columns hold the limits units are banded against: FunnelPlotR's
+    over-dispersion limits when phi > 1 (it draws and flags against them only then), otherwise
+    its unadjusted ones; under ``"shmi"`` always the random-effects limits.
+    """
+    usable = np.isfinite(den) & (den > 0)
+    safe = np.where(usable, den, 1.0)
+    tau2 = 0.0 if math.isnan(model.tau2) else model.tau2
+    over_dispersed = model.phi > 1 if math.isfinite(model.phi) else model.phi == math.inf
+    out: dict[str, FloatArray] = {}
+    for level, confidence in LEVELS:
+        z = _FUNNELPLOTR_Z[confidence]
+        tail = (1 - confidence) / 2
+        if model.compatibility == "shmi":
+            lower, upper = np.exp(-z * np.sqrt(1 / safe)), np.exp(z * np.sqrt(1 / safe))
+        else:
+            # chdtri(df, q) is R's qchisq(q, df, lower.tail = FALSE).
+            lower = special.chdtri(2 * safe, 1 - tail) / 2 / safe
+            upper = special.chdtri(2 * (safe + 1), tail) / 2 / safe
+        if model.transform == "log":
+            half = z * np.sqrt(1 / safe + tau2)
+            wide_lower, wide_upper = np.exp(-half), np.exp(half)
+        else:
+            # Left on the square-root scale, as FunnelPlotR does (its issue #33).
+            half = z * np.sqrt(1 / (4 * safe) + tau2)
+            wide_lower, wide_upper = 1 - half, 1 + half
+        if model.compatibility == "funnelplotr" and not over_dispersed:
+            wide_lower, wide_upper = lower, upper
+        theta = model.target
+        out[f"lower_{level}"] = np.where(usable, theta * lower, np.nan)
+        out[f"upper_{level}"] = np.where(usable, theta * upper, np.nan)
+        out[f"lower_{level}_adjusted"] = np.where(usable, theta * wide_lower, np.nan)
+        out[f"upper_{level}_adjusted"] = np.where(usable, theta * wide_upper, np.nan)
     return out
 
 
@@ -508,8 +695,10 @@ __all__ = [
     "BAND_AS_EXPECTED",
     "BAND_HIGHER",
     "BAND_LOWER",
+    "COMPATIBILITY",
     "LIMIT_COLUMNS",
     "UNIT_COLUMNS",
+    "WINSORISATION",
     "FunnelResult",
     "funnel",
 ]

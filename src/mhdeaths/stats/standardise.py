@@ -93,7 +93,10 @@ def indirect_standardise(
         were given), ``observed`` (sum O), ``expected`` (E = sum of reference_observed /
         reference_denominator x denominator), ``ratio`` (O/E), ``lower`` and ``upper``: the
         :func:`~mhdeaths.stats.ci_count` limits of O (exact below 10 events, Byar's from 10)
-        divided by E. A unit with E = 0 gets null ratio and limits.
+        divided by E. A unit with E = 0 gets null ratio and limits. A unit with a missing count
+        or denominator, or using a stratum whose reference denominator is 0 (no reference rate),
+        gets null in every column it affects (``observed`` or ``expected``, and so the ratio and
+        limits): per-unit results hold null, never NaN.
 
     Source: PHEindicatormethods ``calculate_ISRatio``; Fingertips technical guidance,
     "Indirectly standardised ratios". Multiply the ratio by the crude reference rate for an
@@ -126,7 +129,7 @@ def indirect_standardise(
         pl.Series("ratio", np.where(usable, o / safe_e, np.nan)),
         pl.Series("lower", np.where(usable, lower / safe_e, np.nan)),
         pl.Series("upper", np.where(usable, upper / safe_e, np.nan)),
-    ).with_columns(pl.col("ratio", "lower", "upper").fill_nan(None))
+    ).with_columns(pl.col("observed", "expected", "ratio", "lower", "upper").fill_nan(None))
 
 
 def direct_standardise(
@@ -163,7 +166,8 @@ def direct_standardise(
         multiplier), ``lower``, ``upper`` and ``note``. Limits are Dobson's:
         DSR + sqrt(var / X) (B(X) - X) with var = sum x_i (w_i / n_i)^2 / (sum w_i)^2 and B(X)
         Byar's limits for X. When X < 10 value and limits are null and ``note`` says why (PHE
-        convention); otherwise ``note`` is null.
+        convention); otherwise ``note`` is null. A missing count or denominator makes its unit's
+        totals, value and limits null (never NaN).
 
     Source: Dobson AJ, Kuulasmaa K, Eberle E, Scherer J (1991) Stat Med 10:457-462;
     PHEindicatormethods ``calculate_dsr``; Fingertips technical guidance, "Directly standardised
@@ -217,7 +221,7 @@ def direct_standardise(
         pl.Series("upper", np.where(hidden, np.nan, upper * multiplier)),
         pl.Series("note", note, dtype=pl.String),
     ).with_columns(
-        pl.col("value", "lower", "upper").fill_nan(None),
+        pl.col("total_count", "total_denominator", "value", "lower", "upper").fill_nan(None),
         pl.when(pl.col("note") == "").then(None).otherwise(pl.col("note")).alias("note"),
     )
 
