@@ -194,6 +194,30 @@ def test_other_disclosure_rules_are_named_and_applied(
             assert observed >= smallest or (observed == 0 and rule != "mhsds"), row
 
 
+def test_a_rule_whose_totals_must_be_sums_is_refused_in_one_sentence(
+    warehouse: Path, tmp_path: Path
+) -> None:
+    # Midpoint 6 keeps a total safe only as the sum of released cells; the national rows here are
+    # rounded on their own, so releasing under it would give cells back by differencing.
+    run = mhdeaths(
+        "benchmark",
+        "-w",
+        warehouse,
+        "--out",
+        tmp_path / "out",
+        "--period",
+        PERIOD,
+        "--disclosure",
+        "opensafely_midpoint6",
+    )
+    assert run.code == 2, run
+    assert run.stderr.startswith(
+        "error: The benchmarks cannot be released under opensafely_midpoint6"
+    )
+    assert "Traceback" not in run.stderr
+    assert not (tmp_path / "out" / "benchmarks.json").exists()
+
+
 def test_the_same_warehouse_gives_the_same_bytes(warehouse: Path, tmp_path: Path) -> None:
     first = publish_benchmarks(warehouse, tmp_path / "a", period=PERIOD)
     second = publish_benchmarks(warehouse, tmp_path / "b", period=PERIOD)

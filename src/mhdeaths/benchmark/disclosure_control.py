@@ -111,6 +111,11 @@ def decimals_for(result: IndicatorResult, rule: str = "nhs_england") -> int:
     return 2
 
 
+RELEASABLE_RULES = frozenset(n for n, r in DISCLOSURE_RULES.items() if r.rounding == "nearest")
+"""The rules the benchmarks can be released under: those that round every count, totals included,
+to the nearest multiple of their base, as secondary suppression here assumes."""
+
+
 def release(benchmarks: Benchmarks, rule: str = "nhs_england") -> Released:
     """Apply the named disclosure rule to every count, then derive every published figure from
     the released counts."""
@@ -119,6 +124,16 @@ def release(benchmarks: Benchmarks, rule: str = "nhs_england") -> Released:
 
         names = ", ".join(sorted(DISCLOSURE_RULES))
         raise UserError(f"There is no disclosure rule {rule!r}: choose one of {names}.")
+    if DISCLOSURE_RULES[rule].rounding != "nearest":
+        from mhdeaths.errors import UserError
+
+        # A midpoint rule keeps a total safe only as the sum of its released cells; a national row
+        # rounded on its own would give the cells back by differencing.
+        names = ", ".join(n for n in sorted(DISCLOSURE_RULES) if n in RELEASABLE_RULES)
+        raise UserError(
+            f"The benchmarks cannot be released under {rule}, whose totals must be sums of "
+            f"released cells; choose one of {names}."
+        )
     indicators, rows, trend, results = [], [], [], []
     for result in benchmarks.results:
         result = _every_provider(result, benchmarks.providers)
