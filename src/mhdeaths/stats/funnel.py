@@ -32,7 +32,6 @@ from typing import Any, Literal
 
 import numpy as np
 import polars as pl
-from scipy import special, stats
 
 from ._arrays import (
     BoolArray,
@@ -43,8 +42,8 @@ from ._arrays import (
     check_same_length,
     trim_count,
 )
-from ._arrays import z_for as _z_for
-from ._exact import binomial_count, poisson_count
+from ._compat import COMPATIBILITY, WINSORISATION, check_compatibility, funnelplotr_kept, r_round
+from ._limits import LEVELS, Model, all_limits
 from ._notes import method_note
 
 Kind = Literal["ratio", "proportion", "rate"]
@@ -53,19 +52,11 @@ ProportionLimits = Literal["exact", "wilson"]
 Compatibility = Literal["funnelplotr", "shmi"]
 Winsorisation = Literal["rank", "quantile"]
 
-COMPATIBILITY: tuple[str, ...] = ("funnelplotr", "shmi")
-WINSORISATION: tuple[str, ...] = ("rank", "quantile")
-
-#: FunnelPlotR writes its normal quantiles rounded to six places (R/calculate_limits.R); its
-#: limits are reproduced with the same constants.
-_FUNNELPLOTR_Z: dict[float, float] = {0.95: 1.959964, 0.998: 3.090232}
 
 BAND_HIGHER = "higher than expected"
 BAND_AS_EXPECTED = "as expected"
 BAND_LOWER = "lower than expected"
 
-#: The two control-limit levels and their column suffixes (95% and 99.8%, about 2 and 3 sigma).
-LEVELS: tuple[tuple[str, float], ...] = (("95", 0.95), ("998", 0.998))
 
 LIMIT_COLUMNS: tuple[str, ...] = (
     "lower_95",
@@ -99,20 +90,6 @@ _ALLOWED_OVERDISPERSION: dict[str, tuple[str, ...]] = {
     "rate": ("log", "sqrt", "none"),
     "proportion": ("arcsine", "none"),
 }
-
-
-@dataclass(frozen=True)
-class _Model:
-    """Everything the limits depend on besides the denominator."""
-
-    kind: str
-    target: float
-    tau2: float
-    transform: str
-    adjust: bool
-    proportion_limits: str
-    compatibility: str | None = None
-    phi: float = math.nan
 
 
 @dataclass(frozen=True, eq=False)
@@ -177,7 +154,7 @@ class FunnelResult:
         are missing or not positive give null limits (a missing denominator stays null).
         """
         grid = as_float_array(denominators, "denominators")
-        model = _Model(
+        model = Model(
             kind=self.kind,
             target=self.target,
             tau2=self.tau2,
@@ -187,7 +164,7 @@ class FunnelResult:
             compatibility=self.compatibility,
             phi=self.phi,
         )
-        limits = _all_limits(model, grid)
+        limits = all_limits(model, grid)
         return pl.DataFrame(
             [pl.Series("denominator", grid)]
             + [pl.Series(name, limits[name] * self.multiplier) for name in LIMIT_COLUMNS]
@@ -294,7 +271,7 @@ def funnel(
         )
     if not (isinstance(trim, (int, float)) and 0 <= trim < 0.5):
         raise ValueError(f"trim must be at least 0 and below 0.5; got {trim!r}.")
-    winsorise = _check_compatibility(kind, method, target, compatibility, winsorisation)
+    winsorise = check_compatibility(kind, method, target, compatibility, winsorisation)
 
     num = as_float_array(numerator, "numerator")
     den = as_float_array(denominator, "denominator")
@@ -309,7 +286,7 @@ def funnel(
     # after taking O/E, so the value stays O/E unrounded while everything else uses rounded E.
     raw_den = den
     if compatibility is not None and _transform_for(kind, method) == "log":
-        den = _r_round(den, 2)
+        den = r_round(den, 2)
     has_denominator = np.isfinite(den) & (den > 0)
     valid = has_denominator & np.isfinite(num)
     theta = _target(kind, target, num, den, valid)
@@ -332,7 +309,7 @@ def funnel(
             z[estimable], weight[estimable], method, trim, winsorise, compatibility
         )
 
-    model = _Model(
+    model = Model(
         kind=kind,
         target=theta,
         tau2=tau2,
@@ -343,7 +320,7 @@ def funnel(
         phi=phi,
     )
     safe_den = np.where(has_denominator, den, np.nan)
-    limits = _all_limits(model, safe_den)
+    limits = all_limits(model, safe_den)
     with np.errstate(divide="ignore", invalid="ignore"):
         value = np.where(valid, num / np.where(has_denominator, raw_den, 1.0), np.nan)
     z = np.where(np.isinf(z), np.nan, z)
@@ -403,60 +380,6 @@ def funnel(
         compatibility=compatibility,
         winsorisation=winsorise,
     )
-
-
-def _r_round(values: FloatArray, digits: int) -> FloatArray:
-    """R's ``round(x, digits)`` (R >= 4.0.0, ``fround`` in src/nmath/fround.c) for x >= 0.
-
-    numpy scales and rounds half to even, so 88.885 becomes 88.88 where R gives 88.89: R takes
-    whichever of the two neighbouring candidates is nearer to x, ties to the odd lower digit's
-    upper neighbour.
-    """
-    scale = 10.0**digits
-    with np.errstate(invalid="ignore"):
-        scaled = values * scale
-        down, up = np.floor(scaled) / scale, np.ceil(scaled) / scale
-        to_up = (up - values < values - down) | (
-            (up - values == values - down) & (np.fmod(np.floor(scaled), 2) == 1)
-        )
-    # Beyond double precision (or zero, infinite, missing) R returns x unchanged.
-    exact = ~np.isfinite(values) | (values == 0) | (np.log10(np.abs(values) + 1e-300) + digits > 15)
-    return np.where(exact, values, np.where(to_up, up, down))
-
-
-def _check_compatibility(
-    kind: str,
-    method: str,
-    target: float | None,
-    compatibility: str | None,
-    winsorisation: str | None,
-) -> str:
-    """Refuse combinations the compatibility options do not define; the winsorisation to use."""
-    if winsorisation is not None and winsorisation not in WINSORISATION:
-        raise ValueError(f"winsorisation must be 'rank' or 'quantile'; got {winsorisation!r}.")
-    if compatibility is None:
-        return winsorisation or "rank"
-    if compatibility not in COMPATIBILITY:
-        raise ValueError(
-            f"compatibility must be None, 'funnelplotr' or 'shmi'; got {compatibility!r}."
-        )
-    if kind != "ratio":
-        raise ValueError(
-            f"compatibility={compatibility!r} is defined for standardised ratios (kind='ratio') "
-            f"only; got kind={kind!r}."
-        )
-    if compatibility == "shmi" and method != "log":
-        raise ValueError(
-            f"compatibility='shmi' uses the SHMI's log scale; got overdispersion={method!r}."
-        )
-    if target is not None and target != 1:
-        raise ValueError(f"compatibility={compatibility!r} compares ratios with 1; got {target!r}.")
-    if winsorisation == "rank":
-        raise ValueError(
-            f"compatibility={compatibility!r} winsorises at R's quantiles; leave winsorisation "
-            "unset or 'quantile'."
-        )
-    return "quantile"
 
 
 def _labels(labels: Vector | list[Any] | None, count: int) -> pl.Series:
@@ -535,7 +458,7 @@ def _estimate(
     count = z.shape[0]
     k = trim_count(trim, count)
     if method == "log" and compatibility is not None:
-        grouped = _funnelplotr_kept(z, trim)
+        grouped = funnelplotr_kept(z, trim)
         scores, weights = z[grouped], weight[grouped]
     elif method == "log":
         # Ties on z are broken by weight so the kept set never depends on input order.
@@ -559,126 +482,6 @@ def _estimate(
     excess = used * phi - (used - 1)
     tau2 = excess / spread if excess > 0 and spread > 0 else 0.0
     return phi, float(tau2), used
-
-
-def _funnelplotr_kept(z: FloatArray, trim: float) -> BoolArray:
-    """The units FunnelPlotR's ``truncation()`` keeps (R/od_adjustment.R).
-
-    With k = 1/trim groups, a unit's group is floor(rank x k / (I + 1)) (ranks averaged over
-    ties); groups 0 and k - 1 and above are set aside. Near I = 10 this can keep more units at
-    one end than the other, as the published SHMI does.
-    """
-    ranks = stats.rankdata(z, method="average")
-    groups = math.inf if trim == 0 else 1 / trim
-    with np.errstate(invalid="ignore"):
-        group = np.floor(ranks * groups / (z.shape[0] + 1))
-    return np.asarray((group > 0) & (group < groups - 1), dtype=np.bool_)
-
-
-def _all_limits(model: _Model, den: FloatArray) -> dict[str, FloatArray]:
-    """The eight limit columns (unscaled) at the given denominators."""
-    if model.compatibility is not None:
-        return _compatible_limits(model, den)
-    out: dict[str, FloatArray] = {}
-    for level, confidence in LEVELS:
-        lower, upper = _unadjusted_limits(model, den, confidence)
-        out[f"lower_{level}"], out[f"upper_{level}"] = lower, upper
-        if model.adjust:
-            wide_lower, wide_upper = _transformed_limits(model, den, confidence)
-            # Adjustment widens limits for between-unit variation; at very small denominators
-            # the normal approximation can fall inside the exact limit, so keep the wider one.
-            lower, upper = np.minimum(lower, wide_lower), np.maximum(upper, wide_upper)
-        out[f"lower_{level}_adjusted"], out[f"upper_{level}_adjusted"] = lower, upper
-    return out
-
-
-def _compatible_limits(model: _Model, den: FloatArray) -> dict[str, FloatArray]:
-    """FunnelPlotR's (``R/calculate_limits.R``) or the SHMI's limits for standardised ratios.
-
-    The adjusted columns hold the limits units are banded against: FunnelPlotR's
-    over-dispersion limits when phi > 1 (it draws and flags against them only then), otherwise
-    its unadjusted ones; under ``"shmi"`` always the random-effects limits.
-    """
-    usable = np.isfinite(den) & (den > 0)
-    safe = np.where(usable, den, 1.0)
-    tau2 = 0.0 if math.isnan(model.tau2) else model.tau2
-    over_dispersed = model.phi > 1 if math.isfinite(model.phi) else model.phi == math.inf
-    out: dict[str, FloatArray] = {}
-    for level, confidence in LEVELS:
-        z = _FUNNELPLOTR_Z[confidence]
-        tail = (1 - confidence) / 2
-        if model.compatibility == "shmi":
-            lower, upper = np.exp(-z * np.sqrt(1 / safe)), np.exp(z * np.sqrt(1 / safe))
-        else:
-            # chdtri(df, q) is R's qchisq(q, df, lower.tail = FALSE).
-            lower = special.chdtri(2 * safe, 1 - tail) / 2 / safe
-            upper = special.chdtri(2 * (safe + 1), tail) / 2 / safe
-        if model.transform == "log":
-            half = z * np.sqrt(1 / safe + tau2)
-            wide_lower, wide_upper = np.exp(-half), np.exp(half)
-        else:
-            # Left on the square-root scale, as FunnelPlotR does (its issue #33).
-            half = z * np.sqrt(1 / (4 * safe) + tau2)
-            wide_lower, wide_upper = 1 - half, 1 + half
-        if model.compatibility == "funnelplotr" and not over_dispersed:
-            wide_lower, wide_upper = lower, upper
-        theta = model.target
-        out[f"lower_{level}"] = np.where(usable, theta * lower, np.nan)
-        out[f"upper_{level}"] = np.where(usable, theta * upper, np.nan)
-        out[f"lower_{level}_adjusted"] = np.where(usable, theta * wide_lower, np.nan)
-        out[f"upper_{level}_adjusted"] = np.where(usable, theta * wide_upper, np.nan)
-    return out
-
-
-def _unadjusted_limits(
-    model: _Model, den: FloatArray, confidence: float
-) -> tuple[FloatArray, FloatArray]:
-    tail = (1 - confidence) / 2
-    theta = model.target
-    usable = np.isfinite(den) & (den > 0)
-    safe = np.where(usable, den, 1.0)
-    if not (math.isfinite(theta) and theta >= 0):
-        nothing = np.full(den.shape, np.nan)
-        return nothing, nothing.copy()
-    if model.kind == "proportion":
-        if model.proportion_limits == "wilson":
-            half = _z_for(confidence) * np.sqrt(theta * (1 - theta) / safe)
-            lower, upper = np.clip(theta - half, 0, 1), np.clip(theta + half, 0, 1)
-        else:
-            low_count = binomial_count(safe, theta, tail)
-            high_count = binomial_count(safe, theta, 1 - tail)
-            lower = np.maximum(low_count, 0.0) / safe
-            upper = np.minimum(high_count + 1, safe) / safe
-    else:
-        mean = theta * safe
-        lower = np.maximum(poisson_count(mean, tail) - 1, 0.0) / safe
-        upper = poisson_count(mean, 1 - tail) / safe
-    return np.where(usable, lower, np.nan), np.where(usable, upper, np.nan)
-
-
-def _transformed_limits(
-    model: _Model, den: FloatArray, confidence: float
-) -> tuple[FloatArray, FloatArray]:
-    """Over-dispersion-adjusted limits on the transformed scale, back on the value scale."""
-    z = _z_for(confidence)
-    theta, tau2 = model.target, model.tau2
-    usable = np.isfinite(den) & (den > 0)
-    safe = np.where(usable, den, 1.0)
-    if model.transform == "arcsine":
-        centre = math.asin(math.sqrt(theta))
-        half = z * np.sqrt(1 / (4 * safe) + tau2)
-        # Clip on the angle scale: squaring a negative sine would fold the limit back upwards.
-        lower = np.sin(np.clip(centre - half, 0, math.pi / 2)) ** 2
-        upper = np.sin(np.clip(centre + half, 0, math.pi / 2)) ** 2
-    elif model.transform == "log":
-        half = z * np.sqrt(1 / (theta * safe) + tau2)
-        lower, upper = theta * np.exp(-half), theta * np.exp(half)
-    else:
-        half = z * np.sqrt(1 / (4 * theta * safe) + tau2)
-        # Square back to the ratio scale (FunnelPlotR #33 left CQC limits on the root scale).
-        lower = theta * np.maximum(1 - half, 0.0) ** 2
-        upper = theta * (1 + half) ** 2
-    return np.where(usable, lower, np.nan), np.where(usable, upper, np.nan)
 
 
 def _bands(
