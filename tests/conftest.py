@@ -24,11 +24,14 @@ settings.register_profile("fast", deadline=None, max_examples=10)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 # The lane `scripts/test.sh --fast` leaves out: whole folders that run real processes,
-# warehouses and browsers, tests that build the documentation site or open a browser, and the
-# property tests that generate thousands of files.
+# warehouses and browsers, tests that build the documentation site or open a browser, the
+# property tests that generate thousands of files, every rule through a real file, and the
+# synthetic lifecycle over many periods. What stays: every rule's examples in both engines.
 SLOW_FOLDERS = {"integration", "functional"}
 SLOW_FIXTURES = {"browser", "site"}
 SLOW_MODULES = {
+    "test_rules_in_files",
+    "test_synth_lifecycle",
     "test_engines_agree",
     "test_validator_properties",
     "test_nothing_identifiable_escapes",
