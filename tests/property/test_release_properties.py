@@ -71,6 +71,9 @@ def _result(rows: list[tuple[int, int]]) -> tuple[IndicatorResult, list[str]]:
 # Two withheld counts of 4 beside a national 8 released as 10: the rule would not withhold 8, yet
 # 8 to 12 leaves both at the rule's largest withheld count, 4 (found by this test in CI).
 @example(rows=[(4, 4), (9, 4)], rule="mhsds")
+# Denominators of 8, 38, 38 and 43, released as 10, 40, 40 and 45, add up to at least 127; the
+# national 127 released as 125 is at most 127: each is its smallest possible value (found in CI).
+@example(rows=[(8, 0), (38, 0), (38, 0), (43, 0)], rule="nhs_england")
 def test_no_table_gives_a_count_back(rows: list[tuple[int, int]], rule: str) -> None:
     result, providers = _result(rows)
     released = release(Benchmarks("2028-01", None, (result,), tuple(providers)), rule)

@@ -403,8 +403,8 @@ def _suppressed(result: IndicatorResult, table: pl.DataFrame, rule: str) -> np.n
         while True:
             withheld = hidden & providers
             total = float(observed[withheld].sum())
-            if not withheld.any() or not (
-                disclose([total], rule=rule).suppressed[0]
+            if not (
+                (withheld.any() and disclose([total], rule=rule).suppressed[0])
                 or any(_pinned(x, hidden, providers, get_rule(rule)) for x in columns)
             ):
                 break
@@ -419,44 +419,42 @@ def _suppressed(result: IndicatorResult, table: pl.DataFrame, rule: str) -> np.n
 def _pinned(
     counts: np.ndarray, hidden: np.ndarray, providers: np.ndarray, rule: DisclosureRule
 ) -> bool:
-    """Could someone who knows which withheld counts the rule withheld itself (so that each is
-    between the rule's smallest and largest withheld count) work one of them out exactly, from
-    the released national count and the released others? Each released count is known to within
-    half the rounding base; the withheld ones add up to what the national count leaves over.
+    """Could someone work out one provider's count exactly from the released national count and
+    what is released of the others? Each released count is known to within half the rounding
+    base, and the providers' counts add up to the national one; a withheld count is known only
+    to lie between the rule's smallest and largest withheld count (the worst case: someone who
+    knows which counts the rule withheld itself) or, withheld for another's sake, above them.
 
-    Two counts of 4 withheld beside a national count released as 10 (so 8 to 12) are both 4, for
-    example, however few of them the rule would itself withhold in total.
+    Two counts of 4 withheld beside a national 8 released as 10 (so 8 to 12) are both 4; four
+    released counts of 8, 38, 38 and 43 (shown 10, 40, 40, 45, so at least 127 in all) beside a
+    national 127 shown as 125 (so at most 127) are each exactly their smallest possible value.
     """
     national = ~providers & ~hidden & np.isfinite(counts)
-    withheld = providers & hidden & np.isfinite(counts)
-    if not national.any() or not withheld.any():
+    present = providers & np.isfinite(counts)
+    if not national.any() or not present.any():
         return False
     half, smallest = rule.rounding_base // 2, 0 if rule.suppress_zero else 1
 
-    def bounds(count: float, primary: bool) -> tuple[float, float]:
-        if primary:
-            return smallest, rule.max_suppressed
+    def bounds(count: float, withheld: bool) -> tuple[float, float]:
+        if withheld:
+            if smallest <= count <= rule.max_suppressed:
+                return smallest, rule.max_suppressed
+            # Withheld for another count's sake: nothing bounds it above but the national count.
+            return rule.max_suppressed + 1, math.inf
         if count == 0 and not rule.suppress_zero:
             return 0, 0
         released = math.floor(count / rule.rounding_base + 0.5) * rule.rounding_base
         return max(released - half, rule.max_suppressed + 1), released + half
 
-    released = [bounds(c, False) for c in counts[providers & ~hidden & np.isfinite(counts)]]
+    cells = [bounds(c, h) for c, h in zip(counts[present], hidden[present], strict=True)]
     total_low, total_high = bounds(float(counts[national][0]), False)
-    left_low = total_low - sum(high for _, high in released)
-    left_high = total_high - sum(low for low, _ in released)
-    cells = [
-        # A count above the rule's largest withheld one was withheld for another cell's sake:
-        # nothing bounds it from above but the national count.
-        (smallest, rule.max_suppressed)
-        if smallest <= c <= rule.max_suppressed
-        else (rule.max_suppressed + 1, math.inf)
-        for c in counts[withheld]
-    ]
     for i, (low, high) in enumerate(cells):
-        others_high = sum(h for j, (_, h) in enumerate(cells) if j != i)
+        if low == high:
+            continue  # a released 0 under a rule that shows 0: known anyway
+        # Summed without the cell itself (not subtracted from a total: a bound may be infinite).
         others_low = sum(lo for j, (lo, _) in enumerate(cells) if j != i)
-        if max(low, left_low - others_high) >= min(high, left_high - others_low):
+        others_high = sum(hi for j, (_, hi) in enumerate(cells) if j != i)
+        if max(low, total_low - others_high) >= min(high, total_high - others_low):
             return True
     return False
 
