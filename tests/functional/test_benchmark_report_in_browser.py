@@ -44,6 +44,9 @@ def test_the_report_renders_offline_without_errors(report: Opened) -> None:
     assert [m.text for m in report.console if m.type == "error"] == []
     assert all(url.startswith("file://") for url in report.requests)
     assert page.locator("script").count() == 0
+    # Each standardised ratio with a published expected count says what its funnel can detect.
+    assert page.locator("p.power").count() >= 1
+    assert page.locator("p.power").first.is_visible()
 
 
 def test_every_banded_indicator_has_a_funnel_plot_with_labelled_providers(
@@ -87,5 +90,6 @@ def test_a_provider_summary_renders(browser: Browser, published: Published) -> N
         page = opened.page
         assert page.locator("h1").inner_text().startswith("RZ1")
         assert page.get_by_text("Learning from deaths").first.is_visible()
+        assert page.locator("li.power").count() >= 1
         assert not opened.errors
         assert [m.text for m in opened.console if m.type == "error"] == []

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import statistics
 from pathlib import Path
 
 import openpyxl
@@ -22,6 +23,7 @@ from mhdeaths.benchmark.indicators import load_indicators
 from mhdeaths.benchmark.run import Published, publish_benchmarks
 from mhdeaths.errors import UserError
 from mhdeaths.spec import load_spec
+from mhdeaths.stats import detectable_ratio
 from mhdeaths.synth import SynthOptions, generate, provider_codes
 from mhdeaths.warehouse.loading import load
 from mhdeaths.warehouse.pseudonym import demo_key
@@ -330,3 +332,92 @@ def test_a_share_of_deaths_is_withheld_when_its_denominator_is(published: Publis
         if row["indicator"] in shares and row["denominator"] == "*":
             assert row["observed"] == "*"
             assert all(row[c] in ("*", None) for c in ("value", "lower", "upper", "z"))
+
+
+_POWER = re.compile(
+    r'<(?:p|li) class="power" data-indicator="([^"]*)"(?: data-provider="([^"]*)")?'
+    r' data-expected="([^"]*)" data-ratio="([^"]*)">(.*?)</(?:p|li)>',
+    re.S,
+)
+
+
+def _detectable(expected: float, meta: dict[str, object]) -> float | None:
+    """What the report must say, from the published figures alone."""
+    tau2 = meta["tau2"]
+    adjusted = meta["overdispersion"] in ("log", "sqrt") and isinstance(tau2, float) and tau2 > 0
+    minimum = meta["min_expected"]
+    if isinstance(minimum, float | int) and expected < minimum:
+        return None
+    found = detectable_ratio(
+        expected,
+        0.998,
+        0.8,
+        tau2=tau2 if adjusted else 0.0,  # type: ignore[arg-type]
+        overdispersion=meta["overdispersion"] if adjusted else None,  # type: ignore[arg-type]
+    )
+    return None if found is None else round(found, 2)
+
+
+def test_each_ratio_indicator_says_what_its_funnel_can_detect(published: Published) -> None:
+    out = published.report.parent
+    document = json.loads((out / "benchmarks.json").read_text())
+    statements = {m[0]: m for m in _POWER.findall((out / "benchmarks.html").read_text())}
+    stated = 0
+    for meta in document["indicators"]:
+        key = meta["indicator"]
+        published_expected = [
+            r["expected"]
+            for r in meta["rows"]
+            if r["provider"] != NATIONAL and isinstance(r["expected"], float | int)
+        ]
+        if meta["standardised_by"] is None or not published_expected:
+            # Only a standardised ratio with a published expected count has a statement.
+            assert key not in statements
+            assert meta["detectable_ratio"] is None
+            continue
+        median = round(statistics.median(published_expected), 2)
+        assert meta["detectable_expected"] == median
+        assert meta["detectable_ratio"] == _detectable(median, meta)
+        _, _, expected, ratio, text = statements[key]
+        assert float(expected) == median
+        if meta["detectable_ratio"] is None:
+            assert ratio == "" and "not banded" in text
+            continue
+        stated += 1
+        assert float(ratio) == meta["detectable_ratio"]
+        assert f"(E = {median:g})" in text
+        assert f"{meta['detectable_ratio']:.1f} times the expected number" in text
+        # The flag is at the limit the funnel bands against: only a real excess is detectable.
+        assert meta["detectable_ratio"] > 1
+    assert stated >= 2
+
+
+def test_each_provider_page_says_what_its_funnel_can_detect_at_its_own_size(
+    published: Published,
+) -> None:
+    out = published.report.parent
+    document = json.loads((out / "benchmarks.json").read_text())
+    ratios = {m["indicator"]: m for m in document["indicators"] if m["standardised_by"]}
+    stated = withheld = 0
+    for provider in document["providers"]:
+        page = (out / "providers" / f"{provider}.html").read_text()
+        statements = {(m[0], m[1]): m for m in _POWER.findall(page)}
+        assert {p for _, p in statements} <= {provider}
+        for key, meta in ratios.items():
+            row = next(r for r in meta["rows"] if r["provider"] == provider)
+            if not isinstance(row["expected"], float | int):
+                # A withheld (or absent) expected count gets no statement: nothing is derived
+                # from a figure that is not published.
+                assert (key, provider) not in statements
+                withheld += row["expected"] == "*"
+                continue
+            _, _, expected, ratio, text = statements[key, provider]
+            assert float(expected) == row["expected"]
+            want = _detectable(float(row["expected"]), meta)
+            if want is None:
+                assert ratio == "" and "not banded" in text
+                continue
+            stated += 1
+            assert float(ratio) == want
+            assert f"{want:.1f} times the expected number" in text
+    assert stated >= 10 and withheld >= 1

@@ -33,7 +33,7 @@ from mhdeaths.benchmark.compute import (
     provider_funnel,
     ratio_limits,
 )
-from mhdeaths.stats import DISCLOSURE_RULES, DisclosureRule, disclose
+from mhdeaths.stats import DISCLOSURE_RULES, DisclosureRule, detectable_ratio, disclose
 from mhdeaths.stats.disclosure import SUPPRESSED, get_rule
 
 Cell = str | int | float | bool | None
@@ -162,8 +162,9 @@ def release(benchmarks: Benchmarks, rule: str = "nhs_england") -> Released:
             )
             released = replace(released, providers=shown.filter(pl.col("provider") != NATIONAL))
         results.append(released)
-        indicators.append(_describe(released))
-        rows += _cells_of(released, shown, hidden, rule, ROW_COLUMNS)
+        cells = _cells_of(released, shown, hidden, rule, ROW_COLUMNS)
+        indicators.append(_with_power(_describe(released), cells))
+        rows += cells
         trend += _cells_of(released, shown_trend, trend_hidden, rule, TREND_COLUMNS)
     return Released(DISCLOSURE_RULES[rule], indicators, rows, trend, tuple(results))
 
@@ -201,6 +202,56 @@ def _describe(result: IndicatorResult) -> dict[str, Cell]:
         "phi": _round(f.phi, 3) if f else None,
         "tau2": _round(f.tau2, 5) if f else None,
         "method": f.method_note if f else None,
+    }
+
+
+POWER_LEVEL = 0.998
+"""The funnel limit the power statement is about: the wider one, as a flag that is acted on."""
+POWER = 0.8
+"""The probability of being flagged the statement asks for, the usual planning value."""
+
+
+def detectable_at(expected: Cell, meta: dict[str, Cell]) -> float | None:
+    """The smallest relative risk the indicator's released funnel flags at its 99.8% limit with
+    80% power at a published expected count (to 2 places), or None: not a standardised ratio,
+    a withheld or missing count, or an expected count too small to be banded at all.
+
+    Only published figures go in (the expected count, the over-dispersion method and tau^2 as
+    released), so the statement tells a reader nothing the released cells do not."""
+    if meta.get("standardised_by") is None:
+        return None
+    if not isinstance(expected, int | float) or isinstance(expected, bool) or expected <= 0:
+        return None
+    least = meta.get("min_expected")
+    if isinstance(least, int | float) and expected < least:
+        return None
+    method, tau2 = meta.get("overdispersion"), meta.get("tau2")
+    adjusted = method in ("log", "sqrt") and isinstance(tau2, int | float) and tau2 > 0
+    ratio = detectable_ratio(
+        float(expected),
+        POWER_LEVEL,
+        POWER,
+        tau2=float(tau2) if adjusted else 0.0,  # type: ignore[arg-type]
+        overdispersion=method if adjusted else None,  # type: ignore[arg-type]
+    )
+    return None if ratio is None else round(ratio, 2)
+
+
+def _with_power(meta: dict[str, Cell], rows: list[dict[str, Cell]]) -> dict[str, Cell]:
+    """The indicator's description with its power statement: what its funnel would flag at the
+    median of the providers' published expected counts (withheld rows have none)."""
+    published = [
+        float(e)
+        for r in rows
+        if r["provider"] != NATIONAL
+        and isinstance(e := r.get("expected"), int | float)
+        and not isinstance(e, bool)
+    ]
+    median = round(float(np.median(published)), 2) if published else None
+    return {
+        **meta,
+        "detectable_expected": median if meta.get("standardised_by") is not None else None,
+        "detectable_ratio": detectable_at(median, meta),
     }
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mhdeaths.benchmark.compute import Benchmarks, Window, as_at_sql, window_ending
-from mhdeaths.benchmark.disclosure_control import Cell, Released
+from mhdeaths.benchmark.disclosure_control import Cell, Released, detectable_at
 from mhdeaths.stats import disclose
 from mhdeaths.warehouse.overview import reading
 
@@ -33,7 +33,9 @@ class ProviderSummary:
     learning: list[Line]
     quality: list[Line]
     position: list[dict[str, Cell]]
-    """The provider's released row of every indicator, with the indicator's title and unit."""
+    """The provider's released row of every indicator, with the indicator's title and unit, and
+    for a standardised ratio what its funnel could detect at the provider's published expected
+    count (``detectable``; None where the row is withheld or too small to be banded)."""
 
 
 _DEATHS = (
@@ -133,6 +135,9 @@ def provider_summaries(
                 **row,
                 "title": titles[str(row["indicator"])]["title"],
                 "unit": titles[str(row["indicator"])]["unit"],
+                "standardised": titles[str(row["indicator"])]["standardised_by"] is not None,
+                "min_expected": titles[str(row["indicator"])]["min_expected"],
+                "detectable": detectable_at(row.get("expected"), titles[str(row["indicator"])]),
             }
             for row in released.rows
             if row["provider"] == provider

@@ -30,6 +30,7 @@ from .funnel import (
     funnel,
 )
 from .intervals import ci_count, ci_proportion, rate
+from .power import detectable_ratio
 from .standardise import direct_standardise, indirect_standardise, reference_rate
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "FunnelResult",
     "ci_count",
     "ci_proportion",
+    "detectable_ratio",
     "direct_standardise",
     "disclose",
     "disclose_dependent",
