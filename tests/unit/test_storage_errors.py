@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import errno
 import os
+import subprocess
+import sys
 
 import duckdb
 import polars as pl
@@ -106,3 +108,26 @@ def test_duckdbs_out_of_memory_is_found_under_the_abort_it_causes() -> None:
     assert str(mapped).endswith("; nothing was changed in the warehouse.")
     assert out_of_memory(MemoryError()) is not None
     assert out_of_memory(ValueError("no")) is None
+
+
+def test_a_thread_that_cannot_start_under_a_memory_cap_is_out_of_memory() -> None:
+    """Under a memory cap a thread's stack may be the allocation that fails: CPython then raises a
+    RuntimeError, which a load met in CI as a traceback. Made for real in a capped process."""
+    script = (
+        "import resource, threading\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (256 * 2**20, 256 * 2**20))\n"
+        "stop = threading.Event()\n"
+        "try:\n"
+        "    for _ in range(10_000):\n"
+        "        threading.Thread(target=stop.wait, daemon=True).start()\n"
+        "except RuntimeError as exc:\n"
+        "    print(exc)\n"
+        "stop.set()\n"
+    )
+    said = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    ).stdout.strip()
+    mapped = out_of_memory(RuntimeError(said), "the rest was not loaded")
+    assert mapped is not None, said
+    assert str(mapped).startswith("The command ran out of memory")
+    assert out_of_memory(RuntimeError("something else")) is None

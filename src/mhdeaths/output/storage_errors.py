@@ -65,7 +65,10 @@ def out_of_memory(exc: BaseException, kept: str | None = None) -> OutOfMemory | 
         duckdb_oom = type(link).__name__ == "OutOfMemoryException" and type(
             link
         ).__module__.partition(".")[0] in {"duckdb", "_duckdb"}
-        if isinstance(link, MemoryError) or duckdb_oom:
+        # A thread's stack is memory too: under a memory cap, starting one fails with this
+        # RuntimeError where the allocation it precedes would have raised MemoryError.
+        no_thread = isinstance(link, RuntimeError) and str(link) == "can't start new thread"
+        if isinstance(link, MemoryError) or duckdb_oom or no_thread:
             return OutOfMemory(
                 "The command ran out of memory: give it more (close other programs, or raise the "
                 "process's memory limit) or send the submission in smaller files, and run it "
