@@ -32,7 +32,8 @@ from typing import Any, Literal
 
 import numpy as np
 import polars as pl
-from scipy import stats
+from scipy import sparse, stats
+from scipy.sparse import linalg as sparse_linalg
 
 from ._arrays import FloatArray, Vector, as_float_array, check_non_negative, check_same_length
 
@@ -413,20 +414,22 @@ def _arl(h: float, expected: float, people: int | None, ratio: float, true_ratio
     target = np.minimum(np.rint(following / delta).astype(np.int64), _STATES - 1)
     origin = np.broadcast_to(np.arange(_STATES)[:, None], target.shape)
     weights = np.broadcast_to(pmf[None, :], target.shape)
-    flat = np.bincount(
-        origin[inside] * _STATES + target[inside],
-        weights=weights[inside],
-        minlength=_STATES * _STATES,
+    # Each count moves a state to one other, so Q has a handful of entries a row: a sparse solve
+    # is several times faster than a dense one, which matters with a threshold per unit.
+    q = sparse.csc_matrix(
+        (weights[inside], (origin[inside], target[inside])), shape=(_STATES, _STATES)
     )
-    q = flat.reshape(_STATES, _STATES)
-    lengths = np.linalg.solve(np.eye(_STATES) - q, np.ones(_STATES))
+    lengths = sparse_linalg.spsolve(sparse.identity(_STATES, format="csc") - q, np.ones(_STATES))
     return float(lengths[0])
 
 
 def _labels(values: Vector | Sequence[Any] | None, rows: int, name: str) -> pl.Series:
     if values is None:
         return pl.Series(name, [None] * rows)
-    series = values.rename(name) if isinstance(values, pl.Series) else pl.Series(name, list(values))
+    if isinstance(values, pl.Series):
+        series = values.rename(name)
+    else:
+        series = pl.Series(name, values if isinstance(values, np.ndarray) else list(values))
     if len(series) != rows:
         raise ValueError(
             f"The inputs must have one value per row each; {name} has {len(series)}, "
