@@ -235,3 +235,11 @@ def test_no_nan_and_no_dependence_on_row_order(
         threshold=1.5,
     ).months
     assert shuffled.equals(result)
+
+
+def test_the_figures_quoted_in_the_docs() -> None:
+    # docs/statistics.md, "Thresholds": E = 0.5 deaths a month, 0.01 false alarms a year.
+    h = cusum_threshold(0.5, 0.01)
+    assert h == pytest.approx(4.629, abs=0.002)
+    assert average_run_length(h, 0.5, true_ratio=2) == pytest.approx(22.5, abs=0.3)
+    assert average_run_length(h, 0.5, true_ratio=1.5) == pytest.approx(65, abs=1)
