@@ -64,8 +64,11 @@ def test_missing_month_adds_nothing_and_is_null() -> None:
 
 
 def test_both_directions_give_two_charts_per_unit() -> None:
-    result = cusum([1, 0], [0.5, 0.5], units=["A", "A"], direction="both", threshold=5).months
-    assert result["direction"].to_list() == ["upper", "upper", "lower", "lower"]
+    result = cusum(
+        [1, 0, 2], [0.5] * 3, units=["B", "A", "A"], direction="both", threshold=5
+    ).months
+    assert result["direction"].to_list() == ["upper"] * 3 + ["lower"] * 3
+    assert result["unit"].to_list() == ["A", "A", "B"] * 2
 
 
 def test_months_are_sorted_in_time_whatever_the_row_order() -> None:

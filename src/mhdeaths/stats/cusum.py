@@ -66,8 +66,8 @@ class CusumResult:
     Attributes
     ----------
     months:
-        One row per unit, month and direction, sorted by unit, then direction (``"upper"``
-        before ``"lower"``), then month: ``unit``, ``month``, ``direction``, ``observed``,
+        One row per unit, month and direction, sorted by direction (``"upper"`` before
+        ``"lower"``), then unit, then month: ``unit``, ``month``, ``direction``, ``observed``,
         ``expected``, ``statistic`` (S_t, the value that crossed the threshold in a month that
         signals; null in a month with a missing count), ``threshold`` (h; null when the unit has
         no usable expected count), ``signal`` (bool; null where the statistic or threshold is).
@@ -166,6 +166,7 @@ def average_run_length(
 ) -> float:
     """Average months to a signal, from a reset, when the true relative risk is ``true_ratio``.
 
+    ``true_ratio`` is an odds ratio for the binomial form (with ``denominator_per_month``).
     ``true_ratio=1`` gives the in-control run length (months between false alarms); the chart's
     ``rate_ratio`` gives its run length at the step it is tuned for. Markov-chain approximation
     (Brook & Evans 1972) on a grid of 400 states; see the module docstring.
