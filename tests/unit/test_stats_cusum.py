@@ -89,7 +89,7 @@ def test_threshold_is_monotone_in_the_false_alarm_rate() -> None:
 def test_threshold_meets_its_run_length_and_is_the_smallest_that_does() -> None:
     h = cusum_threshold(0.5, 0.01)
     assert average_run_length(h, 0.5) >= 1200
-    assert average_run_length(h - 0.05, 0.5) < 1200 * 1.02
+    assert average_run_length(h - 0.05, 0.5) < 1200
 
 
 def test_threshold_is_deterministic_and_uses_the_mean_expected_count() -> None:
@@ -243,6 +243,6 @@ def test_no_nan_and_no_dependence_on_row_order(
 def test_the_figures_quoted_in_the_docs() -> None:
     # docs/statistics.md, "Thresholds": E = 0.5 deaths a month, 0.01 false alarms a year.
     h = cusum_threshold(0.5, 0.01)
-    assert h == pytest.approx(4.629, abs=0.002)
+    assert h == pytest.approx(4.587, abs=0.002)
     assert average_run_length(h, 0.5, true_ratio=2) == pytest.approx(22.5, abs=0.3)
-    assert average_run_length(h, 0.5, true_ratio=1.5) == pytest.approx(65, abs=1)
+    assert average_run_length(h, 0.5, true_ratio=1.5) == pytest.approx(65.6, abs=1)
