@@ -13,6 +13,7 @@ scalar inputs give Python floats, array inputs give float64 numpy arrays, and pe
 polars DataFrames.
 """
 
+from .cusum import CUSUM_COLUMNS, CusumResult, average_run_length, cusum, cusum_threshold
 from .disclosure import (
     DISCLOSURE_RULES,
     Disclosed,
@@ -37,14 +38,19 @@ __all__ = [
     "BAND_AS_EXPECTED",
     "BAND_HIGHER",
     "BAND_LOWER",
+    "CUSUM_COLUMNS",
     "DISCLOSURE_RULES",
     "LIMIT_COLUMNS",
     "UNIT_COLUMNS",
+    "CusumResult",
     "Disclosed",
     "DisclosureRule",
     "FunnelResult",
+    "average_run_length",
     "ci_count",
     "ci_proportion",
+    "cusum",
+    "cusum_threshold",
     "detectable_ratio",
     "direct_standardise",
     "disclose",
