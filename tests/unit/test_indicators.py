@@ -87,11 +87,3 @@ def test_windows_are_whole_months_ending_at_the_period() -> None:
         "2028-01-01",
         12,
     )
-
-
-def test_the_command_offers_exactly_the_disclosure_rules_of_the_stats_package() -> None:
-    # The option's choices are written out so the command does not import scipy to start.
-    from mhdeaths.cli.app import DisclosureRuleName
-    from mhdeaths.stats import DISCLOSURE_RULES
-
-    assert {r.value for r in DisclosureRuleName} == set(DISCLOSURE_RULES)

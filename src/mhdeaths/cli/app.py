@@ -20,7 +20,6 @@ from typer._click import Context
 
 from mhdeaths import guard
 from mhdeaths.cli import benchmark, jobs, profile, spec, synth, validate, warehouse
-from mhdeaths.cli.benchmark import DisclosureRuleName
 from mhdeaths.cli.common import err
 from mhdeaths.cli.process import (
     command_words,
@@ -144,4 +143,4 @@ def _paths_named(invoked: Context | None) -> list[str]:
     return [str(path) for path in [*paths_given(invoked), *defaults]]
 
 
-__all__ = ["DisclosureRuleName", "app", "main"]
+__all__ = ["app", "main"]
