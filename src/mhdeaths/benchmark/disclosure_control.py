@@ -35,6 +35,7 @@ from mhdeaths.benchmark.compute import (
 )
 from mhdeaths.stats import DISCLOSURE_RULES, DisclosureRule, detectable_ratio, disclose
 from mhdeaths.stats.disclosure import SUPPRESSED, get_rule
+from mhdeaths.stats.power import PowerTransform
 
 Cell = str | int | float | bool | None
 """A released cell: a number, ``"*"`` where suppressed, text, or empty."""
@@ -211,6 +212,10 @@ POWER = 0.8
 """The probability of being flagged the statement asks for, the usual planning value."""
 
 
+_RATIO_TRANSFORMS: dict[str, PowerTransform] = {"log": "log", "sqrt": "sqrt"}
+"""The over-dispersion methods that widen a ratio's limits, as the power statement takes them."""
+
+
 def detectable_at(expected: Cell, meta: dict[str, Cell]) -> float | None:
     """The smallest relative risk the indicator's released funnel flags at its 99.8% limit with
     80% power at a published expected count (to 2 places), or None: not a standardised ratio,
@@ -226,14 +231,13 @@ def detectable_at(expected: Cell, meta: dict[str, Cell]) -> float | None:
     if isinstance(least, int | float) and expected < least:
         return None
     method, tau2 = meta.get("overdispersion"), meta.get("tau2")
-    adjusted = method in ("log", "sqrt") and isinstance(tau2, int | float) and tau2 > 0
-    ratio = detectable_ratio(
-        float(expected),
-        POWER_LEVEL,
-        POWER,
-        tau2=float(tau2) if adjusted else 0.0,  # type: ignore[arg-type]
-        overdispersion=method if adjusted else None,  # type: ignore[arg-type]
-    )
+    transform = _RATIO_TRANSFORMS.get(str(method))
+    if transform is not None and isinstance(tau2, int | float) and tau2 > 0:
+        ratio = detectable_ratio(
+            float(expected), POWER_LEVEL, POWER, tau2=float(tau2), overdispersion=transform
+        )
+    else:
+        ratio = detectable_ratio(float(expected), POWER_LEVEL, POWER)
     return None if ratio is None else round(ratio, 2)
 
 
