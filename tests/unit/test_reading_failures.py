@@ -133,7 +133,8 @@ def test_each_template_makes_a_sentence_from_its_shape(kind: ProblemKind) -> Non
 def xlsx_without_content_types() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("hello.txt", "not a workbook")
+        # A fixed time, so the bytes are the same whenever they are made.
+        archive.writestr(zipfile.ZipInfo("hello.txt", (2027, 1, 1, 0, 0, 0)), "not a workbook")
     return buffer.getvalue()
 
 
@@ -241,7 +242,13 @@ CASES: list[tuple[str, str, bytes | None, dict[str, object], str]] = [
 ]
 
 
-@pytest.mark.parametrize(("kind", "name", "data", "options", "sentence"), CASES, ids=lambda c: c)
+@pytest.mark.parametrize(
+    ("kind", "name", "data", "options", "sentence"),
+    CASES,
+    # Named by failure and file, never by the bytes: each xdist worker collects the cases itself,
+    # and the ids must be the same in both.
+    ids=[f"{case[0]}:{case[1]}" for case in CASES],
+)
 def test_a_real_failure_carries_its_id_and_the_sentence_as_before(
     tmp_path: Path,
     kind: str,
