@@ -27,7 +27,9 @@ ID = re.compile(r"[A-Za-z0-9_./-]+")
 # What a resubmission may change in a record: the details that come after the first submission.
 LATER = {
     "underlying_cause_icd10",
+    "underlying_cause_source",
     "provisional_death_type",
+    "manner_of_death",
     "me_outcome",
     "inquest_status",
     "inquest_conclusion",

@@ -62,6 +62,18 @@ _INQUEST_CONCLUSIONS: dict[str, Weights] = {
     "08": {"07": 5, "11": 4, "10": 1},
     "09": {"11": 6, "07": 4},
 }
+# Spec 2.0.0 compares the sources of the cause (a warning when they disagree), so a clean record's
+# conclusion must agree with its provisional manner: an open conclusion is undetermined intent, not
+# self-harm, homicide or natural. Same codes, same number of draws: 1.x output does not change.
+_INQUEST_CONCLUSIONS_AGREEING: dict[str, Weights] = {
+    **_INQUEST_CONCLUSIONS,
+    "03": {"10": 6, "11": 3},
+    "04": {"05": 1},
+    "08": {"07": 5, "11": 4},
+}
+# 1.x provisional types 06 (drug or alcohol related) and 07 (restraint) are circumstances in 2.0.0:
+# their manner is other non-natural.
+_MANNER_OF_KIND: dict[str, str] = {"06": "05", "07": "05"}
 _UNNATURAL = frozenset({"03", "04", "05", "06", "07", "08"})
 _DETAINED = frozenset({"02", "03", "04"})
 _LEARNING_DISABILITY_OR_AUTISM = frozenset({"L", "A", "B"})
@@ -140,9 +152,9 @@ class DeathBuilder:
         kind = self.death_type(category, age)
         me = self.medical_examiner(kind)
         inquest = self.inquest_status(me)
-        conclusion = (
-            pick("inquest_conclusion", _INQUEST_CONCLUSIONS[kind]) if inquest == "C" else None
-        )
+        separate_manner = "manner_of_death" in self.gen.death_fields
+        conclusions = _INQUEST_CONCLUSIONS_AGREEING if separate_manner else _INQUEST_CONCLUSIONS
+        conclusion = pick("inquest_conclusion", conclusions[kind]) if inquest == "C" else None
         cause = None
         known_cause = me in ("1", "2") or inquest == "C"
         if kind in _CAUSES and rng.random() < (0.75 if known_cause else 0.05):
@@ -238,9 +250,27 @@ class DeathBuilder:
             "family_involvement": self.family_involvement(review, completed),
             "declared_death_category": category,
         }
+        if separate_manner:
+            self.manner(row, kind, cause, me)
         fill_unknown(rng, self.gen.death, row, self.month, self.codes)
         band = age_band(age)
         return Death(row=row, category=category, stratum=(band, sex))
+
+    def manner(self, row: Row, kind: str, cause: str | None, me: str) -> None:
+        """The 2.0.0 fields of the cause: the manner apart from its circumstances, and where the
+        underlying cause comes from (an MCCD cause only once the medical examiner agreed it)."""
+        del row["provisional_death_type"]
+        row["manner_of_death"] = self.pick("manner_of_death", {_MANNER_OF_KIND.get(kind, kind): 1})
+        row["drug_alcohol_involvement"] = self.pick(
+            "drug_alcohol_involvement",
+            {"Y": 1}
+            if kind == "06"
+            else {"N": 80, "U": 15, "Y": 5}
+            if kind != "03"
+            else {"N": 7, "Y": 3},
+        )
+        agreed = me in ("1", "2") and self.rng.random() < 0.6
+        row["underlying_cause_source"] = None if cause is None else "M" if agreed else "R"
 
     def birth_date(self, death: dt.date, band: str) -> dt.date:
         low, high = BAND_AGES[band]

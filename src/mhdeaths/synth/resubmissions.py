@@ -89,12 +89,12 @@ def _as_first_sent(rng: random.Random, row: Row, codes: Codebook) -> Row | None:
         return None
     first = dict(row)
     first["underlying_cause_icd10"] = None
-    if (
-        cause is not None
-        and row.get("provisional_death_type") not in ("07", "09")
-        and rng.random() < 0.3
-    ):
-        first["provisional_death_type"] = codes.pick(rng, "provisional_death_type", {"09": 1})
+    # 2.0.0 renamed the provisional type of death; its 07 (restraint) became a circumstance.
+    manner = "manner_of_death" if "manner_of_death" in row else "provisional_death_type"
+    if "underlying_cause_source" in row:
+        first["underlying_cause_source"] = None
+    if cause is not None and row.get(manner) not in ("07", "09") and rng.random() < 0.3:
+        first[manner] = codes.pick(rng, manner, {"09": 1})
     if inquest in ("C", "D", "O"):
         weights: Weights = {"O": 6, "P": 4} if inquest == "C" else {"P": 1}
         first["inquest_status"] = codes.pick(rng, "inquest_status", weights)
