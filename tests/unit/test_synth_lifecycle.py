@@ -142,8 +142,9 @@ def test_every_resubmission_passes_every_rule_and_updates_withdraws_and_adds(
     result = generate(any_spec, options, tmp_path)
     assert evaluate(any_spec, originals(result, "death") + originals(result, "activity")) == []
     pairs = resubmission_pairs(result)
-    # Every provider-month with deaths is resubmitted (bar one with nothing to say).
-    assert len(pairs) >= 0.9 * len(originals(result, "death"))
+    # Nearly every provider-month with deaths is resubmitted: not those whose inquests are all
+    # still open with no cause known, which have nothing to complete yet.
+    assert len(pairs) >= 0.8 * len(originals(result, "death"))
     actions: Counter[str] = Counter()
     for death, activity in pairs:
         assert evaluate(any_spec, [death, activity]) == [], death.name

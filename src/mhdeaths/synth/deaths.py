@@ -252,6 +252,8 @@ class DeathBuilder:
         }
         if separate_manner:
             self.manner(row, kind, cause, me)
+        if "cdr_notified" in self.gen.death_fields:
+            row["cdr_notified"] = self.pick("cdr_notified", {"Y": 1} if age < 18 else {"X": 1})
         fill_unknown(rng, self.gen.death, row, self.month, self.codes)
         band = age_band(age)
         return Death(row=row, category=category, stratum=(band, sex))
