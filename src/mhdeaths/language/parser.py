@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -396,15 +395,6 @@ class _Parser:
                 raise ExpressionError(
                     f"The expression {self.text!r}: argument {i + 1} of {name}() must be a quoted text."
                 )
-
-
-def bind_codes(text: str, codes: Sequence[str]) -> str:
-    """Replace ``{codes}`` with a quoted list of codes (the valid codes for a period)."""
-    if "{codes}" not in text:
-        return text
-    # No valid code at all: a value that no code can equal, so every present value fails.
-    quoted = ", ".join(quote(c) for c in codes) if codes else "'\u0000'"
-    return text.replace("{codes}", quoted)
 
 
 def quote(value: str) -> str:
