@@ -137,3 +137,16 @@ def test_validate_judges_a_dated_code_in_a_real_file(
     assert flagged(spec_copy)  # by the reporting period, 11 is not yet valid
     date_the_review_method(spec_copy)
     assert flagged(spec_copy) is rejected_when_dated
+
+
+def test_a_written_rule_dated_by_a_field_that_is_not_a_date_is_reported(spec_copy: Path) -> None:
+    path = spec_copy / "1.1.0" / "rules.yaml"
+    text = path.read_text()
+    anchor = "- id: "
+    assert text.count(anchor) > 1
+    head, first, rest = text.partition(anchor)
+    rule_id = rest.split("\n", 1)[0].strip()
+    path.write_text(f"{head}{first}{rule_id}\n  dated_by: review_method{rest[len(rule_id) :]}")
+    spec = load_spec("1.1.0", spec_copy)
+    found = [p for p in check_spec(spec, spec_copy) if p.id.startswith("spec/dated-by")]
+    assert [(p.id, p.where) for p in found] == [("spec/dated-by-not-a-date", f"rule {rule_id}")]

@@ -135,8 +135,21 @@ def _check_dated_by(table: Table, field: SpecField, add: Add) -> bool:
     return False
 
 
+def _dates_codes(table: Table, rule: Rule, add: Add) -> bool:
+    """True when a rule's ``dated_by`` is a date field of its table. A generated rule's is
+    reported at its field (``_check_dated_by``), so it is passed ``_ignore``."""
+    where = f"rule {rule.id}"
+    if rule.dated_by not in table.field_names:
+        add(where, "spec/dated-by-not-a-field", dated_by=rule.dated_by, table=table.name)
+    elif table.field(str(rule.dated_by)).type is not FieldType.DATE:
+        add(where, "spec/dated-by-not-a-date", dated_by=rule.dated_by)
+    else:
+        return True
+    return False
+
+
 def _ignore(where: str, kind: str, **values: object) -> None:
-    """An ``add`` that reports nothing: for asking a check again what it has reported already."""
+    """An ``add`` that reports nothing: for asking again what a check has reported already."""
 
 
 def _known_fields(spec: Spec, table: str, rule: Rule | None = None) -> set[str]:
@@ -185,10 +198,9 @@ def _check_rules(spec: Spec, add: Add) -> None:
         if rule.code_list and rule.code_list not in {c.name for c in spec.code_lists}:
             # Reported once, at the field that names the list.
             continue
-        if rule.dated_by is not None and not _check_dated_by(
-            spec.table(rule.table), spec.table(rule.table).field(rule.fields[0]), _ignore
+        if rule.dated_by is not None and not _dates_codes(
+            spec.table(rule.table), rule, add if rule.generated_from is None else _ignore
         ):
-            # Reported once, at the field that names the date.
             continue
         if not _check_expression(spec, rule, add, where):
             continue
