@@ -24,6 +24,11 @@ def evaluate(text: str, **columns: list[object]) -> list[object]:
         ("frobnicate(a)", "unknown function frobnicate()"),
         ("days_between(a)", "takes 2"),
         ("matches(a, b)", "must be a quoted text"),
+        ("add_months(d, n)", "argument 2 of add_months() must be a whole number"),
+        ("add_months(d, 1.5)", "must be a whole number"),
+        ("add_months(d, '3')", "must be a whole number"),
+        ("add_days(d, TRUE)", "must be a whole number"),
+        ("add_days(d, 1 + 1)", "must be a whole number"),
         ("CAST(a AS INTEGER) = 1", "only date literals"),
         ("a LIKE 'x%'", "language does not have"),
     ],
@@ -55,6 +60,16 @@ def test_years_between_counts_completed_years_including_leap_birthdays() -> None
     born = [dt.date(2000, 2, 29), dt.date(2000, 2, 29), dt.date(1980, 5, 17)]
     died = [dt.date(2027, 2, 28), dt.date(2027, 3, 1), dt.date(2027, 5, 17)]
     assert evaluate("years_between(a, b)", a=born, b=died) == [26, 27, 47]
+
+
+def test_add_months_and_add_days_go_back_for_a_negative_count() -> None:
+    days = [dt.date(2027, 3, 31), dt.date(2028, 3, 1), None]
+    assert evaluate("add_months(d, -1)", d=days) == [
+        dt.date(2027, 2, 28),
+        dt.date(2028, 2, 1),
+        None,
+    ]
+    assert evaluate("add_days(d, -1)", d=days) == [dt.date(2027, 3, 30), dt.date(2028, 2, 29), None]
 
 
 def test_in_keeps_sql_null_semantics() -> None:

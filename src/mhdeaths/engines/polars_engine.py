@@ -80,9 +80,16 @@ def derive(spec: Spec, table: str, frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def bound_expression(spec: Spec, rule: Rule, period: dt.date | None) -> ex.Expression:
-    """The rule's expression with ``{codes}`` replaced by the codes valid in the period."""
-    codes = spec.code_list(rule.code_list).valid_codes(period) if rule.code_list else []
-    return ex.parse(ex.bind_codes(rule.expression, codes))
+    """The rule's expression with ``{codes}`` replaced by the codes valid in the period, or, for
+    a field with ``dated_by``, on each record's own date (the SQL engine binds through here too)."""
+    if not rule.code_list:
+        return ex.parse(ex.bind_codes(rule.expression, []))
+    code_list = spec.code_list(rule.code_list)
+    codes = code_list.valid_codes(period)
+    if rule.dated_by is None:
+        return ex.parse(ex.bind_codes(rule.expression, codes))
+    dated = [ex.DatedCode(c.code, c.valid_from, c.valid_to) for c in code_list.codes]
+    return ex.bind_dated_codes(rule.expression, rule.dated_by, dated, codes)
 
 
 def fails(node: ex.Node, columns: Mapping[str, str] | None = None) -> pl.Expr:

@@ -12,11 +12,13 @@ so a missing value is left to the mandation checks.
 
 The modules, each with one job: ``functions`` (the one table of the language's functions),
 ``tree`` (the nodes and walking them), ``parser`` (text to tree, refusing what is outside the
-language), ``compile_polars`` and ``compile_duckdb`` (tree to each engine). The names below are
+language), ``compile_polars`` and ``compile_duckdb`` (tree to each engine), ``codes`` (binding
+``{codes}``: the codes valid in the period, or on a record's own date). The names below are
 the package's public surface: the rest of ``mhdeaths`` imports them from here
 (``from mhdeaths import language as ex``), never from the module that defines them.
 """
 
+from mhdeaths.language.codes import DatedCode, bind_codes, bind_dated_codes
 from mhdeaths.language.compile_duckdb import duckdb_literal, from_tree, to_duckdb
 from mhdeaths.language.compile_polars import to_polars
 from mhdeaths.language.functions import (
@@ -29,7 +31,7 @@ from mhdeaths.language.functions import (
     Type,
     date_check,
 )
-from mhdeaths.language.parser import bind_codes, parse
+from mhdeaths.language.parser import parse
 from mhdeaths.language.tree import (
     Between,
     Binary,
@@ -58,6 +60,7 @@ __all__ = [
     "Call",
     "Case",
     "Col",
+    "DatedCode",
     "Example",
     "Expression",
     "Function",
@@ -69,6 +72,7 @@ __all__ = [
     "Unary",
     "aggregate_nodes",
     "bind_codes",
+    "bind_dated_codes",
     "columns_by_table",
     "date_check",
     "duckdb_literal",

@@ -70,7 +70,9 @@ class Function:
     duckdb: str
     """DuckDB SQL with {0}, {1}... for the arguments (already rendered as SQL)."""
     literal_args: tuple[int, ...] = ()
-    """Positions that must be string literals (regular expressions)."""
+    """Positions that must be literals, written in the expression itself: a quoted text for a
+    string parameter (a regular expression), a whole number for an integer one (a count of months,
+    so that polars offsets every row by one constant rather than row by row)."""
 
     @property
     def arity(self) -> int:
@@ -78,9 +80,10 @@ class Function:
 
     @property
     def signature(self) -> str:
-        """How a call is written, as ``matches(x, 'regex')``: a literal argument is quoted."""
+        """How a call is written, as ``matches(x, 'regex')``: a literal text argument is quoted."""
         names = [
-            f"'{n}'" if i in self.literal_args else n for i, (n, _) in enumerate(self.parameters)
+            f"'{n}'" if i in self.literal_args and t is Type.STRING else n
+            for i, (n, t) in enumerate(self.parameters)
         ]
         return f"{self.name}({', '.join(names)})"
 
@@ -167,6 +170,11 @@ def _icd10(x: pl.Expr) -> pl.Expr:
 
 def _regex_sql(pattern: str) -> str:
     return "CASE WHEN {0} IS NULL THEN NULL ELSE regexp_full_match({0}, '" + pattern + "') END"
+
+
+def _add_months(d: pl.Expr, n: int) -> pl.Expr:
+    # offset_by moves by calendar months and clamps to the month's last day, as DuckDB does.
+    return d.dt.offset_by(f"{n}mo")
 
 
 _MARCH_1, _MARCH_31 = dt.date(2027, 3, 1), dt.date(2027, 3, 31)
@@ -347,6 +355,44 @@ FUNCTIONS: dict[str, Function] = {
             ),
             lambda x: null_safe(x, _full_match(x, "([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?")),
             _regex_sql("([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?"),
+        ),
+        Function(
+            "add_months",
+            (("d", Type.DATE), ("n", Type.INTEGER)),
+            Type.DATE,
+            "The same day of the month n calendar months later (earlier when n is negative), or "
+            "that month's last day when it has no such day. n is a whole number written in the "
+            "expression.",
+            _one(
+                "add_months(d, 3)",
+                "d",
+                (dt.date(2027, 1, 31), dt.date(2027, 4, 30)),
+                (dt.date(2027, 11, 30), dt.date(2028, 2, 29)),
+                (dt.date(2027, 3, 15), dt.date(2027, 6, 15)),
+                (None, None),
+            ),
+            _add_months,
+            # Adding an interval gives a timestamp in DuckDB; the language's result is a date.
+            "CAST({0} + to_months({1}) AS DATE)",
+            literal_args=(1,),
+        ),
+        Function(
+            "add_days",
+            (("d", Type.DATE), ("n", Type.INTEGER)),
+            Type.DATE,
+            "The date n days later (earlier when n is negative). n is a whole number written in "
+            "the expression.",
+            _one(
+                "add_days(d, 56)",
+                "d",
+                (dt.date(2028, 1, 20), dt.date(2028, 3, 16)),
+                (dt.date(2028, 2, 28), dt.date(2028, 4, 24)),
+                (dt.date(2027, 2, 28), dt.date(2027, 4, 25)),
+                (None, None),
+            ),
+            lambda d, n: d + pl.duration(days=n),
+            "{0} + {1}",
+            literal_args=(1,),
         ),
     ]
 }

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 from mhdeaths.errors import ExpressionError
-from mhdeaths.language.functions import AGGREGATES, BUILTINS, FUNCTIONS
+from mhdeaths.language.functions import AGGREGATES, BUILTINS, FUNCTIONS, Type
 from mhdeaths.language.tree import (
     Between,
     Binary,
@@ -384,19 +383,18 @@ class _Parser:
             )
         for i in fn.literal_args:
             arg = node.args[i]
-            if not (isinstance(arg, Lit) and isinstance(arg.value, str)):
+            value = arg.value if isinstance(arg, Lit) else None
+            if fn.parameters[i][1] is Type.INTEGER:
+                # bool is an int to Python, not to the language.
+                if not isinstance(value, int) or isinstance(value, bool):
+                    raise ExpressionError(
+                        f"The expression {self.text!r}: argument {i + 1} of {name}() must be a "
+                        "whole number written in the expression, such as 3 or -1."
+                    )
+            elif not isinstance(value, str):
                 raise ExpressionError(
                     f"The expression {self.text!r}: argument {i + 1} of {name}() must be a quoted text."
                 )
-
-
-def bind_codes(text: str, codes: Sequence[str]) -> str:
-    """Replace ``{codes}`` with a quoted list of codes (the valid codes for a period)."""
-    if "{codes}" not in text:
-        return text
-    # No valid code at all: a value that no code can equal, so every present value fails.
-    quoted = ", ".join(quote(c) for c in codes) if codes else "'\u0000'"
-    return text.replace("{codes}", quoted)
 
 
 def quote(value: str) -> str:

@@ -152,6 +152,8 @@ def _expand_template(
         since=field.since,
         generated_from=template.check,
         code_list=field.code_list,
+        # Only a check that binds {codes} is dated: the others do not read the code list.
+        dated_by=field.dated_by if "{codes}" in template.expression else None,
     )
 
 

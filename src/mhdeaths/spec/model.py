@@ -140,6 +140,9 @@ class SpecField(Frozen):
     derivation: str | None = None
     """For a derived field: the name of the definition that produces it."""
     notes: str | None = None
+    dated_by: str | None = None
+    """For a coded event: the date field of the same table whose value, not the reporting period,
+    says which codes were valid (a review's method on the day the review started)."""
 
     @property
     def submitted(self) -> bool:
@@ -211,6 +214,9 @@ class Rule(Frozen):
     """For a rule made from a check template: the template's check name."""
     code_list: str | None = None
     """For a code-list check: the list whose valid codes replace ``{codes}``."""
+    dated_by: str | None = None
+    """For a code-list check of a field with ``dated_by``: the date field that chooses the valid
+    codes of each record (``language.bind_dated_codes``)."""
 
     @field_validator("example", "counterexample", mode="before")
     @classmethod

@@ -29,6 +29,8 @@ from mhdeaths.spec import (
     Rule,
     Scope,
     Spec,
+    SpecField,
+    Table,
     available_versions,
     load_spec,
     version_checksums,
@@ -109,12 +111,45 @@ def _check_fields(spec: Spec, add: Add) -> None:
                 add(where, "spec/boolean-submitted")
             if f.submitted and f.example is None:
                 add(where, "spec/example-missing")
+            if f.dated_by is not None:
+                _check_dated_by(table, f, add)
             if (
                 f.code_list in names
                 and f.example is not None
                 and f.example not in spec.code_list(f.code_list).valid_codes()
             ):
                 add(where, "spec/example-not-a-code", example=f.example, code_list=f.code_list)
+
+
+def _check_dated_by(table: Table, field: SpecField, add: Add) -> bool:
+    """True when the field's ``dated_by`` can choose its codes; otherwise says why."""
+    where = f"field {table.name}.{field.name}"
+    if field.code_list is None:
+        add(where, "spec/dated-by-without-code-list", dated_by=field.dated_by)
+    elif field.dated_by not in table.field_names:
+        add(where, "spec/dated-by-not-a-field", dated_by=field.dated_by, table=table.name)
+    elif table.field(str(field.dated_by)).type is not FieldType.DATE:
+        add(where, "spec/dated-by-not-a-date", dated_by=field.dated_by)
+    else:
+        return True
+    return False
+
+
+def _dates_codes(table: Table, rule: Rule, add: Add) -> bool:
+    """True when a rule's ``dated_by`` is a date field of its table. A generated rule's is
+    reported at its field (``_check_dated_by``), so it is passed ``_ignore``."""
+    where = f"rule {rule.id}"
+    if rule.dated_by not in table.field_names:
+        add(where, "spec/dated-by-not-a-field", dated_by=rule.dated_by, table=table.name)
+    elif table.field(str(rule.dated_by)).type is not FieldType.DATE:
+        add(where, "spec/dated-by-not-a-date", dated_by=rule.dated_by)
+    else:
+        return True
+    return False
+
+
+def _ignore(where: str, kind: str, **values: object) -> None:
+    """An ``add`` that reports nothing: for asking again what a check has reported already."""
 
 
 def _known_fields(spec: Spec, table: str, rule: Rule | None = None) -> set[str]:
@@ -162,6 +197,10 @@ def _check_rules(spec: Spec, add: Add) -> None:
                 add(where, "spec/rule-unknown-field", field=name, table=rule.table)
         if rule.code_list and rule.code_list not in {c.name for c in spec.code_lists}:
             # Reported once, at the field that names the list.
+            continue
+        if rule.dated_by is not None and not _dates_codes(
+            spec.table(rule.table), rule, add if rule.generated_from is None else _ignore
+        ):
             continue
         if not _check_expression(spec, rule, add, where):
             continue

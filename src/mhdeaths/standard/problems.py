@@ -51,6 +51,21 @@ SPEC_PROBLEMS = Catalogue(
             "A submitted boolean field",
             "is boolean, which only derived fields may be; submit a Y/N code instead.",
         ),
+        _K(
+            "spec/dated-by-not-a-field",
+            "A field dated by an unknown field",
+            "is dated by {dated_by!r}, which is not a field of {table}.",
+        ),
+        _K(
+            "spec/dated-by-not-a-date",
+            "A field dated by a field that is not a date",
+            "is dated by {dated_by!r}, which is not a date field.",
+        ),
+        _K(
+            "spec/dated-by-without-code-list",
+            "A dated field without a code list",
+            "is dated by {dated_by!r} but has no code list whose codes the date could choose.",
+        ),
         _K("spec/example-missing", "A field without an example", "has no example value."),
         _K(
             "spec/example-not-a-code",
