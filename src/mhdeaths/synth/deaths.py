@@ -74,6 +74,18 @@ _INQUEST_CONCLUSIONS_AGREEING: dict[str, Weights] = {
 # 1.x provisional types 06 (drug or alcohol related) and 07 (restraint) are circumstances in 2.0.0:
 # their manner is other non-natural.
 _MANNER_OF_KIND: dict[str, str] = {"06": "05", "07": "05"}
+# Patient statuses at death with the person in a spell or awaiting admission: the status at death
+# is the one the spell (or the place of safety) had.
+_DETAINED_AT_DEATH = frozenset({"01", "02", "03", "04", "05", "06", "08"})
+# A grouped detention status ungrouped into MHSDS legal status codes, in national proportions.
+_SECTIONS: dict[str, Weights] = {
+    "01": {"01": 1},
+    "02": {"03": 60, "02": 35, "05": 3, "06": 2},
+    "03": {"10": 40, "09": 35, "07": 5, "16": 10, "15": 5, "31": 3, "32": 2},
+    "04": {"20": 70, "19": 30},
+    "98": {"98": 1},
+    "99": {"99": 1},
+}
 _UNNATURAL = frozenset({"03", "04", "05", "06", "07", "08"})
 _DETAINED = frozenset({"02", "03", "04"})
 _LEARNING_DISABILITY_OR_AUTISM = frozenset({"L", "A", "B"})
@@ -151,7 +163,14 @@ class DeathBuilder:
 
         kind = self.death_type(category, age)
         me = self.medical_examiner(kind)
-        inquest = self.inquest_status(me)
+        # 2.0.0 sends a death in state detention to the coroner, who must hold an inquest: the
+        # status at death is drawn first there (1.x keeps its order of draws, so its output stays).
+        at_death = "legal_status_at_death" in self.gen.death_fields
+        detention = self.detention(category, status, spell) if at_death else ""
+        detained = at_death and status in _DETAINED_AT_DEATH and detention in _DETAINED
+        if detained:
+            me = "3"
+        inquest = self.inquest_status(me, held=detained)
         separate_manner = "manner_of_death" in self.gen.death_fields
         conclusions = _INQUEST_CONCLUSIONS_AGREEING if separate_manner else _INQUEST_CONCLUSIONS
         conclusion = pick("inquest_conclusion", conclusions[kind]) if inquest == "C" else None
@@ -160,7 +179,8 @@ class DeathBuilder:
         if kind in _CAUSES and rng.random() < (0.75 if known_cause else 0.05):
             cause = rng.choice(_CAUSES[kind])
 
-        detention = self.detention(category, status, spell)
+        if not at_death:
+            detention = self.detention(category, status, spell)
         review = self.review_method(category, kind, ld)
         completed = None
         if review != "10" and rng.random() < 0.45:
@@ -252,6 +272,8 @@ class DeathBuilder:
         }
         if separate_manner:
             self.manner(row, kind, cause, me)
+        if at_death:
+            self.legal_status(row, detention, status, death, me, inquest)
         if "cdr_notified" in self.gen.death_fields:
             row["cdr_notified"] = self.pick("cdr_notified", {"Y": 1} if age < 18 else {"X": 1})
         fill_unknown(rng, self.gen.death, row, self.month, self.codes)
@@ -273,6 +295,44 @@ class DeathBuilder:
         )
         agreed = me in ("1", "2") and self.rng.random() < 0.6
         row["underlying_cause_source"] = None if cause is None else "M" if agreed else "R"
+
+    def legal_status(
+        self, row: Row, group: str, status: str, death: dt.date, me: str, inquest: str
+    ) -> None:
+        """The 2.0.0 fields of the Mental Health Act and the coroner. The generator's grouped status
+        is at death for a death in a spell or awaiting admission, and at discharge for a death
+        after it (as 1.x defined it): 2.0.0 takes the two apart and ungroups them."""
+        rng = self.rng
+        del row["detention_status"]
+        row["legal_status_at_discharge"] = row["pfd_reference"] = row["pfd_date"] = None
+        if status in _DETAINED_AT_DEATH:
+            row["legal_status_at_death"] = self.pick("legal_status_at_death", _SECTIONS[group])
+            row["cto_at_death"] = self.pick("cto_at_death", {"N": 1})
+        else:
+            row["legal_status_at_death"] = self.pick("legal_status_at_death", {"98": 1})
+            row["cto_at_death"] = self.pick("cto_at_death", {"Y": 1} if group == "05" else {"N": 1})
+            if status == "07":
+                at_discharge = _SECTIONS.get(group, {"01": 1}) if group != "05" else {"03": 1}
+                row["legal_status_at_discharge"] = self.pick(
+                    "legal_status_at_discharge", at_discharge
+                )
+        reported = death + n_days(rng.randint(0, 3)) if me == "3" else None
+        row["coroner_reported_date"] = iso(reported)
+        row["coroner_reference"] = (
+            None if reported is None else f"COR-{death.year}-{rng.randrange(10**5):05d}"
+        )
+        opened = concluded = None
+        if reported is not None and inquest in ("O", "C"):
+            opened = reported + n_days(rng.randint(2, 21))
+        if opened is not None and inquest == "C":
+            concluded = opened + n_days(rng.randint(60, 400))
+        row["inquest_opened_date"] = iso(opened)
+        row["inquest_concluded_date"] = iso(concluded)
+        if row.get("pfd_report_issued") == "Y" and concluded is not None:
+            row["pfd_reference"] = f"{concluded.year}-{rng.randrange(10**4):04d}"
+            row["pfd_date"] = iso(concluded + n_days(rng.randint(0, 30)))
+        elif row.get("pfd_report_issued") == "Y":
+            row["pfd_report_issued"] = self.pick("pfd_report_issued", {"N": 1})
 
     def birth_date(self, death: dt.date, band: str) -> dt.date:
         low, high = BAND_AGES[band]
@@ -354,7 +414,9 @@ class DeathBuilder:
             return self.pick("me_outcome", {"3": 85, "9": 15})
         return self.pick("me_outcome", {"9": 60, "3": 40})
 
-    def inquest_status(self, me: str) -> str:
+    def inquest_status(self, me: str, held: bool = False) -> str:
+        if held:
+            return self.pick("inquest_status", {"O": 55, "P": 25, "C": 12})
         if me == "3":
             return self.pick("inquest_status", {"O": 55, "P": 25, "C": 12, "D": 8})
         if me == "9":

@@ -100,6 +100,12 @@ def _as_first_sent(rng: random.Random, row: Row, codes: Codebook) -> Row | None:
         first["inquest_status"] = codes.pick(rng, "inquest_status", weights)
         first["inquest_conclusion"] = None
         first["pfd_report_issued"] = None
+        # 2.0.0 dates the inquest: nothing is concluded yet, and an awaited one is not open.
+        for later in ("inquest_concluded_date", "pfd_reference", "pfd_date"):
+            if later in first:
+                first[later] = None
+        if "inquest_opened_date" in first and first["inquest_status"] == "P":
+            first["inquest_opened_date"] = None
     if (
         first.get("inquest_status") in ("P", "N")
         and row.get("me_outcome") in ("1", "2", "3")
