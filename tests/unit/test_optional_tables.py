@@ -13,7 +13,7 @@ from mhdeaths.errors import SpecError
 from mhdeaths.spec import Presence, load_spec
 from mhdeaths.standard.check import check_spec
 from mhdeaths.standard.diff import Bump, diff_specs
-from tests.child_table import VERSION, add_review_table, add_rule
+from tests.child_table import DEATH_SIDE_RULE, VERSION, add_review_table, add_rule
 
 # What editing a released copy always brings: its checksums move and its change log does not list
 # the added rules. Everything else a check says is about the edit.
@@ -53,7 +53,7 @@ def test_an_unknown_presence_does_not_load(spec_copy: Path) -> None:
 
 
 def test_a_spec_with_an_optional_child_table_passes_its_check(spec_copy: Path) -> None:
-    add_review_table(spec_copy)
+    add_rule(add_review_table(spec_copy), DEATH_SIDE_RULE)
     assert _problems(spec_copy) == []
 
 
@@ -116,12 +116,31 @@ def test_a_spec_whose_tables_are_all_optional_is_reported(spec_copy: Path) -> No
     assert "spec/no-main-table" in {i for i, _ in _problems(spec_copy)}
 
 
+def test_an_optional_table_that_belongs_to_no_main_table_is_reported(spec_copy: Path) -> None:
+    # Its key must hold a main table's key (a review's holds its death's): that is how the
+    # validator knows which table it is sent with.
+    folder = add_review_table(spec_copy)
+    path = folder / "tables" / "review.yaml"
+    table = yaml.safe_load(path.read_text(encoding="utf-8"))
+    table["key"] = ["org_id_provider", "review_id"]
+    path.write_text(yaml.safe_dump(table, sort_keys=False), encoding="utf-8")
+    found = _problems(spec_copy)
+    assert [i for i, _ in found] == ["spec/optional-table-without-parent"]
+    spec = load_spec(VERSION, spec_copy)
+    assert spec.parents_of(spec.table("review")) == []
+
+
+def test_an_optional_table_belongs_to_the_main_table_its_key_holds(spec_copy: Path) -> None:
+    spec = load_spec(VERSION, add_review_table(spec_copy).parent)
+    assert [t.name for t in spec.parents_of(spec.table("review"))] == ["death"]
+
+
 def test_a_cross_table_example_leaving_an_optional_table_out_sees_it_empty(
     spec_copy: Path,
 ) -> None:
     # review.death_in_file's counterexample names no death record: both engines read the death
     # table as empty there (and the rule fails), rather than stopping on a missing table.
-    add_review_table(spec_copy)
+    add_rule(add_review_table(spec_copy), DEATH_SIDE_RULE)
     spec = load_spec(VERSION, spec_copy)
     for rule_id in ("review.death_in_file", "death.review.record_sent", "review.month_has_a_death"):
         rule = spec.rule(rule_id)

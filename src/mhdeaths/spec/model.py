@@ -351,6 +351,11 @@ class Spec(Frozen):
         """The tables a submission is made of (at least one must be present)."""
         return [t for t in self.tables if not t.optional]
 
+    def parents_of(self, table: Table) -> list[Table]:
+        """The main tables an optional table belongs to: those whose key is part of its key
+        (a review's key holds its death's)."""
+        return [t for t in self.main_tables if t is not table and set(t.key) <= set(table.key)]
+
     def rules_for(self, table: str) -> list[Rule]:
         return [r for r in self.rules if r.table == table]
 

@@ -119,13 +119,16 @@ def _check_fields(spec: Spec, add: Add) -> None:
 
 
 def _check_presence(spec: Spec, add: Add) -> None:
-    """Optional tables: a submission still needs a main table, and an optional table's own
-    table rules hold when it has no records (its file left out means no records)."""
+    """Optional tables: a submission still needs a main table, an optional table belongs to one
+    (its key holds the main table's), and its own table rules hold when it has no records (its
+    file left out means no records)."""
     if spec.tables and not spec.main_tables:
         add("tables", "spec/no-main-table")
     for table in spec.tables:
         if not table.optional:
             continue
+        if not spec.parents_of(table):
+            add(f"table {table.name}", "spec/optional-table-without-parent")
         empty = engine.derive(
             spec, table.name, engine.to_typed(table, engine.text_frame(table, []))
         )

@@ -38,6 +38,12 @@ SPEC_PROBLEMS = Catalogue(
             "least one table that is not optional.",
         ),
         _K(
+            "spec/optional-table-without-parent",
+            "An optional table that belongs to no main table",
+            "the table is optional, but no main table's key is part of its key, so nothing "
+            "says which records it belongs to.",
+        ),
+        _K(
             "spec/optional-table-needs-records",
             "An optional table that must hold records",
             "rule {rule!r} fails on a table with no records, but the table is optional: a "
