@@ -177,9 +177,10 @@ def cross_table_failures(
 
 
 def tables_read(rule: Rule) -> set[str]:
-    """The tables a cross-table rule's expression names (its columns are ``table.field``)."""
+    """The tables a cross-table rule's expression names (its columns are ``table.field``; an
+    unqualified column names no table the spec has, so a rule with one is never evaluated)."""
     columns = ex.parse(ex.bind_codes(rule.expression, [])).columns
-    return {c.split(".")[0] for c in columns if "." in c}
+    return {c.split(".")[0] for c in columns}
 
 
 def example_tables(rule: Rule, records: object) -> Mapping[str, Sequence[ExampleRecord]]:
