@@ -14,6 +14,7 @@ from mhdeaths.spec import Presence, load_spec
 from mhdeaths.standard.check import check_spec
 from mhdeaths.standard.diff import Bump, diff_specs
 from tests.child_table import DEATH_SIDE_RULE, VERSION, add_review_table, add_rule
+from tests.functional.cli import mhdeaths
 
 # What editing a released copy always brings: its checksums move and its change log does not list
 # the added rules. Everything else a check says is about the edit.
@@ -159,3 +160,11 @@ def test_making_a_table_optional_is_a_change_spec_diff_reports(spec_copy: Path) 
     assert [(c.item, c.change, c.bump) for c in changes] == [
         ("review", "presence changed", Bump.MAJOR)
     ]
+
+
+def test_spec_show_says_which_table_is_optional(spec_copy: Path) -> None:
+    add_review_table(spec_copy)
+    run = mhdeaths("spec", "show", VERSION, "--spec-dir", spec_copy)
+    assert run.code == 0, run.output
+    assert "review (optional)" in run.output
+    assert "death (optional)" not in run.output and "activity (optional)" not in run.output
