@@ -20,7 +20,7 @@ import xlsxwriter
 from mhdeaths.errors import UserError
 from mhdeaths.paths import default_spec_root
 from mhdeaths.validate.render import to_html, to_json
-from mhdeaths.validate.report import Verdict
+from mhdeaths.validate.report import Report, Verdict
 from mhdeaths.validate.submission_files import group_submission_files
 from mhdeaths.validate.validator import validate
 from tests.child_table import DEATH_SIDE_RULE, add_review_table, add_rule
@@ -216,3 +216,22 @@ def test_a_review_file_named_otherwise_is_found_by_its_headers(
     report = validate([files["death"], other, files["activity"]], spec_root=root).report
     assert {t.name: t.file for t in report.tables}["review"] == other.name
     assert report.findings == []
+
+
+def test_an_absent_optional_file_reads_as_one_with_no_records(
+    root: Path, files: dict[str, Path]
+) -> None:
+    # Q14: "an absent file means no rows". Leaving the review file out and sending it with only
+    # its header give the same findings, with the rule that reads reviews among them.
+    add_rule(root / "1.1.0", DEATH_SIDE_RULE)
+    absent = validate([files["death"], files["activity"]], spec_root=root).report
+    _write_csv(files["review"], REVIEW_HEADERS, [])
+    header_only = validate(list(files.values()), spec_root=root).report
+
+    def seen(report: Report) -> list[tuple[str, str, tuple[str, ...]]]:
+        return sorted((f.rule_id, f.file, tuple(f.group or ())) for f in report.findings)
+
+    assert seen(absent) == seen(header_only)
+    assert {f.rule_id for f in absent.findings} == {"death.review.record_sent"}
+    assert absent.verdict is header_only.verdict
+    assert {t.name: t.records for t in header_only.tables}["review"] == 0
