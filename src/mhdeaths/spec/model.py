@@ -155,8 +155,8 @@ class Presence(StrEnum):
     cross-table rules that need it, do not run."""
     OPTIONAL = "optional"
     """A child table a submission may leave out (reviews, report addressees): its absence means
-    no records, so the cross-table rules that name it see an empty table. It never makes a
-    submission on its own."""
+    no records, so the cross-table rules that name it see an empty table. Sent, it comes with
+    the main table it belongs to (``Spec.parents_of``)."""
 
 
 class Table(Frozen):
