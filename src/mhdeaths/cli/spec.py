@@ -74,7 +74,14 @@ def _show_summary(spec: Spec) -> None:
     out.print(f"Published {spec.published}; effective from reporting period {spec.effective_from}.")
     for t in spec.tables:
         grid = RichTable(
-            "field", "title", "type", "format", "mandation", "code list / pattern", title=t.name
+            "field",
+            "title",
+            "type",
+            "format",
+            "mandation",
+            "code list / pattern",
+            # An optional table may be left out of a submission (spec/README.md, presence).
+            title=f"{t.name} (optional)" if t.optional else t.name,
         )
         for f in t.fields:
             rule_text = f.code_list or f.pattern or ""

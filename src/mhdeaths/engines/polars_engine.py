@@ -183,11 +183,33 @@ def cross_table_failures(
     return joined.filter(verdict.eq(False).fill_null(False)).select([*keys, detail])
 
 
+def tables_read(rule: Rule) -> set[str]:
+    """The tables a cross-table rule's expression names (its columns are ``table.field``; an
+    unqualified column names no table the spec has, so a rule with one is never evaluated)."""
+    columns = ex.parse(ex.bind_codes(rule.expression, [])).columns
+    return {c.split(".")[0] for c in columns}
+
+
+def example_tables(rule: Rule, records: object) -> Mapping[str, Sequence[ExampleRecord]]:
+    """A rule's example records per table; a table a cross-table example leaves out has none
+    (as an optional table left out of a submission)."""
+    if isinstance(records, Mapping):
+        return {t: () for t in sorted(tables_read(rule))} | dict(records)
+    assert isinstance(records, Sequence)
+    return {rule.table: records}
+
+
+def empty_typed(spec: Spec, name: str) -> pl.DataFrame:
+    """A table with no records, typed and derived: what an optional table left out holds."""
+    table = spec.table(name)
+    return derive(spec, name, to_typed(table, text_frame(table, [])))
+
+
 def example_frames(spec: Spec, rule: Rule, records: object) -> dict[str, pl.DataFrame]:
     """Text and typed-and-derived frames of a rule's example records, per table."""
     by_table: Mapping[str, Sequence[ExampleRecord]]
     if isinstance(records, Mapping):
-        by_table = records
+        by_table = example_tables(rule, records)
     else:
         assert isinstance(records, Sequence)
         by_table = {rule.table: records}

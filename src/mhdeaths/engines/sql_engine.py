@@ -9,14 +9,14 @@ twin; a property test runs both on generated data and compares them.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import duckdb
 import polars as pl
 
 from mhdeaths import language as ex
-from mhdeaths.engines.polars_engine import bound_expression, text_frame, to_typed
-from mhdeaths.spec import ExampleRecord, Rule, Scope, Spec, Stage
+from mhdeaths.engines.polars_engine import bound_expression, example_tables, text_frame, to_typed
+from mhdeaths.spec import Rule, Scope, Spec, Stage
 
 
 def ident(name: str) -> str:
@@ -125,9 +125,7 @@ def register_frame(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFram
 
 def example_fails(spec: Spec, rule: Rule, records: object, period: dt.date | None = None) -> bool:
     """The DuckDB twin of ``engine.example_fails``: DuckDB derives and evaluates by itself."""
-    by_table: Mapping[str, Sequence[ExampleRecord]] = (
-        records if isinstance(records, Mapping) else {rule.table: records}  # type: ignore[dict-item]
-    )
+    by_table = example_tables(rule, records)
     con = duckdb.connect()
     try:
         sources = {}

@@ -149,13 +149,31 @@ class SpecField(Frozen):
         return self.mandation is not Mandation.DERIVED
 
 
+class Presence(StrEnum):
+    """Whether a submission may leave a table out, and what leaving it out means."""
+
+    MAIN = "main"
+    """A table a submission is made of: a submission holds at least one main table. One left
+    out is not read (a month without deaths sends no death file), so its rules, and the
+    cross-table rules that need it, do not run."""
+    OPTIONAL = "optional"
+    """A child table a submission may leave out (reviews, report addressees): its absence means
+    no records, so the cross-table rules that name it see an empty table. Sent, it comes with
+    the main table it belongs to (``Spec.parents_of``)."""
+
+
 class Table(Frozen):
     name: str
     title: str
     description: str
     grain: str
     key: tuple[str, ...]
+    presence: Presence = Presence.MAIN
     fields: tuple[SpecField, ...]
+
+    @property
+    def optional(self) -> bool:
+        return self.presence is Presence.OPTIONAL
 
     def field(self, name: str) -> SpecField:
         for f in self.fields:
@@ -333,6 +351,16 @@ class Spec(Frozen):
     def table_of(self, rule: Rule) -> Table:
         """The table a rule's expression reads: its own, or the column table for structure rules."""
         return STRUCTURE_TABLE if rule.scope is Scope.STRUCTURE else self.table(rule.table)
+
+    @property
+    def main_tables(self) -> list[Table]:
+        """The tables a submission is made of (at least one must be present)."""
+        return [t for t in self.tables if not t.optional]
+
+    def parents_of(self, table: Table) -> list[Table]:
+        """The main tables an optional table belongs to: those whose key is part of its key
+        (a review's key holds its death's)."""
+        return [t for t in self.main_tables if t is not table and set(t.key) <= set(table.key)]
 
     def rules_for(self, table: str) -> list[Rule]:
         return [r for r in self.rules if r.table == table]

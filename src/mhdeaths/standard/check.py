@@ -70,6 +70,7 @@ def check_spec(spec: Spec, root: Path | None = None, *, releasing: bool = False)
         problems.append(Problem(spec.version, where, SPEC_PROBLEMS[kind].text(**values), kind))
 
     _check_fields(spec, add)
+    _check_presence(spec, add)
     _check_rules(spec, add)
     _check_definitions(spec, add)
     _check_attribution(spec, add)
@@ -150,6 +151,31 @@ def _dates_codes(table: Table, rule: Rule, add: Add) -> bool:
 
 def _ignore(where: str, kind: str, **values: object) -> None:
     """An ``add`` that reports nothing: for asking again what a check has reported already."""
+
+
+def _check_presence(spec: Spec, add: Add) -> None:
+    """Optional tables: a submission still needs a main table, an optional table belongs to one
+    (its key holds the main table's), and its own table rules hold when it has no records (its
+    file left out means no records)."""
+    if spec.tables and not spec.main_tables:
+        add("tables", "spec/no-main-table")
+    for table in spec.tables:
+        if not table.optional:
+            continue
+        if not spec.parents_of(table):
+            add(f"table {table.name}", "spec/optional-table-without-parent")
+        empty = engine.derive(
+            spec, table.name, engine.to_typed(table, engine.text_frame(table, []))
+        )
+        for rule in spec.rules_for(table.name):
+            if rule.scope is not Scope.TABLE:
+                continue
+            try:
+                fails = engine.table_fails(spec, rule, empty, None)
+            except (pl.exceptions.PolarsError, SpecError, ExpressionError, KeyError):
+                continue  # The rule's own check reports an expression that does not evaluate.
+            if fails:
+                add(f"table {table.name}", "spec/optional-table-needs-records", rule=rule.id)
 
 
 def _known_fields(spec: Spec, table: str, rule: Rule | None = None) -> set[str]:

@@ -159,7 +159,8 @@ def _diff_tables(old: Spec, new: Spec) -> list[Change]:
         "table",
         {t.name: t for t in old.tables},
         {t.name: t for t in new.tables},
-        structural=("key",),
+        # A table made optional, or one made required, changes what a submission must hold.
+        structural=("key", "presence"),
         added=Bump.MAJOR,
     )
     for table in new.tables:

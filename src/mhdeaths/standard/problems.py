@@ -32,6 +32,25 @@ SPEC_PROBLEMS = Catalogue(
             "key field {field!r} is not a field of the table.",
         ),
         _K(
+            "spec/no-main-table",
+            "Every table optional",
+            "every table is optional, so no submission could be read; a submission needs at "
+            "least one table that is not optional.",
+        ),
+        _K(
+            "spec/optional-table-without-parent",
+            "An optional table that belongs to no main table",
+            "the table is optional, but no main table's key is part of its key, so nothing "
+            "says which records it belongs to.",
+        ),
+        _K(
+            "spec/optional-table-needs-records",
+            "An optional table that must hold records",
+            "rule {rule!r} fails on a table with no records, but the table is optional: a "
+            "submission leaving its file out would pass where one sending only its header "
+            "fails.",
+        ),
+        _K(
             "spec/code-list-missing",
             "A missing code list",
             "refers to code list {code_list!r}, which is missing.",

@@ -78,7 +78,9 @@ def evaluate(
     """Evaluate every rule of the spec on the tables given (text frames, one column per field).
 
     ``columns`` holds each table's column table (``STRUCTURE_TABLE``) for the structure rules.
-    Tables absent from ``tables`` are skipped, and so are cross-table rules that need one of them.
+    Tables absent from ``tables`` are skipped. A cross-table rule that needs an absent table is
+    skipped too, unless the table is optional: an optional table left out has no records, and the
+    rule sees it empty (a death reviewed, but no review sent).
     """
     columns = columns or {}
     typed: dict[str, pl.DataFrame] = {}
@@ -99,10 +101,15 @@ def evaluate(
             else set(text.columns)
         )
         measures += _measures(spec, name, text, masks, rules, present)
+    empty = {
+        t.name: engine.empty_typed(spec, t.name)
+        for t in spec.tables
+        if t.optional and t.name not in typed
+    }
     for rule in spec.rules:
         if rule.scope is Scope.RECORD:
             continue
-        outcome = _other_scope(spec, rule, tables, typed, columns, period)
+        outcome = _other_scope(spec, rule, tables, typed | empty, columns, period)
         if outcome is not None:
             if sample:
                 outcome.rows, outcome.groups = outcome.rows[:sample], outcome.groups[:sample]
@@ -301,12 +308,11 @@ def _other_scope(
         rows = engine.record_failures(spec, rule, frame, frame, period).arg_true().to_list()
         return RuleOutcome(rule, len(rows), rows)
     if rule.scope is Scope.TABLE:
-        if rule.table not in typed:
+        if rule.table not in tables:  # an optional table left out has no file to judge
             return None
         failed = engine.table_fails(spec, rule, typed[rule.table], period)
         return RuleOutcome(rule, int(failed))
-    needed = {c.split(".")[0] for c in ex.parse(ex.bind_codes(rule.expression, [])).columns}
-    if not needed <= typed.keys():
+    if not engine.tables_read(rule) <= typed.keys():
         return None
     groups = engine.cross_table_failures(spec, rule, typed, period)
     keys = [tuple(str(v) for v in g) for g in groups.drop("detail").iter_rows()]

@@ -181,10 +181,26 @@ def _table_parts(spec: Spec, sources: list[SourceFile], profile: Profile | None)
             if any(p.table == table.name for p in parts):
                 raise failure("file/table-twice", table=table.name)
             parts.append(_part(spec, table, source, sheet, profile))
+    names = ", ".join(guard.name(s.path.name) for s in sources)
+    main = [t.name for t in spec.main_tables]
     if not parts:
-        names = ", ".join(guard.name(s.path.name) for s in sources)
-        raise failure("file/no-table", files=names)
+        raise failure("file/no-table", tables=_either(main), files=names)
+    present = {p.table for p in parts}
+    for part in parts:
+        table = spec.table(part.table)
+        if not table.optional:
+            continue
+        # An optional table is sent with the table it belongs to (a review with its death):
+        # without it, its records could not be checked against their parent, and a main table
+        # left out is not read as empty.
+        parents = [t.name for t in spec.parents_of(table)] or main
+        if not present & set(parents):
+            raise failure("file/without-parent", table=table.name, parents=_either(parents))
     return parts
+
+
+def _either(names: Sequence[str]) -> str:
+    return " or ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
 
 
 def _which_table(
@@ -197,18 +213,24 @@ def _which_table(
     if several:
         return None  # Other sheets of a workbook (a README, code lists) are not tables.
     stem = source.path.stem.lower()
-    for name in names:
+    # The longest name that ends the file's name: a table named like the end of another's
+    # name (addressee, pfd_addressee) does not take the other's file.
+    for name in sorted(names, key=len, reverse=True):
         if stem == name or stem.endswith(f"_{name}") or stem.endswith(f"-{name}"):
             return spec.table(name)
-    best, score = None, 0
+    fields_of = {t.name: {f.name for f in t.submitted_fields} for t in spec.tables}
+    best, score = None, (0, 0)
     for table in spec.tables:
         aliases = profile.headers.get(table.name, {}) if profile else {}
-        fields = {f.name for f in table.submitted_fields}
-        hits = sum(1 for h in sheet.headers if aliases.get(h, h) in fields)
-        # Fields only this table has decide between tables that share some (provider, period).
+        fields = fields_of[table.name]
+        # Fields only this table has decide between tables that share some (provider, period,
+        # a child table's parent key); then the most fields found.
+        others = set().union(*(f for n, f in fields_of.items() if n != table.name))
+        found = {aliases.get(h, h) for h in sheet.headers} & fields
+        hits = (len(found - others), len(found))
         if hits > score:
             best, score = table, hits
-    return best if score >= 3 else None
+    return best if score[1] >= 3 else None
 
 
 def _part(

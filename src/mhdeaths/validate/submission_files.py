@@ -1,7 +1,7 @@
 """Which files make up one submission, when a user names many files or folders at once.
 
-A submission is one provider's month: its death table and its activity table, in one file each
-or in one workbook. The documented file name, ``<ODS>_<CCYY-MM>_<table>.<ext>`` (what
+A submission is one provider's month: the tables of its spec version (death, activity, and any
+optional child tables sent), in one file each or in one workbook. The documented file name, ``<ODS>_<CCYY-MM>_<table>.<ext>`` (what
 ``mhdeaths synth`` writes and the examples use), says which files belong together; files named
 otherwise are grouped by the folder they sit in. The provider and period recorded are always the
 ones inside the files, never the name's.
@@ -20,7 +20,9 @@ from mhdeaths.errors import UserError
 READABLE = frozenset({".csv", ".tsv", ".txt", ".xlsx", ".xls", ".parquet"})
 """File extensions taken from a folder (a file named directly is read whatever its name)."""
 
-_NAME = re.compile(r"^(?P<provider>[A-Za-z0-9]{3,5})_(?P<period>\d{4}-\d{2})_(?P<table>[A-Za-z]+)$")
+_NAME = re.compile(
+    r"^(?P<provider>[A-Za-z0-9]{3,5})_(?P<period>\d{4}-\d{2})_(?P<table>[A-Za-z_]+)$"
+)
 
 
 @dataclass(frozen=True)

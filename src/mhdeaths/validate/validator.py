@@ -19,6 +19,7 @@ from pathlib import Path
 import polars as pl
 
 from mhdeaths import guard
+from mhdeaths.engines import polars_engine as engine
 from mhdeaths.errors import SpecError
 from mhdeaths.limits import DEFAULT_LIMITS, Limits
 from mhdeaths.periods import period_start
@@ -321,6 +322,10 @@ def _findings(
 ) -> list[Finding]:
     rule = outcome.rule
     part = parts.get(rule.table)
+    if part is None and rule.scope is Scope.CROSS_TABLE:
+        # The rule's own table is an optional one left out: the finding is about the records
+        # of a table that was sent.
+        part = next((parts[t] for t in sorted(engine.tables_read(rule)) if t in parts), None)
     if part is None:
         return []
     base = {

@@ -8,7 +8,7 @@ apart; a unit test pins the text forms to the validator's own ``is_<type>`` func
 
 from __future__ import annotations
 
-from mhdeaths.spec import CodeList, FieldType, Mandation, Severity, Spec, SpecField
+from mhdeaths.spec import CodeList, FieldType, Mandation, Severity, Spec, SpecField, Table
 
 #: The text a provider may send for each typed field, as the validator's ``is_<type>`` functions
 #: accept it (unanchored, in the common subset of ECMA-262 and Python regular expressions).
@@ -43,6 +43,17 @@ SEVERITY_WORDS: dict[Severity, str] = {
 }
 
 IDENTIFIER_NOTE = "Personal identifier: never shown in reports."
+
+
+def presence_note(spec: Spec, table: Table) -> str | None:
+    """What a provider must know of a table it may leave out (None for a main table)."""
+    if not table.optional:
+        return None
+    parents = " or ".join(t.name for t in spec.parents_of(table)) or "main"
+    return (
+        "Optional: a submission may leave this table out, which means it has no records; when "
+        f"sent, it is sent with its {parents} table."
+    )
 
 
 def anchored(pattern: str) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 from mhdeaths.output.writing import dump_json, write_text
 from mhdeaths.spec import FieldType, Mandation, Spec, SpecField, Table
-from mhdeaths.standard.publish.common import code_list_of, field_description
+from mhdeaths.standard.publish.common import code_list_of, field_description, presence_note
 
 #: Table Schema type of each spec type. Codes are strings, so leading zeros survive.
 TABLE_SCHEMA_TYPES: dict[FieldType, str] = {
@@ -100,7 +100,10 @@ def data_package(spec: Spec) -> dict[str, Any]:
                 "path": f"{table.name}.csv",
                 "profile": "tabular-data-resource",
                 "title": table.title,
-                "description": f"{table.description.strip()} Grain: {table.grain}.",
+                "description": " ".join(
+                    [f"{table.description.strip()} Grain: {table.grain}."]
+                    + [n for n in [presence_note(spec, table)] if n]
+                ),
                 "format": "csv",
                 "mediatype": "text/csv",
                 "encoding": "utf-8",

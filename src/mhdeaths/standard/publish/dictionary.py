@@ -33,6 +33,7 @@ from mhdeaths.standard.publish.common import (
     MANDATION_MEANINGS,
     SEVERITY_WORDS,
     code_list_of,
+    presence_note,
     range_text,
 )
 
@@ -85,6 +86,8 @@ class TableView:
     fields: tuple[FieldView, ...]
     rules: tuple[RuleView, ...]
     definitions: tuple[Definition, ...]
+    presence: str | None = None
+    """For an optional table: what leaving it out means (``presence_note``)."""
 
     @property
     def anchor(self) -> str:
@@ -174,6 +177,7 @@ def dictionary_context(spec: Spec) -> dict[str, Any]:
                 fields=fields,
                 rules=rules,
                 definitions=tuple(spec.definitions_for(table.name)),
+                presence=presence_note(spec, table),
             )
         )
     code_lists = tuple(

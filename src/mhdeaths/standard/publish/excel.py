@@ -132,6 +132,13 @@ def _write_readme(book: Any, spec: Spec, fmt: _Formats) -> None:
     steps = [
         f"Use one sheet per table ({tables}). Keep the sheet names and the header row exactly "
         "as they are: do not rename, add, remove or reorder columns.",
+        *[
+            f"The {t.name} sheet is optional: leave it empty when there is nothing to send "
+            f"(its records go with the {' or '.join(p.name for p in spec.parents_of(t))} "
+            "records they belong to)."
+            for t in spec.tables
+            if t.optional
+        ],
         "Enter one record per row, starting in row 2. Every cell is formatted as text so that "
         "codes and identifiers keep their leading zeros; when you paste, paste values only.",
         "Write dates as CCYY-MM-DD (for example 2027-04-12) and times as HH:MM, as text, not as "

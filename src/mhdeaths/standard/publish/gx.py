@@ -128,6 +128,7 @@ def suite(spec: Spec, table: Table) -> dict[str, Any]:
         "meta": {
             "spec_version": spec.version,
             "table": table.name,
+            **({"presence": table.presence.value} if table.optional else {}),
             "not_expressible": not_expressible,
             "notes": (
                 "Generated from the mhdeaths spec; each expectation's meta.rule_id names the rule "

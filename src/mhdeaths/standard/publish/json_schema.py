@@ -19,6 +19,7 @@ from mhdeaths.standard.publish.common import (
     anchored,
     code_list_of,
     field_description,
+    presence_note,
 )
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
@@ -68,6 +69,7 @@ def property_schema(spec: Spec, field: SpecField) -> dict[str, Any]:
 
 def table_schema(spec: Spec, table: Table) -> dict[str, Any]:
     submitted = table.submitted_fields
+    presence = presence_note(spec, table)
     return {
         "$schema": DRAFT,
         "$id": schema_id(spec, table),
@@ -77,6 +79,7 @@ def table_schema(spec: Spec, table: Table) -> dict[str, Any]:
             "Every value is text, as in the submitted file; an empty value is null or left out. "
             "Cross-field rules, numeric ranges and the validity of codes by reporting period are "
             "checked by the mhdeaths validator, not by this schema."
+            + (f" {presence}" if presence else "")
         ),
         "type": "object",
         "properties": {f.name: property_schema(spec, f) for f in submitted},

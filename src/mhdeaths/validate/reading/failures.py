@@ -211,9 +211,15 @@ READ_FAILURES = Catalogue(
         ),
         _K(
             "file/no-table",
-            "No death or activity table",
-            "No death or activity table was found in {files}: name the sheets or files after "
-            "the table, or use the spec's field names as headers.",
+            "No table of the spec",
+            "No {tables} table was found in {files}: name the sheets or files after the "
+            "table, or use the spec's field names as headers.",
+        ),
+        _K(
+            "file/without-parent",
+            "An optional table without its parent",
+            "The submission holds the {table} table without its {parents} table: a {table} "
+            "record is sent with the record it belongs to, so validate them together.",
         ),
         _K(
             "file/table-twice",
