@@ -201,6 +201,11 @@ class DeathBuilder:
             ),
             "notification_source": source,
             "date_provider_notified": (death + n_days(lag)).isoformat(),
+            # Added in 2.0.0: the PDS trace after a discharge found the death when the provider
+            # learned of it; a person awaiting admission died on the day of the decision to admit.
+            # Neither draws at random, so earlier versions' records stay as they were.
+            "pds_traced_date": (death + n_days(lag)).isoformat() if status == "07" else None,
+            "decision_to_admit_date": death.isoformat() if status == "08" else None,
             "patient_status_at_death": status,
             "place_of_death_type": place,
             "died_in_other_provider": other,
