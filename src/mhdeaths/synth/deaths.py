@@ -182,6 +182,8 @@ class DeathBuilder:
             "record_action": "N",
             # Given once the month's deaths are in date order (see generator.settle).
             "nhs_number": "",
+            # Added in 2.0.0: every synthetic person has a verified number.
+            "nhs_number_status": "01",
             "local_patient_id": self.new_id("P", 7, self.ids.patients),
             "person_birth_date": birth.isoformat(),
             "postcode": self.postcode() if rng.random() < 0.92 else None,
