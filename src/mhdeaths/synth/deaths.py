@@ -83,6 +83,11 @@ _LIVE_DISCHARGE_METHOD: Weights = {"1": 85, "2": 6, "3": 4, "6": 3, "7": 2}
 _LIVE_DESTINATION: Weights = {
     "19": 70, "29": 5, "51": 5, "53": 3, "55": 3, "56": 3, "87": 2, "37": 1, "40": 2, "42": 1
 }  # fmt: skip
+# Discharge destinations that are another provider's mental health bed (a transfer discharge),
+# and the provider outside the generated ones that a transfer not paired with a receiving record
+# went to: its own record of the death is never in the data, as when it was not sent.
+_TRANSFER_DESTINATIONS = frozenset({"49", "50", "53", "84"})
+_ELSEWHERE = "RVN"
 _ETHNIC: Weights = {
     "A": 68, "B": 1, "C": 5, "D": 1.5, "E": 0.7, "F": 0.7, "G": 1, "H": 2.5, "J": 2.5, "K": 1,
     "L": 1.5, "M": 2.5, "N": 3, "P": 1, "R": 0.4, "S": 2, "Z": 3, "99": 2,
@@ -218,6 +223,8 @@ class DeathBuilder:
             "discharge_date": iso(discharge),
             "discharge_method": method,
             "discharge_destination": destination,
+            # Added in 2.0.0; transfers.py names the receiving provider of a paired transfer.
+            "receiving_provider": _ELSEWHERE if destination in _TRANSFER_DESTINATIONS else None,
             "ward_type_group": self.ward_type(age, sex, ld, admission is not None),
             "detention_status": detention,
             "restrictive_intervention_24h": self.restrictive_intervention(category, kind),
