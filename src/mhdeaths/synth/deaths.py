@@ -107,6 +107,11 @@ _LIVE_DISCHARGE_METHOD: Weights = {"1": 85, "2": 6, "3": 4, "6": 3, "7": 2}
 _LIVE_DESTINATION: Weights = {
     "19": 70, "29": 5, "51": 5, "53": 3, "55": 3, "56": 3, "87": 2, "37": 1, "40": 2, "42": 1
 }  # fmt: skip
+# Discharge destinations that are another provider's mental health bed (a transfer discharge),
+# and the provider outside the generated ones that a transfer not paired with a receiving record
+# went to: its own record of the death is never in the data, as when it was not sent.
+_TRANSFER_DESTINATIONS = frozenset({"49", "50", "53", "84"})
+_ELSEWHERE = "RVN"
 _ETHNIC: Weights = {
     "A": 68, "B": 1, "C": 5, "D": 1.5, "E": 0.7, "F": 0.7, "G": 1, "H": 2.5, "J": 2.5, "K": 1,
     "L": 1.5, "M": 2.5, "N": 3, "P": 1, "R": 0.4, "S": 2, "Z": 3, "99": 2,
@@ -214,6 +219,8 @@ class DeathBuilder:
             "record_action": "N",
             # Given once the month's deaths are in date order (see generator.settle).
             "nhs_number": "",
+            # Added in 2.0.0: every synthetic person has a verified number.
+            "nhs_number_status": "01",
             "local_patient_id": self.new_id("P", 7, self.ids.patients),
             "person_birth_date": birth.isoformat(),
             "postcode": self.postcode() if rng.random() < 0.92 else None,
@@ -233,6 +240,11 @@ class DeathBuilder:
             ),
             "notification_source": source,
             "date_provider_notified": (death + n_days(lag)).isoformat(),
+            # Added in 2.0.0: the PDS trace after a discharge found the death when the provider
+            # learned of it; a person awaiting admission died on the day of the decision to admit.
+            # Neither draws at random, so earlier versions' records stay as they were.
+            "pds_traced_date": (death + n_days(lag)).isoformat() if status == "07" else None,
+            "decision_to_admit_date": death.isoformat() if status == "08" else None,
             "patient_status_at_death": status,
             "place_of_death_type": place,
             "died_in_other_provider": other,
@@ -243,6 +255,8 @@ class DeathBuilder:
             "discharge_date": iso(discharge),
             "discharge_method": method,
             "discharge_destination": destination,
+            # Added in 2.0.0; transfers.py names the receiving provider of a paired transfer.
+            "receiving_provider": _ELSEWHERE if destination in _TRANSFER_DESTINATIONS else None,
             "ward_type_group": self.ward_type(age, sex, ld, admission is not None),
             "detention_status": detention,
             "restrictive_intervention_24h": self.restrictive_intervention(category, kind),

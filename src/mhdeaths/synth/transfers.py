@@ -94,6 +94,7 @@ def transferred(run: Run, rng: random.Random, sending: Death, to: Month) -> Deat
     codes = run.codebook(run.death, to.month)
     row["discharge_method"] = codes.pick(rng, "discharge_method", {"1": 1})
     row["discharge_destination"] = codes.pick(rng, "discharge_destination", {"53": 1})
+    row["receiving_provider"] = to.p.ods
     row["place_of_death_type"] = new["place_of_death_type"]
     row["died_in_other_provider"] = to.p.ods
     row["death_date_basis"] = new["death_date_basis"]
