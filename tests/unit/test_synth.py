@@ -20,7 +20,7 @@ import yaml
 from mhdeaths.engines import polars_engine as engine
 from mhdeaths.errors import UserError
 from mhdeaths.periods import period_start
-from mhdeaths.spec import Scope, Spec, load_spec
+from mhdeaths.spec import Scope, Severity, Spec, load_spec
 from mhdeaths.synth import SynthOptions, SynthResult, generate, provider_codes
 
 COUNTS = [
@@ -85,7 +85,9 @@ def evaluate(spec: Spec, files: list[Path]) -> list[Finding]:
             typed = engine.derive(spec, name, engine.to_typed(table, text))
             typed_frames[name] = typed
             for rule in spec.rules_for(name):
-                if rule.scope is not Scope.RECORD:
+                # Information findings are notes, not problems: a clean set may carry them (a
+                # death outside the reporting obligation is accepted with one).
+                if rule.scope is not Scope.RECORD or rule.severity is Severity.INFO:
                     continue
                 fails = engine.record_failures(spec, rule, text, typed, day)
                 for file, row in text.filter(fails).select("_file", "_row").iter_rows():
