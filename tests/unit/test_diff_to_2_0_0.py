@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from typer.testing import CliRunner
+
+from mhdeaths.cli.app import app
 from mhdeaths.spec import load_spec
 from mhdeaths.standard.check import check_spec
 from mhdeaths.standard.diff import Bump, SpecDiff, diff_specs
@@ -51,6 +54,56 @@ def test_scope_one_death_and_transfers_are_listed(spec_root: Path) -> None:
         "activity.discharges.transfers_within_live",
     ):
         assert ("rule", rule, "added") in bumps
+
+
+def test_cause_mental_health_act_coroner_and_children_are_listed(spec_root: Path) -> None:
+    bumps = _bumps(_diff(spec_root))
+    # The cause group is derived another way: every figure by cause can move.
+    assert bumps[("definition", "cause_group", "expression changed")] is Bump.MAJOR
+    # Fields whose values old extracts cannot give, and fields they gave that are gone.
+    for field in ("manner_of_death", "legal_status_at_death", "cto_at_death", "cdr_notified"):
+        assert bumps[("field", f"death.{field}", "added")] is Bump.MAJOR
+    for field in ("provisional_death_type", "detention_status"):
+        assert bumps[("field", f"death.{field}", "removed")] is Bump.MAJOR
+    # The inquest conclusion's codes are valid by the conclusion's date, not the death's month.
+    assert bumps[("field", "death.inquest_conclusion", "dated_by changed")] is Bump.MAJOR
+    assert bumps[("definition", "within_90_days", "removed")] is Bump.MAJOR
+    for name in (
+        "icd_cause_class",
+        "inquest_cause_class",
+        "provisional_cause_class",
+        "cause_basis",
+        "cause_class",
+        "ncish_suicide",
+        "cause_sources_disagree",
+        "within_3_months",
+        "in_reporting_scope",
+        "detention_group_at_death",
+        "died_in_state_detention",
+        "age_band_child",
+    ):
+        assert ("definition", name, "added") in bumps
+    for rule in (
+        "death.cause.source_given",
+        "death.cause.sources_agree",
+        "death.cqc.notified_when_detained_at_death",
+        "death.coroner.detained_reported",
+        "death.coroner.detained_inquest_held",
+        "death.leder.notified_by_age",
+        "death.cdr.notified_under_18",
+        "death.scope.in_scope",
+    ):
+        assert ("rule", rule, "added") in bumps
+    for rule in ("death.cqc.detained_notified", "death.leder.notified"):
+        assert ("rule", rule, "removed") in bumps
+
+
+def test_the_cli_lists_the_definition_changes_as_major(spec_root: Path) -> None:
+    result = CliRunner().invoke(app, ["spec", "diff", "1.1.0", "2.0.0"], env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    assert "major" in result.output.lower()
+    for name in ("cause_group", "cause_basis", "within_90_days", "attribution"):
+        assert name in result.output
 
 
 def test_declaring_the_draft_a_minor_version_is_refused(spec_copy: Path) -> None:
