@@ -147,8 +147,8 @@ def canonical_spec(model: CanonicalModel, spec_root: Path | None = None) -> Spec
 
 def canonical_columns(model: CanonicalModel, spec: Spec, table: str) -> dict[str, str]:
     """The record table's columns with their DuckDB types, as the spec and the canonical model
-    imply them: the record's place, the spec's fields (pseudonyms for identifiers) and the
-    legacy columns."""
+    imply them: the record's place, the spec's fields (pseudonyms for identifiers), the legacy
+    columns, and the version of the definitions that derived the row."""
     columns = dict(RECORD_COLUMNS)
     for field in spec.table(table).fields:
         treatment = model.treatment(table, field.name)
@@ -158,6 +158,7 @@ def canonical_columns(model: CanonicalModel, spec: Spec, table: str) -> dict[str
             columns[treatment.column] = "VARCHAR"
     for name, legacy in model.legacy_columns.get(table, {}).items():
         columns[name] = legacy.type
+    columns[DEFINITIONS_COLUMN] = "VARCHAR"
     return columns
 
 

@@ -27,6 +27,7 @@ import duckdb
 import polars as pl
 
 from mhdeaths import __version__
+from mhdeaths import language as ex
 from mhdeaths.engines.polars_engine import to_typed
 from mhdeaths.engines.sql_engine import derive_sql, ident, register_frame
 from mhdeaths.errors import WarehouseError
@@ -39,6 +40,7 @@ from mhdeaths.validate.report import Report, Verdict
 from mhdeaths.validate.submission_files import SubmissionFiles, group_submission_files
 from mhdeaths.validate.validator import ValidatedSubmission, check_submission
 from mhdeaths.warehouse.canonical import (
+    DEFINITIONS_COLUMN,
     CanonicalModel,
     canonical_spec,
     dropped_fields,
@@ -455,15 +457,17 @@ def _insert_records(
         )
         left = [*dropped_fields(model, table), *pseudonyms]
         exclude = f" EXCLUDE ({', '.join(ident(d) for d in left)})" if left else ""
+        stamp = f"{ex.duckdb_literal(canonical.version)} AS {ident(DEFINITIONS_COLUMN)}"
         con.execute(
             f"INSERT INTO {ident(table + '_record')} BY NAME "
-            f"SELECT {submission_id} AS submission_id{made}, *{exclude} FROM ({derived}) AS d",
+            f"SELECT {submission_id} AS submission_id{made}, *{exclude}, {stamp} "
+            f"FROM ({derived}) AS d",
             pseudonym_parameters(key) if pseudonyms else None,
         )
         for child, rows in split_sql(model, canonical, version, table, ident(staged)).items():
             con.execute(
                 f"INSERT INTO {ident(child + '_record')} BY NAME "
-                f"SELECT {submission_id} AS submission_id, * "
+                f"SELECT {submission_id} AS submission_id, *, {stamp} "
                 f"FROM ({derive_sql(canonical, child, rows)}) AS d"
             )
     finally:
