@@ -19,11 +19,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 
 from mhdeaths import language as ex
 from mhdeaths.engines.sql_engine import derive_sql, ident
+from mhdeaths.errors import WarehouseError
 from mhdeaths.spec import Spec
 from mhdeaths.spec.loading import version_checksums
 from mhdeaths.warehouse.canonical import DEFINITIONS_COLUMN, CanonicalModel
@@ -134,6 +136,58 @@ def _rederive_table(
         con.execute(f"UPDATE {target} SET {stamp}", [spec.version])
     ((count,),) = con.execute(f"SELECT count(*) FROM {target}").fetchall()
     return int(count)
+
+
+@dataclass(frozen=True)
+class Definitions:
+    """The definitions every record of a warehouse was derived under, for a published figure to
+    name: the spec version and the day of its latest derivation run."""
+
+    version: str
+    derived: dt.date
+
+    @property
+    def line(self) -> str:
+        return f"Definitions: mhdeaths spec {self.version} (derived {self.derived.isoformat()})"
+
+
+def definitions_in_force(con: duckdb.DuckDBPyConnection, path: Path) -> Definitions:
+    """The one definitions version the warehouse's records carry, with the day it was last
+    derived; a warehouse whose records carry more than one (which re-derivation prevents, so
+    only a hand-edited file) is refused, since its figures would mix two meanings."""
+    tables = [
+        r[0]
+        for r in con.execute(
+            "SELECT table_name FROM duckdb_columns() WHERE column_name = ? "
+            "AND table_name LIKE '%\\_record' ESCAPE '\\' ORDER BY table_name",
+            [DEFINITIONS_COLUMN],
+        ).fetchall()
+    ]
+    found: set[str | None] = set()
+    for table in tables:
+        rows = con.execute(
+            f"SELECT DISTINCT {ident(DEFINITIONS_COLUMN)} FROM {ident(table)}"
+        ).fetchall()
+        found |= {r[0] for r in rows}
+    if len(found) > 1 or None in found:
+        listed = ", ".join(sorted(v or "none" for v in found))
+        raise WarehouseError(
+            f"The warehouse {path} holds records derived under more than one definitions "
+            f"version ({listed}), so its figures would mix two meanings: open it for writing "
+            "once (`mhdeaths warehouse init`) to derive every record under one."
+        )
+    run = con.execute(
+        f"SELECT definitions_version, finished_at FROM {RUN_TABLE} "
+        + ("WHERE definitions_version = ? " if found else "")
+        + "ORDER BY run_id DESC LIMIT 1",
+        list(found),
+    ).fetchone()
+    if run is None:
+        raise WarehouseError(
+            f"The warehouse {path} logs no derivation of its records under definitions "
+            f"{', '.join(sorted(v or 'none' for v in found))}: run `mhdeaths warehouse init`."
+        )
+    return Definitions(str(run[0]), run[1].date())
 
 
 def _now() -> dt.datetime:
