@@ -30,6 +30,7 @@ from mhdeaths.warehouse.schema import upgrade
 from mhdeaths.warehouse.store import connect
 
 from ..conftest import SPEC_ROOT, VERSIONS
+from ..functional.cli import mhdeaths
 from .test_warehouse_load import old_warehouse
 from .test_warehouse_reliability import (  # noqa: F401 (fixtures)
     ENV,
@@ -217,10 +218,19 @@ def test_a_rederivation_killed_at_any_moment_leaves_the_warehouse_as_before_or_a
 
     finished = copy_warehouse(loaded, tmp_path / "finished.duckdb")
     started = time.monotonic()
-    proc = popen_init(finished, spec_copy)
-    _, stderr = proc.communicate(timeout=120)
+    done = mhdeaths(
+        "warehouse",
+        "init",
+        "--warehouse",
+        finished,
+        env={**ENV, "MHDEATHS_SPEC_DIR": str(spec_copy)},
+    )
     duration = time.monotonic() - started
-    assert proc.returncode == 0, stderr.decode()
+    assert done.code == 0, done.output
+    derived = expected_before["death_record"][0] + expected_before["activity_record"][0]
+    assert f"; {derived} records derived again under spec {CANONICAL}'s definitions." in " ".join(
+        done.stdout.split()
+    ), done.stdout
     expected_after = state(finished)
     assert expected_after != expected_before
     assert expected_after["derivation_run"][0] == expected_before["derivation_run"][0] + 1
