@@ -6,7 +6,6 @@ refused in one sentence, with nothing written."""
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import json
 import shutil
 from pathlib import Path
@@ -51,18 +50,18 @@ def edited(warehouse: Path, target: Path, *sql: str) -> Path:
 def test_every_output_names_the_definitions_of_the_latest_run(
     warehouse: Path, tmp_path: Path
 ) -> None:
-    # A later run logged (as a re-derivation under the same version would log one): the outputs
-    # name its day, not the first run's.
+    # A later run logged (as a re-derivation of an edited draft would log one): the outputs name
+    # its spec files, not the first run's.
     later = edited(
         warehouse,
         tmp_path / "w.duckdb",
-        "INSERT INTO derivation_run SELECT run_id + 1, definitions_version, spec_sha256, "
+        "INSERT INTO derivation_run SELECT run_id + 1, definitions_version, repeat('ab', 32), "
         "TIMESTAMP '2031-01-02 09:00:00', TIMESTAMP '2031-01-02 09:00:05', death_records, "
         "activity_records FROM derivation_run ORDER BY run_id DESC LIMIT 1",
     )
     out = tmp_path / "out"
     published = publish_benchmarks(later, out, period=PERIOD)
-    line = f"Definitions: mhdeaths spec {CANONICAL} (derived 2031-01-02)"
+    line = f"Definitions: mhdeaths spec {CANONICAL} (spec files SHA-256 {'ab' * 6})"
     assert published.benchmarks.definitions.line == line
 
     for name in ("benchmarks.csv", "benchmarks-trend.csv"):
@@ -72,7 +71,7 @@ def test_every_output_names_the_definitions_of_the_latest_run(
         assert len(rows) > 1 and {r[-1] for r in rows[1:]} == {CANONICAL}, name
     document = json.loads((out / "benchmarks.json").read_text(encoding="utf-8"))
     assert document["definitions_version"] == CANONICAL
-    assert document["definitions_derived"] == "2031-01-02"
+    assert document["definitions_sha256"] == "ab" * 32
     report = (out / "benchmarks.html").read_text(encoding="utf-8")
     methods = report[report.index('<h2 id="methods">') :]
     assert f"{line}." in methods
@@ -112,8 +111,12 @@ def test_records_under_two_definitions_versions_are_refused(
     assert not out.exists() or not any(out.iterdir())
 
 
-def test_the_definitions_day_is_the_day_of_the_run(warehouse: Path) -> None:
+def test_the_definitions_are_named_by_the_hash_of_the_spec_files_of_the_run(
+    warehouse: Path,
+) -> None:
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        row = con.execute("SELECT max(finished_at) FROM derivation_run").fetchone()
-    assert row is not None and isinstance(row[0], dt.datetime)
-    assert compute(warehouse, PERIOD).definitions.derived == row[0].date()
+        row = con.execute(
+            "SELECT spec_sha256 FROM derivation_run ORDER BY run_id DESC LIMIT 1"
+        ).fetchone()
+    assert row is not None and len(row[0]) == 64
+    assert compute(warehouse, PERIOD).definitions.sha256 == row[0]

@@ -123,7 +123,7 @@ def _json(benchmarks: Benchmarks, released: Released) -> str:
         "period": benchmarks.period,
         "as_at": benchmarks.as_at.isoformat() if benchmarks.as_at else None,
         "definitions_version": benchmarks.definitions.version,
-        "definitions_derived": benchmarks.definitions.derived.isoformat(),
+        "definitions_sha256": benchmarks.definitions.sha256,
         "disclosure": {
             "rule": released.rule.name,
             "title": released.rule.title,

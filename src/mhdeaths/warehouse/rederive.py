@@ -141,14 +141,16 @@ def _rederive_table(
 @dataclass(frozen=True)
 class Definitions:
     """The definitions every record of a warehouse was derived under, for a published figure to
-    name: the spec version and the day of its latest derivation run."""
+    name: the spec version and the SHA-256 of its files. The files, not the day, say exactly which
+    definitions: a draft's edits change the hash, and the same warehouse contents give the same
+    figures whenever they are derived."""
 
     version: str
-    derived: dt.date
+    sha256: str
 
     @property
     def line(self) -> str:
-        return f"Definitions: mhdeaths spec {self.version} (derived {self.derived.isoformat()})"
+        return f"Definitions: mhdeaths spec {self.version} (spec files SHA-256 {self.sha256[:12]})"
 
 
 def definitions_in_force(con: duckdb.DuckDBPyConnection, path: Path) -> Definitions:
@@ -177,7 +179,7 @@ def definitions_in_force(con: duckdb.DuckDBPyConnection, path: Path) -> Definiti
             "once (`mhdeaths warehouse init`) to derive every record under one."
         )
     run = con.execute(
-        f"SELECT definitions_version, finished_at FROM {RUN_TABLE} "
+        f"SELECT definitions_version, spec_sha256 FROM {RUN_TABLE} "
         + ("WHERE definitions_version = ? " if found else "")
         + "ORDER BY run_id DESC LIMIT 1",
         list(found),
@@ -187,7 +189,7 @@ def definitions_in_force(con: duckdb.DuckDBPyConnection, path: Path) -> Definiti
             f"The warehouse {path} logs no derivation of its records under definitions "
             f"{', '.join(sorted(v or 'none' for v in found))}: run `mhdeaths warehouse init`."
         )
-    return Definitions(str(run[0]), run[1].date())
+    return Definitions(str(run[0]), str(run[1]))
 
 
 def _now() -> dt.datetime:
