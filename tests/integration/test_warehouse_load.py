@@ -21,7 +21,7 @@ from mhdeaths.synth import SynthOptions, generate
 from mhdeaths.validate.render import to_json
 from mhdeaths.validate.report import Verdict
 from mhdeaths.validate.validator import validate
-from mhdeaths.warehouse import loading, schema
+from mhdeaths.warehouse import loading
 from mhdeaths.warehouse.canonical import WarehouseError, check_canonical, load_canonical
 from mhdeaths.warehouse.loading import content_sha256, load
 from mhdeaths.warehouse.pseudonym import demo_key
@@ -372,20 +372,37 @@ def test_a_warehouse_made_by_an_earlier_release_upgrades_in_place(
     assert {k: v[0] for k, v in after.items()} == {k: v[0] for k, v in before.items()}  # type: ignore[index]
 
 
-def test_0002_keeps_every_record_and_stores_the_identifiers_uncompressed(
-    tmp_path: Path, synthetic: Path, warehouse_copy: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # A warehouse made and loaded by the release before 0002 (whose warehouse folder ended at 0001).
-    for later in sorted((warehouse_copy / "migrations").glob("*.sql"))[1:]:
+def old_warehouse(tmp_path: Path, synthetic: Path, warehouse_copy: Path, until: int) -> Path:
+    """A warehouse made and loaded by the release whose warehouse folder ended at migration
+    ``until``: its tables made by those migrations, its records those a load makes today,
+    less the columns later migrations added. ``warehouse_copy`` is left with those migrations."""
+    for later in sorted((warehouse_copy / "migrations").glob("*.sql"))[until:]:
         later.unlink()
-    warehouse = tmp_path / "w.duckdb"
-    monkeypatch.setattr(schema, "warehouse_root", lambda: warehouse_copy)
-    load(warehouse, [synthetic / "v2"], key=KEY)
-    monkeypatch.undo()
+    loaded = tmp_path / "loaded.duckdb"
+    load(loaded, [synthetic / "v2"], key=KEY)
+    warehouse = tmp_path / "old.duckdb"
+    with connect(warehouse) as con:
+        upgrade(con, root=warehouse_copy)
+        tables = table_columns(con)
+        con.execute(f"ATTACH '{loaded}' AS loaded (READ_ONLY)")
+        for table, columns in tables.items():
+            if table in ("schema_migration", "schema_views"):
+                continue
+            listed = ", ".join(f'"{c}"' for c in columns)
+            con.execute(f"INSERT INTO {table} SELECT {listed} FROM loaded.{table}")
+        con.execute("DETACH loaded")
+    return warehouse
+
+
+def test_0002_keeps_every_record_and_stores_the_identifiers_uncompressed(
+    tmp_path: Path, synthetic: Path, warehouse_copy: Path
+) -> None:
+    warehouse = old_warehouse(tmp_path, synthetic, warehouse_copy, 1)
     before = state(warehouse)
     assert rows(warehouse, "SELECT max(version) FROM schema_migration") == [(1,)]
+    shutil.copy(next(warehouse_root().glob("migrations/0002_*.sql")), warehouse_copy / "migrations")
     with connect(warehouse) as con:
-        assert "0002_identifiers_uncompressed" in upgrade(con).applied
+        assert upgrade(con, root=warehouse_copy).applied == ("0002_identifiers_uncompressed",)
     assert state(warehouse) == before
     stored = rows(
         warehouse,

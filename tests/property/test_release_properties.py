@@ -18,10 +18,12 @@ from mhdeaths.benchmark.compute import NATIONAL, Benchmarks, IndicatorResult, cr
 from mhdeaths.benchmark.disclosure_control import RELEASABLE_RULES, decimals_for, release
 from mhdeaths.benchmark.indicators import load_indicators
 from mhdeaths.stats import DISCLOSURE_RULES
+from mhdeaths.warehouse.rederive import Definitions
 
 from ..integration.attacker import Attack, nested, recoveries
 from ..integration.benchmark_outputs import shown
 
+DEFINITIONS = Definitions("1.1.0", "0" * 64)
 SHARE = next(i for i in load_indicators() if i.id == "deaths_reviewed")
 
 
@@ -76,7 +78,7 @@ def _result(rows: list[tuple[int, int]]) -> tuple[IndicatorResult, list[str]]:
 @example(rows=[(8, 0), (38, 0), (38, 0), (43, 0)], rule="nhs_england")
 def test_no_table_gives_a_count_back(rows: list[tuple[int, int]], rule: str) -> None:
     result, providers = _result(rows)
-    released = release(Benchmarks("2028-01", None, (result,), tuple(providers)), rule)
+    released = release(Benchmarks("2028-01", None, (result,), tuple(providers), DEFINITIONS), rule)
     truth = {("t", p, "observed"): r[1] for p, r in zip(providers, rows, strict=True)}
     truth |= {("t", p, "denominator"): r[0] for p, r in zip(providers, rows, strict=True)}
     truth |= {("t", NATIONAL, "observed"): sum(r[1] for r in rows)}

@@ -34,6 +34,7 @@ from mhdeaths.stats import (
     rate,
 )
 from mhdeaths.warehouse.overview import reading
+from mhdeaths.warehouse.rederive import Definitions, definitions_in_force
 
 NATIONAL = "England"
 """The label of the national row of every table."""
@@ -117,6 +118,8 @@ class Benchmarks:
     as_at: dt.datetime | None
     results: tuple[IndicatorResult, ...]
     providers: tuple[str, ...]
+    definitions: Definitions
+    """The definitions every record was derived under, which each published figure names."""
 
 
 def compute(
@@ -133,6 +136,7 @@ def compute(
         period_start(period)
     results = []
     with reading(path) as con:
+        definitions = definitions_in_force(con, path)
         _stage(con, as_at, chosen)
         if period is None:
             row = con.execute("SELECT max(reporting_period) FROM bm_activity").fetchone()
@@ -152,7 +156,7 @@ def compute(
                         f"The indicator {indicator.id} ({variant.id}) cannot be computed: {first}"
                     ) from None
         rows = con.execute("SELECT DISTINCT org_id_provider FROM bm_activity ORDER BY 1").fetchall()
-    return Benchmarks(period, as_at, tuple(results), tuple(r[0] for r in rows))
+    return Benchmarks(period, as_at, tuple(results), tuple(r[0] for r in rows), definitions)
 
 
 def as_at_sql(as_at: dt.datetime | None) -> str:

@@ -5,6 +5,9 @@ Every output is written from the same released cells (``mhdeaths.benchmark.discl
 shows a figure another suppresses. Nothing here computes a statistic; the funnel geometry is
 drawn from the released figures (the funnel re-run on the released counts).
 Outputs carry no time of generation, so running the same benchmark twice writes the same bytes.
+Every output names the definitions its figures were derived under (the spec version and the day
+of the warehouse's latest derivation run): a column of every CSV and of the workbook's sheets, a
+key of the JSON, a line of the report's methods and of each provider page's footer.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ from mhdeaths.stats import BAND_HIGHER, BAND_LOWER
 from mhdeaths.stats.disclosure import SUPPRESSED
 
 JSON_SCHEMA = "mhdeaths-benchmarks/1"
+DEFINITIONS_COLUMN = "definitions_version"
+"""The last column of every CSV: the spec version whose definitions derived the figures."""
 
 INDICATOR_COLUMNS = (
     "indicator",
@@ -94,20 +99,20 @@ def _write(
     written = {
         out / "benchmarks.html": _html(benchmarks, released),
         out / "benchmarks.json": _json(benchmarks, released),
-        out / "benchmarks.csv": _csv(ROW_COLUMNS, released.rows),
-        out / "benchmarks-trend.csv": _csv(TREND_COLUMNS, released.trend),
+        out / "benchmarks.csv": _csv(ROW_COLUMNS, released.rows, benchmarks),
+        out / "benchmarks-trend.csv": _csv(TREND_COLUMNS, released.trend, benchmarks),
     }
     for path, text in written.items():
         path.write_text(text, encoding="utf-8", newline="")
     workbook = out / "benchmarks.xlsx"
-    _xlsx(workbook, released, benchmarks.period)
+    _xlsx(workbook, released, benchmarks.period, benchmarks.definitions.version)
     providers = make_folder(out / "providers", "provider pages")
     pages = []
     for summary in summaries:
         # A provider code from the warehouse passed the spec's pattern at load; the page is still
         # checked to stay in its folder, as every file named from data is.
         page = inside(providers, f"{summary.provider}.html")
-        page.write_text(_summary_html(summary, released), encoding="utf-8")
+        page.write_text(_summary_html(summary, released, benchmarks), encoding="utf-8")
         pages.append(page)
     return [*written, workbook, *pages]
 
@@ -117,6 +122,8 @@ def _json(benchmarks: Benchmarks, released: Released) -> str:
         "schema": JSON_SCHEMA,
         "period": benchmarks.period,
         "as_at": benchmarks.as_at.isoformat() if benchmarks.as_at else None,
+        "definitions_version": benchmarks.definitions.version,
+        "definitions_sha256": benchmarks.definitions.sha256,
         "disclosure": {
             "rule": released.rule.name,
             "title": released.rule.title,
@@ -136,12 +143,13 @@ def _json(benchmarks: Benchmarks, released: Released) -> str:
     return dump_json(document)
 
 
-def _csv(columns: tuple[str, ...], rows: list[dict[str, Cell]]) -> str:
+def _csv(columns: tuple[str, ...], rows: list[dict[str, Cell]], benchmarks: Benchmarks) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(columns)
+    writer.writerow([*columns, DEFINITIONS_COLUMN])
+    version = benchmarks.definitions.version
     for row in rows:
-        writer.writerow([_csv_cell(row.get(c)) for c in columns])
+        writer.writerow([*(_csv_cell(row.get(c)) for c in columns), version])
     return buffer.getvalue()
 
 
@@ -153,7 +161,7 @@ def _csv_cell(value: Cell) -> object:
     return excel_safe(as_plain(value))
 
 
-def _xlsx(path: Path, released: Released, period: str) -> None:
+def _xlsx(path: Path, released: Released, period: str, definitions: str) -> None:
     # Text cells are written as strings (never formulas); numbers stay numbers.
     with xlsxwriter.Workbook(str(path), {"strings_to_formulas": False}) as book:
         # The workbook's own creation time is the period's, so the same warehouse gives the
@@ -167,10 +175,11 @@ def _xlsx(path: Path, released: Released, period: str) -> None:
         ]
         for name, columns, rows in sheets:
             sheet = book.add_worksheet(name)
-            sheet.write_row(0, 0, columns, bold)
+            sheet.write_row(0, 0, (*columns, DEFINITIONS_COLUMN), bold)
             for i, row in enumerate(rows, start=1):
                 for j, column in enumerate(columns):
                     sheet.write(i, j, as_plain(row.get(column)))
+                sheet.write(i, len(columns), definitions)
             sheet.freeze_panes(1, 0)
         notes = book.add_worksheet("Disclosure")
         notes.write_row(0, 0, ("rule", "title", "description", "source"), bold)
@@ -235,8 +244,13 @@ def _band_summary(benchmarks: Benchmarks, released: Released) -> list[dict[str, 
     return out
 
 
-def _summary_html(summary: ProviderSummary, released: Released) -> str:
+def _summary_html(summary: ProviderSummary, released: Released, benchmarks: Benchmarks) -> str:
     from mhdeaths.output.templating import html_environment
 
     template = html_environment().get_template("provider-summary.html.j2")
-    return template.render(summary=summary, released=released, band_class=BAND_CLASS)
+    return template.render(
+        summary=summary,
+        released=released,
+        band_class=BAND_CLASS,
+        definitions=benchmarks.definitions,
+    )

@@ -114,10 +114,14 @@ def init(warehouse: WarehousePath = None) -> None:
     existed = path.exists()
     with connect(path) as con:
         done = upgrade(con)
-    changed = done.applied or done.views_rewritten
+    rederived = sum(done.rederived.records.values()) if existed and done.rederived else 0
+    changed = done.applied or done.views_rewritten or rederived
     what = "Made" if not existed else "Upgraded" if changed else "Checked"
     applied = f"; applied {', '.join(done.applied)}" if done.applied else ""
     applied += "; views rewritten" if existed and done.views_rewritten else ""
+    if done.rederived and rederived:
+        version = done.rederived.definitions_version
+        applied += f"; {rederived} records derived again under spec {version}'s definitions"
     out.print(f"{what} the warehouse {escape(str(path))}: schema {done.schema_version}{applied}.")
 
 

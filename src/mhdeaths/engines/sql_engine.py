@@ -9,7 +9,7 @@ twin; a property test runs both on generated data and compares them.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 import duckdb
 import polars as pl
@@ -24,10 +24,13 @@ def ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def derive_sql(spec: Spec, table: str, source: str) -> str:
-    """A query over ``source`` adding the table's derived fields, in the order written."""
+def derive_sql(spec: Spec, table: str, source: str, keep: Collection[str] = ()) -> str:
+    """A query over ``source`` adding the table's derived fields, in the order written; those
+    named in ``keep`` are not derived but read from ``source`` as they are."""
     query = f"SELECT * FROM {source}"
     for i, definition in enumerate(spec.definitions_for(table)):
+        if definition.name in keep:
+            continue
         query = (
             f"SELECT *, ({ex.to_duckdb(definition.expression)}) AS {ident(definition.name)} "
             f"FROM ({query}) AS d{i}"

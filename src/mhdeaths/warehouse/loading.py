@@ -27,6 +27,7 @@ import duckdb
 import polars as pl
 
 from mhdeaths import __version__
+from mhdeaths import language as ex
 from mhdeaths.engines.polars_engine import to_typed
 from mhdeaths.engines.sql_engine import derive_sql, ident, register_frame
 from mhdeaths.errors import WarehouseError
@@ -39,11 +40,14 @@ from mhdeaths.validate.report import Report, Verdict
 from mhdeaths.validate.submission_files import SubmissionFiles, group_submission_files
 from mhdeaths.validate.validator import ValidatedSubmission, check_submission
 from mhdeaths.warehouse.canonical import (
+    DEFINITIONS_COLUMN,
     CanonicalModel,
     canonical_spec,
     dropped_fields,
     load_canonical,
+    mapped_sql,
     pseudonymised_fields,
+    split_sql,
     staged_frame,
 )
 from mhdeaths.warehouse.pseudonym import PseudonymKey, pseudonym_parameters, pseudonym_sql
@@ -110,15 +114,17 @@ def load(
     spec_root: Path | None = None,
     progress: Callable[[LoadOutcome], None] | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    root: Path | None = None,
 ) -> list[LoadOutcome]:
     """Validate and load every submission among the files; a rejected one is not loaded, and its
     outcome carries its report. ``progress`` is given each outcome as soon as it is known.
 
     The warehouse is opened (and upgraded) first, so a busy warehouse fails before any work.
+    ``root`` is the warehouse model's folder (``warehouse/`` of this checkout unless given).
     """
     groups = group_submission_files(paths)
     outcomes = []
-    with open_loader(warehouse, key=key, spec_root=spec_root) as loader:
+    with open_loader(warehouse, key=key, spec_root=spec_root, root=root) as loader:
         for group in groups:
             outcome = loader.load(
                 group,
@@ -135,17 +141,21 @@ def load(
 
 @contextmanager
 def open_loader(
-    warehouse: Path, *, key: PseudonymKey, spec_root: Path | None = None
+    warehouse: Path,
+    *,
+    key: PseudonymKey,
+    spec_root: Path | None = None,
+    root: Path | None = None,
 ) -> Iterator[Loader]:
     """The warehouse open for loading: upgraded and its key checked once, however many
     submissions then go in (each in its own transaction)."""
-    model = load_canonical()
+    model = load_canonical(root)
     canonical = canonical_spec(model, spec_root)
     with connect(warehouse) as con:
         # DuckDB holds five row groups of a large insert before writing them; one is as fast
         # and keeps a million records' load about 240 MB smaller (docs/performance.md).
         con.execute("SET write_buffer_row_group_count = 1")
-        upgrade(con, spec_root)
+        upgrade(con, spec_root, root)
         _check_key(con, key)
         yield Loader(con, model, canonical, key, spec_root)
 
@@ -290,7 +300,14 @@ class _EarlyInsert:
         submission_id = _next_id(self.con)
         for name, frame in frames.items():
             _insert_records(
-                self.con, self.model, self.canonical, name, frame, submission_id, self.key
+                self.con,
+                self.model,
+                self.canonical,
+                spec.version,
+                name,
+                frame,
+                submission_id,
+                self.key,
             )
         return _Inserted(submission_id, {name: f.height for name, f in frames.items()})
 
@@ -391,7 +408,9 @@ def _store(
                 [submission_id, f.name, f.format, f.sha256, f.size, list(f.tables)],
             )
         for table, frame in frames.items():
-            _insert_records(con, model, canonical, table, frame, submission_id, key)
+            _insert_records(
+                con, model, canonical, submission.spec.version, table, frame, submission_id, key
+            )
         con.execute("COMMIT")
     except BaseException:
         rollback(con)
@@ -417,29 +436,40 @@ def _insert_records(
     con: duckdb.DuckDBPyConnection,
     model: CanonicalModel,
     canonical: Spec,
+    version: str,
     table: str,
     frame: pl.DataFrame,
     submission_id: int,
     key: PseudonymKey,
 ) -> None:
-    """Insert one table's records: DuckDB makes the pseudonyms and derives the agreed definitions
-    from the spec's own expressions, then the numbers and the dropped identifiers are left
-    behind, never written."""
+    """Insert one table's records: DuckDB fills what the version's mapping backfills, makes the
+    pseudonyms and derives the agreed definitions from the spec's own expressions, then the
+    numbers and the dropped identifiers are left behind, never written. The child rows the
+    version's mapping splits from these records go in alongside, derived the same way."""
     staged = f"staged_{table}"
     register_frame(con, staged, frame)
     try:
-        derived = derive_sql(canonical, table, ident(staged))
+        source = mapped_sql(model, canonical, version, table, ident(staged), frame.columns)
+        derived = derive_sql(canonical, table, source)
         pseudonyms = pseudonymised_fields(model, table)
         made = "".join(
             f", {pseudonym_sql(ident(f))} AS {ident(column)}" for f, column in pseudonyms.items()
         )
         left = [*dropped_fields(model, table), *pseudonyms]
         exclude = f" EXCLUDE ({', '.join(ident(d) for d in left)})" if left else ""
+        stamp = f"{ex.duckdb_literal(canonical.version)} AS {ident(DEFINITIONS_COLUMN)}"
         con.execute(
             f"INSERT INTO {ident(table + '_record')} BY NAME "
-            f"SELECT {submission_id} AS submission_id{made}, *{exclude} FROM ({derived}) AS d",
+            f"SELECT {submission_id} AS submission_id{made}, *{exclude}, {stamp} "
+            f"FROM ({derived}) AS d",
             pseudonym_parameters(key) if pseudonyms else None,
         )
+        for child, rows in split_sql(model, canonical, version, table, ident(staged)).items():
+            con.execute(
+                f"INSERT INTO {ident(child + '_record')} BY NAME "
+                f"SELECT {submission_id} AS submission_id, *, {stamp} "
+                f"FROM ({derive_sql(canonical, child, rows)}) AS d"
+            )
     finally:
         con.unregister(staged)
 

@@ -26,6 +26,7 @@ from mhdeaths.warehouse.store import first_line, rollback
 if TYPE_CHECKING:
     from mhdeaths.spec import Spec
     from mhdeaths.warehouse.canonical import CanonicalModel
+    from mhdeaths.warehouse.rederive import Rederived
 
 _MIGRATION = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
@@ -110,6 +111,8 @@ class Upgrade:
     """The migrations applied now ("0002_name"), empty if the schema was already current."""
     views_rewritten: bool
     schema_version: int
+    rederived: Rederived | None = None
+    """The records derived again under the canonical version's definitions, if any needed it."""
 
 
 def applied_migrations(con: duckdb.DuckDBPyConnection) -> dict[int, str]:
@@ -144,11 +147,14 @@ def pending(con: duckdb.DuckDBPyConnection, root: Path | None = None) -> list[Mi
 def upgrade(
     con: duckdb.DuckDBPyConnection, spec_root: Path | None = None, root: Path | None = None
 ) -> Upgrade:
-    """Apply pending migrations and rewrite the views if their text changed, in one transaction."""
+    """Apply pending migrations, rewrite the views if their text changed and derive every record
+    again if the canonical definitions changed (``rederive``), in one transaction."""
     from mhdeaths.warehouse.canonical import canonical_spec, load_canonical
+    from mhdeaths.warehouse.rederive import rederive
 
     model = load_canonical(root)
-    views = views_sql(model, canonical_spec(model, spec_root), root)
+    canonical = canonical_spec(model, spec_root)
+    views = views_sql(model, canonical, root)
     views_sha = hashlib.sha256(views.encode("utf-8")).hexdigest()
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     con.execute("BEGIN TRANSACTION")
@@ -169,6 +175,7 @@ def upgrade(
             con.execute(views)
             con.execute("DELETE FROM schema_views")
             con.execute("INSERT INTO schema_views VALUES (?, ?)", [views_sha, now])
+        rederived = rederive(con, model, canonical)
         con.execute("COMMIT")
     except duckdb.Error as exc:
         rollback(con)
@@ -181,7 +188,7 @@ def upgrade(
         rollback(con)
         raise
     version = max((m.version for m in migrations(root)), default=0)
-    return Upgrade(tuple(f"{m.version:04d}_{m.name}" for m in todo), rewrite, version)
+    return Upgrade(tuple(f"{m.version:04d}_{m.name}" for m in todo), rewrite, version, rederived)
 
 
 def schema_version(con: duckdb.DuckDBPyConnection) -> int:
