@@ -37,10 +37,10 @@ from nhs_number.validate import calculate_checksum
 from mhdeaths.spec import load_spec
 from mhdeaths.synth import SynthOptions, generate
 
-from ..conftest import SPEC_ROOT, VERSIONS
+from ..conftest import LOADABLE, SPEC_ROOT
 from ..functional.cli import Run, mhdeaths
 
-SPEC = load_spec(VERSIONS[-1], SPEC_ROOT)
+SPEC = load_spec(LOADABLE[-1], SPEC_ROOT)
 ENV = {"MHDEATHS_PSEUDONYM_KEY": "", "MHDEATHS_WAREHOUSE": "", "MHDEATHS_PSEUDONYM_KEY_FILE": ""}
 ESCAPES = ["\x1b[31m", "\x1b]0;title\x07", "\x9b2J", "\x07"]
 FORMATS = ("csv", "xlsx", "parquet")
