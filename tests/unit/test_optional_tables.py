@@ -58,26 +58,30 @@ def test_a_spec_with_an_optional_child_table_passes_its_check(spec_copy: Path) -
     assert _problems(spec_copy) == []
 
 
+# The 1.x "file not empty" rule, written for the review table.
+NOT_EMPTY = {
+    "id": "review.file.not_empty",
+    "table": "review",
+    "severity": "file_reject",
+    "scope": "table",
+    "fields": [],
+    "title": "A submission holds at least one record",
+    "message": "The file has no records.",
+    "fix": "Check the extract.",
+    "expression": "COUNT(*) > 0",
+    "example": [{"reporting_period": "2027-04"}],
+    "counterexample": [],
+    "since": VERSION,
+}
+
+
 def test_an_optional_table_that_must_hold_records_is_reported(spec_copy: Path) -> None:
     # The 1.x "file not empty" rule copied onto an optional table contradicts its presence: a
     # submission without the file would pass where one with only its header fails.
     folder = add_review_table(spec_copy)
     add_rule(
         folder,
-        {
-            "id": "review.file.not_empty",
-            "table": "review",
-            "severity": "file_reject",
-            "scope": "table",
-            "fields": [],
-            "title": "A submission holds at least one record",
-            "message": "The file has no records.",
-            "fix": "Check the extract.",
-            "expression": "COUNT(*) > 0",
-            "example": [{"reporting_period": "2027-04"}],
-            "counterexample": [],
-            "since": VERSION,
-        },
+        NOT_EMPTY,
     )
     found = _problems(spec_copy)
     assert [i for i, _ in found] == ["spec/optional-table-needs-records"]
@@ -89,20 +93,7 @@ def test_the_same_rule_on_a_main_table_is_not_reported(spec_copy: Path) -> None:
     folder = spec_copy / VERSION
     add_rule(
         folder,
-        {
-            "id": "review.file.not_empty",
-            "table": "review",
-            "severity": "file_reject",
-            "scope": "table",
-            "fields": [],
-            "title": "A submission holds at least one record",
-            "message": "The file has no records.",
-            "fix": "Check the extract.",
-            "expression": "COUNT(*) > 0",
-            "example": [{"reporting_period": "2027-04"}],
-            "counterexample": [],
-            "since": VERSION,
-        },
+        NOT_EMPTY,
     )
     assert _problems(spec_copy) == []
 
