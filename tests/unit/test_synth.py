@@ -60,10 +60,11 @@ def evaluate(spec: Spec, files: list[Path]) -> list[Finding]:
     for period, tables in sorted(by_period.items()):
         day = period_start(period)
         typed_frames: dict[str, pl.DataFrame] = {}
-        for name in ("death", "activity"):
+        for table in spec.tables:
+            name = table.name
             paths = tables.get(name, [])
-            table = spec.table(name)
-            # A month in which nobody died anywhere has no death file at all.
+            # A month in which nobody died anywhere has no death file at all, and one with no
+            # reviews no review file (an optional table left out has no records).
             parts = [
                 engine.text_frame(table, []).with_columns(
                     _file=pl.lit(""), _row=pl.lit(0, dtype=pl.Int64)
@@ -93,6 +94,8 @@ def evaluate(spec: Spec, files: list[Path]) -> list[Finding]:
         for rule in spec.rules:
             if rule.scope is Scope.CROSS_TABLE:
                 groups = engine.cross_table_failures(spec, rule, typed_frames, day)
+                if "reporting_period" not in groups.columns:  # grouped by death, in this period
+                    groups = groups.with_columns(reporting_period=pl.lit(period))
                 for ods, group_period in groups.select(
                     "org_id_provider", "reporting_period"
                 ).iter_rows():
@@ -225,10 +228,48 @@ def test_a_larger_clean_set_covers_every_category_and_status_and_passes_every_ru
     causes = deaths["underlying_cause_icd10"].drop_nulls()
     assert causes.str.contains(r"\.").any()
     assert causes.str.contains(r"^[A-Z][0-9]{2}[0-9X]$").any()
-    assert set(deaths["inquest_conclusion"].drop_nulls()) and set(deaths["review_completed_date"])
+    # From 2.0.0 reviews are records of their own table.
+    reviewed = deaths if "review_completed_date" in deaths.columns else read_all(result, "review")
+    assert set(deaths["inquest_conclusion"].drop_nulls())
+    assert reviewed["review_completed_date"].drop_nulls().len() > 0
     ages = deaths["age_at_death"].to_list()
     assert min(ages) >= 18 and max(ages) <= 97
     assert sum(18 <= age <= 95 for age in ages) / len(ages) > 0.95
+
+
+def test_spec_2_reviews_follow_the_screening_of_their_deaths(tmp_path: Path) -> None:
+    spec = load_spec("2.0.0")
+    result = generate(spec, SynthOptions(providers=6, months=6, seed=4), tmp_path)
+    assert evaluate(spec, result.files) == []
+    deaths = typed_deaths(spec, result)
+    review = spec.table("review")
+    reviews = engine.derive(spec, "review", engine.to_typed(review, read_all(result, "review")))
+    key = ["org_id_provider", "death_record_id"]
+    reviewed = {tuple(k) for k in reviews.select(key).iter_rows()}
+    screened_in = {
+        tuple(k) for k in deaths.filter(pl.col("review_required") == "Y").select(key).iter_rows()
+    }
+    # Every review is of a death in the files; every death screened in has one, no other does.
+    assert reviewed == screened_in
+    # Deaths meeting a national red flag are screened in; others are screened every way.
+    assert set(deaths.filter(pl.col("review_expected"))["review_required"]) == {"Y"}
+    assert set(deaths.filter(~pl.col("review_expected"))["review_required"]) >= {"Y", "N"}
+    assert reviews["review_id"].n_unique() == reviews.height
+    by_kind = dict(
+        reviews.group_by("review_kind")
+        .agg(pl.col("problems_in_care_judgement").unique().sort())
+        .iter_rows()
+    )
+    # Learning responses never judge avoidability; case record reviews always can.
+    assert by_kind["PSIRF"] == ["X"]
+    assert "X" not in by_kind["CRR"] and {"Y", "N", "P"} <= set(by_kind["CRR"])
+    assert 0 < reviews["review_completed_date"].null_count() < reviews.height
+    # Some deaths are both investigated and reviewed.
+    assert reviews.group_by(key).len()["len"].max() == 2
+    # A review file comes only with its deaths' file (none when no death is reviewed).
+    months = {f.stem.rsplit("_", 1)[0] for f in result.files if f.stem.endswith("_death")}
+    with_reviews = {f.stem.rsplit("_", 1)[0] for f in result.files if f.stem.endswith("_review")}
+    assert with_reviews <= months
 
 
 def test_a_later_version_s_new_fields_are_filled(tmp_path: Path, spec_root: Path) -> None:
