@@ -78,7 +78,7 @@ def _by_month(files: list[Path]) -> dict[str, list[Path]]:
     """The generator's files grouped by reporting period (death file first, when there is one)."""
     months: dict[str, list[Path]] = {}
     for path in files:
-        _, period, _ = path.stem.split("_")
+        _, period, _ = path.stem.split("_", 2)
         months.setdefault(period, []).append(path)
     return months
 
@@ -123,7 +123,7 @@ def test_generated_valid_submissions_give_no_findings(
             assert report.truncated is False
             assert report.spec_version == report.spec_version_declared == version
             assert report.provider == ODS and report.reporting_period == period
-            tables = {p.stem.rsplit("_", 1)[1] for p in paths}
+            tables = {p.stem.split("_", 2)[2] for p in paths}
             assert {t.name for t in report.tables} == tables
             assert validated.submission is not None
             assert set(validated.submission.tables) == tables

@@ -86,6 +86,6 @@ def rewrite_for_profile(spec: Spec, profile: Profile, files: list[Path]) -> None
     for path in files:
         if not path.name.startswith(f"{profile.provider}_"):
             continue
-        table = path.stem.rsplit("_", 1)[1]
+        table = path.stem.split("_", 2)[2]
         frame = pl.read_csv(path, infer_schema=False)
         to_provider_format(profile, spec, table, frame).write_csv(path)
