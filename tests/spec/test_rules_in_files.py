@@ -17,7 +17,7 @@ import polars as pl
 import pytest
 
 from mhdeaths.engines import polars_engine
-from mhdeaths.spec import ExampleRecord, Rule, Scope, Spec, Table, load_spec
+from mhdeaths.spec import ExampleRecord, Mandation, Rule, Scope, Spec, Table, load_spec
 from mhdeaths.synth import SynthOptions, generate
 from mhdeaths.validate.reading import column_letter
 from mhdeaths.validate.validator import validate
@@ -82,10 +82,18 @@ def child_records(spec: Spec, name: str, frame: pl.DataFrame) -> list[dict[str, 
         rows.append(extra)
     for parent in parents:
         records = base_records(spec.version, parent.name)
+        # The fields that tie a record to its death and submission: mandatory in both tables
+        # (not the record action, which is the child's own).
+        shared = [
+            f.name
+            for f in parent.submitted_fields
+            if f.name in table.field_names
+            and f.mandation is Mandation.MANDATORY
+            and table.field(f.name).mandation is Mandation.MANDATORY
+            and f.code_list is None
+        ]
         for i, row in enumerate(rows):
-            shared = [f.name for f in parent.submitted_fields if f.name in row]
-            keep = {"record_action"}  # the child's own action
-            row.update({k: records[i % len(records)][k] for k in shared if k not in keep})
+            row.update({k: records[i % len(records)][k] for k in shared})
     return rows
 
 

@@ -54,7 +54,7 @@ def evaluate(spec: Spec, files: list[Path]) -> list[Finding]:
     """
     by_period: dict[str, dict[str, list[Path]]] = defaultdict(lambda: defaultdict(list))
     for path in files:
-        _, period, table = path.stem.split("_")
+        _, period, table = path.stem.split("_", 2)
         by_period[period][table].append(path)
     findings: list[Finding] = []
     for period, tables in sorted(by_period.items()):
@@ -157,7 +157,7 @@ def test_each_provider_month_gets_an_activity_file_and_a_death_file_if_anyone_di
     assert 0 < len(died) < 12, "expected some months with deaths and some without"
     assert len(names) == len(result.files) and all(f.is_file() for f in result.files)
     for path in result.files:
-        table = path.stem.rsplit("_", 1)[1]
+        table = path.stem.split("_", 2)[2]
         lines = path.read_text("utf-8").splitlines()
         assert lines[0].split(",") == [f.name for f in spec_v1.table(table).submitted_fields]
         assert len(lines) > 1
@@ -270,6 +270,37 @@ def test_spec_2_reviews_follow_the_screening_of_their_deaths(tmp_path: Path) -> 
     months = {f.stem.rsplit("_", 1)[0] for f in result.files if f.stem.endswith("_death")}
     with_reviews = {f.stem.rsplit("_", 1)[0] for f in result.files if f.stem.endswith("_review")}
     assert with_reviews <= months
+
+
+def test_spec_2_pfd_addressees_come_with_the_report_on_their_death(tmp_path: Path) -> None:
+    spec = load_spec("2.0.0")
+    options = SynthOptions(providers=6, months=12, seed=2, resubmissions=1.0)
+    result = generate(spec, options, tmp_path)
+    files = [f for f in result.files if f.stem.endswith("_pfd_addressee")]
+    assert files
+    for path in files:
+        # A submission's addressees name reports its death records say were issued.
+        month = path.stem.split("_")[:2]
+        submission = [
+            p for p in result.files if p.parent == path.parent and p.stem.split("_")[:2] == month
+        ]
+        assert evaluate(spec, submission) == [], path
+        deaths = pl.read_csv(path.with_name(path.name.replace("_pfd_addressee", "_death")))
+        addressees = pl.read_csv(path, infer_schema=False)
+        joined = addressees.join(
+            deaths.select("death_record_id", "pfd_report_issued", "pfd_reference", "pfd_date"),
+            on="death_record_id",
+            suffix="_death",
+        )
+        assert joined.height == addressees.height
+        assert set(joined["pfd_report_issued"]) == {"Y"}
+        assert (joined["pfd_reference"] == joined["pfd_reference_death"]).all()
+        assert (joined["pfd_date"] == joined["pfd_date_death"]).all()
+        # The provider itself is the first addressee of each report, and has responded.
+        own = addressees.filter(pl.col("addressee_id") == "1")
+        assert set(own["addressee_type"]) == {"P"}
+        assert (own["addressee_ods"] == own["org_id_provider"]).all()
+        assert own["response_sent_date"].null_count() == 0
 
 
 def test_a_later_version_s_new_fields_are_filled(tmp_path: Path, spec_root: Path) -> None:

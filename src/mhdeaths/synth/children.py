@@ -175,8 +175,9 @@ def pfd_addressee_rows(run: Run, death: Row, action: str = "N") -> list[Row]:
     ]
     rows = []
     for n, (kind, ods) in enumerate(addressees, start=1):
-        # Most answer within the 56 days Regulation 29 gives; some late, some not yet.
-        answered = rng.random() < (0.95 if kind == "P" else 0.6)
+        # Most answer within the 56 days Regulation 29 gives, some late; the provider knows its
+        # own response, not always the others'.
+        answered = kind == "P" or rng.random() < 0.6
         response = sent + n_days(rng.randint(20, 75)) if answered else None
         row: Row = {name: death.get(name) for name in _FROM_DEATH}
         row.update(
