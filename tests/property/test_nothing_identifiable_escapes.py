@@ -143,7 +143,7 @@ class Month:
 def month(tmp_path_factory: pytest.TempPathFactory) -> Month:
     out = tmp_path_factory.mktemp("synth")
     result = generate(SPEC, SynthOptions(providers=1, months=1, start="2027-10", seed=7), out)
-    frames = {p.stem.rsplit("_", 1)[1]: pl.read_csv(p, infer_schema=False) for p in result.files}
+    frames = {p.stem.split("_", 2)[2]: pl.read_csv(p, infer_schema=False) for p in result.files}
     return Month(frames["death"], frames["activity"])
 
 

@@ -32,8 +32,11 @@ def test_a_draft_is_never_the_default(spec_copy: Path) -> None:
 
 
 def test_a_spec_has_the_death_and_activity_tables(any_spec) -> None:  # type: ignore[no-untyped-def]
-    assert [t.name for t in any_spec.tables] == ["death", "activity"]
+    # Its main tables; 2.0.0 adds optional child tables of the death, keyed by it.
+    assert [t.name for t in any_spec.main_tables] == ["death", "activity"]
     assert any_spec.table("death").key == ("org_id_provider", "death_record_id")
+    for child in (t for t in any_spec.tables if t.optional):
+        assert [p.name for p in any_spec.parents_of(child)] == ["death"]
 
 
 def test_every_check_template_becomes_one_rule_per_field_it_applies_to(spec_v1) -> None:  # type: ignore[no-untyped-def]

@@ -11,6 +11,7 @@ import datetime as dt
 import math
 import random
 
+from mhdeaths.synth.children import screen_and_review
 from mhdeaths.synth.draws import fill_unknown, iso, n_days, weighted, years_back, years_between
 from mhdeaths.synth.options import Row, Weights
 from mhdeaths.synth.population import ACUTE_TRUSTS, BAND_AGES, Ids, Provider, age_band
@@ -290,9 +291,15 @@ class DeathBuilder:
             self.legal_status(row, detention, status, death, me, inquest)
         if "cdr_notified" in self.gen.death_fields:
             row["cdr_notified"] = self.pick("cdr_notified", {"Y": 1} if age < 18 else {"X": 1})
+        reviews: list[Row] = []
+        if "review_required" in self.gen.death_fields:
+            # 2.0.0 screens the death and sends its reviews as records of their own.
+            reviews = screen_and_review(
+                self.gen, rng, self.codes, row, category, kind, status, death
+            )
         fill_unknown(rng, self.gen.death, row, self.month, self.codes)
         band = age_band(age)
-        return Death(row=row, category=category, stratum=(band, sex))
+        return Death(row=row, category=category, stratum=(band, sex), reviews=reviews)
 
     def manner(self, row: Row, kind: str, cause: str | None, me: str) -> None:
         """The 2.0.0 fields of the cause: the manner apart from its circumstances, and where the
