@@ -18,6 +18,7 @@ from hypothesis import settings
 
 from mhdeaths.paths import default_spec_root
 from mhdeaths.spec import Spec, available_versions, load_spec
+from mhdeaths.warehouse.canonical import load_canonical
 
 settings.register_profile("dev")
 settings.register_profile("ci", deadline=None, print_blob=True, derandomize=True)
@@ -52,6 +53,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 SPEC_ROOT = default_spec_root()
 VERSIONS = available_versions(SPEC_ROOT)
+LOADABLE = [v for v in VERSIONS if v in load_canonical().versions]
+"""The versions the warehouse loads: a draft only once warehouse/canonical.yaml maps it."""
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,11 @@ from mhdeaths.errors import SpecError
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
+def is_period(text: str) -> bool:
+    """Whether a text is a reporting period written CCYY-MM."""
+    return bool(_PERIOD.match(text))
+
+
 def period_start(period: str) -> dt.date:
     """The first day of a reporting period written CCYY-MM."""
     if not _PERIOD.match(period):

@@ -116,14 +116,21 @@ def test_every_definition_and_code_list_of_every_version_is_in_the_reference(
     any_spec: Spec,
 ) -> None:
     definitions, code_lists = reference("definitions.md"), reference("codelists.md")
+    # A definition a later version changed is shown there as the later version has it, and
+    # links to this version's own dictionary page, which shows it as this version has it.
+    own = "\n".join(
+        reference(p.name) for p in REFERENCE.glob("dictionary*.md") if any_spec.version in p.name
+    ) or reference("dictionary.md")
     for definition in any_spec.definitions:
         assert f'<a id="{definition_anchor(definition.name)}"></a>' in definitions
         for example in definition.worked_examples:
-            assert f"| {md(example.title)} |" in definitions, (definition.name, example.name)
+            shown = f"| {md(example.title)} |" in definitions
+            assert shown or f"{md(example.title)} |" in own, (definition.name, example.name)
     for code_list in any_spec.code_lists:
         assert f'<a id="{code_list_anchor(code_list.name)}"></a>' in code_lists
         for code in code_list.codes:
-            assert f"| {mdcode(code.code)} | {md(code.label)} |" in code_lists, code_list.name
+            row = f"| {mdcode(code.code)} | {md(code.label)} |"
+            assert row in code_lists or row in own, code_list.name
 
 
 @pytest.fixture(scope="module")

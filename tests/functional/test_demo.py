@@ -10,7 +10,7 @@ from .cli import mhdeaths
 def test_the_demo_checks_publishes_and_checks_every_example(tmp_path: Path) -> None:
     run = mhdeaths("demo", "--out", tmp_path / "out")
     assert run.code == 0, run.output
-    assert "Checked spec versions 1.0.0, 1.1.0: no problems." in run.stdout
+    assert "Checked spec versions 1.0.0, 1.1.0, 2.0.0 (draft): no problems." in run.stdout
     assert (tmp_path / "out" / "spec" / "1.1.0" / "data-dictionary.html").is_file()
     lines = [line for line in run.stdout.splitlines() if line.startswith("  R")]
     # Clean providers across the version change, the provider with its own export format, and

@@ -34,7 +34,7 @@ def month(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pl.DataFrame]:
     out = tmp_path_factory.mktemp("synth")
     result = generate(SPEC, SynthOptions(providers=1, months=1, start="2027-10", seed=5), out)
     return {
-        p.stem.rsplit("_", 1)[1]: pl.read_csv(p, infer_schema=False)
+        p.stem.split("_", 2)[2]: pl.read_csv(p, infer_schema=False)
         for p in result.files
         if p.suffix == ".csv"
     }

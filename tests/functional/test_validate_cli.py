@@ -282,8 +282,8 @@ def test_wrong_declared_version_exits_2_and_spec_overrides(
     run = mhdeaths("validate", path)
     assert run.code == 2
     assert one_sentence(run) == (
-        "The file declares spec version 1.7.0, which is not one of 1.0.0, 1.1.0; correct it, or "
-        "choose a version with --spec."
+        "The file declares spec version 1.7.0, which is not one of 1.0.0, 1.1.0, 2.0.0; correct "
+        "it, or choose a version with --spec."
     )
     override = mhdeaths("validate", path, "--spec", "1.1.0", "--format", "json")
     assert override.code == 0, override.output

@@ -26,11 +26,11 @@ from mhdeaths.spec import load_spec
 from mhdeaths.synth import SynthOptions, generate
 from mhdeaths.warehouse.pseudonym import DEMO_KEY, demo_key
 
-from ..conftest import SPEC_ROOT, VERSIONS
+from ..conftest import LOADABLE, SPEC_ROOT
 from ..integration.test_warehouse_reliability import ENV, built_once, state
 from .cli import Run, mhdeaths
 
-LATEST = load_spec(VERSIONS[-1], SPEC_ROOT)
+LATEST = load_spec(LOADABLE[-1], SPEC_ROOT)
 KEY_A = "a-first-secret-key-of-forty-characters--"
 KEY_B = "b-second-secret-key-of-forty-characters-"
 REAL_NUMBER = "4010232137"

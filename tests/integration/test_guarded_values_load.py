@@ -14,11 +14,11 @@ from mhdeaths.synth import SynthOptions, generate
 from mhdeaths.warehouse.loading import load
 from mhdeaths.warehouse.pseudonym import demo_key
 
-from ..conftest import SPEC_ROOT, VERSIONS
+from ..conftest import LOADABLE, SPEC_ROOT
 
 
 def test_a_withheld_provider_code_is_recorded_as_sent(tmp_path: Path) -> None:
-    spec = load_spec(VERSIONS[-1], SPEC_ROOT)
+    spec = load_spec(LOADABLE[-1], SPEC_ROOT)
     generate(
         spec,
         SynthOptions(provider_list=("M12AE",), months=1, start="2027-10", seed=11),

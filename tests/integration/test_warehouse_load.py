@@ -28,10 +28,10 @@ from mhdeaths.warehouse.pseudonym import demo_key
 from mhdeaths.warehouse.schema import migrations, upgrade
 from mhdeaths.warehouse.store import connect, table_columns
 
-from ..conftest import SPEC_ROOT, VERSIONS
+from ..conftest import LOADABLE, SPEC_ROOT
 
 V1 = load_spec("1.0.0", SPEC_ROOT)
-LATEST = load_spec(VERSIONS[-1], SPEC_ROOT)
+LATEST = load_spec(LOADABLE[-1], SPEC_ROOT)
 KEY = demo_key()
 EARLY = dt.datetime(2027, 12, 5, 9, 0)
 LATER = dt.datetime(2028, 1, 10, 9, 0)

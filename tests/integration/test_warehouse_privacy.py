@@ -21,13 +21,13 @@ from mhdeaths.spec import load_spec
 from mhdeaths.synth import SynthOptions, generate
 from mhdeaths.warehouse.pseudonym import demo_key, pseudonym
 
-from ..conftest import SPEC_ROOT, VERSIONS
+from ..conftest import LOADABLE, SPEC_ROOT
 from ..functional.cli import mhdeaths
 from .test_warehouse_reliability import built_once
 
 REPO = Path(__file__).resolve().parents[2]
 V1 = load_spec("1.0.0", SPEC_ROOT)
-LATEST = load_spec(VERSIONS[-1], SPEC_ROOT)
+LATEST = load_spec(LOADABLE[-1], SPEC_ROOT)
 ENV = {"COLUMNS": "200", "NO_COLOR": "1", "MHDEATHS_PSEUDONYM_KEY": "", "MHDEATHS_WAREHOUSE": ""}
 DATE_FIELDS = (
     "death_date",

@@ -24,10 +24,10 @@ from nhs_number.validate import calculate_checksum
 from mhdeaths.spec import load_spec
 from mhdeaths.synth import SynthOptions, generate
 
-from ..conftest import SPEC_ROOT, VERSIONS
+from ..conftest import LOADABLE, SPEC_ROOT
 from ..functional.cli import Run, mhdeaths
 
-LATEST = load_spec(VERSIONS[-1], SPEC_ROOT)
+LATEST = load_spec(LOADABLE[-1], SPEC_ROOT)
 RECEIVED = "2028-02-01T09:00:00"
 TABLES = ("submission", "submission_file", "death_record", "activity_record")
 BIG_ROWS = 40_000

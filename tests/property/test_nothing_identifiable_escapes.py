@@ -37,10 +37,10 @@ from nhs_number.validate import calculate_checksum
 from mhdeaths.spec import load_spec
 from mhdeaths.synth import SynthOptions, generate
 
-from ..conftest import SPEC_ROOT, VERSIONS
+from ..conftest import LOADABLE, SPEC_ROOT
 from ..functional.cli import Run, mhdeaths
 
-SPEC = load_spec(VERSIONS[-1], SPEC_ROOT)
+SPEC = load_spec(LOADABLE[-1], SPEC_ROOT)
 ENV = {"MHDEATHS_PSEUDONYM_KEY": "", "MHDEATHS_WAREHOUSE": "", "MHDEATHS_PSEUDONYM_KEY_FILE": ""}
 ESCAPES = ["\x1b[31m", "\x1b]0;title\x07", "\x9b2J", "\x07"]
 FORMATS = ("csv", "xlsx", "parquet")
@@ -143,7 +143,7 @@ class Month:
 def month(tmp_path_factory: pytest.TempPathFactory) -> Month:
     out = tmp_path_factory.mktemp("synth")
     result = generate(SPEC, SynthOptions(providers=1, months=1, start="2027-10", seed=7), out)
-    frames = {p.stem.rsplit("_", 1)[1]: pl.read_csv(p, infer_schema=False) for p in result.files}
+    frames = {p.stem.split("_", 2)[2]: pl.read_csv(p, infer_schema=False) for p in result.files}
     return Month(frames["death"], frames["activity"])
 
 

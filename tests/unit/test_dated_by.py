@@ -64,15 +64,40 @@ def test_the_code_list_check_of_a_dated_field_is_dated_in_both_engines(spec_copy
     assert engine.record_failures(spec, rule, text, typed, october).arg_true().to_list() == [1]
 
 
-def test_the_released_field_without_dated_by_keeps_the_period_check(spec_latest: Spec) -> None:
-    rule = spec_latest.rule("death.code_list.review_method")
+def test_the_released_field_without_dated_by_keeps_the_period_check() -> None:
+    released = load_spec("1.1.0")
+    rule = released.rule("death.code_list.review_method")
     assert rule.dated_by is None
-    death = spec_latest.table("death")
+    death = released.table("death")
     text = engine.text_frame(
         death, [{"review_method": "11", "review_completed_date": "2027-11-03"}]
     )
     typed = engine.to_typed(death, text)
-    assert engine.record_failures(spec_latest, rule, text, typed, SEPTEMBER).to_list() == [True]
+    assert engine.record_failures(released, rule, text, typed, SEPTEMBER).to_list() == [True]
+
+
+def test_spec_2_dates_the_review_method_by_the_review_s_start_in_both_engines() -> None:
+    # The probe itself in the 2.0.0 draft, where reviews are their own table: a September 2027
+    # death's PSIRF review (11, valid from 2027-10-01) started in November is accepted; one
+    # started in September is rejected.
+    spec = load_spec("2.0.0")
+    rule = spec.rule("review.code_list.review_method")
+    assert rule.dated_by == "review_started_date"
+    review = spec.table("review")
+    records = [
+        {"review_method": "11", "review_started_date": "2027-11-03"},
+        {"review_method": "11", "review_started_date": "2027-09-20"},
+    ]
+    text = engine.text_frame(review, records)
+    typed = engine.to_typed(review, text)
+    assert engine.record_failures(spec, rule, text, typed, SEPTEMBER).to_list() == [False, True]
+    con = duckdb.connect()
+    try:
+        sql_engine.register_frame(con, "typed", typed.with_row_index("_row"))
+        sql = sql_engine.record_failures_sql(spec, rule, "typed", "_row", SEPTEMBER)
+        assert [r[0] for r in con.execute(sql).fetchall()] == [1]
+    finally:
+        con.close()
 
 
 def test_a_dated_spec_passes_its_own_field_and_rule_checks(spec_copy: Path) -> None:

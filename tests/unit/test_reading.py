@@ -45,7 +45,7 @@ def clean(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """One provider-month of spec 1.1.0, death and activity, which validates with no finding."""
     out = tmp_path_factory.mktemp("synth")
     result = generate(SPEC, SynthOptions(providers=1, months=1, start="2027-10", seed=3), out)
-    files = {p.stem.rsplit("_", 1)[1]: p for p in result.files}
+    files = {p.stem.split("_", 2)[2]: p for p in result.files}
     report = validate(list(files.values())).report
     assert report.findings == [], "the synthetic base submission must be clean"
     assert text_frame(files["death"]).height >= 4

@@ -15,13 +15,28 @@ def test_both_released_versions_are_available(spec_root: Path) -> None:
     assert available_versions(spec_root)[:2] == ["1.0.0", "1.1.0"]
 
 
-def test_the_latest_version_is_loaded_when_none_is_named(spec_root: Path) -> None:
-    assert load_spec(None, spec_root).version == available_versions(spec_root)[-1]
+def test_the_newest_version_that_is_not_a_draft_is_loaded_when_none_is_named(
+    spec_root: Path,
+) -> None:
+    versions = [load_spec(v, spec_root) for v in available_versions(spec_root)]
+    released = [s.version for s in versions if s.status != "draft"]
+    assert load_spec(None, spec_root).version == released[-1]
+
+
+def test_a_draft_is_never_the_default(spec_copy: Path) -> None:
+    newest = available_versions(spec_copy)[-1]
+    head = spec_copy / newest / "version.yaml"
+    head.write_text(head.read_text().replace("status: released", "status: draft"))
+    assert load_spec(newest, spec_copy).status == "draft"
+    assert load_spec(None, spec_copy).version != newest
 
 
 def test_a_spec_has_the_death_and_activity_tables(any_spec) -> None:  # type: ignore[no-untyped-def]
-    assert [t.name for t in any_spec.tables] == ["death", "activity"]
+    # Its main tables; 2.0.0 adds optional child tables of the death, keyed by it.
+    assert [t.name for t in any_spec.main_tables] == ["death", "activity"]
     assert any_spec.table("death").key == ("org_id_provider", "death_record_id")
+    for child in (t for t in any_spec.tables if t.optional):
+        assert [p.name for p in any_spec.parents_of(child)] == ["death"]
 
 
 def test_every_check_template_becomes_one_rule_per_field_it_applies_to(spec_v1) -> None:  # type: ignore[no-untyped-def]

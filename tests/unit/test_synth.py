@@ -20,7 +20,7 @@ import yaml
 from mhdeaths.engines import polars_engine as engine
 from mhdeaths.errors import UserError
 from mhdeaths.periods import period_start
-from mhdeaths.spec import Scope, Spec, load_spec
+from mhdeaths.spec import Scope, Severity, Spec, load_spec
 from mhdeaths.synth import SynthOptions, SynthResult, generate, provider_codes
 
 COUNTS = [
@@ -54,16 +54,17 @@ def evaluate(spec: Spec, files: list[Path]) -> list[Finding]:
     """
     by_period: dict[str, dict[str, list[Path]]] = defaultdict(lambda: defaultdict(list))
     for path in files:
-        _, period, table = path.stem.split("_")
+        _, period, table = path.stem.split("_", 2)
         by_period[period][table].append(path)
     findings: list[Finding] = []
     for period, tables in sorted(by_period.items()):
         day = period_start(period)
         typed_frames: dict[str, pl.DataFrame] = {}
-        for name in ("death", "activity"):
+        for table in spec.tables:
+            name = table.name
             paths = tables.get(name, [])
-            table = spec.table(name)
-            # A month in which nobody died anywhere has no death file at all.
+            # A month in which nobody died anywhere has no death file at all, and one with no
+            # reviews no review file (an optional table left out has no records).
             parts = [
                 engine.text_frame(table, []).with_columns(
                     _file=pl.lit(""), _row=pl.lit(0, dtype=pl.Int64)
@@ -85,7 +86,9 @@ def evaluate(spec: Spec, files: list[Path]) -> list[Finding]:
             typed = engine.derive(spec, name, engine.to_typed(table, text))
             typed_frames[name] = typed
             for rule in spec.rules_for(name):
-                if rule.scope is not Scope.RECORD:
+                # Information findings are notes, not problems: a clean set may carry them (a
+                # death outside the reporting obligation is accepted with one).
+                if rule.scope is not Scope.RECORD or rule.severity is Severity.INFO:
                     continue
                 fails = engine.record_failures(spec, rule, text, typed, day)
                 for file, row in text.filter(fails).select("_file", "_row").iter_rows():
@@ -93,6 +96,8 @@ def evaluate(spec: Spec, files: list[Path]) -> list[Finding]:
         for rule in spec.rules:
             if rule.scope is Scope.CROSS_TABLE:
                 groups = engine.cross_table_failures(spec, rule, typed_frames, day)
+                if "reporting_period" not in groups.columns:  # grouped by death, in this period
+                    groups = groups.with_columns(reporting_period=pl.lit(period))
                 for ods, group_period in groups.select(
                     "org_id_provider", "reporting_period"
                 ).iter_rows():
@@ -154,7 +159,7 @@ def test_each_provider_month_gets_an_activity_file_and_a_death_file_if_anyone_di
     assert 0 < len(died) < 12, "expected some months with deaths and some without"
     assert len(names) == len(result.files) and all(f.is_file() for f in result.files)
     for path in result.files:
-        table = path.stem.rsplit("_", 1)[1]
+        table = path.stem.split("_", 2)[2]
         lines = path.read_text("utf-8").splitlines()
         assert lines[0].split(",") == [f.name for f in spec_v1.table(table).submitted_fields]
         assert len(lines) > 1
@@ -225,10 +230,79 @@ def test_a_larger_clean_set_covers_every_category_and_status_and_passes_every_ru
     causes = deaths["underlying_cause_icd10"].drop_nulls()
     assert causes.str.contains(r"\.").any()
     assert causes.str.contains(r"^[A-Z][0-9]{2}[0-9X]$").any()
-    assert set(deaths["inquest_conclusion"].drop_nulls()) and set(deaths["review_completed_date"])
+    # From 2.0.0 reviews are records of their own table.
+    reviewed = deaths if "review_completed_date" in deaths.columns else read_all(result, "review")
+    assert set(deaths["inquest_conclusion"].drop_nulls())
+    assert reviewed["review_completed_date"].drop_nulls().len() > 0
     ages = deaths["age_at_death"].to_list()
     assert min(ages) >= 18 and max(ages) <= 97
     assert sum(18 <= age <= 95 for age in ages) / len(ages) > 0.95
+
+
+def test_spec_2_reviews_follow_the_screening_of_their_deaths(tmp_path: Path) -> None:
+    spec = load_spec("2.0.0")
+    result = generate(spec, SynthOptions(providers=6, months=6, seed=4), tmp_path)
+    assert evaluate(spec, result.files) == []
+    deaths = typed_deaths(spec, result)
+    review = spec.table("review")
+    reviews = engine.derive(spec, "review", engine.to_typed(review, read_all(result, "review")))
+    key = ["org_id_provider", "death_record_id"]
+    reviewed = {tuple(k) for k in reviews.select(key).iter_rows()}
+    screened_in = {
+        tuple(k) for k in deaths.filter(pl.col("review_required") == "Y").select(key).iter_rows()
+    }
+    # Every review is of a death in the files; every death screened in has one, no other does.
+    assert reviewed == screened_in
+    # Deaths meeting a national red flag are screened in; others are screened every way.
+    assert set(deaths.filter(pl.col("review_expected"))["review_required"]) == {"Y"}
+    assert set(deaths.filter(~pl.col("review_expected"))["review_required"]) >= {"Y", "N"}
+    assert reviews["review_id"].n_unique() == reviews.height
+    by_kind = dict(
+        reviews.group_by("review_kind")
+        .agg(pl.col("problems_in_care_judgement").unique().sort())
+        .iter_rows()
+    )
+    # Learning responses never judge avoidability; case record reviews always can.
+    assert by_kind["PSIRF"] == ["X"]
+    assert "X" not in by_kind["CRR"] and {"Y", "N", "P"} <= set(by_kind["CRR"])
+    assert 0 < reviews["review_completed_date"].null_count() < reviews.height
+    # Some deaths are both investigated and reviewed.
+    assert reviews.group_by(key).len()["len"].max() == 2
+    # A review file comes only with its deaths' file (none when no death is reviewed).
+    months = {f.stem.rsplit("_", 1)[0] for f in result.files if f.stem.endswith("_death")}
+    with_reviews = {f.stem.rsplit("_", 1)[0] for f in result.files if f.stem.endswith("_review")}
+    assert with_reviews <= months
+
+
+def test_spec_2_pfd_addressees_come_with_the_report_on_their_death(tmp_path: Path) -> None:
+    spec = load_spec("2.0.0")
+    options = SynthOptions(providers=6, months=12, seed=2, resubmissions=1.0)
+    result = generate(spec, options, tmp_path)
+    files = [f for f in result.files if f.stem.endswith("_pfd_addressee")]
+    assert files
+    for path in files:
+        # A submission's addressees name reports its death records say were issued.
+        month = path.stem.split("_")[:2]
+        submission = [
+            p for p in result.files if p.parent == path.parent and p.stem.split("_")[:2] == month
+        ]
+        assert evaluate(spec, submission) == [], path
+        deaths = pl.read_csv(path.with_name(path.name.replace("_pfd_addressee", "_death")))
+        addressees = pl.read_csv(path, infer_schema=False)
+        joined = addressees.join(
+            deaths.select("death_record_id", "pfd_report_issued", "pfd_reference", "pfd_date"),
+            on="death_record_id",
+            suffix="_death",
+        )
+        assert joined.height == addressees.height
+        assert set(joined["pfd_report_issued"]) == {"Y"}
+        assert (joined["pfd_reference"] == joined["pfd_reference_death"]).all()
+        assert (joined["pfd_date"] == joined["pfd_date_death"]).all()
+        # The provider itself is the first addressee of each report, and has responded.
+        own = addressees.filter(pl.col("addressee_id") == "1")
+        assert set(own["addressee_type"]) == {"P"}
+        assert (own["addressee_ods"] == own["org_id_provider"]).all()
+        assert own["response_sent_date"].null_count() == 0
 
 
 def test_a_later_version_s_new_fields_are_filled(tmp_path: Path, spec_root: Path) -> None:

@@ -149,7 +149,8 @@ def cross_table_failures(
     column giving each aggregate's value in the group (counts, never a person's data).
 
     Each aggregate is computed in its own table per group; a group missing from a table counts as
-    zero there (a stratum with nothing to count may be left out of the activity table).
+    zero there (a stratum with nothing to count may be left out of the activity table), and its
+    MIN or MAX there is unknown (NULL).
     """
     parsed = bound_expression(spec, rule, period)
     keys = list(rule.group_by)
@@ -170,7 +171,12 @@ def cross_table_failures(
     joined = grouped[0]
     for other in grouped[1:]:
         joined = joined.join(other, on=keys, how="full", coalesce=True, nulls_equal=True)
-    joined = joined.with_columns(pl.col(c.name).fill_null(0) for c in names.values())
+    counting = [
+        f"_agg{i}"
+        for i, node in enumerate(ex.aggregate_nodes(parsed))
+        if node.name in ex.COUNTING_AGGREGATES
+    ]
+    joined = joined.with_columns(pl.col(name).fill_null(0) for name in counting)
     scalar = ex.transform(parsed.tree, lambda n: names.get(n))
     verdict = ex.to_polars(ex.from_tree(scalar))
     detail = pl.concat_str(

@@ -63,7 +63,7 @@ def cross_table_failures_sql(
     """A query returning the ``group_by`` keys of every group that fails a cross-table rule.
 
     Aggregates are computed per table and group, then joined; a group missing from one table counts
-    as zero there, as in the polars engine.
+    as zero there (its MIN or MAX is NULL), as in the polars engine.
     """
     parsed = bound_expression(spec, rule, period)
     keys = ", ".join(ident(k) for k in rule.group_by)
@@ -79,7 +79,12 @@ def cross_table_failures_sql(
     joined = "a0"
     for i in range(1, len(ctes)):
         joined += f" FULL OUTER JOIN a{i} USING ({keys})"
-    fills = ", ".join(f"coalesce(_agg{i}, 0) AS coalesce__agg{i}" for i in range(len(ctes)))
+    fills = ", ".join(
+        f"coalesce(_agg{i}, 0) AS coalesce__agg{i}"
+        if node.name in ex.COUNTING_AGGREGATES
+        else f"_agg{i} AS coalesce__agg{i}"
+        for i, node in enumerate(ex.aggregate_nodes(parsed))
+    )
     verdict = ex.to_duckdb(ex.from_tree(ex.transform(parsed.tree, lambda n: names.get(n))))
     return (
         f"WITH {', '.join(ctes)} SELECT {keys} FROM (SELECT {keys}, {fills} FROM {joined}) AS j "

@@ -16,7 +16,7 @@ from mhdeaths.errors import SpecCheckFailed
 from mhdeaths.jobs.inbox import rejection_reasons
 from mhdeaths.jobs.load_reports import write_rejected_report
 from mhdeaths.paths import examples_root
-from mhdeaths.spec import available_versions, load_spec
+from mhdeaths.spec import available_versions, latest_version, load_spec
 from mhdeaths.standard.check import check_spec
 from mhdeaths.warehouse.loading import LoadOutcome, load
 from mhdeaths.warehouse.overview import status
@@ -40,10 +40,13 @@ def run_demo(
         problems += [str(p) for p in check_spec(load_spec(version, spec_root), spec_root)]
     if problems:
         raise SpecCheckFailed(problems, f"The spec check found {len(problems)} problem(s).")
-    progress(f"Checked spec versions {', '.join(versions)}: no problems.")
+    specs = [load_spec(v, spec_root) for v in versions]
+    named = ", ".join(f"{s.version} (draft)" if s.status == "draft" else s.version for s in specs)
+    progress(f"Checked spec versions {named}: no problems.")
 
-    latest = load_spec(versions[-1], spec_root)
-    changelog = [load_spec(v, spec_root).change for v in versions]
+    # The published artefacts are those of the version providers use now, not a draft's.
+    latest = load_spec(latest_version(spec_root), spec_root)
+    changelog = [s.change for s in specs]
     written = publish(latest, out / "spec" / latest.version, changelog)
     progress(
         f"Published spec {latest.version} to {out / 'spec' / latest.version} ({len(written)} files)."

@@ -23,6 +23,7 @@ from mhdeaths.language.compile_duckdb import duckdb_literal, from_tree, to_duckd
 from mhdeaths.language.compile_polars import to_polars
 from mhdeaths.language.functions import (
     AGGREGATES,
+    COUNTING_AGGREGATES,
     DATE_FORMAT,
     DATE_SHAPE,
     FUNCTIONS,
@@ -52,6 +53,7 @@ from mhdeaths.language.tree import (
 
 __all__ = [
     "AGGREGATES",
+    "COUNTING_AGGREGATES",
     "DATE_FORMAT",
     "DATE_SHAPE",
     "FUNCTIONS",

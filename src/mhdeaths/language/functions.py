@@ -19,6 +19,9 @@ from functools import lru_cache
 import polars as pl
 
 AGGREGATES = frozenset({"count", "count_if", "sum", "min", "max"})
+#: The aggregates that count: over a group a table does not have, they are zero. MIN and MAX
+#: of no records are unknown (NULL), as in SQL, and a date has no zero.
+COUNTING_AGGREGATES = frozenset({"count", "count_if", "sum"})
 #: SQL functions both engines have under the same name, with their arity (None: one or more; a
 #: pair: either count).
 BUILTINS: dict[str, int | tuple[int, ...] | None] = {

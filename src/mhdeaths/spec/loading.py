@@ -57,10 +57,22 @@ def available_versions(root: Path | None = None) -> list[str]:
 
 
 def latest_version(root: Path | None = None) -> str:
+    """The newest version that is not a draft (the newest draft when every version is one).
+
+    A draft is for consultation and impact assessment: a provider gets it only by naming it
+    (``--spec``) or by declaring it in the file, never by default.
+    """
+    root = root or default_spec_root()
     versions = available_versions(root)
     if not versions:
         raise SpecError("The spec folder holds no versions.")
-    return versions[-1]
+    released = [v for v in versions if not _is_draft(root / v)]
+    return (released or versions)[-1]
+
+
+def _is_draft(folder: Path) -> bool:
+    head = _read_yaml(folder / "version.yaml")
+    return isinstance(head, dict) and head.get("status") == "draft"
 
 
 # libyaml's loader when PyYAML was built with it (its wheels are): several times faster.
@@ -176,7 +188,7 @@ def _template_values(field: SpecField) -> dict[str, str]:
 
 
 def load_spec(version: str | None = None, root: Path | None = None) -> Spec:
-    """Load one spec version (the latest when none is named)."""
+    """Load one spec version (the newest that is not a draft when none is named)."""
     root = root or default_spec_root()
     version = version or latest_version(root)
     parse_version(version)

@@ -127,23 +127,22 @@ def _check_dated_by(table: Table, field: SpecField, add: Add) -> bool:
     where = f"field {table.name}.{field.name}"
     if field.code_list is None:
         add(where, "spec/dated-by-without-code-list", dated_by=field.dated_by)
-    elif field.dated_by not in table.field_names:
-        add(where, "spec/dated-by-not-a-field", dated_by=field.dated_by, table=table.name)
-    elif table.field(str(field.dated_by)).type is not FieldType.DATE:
-        add(where, "spec/dated-by-not-a-date", dated_by=field.dated_by)
-    else:
-        return True
-    return False
+        return False
+    return _names_a_date(table, str(field.dated_by), where, add)
 
 
 def _dates_codes(table: Table, rule: Rule, add: Add) -> bool:
     """True when a rule's ``dated_by`` is a date field of its table. A generated rule's is
     reported at its field (``_check_dated_by``), so it is passed ``_ignore``."""
-    where = f"rule {rule.id}"
-    if rule.dated_by not in table.field_names:
-        add(where, "spec/dated-by-not-a-field", dated_by=rule.dated_by, table=table.name)
-    elif table.field(str(rule.dated_by)).type is not FieldType.DATE:
-        add(where, "spec/dated-by-not-a-date", dated_by=rule.dated_by)
+    return _names_a_date(table, str(rule.dated_by), f"rule {rule.id}", add)
+
+
+def _names_a_date(table: Table, dated_by: str, where: str, add: Add) -> bool:
+    """True when ``dated_by`` is a date field of the table; otherwise says why."""
+    if dated_by not in table.field_names:
+        add(where, "spec/dated-by-not-a-field", dated_by=dated_by, table=table.name)
+    elif table.field(dated_by).type is not FieldType.DATE:
+        add(where, "spec/dated-by-not-a-date", dated_by=dated_by)
     else:
         return True
     return False

@@ -181,7 +181,8 @@ def _diff_tables(old: Spec, new: Spec) -> list[Change]:
                 return Bump.MAJOR
             if what == "mandation":
                 return _mandation_bump(a.mandation, b.mandation)
-            if what == "code_list" or what in {"type", "pattern", "minimum", "maximum"}:
+            # A field's codes checked on another date accept or refuse other records.
+            if what in {"code_list", "dated_by", "type", "pattern", "minimum", "maximum"}:
                 return Bump.MAJOR
             if what == "max_length":
                 return Bump.MINOR if (b.max_length or 0) > (a.max_length or 0) else Bump.MAJOR

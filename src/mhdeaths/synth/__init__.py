@@ -27,8 +27,9 @@ keep numbers unique; transfers add deaths to the receiving provider's months).
 
 Modules, one job each (imports point down the list): ``options`` (what to generate, what was),
 ``draws`` (code books and random helpers), ``population`` (providers and national magnitudes),
-``run`` (a run's shared state and records), ``deaths`` (death records), ``activity`` (activity
-tables), ``planted`` (planted errors), ``transfers`` (deaths two providers report),
+``run`` (a run's shared state and records), ``children`` (a death's reviews and PFD report
+addressees, the optional child tables of spec 2.0.0), ``deaths`` (death records), ``activity``
+(activity tables), ``planted`` (planted errors), ``transfers`` (deaths two providers report),
 ``resubmissions`` (updates, withdrawals, late deaths), ``files`` (CSV and profile formats),
 ``generator`` (``generate``, which runs them in order).
 """

@@ -79,6 +79,9 @@ def activity_rows(
             "stated_gender": gender,
             "admissions": str(admitted),
             "discharges_live": str(discharged),
+            # Added in 2.0.0: about one live discharge in 25 is a transfer to another provider's
+            # mental health bed. Not drawn at random, so earlier versions' files stay as they were.
+            "discharges_transfer": str(discharged // 25),
             "deaths_in_spell": str(died),
             "occupied_bed_days": str(occupied),
             "leave_days": str(leave),

@@ -11,6 +11,7 @@ import datetime as dt
 import math
 import random
 
+from mhdeaths.synth.children import screen_and_review
 from mhdeaths.synth.draws import fill_unknown, iso, n_days, weighted, years_back, years_between
 from mhdeaths.synth.options import Row, Weights
 from mhdeaths.synth.population import ACUTE_TRUSTS, BAND_AGES, Ids, Provider, age_band
@@ -62,6 +63,30 @@ _INQUEST_CONCLUSIONS: dict[str, Weights] = {
     "08": {"07": 5, "11": 4, "10": 1},
     "09": {"11": 6, "07": 4},
 }
+# Spec 2.0.0 compares the sources of the cause (a warning when they disagree), so a clean record's
+# conclusion must agree with its provisional manner: an open conclusion is undetermined intent, not
+# self-harm, homicide or natural. Same codes, same number of draws: 1.x output does not change.
+_INQUEST_CONCLUSIONS_AGREEING: dict[str, Weights] = {
+    **_INQUEST_CONCLUSIONS,
+    "03": {"10": 6, "11": 3},
+    "04": {"05": 1},
+    "08": {"07": 5, "11": 4},
+}
+# 1.x provisional types 06 (drug or alcohol related) and 07 (restraint) are circumstances in 2.0.0:
+# their manner is other non-natural.
+_MANNER_OF_KIND: dict[str, str] = {"06": "05", "07": "05"}
+# Patient statuses at death with the person in a spell or awaiting admission: the status at death
+# is the one the spell (or the place of safety) had.
+_DETAINED_AT_DEATH = frozenset({"01", "02", "03", "04", "05", "06", "08"})
+# A grouped detention status ungrouped into MHSDS legal status codes, in national proportions.
+_SECTIONS: dict[str, Weights] = {
+    "01": {"01": 1},
+    "02": {"03": 60, "02": 35, "05": 3, "06": 2},
+    "03": {"10": 40, "09": 35, "07": 5, "16": 10, "15": 5, "31": 3, "32": 2},
+    "04": {"20": 70, "19": 30},
+    "98": {"98": 1},
+    "99": {"99": 1},
+}
 _UNNATURAL = frozenset({"03", "04", "05", "06", "07", "08"})
 _DETAINED = frozenset({"02", "03", "04"})
 _LEARNING_DISABILITY_OR_AUTISM = frozenset({"L", "A", "B"})
@@ -83,6 +108,11 @@ _LIVE_DISCHARGE_METHOD: Weights = {"1": 85, "2": 6, "3": 4, "6": 3, "7": 2}
 _LIVE_DESTINATION: Weights = {
     "19": 70, "29": 5, "51": 5, "53": 3, "55": 3, "56": 3, "87": 2, "37": 1, "40": 2, "42": 1
 }  # fmt: skip
+# Discharge destinations that are another provider's mental health bed (a transfer discharge),
+# and the provider outside the generated ones that a transfer not paired with a receiving record
+# went to: its own record of the death is never in the data, as when it was not sent.
+_TRANSFER_DESTINATIONS = frozenset({"49", "50", "53", "84"})
+_ELSEWHERE = "RVN"
 _ETHNIC: Weights = {
     "A": 68, "B": 1, "C": 5, "D": 1.5, "E": 0.7, "F": 0.7, "G": 1, "H": 2.5, "J": 2.5, "K": 1,
     "L": 1.5, "M": 2.5, "N": 3, "P": 1, "R": 0.4, "S": 2, "Z": 3, "99": 2,
@@ -139,16 +169,24 @@ class DeathBuilder:
 
         kind = self.death_type(category, age)
         me = self.medical_examiner(kind)
-        inquest = self.inquest_status(me)
-        conclusion = (
-            pick("inquest_conclusion", _INQUEST_CONCLUSIONS[kind]) if inquest == "C" else None
-        )
+        # 2.0.0 sends a death in state detention to the coroner, who must hold an inquest: the
+        # status at death is drawn first there (1.x keeps its order of draws, so its output stays).
+        at_death = "legal_status_at_death" in self.gen.death_fields
+        detention = self.detention(category, status, spell) if at_death else ""
+        detained = at_death and status in _DETAINED_AT_DEATH and detention in _DETAINED
+        if detained:
+            me = "3"
+        inquest = self.inquest_status(me, held=detained)
+        separate_manner = "manner_of_death" in self.gen.death_fields
+        conclusions = _INQUEST_CONCLUSIONS_AGREEING if separate_manner else _INQUEST_CONCLUSIONS
+        conclusion = pick("inquest_conclusion", conclusions[kind]) if inquest == "C" else None
         cause = None
         known_cause = me in ("1", "2") or inquest == "C"
         if kind in _CAUSES and rng.random() < (0.75 if known_cause else 0.05):
             cause = rng.choice(_CAUSES[kind])
 
-        detention = self.detention(category, status, spell)
+        if not at_death:
+            detention = self.detention(category, status, spell)
         review = self.review_method(category, kind, ld)
         completed = None
         if review != "10" and rng.random() < 0.45:
@@ -182,6 +220,8 @@ class DeathBuilder:
             "record_action": "N",
             # Given once the month's deaths are in date order (see generator.settle).
             "nhs_number": "",
+            # Added in 2.0.0: every synthetic person has a verified number.
+            "nhs_number_status": "01",
             "local_patient_id": self.new_id("P", 7, self.ids.patients),
             "person_birth_date": birth.isoformat(),
             "postcode": self.postcode() if rng.random() < 0.92 else None,
@@ -201,6 +241,11 @@ class DeathBuilder:
             ),
             "notification_source": source,
             "date_provider_notified": (death + n_days(lag)).isoformat(),
+            # Added in 2.0.0: the PDS trace after a discharge found the death when the provider
+            # learned of it; a person awaiting admission died on the day of the decision to admit.
+            # Neither draws at random, so earlier versions' records stay as they were.
+            "pds_traced_date": (death + n_days(lag)).isoformat() if status == "07" else None,
+            "decision_to_admit_date": death.isoformat() if status == "08" else None,
             "patient_status_at_death": status,
             "place_of_death_type": place,
             "died_in_other_provider": other,
@@ -211,6 +256,8 @@ class DeathBuilder:
             "discharge_date": iso(discharge),
             "discharge_method": method,
             "discharge_destination": destination,
+            # Added in 2.0.0; transfers.py names the receiving provider of a paired transfer.
+            "receiving_provider": _ELSEWHERE if destination in _TRANSFER_DESTINATIONS else None,
             "ward_type_group": self.ward_type(age, sex, ld, admission is not None),
             "detention_status": detention,
             "restrictive_intervention_24h": self.restrictive_intervention(category, kind),
@@ -238,9 +285,75 @@ class DeathBuilder:
             "family_involvement": self.family_involvement(review, completed),
             "declared_death_category": category,
         }
+        if separate_manner:
+            self.manner(row, kind, cause, me)
+        if at_death:
+            self.legal_status(row, detention, status, death, me, inquest)
+        if "cdr_notified" in self.gen.death_fields:
+            row["cdr_notified"] = self.pick("cdr_notified", {"Y": 1} if age < 18 else {"X": 1})
+        reviews: list[Row] = []
+        if "review_required" in self.gen.death_fields:
+            # 2.0.0 screens the death and sends its reviews as records of their own.
+            reviews = screen_and_review(
+                self.gen, rng, self.codes, row, category, kind, status, death
+            )
         fill_unknown(rng, self.gen.death, row, self.month, self.codes)
         band = age_band(age)
-        return Death(row=row, category=category, stratum=(band, sex))
+        return Death(row=row, category=category, stratum=(band, sex), reviews=reviews)
+
+    def manner(self, row: Row, kind: str, cause: str | None, me: str) -> None:
+        """The 2.0.0 fields of the cause: the manner apart from its circumstances, and where the
+        underlying cause comes from (an MCCD cause only once the medical examiner agreed it)."""
+        del row["provisional_death_type"]
+        row["manner_of_death"] = self.pick("manner_of_death", {_MANNER_OF_KIND.get(kind, kind): 1})
+        row["drug_alcohol_involvement"] = self.pick(
+            "drug_alcohol_involvement",
+            {"Y": 1}
+            if kind == "06"
+            else {"N": 80, "U": 15, "Y": 5}
+            if kind != "03"
+            else {"N": 7, "Y": 3},
+        )
+        agreed = me in ("1", "2") and self.rng.random() < 0.6
+        row["underlying_cause_source"] = None if cause is None else "M" if agreed else "R"
+
+    def legal_status(
+        self, row: Row, group: str, status: str, death: dt.date, me: str, inquest: str
+    ) -> None:
+        """The 2.0.0 fields of the Mental Health Act and the coroner. The generator's grouped status
+        is at death for a death in a spell or awaiting admission, and at discharge for a death
+        after it (as 1.x defined it): 2.0.0 takes the two apart and ungroups them."""
+        rng = self.rng
+        del row["detention_status"]
+        row["legal_status_at_discharge"] = row["pfd_reference"] = row["pfd_date"] = None
+        if status in _DETAINED_AT_DEATH:
+            row["legal_status_at_death"] = self.pick("legal_status_at_death", _SECTIONS[group])
+            row["cto_at_death"] = self.pick("cto_at_death", {"N": 1})
+        else:
+            row["legal_status_at_death"] = self.pick("legal_status_at_death", {"98": 1})
+            row["cto_at_death"] = self.pick("cto_at_death", {"Y": 1} if group == "05" else {"N": 1})
+            if status == "07":
+                at_discharge = _SECTIONS.get(group, {"01": 1}) if group != "05" else {"03": 1}
+                row["legal_status_at_discharge"] = self.pick(
+                    "legal_status_at_discharge", at_discharge
+                )
+        reported = death + n_days(rng.randint(0, 3)) if me == "3" else None
+        row["coroner_reported_date"] = iso(reported)
+        row["coroner_reference"] = (
+            None if reported is None else f"COR-{death.year}-{rng.randrange(10**5):05d}"
+        )
+        opened = concluded = None
+        if reported is not None and inquest in ("O", "C"):
+            opened = reported + n_days(rng.randint(2, 21))
+        if opened is not None and inquest == "C":
+            concluded = opened + n_days(rng.randint(60, 400))
+        row["inquest_opened_date"] = iso(opened)
+        row["inquest_concluded_date"] = iso(concluded)
+        if row.get("pfd_report_issued") == "Y" and concluded is not None:
+            row["pfd_reference"] = f"{concluded.year}-{rng.randrange(10**4):04d}"
+            row["pfd_date"] = iso(concluded + n_days(rng.randint(0, 30)))
+        elif row.get("pfd_report_issued") == "Y":
+            row["pfd_report_issued"] = self.pick("pfd_report_issued", {"N": 1})
 
     def birth_date(self, death: dt.date, band: str) -> dt.date:
         low, high = BAND_AGES[band]
@@ -322,7 +435,9 @@ class DeathBuilder:
             return self.pick("me_outcome", {"3": 85, "9": 15})
         return self.pick("me_outcome", {"9": 60, "3": 40})
 
-    def inquest_status(self, me: str) -> str:
+    def inquest_status(self, me: str, held: bool = False) -> str:
+        if held:
+            return self.pick("inquest_status", {"O": 55, "P": 25, "C": 12})
         if me == "3":
             return self.pick("inquest_status", {"O": 55, "P": 25, "C": 12, "D": 8})
         if me == "9":

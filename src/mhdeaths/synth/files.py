@@ -14,6 +14,7 @@ from pathlib import Path
 import polars as pl
 
 from mhdeaths.spec import Spec, Table
+from mhdeaths.synth.children import child_rows
 from mhdeaths.synth.options import Row
 from mhdeaths.synth.planted import plant_errors
 from mhdeaths.synth.run import Month, Run
@@ -36,6 +37,7 @@ def write_month(run: Run, m: Month) -> list[Path]:
         # records, and a provider with nothing to report sends no file at all.
         write_csv(death_file, run.death, [d.row for d in m.deaths])
         files.append(death_file)
+    files.extend(write_children(run, folder, m, child_rows(run, m.deaths)))
     write_csv(activity_file, run.activity, m.activity)
     files.append(activity_file)
     return files
@@ -51,8 +53,23 @@ def write_resubmission(run: Run, m: Month) -> list[Path]:
     death_file = folder / f"{m.p.ods}_{m.period}_death.csv"
     activity_file = folder / f"{m.p.ods}_{m.period}_activity.csv"
     write_csv(death_file, run.death, rows)
+    children = write_children(run, folder, m, m.resubmitted_children)
     write_csv(activity_file, run.activity, activity)
-    return [death_file, activity_file]
+    return [death_file, *children, activity_file]
+
+
+def write_children(run: Run, folder: Path, m: Month, rows: dict[str, list[Row]]) -> list[Path]:
+    """Write the month's child tables (spec 2.0.0: reviews, PFD addressees) that have records.
+
+    They are optional tables: a month with no reviews sends no review file."""
+    files = []
+    for table in run.spec.tables:
+        if not table.optional or not rows.get(table.name):
+            continue
+        path = folder / f"{m.p.ods}_{m.period}_{table.name}.csv"
+        write_csv(path, table, rows[table.name])
+        files.append(path)
+    return files
 
 
 def write_csv(path: Path, table: Table, rows: list[Row]) -> None:
@@ -69,6 +86,6 @@ def rewrite_for_profile(spec: Spec, profile: Profile, files: list[Path]) -> None
     for path in files:
         if not path.name.startswith(f"{profile.provider}_"):
             continue
-        table = path.stem.rsplit("_", 1)[1]
+        table = path.stem.split("_", 2)[2]
         frame = pl.read_csv(path, infer_schema=False)
         to_provider_format(profile, spec, table, frame).write_csv(path)

@@ -30,11 +30,12 @@ def generate(spec: Spec, options: SynthOptions, out: Path) -> SynthResult:
     """Write the submissions of each provider and month under ``out/<ODS>/``.
 
     Each provider-month has an activity file ``<ODS>_<CCYY-MM>_activity.csv`` and, when anyone
-    died, a death file ``<ODS>_<CCYY-MM>_death.csv``; ``files`` lists them in the order written,
-    each provider's originals first, then its resubmissions (``<ODS>/resubmissions/``, the same
-    file names). A month that is not resubmitted holds its records as they stand at the end, so
-    review outcomes and inquest conclusions that came later may already be filled in; a month that
-    is resubmitted holds them as they first stood, and its resubmission completes them.
+    died, a death file ``<ODS>_<CCYY-MM>_death.csv`` (and, from spec 2.0.0, ``_review.csv`` and
+    ``_pfd_addressee.csv`` beside it when the month has any); ``files`` lists them in the order
+    written, each provider's originals first, then its resubmissions (``<ODS>/resubmissions/``,
+    the same file names). A month that is not resubmitted holds its records as they stand at the
+    end, so review outcomes and inquest conclusions that came later may already be filled in; a
+    month that is resubmitted holds them as they first stood, and its resubmission completes them.
     """
     first = period_start(options.start)
     if options.providers < 1 or options.months < 1:

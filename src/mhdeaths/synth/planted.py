@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from functools import partial
 from pathlib import Path
 
 from mhdeaths.synth.draws import n_days
@@ -26,7 +27,9 @@ def plant_errors(
             continue
         candidates = [
             (name, rule_id, value)
-            for name, rule_id, value in _error_candidates(rng, rows, i, death.category, month)
+            for name, rule_id, value in map(
+                partial(_renamed, run), _error_candidates(rng, rows, i, death.category, month)
+            )
             if rule_id in run.rule_ids and name in run.death_fields
         ]
         if not candidates:
@@ -34,6 +37,18 @@ def plant_errors(
         name, rule_id, value = rng.choice(candidates)
         death.row[name] = value
         run.planted.append(PlantedError(file, "death", i + 1, name, rule_id))
+
+
+# Fields a later spec version renamed: an error planted in the old name goes into the new one.
+_RENAMED = {"provisional_death_type": "manner_of_death"}
+
+
+def _renamed(run: Run, candidate: Candidate) -> Candidate:
+    name, rule_id, value = candidate
+    new = _RENAMED.get(name)
+    if new is None or name in run.death_fields or new not in run.death_fields:
+        return candidate
+    return new, rule_id.replace(name, new), value
 
 
 # Realistic wrong codes: a provider's local code or a code from another list.

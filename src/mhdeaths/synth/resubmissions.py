@@ -11,10 +11,11 @@ from __future__ import annotations
 import random
 
 from mhdeaths.periods import add_months
+from mhdeaths.synth.children import pfd_addressee_rows, review_rows, reviews_as_first_sent
 from mhdeaths.synth.deaths import DeathBuilder
 from mhdeaths.synth.draws import Codebook, fill_unknown, n_days
 from mhdeaths.synth.options import Row, Weights
-from mhdeaths.synth.run import Month, Run, death_record_id
+from mhdeaths.synth.run import Death, Month, Run, death_record_id
 
 
 def plan_resubmission(run: Run, m: Month) -> None:
@@ -34,29 +35,46 @@ def plan_resubmission(run: Run, m: Month) -> None:
     withdrawable = [d for d in m.deaths if d.category != "IPD" and not d.linked]
     withdrawn = rng.choice(withdrawable) if withdrawable and rng.random() < 0.2 else None
     rows: list[Row] = []
+    children: dict[str, list[Row]] = {"review": [], "pfd_addressee": []}
     for d in m.deaths:
         if d is withdrawn:
             # Reported in error: the record is withdrawn as it was sent.
             rows.append({**d.row, "record_action": "D"})
+            children["review"] += review_rows(d.row, d.reviews, "D")
+            children["pfd_addressee"] += pfd_addressee_rows(run, d.row, "D")
             continue
         first_sent = _as_first_sent(rng, d.row, codes)
+        # 2.0.0: reviews completed later come with an update of their death.
+        reviews_first = reviews_as_first_sent(d.reviews)
+        if first_sent is None and reviews_first is not None:
+            first_sent = dict(d.row)
         if first_sent is not None and (d.category == "IPD" or rng.random() < 0.8):
             fill_unknown(rng, run.death, first_sent, m.month, codes)
             rows.append({**d.row, "record_action": "U"})
+            if reviews_first is not None:
+                children["review"] += review_rows(d.row, d.reviews, "U")
+                d.reviews = reviews_first
+            # A report named only now is new; one sent already is updated with its responses.
+            sent = "U" if pfd_addressee_rows(run, first_sent) else "N"
+            children["pfd_addressee"] += pfd_addressee_rows(run, d.row, sent)
             d.row = first_sent
         elif d.category == "IPD":
             rows.append({**d.row, "record_action": "U"})
     if rng.random() < 0.25:
-        rows.append(notified_late(run, rng, m))
+        late = notified_late(run, rng, m)
+        rows.append(late.row)
+        children["review"] += review_rows(late.row, late.reviews)
+        children["pfd_addressee"] += pfd_addressee_rows(run, late.row)
     if not rows:
         return
+    m.resubmitted_children = children
     activity = [dict(row) for row in m.activity]
     if rng.random() < 0.4:
         _correct_activity(rng, activity)
     m.resubmission = (rows, activity)
 
 
-def notified_late(run: Run, rng: random.Random, m: Month) -> Row:
+def notified_late(run: Run, rng: random.Random, m: Month) -> Death:
     """A death after discharge the provider learned of after it sent the month."""
     builder = DeathBuilder(run, rng, m.p, m.month, m.days, m.ids)
     late = builder.build("D30" if rng.random() < 0.7 else "OOS")
@@ -70,7 +88,7 @@ def notified_late(run: Run, rng: random.Random, m: Month) -> Row:
     )
     month_end = add_months(m.month, 1)
     row["date_provider_notified"] = (month_end + n_days(rng.randint(3, 60))).isoformat()
-    return row
+    return late
 
 
 def _as_first_sent(rng: random.Random, row: Row, codes: Codebook) -> Row | None:
@@ -89,17 +107,23 @@ def _as_first_sent(rng: random.Random, row: Row, codes: Codebook) -> Row | None:
         return None
     first = dict(row)
     first["underlying_cause_icd10"] = None
-    if (
-        cause is not None
-        and row.get("provisional_death_type") not in ("07", "09")
-        and rng.random() < 0.3
-    ):
-        first["provisional_death_type"] = codes.pick(rng, "provisional_death_type", {"09": 1})
+    # 2.0.0 renamed the provisional type of death; its 07 (restraint) became a circumstance.
+    manner = "manner_of_death" if "manner_of_death" in row else "provisional_death_type"
+    if "underlying_cause_source" in row:
+        first["underlying_cause_source"] = None
+    if cause is not None and row.get(manner) not in ("07", "09") and rng.random() < 0.3:
+        first[manner] = codes.pick(rng, manner, {"09": 1})
     if inquest in ("C", "D", "O"):
         weights: Weights = {"O": 6, "P": 4} if inquest == "C" else {"P": 1}
         first["inquest_status"] = codes.pick(rng, "inquest_status", weights)
         first["inquest_conclusion"] = None
         first["pfd_report_issued"] = None
+        # 2.0.0 dates the inquest: nothing is concluded yet, and an awaited one is not open.
+        for later in ("inquest_concluded_date", "pfd_reference", "pfd_date"):
+            if later in first:
+                first[later] = None
+        if "inquest_opened_date" in first and first["inquest_status"] == "P":
+            first["inquest_opened_date"] = None
     if (
         first.get("inquest_status") in ("P", "N")
         and row.get("me_outcome") in ("1", "2", "3")

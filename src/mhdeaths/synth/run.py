@@ -34,6 +34,8 @@ class Death:
     """Whether another provider reports the same death (a transfer)."""
     same_person_as: Death | None = None
     """For the receiving provider's record of a transfer: the sending provider's record."""
+    reviews: list[Row] = field(default_factory=list)
+    """Spec 2.0.0: the death's reviews, not yet keyed to it (see synth/children.py)."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,8 @@ class Month:
     activity: list[Row] = field(default_factory=list)
     resubmission: tuple[list[Row], list[Row]] | None = None
     """The death records and activity rows of the month's resubmission, if it has one."""
+    resubmitted_children: dict[str, list[Row]] = field(default_factory=dict)
+    """The records of each child table (spec 2.0.0) the resubmission sends with its deaths."""
 
     @property
     def period(self) -> str:
@@ -93,6 +97,7 @@ class Run:
         self.activity = spec.table("activity")
         self.rule_ids = frozenset(r.id for r in spec.rules)
         self.death_fields = frozenset(f.name for f in self.death.submitted_fields)
+        self.tables = frozenset(t.name for t in spec.tables)
         self.codebooks: dict[tuple[str, dt.date], Codebook] = {}
         self.nhs_numbers: set[str] = set()
         # The synthetic (never issued) range of the nhs-number package.

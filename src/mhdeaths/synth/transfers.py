@@ -69,18 +69,32 @@ def transferred(run: Run, rng: random.Random, sending: Death, to: Month) -> Deat
         "ethnic_category",
         "postcode",
         "provisional_death_type",
+        "manner_of_death",
+        "drug_alcohol_involvement",
         "underlying_cause_icd10",
+        "underlying_cause_source",
         "me_outcome",
         "inquest_status",
         "inquest_conclusion",
         "pfd_report_issued",
+        "legal_status_at_death",
+        "coroner_reported_date",
+        "coroner_reference",
+        "inquest_opened_date",
+        "inquest_concluded_date",
+        "pfd_reference",
+        "pfd_date",
     ):
         if name in row and name in new:
             new[name] = row[name]
+    if new.get("legal_status_at_death") == "98":
+        # Not subject to the Act after the discharge: an informal patient on the new ward.
+        new["legal_status_at_death"] = "01"
     # The sending provider learns of it from the receiving one, which knows where and when.
     codes = run.codebook(run.death, to.month)
     row["discharge_method"] = codes.pick(rng, "discharge_method", {"1": 1})
     row["discharge_destination"] = codes.pick(rng, "discharge_destination", {"53": 1})
+    row["receiving_provider"] = to.p.ods
     row["place_of_death_type"] = new["place_of_death_type"]
     row["died_in_other_provider"] = to.p.ods
     row["death_date_basis"] = new["death_date_basis"]

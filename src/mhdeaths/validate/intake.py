@@ -21,7 +21,16 @@ import polars as pl
 from mhdeaths import guard
 from mhdeaths.errors import UserError
 from mhdeaths.limits import DEFAULT_LIMITS, Limits
-from mhdeaths.spec import FieldType, Spec, SpecField, Table, available_versions, load_spec
+from mhdeaths.periods import is_period
+from mhdeaths.spec import (
+    FieldType,
+    Spec,
+    SpecField,
+    Table,
+    available_versions,
+    load_spec,
+    parse_version,
+)
 from mhdeaths.validate.profiles import Profile, ProfileError, apply_profile, profile_for
 from mhdeaths.validate.reading import Sheet, SourceFile, read_file
 from mhdeaths.validate.reading.failures import failure
@@ -114,6 +123,8 @@ def read_submission(
     ]
     # With --spec the file's own declaration is still reported, but need not be a known version.
     declared = _declared_version(sources, profile, spec_root, check=spec_version is None)
+    if declared is not None and spec_version is None:
+        _check_accepted(declared, _declared_period(sources, profile), spec_root)
     version = spec_version or declared
     spec = load_spec(version or (profile.spec_version if profile else None), spec_root)
     parts = _table_parts(spec, sources, profile)
@@ -125,22 +136,7 @@ def _declared_version(
     sources: list[SourceFile], profile: Profile | None, spec_root: Path | None, check: bool = True
 ) -> str | None:
     """The spec version the file declares in its spec_version column (None if it does not)."""
-    aliases = {"spec_version"}
-    if profile:
-        aliases |= {
-            h
-            for mapping in profile.headers.values()
-            for h, f in mapping.items()
-            if f == "spec_version"
-        }
-    counts: Counter[str] = Counter()
-    for source in sources:
-        for sheet in source.sheets:
-            for column in sheet.frame.columns:
-                if column in aliases:
-                    values = sheet.frame.get_column(column).drop_nulls()
-                    for value, n in values.value_counts().iter_rows():
-                        counts[str(value)] += int(n)
+    counts = _values_given(sources, profile, "spec_version")
     if not counts:
         return None
     # The version most records declare (ties: the lowest), whatever their order; a file mixing
@@ -154,6 +150,56 @@ def _declared_version(
             known=", ".join(known),
         )
     return declared
+
+
+def _declared_period(sources: list[SourceFile], profile: Profile | None) -> str | None:
+    """The reporting period most records give (ties: the earliest), or None."""
+    counts = _values_given(sources, profile, "reporting_period")
+    periods = {p: n for p, n in counts.items() if is_period(p)}
+    return min(periods, key=lambda p: (-periods[p], p)) if periods else None
+
+
+def _values_given(sources: list[SourceFile], profile: Profile | None, field: str) -> Counter[str]:
+    """How many records give each value of a field, under its own name or a profile's header."""
+    aliases = {field}
+    if profile:
+        aliases |= {
+            h for mapping in profile.headers.values() for h, f in mapping.items() if f == field
+        }
+    counts: Counter[str] = Counter()
+    for source in sources:
+        for sheet in source.sheets:
+            for column in sheet.frame.columns:
+                if column in aliases:
+                    values = sheet.frame.get_column(column).drop_nulls()
+                    for value, n in values.value_counts().iter_rows():
+                        counts[str(value)] += int(n)
+    return counts
+
+
+def _check_accepted(declared: str, period: str | None, spec_root: Path | None) -> None:
+    """Refuse a file written to a version that the version in force for its period no longer
+    accepts. In force for a period is the newest released version effective by then; a file may
+    be written to it, to a version it still accepts, or to any later one (an update of an earlier
+    period is sent under the current version)."""
+    if period is None:
+        return
+    specs = [load_spec(v, spec_root) for v in available_versions(spec_root)]
+    in_force = [s for s in specs if s.status != "draft" and s.effective_from <= period]
+    if not in_force:
+        return
+    current = in_force[-1]
+    later = parse_version(declared) >= parse_version(current.version)
+    if later or declared in current.accepts_previous:
+        return
+    raise failure(
+        "file/version-not-accepted",
+        declared=declared,
+        period=period,
+        current=current.version,
+        effective=current.effective_from,
+        accepted=", ".join((current.version, *current.accepts_previous)),
+    )
 
 
 def _version_shown(declared: str | None, known: list[str], spec_root: Path | None) -> str | None:

@@ -210,6 +210,13 @@ READ_FAILURES = Catalogue(
             "it, or choose a version with --spec.",
         ),
         _K(
+            "file/version-not-accepted",
+            "A spec version no longer accepted for the reporting period",
+            "The file declares spec version {declared}, which is not accepted for reporting "
+            "period {period}: spec {current} applies from {effective} and accepts {accepted}; "
+            "write the file to one of those.",
+        ),
+        _K(
             "file/no-table",
             "No table of the spec",
             "No {tables} table was found in {files}: name the sheets or files after the "
