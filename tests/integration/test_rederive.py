@@ -29,7 +29,7 @@ from mhdeaths.warehouse.rederive import frozen_definitions, spec_sha256
 from mhdeaths.warehouse.schema import upgrade
 from mhdeaths.warehouse.store import connect
 
-from ..conftest import SPEC_ROOT, VERSIONS
+from ..conftest import LOADABLE, SPEC_ROOT
 from ..functional.cli import mhdeaths
 from .test_warehouse_load import old_warehouse
 from .test_warehouse_reliability import (  # noqa: F401 (fixtures)
@@ -73,7 +73,7 @@ def synthetic(tmp_path_factory: pytest.TempPathFactory) -> Path:
         SynthOptions(start="2027-08", months=2, seed=5, provider_list=("RX1", "RX2")),
         out / "v1",
     )
-    latest = load_spec(VERSIONS[-1], SPEC_ROOT)
+    latest = load_spec(LOADABLE[-1], SPEC_ROOT)
     generate(latest, SynthOptions(providers=3, months=3, start="2027-10", seed=6), out / "v2")
     return out
 

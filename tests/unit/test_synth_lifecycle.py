@@ -45,6 +45,17 @@ LATER = {
 }
 
 
+def sent_together(spec: Spec, result: SynthResult, death: Path, activity: Path) -> list[Path]:
+    """A resubmission's files: the death and activity files, with the child tables' files sent
+    beside the death file (spec 2.0.0), if any."""
+    children = [
+        death.with_name(death.name.replace("_death", f"_{t.name}"))
+        for t in spec.tables
+        if t.optional
+    ]
+    return [death, *[c for c in children if c in result.resubmissions], activity]
+
+
 def originals(result: SynthResult, table: str) -> list[Path]:
     resubmitted = set(result.resubmissions)
     return [f for f in result.files if f not in resubmitted and f.stem.endswith(f"_{table}")]
@@ -152,14 +163,9 @@ def test_every_resubmission_passes_every_rule_and_updates_withdraws_and_adds(
     assert len(pairs) >= 0.8 * len(originals(result, "death"))
     actions: Counter[str] = Counter()
     for death, activity in pairs:
-        # With the child tables sent beside the death file (spec 2.0.0), if any.
-        children = [
-            death.with_name(death.name.replace("_death", f"_{t.name}"))
-            for t in any_spec.tables
-            if t.optional
-        ]
-        together = [death, *[c for c in children if c in result.resubmissions], activity]
-        assert evaluate(any_spec, together) == [], death.name
+        assert evaluate(any_spec, sent_together(any_spec, result, death, activity)) == [], (
+            death.name
+        )
         assert death.parent.name == "resubmissions" and death.parent.parent.name == death.name[:3]
         sent = death.parents[1] / death.name
         assert sent in result.files and sent.with_name(activity.name) in result.files
@@ -326,14 +332,9 @@ def test_transfers_and_resubmissions_together_pass_every_rule(
     assert result.transfers and result.resubmissions
     assert evaluate_each(any_spec, originals(result, "death") + originals(result, "activity")) == []
     for death, activity in resubmission_pairs(result):
-        # With the child tables sent beside the death file (spec 2.0.0), if any.
-        children = [
-            death.with_name(death.name.replace("_death", f"_{t.name}"))
-            for t in any_spec.tables
-            if t.optional
-        ]
-        together = [death, *[c for c in children if c in result.resubmissions], activity]
-        assert evaluate(any_spec, together) == [], death.name
+        assert evaluate(any_spec, sent_together(any_spec, result, death, activity)) == [], (
+            death.name
+        )
         # A transfer's record is never withdrawn: both providers keep reporting the death.
         withdrawn = pl.read_csv(death, infer_schema=False).filter(pl.col("record_action") == "D")
         linked = {t.sending_record_id for t in result.transfers}
