@@ -14,8 +14,9 @@ from mhdeaths.engines import sql_engine as sqlengine
 from mhdeaths.spec import Rule, Spec, load_spec
 
 from ..conftest import SPEC_ROOT, VERSIONS
+from .cases import covered, rule_cases
 
-CASES = [(v, r.id) for v in VERSIONS for r in load_spec(v, SPEC_ROOT).rules]
+CASES = rule_cases()
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +37,6 @@ def test_rule(specs: dict[str, Spec], version: str, rule_id: str) -> None:
 
 
 def test_every_rule_of_every_version_has_a_case() -> None:
-    ids = {(v, r.id) for v in VERSIONS for r in load_spec(v, SPEC_ROOT).rules}
-    assert ids == set(CASES)
+    # Each rule of every version, in its own case or the same case in a later version.
+    assert covered(CASES) == []
     assert len(CASES) > 250

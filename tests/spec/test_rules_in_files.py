@@ -22,37 +22,10 @@ from mhdeaths.synth import SynthOptions, generate
 from mhdeaths.validate.reading import column_letter
 from mhdeaths.validate.validator import validate
 
-from ..conftest import SPEC_ROOT, VERSIONS
+from ..conftest import SPEC_ROOT
+from .cases import covered, rule_cases
 
-
-def _case(spec: Spec, rule: Rule) -> object:
-    """What a rule's test through a file depends on: the rule and its fields' definitions."""
-    fields = []
-    for table in spec.tables:
-        fields += [f for f in table.fields if f.name in rule.fields and table.name == rule.table]
-    return (rule, tuple(fields))
-
-
-def _cases() -> list[tuple[str, str]]:
-    """Each rule of each version, except where the next version has the same rule over the same
-    fields: a rule that did not change between versions is tested once, in the newest."""
-    specs = [load_spec(v, SPEC_ROOT) for v in VERSIONS]
-    cases = []
-    for i, spec in enumerate(specs):
-        later = specs[i + 1] if i + 1 < len(specs) else None
-        for rule in spec.rules:
-            same = later is not None and rule.id in {r.id for r in later.rules}
-            if (
-                same
-                and later is not None
-                and _case(later, later.rule(rule.id)) == _case(spec, rule)
-            ):
-                continue
-            cases.append((spec.version, rule.id))
-    return cases
-
-
-CASES = _cases()
+CASES = rule_cases()
 BASE_ROWS = 3
 TARGET = 1
 """The record the example is laid over: the second, so its CSV line is 3."""
@@ -285,14 +258,4 @@ def test_rule_in_a_file(version: str, rule_id: str, tmp_path: Path) -> None:
 
 def test_every_rule_has_a_case_in_a_file() -> None:
     """The meta-test: every rule of every version is exercised through a real file above."""
-    specs = {v: load_spec(v, SPEC_ROOT) for v in VERSIONS}
-    for i, version in enumerate(VERSIONS):
-        for rule in specs[version].rules:
-            # Its own case, or the same case in a later version that is tested.
-            tested = [
-                v
-                for v in VERSIONS[i:]
-                if (v, rule.id) in CASES
-                and _case(specs[v], specs[v].rule(rule.id)) == _case(specs[version], rule)
-            ]
-            assert tested, (version, rule.id)
+    assert covered(CASES) == []
