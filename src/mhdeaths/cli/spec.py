@@ -236,7 +236,7 @@ def spec_release(
             f"Spec {version} is already released, and a released version never changes: make the "
             "change in a new version.",
         )
-    if spec.status == "draft":
+    if spec.draft:
         raise SpecCheckFailed(
             [], f"Spec {version} is still a draft: set its status in version.yaml first."
         )

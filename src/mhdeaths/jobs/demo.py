@@ -41,7 +41,7 @@ def run_demo(
     if problems:
         raise SpecCheckFailed(problems, f"The spec check found {len(problems)} problem(s).")
     specs = [load_spec(v, spec_root) for v in versions]
-    named = ", ".join(f"{s.version} (draft)" if s.status == "draft" else s.version for s in specs)
+    named = ", ".join(f"{s.version} (draft)" if s.draft else s.version for s in specs)
     progress(f"Checked spec versions {named}: no problems.")
 
     # The published artefacts are those of the version providers use now, not a draft's.

@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from mhdeaths.errors import SpecError
 from mhdeaths.paths import default_spec_root
 from mhdeaths.spec.model import (
+    DRAFT,
     Attribution,
     ChangeLogEntry,
     CheckTemplate,
@@ -72,7 +73,7 @@ def latest_version(root: Path | None = None) -> str:
 
 def _is_draft(folder: Path) -> bool:
     head = _read_yaml(folder / "version.yaml")
-    return isinstance(head, dict) and head.get("status") == "draft"
+    return isinstance(head, dict) and head.get("status") == DRAFT
 
 
 # libyaml's loader when PyYAML was built with it (its wheels are): several times faster.

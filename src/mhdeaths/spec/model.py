@@ -310,6 +310,10 @@ class ChangeLogEntry(Frozen):
     approver: str
 
 
+DRAFT = "draft"
+"""The status of a version that is still being written (version.yaml)."""
+
+
 class Spec(Frozen):
     """One spec version, loaded and frozen."""
 
@@ -351,6 +355,12 @@ class Spec(Frozen):
     def table_of(self, rule: Rule) -> Table:
         """The table a rule's expression reads: its own, or the column table for structure rules."""
         return STRUCTURE_TABLE if rule.scope is Scope.STRUCTURE else self.table(rule.table)
+
+    @property
+    def draft(self) -> bool:
+        """Whether the version is still being written: used when named or declared, never by
+        default, and loaded into the warehouse only once its canonical model maps it."""
+        return self.status == DRAFT
 
     @property
     def main_tables(self) -> list[Table]:

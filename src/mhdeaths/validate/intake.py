@@ -185,7 +185,7 @@ def _check_accepted(declared: str, period: str | None, spec_root: Path | None) -
     if period is None:
         return
     specs = [load_spec(v, spec_root) for v in available_versions(spec_root)]
-    in_force = [s for s in specs if s.status != "draft" and s.effective_from <= period]
+    in_force = [s for s in specs if not s.draft and s.effective_from <= period]
     if not in_force:
         return
     current = in_force[-1]

@@ -247,7 +247,7 @@ def check_canonical(
     versions = available_versions(spec_root)
     # A draft is loaded only once the canonical model maps it: the warehouse follows the newest
     # released version at least, and a draft while the draft is being built into it.
-    drafts = {v for v in versions if load_spec(v, spec_root).status == "draft"}
+    drafts = {v for v in versions if load_spec(v, spec_root).draft}
     released = [v for v in versions if v not in drafts] or versions
     if parse_version(model.canonical_version) < parse_version(released[-1]):
         problems.append(
