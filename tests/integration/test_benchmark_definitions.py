@@ -55,9 +55,10 @@ def test_every_output_names_the_definitions_of_the_latest_run(
     later = edited(
         warehouse,
         tmp_path / "w.duckdb",
-        "INSERT INTO derivation_run SELECT run_id + 1, definitions_version, repeat('ab', 32), "
-        "TIMESTAMP '2031-01-02 09:00:00', TIMESTAMP '2031-01-02 09:00:05', death_records, "
-        "activity_records FROM derivation_run ORDER BY run_id DESC LIMIT 1",
+        "INSERT INTO derivation_run SELECT * REPLACE (run_id + 1 AS run_id, repeat('ab', 32) "
+        "AS spec_sha256, TIMESTAMP '2031-01-02 09:00:00' AS started_at, "
+        "TIMESTAMP '2031-01-02 09:00:05' AS finished_at) "
+        "FROM derivation_run ORDER BY run_id DESC LIMIT 1",
     )
     out = tmp_path / "out"
     published = publish_benchmarks(later, out, period=PERIOD)

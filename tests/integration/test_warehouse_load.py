@@ -25,7 +25,7 @@ from mhdeaths.warehouse import loading
 from mhdeaths.warehouse.canonical import WarehouseError, check_canonical, load_canonical
 from mhdeaths.warehouse.loading import content_sha256, load
 from mhdeaths.warehouse.pseudonym import demo_key
-from mhdeaths.warehouse.schema import migrations, upgrade
+from mhdeaths.warehouse.schema import Migration, migrations, upgrade
 from mhdeaths.warehouse.store import connect, table_columns
 
 from ..conftest import LOADABLE, SPEC_ROOT
@@ -239,7 +239,7 @@ def test_submissions_under_both_versions_land_in_one_model(tmp_path: Path, synth
     by_version = dict(
         rows(
             warehouse,
-            "SELECT spec_version, count(family_involvement) FROM deaths GROUP BY 1",
+            "SELECT spec_version, count(family_involvement) FROM reviews GROUP BY 1",
         )
     )
     assert set(by_version) == {"1.0.0", LATEST.version}
@@ -372,37 +372,47 @@ def test_a_warehouse_made_by_an_earlier_release_upgrades_in_place(
     assert {k: v[0] for k, v in after.items()} == {k: v[0] for k, v in before.items()}  # type: ignore[index]
 
 
-def old_warehouse(tmp_path: Path, synthetic: Path, warehouse_copy: Path, until: int) -> Path:
-    """A warehouse made and loaded by the release whose warehouse folder ended at migration
-    ``until``: its tables made by those migrations, its records those a load makes today,
-    less the columns later migrations added. ``warehouse_copy`` is left with those migrations."""
-    for later in sorted((warehouse_copy / "migrations").glob("*.sql"))[until:]:
-        later.unlink()
-    loaded = tmp_path / "loaded.duckdb"
-    load(loaded, [synthetic / "v2"], key=KEY)
+EARLIER_RELEASE = Path(__file__).parents[1] / "data" / "warehouse-schema-3"
+"""The tables of a warehouse an earlier release made (schema 3, canonical spec 1.1.0): README."""
+
+
+def apply_migration(con: duckdb.DuckDBPyConnection, migration: Migration) -> None:
+    """Apply one migration as a release does, recording it (no views: those of today's release
+    need today's tables)."""
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migration (version INTEGER PRIMARY KEY, "
+        "name VARCHAR NOT NULL, sha256 VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
+    )
+    con.execute(migration.sql)
+    con.execute(
+        "INSERT INTO schema_migration VALUES (?, ?, ?, ?)",
+        [migration.version, migration.name, migration.sha256, EARLY],
+    )
+
+
+def old_warehouse(tmp_path: Path, until: int) -> Path:
+    """A warehouse made and loaded by the release whose schema ended at migration ``until``:
+    its tables made by those migrations, its records those an earlier release stored
+    (tests/data/warehouse-schema-3), less the columns later migrations added."""
     warehouse = tmp_path / "old.duckdb"
     with connect(warehouse) as con:
-        upgrade(con, root=warehouse_copy)
-        tables = table_columns(con)
-        con.execute(f"ATTACH '{loaded}' AS loaded (READ_ONLY)")
-        for table, columns in tables.items():
-            if table in ("schema_migration", "schema_views"):
+        for migration in migrations()[:until]:
+            apply_migration(con, migration)
+        for table, columns in table_columns(con).items():
+            stored = EARLIER_RELEASE / f"{table}.parquet"
+            if table == "schema_migration" or not stored.exists():
                 continue
             listed = ", ".join(f'"{c}"' for c in columns)
-            con.execute(f"INSERT INTO {table} SELECT {listed} FROM loaded.{table}")
-        con.execute("DETACH loaded")
+            con.execute(f"INSERT INTO {table} SELECT {listed} FROM read_parquet('{stored}')")
     return warehouse
 
 
-def test_0002_keeps_every_record_and_stores_the_identifiers_uncompressed(
-    tmp_path: Path, synthetic: Path, warehouse_copy: Path
-) -> None:
-    warehouse = old_warehouse(tmp_path, synthetic, warehouse_copy, 1)
+def test_0002_keeps_every_record_and_stores_the_identifiers_uncompressed(tmp_path: Path) -> None:
+    warehouse = old_warehouse(tmp_path, 1)
     before = state(warehouse)
     assert rows(warehouse, "SELECT max(version) FROM schema_migration") == [(1,)]
-    shutil.copy(next(warehouse_root().glob("migrations/0002_*.sql")), warehouse_copy / "migrations")
     with connect(warehouse) as con:
-        assert upgrade(con, root=warehouse_copy).applied == ("0002_identifiers_uncompressed",)
+        apply_migration(con, migrations()[1])
     assert state(warehouse) == before
     stored = rows(
         warehouse,

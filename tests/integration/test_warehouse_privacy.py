@@ -108,7 +108,7 @@ def collect(folder: Path) -> Identifiers:
             if row["local_patient_id"]:
                 ids.local_ids.add(row["local_patient_id"].strip())
             for name in DATE_FIELDS:
-                other = _date(row[name])
+                other = _date(row.get(name))
                 if other:
                     ids.other_dates.add(other)
             ids.record_ids.add(row["death_record_id"])

@@ -17,6 +17,8 @@ SELECT
     s.received_at >= due_date + INTERVAL 1 DAY AS late,
     greatest(date_diff('day', due_date, CAST(s.received_at AS DATE)), 0) AS days_late,
     s.death_rows,
+    s.review_rows,
+    s.pfd_addressee_rows,
     s.activity_rows,
     s.verdict,
     s.warnings,

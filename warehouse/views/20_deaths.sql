@@ -15,7 +15,11 @@ QUALIFY row_number() OVER (
 -- deaths_as_at(t): every death not withdrawn, as at time t, with the spec's attribution applied.
 -- Records of one death ({{ match_description }}) are ranked by the spec's attribution order; the
 -- first is counted, the others are duplicates resolved. A record without an NHS number cannot be
--- matched and stands alone.
+-- matched and stands alone. Each death carries what its reviews add up to at t (15_reviews.sql),
+-- whether a review is needed (the provider screened it in, or it meets a national red flag), and
+-- its Mental Health Act group at death: derived from the legal status at death for 2.0.0 records,
+-- and for 1.x records the grouped status they sent, read as at death only where the person died
+-- in an open spell or awaiting admission (for a death after discharge it was the status then).
 CREATE OR REPLACE MACRO deaths_as_at(as_at) AS TABLE
 SELECT
     d.* EXCLUDE (_match),
@@ -25,11 +29,21 @@ SELECT
     first_value(org_id_provider) OVER ({{ window }}) AS attributed_provider
 FROM (
     SELECT
-        *,
-        coalesce(nhs_number_pseudonym, 'unmatched:' || org_id_provider || ':' || death_record_id)
+        r.*,
+        coalesce(v.reviews, 0) AS reviews,
+        v.* EXCLUDE (org_id_provider, death_record_id, reviews),
+        coalesce(r.review_required = 'Y', FALSE) OR coalesce(r.review_expected, FALSE)
+            AS review_needed,
+        coalesce(
+            r.detention_group_at_death,
+            CASE WHEN r.patient_status_at_death IN ('01', '02', '03', '04', '05', '06', '08')
+                 THEN r.detention_group_1x END
+        ) AS detention_group,
+        coalesce(nhs_number_pseudonym, 'unmatched:' || r.org_id_provider || ':' || r.death_record_id)
             AS _match
-    FROM death_records_as_at(as_at)
-    WHERE record_action <> 'D'
+    FROM death_records_as_at(as_at) AS r
+    LEFT JOIN review_summary_as_at(as_at) AS v USING (org_id_provider, death_record_id)
+    WHERE r.record_action <> 'D'
 ) AS d;
 
 CREATE OR REPLACE VIEW deaths AS

@@ -49,11 +49,12 @@ _DEATHS = (
 _IN_SCOPE = "death_category IN ('IPD', 'D30', 'AWA')"
 _LEARNING = (
     ("Deaths in scope", "TRUE"),
-    ("Reviews completed", "review_completed_date IS NOT NULL AND review_method <> '10'"),
-    ("Judged more likely than not due to problems in care", "problems_in_care_judgement = 'Y'"),
-    ("Judgement pending", "problems_in_care_judgement = 'P'"),
-    ("Family or carers involved in the review", "family_involvement = 'Y'"),
-    ("Family or carers invited but declined", "family_involvement = 'D'"),
+    ("Review needed (screened in, or a national red flag)", "review_needed"),
+    ("Case record review completed", "crr_completed_date IS NOT NULL"),
+    ("Investigated (patient safety incident investigation)", "investigated"),
+    ("Judged more likely than not due to problems in care", "problems_in_care_crr = 'Y'"),
+    ("Family or carers involved in a review", "family_involved = 'Y'"),
+    ("Family or carers invited but declined", "family_involved = 'D'"),
 )
 
 

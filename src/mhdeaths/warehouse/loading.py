@@ -380,27 +380,28 @@ def _store(
             [submission.provider, submission.reporting_period],
         ).fetchone()
         heights = inserted.counts if inserted else {t: f.height for t, f in frames.items()}
-        counts = {t: heights.get(t, 0) for t in ("death", "activity")}
+        counts = {t.name: heights.get(t.name, 0) for t in canonical.tables}
+        registry = {
+            "submission_id": submission_id,
+            "provider": submission.provider,
+            "reporting_period": submission.reporting_period,
+            "spec_version": report.spec_version,
+            "content_sha256": digest,
+            "received_at": received,
+            "loaded_at": _now(),
+            **{f"{table}_rows": n for table, n in counts.items()},
+            "verdict": report.verdict.value,
+            "warnings": report.counts.get(Severity.WARNING, 0),
+            "profile": report.profile,
+            "validation_summary": json.dumps(_summary(report)),
+            "key_fingerprint": key.fingerprint,
+            "canonical_version": model.canonical_version,
+            "tool_version": __version__,
+        }
         con.execute(
-            "INSERT INTO submission VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                submission_id,
-                submission.provider,
-                submission.reporting_period,
-                report.spec_version,
-                digest,
-                received,
-                _now(),
-                counts["death"],
-                counts["activity"],
-                report.verdict.value,
-                report.counts.get(Severity.WARNING, 0),
-                report.profile,
-                json.dumps(_summary(report)),
-                key.fingerprint,
-                model.canonical_version,
-                __version__,
-            ],
+            f"INSERT INTO submission ({', '.join(ident(c) for c in registry)}) "
+            f"VALUES ({', '.join('?' * len(registry))})",
+            list(registry.values()),
         )
         for f in report.files:
             con.execute(
