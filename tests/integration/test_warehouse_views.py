@@ -25,13 +25,17 @@ from ..conftest import LOADABLE, SPEC_ROOT
 
 LATEST = load_spec(LOADABLE[-1], SPEC_ROOT)
 KEY = demo_key()
-# The synthetic months (2028-04 to 2028-06) arrive in July; corrections in September.
-FIRST = dt.datetime(2028, 7, 10, 9, 0)
-SECOND = dt.datetime(2028, 9, 10, 9, 0)
-# Seed 7 writes an addressee of a coroner's report (RZ2, 2028-05) with no response sent: the
-# report is dated 2029-05-11, so the response is due on 2029-07-06.
+# The synthetic months (2028-04 to 2028-06) are loaded as received on FIRST (before the test
+# runs, so that "as at now" sees them), their corrections on SECOND (after every date in them).
+FIRST = dt.datetime(2026, 11, 2, 9, 0)
+SECOND = dt.datetime(2029, 9, 1, 9, 0)
+# Seed 7 writes an addressee of a coroner's report (RZ2, 2028-05, addressee 2) with no response
+# sent: the report is dated 2029-05-11, so the response is due on 2029-07-06.
 SEED = 7
+PFD = ("RZ2", "RZ2-D-202805-0001", "2")
 PFD_DUE = dt.date(2029, 7, 6)
+# The resubmission withdraws this death (out of scope, no transfer) and leaves its review.
+WITHDRAWN = ("RZ1", "RZ1-D-202804-0001")
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,9 @@ class Planted:
     """The sending provider's record of this death now gives the day before."""
     unmatched: Transfer
     """The receiving provider's record of this death is gone."""
+    before: dict[str, list[tuple[object, ...]]]
+    """Views read after the first load, before the corrections."""
+    read_at: dt.datetime
 
 
 def _file(folder: Path, provider: str, record_id: str, table: str = "death") -> Path:
@@ -91,6 +98,38 @@ def plant(folder: Path, transfers: list[Transfer]) -> tuple[Transfer, Transfer]:
     return conflict, unmatched
 
 
+def corrections(folder: Path, out: Path) -> None:
+    """Resubmit two months: RZ2 2028-05 sends the missing response to the coroner's report;
+    RZ1 2028-04 withdraws one death and leaves its review (an orphan)."""
+    for provider, period in (("RZ2", "2028-05"), ("RZ1", "2028-04")):
+        (out / provider).mkdir(parents=True)
+        for source in (folder / provider).glob(f"{provider}_{period}_*.csv"):
+            frame = pl.read_csv(source, infer_schema=False)
+            if "record_action" in frame.columns:
+                frame = frame.with_columns(record_action=pl.lit("U"))
+            if source.name.endswith("_death.csv"):
+                frame = frame.with_columns(
+                    record_action=pl.when(pl.col("death_record_id") == WITHDRAWN[1])
+                    .then(pl.lit("D"))
+                    .otherwise(pl.col("record_action"))
+                )
+            if source.name.endswith("_pfd_addressee.csv"):
+                frame = frame.with_columns(
+                    response_sent_date=pl.when(pl.col("addressee_id") == PFD[2])
+                    .then(pl.lit("2029-08-20"))
+                    .otherwise(pl.col("response_sent_date"))
+                )
+            frame.write_csv(out / provider / source.name)
+
+
+READ_BEFORE = {
+    "data_quality": "SELECT * FROM data_quality ORDER BY ALL",
+    "pfd_responses": "SELECT * FROM pfd_responses ORDER BY ALL",
+    "transfers_unmatched": "SELECT * FROM transfers_unmatched ORDER BY ALL",
+    "death_date_conflicts": "SELECT * FROM death_date_conflicts ORDER BY ALL",
+}
+
+
 @pytest.fixture(scope="module")
 def planted(tmp_path_factory: pytest.TempPathFactory) -> Planted:
     root = tmp_path_factory.mktemp("views")
@@ -104,7 +143,12 @@ def planted(tmp_path_factory: pytest.TempPathFactory) -> Planted:
     warehouse = root / "w.duckdb"
     outcomes = load(warehouse, [folder], key=KEY, received_at=FIRST)
     assert [o.status for o in outcomes if o.status != "loaded"] == [], outcomes
-    return Planted(folder, warehouse, conflict, unmatched)
+    read_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    before = {name: rows(warehouse, sql) for name, sql in READ_BEFORE.items()}
+    corrections(folder, root / "corrections")
+    outcomes = load(warehouse, [root / "corrections"], key=KEY, received_at=SECOND)
+    assert [o.status for o in outcomes] == ["loaded", "loaded"], outcomes
+    return Planted(folder, warehouse, conflict, unmatched, before, read_at)
 
 
 def rows(path: Path, sql: str, *params: object) -> list[tuple[object, ...]]:
@@ -161,3 +205,121 @@ def test_two_dates_of_death_make_one_conflict_row(planted: Planted) -> None:
         t.receiving_record_id,
     )
     assert counted == [(1, 2)]
+
+
+def test_a_transfer_the_receiver_never_reported_is_one_unmatched_row(planted: Planted) -> None:
+    t = planted.unmatched
+    death = dt.date.fromisoformat(t.death_date)
+    period = f"{t.sending_record_id.split('-')[2][:4]}-{t.sending_record_id.split('-')[2][4:]}"
+    assert rows(planted.warehouse, "SELECT * FROM transfers_unmatched_as_at(?)", FIRST) == [
+        (
+            t.sending_provider,
+            t.sending_record_id,
+            t.receiving_provider,
+            period,
+            (FIRST.date() - death).days,
+        )
+    ]
+    # Before anything was received there is nothing to match.
+    assert rows(
+        planted.warehouse,
+        "SELECT count(*) FROM transfers_unmatched_as_at(?)",
+        FIRST - dt.timedelta(days=1),
+    ) == [(0,)]
+    # The matched transfers are not listed: each has the receiver's record of the same person.
+    matched = rows(
+        planted.warehouse,
+        "SELECT count(*) FROM deaths WHERE transfer_discharge AND death_category = 'D30'",
+    )[0][0]
+    assert matched > 1
+    assert len(planted.before["transfers_unmatched"]) == 1
+
+
+def test_a_death_in_detention_is_listed_once(planted: Planted) -> None:
+    listed = dicts(planted.warehouse, "SELECT * FROM deaths_in_state_detention")
+    expected = rows(
+        planted.warehouse,
+        "SELECT org_id_provider, death_record_id FROM deaths WHERE counted AND died_in_state_detention",
+    )
+    assert listed, "the fixture needs a death of a detained patient"
+    assert sorted((r["org_id_provider"], r["death_record_id"]) for r in listed) == sorted(expected)
+    months = dict(
+        rows(
+            planted.warehouse,
+            "SELECT death_record_id, strftime(death_date, '%Y-%m') FROM deaths WHERE counted",
+        )
+    )
+    for row in listed:
+        assert row["detention_group"] in {"02", "03", "04"}
+        assert row["death_month"] == months[row["death_record_id"]]
+    # A detained patient reported by two providers is still one row.
+    every = rows(
+        planted.warehouse,
+        "SELECT count(DISTINCT nhs_number_pseudonym), count(*) FROM deaths WHERE died_in_state_detention",
+    )[0]
+    assert len(listed) == every[0] <= every[1]
+
+
+def test_an_unanswered_coroners_report_is_overdue_only_after_its_due_date(
+    planted: Planted,
+) -> None:
+    query = (
+        "SELECT overdue, days_overdue, response_due_date FROM pfd_responses_as_at(?) "
+        "WHERE org_id_provider = ? AND death_record_id = ? AND addressee_id = ?"
+    )
+    after_due = dt.datetime.combine(PFD_DUE + dt.timedelta(days=10), dt.time(12))
+    on_due = dt.datetime.combine(PFD_DUE, dt.time(12))
+    assert rows(planted.warehouse, query, after_due, *PFD) == [(True, 10, PFD_DUE)]
+    assert rows(planted.warehouse, query, on_due, *PFD) == [(False, None, PFD_DUE)]
+    # Only that addressee is overdue: the other response was sent (late, but sent).
+    overdue = rows(
+        planted.warehouse,
+        "SELECT org_id_provider, death_record_id, addressee_id FROM pfd_responses_as_at(?) "
+        "WHERE overdue",
+        after_due,
+    )
+    assert overdue == [PFD]
+    # The response sent in the resubmission closes it, in the current view and after receipt.
+    assert rows(planted.warehouse, query, SECOND, *PFD) == [(False, None, PFD_DUE)]
+    current = dicts(
+        planted.warehouse,
+        "SELECT * FROM pfd_responses WHERE org_id_provider = ? AND death_record_id = ? "
+        "AND addressee_id = ?",
+        *PFD,
+    )
+    assert [(r["record_action"], str(r["response_sent_date"]), r["overdue"]) for r in current] == [
+        ("U", "2029-08-20", False)
+    ]
+    # The history keeps both versions of the addressee, the first one superseded.
+    history = rows(
+        planted.warehouse,
+        "SELECT submission_status, response_sent_date IS NULL FROM pfd_addressee_history "
+        "WHERE org_id_provider = ? AND death_record_id = ? AND addressee_id = ? ORDER BY received_at",
+        *PFD,
+    )
+    assert history == [("superseded", True), ("current", False)]
+
+
+def test_an_inquest_open_over_12_months_is_listed_once(planted: Planted) -> None:
+    open_inquests = rows(
+        planted.warehouse,
+        "SELECT DISTINCT inquest_opened_date FROM deaths WHERE counted AND inquest_status = 'O'",
+    )
+    assert open_inquests, "the fixture needs an open inquest"
+    opened = min(r[0] for r in open_inquests)
+    assert isinstance(opened, dt.date)
+    year_on = dt.datetime.combine(opened.replace(year=opened.year + 1), dt.time(12))
+    query = "SELECT count(*) FROM inquests_open_over_12_months_as_at(?)"
+    assert rows(planted.warehouse, query, year_on) == [(0,)]
+    later = rows(planted.warehouse, query, year_on + dt.timedelta(days=1))[0][0]
+    assert later == sum(1 for (d,) in open_inquests if d == opened)
+    # Counted deaths only: a death both providers report is one row.
+    assert (
+        later
+        == rows(
+            planted.warehouse,
+            "SELECT count(DISTINCT nhs_number_pseudonym) FROM deaths "
+            "WHERE inquest_status = 'O' AND inquest_opened_date = ?",
+            opened,
+        )[0][0]
+    )

@@ -114,3 +114,56 @@ WHERE dates_of_death > 1;
 
 CREATE OR REPLACE VIEW death_date_conflicts AS
 SELECT * FROM death_date_conflicts_as_at(TIMESTAMP 'infinity');
+
+-- transfers_unmatched_as_at(t): deaths after a transfer discharge (build plan 4.5) that the
+-- receiving provider has not reported. The person was moved to another provider's inpatient
+-- care and died within 30 days, so the receiving provider should hold a record of the same
+-- person; until it does, the death is counted against the sender and the receiver's figures miss
+-- it. A record without an NHS number cannot be matched, so it is listed too.
+CREATE OR REPLACE MACRO transfers_unmatched_as_at(as_at) AS TABLE
+WITH current_deaths AS (SELECT * FROM deaths_as_at(as_at))
+SELECT
+    d.org_id_provider AS sending_provider,
+    d.death_record_id,
+    d.receiving_provider,
+    d.reporting_period,
+    date_diff('day', d.death_date, as_at_day(as_at)) AS days_since_death
+FROM current_deaths AS d
+WHERE d.transfer_discharge
+  AND d.death_category = 'D30'
+  AND NOT EXISTS (
+      SELECT 1
+      FROM current_deaths AS r
+      WHERE r.nhs_number_pseudonym = d.nhs_number_pseudonym
+        AND r.org_id_provider = d.receiving_provider
+  );
+
+CREATE OR REPLACE VIEW transfers_unmatched AS
+SELECT * FROM transfers_unmatched_as_at(TIMESTAMP 'infinity');
+
+-- deaths_in_state_detention: a sentinel list (build plan 5.6), each counted death of a person
+-- detained at death, by provider and month of death, to be looked at one by one: no rate, as the
+-- denominator (detained bed days by the strata it needs) is not there yet. A 2.0.0 record says
+-- so itself (died_in_state_detention); a 1.x record only through its grouped status (detained
+-- under Part 2 or 3, or in a place of safety), read as at death only where the person died in an
+-- open spell or awaiting admission.
+CREATE OR REPLACE VIEW deaths_in_state_detention AS
+SELECT
+    attributed_provider AS provider,
+    strftime(death_date, '%Y-%m') AS death_month,
+    org_id_provider,
+    death_record_id,
+    reporting_period,
+    detention_group,
+    death_category,
+    cause_group,
+    cqc_notified,
+    coroner_reported_date,
+    inquest_status
+FROM deaths
+WHERE counted
+  AND coalesce(
+      died_in_state_detention,
+      detention_group_1x IN ('02', '03', '04')
+          AND patient_status_at_death IN ('01', '02', '03', '04', '05', '06', '08')
+  );
