@@ -323,3 +323,123 @@ def test_an_inquest_open_over_12_months_is_listed_once(planted: Planted) -> None
             opened,
         )[0][0]
     )
+
+
+def _period(record_id: str) -> str:
+    month = record_id.split("-")[2]
+    return f"{month[:4]}-{month[4:]}"
+
+
+def test_data_quality_counts_each_planted_case_where_it_belongs(planted: Planted) -> None:
+    quality = {
+        (r["provider"], r["reporting_period"]): r
+        for r in dicts(planted.warehouse, "SELECT * FROM data_quality")
+    }
+    assert len(quality) == 6  # two providers, three months
+
+    def where(column: str) -> dict[tuple[str, str], object]:
+        return {k: r[column] for k, r in quality.items() if r[column]}
+
+    c, u = planted.conflict, planted.unmatched
+    # A provider is in a conflict when any of its records is: both providers, once each.
+    assert where("death_date_conflicts") == {
+        (c.sending_provider, _period(c.sending_record_id)): 1,
+        (c.receiving_provider, _period(c.receiving_record_id)): 1,
+    }
+    # The unmatched transfer: sent by one, missing at the other (by the sender's period).
+    assert where("transfers_unmatched_sent") == {
+        (u.sending_provider, _period(u.sending_record_id)): 1
+    }
+    assert where("transfers_unmatched_received") == {
+        (u.receiving_provider, _period(u.sending_record_id)): 1
+    }
+    # The review left behind by the withdrawn death, and nowhere else.
+    assert where("orphan_reviews") == {(WITHDRAWN[0], "2028-04"): 1}
+    assert rows(
+        planted.warehouse,
+        "SELECT count(*) FROM reviews WHERE org_id_provider = ? AND death_record_id = ?",
+        *WITHDRAWN,
+    ) == [(1,)]
+    # Before the withdrawal there was no orphan, and the withdrawn death was out of scope.
+    first = {
+        (r["provider"], r["reporting_period"]): r
+        for r in dicts(planted.warehouse, "SELECT * FROM data_quality_as_at(?)", FIRST)
+    }
+    assert sum(r["orphan_reviews"] for r in first.values()) == 0
+    out_of_scope = rows(
+        planted.warehouse,
+        "SELECT NOT in_reporting_scope FROM deaths_as_at(?) WHERE org_id_provider = ? "
+        "AND death_record_id = ?",
+        FIRST,
+        *WITHDRAWN,
+    )[0][0]
+    assert first[WITHDRAWN[0], "2028-04"]["out_of_scope_records"] == int(out_of_scope)
+    assert quality[WITHDRAWN[0], "2028-04"]["out_of_scope_records"] == 0
+
+
+def test_data_quality_measures_agree_with_the_records(planted: Planted) -> None:
+    measured = rows(
+        planted.warehouse,
+        "SELECT provider, reporting_period, notification_lag_median_days, pds_traced_pct, "
+        "nhs_number_unmatchable_pct FROM data_quality ORDER BY ALL",
+    )
+    frame = pl.concat(
+        [pl.read_csv(p, infer_schema=False) for p in sorted(planted.folder.glob("*/*_death.csv"))]
+    )
+    withdrawn = (pl.col("org_id_provider") == WITHDRAWN[0]) & (
+        pl.col("death_record_id") == WITHDRAWN[1]
+    )
+    frame = frame.filter(~withdrawn).with_columns(
+        lag=(
+            pl.col("date_provider_notified").str.to_date() - pl.col("death_date").str.to_date()
+        ).dt.total_days()
+    )
+    for provider, period, median_lag, pds_pct, unmatchable_pct in measured:
+        month = frame.filter(
+            (pl.col("org_id_provider") == provider) & (pl.col("reporting_period") == period)
+        )
+        after = month.filter(pl.col("patient_status_at_death") == "07")
+        if after.height:
+            assert median_lag == after["lag"].median()
+            assert pds_pct == round(100 * after["pds_traced_date"].count() / after.height, 1)
+        else:
+            assert median_lag is None and pds_pct is None
+        unmatchable = month.filter(pl.col("nhs_number_status").is_in(["04", "07"])).height
+        assert unmatchable_pct == round(100 * unmatchable / month.height, 1)
+
+
+def test_cause_unknown_is_measured_only_for_deaths_over_a_year_old(planted: Planted) -> None:
+    query = "SELECT sum(cause_none_over_12_months_pct IS NOT NULL) FROM data_quality_as_at(?)"
+    # Every synthetic death is in 2028-04 to 2028-06: none a year old in 2028, all by 2029-07.
+    assert rows(planted.warehouse, query, dt.datetime(2029, 3, 1))[0][0] == 0
+    later = dt.datetime(2029, 7, 1)
+    assert rows(planted.warehouse, query, later)[0][0] == 6
+    expected = rows(
+        planted.warehouse,
+        "SELECT org_id_provider, reporting_period, "
+        "round(100.0 * count(*) FILTER (WHERE cause_basis = 'NONE') / count(*), 1) "
+        "FROM deaths_as_at(?) GROUP BY ALL ORDER BY ALL",
+        later,
+    )
+    assert expected == rows(
+        planted.warehouse,
+        "SELECT provider, reporting_period, cause_none_over_12_months_pct "
+        "FROM data_quality_as_at(?) ORDER BY ALL",
+        later,
+    )
+
+
+def test_the_as_at_forms_give_back_what_was_read_before_the_corrections(
+    planted: Planted,
+) -> None:
+    """Read after the first load, and asked "as at then" after the corrections: the same rows.
+    The corrections (received later) changed the data quality and the responses since."""
+    for name, before in planted.before.items():
+        sql = READ_BEFORE[name].replace(f"FROM {name}", f"FROM {name}_as_at(?)")
+        again = rows(planted.warehouse, sql, planted.read_at)
+        assert again == before, name
+    changed = {
+        name: rows(planted.warehouse, sql) != planted.before[name]
+        for name, sql in READ_BEFORE.items()
+    }
+    assert changed["data_quality"] and changed["pfd_responses"], changed
