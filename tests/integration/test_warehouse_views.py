@@ -9,6 +9,7 @@ state after later submissions changed it.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,8 @@ from mhdeaths.warehouse.pseudonym import demo_key
 from mhdeaths.warehouse.store import connect
 
 from ..conftest import LOADABLE, SPEC_ROOT
+from ..functional.cli import mhdeaths
+from .test_warehouse_reliability import ENV
 
 LATEST = load_spec(LOADABLE[-1], SPEC_ROOT)
 KEY = demo_key()
@@ -443,3 +446,66 @@ def test_the_as_at_forms_give_back_what_was_read_before_the_corrections(
         for name, sql in READ_BEFORE.items()
     }
     assert changed["data_quality"] and changed["pfd_responses"], changed
+
+
+def test_status_and_history_count_reviews_and_coroners_report_addressees(
+    planted: Planted,
+) -> None:
+    expected = rows(
+        planted.warehouse,
+        "SELECT (SELECT count(*) FROM review_record), (SELECT count(*) FROM reviews), "
+        "(SELECT count(*) FROM pfd_addressee_record), (SELECT count(*) FROM pfd_responses), "
+        "(SELECT count(*) FROM pfd_responses WHERE overdue)",
+    )[0]
+    run = mhdeaths("warehouse", "status", "--format", "json", "-w", planted.warehouse, env=ENV)
+    assert run.code == 0, run.output
+    status = json.loads(run.stdout)
+    assert (
+        status["review_records_stored"],
+        status["reviews"],
+        status["pfd_addressee_records_stored"],
+        status["pfd_addressees"],
+        status["pfd_responses_overdue"],
+    ) == expected
+    assert status["orphan_reviews"] == 1
+    # Three addressees (one overdue in 2029, but not today), RZ2's two sent again in the correction.
+    assert (status["pfd_addressees"], status["pfd_addressee_records_stored"]) == (3, 5)
+    text = mhdeaths("warehouse", "status", "-w", planted.warehouse, env=ENV)
+    assert text.code == 0, text.output
+    assert f"reviews now: {expected[1]} (1 of no current death record)" in text.stdout
+    assert "addressees now: 3 (0 responses overdue)" in text.stdout
+
+    run = mhdeaths("warehouse", "history", "--format", "json", "-w", planted.warehouse, env=ENV)
+    assert run.code == 0, run.output
+    history = {(r["submission_id"]): r for r in json.loads(run.stdout)}
+    stored = rows(
+        planted.warehouse,
+        "SELECT submission_id, review_rows, pfd_addressee_rows FROM submission ORDER BY 1",
+    )
+    assert [
+        (i, history[i]["review_rows"], history[i]["pfd_addressee_rows"]) for i, *_ in stored
+    ] == stored
+    assert sum(r["pfd_addressee_rows"] for r in history.values()) == 5
+    table = mhdeaths("warehouse", "history", "-w", planted.warehouse, env=ENV)
+    assert table.code == 0 and "PFD addressees" in table.stdout, table.output
+
+
+def test_the_export_writes_reviews_and_addressees_beside_deaths(
+    planted: Planted, tmp_path: Path
+) -> None:
+    out = tmp_path / "export"
+    run = mhdeaths("warehouse", "export", "--out", out, "-w", planted.warehouse, env=ENV)
+    assert run.code == 0, run.output
+    for folder, view in (("reviews", "reviews"), ("pfd_addressees", "pfd_responses")):
+        parts = sorted((out / folder).rglob("*.parquet"))
+        assert parts and all(p.parent.name.startswith("provider=RZ") for p in parts), folder
+        with connect(planted.warehouse, read_only=True) as con:
+            expected = con.execute(
+                f"SELECT org_id_provider, count(*) FROM {view} GROUP BY ALL ORDER BY ALL"
+            ).fetchall()
+            back = con.execute(
+                "SELECT provider, count(*) FROM read_parquet(?, hive_partitioning = true) "
+                "GROUP BY ALL ORDER BY ALL",
+                [str(out / folder / "**" / "*.parquet")],
+            ).fetchall()
+        assert back == expected, folder
