@@ -67,13 +67,103 @@ SELECT
 FROM deaths
 WHERE category_disagrees;
 
-CREATE OR REPLACE VIEW duplicate_deaths AS
+-- as_at_day(t): the day a question "as at t" is asked on: t's own date, or today for the
+-- current views (which ask as at TIMESTAMP 'infinity'), so that ages in days stay finite.
+CREATE OR REPLACE MACRO as_at_day(as_at) AS
+    CASE WHEN isinf(as_at) THEN current_date ELSE CAST(as_at AS DATE) END;
+
+-- duplicate_deaths_as_at(t): each death reported by more than one record, matched as deaths_as_at
+-- matches them (the pseudonym alone: a person dies once). The pseudonym itself is left out:
+-- nothing a person reads here needs it, and `reported_as` names every record, so an analyst who
+-- must follow a death further joins `deaths` by provider and record id. `death_date` is the
+-- counted record's own (build plan Q9: category and date come from one coherent record); the
+-- others' dates show in `dates_of_death` and `days_apart`.
+CREATE OR REPLACE MACRO duplicate_deaths_as_at(as_at) AS TABLE
 SELECT
-    nhs_number_pseudonym,
-    death_date,
+    min(death_date) FILTER (WHERE counted) AS death_date,
     count(*) AS records,
     string_agg(org_id_provider || ':' || death_record_id, ', ' ORDER BY attribution_rank) AS reported_as,
-    any_value(attributed_provider) AS attributed_provider
+    any_value(attributed_provider) AS attributed_provider,
+    count(DISTINCT death_date) AS dates_of_death,
+    date_diff('day', min(death_date), max(death_date)) AS days_apart,
+    string_agg(CAST(death_date AS VARCHAR), ', ' ORDER BY attribution_rank) AS death_dates,
+    string_agg(coalesce(death_date_basis, '-'), ', ' ORDER BY attribution_rank) AS death_date_bases
+FROM deaths_as_at(as_at)
+WHERE times_reported > 1 AND nhs_number_pseudonym IS NOT NULL
+GROUP BY nhs_number_pseudonym;
+
+CREATE OR REPLACE VIEW duplicate_deaths AS
+SELECT * EXCLUDE (death_dates, death_date_bases)
+FROM duplicate_deaths_as_at(TIMESTAMP 'infinity');
+
+-- death_date_conflicts_as_at(t): deaths whose records disagree on the date of death (build plan
+-- 3.4). Still one death, counted once with the attributed record's date; listed so that the
+-- providers can settle which date is right. `death_dates` and `death_date_bases` follow the
+-- order of `reported_as`.
+CREATE OR REPLACE MACRO death_date_conflicts_as_at(as_at) AS TABLE
+SELECT
+    reported_as,
+    attributed_provider,
+    death_date,
+    dates_of_death,
+    days_apart,
+    death_dates,
+    death_date_bases
+FROM duplicate_deaths_as_at(as_at)
+WHERE dates_of_death > 1;
+
+CREATE OR REPLACE VIEW death_date_conflicts AS
+SELECT * FROM death_date_conflicts_as_at(TIMESTAMP 'infinity');
+
+-- transfers_unmatched_as_at(t): deaths after a transfer discharge (build plan 4.5) that the
+-- receiving provider has not reported. The person was moved to another provider's inpatient
+-- care and died within 30 days, so the receiving provider should hold a record of the same
+-- person; until it does, the death is counted against the sender and the receiver's figures miss
+-- it. A record without an NHS number cannot be matched, so it is listed too.
+CREATE OR REPLACE MACRO transfers_unmatched_as_at(as_at) AS TABLE
+WITH current_deaths AS (SELECT * FROM deaths_as_at(as_at))
+SELECT
+    d.org_id_provider AS sending_provider,
+    d.death_record_id,
+    d.receiving_provider,
+    d.reporting_period,
+    date_diff('day', d.death_date, as_at_day(as_at)) AS days_since_death
+FROM current_deaths AS d
+WHERE d.transfer_discharge
+  AND d.death_category = 'D30'
+  AND NOT EXISTS (
+      SELECT 1
+      FROM current_deaths AS r
+      WHERE r.nhs_number_pseudonym = d.nhs_number_pseudonym
+        AND r.org_id_provider = d.receiving_provider
+  );
+
+CREATE OR REPLACE VIEW transfers_unmatched AS
+SELECT * FROM transfers_unmatched_as_at(TIMESTAMP 'infinity');
+
+-- deaths_in_state_detention: a sentinel list (build plan 5.6), each counted death of a person
+-- detained at death, by provider and month of death, to be looked at one by one: no rate, as the
+-- denominator (detained bed days by the strata it needs) is not there yet. A 2.0.0 record says
+-- so itself (died_in_state_detention); a 1.x record only through its grouped status (detained
+-- under Part 2 or 3, or in a place of safety), read as at death only where the person died in an
+-- open spell or awaiting admission.
+CREATE OR REPLACE VIEW deaths_in_state_detention AS
+SELECT
+    attributed_provider AS provider,
+    strftime(death_date, '%Y-%m') AS death_month,
+    org_id_provider,
+    death_record_id,
+    reporting_period,
+    detention_group,
+    death_category,
+    cause_group,
+    cqc_notified,
+    coroner_reported_date,
+    inquest_status
 FROM deaths
-WHERE times_reported > 1
-GROUP BY nhs_number_pseudonym, death_date;
+WHERE counted
+  AND coalesce(
+      died_in_state_detention,
+      detention_group_1x IN ('02', '03', '04')
+          AND patient_status_at_death IN ('01', '02', '03', '04', '05', '06', '08')
+  );

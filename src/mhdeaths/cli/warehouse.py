@@ -243,6 +243,10 @@ def status(
         f"({s.deaths_counted} counted, {s.duplicates_resolved} resolved as duplicates of another "
         f"provider's record), {s.withdrawn} withdrawn, {s.category_disagreements} whose declared "
         "category disagrees with the derived one",
+        f"Review records stored: {s.review_records_stored}; reviews now: {s.reviews} "
+        f"({s.orphan_reviews} of no current death record)",
+        f"Coroners' report addressee records stored: {s.pfd_addressee_records_stored}; "
+        f"addressees now: {s.pfd_addressees} ({s.pfd_responses_overdue} responses overdue)",
         f"Pseudonym key fingerprint: {s.key_fingerprint or '-'}",
     ]
     for line in lines:
@@ -277,13 +281,15 @@ def history(
         return
     # On the terminal: one narrow line per submission (csv and json carry every column).
     table = RichTable("id", "provider", "period", "spec", "received (UTC)", "status", "late",
-                      "death records N/U/D", "activity")  # fmt: skip
+                      "death records N/U/D", "reviews", "PFD addressees",
+                      "activity")  # fmt: skip
     for r in rows:
         status = r.status if r.superseded_by is None else f"superseded by {r.superseded_by}"
         table.add_row(
             str(r.submission_id), r.provider, r.reporting_period, r.spec_version,
             r.received_at.strftime("%Y-%m-%d %H:%M"), status, "late" if r.late else "",
-            f"{r.new_records}/{r.updated_records}/{r.withdrawn_records}", str(r.activity_rows),
+            f"{r.new_records}/{r.updated_records}/{r.withdrawn_records}", str(r.review_rows),
+            str(r.pfd_addressee_rows), str(r.activity_rows),
         )  # fmt: skip
     out.print(table)
     out.print(f"({len(rows)} submission{'s' if len(rows) != 1 else ''})")

@@ -47,6 +47,15 @@ class Status:
     duplicates_resolved: int
     withdrawn: int
     category_disagreements: int
+    review_records_stored: int
+    reviews: int
+    """Reviews now (latest action by provider, death record and review, not withdrawn)."""
+    orphan_reviews: int
+    """Reviews now of no current death record: kept, never counted in indicators."""
+    pfd_addressee_records_stored: int
+    pfd_addressees: int
+    """Addressees of coroners' reports now (latest action, not withdrawn)."""
+    pfd_responses_overdue: int
     missing: tuple[Gap, ...]
     """Provider-periods with no submission, between a provider's first period and the latest
     period any provider has submitted, whose due date has passed."""
@@ -100,6 +109,17 @@ def status(path: Path, today: dt.date | None = None) -> Status:
             "SELECT count(*) FROM death_records_as_at(TIMESTAMP 'infinity') "
             "WHERE record_action = 'D'",
         )
+        reviews = _one(
+            con,
+            "SELECT (SELECT count(*) FROM review_record), count(*), count(*) FILTER ("
+            "WHERE NOT EXISTS (SELECT 1 FROM deaths AS d WHERE d.org_id_provider = "
+            "r.org_id_provider AND d.death_record_id = r.death_record_id)) FROM reviews AS r",
+        )
+        addressees = _one(
+            con,
+            "SELECT (SELECT count(*) FROM pfd_addressee_record), count(*), "
+            "count(*) FILTER (WHERE overdue) FROM pfd_responses",
+        )
         key = con.execute("SELECT any_value(key_fingerprint) FROM submission").fetchone()
         gaps = con.execute(
             """
@@ -146,6 +166,12 @@ def status(path: Path, today: dt.date | None = None) -> Status:
         duplicates_resolved=int(deaths[2]),
         withdrawn=int(withdrawn[0]),
         category_disagreements=int(deaths[3]),
+        review_records_stored=int(reviews[0]),
+        reviews=int(reviews[1]),
+        orphan_reviews=int(reviews[2]),
+        pfd_addressee_records_stored=int(addressees[0]),
+        pfd_addressees=int(addressees[1]),
+        pfd_responses_overdue=int(addressees[2]),
         missing=tuple(Gap(*g) for g in gaps),
         key_fingerprint=key[0] if key else None,
     )
@@ -168,6 +194,8 @@ class HistoryRow:
     activity_rows: int
     warnings: int
     files: str
+    review_rows: int
+    pfd_addressee_rows: int
 
 
 def history(
@@ -184,7 +212,8 @@ def history(
                    count(r.source_row) FILTER (WHERE r.record_action = 'D'),
                    s.activity_rows, s.warnings,
                    (SELECT string_agg(file_name, ', ' ORDER BY file_name) FROM submission_file AS f
-                    WHERE f.submission_id = s.submission_id)
+                    WHERE f.submission_id = s.submission_id),
+                   s.review_rows, s.pfd_addressee_rows
             FROM submissions AS s LEFT JOIN death_record AS r USING (submission_id)
             WHERE (? IS NULL OR s.provider = ?) AND (? IS NULL OR s.reporting_period = ?)
             GROUP BY ALL

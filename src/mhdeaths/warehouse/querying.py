@@ -70,6 +70,17 @@ EXPORTS = {
         "org_id_provider AS provider FROM activity",
         True,
     ),
+    # Reviews and coroners' report addressees by the year of their own reporting period.
+    "reviews": (
+        "SELECT *, CAST(left(reporting_period, 4) AS INTEGER) AS year, "
+        "org_id_provider AS provider FROM reviews",
+        True,
+    ),
+    "pfd_addressees": (
+        "SELECT *, CAST(left(reporting_period, 4) AS INTEGER) AS year, "
+        "org_id_provider AS provider FROM pfd_responses",
+        True,
+    ),
     "submissions": ("SELECT * FROM submissions", False),
     "data_quality": ("SELECT * FROM data_quality", False),
 }
