@@ -54,10 +54,11 @@ def test_every_banded_indicator_has_a_funnel_plot_with_labelled_providers(
 ) -> None:
     page = report.page
     # A plot for every banded indicator with at least one provider whose count is released (a
-    # plot of withheld providers alone would give their counts back).
+    # plot of withheld providers alone would give their counts back) and a funnel on the released
+    # counts (none where the released national share is 0% or 100%: no limits to draw).
     plotted = [
         r
-        for r in published.benchmarks.results
+        for r in published.released.results
         if r.funnel is not None
         and any(
             row["indicator"] == r.key and row["provider"] != "England" and row["observed"] != "*"

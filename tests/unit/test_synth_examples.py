@@ -65,22 +65,22 @@ def test_each_resubmission_is_accepted_and_changes_records_its_provider_sent(dea
 
 
 def test_the_resubmissions_are_as_the_readme_says() -> None:
-    assert len(RESUBMISSIONS) == 14
+    assert len(RESUBMISSIONS) == 16
     actions = pl.concat([death_records(p) for p in RESUBMISSIONS])
     by_action = defaultdict(set)
     for file, action in actions.select("file", "record_action").rows():
         by_action[action].add(Path(file).stem.removesuffix("_death"))
     assert by_action["D"] == {"RZ1_2027-10", "RZ1_2027-12", "RZ2_2027-11"}
-    assert by_action["N"] == {"RZ1_2027-12", "RZ2_2027-09"}
-    assert len(by_action["U"]) == 14
+    assert by_action["N"] == {"RZ1_2027-12", "RZ2_2027-09", "RZ1_2028-06"}
+    assert len(by_action["U"]) == 16
 
 
 def test_nhs_numbers_are_shared_only_by_the_deaths_two_providers_report() -> None:
     deaths = originals()
     shared = deaths.group_by("nhs_number").agg(pl.all()).filter(pl.col("file").list.len() > 1)
-    # Nine transfers: a death after discharge at the sending provider, an inpatient death at the
-    # receiving one, the same person on the same day.
-    assert shared.height == 9
+    # Ten transfers (nine under 1.x, one under 2.0.0): a death after discharge at the sending
+    # provider, an inpatient death at the receiving one, the same person on the same day.
+    assert shared.height == 10
     for row in shared.iter_rows(named=True):
         assert len(set(row["org_id_provider"])) == 2
         assert len(set(row["death_date"])) == 1
