@@ -1,4 +1,4 @@
-"""The ``mhdeaths spec`` commands: list, show, check, diff, publish and release spec versions.
+"""The ``mhdeaths spec`` commands: list, show, check, diff, publish, release and impact.
 
 Each loads the versions it names from the spec folder and calls the standard's toolchain
 (``mhdeaths.standard``); the spec is imported when a command runs, not when the command tree is
@@ -7,6 +7,8 @@ built, so that ``mhdeaths validate`` starts reading its files sooner.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -15,13 +17,17 @@ from rich.table import Table as RichTable
 
 from mhdeaths import errors
 from mhdeaths.cli.common import SpecRoot, out, spec_root
+from mhdeaths.cli.warehouse import WarehousePath
 from mhdeaths.errors import SpecCheckFailed
 
 if TYPE_CHECKING:
     from mhdeaths.spec import Spec
 
 app = typer.Typer(
-    help="Work with the versioned data specification: list, show, check, diff, publish, release.",
+    help=(
+        "Work with the versioned data specification: list, show, check, diff, publish, release, "
+        "and assess a version's impact on a warehouse."
+    ),
     no_args_is_help=True,
 )
 
@@ -245,3 +251,66 @@ def spec_release(
         raise SpecCheckFailed([str(p) for p in problems], f"Spec {version} fails its check.")
     path = record_release(spec, root)
     out.print(f"Recorded the checksums of {version} in {path}.")
+
+
+@app.command("impact")
+def spec_impact(
+    new: Annotated[str, typer.Argument(help="The version assessed (a draft or released).")],
+    against: Annotated[
+        str, typer.Option("--against", help="The earlier version it is assessed against.")
+    ],
+    warehouse: WarehousePath = None,
+    as_at: Annotated[
+        dt.datetime | None,
+        typer.Option(
+            "--as-at",
+            help="Assess the warehouse as it stood at this time [default: its latest submission].",
+            formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"],
+            show_default=False,
+        ),
+    ] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Folder to write into [default: impact-NEW-vs-OLD beside the warehouse].",
+            show_default=False,
+        ),
+    ] = None,
+    spec_dir: SpecRoot = None,
+) -> None:
+    """Assess what a new version's definitions would do to the national figures, before release.
+
+    Derives every death record in the warehouse (read-only) under both versions' definitions and
+    attribution rules, and writes moved_deaths.csv (each death that moves and the definition
+    that moved it; record level, restricted), summary.json and impact.html (counts under the
+    disclosure rule).
+    """
+    from mhdeaths.benchmark.impact import assess_impact, write_impact
+    from mhdeaths.spec import load_spec
+    from mhdeaths.warehouse.store import default_path
+
+    root = spec_root(spec_dir)
+    if not _not_later(against, new) or against == new:
+        raise errors.UserError(
+            f"The version assessed ({new}) must be later than the version it is assessed against "
+            f"({against})."
+        )
+    path = warehouse or default_path()
+    impact = assess_impact(path, load_spec(new, root), load_spec(against, root), as_at=as_at)
+    folder = out_dir or path.parent / f"impact-{new}-vs-{against}"
+    written = write_impact(impact, folder)
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    counted = summary["counted"]
+    out.print(
+        f"Spec {new} against {against}, on {path} as at {impact.as_at:%Y-%m-%d %H:%M}: "
+        f"{summary['deaths_moved']} deaths moved."
+    )
+    moved_by = ", ".join(f"{name} {n}" for name, n in summary["moved_by"].items()) or "none"
+    out.print(f"  Moved by: {moved_by}.")
+    out.print(
+        f"  Deaths counted: {counted['old'].get('all', '0')} under {against}, "
+        f"{counted['new'].get('all', '0')} under {new} (counts under the disclosure rule)."
+    )
+    out.print(f"Written to {folder}: {', '.join(p.name for p in written)}.")
