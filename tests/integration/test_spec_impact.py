@@ -163,7 +163,8 @@ def test_the_command_writes_restricted_records_and_released_counts(
     out = tmp_path / "impact"
     run = mhdeaths("spec", "impact", "2.0.0", "--against", "1.1.0", "-w", warehouse, "-o", out)
     assert run.code == 0, run.output
-    assert "deaths moved" in run.stdout
+    assert "deaths moved" in run.stdout and "would reject" in run.stdout
+    assert (out / "rejections.csv").exists()
     csv = (out / "moved_deaths.csv").read_text(encoding="utf-8")
     assert csv.splitlines()[0] == RESTRICTED
     assert all(record in csv for record in planted.values())
@@ -178,6 +179,33 @@ def test_the_command_writes_restricted_records_and_released_counts(
         assert not HEX64.search(text), f"a pseudonym in {path.name}"
     html = (out / "impact.html").read_text(encoding="utf-8")
     assert "moved_deaths.csv" in html and "<script" not in html
+
+
+def test_the_new_rules_find_nothing_in_what_they_accepted_and_report_the_rest(
+    tmp_path: Path,
+) -> None:
+    # 1.1.0 deaths with PSIRF reviews that judged avoidability (which 2.0.0 rejects), and 2.0.0
+    # submissions the validator accepted under the same rules.
+    files = tmp_path / "files"
+    generate(OLD, SynthOptions(provider_list=("RX1",), months=2, start="2028-01", seed=3), files)
+    path, row = find(files, lambda r: r["review_method"] not in (None, "10"))
+    edit(path, row, review_method="04", problems_in_care_judgement="Y")
+    generate(NEW, SynthOptions(provider_list=("RX2",), months=2, start="2028-04", seed=4), files)
+    warehouse = tmp_path / "w.duckdb"
+    assert all(o.status == "loaded" for o in load(warehouse, [files], key=KEY))
+    impact = assess_impact(warehouse, NEW, OLD, recent_months=12)
+    found = impact.rejected
+    assert found is not None and impact.rejected_submissions == 4
+    assessed = found.filter(pl.col("assessable") == "yes")
+    # What the validator accepted under 2.0.0, the same rules on the stored records accept.
+    assert assessed.filter(pl.col("spec_version") == "2.0.0").height == 0
+    psirf = assessed.filter(pl.col("rule_id") == "review.psirf.no_avoidability")
+    assert psirf["records"].sum() >= 1 and set(psirf["spec_version"]) == {"1.1.0"}
+    needs = set(found.filter(pl.col("assessable") == "needs field")["rule_id"])
+    assert "death.code_list.nhs_number_status" in needs  # 1.1.0 had no NHS number status
+    unassessable = set(found.filter(pl.col("assessable") == "not assessable")["rule_id"])
+    checksum = [r.id for r in NEW.rules if "nhs_number" in r.fields and r.table == "death"]
+    assert checksum and set(checksum) <= unassessable  # the number itself is not kept
 
 
 @pytest.mark.parametrize(

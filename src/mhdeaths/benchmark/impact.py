@@ -63,6 +63,10 @@ class Impact:
     """One row per moved death (``moved_deaths.csv``'s columns)."""
     counted: dict[str, dict[str, int]] = field(default_factory=dict)
     """Per version ("old", "new"): counted deaths per death category, and ``all``."""
+    rejected: pl.DataFrame | None = None
+    """What the new version's rules say of recent submissions (``rejections``)."""
+    rejected_submissions: int = 0
+    """How many recent submissions the rules were run on."""
 
     @property
     def moved_by(self) -> dict[str, int]:
@@ -76,9 +80,11 @@ def assess_impact(
     *,
     as_at: dt.datetime | None = None,
     model: CanonicalModel | None = None,
+    recent_months: int | None = None,
 ) -> Impact:
     """Derive and attribute the warehouse's death records as at ``as_at`` (default: the latest
-    submission's receipt) under ``old`` and ``new``, and list the deaths that move."""
+    submission's receipt) under ``old`` and ``new``, and list the deaths that move; with
+    ``recent_months``, also run the new version's rules on that many months' submissions."""
     model = model or load_canonical()
     with reading(warehouse) as con:
         latest = con.execute("SELECT max(received_at) FROM submission").fetchone()
@@ -107,7 +113,14 @@ def assess_impact(
     )
     moved = _moves(both, old, new)
     counted = {side: _counted(frame) for side, frame in frames.items()}
-    return Impact(new.version, old.version, when, frames["new"].height, moved, counted)
+    rejected, assessed = (
+        (None, 0)
+        if recent_months is None
+        else rejections(warehouse, new, as_at=when, recent_months=recent_months, model=model)
+    )
+    return Impact(
+        new.version, old.version, when, frames["new"].height, moved, counted, rejected, assessed
+    )
 
 
 def _suffixed(frame: pl.DataFrame, suffix: str) -> pl.DataFrame:
@@ -265,11 +278,35 @@ def write_impact(impact: Impact, out: Path, rule: str = "nhs_england") -> list[P
             for side, counts in impact.counted.items()
         },
     }
+    written = [moved]
+    if impact.rejected is not None:
+        rejected = out / "rejections.csv"
+        impact.rejected.write_csv(rejected)
+        written.append(rejected)
+        found = impact.rejected.filter(pl.col("assessable") == ASSESSED)
+        rejects = found.filter(pl.col("severity").is_in(["record_reject", "file_reject"]))
+        summary["rejections"] = {
+            "submissions_assessed": _released(impact.rejected_submissions, rule),
+            "submissions_with_a_reject": _released(rejects["submission_id"].n_unique(), rule),
+            "by_rule": {
+                str(rule_id): {"severity": str(severity), "records": _released(int(n), rule)}
+                for rule_id, severity, n in found.group_by("rule_id", "severity")
+                .agg(pl.col("records").sum())
+                .sort("rule_id")
+                .iter_rows()
+            },
+            "needs_field": sorted(
+                impact.rejected.filter(pl.col("assessable") == NEEDS_FIELD)["rule_id"].to_list()
+            ),
+            "not_assessable": sorted(
+                impact.rejected.filter(pl.col("assessable") == NOT_ASSESSABLE)["rule_id"].to_list()
+            ),
+        }
     summary_path = out / "summary.json"
     summary_path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     html = out / "impact.html"
     html.write_text(_html(impact, summary, disclose([0], rule).rule.title), encoding="utf-8")
-    return [moved, summary_path, html]
+    return [*written, summary_path, html]
 
 
 def _released(count: int, rule: str) -> str:
@@ -287,3 +324,232 @@ def _html(impact: Impact, summary: dict[str, Any], rule_title: str) -> str:
     return template.render(
         impact=impact, summary=summary, categories=categories, rule_title=rule_title
     )
+
+
+# --- Rejections: what the new version's rules would say of recent submissions ----------------
+
+ASSESSED = "yes"
+NEEDS_FIELD = "needs field"
+NOT_ASSESSABLE = "not assessable"
+REJECTION_COLUMNS = {
+    "submission_id": pl.Int64,
+    "provider": pl.String,
+    "reporting_period": pl.String,
+    "spec_version": pl.String,
+    "rule_id": pl.String,
+    "severity": pl.String,
+    "records": pl.Int64,
+    "assessable": pl.String,
+}
+
+
+def rejections(
+    warehouse: Path,
+    new: Spec,
+    *,
+    as_at: dt.datetime,
+    recent_months: int = 12,
+    model: CanonicalModel | None = None,
+) -> tuple[pl.DataFrame, int]:
+    """The new version's record, table and cross-table rules run on the stored records of the
+    submissions received in the ``recent_months`` before ``as_at`` (and how many there were):
+    per submission and rule, the
+    records (or groups, or tables) that would fail. A rule that reads a field the submission's
+    version did not collect is listed once per rule as ``needs field`` with the records it would
+    have to see; a rule on the text as written, on a file's structure, or on an identifier the
+    warehouse does not keep as written cannot be run here and is listed once as ``not
+    assessable``."""
+    from mhdeaths.engines.polars_engine import bound_expression
+    from mhdeaths.engines.sql_engine import record_failures_sql, scope_sql
+    from mhdeaths.periods import period_start
+    from mhdeaths.spec import Scope, Stage
+
+    model = model or load_canonical()
+    hidden = {f for table in model.identifiers.values() for f in table}
+    since = _months_before(as_at, recent_months)
+    rows: list[dict[str, Any]] = []
+    with reading(warehouse) as con:
+        present = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        recent = con.execute(
+            "SELECT submission_id, provider, reporting_period, spec_version FROM submission "
+            "WHERE received_at > ? AND received_at <= ? ORDER BY submission_id",
+            [since, as_at],
+        ).fetchall()
+        about = {r[0]: r for r in recent}
+        files = dict(
+            con.execute(
+                "SELECT submission_id, list_distinct(flatten(list(tables))) FROM submission_file "
+                "GROUP BY submission_id"
+            ).fetchall()
+        )
+        tables = [t.name for t in new.tables if f"{t.name}_record" in present]
+        for table in tables:
+            _stage_records(con, new, model, table, list(about))
+        for rule in new.rules:
+            parsed = bound_expression(new, rule, None)
+            reads = parsed.columns | set(rule.fields)
+            if (
+                rule.stage is Stage.TEXT
+                or rule.scope not in (Scope.RECORD, Scope.TABLE, Scope.CROSS_TABLE)
+                or reads & hidden
+                or rule.table not in tables
+            ):
+                rows.append(_listed(rule, NOT_ASSESSABLE, 0))
+                continue
+            read = _tables_of(rule.table, parsed)
+            if not set(read) <= set(tables):
+                rows.append(_listed(rule, NOT_ASSESSABLE, 0))
+                continue
+            able = [i for i, *_, v in recent if not _uncollected(model, v, read, reads)]
+            needs = _count_rows(
+                con,
+                f"SELECT 1 FROM {_STAGED}{rule.table} WHERE submission_id IN "
+                f"(SELECT unnest(?::INTEGER[]))",
+                [[i for i, *_ in recent if i not in able]],
+            )
+            if needs:
+                rows.append(_listed(rule, NEEDS_FIELD, needs))
+            failed: Counter[int] = Counter()
+            windowed = any(
+                isinstance(n, ex.Call) and n.over is not None for n in parsed.tree.walk()
+            )
+            if rule.scope is Scope.RECORD and not windowed:
+                # One query per reporting period (codes are valid by the period); a rule over a
+                # window (duplicates) runs per submission, as the window is the submission.
+                for period in sorted({about[i][2] for i in able}):
+                    ids = [i for i in able if about[i][2] == period]
+                    source = (
+                        f"(SELECT * FROM {_STAGED}{rule.table} WHERE submission_id IN "
+                        f"({', '.join(map(str, ids))}))"
+                    )
+                    sql = record_failures_sql(
+                        new, rule, source, "submission_id", period_start(period)
+                    )
+                    found = con.execute(f"SELECT submission_id, count(*) FROM ({sql}) GROUP BY 1")
+                    failed.update(dict(found.fetchall()))
+            else:
+                for i in able:
+                    if rule.scope is Scope.TABLE and rule.table not in files.get(i, ()):
+                        continue  # no file of the table: its table rules never ran
+                    one = {
+                        t: f"(SELECT * FROM {_STAGED}{t} WHERE submission_id = {i})" for t in read
+                    }
+                    sql = scope_sql(new, rule, one, "source_row", period_start(about[i][2]))
+                    if rule.scope is Scope.TABLE:
+                        verdict = con.execute(sql).fetchone()
+                        failed[i] = int(verdict is not None and verdict[0] is False)
+                    else:
+                        failed[i] = _count_rows(con, sql)
+            for i, n in sorted(failed.items()):
+                if n:
+                    _, provider, period, version = about[i]
+                    rows.append(
+                        {
+                            "submission_id": i,
+                            "provider": provider,
+                            "reporting_period": period,
+                            "spec_version": version,
+                            "rule_id": rule.id,
+                            "severity": rule.severity.value,
+                            "records": n,
+                            "assessable": ASSESSED,
+                        }
+                    )
+    return pl.DataFrame(rows, schema=REJECTION_COLUMNS), len(recent)
+
+
+_STAGED = "impact_"
+"""Prefix of the temporary tables holding the recent submissions' records, derived again."""
+
+
+def _stage_records(
+    con: Any, spec: Spec, model: CanonicalModel, table: str, submissions: list[int]
+) -> None:
+    """The recent submissions' records of ``table``, with ``spec``'s definitions derived again,
+    in a temporary table (the read-only warehouse is not written). Rows the canonical mapping
+    made from another table of a submission without this table's file (a 1.x death's review)
+    are kept only where they say something: a withdrawal made for a record with no review is the
+    mapping's, not the provider's."""
+    actions = any(f.name == "record_action" for f in spec.table(table).fields)
+    made = (
+        f" AND (list_contains(f.sent, '{table}') OR r.record_action IS DISTINCT FROM 'D')"
+        if actions
+        else ""
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {_STAGED}{table} AS "
+        f"SELECT r.* FROM {_rederived(spec, model, table)} AS r "
+        "LEFT JOIN (SELECT submission_id, list_distinct(flatten(list(tables))) AS sent "
+        "FROM submission_file GROUP BY ALL) AS f USING (submission_id) "
+        f"WHERE r.submission_id IN (SELECT unnest(?::INTEGER[])){made}",
+        [submissions],
+    )
+
+
+def _months_before(when: dt.datetime, months: int) -> dt.datetime:
+    total = when.year * 12 + when.month - 1 - months
+    day = min(when.day, 28)
+    return when.replace(year=total // 12, month=total % 12 + 1, day=day)
+
+
+def _tables_of(table: str, parsed: ex.Expression) -> list[str]:
+    """The tables a rule reads: its own, and for a cross-table rule those its columns name."""
+    tables = {table}
+    for node in parsed.tree.walk():
+        if isinstance(node, ex.Col) and node.table:
+            tables.add(str(node.table))
+    return sorted(tables)
+
+
+def _uncollected(
+    model: CanonicalModel, version: str, tables: list[str], reads: frozenset[str] | set[str]
+) -> bool:
+    """True when the submission's version did not collect a field (or a table) the rule reads."""
+    if version not in model.versions:
+        return False
+    mapping = model.versions[version]
+    from mhdeaths.spec import load_spec
+
+    spec_tables = {t.name for t in load_spec(version).tables}
+    for table in tables:
+        if table not in spec_tables:
+            split = mapping.split.get(table)
+            if split is None:
+                return True  # a table the version had no rows of
+            if reads - set(split.columns) - {"source_row"}:
+                return True  # a field its rows, made from another table's, do not carry
+        if reads & set(mapping.not_collected.get(table, ())):
+            return True
+    return False
+
+
+def _rederived(spec: Spec, model: CanonicalModel, table: str) -> str:
+    """The stored records of ``table`` with ``spec``'s definitions derived again (those reading
+    an identifier not kept as written taken as stored)."""
+    frozen = frozen_definitions(model, spec, table)
+    again = [d.name for d in spec.definitions_for(table) if d.name not in frozen]
+    target = ident(f"{table}_record")
+    source = (
+        f"(SELECT * EXCLUDE ({', '.join(ident(n) for n in again)}) FROM {target})"
+        if again
+        else target
+    )
+    return f"({derive_sql(spec, table, source, keep=frozen)})"
+
+
+def _count_rows(con: Any, sql: str, params: list[Any] | None = None) -> int:
+    row = con.execute(f"SELECT count(*) FROM ({sql}) AS f", params).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _listed(rule: Any, assessable: str, records: int) -> dict[str, Any]:
+    return {
+        "submission_id": None,
+        "provider": None,
+        "reporting_period": None,
+        "spec_version": None,
+        "rule_id": rule.id,
+        "severity": rule.severity.value,
+        "records": records,
+        "assessable": assessable,
+    }

@@ -269,6 +269,14 @@ def spec_impact(
             show_default=False,
         ),
     ] = None,
+    recent_months: Annotated[
+        int,
+        typer.Option(
+            "--recent-months",
+            min=0,
+            help="Run the new version's rules on the submissions received in this many months.",
+        ),
+    ] = 12,
     out_dir: Annotated[
         Path | None,
         typer.Option(
@@ -284,8 +292,8 @@ def spec_impact(
 
     Derives every death record in the warehouse (read-only) under both versions' definitions and
     attribution rules, and writes moved_deaths.csv (each death that moves and the definition
-    that moved it; record level, restricted), summary.json and impact.html (counts under the
-    disclosure rule).
+    that moved it; record level, restricted), rejections.csv (what the new version's rules would
+    say of recent submissions), summary.json and impact.html (counts under the disclosure rule).
     """
     from mhdeaths.benchmark.impact import assess_impact, write_impact
     from mhdeaths.spec import load_spec
@@ -298,7 +306,13 @@ def spec_impact(
             f"({against})."
         )
     path = warehouse or default_path()
-    impact = assess_impact(path, load_spec(new, root), load_spec(against, root), as_at=as_at)
+    impact = assess_impact(
+        path,
+        load_spec(new, root),
+        load_spec(against, root),
+        as_at=as_at,
+        recent_months=recent_months,
+    )
     folder = out_dir or path.parent / f"impact-{new}-vs-{against}"
     written = write_impact(impact, folder)
     summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
@@ -312,5 +326,10 @@ def spec_impact(
     out.print(
         f"  Deaths counted: {counted['old'].get('all', '0')} under {against}, "
         f"{counted['new'].get('all', '0')} under {new} (counts under the disclosure rule)."
+    )
+    rejected = summary["rejections"]
+    out.print(
+        f"  Submissions of the last {recent_months} months with a record the new rules would "
+        f"reject: {rejected['submissions_with_a_reject']} of {rejected['submissions_assessed']}."
     )
     out.print(f"Written to {folder}: {', '.join(p.name for p in written)}.")
