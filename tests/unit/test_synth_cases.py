@@ -21,21 +21,21 @@ from mhdeaths.validate.validator import validate
 from .test_synth_lifecycle import originals, resubmission_pairs, sent_together, typed
 
 SPEC = load_spec("2.0.0")
-# The other options on, so that the cases are shown to survive transfers and resubmissions.
-OPTIONS = SynthOptions(
-    providers=3,
-    months=3,
-    start="2028-04",
-    seed=21,
-    resubmissions=0.4,
-    transfers=0.25,
-    planted_cases=True,
-)
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> SynthResult:
-    return generate(SPEC, OPTIONS, tmp_path_factory.mktemp("cases"))
+@pytest.fixture(scope="module", params=[21, 31])
+def run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> SynthResult:
+    # The other options on, so that the cases are shown to survive transfers and resubmissions.
+    options = SynthOptions(
+        providers=3,
+        months=3,
+        start="2028-04",
+        seed=request.param,
+        resubmissions=0.4,
+        transfers=0.25,
+        planted_cases=True,
+    )
+    return generate(SPEC, options, tmp_path_factory.mktemp("cases"))
 
 
 def case(result: SynthResult, name: str) -> PlantedCase:
@@ -122,6 +122,40 @@ def test_1x_specs_and_one_provider_cannot_carry_the_cases(tmp_path: Path) -> Non
         generate(SPEC, SynthOptions(providers=1, planted_cases=True), tmp_path)
 
 
+def test_planted_errors_never_land_on_a_planted_case(tmp_path: Path) -> None:
+    options = SynthOptions(
+        providers=2, months=2, start="2028-04", seed=6, error_rate=1.0, planted_cases=True
+    )
+    result = generate(SPEC, options, tmp_path)
+    cases = {(c.provider, c.death_record_id) for c in result.planted_cases}
+    cases |= {
+        (c.other_provider, c.other_record_id) for c in result.planted_cases if c.other_record_id
+    }
+    hit = set()
+    for error in result.planted_errors:
+        row = pl.read_csv(error.file, infer_schema=False).row(error.row_number - 1, named=True)
+        hit.add((row["org_id_provider"], row["death_record_id"]))
+    assert not hit & cases
+    # Every other death carries one error: the cases were passed over, nothing else was.
+    deaths = sum(pl.read_csv(f, infer_schema=False).height for f in originals(result, "death"))
+    assert len(result.planted_errors) == deaths - len(cases)
+    # Every other death carries its error, so the cases are still there, clean.
+    assert validate_cases(result) == []
+
+
+def validate_cases(result: SynthResult) -> list[str]:
+    """The rules that fire on the planted cases' records in their original submissions."""
+    cases = {(c.provider, c.death_record_id) for c in result.planted_cases}
+    fired = []
+    for path in originals(result, "death"):
+        report = validate([path]).report
+        rows = pl.read_csv(path, infer_schema=False)["death_record_id"].to_list()
+        for f in report.findings:
+            if f.row is not None and (path.parent.name, rows[f.row - 2]) in cases:
+                fired.append(f.rule_id)
+    return fired
+
+
 def test_without_the_option_nothing_is_planted(tmp_path: Path) -> None:
     result = generate(SPEC, SynthOptions(providers=2, months=1, start="2028-04"), tmp_path)
     assert result.planted_cases == []
@@ -174,15 +208,16 @@ def test_a_holding_code_is_replaced_by_the_real_code_in_the_resubmission(run: Sy
     first = record(original_deaths(run), c.provider, c.death_record_id)
     assert first["underlying_cause_icd10"] == "Y33.9"
     assert first["inquest_status"] == "O"
-    # A holding code is no cause: 2.0.0 falls back to the provisional manner (1.x called it SUI).
+    # A holding code is no cause (1.x called it a suicide): nothing gives a class yet.
+    assert first["manner_of_death"] == "09"
     assert first["icd_cause_class"] is None
-    assert first["cause_basis"] != "ICD"
+    assert (first["cause_basis"], first["cause_group"]) == ("NONE", "UNK")
     later = resubmitted(run, c)
     assert later["record_action"] == "U"
     assert later["underlying_cause_icd10"] not in (None, "Y33.9")
     assert later["icd_cause_class"] is not None
     assert later["inquest_status"] == "C"
-    assert later["cause_group"] == "SUI"
+    assert (later["cause_basis"], later["cause_group"]) == ("REG", "SUI")
 
 
 def test_an_undetermined_intent_death_at_12_is_not_a_suicide(run: SynthResult) -> None:
@@ -205,10 +240,11 @@ def test_an_inquest_conclusion_arrives_months_later_in_the_resubmission(run: Syn
     later = resubmitted(run, c)
     assert later["record_action"] == "U"
     assert later["inquest_status"] == "C"
-    assert later["inquest_conclusion"] is not None
+    assert later["inquest_conclusion"] == "10"
     concluded, died = later["inquest_concluded_date"], later["death_date"]
     assert isinstance(concluded, dt.date) and isinstance(died, dt.date)
     assert (concluded - died).days >= 90
     # No registered cause: the conclusion is the source of the cause.
     assert later["underlying_cause_icd10"] is None
-    assert later["cause_basis"] == "INQ"
+    assert (first["cause_basis"], later["cause_basis"]) == ("PRV", "INQ")
+    assert later["cause_group"] == "SUI"

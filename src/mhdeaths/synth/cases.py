@@ -137,12 +137,14 @@ def _transfer_unmatched(
 def _holding_code(
     run: Run, rng: random.Random, builder: DeathBuilder, case: str, month: Month, other: Month
 ) -> Planted:
-    """A suicide whose inquest concluded: first sent with Y33.9 while the inquest was open."""
+    """A suicide whose inquest concluded, its registered cause given: first sent while the
+    inquest was open, with the holding code Y33.9 and the manner still awaiting information."""
 
     def fits(row: Row) -> bool:
         return (
             row.get("manner_of_death") == "03"
             and row.get("underlying_cause_icd10") is not None
+            and row.get("underlying_cause_source") == "R"
             and row.get("inquest_status") == "C"
             and row.get("pfd_report_issued") != "Y"
         )
@@ -166,11 +168,13 @@ def _undetermined_at_12(
 def _inquest_later(
     run: Run, rng: random.Random, builder: DeathBuilder, case: str, month: Month, other: Month
 ) -> Planted:
-    """A death with no registered cause whose inquest concluded at least three months after it."""
+    """A suicide with no registered cause whose inquest concluded it at least three months after
+    the death: the conclusion is what classifies it (cause basis INQ) once it arrives."""
 
     def fits(row: Row) -> bool:
         return (
             row.get("inquest_status") == "C"
+            and row.get("inquest_conclusion") == "10"
             and row.get("underlying_cause_icd10") is None
             and row.get("pfd_report_issued") != "Y"
             and _days(row, "inquest_concluded_date", "death_date") >= 90
@@ -236,6 +240,8 @@ def resubmit_cases(run: Run, m: Month, planted: list[Planted]) -> None:
             # Registered while the inquest was adjourned: "event pending investigation".
             first["underlying_cause_icd10"] = "Y33.9"
             first["underlying_cause_source"] = codes.pick(rng, "underlying_cause_source", {"R": 1})
+            # As the review's probe has it: nothing else says what the death was yet.
+            first["manner_of_death"] = codes.pick(rng, "manner_of_death", {"09": 1})
         if m.resubmission is None:
             repeated = [{**d.row, "record_action": "U"} for d in m.deaths if d.category == "IPD"]
             m.resubmission = (repeated, [dict(row) for row in m.activity])
