@@ -15,9 +15,11 @@ uv run --frozen mhdeaths synth --spec 1.0.0 --providers 3 --start 2027-04 --mont
 uv run --frozen mhdeaths synth --spec 1.1.0 --providers 3 --start 2027-10 --months 6 --seed 12 \
     --resubmissions 0.4 --transfers 0.25 --out "$out"
 # April to June 2028 under spec 2.0.0 (a draft until it is released): deaths, their reviews as a
-# table of their own, and, in resubmissions, coroners' reports to prevent future deaths.
+# table of their own, and, in resubmissions, coroners' reports to prevent future deaths; with the
+# review's hard cases planted once each (two dates of death for one death, a transfer never
+# reported by its receiver, a holding code replaced, an undetermined death at 12, a late inquest).
 uv run --frozen mhdeaths synth --spec 2.0.0 --providers 3 --start 2028-04 --months 3 --seed 15 \
-    --resubmissions 0.4 --transfers 0.25 --out "$out"
+    --resubmissions 0.4 --transfers 0.25 --planted-cases --out "$out"
 # A provider whose export uses its own headers, local codes and day-first dates (validators/RZ9.yaml).
 uv run --frozen mhdeaths synth --spec 1.0.0 --profile validators/RZ9.yaml --start 2027-04 --months 12 --seed 13 --out "$out"
 # Known-bad: one provider-quarter in which some death records carry a known error.

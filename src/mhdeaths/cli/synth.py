@@ -41,6 +41,17 @@ def synth(
             "provider, which reports the same death as an inpatient death.",
         ),
     ] = 0.0,
+    planted_cases: Annotated[
+        bool,
+        typer.Option(
+            "--planted-cases",
+            help="Spec 2.0.0 and later, two or more providers: plant each hard case once, a death "
+            "of its own in a provider-month of its own: two providers giving dates of death 1 to 3 "
+            "days apart; a transfer the receiving provider never reports; a holding code (Y33.9) "
+            "replaced in the month's resubmission; an undetermined-intent death at 12; an inquest "
+            "conclusion arriving in the month's resubmission. Each passes every rule.",
+        ),
+    ] = False,
     outlier: Annotated[
         list[str] | None,
         typer.Option(help="ODS code of a provider to plant as an outlier (repeatable)."),
@@ -82,6 +93,7 @@ def synth(
         provider_list=names,
         resubmissions=resubmissions,
         transfers=transfers,
+        planted_cases=planted_cases,
     )
     result = generate(spec, options, out_dir)
     if profile is not None:
@@ -95,5 +107,16 @@ def synth(
             if result.transfers
             else ""
         )
+        + (f", {len(result.planted_cases)} planted cases" if result.planted_cases else "")
         + (f", with {len(result.planted_errors)} planted errors." if result.planted_errors else ".")
     )
+    # Where each case is, by record identifier (never a person's details), for the tester to find.
+    for case in result.planted_cases:
+        other = ""
+        if case.other_record_id:
+            other = (
+                f" and {case.other_provider} {case.other_record_id}, {case.days_apart} days apart"
+            )
+        elif case.other_provider:
+            other = f", transferred to {case.other_provider}, which has no record of it"
+        out.print(f"  {case.case}: {case.provider} {case.death_record_id}{other}")

@@ -30,17 +30,27 @@ Modules, one job each (imports point down the list): ``options`` (what to genera
 ``run`` (a run's shared state and records), ``children`` (a death's reviews and PFD report
 addressees, the optional child tables of spec 2.0.0), ``deaths`` (death records), ``activity``
 (activity tables), ``planted`` (planted errors), ``transfers`` (deaths two providers report),
-``resubmissions`` (updates, withdrawals, late deaths), ``files`` (CSV and profile formats),
+``cases`` (the planted hard cases of spec 2.0.0, each once), ``resubmissions`` (updates,
+withdrawals, late deaths), ``files`` (CSV and profile formats),
 ``generator`` (``generate``, which runs them in order).
 """
 
 from mhdeaths.synth.files import rewrite_for_profile
 from mhdeaths.synth.generator import generate
-from mhdeaths.synth.options import PlantedError, SynthOptions, SynthResult, Transfer
+from mhdeaths.synth.options import (
+    CASES,
+    PlantedCase,
+    PlantedError,
+    SynthOptions,
+    SynthResult,
+    Transfer,
+)
 from mhdeaths.synth.population import provider_codes
 from mhdeaths.synth.run import death_record_id
 
 __all__ = [
+    "CASES",
+    "PlantedCase",
     "PlantedError",
     "SynthOptions",
     "SynthResult",

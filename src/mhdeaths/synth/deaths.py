@@ -141,14 +141,18 @@ class DeathBuilder:
     def pick(self, name: str, weights: Weights) -> str:
         return self.codes.pick(self.rng, name, weights)
 
-    def build(self, category: str, person: Person | None = None) -> Death:
-        """A death of the category; of that person, on the ward, when another provider says so."""
+    def build(self, category: str, person: Person | None = None, age: int | None = None) -> Death:
+        """A death of the category; of that person, on the ward, when another provider says so;
+        at that age when given (a planted case), else at an age drawn for the category."""
         rng, pick = self.rng, self.pick
         spell: tuple[dt.date | None, dt.date | None, str | None]
         if person is None:
             death = self.month + n_days(rng.randrange(self.days))
             ages = _IPD_DEATH_AGE if category == "IPD" else _D30_DEATH_AGE
-            birth = self.birth_date(death, weighted(rng, ages))
+            if age is None:
+                birth = self.birth_date(death, weighted(rng, ages))
+            else:
+                birth = self.born(death, age)
             sex = "1" if rng.random() < 0.58 else "2"
             ld = pick("ld_autism_status", {"N": 84, "A": 5, "L": 3, "B": 2, "U": 6})
             status = self.status(category)
@@ -357,7 +361,10 @@ class DeathBuilder:
 
     def birth_date(self, death: dt.date, band: str) -> dt.date:
         low, high = BAND_AGES[band]
-        age = self.rng.randint(low, high)
+        return self.born(death, self.rng.randint(low, high))
+
+    def born(self, death: dt.date, age: int) -> dt.date:
+        """A date of birth that makes the person the age on the day of death."""
         # Any day in the year before the (age)th birthday back from the death gives that age.
         latest = years_back(death, age)
         earliest = years_back(death, age + 1) + n_days(1)

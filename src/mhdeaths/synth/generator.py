@@ -16,6 +16,7 @@ from mhdeaths.errors import UserError
 from mhdeaths.periods import add_months, period_start
 from mhdeaths.spec import Spec
 from mhdeaths.synth.activity import activity_rows
+from mhdeaths.synth.cases import check_cases, link_cases, plant_cases, resubmit_cases
 from mhdeaths.synth.deaths import DeathBuilder
 from mhdeaths.synth.draws import poisson
 from mhdeaths.synth.files import write_month, write_resubmission
@@ -59,12 +60,17 @@ def generate(spec: Spec, options: SynthOptions, out: Path) -> SynthResult:
     if options.transfers > 0 and len(codes) < 2:
         raise UserError("Transfers between providers need at least two providers.")
     run = Run(spec, options, out)
+    if options.planted_cases:
+        check_cases(run, codes)
     months = [
         draw_month(run, ods, add_months(first, n)) for ods in codes for n in range(options.months)
     ]
     pairs = transfer(run, months, codes) if options.transfers > 0 else []
+    # After the transfers, so that none of the planted deaths is made a transfer as well.
+    cases = plant_cases(run, months, codes) if options.planted_cases else []
     for m in months:
         settle(run, m)
+    planted_cases = link_cases(cases)
     for sending, receiving in pairs:
         # The same person: the receiving provider's record has the sending provider's number.
         receiving.row["nhs_number"] = sending.row["nhs_number"]
@@ -85,6 +91,7 @@ def generate(spec: Spec, options: SynthOptions, out: Path) -> SynthResult:
         own = [m for m in months if m.p.ods == ods]
         for m in own:
             plan_resubmission(run, m)
+            resubmit_cases(run, m, cases)
             files.extend(write_month(run, m))
         for m in own:
             written = write_resubmission(run, m)
@@ -96,6 +103,7 @@ def generate(spec: Spec, options: SynthOptions, out: Path) -> SynthResult:
         planted_errors=run.planted,
         resubmissions=resubmissions,
         transfers=transfers,
+        planted_cases=planted_cases,
     )
 
 

@@ -53,6 +53,46 @@ class SynthOptions:
     discharge (D30), the receiving one as an inpatient death (IPD), with the same NHS number and
     date of death. It needs at least two providers.
     """
+    planted_cases: bool = False
+    """Plant each of the hard cases of ``CASES`` once (spec 2.0.0 and later; two providers).
+
+    Each is a death added to a provider-month of its own (see synth/cases.py), recorded in
+    ``SynthResult.planted_cases`` with where it is, so a test of the warehouse knows what to look
+    for. Off by default, so the other options' files stay as they were.
+    """
+
+
+#: The planted cases, in the order planted: what each is, as the warehouse must see it.
+CASES: dict[str, str] = {
+    "date_conflict": "one death reported by two providers with dates of death 1 to 3 days apart "
+    "(after a transfer): counted once, listed in death_date_conflicts",
+    "transfer_unmatched": "a death within 30 days of a transfer discharge to another generated "
+    "provider, which has no record of it: listed in transfers_unmatched",
+    "holding_code": "a registered cause first sent as the holding code Y33.9 (cause not yet "
+    "known), replaced by the real code in the month's resubmission",
+    "undetermined_at_12": "an undetermined-intent death (ICD-10 Y10-Y34) at age 12: cause group "
+    "UNN, not suicide",
+    "inquest_later": "an inquest first sent as opened, its conclusion and conclusion date arriving "
+    "in the month's resubmission months after the death",
+}
+
+
+@dataclass(frozen=True)
+class PlantedCase:
+    """One planted case (a key of ``CASES``) and the records that carry it."""
+
+    case: str
+    provider: str
+    reporting_period: str
+    death_record_id: str
+    """The record that carries the case (for a date conflict, the sending provider's)."""
+    other_provider: str | None = None
+    """A date conflict: the provider whose record gives the other date; an unmatched transfer:
+    the receiving provider, which has no record of the death."""
+    other_record_id: str | None = None
+    """A date conflict: the other provider's record of the same death."""
+    days_apart: int | None = None
+    """A date conflict: how many days apart the two dates of death are."""
 
 
 @dataclass(frozen=True)
@@ -91,3 +131,5 @@ class SynthResult:
     resubmissions: list[Path] = field(default_factory=list)
     """The files of resubmissions (also in ``files``), in the order written."""
     transfers: list[Transfer] = field(default_factory=list)
+    planted_cases: list[PlantedCase] = field(default_factory=list)
+    """With ``SynthOptions.planted_cases``: each planted case and where it is, in ``CASES`` order."""

@@ -23,7 +23,7 @@ def plant_errors(
     """Give each death record, with the error rate's chance, one error a rule of the spec finds."""
     rows = [d.row for d in deaths]
     for i, death in enumerate(deaths):
-        if rng.random() >= run.options.error_rate:
+        if rng.random() >= run.options.error_rate or death.case is not None:
             continue
         candidates = [
             (name, rule_id, value)

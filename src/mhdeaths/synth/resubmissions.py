@@ -32,11 +32,14 @@ def plan_resubmission(run: Run, m: Month) -> None:
     if not m.deaths or rate <= 0 or rng.random() >= rate:
         return
     codes = run.codebook(run.death, m.month)
-    withdrawable = [d for d in m.deaths if d.category != "IPD" and not d.linked]
+    withdrawable = [d for d in m.deaths if d.category != "IPD" and not d.linked and d.case is None]
     withdrawn = rng.choice(withdrawable) if withdrawable and rng.random() < 0.2 else None
     rows: list[Row] = []
     children: dict[str, list[Row]] = {"review": [], "pfd_addressee": []}
     for d in m.deaths:
+        if d.case is not None and d.category != "IPD":
+            # A planted case plans its own update, if any (synth/cases.py).
+            continue
         if d is withdrawn:
             # Reported in error: the record is withdrawn as it was sent.
             rows.append({**d.row, "record_action": "D"})

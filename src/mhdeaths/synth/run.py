@@ -36,6 +36,9 @@ class Death:
     """For the receiving provider's record of a transfer: the sending provider's record."""
     reviews: list[Row] = field(default_factory=list)
     """Spec 2.0.0: the death's reviews, not yet keyed to it (see synth/children.py)."""
+    case: str | None = None
+    """The planted case (synth/cases.py) this record belongs to; errors and resubmissions leave
+    it as planted, so the case stays what it says."""
 
 
 @dataclass(frozen=True)

@@ -44,10 +44,15 @@ def transfer(run: Run, months: list[Month], codes: list[str]) -> list[tuple[Deat
     return pairs
 
 
-def transferred(run: Run, rng: random.Random, sending: Death, to: Month) -> Death:
-    """The receiving provider's inpatient death of the person the sending one discharged."""
+def transferred(run: Run, rng: random.Random, sending: Death, to: Month, earlier: int = 0) -> Death:
+    """The receiving provider's inpatient death of the person the sending one discharged.
+
+    With ``earlier`` days the receiving provider's record gives a date of death that many days
+    before the sending one's (a planted date conflict, synth/cases.py); the sending provider's
+    record must then leave room for it after the discharge.
+    """
     row = sending.row
-    death = dt.date.fromisoformat(text_of(row, "death_date"))
+    death = dt.date.fromisoformat(text_of(row, "death_date")) - n_days(earlier)
     discharge = dt.date.fromisoformat(text_of(row, "discharge_date"))
     gap = (death - discharge).days
     # Most transfers are admitted the day of the discharge, a few a day or two later.
@@ -101,7 +106,11 @@ def transferred(run: Run, rng: random.Random, sending: Death, to: Month) -> Deat
     if row.get("death_time") is not None:
         row["death_time"] = new["death_time"]
     row["notification_source"] = codes.pick(rng, "notification_source", {"07": 1})
-    told = dt.date.fromisoformat(text_of(new, "date_provider_notified"))
+    # Never before the sending record's own date of death (later than the receiver's in a conflict).
+    told = max(
+        dt.date.fromisoformat(text_of(new, "date_provider_notified")),
+        dt.date.fromisoformat(text_of(row, "death_date")),
+    )
     row["date_provider_notified"] = (told + n_days(rng.randint(0, 3))).isoformat()
     sending.linked = True
     received.linked = True
