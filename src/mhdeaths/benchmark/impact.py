@@ -12,7 +12,8 @@ Each moved death names the definition that moved it: of the definitions the chan
 reads (itself and everything it reads, from the parsed expressions), the first, in the new
 version's order, whose value for that record differs between the two derivations (a definition
 the old version lacks differs where its new value is not empty); or ``attribution`` when only the
-matching of records changed. Every such definition is listed beside it, in order, so that a
+matching of records changed (first, when it did: a death counted elsewhere or no longer
+counted is in no figure of its own provider). Every such definition is listed beside it, in order, so that a
 reader sees the whole chain (a holding code set aside by the ICD route shows as the provisional
 cause that now decides, then the cause basis, then the cause group).
 """
@@ -192,7 +193,8 @@ def _moves(both: pl.DataFrame, old: Spec, new: Spec) -> pl.DataFrame:
             continue
         changed = [c for c in COMPARED if value(c, "old") != value(c, "new")]
         left_d30 = (
-            bool(value(TRANSFER, "new"))
+            bool(value("counted", "new"))
+            and bool(value(TRANSFER, "new"))
             and not value(TRANSFER, "old")
             and value("death_category", "new") == "D30"
         )
@@ -224,7 +226,8 @@ def _moves(both: pl.DataFrame, old: Spec, new: Spec) -> pl.DataFrame:
                 },
                 "cause_basis_new": value("cause_basis", "new"),
                 "left_d30_rate": left_d30,
-                "moved_by": differing[0] if differing else ATTRIBUTION,
+                # A death no longer counted, or counted elsewhere, moved by the matching first.
+                "moved_by": ATTRIBUTION if reattributed or not differing else differing[0],
                 "definitions_differing": " ".join(differing),
             }
         )
