@@ -51,12 +51,12 @@ def test_run_validates_loads_and_benchmarks_an_inbox(
 ) -> None:
     _, run, before = first_run
     assert run.code == 1, run.output  # the known-bad submission is rejected
-    assert "75 loaded, 0 already loaded, 1 rejected, 0 unreadable" in run.stdout
+    assert "78 loaded, 0 already loaded, 1 rejected, 0 unreadable" in run.stdout
     assert "rejected RY1 2027-10: death.discharged.live_discharge (1 record)" in run.stdout
     # Every submission's report is beside its files; the submitted files are untouched.
     assert _digests(inbox) == before
     reports = sorted(inbox.rglob("*.report.json"))
-    assert len(reports) == 76
+    assert len(reports) == 79
     bad = inbox / "known-bad" / "RY1" / "RY1_2027-10.report.json"
     assert json.loads(bad.read_text())["verdict"] == "rejected"
     # Its line, as the run goes, points at that report, and the loader wrote no other copy.
@@ -74,7 +74,7 @@ def test_running_it_again_changes_nothing(
     first = _counts(warehouse)
     run = mhdeaths("run", inbox, "-w", warehouse, "--demo-key")
     assert run.code == 1, run.output
-    assert "0 loaded, 75 already loaded, 1 rejected, 0 unreadable" in run.stdout
+    assert "0 loaded, 78 already loaded, 1 rejected, 0 unreadable" in run.stdout
     assert _counts(warehouse) == first
 
 
