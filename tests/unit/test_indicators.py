@@ -8,7 +8,13 @@ import pytest
 import yaml
 
 from mhdeaths.benchmark.compute import Window, window_ending
-from mhdeaths.benchmark.indicators import indicators_root, load_indicators
+from mhdeaths.benchmark.indicators import (
+    UnknownIndicator,
+    indicators_root,
+    load_catalogue,
+    load_indicators,
+    select_indicators,
+)
 from mhdeaths.errors import UserError
 
 
@@ -87,3 +93,107 @@ def test_windows_are_whole_months_ending_at_the_period() -> None:
         "2028-01-01",
         12,
     )
+
+
+def _retire(data: dict[str, object], *instead: str) -> dict[str, object]:
+    return {**data, "status": "retired", "retired_in": "2.0.0", "superseded_by": list(instead)}
+
+
+def _catalogue(tmp_path: Path) -> Path:
+    """An indicators folder with one indicator in use and one retired in favour of it."""
+    current = {
+        **_valid(),
+        "id": "current",
+        "variants": [
+            {"id": "all", "title": "All", "where": "TRUE"},
+            {
+                "id": "old",
+                "title": "Old",
+                "where": "TRUE",
+                "status": "retired",
+                "retired_in": "2.0.0",
+                "superseded_by": ["current.new"],
+            },
+            {"id": "new", "title": "New", "where": "TRUE"},
+        ],
+    }
+    _write(tmp_path, "current", current)
+    _write(tmp_path / "retired", "former", _retire({**_valid(), "id": "former"}, "current"))
+    return tmp_path
+
+
+def test_a_retired_indicator_is_read_but_not_in_use(tmp_path: Path) -> None:
+    root = _catalogue(tmp_path)
+    assert [i.id for i in load_indicators(root)] == ["current"]
+    assert [(i.id, i.status) for i in load_catalogue(root)] == [
+        ("current", "active"),
+        ("former", "retired"),
+    ]
+    (current,) = load_indicators(root)
+    assert [v.id for v in current.live_variants] == ["all", "new"]
+
+
+def test_asking_for_a_retired_id_names_its_replacements(tmp_path: Path) -> None:
+    root = _catalogue(tmp_path)
+    with pytest.raises(UnknownIndicator) as raised:
+        select_indicators(["former"], root)
+    assert str(raised.value) == (
+        "Indicator former was retired with definitions 2.0.0; use current."
+    )
+    assert raised.value.exit_code == 2
+    with pytest.raises(
+        UnknownIndicator,
+        match=r"^Variant current.old was retired with "
+        r"definitions 2.0.0; use current.new.$",
+    ):
+        select_indicators(["current.old"], root)
+    assert [i.id for i in select_indicators(["current.new"], root)] == ["current"]
+
+
+def test_an_unknown_id_lists_the_ids_in_use_not_the_text_asked_for(tmp_path: Path) -> None:
+    root = _catalogue(tmp_path)
+    for asked in ("9434765919", "current.9434765919"):
+        with pytest.raises(UnknownIndicator) as raised:
+            select_indicators([asked], root)
+        assert "9434765919" not in str(raised.value)
+        assert str(raised.value).endswith("the indicators in use are current.")
+
+
+@pytest.mark.parametrize("instead", ["nowhere", "former", "current.old", "current.none"])
+def test_superseded_by_must_name_an_indicator_in_use(tmp_path: Path, instead: str) -> None:
+    root = _catalogue(tmp_path)
+    _write(tmp_path / "retired", "former", _retire({**_valid(), "id": "former"}, instead))
+    with pytest.raises(UserError, match=f"superseded by {instead}, which is not"):
+        load_catalogue(root)
+
+
+@pytest.mark.parametrize(
+    ("folder", "data", "message"),
+    [
+        ("retired", {"status": "active"}, "is in retired/ but says status: active"),
+        (
+            ".",
+            {"status": "retired", "retired_in": "2.0.0", "superseded_by": ["current"]},
+            "not retired/ but says status: retired",
+        ),
+        ("retired", {"status": "retired", "superseded_by": ["current"]}, "names retired_in"),
+        ("retired", {"status": "retired", "retired_in": "2.0.0"}, "names retired_in"),
+        (".", {"superseded_by": ["current"]}, "only a retired one"),
+        (".", {"mature_months": -1}, "at least 0"),
+    ],
+)
+def test_retirement_is_declared_consistently(
+    tmp_path: Path, folder: str, data: dict[str, object], message: str
+) -> None:
+    root = _catalogue(tmp_path)
+    _write(tmp_path / folder, "other", {**_valid(), "id": "other", **data})
+    with pytest.raises(UserError, match=message) as raised:
+        load_catalogue(root)
+    assert "\n" not in str(raised.value)
+
+
+def test_the_same_id_in_use_and_retired_is_refused(tmp_path: Path) -> None:
+    root = _catalogue(tmp_path)
+    _write(tmp_path / "retired", "current", _retire({**_valid(), "id": "current"}, "current"))
+    with pytest.raises(UserError, match="both in use and retired"):
+        load_catalogue(root)

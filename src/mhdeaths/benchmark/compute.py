@@ -95,13 +95,13 @@ class IndicatorResult:
 
     @property
     def key(self) -> str:
-        if len(self.indicator.variants) == 1:
+        if len(self.indicator.live_variants) == 1:
             return self.indicator.id
         return f"{self.indicator.id}.{self.variant.id}"
 
     @property
     def title(self) -> str:
-        if len(self.indicator.variants) == 1:
+        if len(self.indicator.live_variants) == 1:
             return self.indicator.title
         return f"{self.indicator.title}: {self.variant.title.lower()}"
 
@@ -147,7 +147,7 @@ def compute(
             period = str(row[0])
         for indicator in chosen:
             window = window_ending(period, indicator.pooling_months)
-            for variant in indicator.variants:
+            for variant in indicator.live_variants:
                 try:
                     results.append(_one(con, indicator, variant, window))
                 except (duckdb.Error, ValueError) as exc:
