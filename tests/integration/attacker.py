@@ -196,20 +196,29 @@ def build(
                         tuple((period, "trend", key, NATIONAL, y, column) for y in years),
                     )
                 )
-    # Cause groups nest: suicide within unnatural within all causes.
+    # Cause groups nest: ONS suicide within unnatural causes within all causes; NCISH suicide
+    # within all causes.
     for key in indicators:
         base, _, variant = key.partition(".")
-        if variant == "unnatural":
+        if variant == "unnatural_ons":
             for p in [*providers, NATIONAL]:
                 attack.within.append(
                     (
-                        ((period, "row", f"{base}.suicide", p, "observed"),),
-                        (period, "row", f"{base}.unnatural", p, "observed"),
+                        ((period, "row", f"{base}.suicide_ons", p, "observed"),),
+                        (period, "row", f"{base}.unnatural_ons", p, "observed"),
                     )
                 )
                 attack.within.append(
                     (
-                        ((period, "row", f"{base}.unnatural", p, "observed"),),
+                        ((period, "row", f"{base}.unnatural_ons", p, "observed"),),
+                        (period, "row", f"{base}.all", p, "observed"),
+                    )
+                )
+        if variant == "suicide_ncish":
+            for p in [*providers, NATIONAL]:
+                attack.within.append(
+                    (
+                        ((period, "row", f"{base}.suicide_ncish", p, "observed"),),
                         (period, "row", f"{base}.all", p, "observed"),
                     )
                 )

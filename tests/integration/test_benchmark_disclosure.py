@@ -217,7 +217,7 @@ def test_the_attacker_recovers_a_count_from_a_rate_computed_from_true_counts() -
     # beside its rounded denominator) give the count back.
     from mhdeaths.benchmark.indicators import load_indicators
 
-    indicator = next(i for i in load_indicators() if i.id == "deaths_after_discharge")
+    indicator = next(i for i in load_indicators() if i.id == "deaths_after_discharge_v2")
     rule = DISCLOSURE_RULES["nhs_england"]
     from mhdeaths.benchmark.compute import crude
 

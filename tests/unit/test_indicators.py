@@ -20,22 +20,48 @@ from mhdeaths.errors import UserError
 
 def test_the_bundled_indicators_cover_the_issue() -> None:
     ids = [i.id for i in load_indicators()]
-    assert ids[:2] == ["inpatient_deaths", "deaths_after_discharge"]
-    assert set(ids) == {
+    assert ids == [
         "inpatient_deaths",
-        "deaths_after_discharge",
-        "deaths_reviewed",
-        "days_to_review",
-        "problems_in_care",
+        "deaths_after_discharge_v2",
+        "deaths_case_record_reviewed",
+        "deaths_investigated",
+        "required_reviews_within_3_months",
+        "required_reviews_within_6_months",
+        "problems_in_care_crr",
         "family_involvement",
-    }
+    ]
     by_id = {i.id: i for i in load_indicators()}
-    for rate in ("inpatient_deaths", "deaths_after_discharge"):
-        assert [v.id for v in by_id[rate].variants] == ["all", "unnatural", "suicide"]
+    for rate in ("inpatient_deaths", "deaths_after_discharge_v2"):
+        live = [v.id for v in by_id[rate].live_variants]
+        assert live == ["all", "suicide_ons", "suicide_ncish", "unnatural_ons"]
         assert by_id[rate].standardise_by == ("age_band", "stated_gender")
         assert by_id[rate].pooling_months == 36
     assert by_id["inpatient_deaths"].multiplier == 100_000
-    assert by_id["deaths_after_discharge"].multiplier == 1_000
+    assert by_id["deaths_after_discharge_v2"].multiplier == 1_000
+    assert by_id["deaths_after_discharge_v2"].denominator.activity == "discharges_non_transfer"  # type: ignore[union-attr]
+
+
+def test_every_1_1_0_indicator_is_retired_or_kept_as_the_plan_says() -> None:
+    # Section 9.5: a changed meaning is a new id; the old id answers with its replacements.
+    retired = {i.id: i.superseded_by for i in load_catalogue() if i.status == "retired"}
+    assert retired == {
+        "deaths_after_discharge": ("deaths_after_discharge_v2",),
+        "deaths_reviewed": ("deaths_case_record_reviewed", "deaths_investigated"),
+        "days_to_review": ("required_reviews_within_3_months", "required_reviews_within_6_months"),
+        "problems_in_care": ("problems_in_care_crr",),
+    }
+    assert all(i.retired_in == "2.0.0" for i in load_catalogue() if i.status == "retired")
+    inpatient = next(i for i in load_indicators() if i.id == "inpatient_deaths")
+    assert {v.id: v.superseded_by for v in inpatient.variants if v.status == "retired"} == {
+        "unnatural": ("inpatient_deaths.unnatural_ons",),
+        "suicide": ("inpatient_deaths.suicide_ons", "inpatient_deaths.suicide_ncish"),
+    }
+    with pytest.raises(UnknownIndicator) as raised:
+        select_indicators(["deaths_reviewed"])
+    assert str(raised.value) == (
+        "Indicator deaths_reviewed was retired with definitions 2.0.0; use "
+        "deaths_case_record_reviewed or deaths_investigated."
+    )
 
 
 def _write(folder: Path, name: str, data: object) -> None:
@@ -44,7 +70,7 @@ def _write(folder: Path, name: str, data: object) -> None:
 
 
 def _valid() -> dict[str, object]:
-    source = indicators_root() / "deaths_reviewed.yaml"
+    source = indicators_root() / "deaths_case_record_reviewed.yaml"
     data: dict[str, object] = yaml.safe_load(source.read_text(encoding="utf-8"))
     return data
 
@@ -66,7 +92,7 @@ def _valid() -> dict[str, object]:
 def test_a_malformed_indicator_is_one_sentence(
     tmp_path: Path, change: dict[str, object], message: str
 ) -> None:
-    _write(tmp_path, "deaths_reviewed", {**_valid(), **change})
+    _write(tmp_path, "deaths_case_record_reviewed", {**_valid(), **change})
     with pytest.raises(UserError, match=message) as raised:
         load_indicators(tmp_path)
     assert "\n" not in str(raised.value)
@@ -74,7 +100,7 @@ def test_a_malformed_indicator_is_one_sentence(
 
 def test_the_file_name_is_the_id(tmp_path: Path) -> None:
     _write(tmp_path, "other", _valid())
-    with pytest.raises(UserError, match="declares the id 'deaths_reviewed'"):
+    with pytest.raises(UserError, match="declares the id 'deaths_case_record_reviewed'"):
         load_indicators(tmp_path)
 
 
