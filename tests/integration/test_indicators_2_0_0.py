@@ -13,8 +13,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from mhdeaths.benchmark.compute import Benchmarks, compute, window_ending
+from mhdeaths.benchmark.compute import Benchmarks, compute, maturity_day, window_ending
+from mhdeaths.benchmark.indicators import load_indicators
 from mhdeaths.spec import load_spec
 from mhdeaths.synth import SynthOptions, generate
 from mhdeaths.warehouse.loading import load
@@ -207,7 +210,15 @@ def test_a_share_of_deaths_counts_what_the_plan_defines(
     numerator, denominator = SHARES[key]
     result = _result(benchmarks, key)
     window = window_ending(PERIOD, result.indicator.pooling_months)
-    placed = [d for d in _placed(deaths, "death_date", window.start, window.end) if denominator(d)]
+    # With no as-at, maturity counts back from the day after the period (the synthetic history
+    # is dated ahead of the clock).
+    assert benchmarks.mature_at == dt.date(2029, 1, 1)
+    months = result.indicator.mature_months
+    placed = [
+        d
+        for d in _placed(deaths, "death_date", window.start, window.end)
+        if denominator(d) and _months_after(d["death_date"], months) <= benchmarks.mature_at  # type: ignore[arg-type]
+    ]
     assert result.national["denominator"] == len(placed)
     assert result.national["observed"] == sum(1 for d in placed if numerator(d))
     assert len(placed) > 0
@@ -281,3 +292,38 @@ def test_the_indicator_option_computes_only_those_named(warehouse: Path, tmp_pat
         "deaths_after_discharge_v2.unnatural_ons",
         "deaths_investigated",
     ]
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    day=st.dates(dt.date(2028, 1, 1), dt.date(2029, 3, 31)),
+    months=st.integers(1, 7),
+)
+def test_mature_months_leave_out_recent_deaths_from_both_counts(
+    warehouse: Path, deaths: list[Death], day: dt.date, months: int
+) -> None:
+    # A death less than N calendar months before the as-at is in neither count; one N months
+    # before or earlier is in both. The submissions were all received before any such as-at,
+    # so only maturity moves the counts.
+    base = next(i for i in load_indicators() if i.id == "deaths_case_record_reviewed")
+    indicator = base.model_copy(update={"mature_months": months})
+    as_at = dt.datetime.combine(day, dt.time(12))
+    result = compute(warehouse, PERIOD, as_at=as_at, indicators=(indicator,)).results[0]
+    window = window_ending(PERIOD, indicator.pooling_months)
+    placed = [
+        d for d in _placed(deaths, "death_date", window.start, window.end) if _needs_review(d)
+    ]
+    mature = [d for d in placed if _months_after(d["death_date"], months) <= day]  # type: ignore[arg-type]
+    assert result.national["denominator"] == len(mature)
+    reviewed = sum(1 for d in mature if d["crr_completed_date"] is not None)
+    assert result.national["observed"] == reviewed
+
+
+def test_maturity_counts_back_from_the_as_at_and_never_from_before_the_period() -> None:
+    at = dt.datetime(2029, 2, 3, 10)
+    assert maturity_day(at, "2028-12") == dt.date(2029, 2, 3)
+    # No as-at: now, or the day after the period when the period is ahead of the clock.
+    assert maturity_day(None, "2999-12") == dt.date(3000, 1, 1)
+    assert maturity_day(None, "2020-01") == dt.date.today()

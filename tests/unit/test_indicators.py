@@ -87,6 +87,10 @@ def _valid() -> dict[str, object]:
         ({"method": {"compare": "none"}}, "a median is compared by 'none'"),
         ({"method": {"compare": "crude", "trim": 0.5}}, "below 0.5"),
         ({"colour": "red"}, "not valid"),
+        (
+            {"denominator": {"label": "x", "activity": "a"}, "mature_months": 3},
+            "a share of deaths or a median only",
+        ),
     ],
 )
 def test_a_malformed_indicator_is_one_sentence(
@@ -223,3 +227,4 @@ def test_the_same_id_in_use_and_retired_is_refused(tmp_path: Path) -> None:
     _write(tmp_path / "retired", "current", _retire({**_valid(), "id": "current"}, "current"))
     with pytest.raises(UserError, match="both in use and retired"):
         load_catalogue(root)
+

@@ -143,6 +143,9 @@ class Indicator(_Model):
             raise ValueError("pooling_months must be at least 1")
         if self.mature_months < 0:
             raise ValueError("mature_months must be at least 0")
+        if self.mature_months and self.denominator is not None and self.denominator.deaths is None:
+            # Activity cannot be left out by the age of a death: the rate would lose deaths only.
+            raise ValueError("mature_months applies to a share of deaths or a median only")
         ids = [v.id for v in self.variants]
         if len(set(ids)) != len(ids):
             raise ValueError("variant ids must differ")
