@@ -222,9 +222,11 @@ def build(
                         (period, "row", f"{base}.all", p, "observed"),
                     )
                 )
-    # A provider page's quarter: deaths.0 IPD, .1 IPD suicide, .2 D30, .3 D30 suicide, .4 awaiting
-    # admission, .5 out of scope; learning.0 in scope, .1 reviewed, .2 problems, .3 pending,
-    # .4 family involved, .5 family declined.
+    # A provider page's quarter (provider_summary._DEATHS, _LEARNING): deaths.0 IPD, .1 IPD
+    # suicide, .2 D30, .3 D30 suicide, .4 awaiting admission, .5 out of scope, .6 D30 after a
+    # transfer; learning.0 in scope, .1 review needed, .2 CRR completed, .3 investigated,
+    # .4 problems in care, .5 family involved, .6 family declined, .7 review needed and a review
+    # within 3 months.
     for p in providers:
         q = lambda line, p=p: (period, "quarter", p, line)  # noqa: E731
         if q("deaths.0") not in attack.shown:
@@ -236,6 +238,8 @@ def build(
             ((q("learning.1"),), q("learning.0")),
             ((q("learning.2"), q("learning.3")), q("learning.0")),
             ((q("learning.4"), q("learning.5")), q("learning.0")),
+            ((q("learning.7"),), q("learning.1")),
+            ((q("deaths.6"),), q("deaths.2")),
         ]
 
 

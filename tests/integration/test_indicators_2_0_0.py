@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from mhdeaths.benchmark.compute import Benchmarks, compute, maturity_day, window_ending
 from mhdeaths.benchmark.indicators import load_indicators
+from mhdeaths.benchmark.provider_summary import QUARTER_LINES, quarter_counts
 from mhdeaths.spec import load_spec
 from mhdeaths.synth import SynthOptions, generate
 from mhdeaths.warehouse.loading import load
@@ -327,3 +328,23 @@ def test_maturity_counts_back_from_the_as_at_and_never_from_before_the_period() 
     # No as-at: now, or the day after the period when the period is ahead of the clock.
     assert maturity_day(None, "2999-12") == dt.date(3000, 1, 1)
     assert maturity_day(None, "2020-01") == dt.date.today()
+
+
+def test_a_provider_summary_counts_the_quarters_transfers_and_timely_reviews(
+    warehouse: Path, benchmarks: Benchmarks, deaths: list[Death]
+) -> None:
+    counts = quarter_counts(warehouse, benchmarks)
+    quarter = window_ending(PERIOD, 3)
+    transfer = QUARTER_LINES.index("deaths.6")
+    timely = QUARTER_LINES.index("learning.7")
+    for provider in benchmarks.providers:
+        theirs = [
+            d
+            for d in _placed(deaths, "death_date", quarter.start, quarter.end)
+            if d["org_id_provider"] == provider
+        ]
+        row = counts.get(provider, (0,) * len(QUARTER_LINES))
+        assert row[transfer] == sum(
+            1 for d in theirs if d["death_category"] == "D30" and d["transfer_discharge"]
+        )
+        assert row[timely] == sum(1 for d in theirs if _needs_review(d) and _within(3)(d))

@@ -228,3 +228,22 @@ def test_the_same_id_in_use_and_retired_is_refused(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="both in use and retired"):
         load_catalogue(root)
 
+
+def test_the_guide_lists_every_retired_id_with_its_replacements() -> None:
+    # The reference page is generated from the files; the hand-written guide is checked here.
+    guide = (indicators_root().parents[1] / "docs" / "benchmarks.md").read_text(encoding="utf-8")
+    rows = {
+        cells[0].strip("` "): {c.strip("` ") for c in cells[2].split(",")}
+        for line in guide.splitlines()
+        if line.startswith("| `") and len(cells := line.strip("|").split("|")) == 4
+    }
+    retired = {
+        (i.id, v.id if v else None): (v or i).superseded_by
+        for i in load_catalogue()
+        for v in (None, *i.variants)
+        if (v or i).status == "retired"
+    }
+    assert len(retired) == 6
+    for (indicator, variant), instead in retired.items():
+        key = indicator if variant is None else f"{indicator}.{variant}"
+        assert rows.get(key) == set(instead), key
