@@ -160,7 +160,7 @@ def build(
             if (period, "row", key, p, "observed") not in attack.shown:
                 attack.know(row(p, "observed"), 0.0)
         deaths_share = indicator.denominator is not None and indicator.denominator.deaths
-        if indicator.kind != "median":
+        if not indicator.listed:
             attack.sums.append(
                 (row(NATIONAL, "denominator"), tuple(row(p, "denominator") for p in providers))
             )
@@ -173,7 +173,7 @@ def build(
         certain = True
         for p in providers:
             n = cells.get(("row", key, p, "denominator"))
-            if indicator.kind == "median" or deaths_share or (isinstance(n, float) and n > 0):
+            if indicator.listed or deaths_share or (isinstance(n, float) and n > 0):
                 at_risk.append(p)
             elif not (isinstance(n, float) and n == 0):
                 certain = False
@@ -187,9 +187,7 @@ def build(
         if years and (
             int(years[0]) > int(first[:4]) or (first.endswith("-01") and years[0] == first[:4])
         ):
-            for column in (
-                ("observed",) if indicator.kind == "median" else ("observed", "denominator")
-            ):
+            for column in ("observed",) if indicator.listed else ("observed", "denominator"):
                 attack.sums.append(
                     (
                         row(NATIONAL, column),
@@ -344,7 +342,7 @@ def row_attacks(
     rows = {place[:3] for place in cells if place[0] == "row"}
     for _, key, provider in sorted(rows):
         indicator = indicators[key]
-        if indicator.kind == "median":
+        if indicator.listed:
             continue
         get = lambda c, k=key, p=provider: cells.get(("row", k, p, c))  # noqa: E731
         o, n, v = get("observed"), get("denominator"), get("value")

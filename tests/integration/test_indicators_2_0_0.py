@@ -9,6 +9,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import json
+import statistics
 from collections.abc import Callable
 from pathlib import Path
 
@@ -56,7 +57,8 @@ def deaths(warehouse: Path) -> list[Death]:
             "SELECT org_id_provider, death_date, discharge_date, death_category, inpatient_death,"
             " transfer_discharge, cause_group, ncish_suicide, review_required, review_expected,"
             " first_review_completed_date, crr_completed_date, investigated, problems_in_care_crr,"
-            " family_involved FROM deaths WHERE counted"
+            " family_involved, within_3_months, died_in_state_detention, detention_group,"
+            " notification_lag_days FROM deaths WHERE counted"
         )
         names = [d[0] for d in cursor.description or []]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
@@ -159,12 +161,33 @@ def _placed(deaths: list[Death], date: str, start: dt.date, end: dt.date) -> lis
     return [d for d in deaths if isinstance(d[date], dt.date) and start <= d[date] < end]  # type: ignore[operator]
 
 
+# Sentinels: (condition, date); listed per provider, never rated or banded.
+LISTED: dict[str, tuple[Callable[[Death], bool], str]] = {
+    "deaths_within_3_months": (lambda d: d["within_3_months"] is True, "discharge_date"),
+    "deaths_in_state_detention": (
+        lambda d: (
+            (
+                d["died_in_state_detention"]
+                if d["died_in_state_detention"] is not None
+                else d["detention_group"] in ("02", "03", "04")
+            )
+            is True
+        ),
+        "death_date",
+    ),
+    "notification_lag": (
+        lambda d: d["death_category"] in IN_SCOPE and d["notification_lag_days"] is not None,
+        "death_date",
+    ),
+}
+
+
 def _result(benchmarks: Benchmarks, key: str):  # type: ignore[no-untyped-def]
     return next(r for r in benchmarks.results if r.key == key)
 
 
 def test_every_indicator_in_use_is_checked_here(benchmarks: Benchmarks) -> None:
-    assert {r.key for r in benchmarks.results} == set(SHARES) | set(RATES)
+    assert {r.key for r in benchmarks.results} == set(SHARES) | set(RATES) | set(LISTED)
 
 
 @pytest.mark.parametrize("key", sorted(RATES))
@@ -223,6 +246,29 @@ def test_a_share_of_deaths_counts_what_the_plan_defines(
     assert result.national["denominator"] == len(placed)
     assert result.national["observed"] == sum(1 for d in placed if numerator(d))
     assert len(placed) > 0
+
+
+@pytest.mark.parametrize("key", sorted(LISTED))
+def test_a_sentinel_is_listed_per_provider_and_never_banded(
+    benchmarks: Benchmarks, deaths: list[Death], key: str
+) -> None:
+    condition, date = LISTED[key]
+    result = _result(benchmarks, key)
+    window = window_ending(PERIOD, result.indicator.pooling_months)
+    placed = [d for d in _placed(deaths, date, window.start, window.end) if condition(d)]
+    assert placed
+    assert result.national["observed"] == len(placed)
+    per_provider = dict(
+        zip(result.providers["provider"], result.providers["observed"], strict=True)
+    )
+    for provider in {str(d["org_id_provider"]) for d in placed}:
+        assert per_provider[provider] == sum(1 for d in placed if d["org_id_provider"] == provider)
+    assert result.funnel is None and "band_95" not in result.providers.columns
+    if key == "notification_lag":
+        lags = sorted(float(d["notification_lag_days"]) for d in placed)  # type: ignore[arg-type]
+        assert result.national["value"] == pytest.approx(statistics.median(lags))
+    else:
+        assert result.indicator.kind == "count" and result.national["value"] is None
 
 
 def test_within_3_months_counts_open_reviews_as_not_in_time(deaths: list[Death]) -> None:

@@ -29,6 +29,9 @@ def test_the_bundled_indicators_cover_the_issue() -> None:
         "required_reviews_within_6_months",
         "problems_in_care_crr",
         "family_involvement",
+        "notification_lag",
+        "deaths_within_3_months",
+        "deaths_in_state_detention",
     ]
     by_id = {i.id: i for i in load_indicators()}
     for rate in ("inpatient_deaths", "deaths_after_discharge_v2"):
@@ -84,9 +87,10 @@ def _valid() -> dict[str, object]:
         ({"standardise_by": ["age_band"]}, "only an indicator over activity"),
         ({"pooling_months": 0}, "at least 1"),
         ({"method": {"compare": "standardised_ratio"}}, "needs standardise_by"),
-        ({"method": {"compare": "none"}}, "a median is compared by 'none'"),
+        ({"method": {"compare": "none"}}, "a median or a count is compared by 'none'"),
         ({"method": {"compare": "crude", "trim": 0.5}}, "below 0.5"),
         ({"colour": "red"}, "not valid"),
+        ({"kind": "count"}, "a count has no measure and no denominator"),
         (
             {"denominator": {"label": "x", "activity": "a"}, "mature_months": 3},
             "a share of deaths or a median only",

@@ -224,8 +224,8 @@ def _one(
     window: Window,
     mature: str = "TRUE",
 ) -> IndicatorResult:
-    if indicator.kind == "median":
-        return _median(con, indicator, variant, window, mature)
+    if indicator.listed:
+        return _listed(con, indicator, variant, window, mature)
     strata = _strata(
         con, indicator, variant, window, by=list(indicator.standardise_by), mature=mature
     )
@@ -507,16 +507,19 @@ def _trend(
     )
 
 
-def _median(
+def _listed(
     con: duckdb.DuckDBPyConnection,
     indicator: Indicator,
     variant: Variant,
     window: Window,
     mature: str = "TRUE",
 ) -> IndicatorResult:
+    """A median (with its quartiles) or a count, per provider, nationally and per year."""
     params = {"start": window.start, "end": window.end}
     where = f"({indicator.numerator.where}) AND ({variant.where}) AND {mature}"
-    summary = f"""count(*)::DOUBLE AS observed,
+    summary = "count(*)::DOUBLE AS observed"
+    if indicator.measure is not None:
+        summary += f""",
         quantile_cont({indicator.measure}, 0.5) AS value,
         quantile_cont({indicator.measure}, 0.25) AS q1,
         quantile_cont({indicator.measure}, 0.75) AS q3"""
@@ -529,13 +532,9 @@ def _median(
         params,
     )
     row = con.execute(f"SELECT {summary} FROM bm_deaths WHERE {in_window} AND {where}", params)
-    observed, value, q1, q3 = row.fetchone() or (0.0, None, None, None)
-    national: dict[str, float | None] = {
-        "observed": observed,
-        "value": value,
-        "q1": q1,
-        "q3": q3,
-    }
+    names = ("observed", "value", "q1", "q3")
+    national: dict[str, float | None] = dict.fromkeys(names)
+    national.update(zip(names, row.fetchone() or (0.0,), strict=False))
     upto = f"{date} < $end AND {where}"
     trend = _frame(
         con,

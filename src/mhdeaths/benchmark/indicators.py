@@ -99,7 +99,9 @@ class Indicator(_Model):
     """Where the indicator comes in the report (then by id)."""
     title: str
     description: str
-    kind: Literal["rate", "proportion", "median"]
+    kind: Literal["rate", "proportion", "median", "count"]
+    """``count``: a sentinel count of deaths per provider, listed and never rated or banded (a
+    count has no denominator to compare providers on); suppressed like every count."""
     numerator: Numerator
     denominator: Denominator | None = None
     measure: str | None = None
@@ -129,14 +131,17 @@ class Indicator(_Model):
         if self.kind == "median":
             if self.measure is None or self.denominator is not None:
                 raise ValueError("a median has a measure and no denominator")
+        elif self.kind == "count":
+            if self.measure is not None or self.denominator is not None:
+                raise ValueError("a count has no measure and no denominator")
         elif self.denominator is None or self.measure is not None:
             raise ValueError(f"a {self.kind} has a denominator and no measure")
         if self.standardise_by and (self.denominator is None or self.denominator.activity is None):
             raise ValueError("only an indicator over activity can be standardised")
         if (self.method.compare == "standardised_ratio") != bool(self.standardise_by):
             raise ValueError("a standardised ratio needs standardise_by, and only it uses them")
-        if (self.method.compare == "none") != (self.kind == "median"):
-            raise ValueError("a median is compared by 'none', and only a median")
+        if (self.method.compare == "none") != self.listed:
+            raise ValueError("a median or a count is compared by 'none', and only they are")
         if not 0 <= self.method.trim < 0.5:
             raise ValueError("method.trim must be at least 0 and below 0.5")
         if self.pooling_months < 1:
@@ -160,7 +165,12 @@ class Indicator(_Model):
 
     @property
     def banded(self) -> bool:
-        return self.kind != "median"
+        return not self.listed
+
+    @property
+    def listed(self) -> bool:
+        """A median or a count: described per provider, with no denominator and no band."""
+        return self.kind in ("median", "count")
 
     @property
     def live_variants(self) -> tuple[Variant, ...]:
