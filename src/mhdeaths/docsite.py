@@ -24,6 +24,7 @@ from typing import Generic, TypeVar
 import typer
 from typer.core import TyperCommand, TyperGroup
 
+from mhdeaths.benchmark.catalogue_page import catalogue_page
 from mhdeaths.cli.app import app
 from mhdeaths.errors import ExitCode
 from mhdeaths.language.reference import with_function_table
@@ -71,6 +72,7 @@ def reference_pages(spec_root: Path | None = None) -> dict[str, str]:
         "spec-format.md": (root / "README.md").read_text(encoding="utf-8"),
         "cli.md": _cli_page(),
         "problems.md": _problems_page(),
+        "indicators.md": catalogue_page(),
     }
     pages = {path: _with_notice(text) for path, text in pages.items()}
     # Not Markdown, so it carries no notice; tests/unit/test_report_schema.py checks it too.
@@ -175,6 +177,8 @@ def _index_page(specs: list[Spec]) -> str:
         "- [Change log](changelog.md): what each version changed, and why.",
         "- [The spec format](spec-format.md): how `spec/` is written, and the expression language.",
         "- [The mhdeaths command](cli.md): every command and option, as `--help` prints it.",
+        "- [Indicators](indicators.md): the indicators in use, and every retired id with the ids "
+        "that replace it.",
         "- [Validation report schema](report.schema.json): the JSON Schema of "
         "`mhdeaths validate --format json`.",
     ]

@@ -53,15 +53,20 @@ def test_every_banded_indicator_has_a_funnel_plot_with_labelled_providers(
     report: Opened, published: Published
 ) -> None:
     page = report.page
-    # A plot for every banded indicator with at least one provider whose count is released (a
-    # plot of withheld providers alone would give their counts back) and a funnel on the released
-    # counts (none where the released national share is 0% or 100%: no limits to draw).
+    # A plot for every banded indicator with at least one provider whose count is released and
+    # at risk (a plot of withheld providers alone would give their counts back; a provider with
+    # nothing at risk, such as no death old enough for a review indicator, is no point), and a
+    # funnel on the released counts (none where the released national share is 0% or 100%).
     plotted = [
         r
         for r in published.released.results
         if r.funnel is not None
         and any(
-            row["indicator"] == r.key and row["provider"] != "England" and row["observed"] != "*"
+            row["indicator"] == r.key
+            and row["provider"] != "England"
+            and row["observed"] != "*"
+            and isinstance(row["denominator"], int | float)
+            and row["denominator"] > 0
             for row in published.released.rows
         )
     ]

@@ -160,7 +160,7 @@ def build(
             if (period, "row", key, p, "observed") not in attack.shown:
                 attack.know(row(p, "observed"), 0.0)
         deaths_share = indicator.denominator is not None and indicator.denominator.deaths
-        if indicator.kind != "median":
+        if not indicator.listed:
             attack.sums.append(
                 (row(NATIONAL, "denominator"), tuple(row(p, "denominator") for p in providers))
             )
@@ -173,7 +173,7 @@ def build(
         certain = True
         for p in providers:
             n = cells.get(("row", key, p, "denominator"))
-            if indicator.kind == "median" or deaths_share or (isinstance(n, float) and n > 0):
+            if indicator.listed or deaths_share or (isinstance(n, float) and n > 0):
                 at_risk.append(p)
             elif not (isinstance(n, float) and n == 0):
                 certain = False
@@ -187,35 +187,44 @@ def build(
         if years and (
             int(years[0]) > int(first[:4]) or (first.endswith("-01") and years[0] == first[:4])
         ):
-            for column in (
-                ("observed",) if indicator.kind == "median" else ("observed", "denominator")
-            ):
+            for column in ("observed",) if indicator.listed else ("observed", "denominator"):
                 attack.sums.append(
                     (
                         row(NATIONAL, column),
                         tuple((period, "trend", key, NATIONAL, y, column) for y in years),
                     )
                 )
-    # Cause groups nest: suicide within unnatural within all causes.
+    # Cause groups nest: ONS suicide within unnatural causes within all causes; NCISH suicide
+    # within all causes.
     for key in indicators:
         base, _, variant = key.partition(".")
-        if variant == "unnatural":
+        if variant == "unnatural_ons":
             for p in [*providers, NATIONAL]:
                 attack.within.append(
                     (
-                        ((period, "row", f"{base}.suicide", p, "observed"),),
-                        (period, "row", f"{base}.unnatural", p, "observed"),
+                        ((period, "row", f"{base}.suicide_ons", p, "observed"),),
+                        (period, "row", f"{base}.unnatural_ons", p, "observed"),
                     )
                 )
                 attack.within.append(
                     (
-                        ((period, "row", f"{base}.unnatural", p, "observed"),),
+                        ((period, "row", f"{base}.unnatural_ons", p, "observed"),),
                         (period, "row", f"{base}.all", p, "observed"),
                     )
                 )
-    # A provider page's quarter: deaths.0 IPD, .1 IPD suicide, .2 D30, .3 D30 suicide, .4 awaiting
-    # admission, .5 out of scope; learning.0 in scope, .1 reviewed, .2 problems, .3 pending,
-    # .4 family involved, .5 family declined.
+        if variant == "suicide_ncish":
+            for p in [*providers, NATIONAL]:
+                attack.within.append(
+                    (
+                        ((period, "row", f"{base}.suicide_ncish", p, "observed"),),
+                        (period, "row", f"{base}.all", p, "observed"),
+                    )
+                )
+    # A provider page's quarter (provider_summary._DEATHS, _LEARNING): deaths.0 IPD, .1 IPD
+    # suicide, .2 D30, .3 D30 suicide, .4 awaiting admission, .5 out of scope, .6 D30 after a
+    # transfer; learning.0 in scope, .1 review needed, .2 CRR completed, .3 investigated,
+    # .4 problems in care, .5 family involved, .6 family declined, .7 review needed and a review
+    # within 3 months.
     for p in providers:
         q = lambda line, p=p: (period, "quarter", p, line)  # noqa: E731
         if q("deaths.0") not in attack.shown:
@@ -227,6 +236,8 @@ def build(
             ((q("learning.1"),), q("learning.0")),
             ((q("learning.2"), q("learning.3")), q("learning.0")),
             ((q("learning.4"), q("learning.5")), q("learning.0")),
+            ((q("learning.7"),), q("learning.1")),
+            ((q("deaths.6"),), q("deaths.2")),
         ]
 
 
@@ -331,7 +342,7 @@ def row_attacks(
     rows = {place[:3] for place in cells if place[0] == "row"}
     for _, key, provider in sorted(rows):
         indicator = indicators[key]
-        if indicator.kind == "median":
+        if indicator.listed:
             continue
         get = lambda c, k=key, p=provider: cells.get(("row", k, p, c))  # noqa: E731
         o, n, v = get("observed"), get("denominator"), get("value")

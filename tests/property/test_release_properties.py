@@ -24,7 +24,7 @@ from ..integration.attacker import Attack, nested, recoveries
 from ..integration.benchmark_outputs import shown
 
 DEFINITIONS = Definitions("1.1.0", "0" * 64)
-SHARE = next(i for i in load_indicators() if i.id == "deaths_reviewed")
+SHARE = next(i for i in load_indicators() if i.id == "deaths_case_record_reviewed")
 
 
 @st.composite

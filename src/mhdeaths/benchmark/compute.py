@@ -95,13 +95,13 @@ class IndicatorResult:
 
     @property
     def key(self) -> str:
-        if len(self.indicator.variants) == 1:
+        if len(self.indicator.live_variants) == 1:
             return self.indicator.id
         return f"{self.indicator.id}.{self.variant.id}"
 
     @property
     def title(self) -> str:
-        if len(self.indicator.variants) == 1:
+        if len(self.indicator.live_variants) == 1:
             return self.indicator.title
         return f"{self.indicator.title}: {self.variant.title.lower()}"
 
@@ -120,6 +120,8 @@ class Benchmarks:
     providers: tuple[str, ...]
     definitions: Definitions
     """The definitions every record was derived under, which each published figure names."""
+    mature_at: dt.date | None = None
+    """The day an indicator's ``mature_months`` count back from (see :func:`maturity_day`)."""
 
 
 def compute(
@@ -145,18 +147,40 @@ def compute(
                     f"The warehouse {path} holds no activity yet: load submissions first."
                 )
             period = str(row[0])
+        mature_at = maturity_day(as_at, period)
         for indicator in chosen:
             window = window_ending(period, indicator.pooling_months)
-            for variant in indicator.variants:
+            for variant in indicator.live_variants:
                 try:
-                    results.append(_one(con, indicator, variant, window))
+                    results.append(
+                        _one(con, indicator, variant, window, _maturity(indicator, mature_at))
+                    )
                 except (duckdb.Error, ValueError) as exc:
                     first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                     raise UserError(
                         f"The indicator {indicator.id} ({variant.id}) cannot be computed: {first}"
                     ) from None
         rows = con.execute("SELECT DISTINCT org_id_provider FROM bm_activity ORDER BY 1").fetchall()
-    return Benchmarks(period, as_at, tuple(results), tuple(r[0] for r in rows), definitions)
+    return Benchmarks(
+        period, as_at, tuple(results), tuple(r[0] for r in rows), definitions, mature_at
+    )
+
+
+def maturity_day(as_at: dt.datetime | None, period: str) -> dt.date:
+    """The day ``mature_months`` count back from: the run's as-at (now, unless a past time is
+    given), and never before the day after the benchmarked period, since a run cannot come
+    before the end of the months it benchmarks (only synthetic histories are dated ahead)."""
+    if as_at is not None:
+        return as_at.date()
+    return max(dt.date.today(), add_months(period_start(period), 1))
+
+
+def _maturity(indicator: Indicator, mature_at: dt.date) -> str:
+    """The SQL condition on a death that the indicator's ``mature_months`` sets: a death less
+    than that many calendar months before ``mature_at`` is in neither count."""
+    if not indicator.mature_months:
+        return "TRUE"
+    return f"death_date + INTERVAL {indicator.mature_months} MONTH <= DATE '{mature_at:%Y-%m-%d}'"
 
 
 def as_at_sql(as_at: dt.datetime | None) -> str:
@@ -194,11 +218,17 @@ def _stage(
 
 
 def _one(
-    con: duckdb.DuckDBPyConnection, indicator: Indicator, variant: Variant, window: Window
+    con: duckdb.DuckDBPyConnection,
+    indicator: Indicator,
+    variant: Variant,
+    window: Window,
+    mature: str = "TRUE",
 ) -> IndicatorResult:
-    if indicator.kind == "median":
-        return _median(con, indicator, variant, window)
-    strata = _strata(con, indicator, variant, window, by=list(indicator.standardise_by))
+    if indicator.listed:
+        return _listed(con, indicator, variant, window, mature)
+    strata = _strata(
+        con, indicator, variant, window, by=list(indicator.standardise_by), mature=mature
+    )
     per_provider = strata.group_by("provider").agg(pl.col("observed", "denominator").sum())
     per_provider = per_provider.sort("provider")
     o = per_provider["observed"].to_numpy().astype(float)
@@ -236,7 +266,13 @@ def _one(
         "upper": _finite(nu[0]),
     }
     return IndicatorResult(
-        indicator, variant, window, table, national, result, _trend(con, indicator, variant, window)
+        indicator,
+        variant,
+        window,
+        table,
+        national,
+        result,
+        _trend(con, indicator, variant, window, mature),
     )
 
 
@@ -333,8 +369,10 @@ def _strata(
     window: Window,
     *,
     by: list[str],
+    mature: str = "TRUE",
 ) -> pl.DataFrame:
-    """Observed and denominator per provider and stratum over the window."""
+    """Observed and denominator per provider and stratum over the window (of the deaths old
+    enough to count, ``mature``, for a share of deaths)."""
     assert indicator.denominator is not None
     params = {"start": window.start, "end": window.end, "first": window.first, "last": window.last}
     date = indicator.numerator.date
@@ -346,7 +384,7 @@ def _strata(
                        AS observed,
                    count(*) AS denominator
             FROM bm_deaths
-            WHERE {in_window} AND ({indicator.denominator.deaths})
+            WHERE {in_window} AND ({indicator.denominator.deaths}) AND {mature}
             GROUP BY ALL
         """
         return _frame(con, sql, {"start": window.start, "end": window.end})
@@ -411,7 +449,11 @@ def _standardise(strata: pl.DataFrame) -> pl.DataFrame:
 
 
 def _trend(
-    con: duckdb.DuckDBPyConnection, indicator: Indicator, variant: Variant, window: Window
+    con: duckdb.DuckDBPyConnection,
+    indicator: Indicator,
+    variant: Variant,
+    window: Window,
+    mature: str = "TRUE",
 ) -> pl.DataFrame:
     """Crude figures per calendar year, per provider and nationally (not banded: annual numbers
     are too small to compare providers, and serve as national trends)."""
@@ -423,7 +465,8 @@ def _trend(
                    count(*) FILTER (WHERE ({indicator.numerator.where}) AND ({variant.where}))
                        AS observed,
                    count(*) AS denominator
-            FROM bm_deaths WHERE {date} < $end AND ({indicator.denominator.deaths})
+            FROM bm_deaths
+            WHERE {date} < $end AND ({indicator.denominator.deaths}) AND {mature}
             GROUP BY ALL
         """
         params: dict[str, object] = {"end": window.end}
@@ -464,12 +507,19 @@ def _trend(
     )
 
 
-def _median(
-    con: duckdb.DuckDBPyConnection, indicator: Indicator, variant: Variant, window: Window
+def _listed(
+    con: duckdb.DuckDBPyConnection,
+    indicator: Indicator,
+    variant: Variant,
+    window: Window,
+    mature: str = "TRUE",
 ) -> IndicatorResult:
+    """A median (with its quartiles) or a count, per provider, nationally and per year."""
     params = {"start": window.start, "end": window.end}
-    where = f"({indicator.numerator.where}) AND ({variant.where})"
-    summary = f"""count(*)::DOUBLE AS observed,
+    where = f"({indicator.numerator.where}) AND ({variant.where}) AND {mature}"
+    summary = "count(*)::DOUBLE AS observed"
+    if indicator.measure is not None:
+        summary += f""",
         quantile_cont({indicator.measure}, 0.5) AS value,
         quantile_cont({indicator.measure}, 0.25) AS q1,
         quantile_cont({indicator.measure}, 0.75) AS q3"""
@@ -482,13 +532,9 @@ def _median(
         params,
     )
     row = con.execute(f"SELECT {summary} FROM bm_deaths WHERE {in_window} AND {where}", params)
-    observed, value, q1, q3 = row.fetchone() or (0.0, None, None, None)
-    national: dict[str, float | None] = {
-        "observed": observed,
-        "value": value,
-        "q1": q1,
-        "q3": q3,
-    }
+    names = ("observed", "value", "q1", "q3")
+    national: dict[str, float | None] = dict.fromkeys(names)
+    national.update(zip(names, row.fetchone() or (0.0,), strict=False))
     upto = f"{date} < $end AND {where}"
     trend = _frame(
         con,

@@ -105,7 +105,7 @@ class Released:
 def decimals_for(result: IndicatorResult, rule: str = "nhs_england") -> int:
     """Places shown for values in the indicator's unit: whole days, one place for a percentage
     (whole numbers under the MHSDS rule, as its publications round them), two for rates."""
-    if result.indicator.kind == "median":
+    if result.indicator.listed:
         return 0
     if result.indicator.multiplier == 100:
         return 0 if rule == "mhsds" else 1
@@ -280,8 +280,9 @@ def _derive(
     indicator = result.indicator
     o = _rounded(table["observed"], hidden, rule)
     columns: dict[str, Any] = {"provider": table["provider"], "observed": o}
-    if indicator.kind == "median":
-        # A median is not a count: it is released as computed, withheld where its count is.
+    if indicator.listed:
+        # A median is not a count: it is released as computed, withheld where its count is (a
+        # count has only its count).
         for name in ("value", "q1", "q3"):
             if name in table.columns:
                 values = table[name].cast(pl.Float64).fill_null(np.nan).to_numpy().copy()
@@ -332,7 +333,7 @@ def _funnel(result: IndicatorResult, shown: pl.DataFrame, hidden: np.ndarray) ->
     """The funnel of the providers whose counts are released, on their released counts, centred
     on the released national figure."""
     indicator = result.indicator
-    if indicator.kind == "median":
+    if indicator.listed:
         return None
     at_risk = shown.filter(
         pl.Series(~hidden)

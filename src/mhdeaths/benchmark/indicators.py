@@ -4,6 +4,12 @@ An indicator is data, not code, so that a standards team can read exactly what i
 what, and how providers are compared, and add one without touching Python. Conditions are SQL over
 the warehouse's documented views; the test suite computes every one on a real warehouse, so a
 misspelt column fails a test rather than a publication.
+
+An indicator whose meaning changes gets a new id, never a new meaning under the old one: a
+published figure stays comparable with every earlier figure of its id. The old file moves to
+``retired/`` with ``status: retired``, the definitions version that retired it and the ids that
+replace it; it is never computed, but it is kept so that asking for it says what to use instead.
+A variant is retired the same way, on its entry.
 """
 
 from __future__ import annotations
@@ -47,11 +53,27 @@ class Denominator(_Model):
         return self
 
 
+Status = Literal["active", "retired"]
+
+
 class Variant(_Model):
     id: str
     title: str
     where: str
     """A further condition on the numerator's deaths (a cause group, say)."""
+    status: Status = "active"
+    retired_in: str | None = None
+    superseded_by: tuple[str, ...] = ()
+    """For a retired variant: the indicators (``id``) or variants (``id.variant``) to use instead."""
+
+    @model_validator(mode="after")
+    def _retired_consistently(self) -> Variant:
+        retired = self.status == "retired"
+        if retired != (self.retired_in is not None) or retired != bool(self.superseded_by):
+            raise ValueError(
+                "a retired variant names retired_in and superseded_by, and only a retired one"
+            )
+        return self
 
 
 ALL_DEATHS = Variant(id="all", title="All causes", where="TRUE")
@@ -77,7 +99,9 @@ class Indicator(_Model):
     """Where the indicator comes in the report (then by id)."""
     title: str
     description: str
-    kind: Literal["rate", "proportion", "median"]
+    kind: Literal["rate", "proportion", "median", "count"]
+    """``count``: a sentinel count of deaths per provider, listed and never rated or banded (a
+    count has no denominator to compare providers on); suppressed like every count."""
     numerator: Numerator
     denominator: Denominator | None = None
     measure: str | None = None
@@ -92,33 +116,79 @@ class Indicator(_Model):
     caution_below: int = 20
     """Flag a figure built on fewer events than this as one to interpret with caution."""
     pooling_months: int = 36
+    mature_months: int = 0
+    """Deaths less than this many calendar months before the run's as-at are left out of both
+    counts, so that a review still open on a recent death is not yet counted as late."""
     variants: tuple[Variant, ...] = (ALL_DEATHS,)
+    status: Status = "active"
+    retired_in: str | None = None
+    """The definitions version that retired the indicator (``2.0.0``)."""
+    superseded_by: tuple[str, ...] = ()
+    """The indicators (``id``) or variants (``id.variant``) that replace a retired one."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Indicator:
         if self.kind == "median":
             if self.measure is None or self.denominator is not None:
                 raise ValueError("a median has a measure and no denominator")
+        elif self.kind == "count":
+            if self.measure is not None or self.denominator is not None:
+                raise ValueError("a count has no measure and no denominator")
         elif self.denominator is None or self.measure is not None:
             raise ValueError(f"a {self.kind} has a denominator and no measure")
         if self.standardise_by and (self.denominator is None or self.denominator.activity is None):
             raise ValueError("only an indicator over activity can be standardised")
         if (self.method.compare == "standardised_ratio") != bool(self.standardise_by):
             raise ValueError("a standardised ratio needs standardise_by, and only it uses them")
-        if (self.method.compare == "none") != (self.kind == "median"):
-            raise ValueError("a median is compared by 'none', and only a median")
+        if (self.method.compare == "none") != self.listed:
+            raise ValueError("a median or a count is compared by 'none', and only they are")
         if not 0 <= self.method.trim < 0.5:
             raise ValueError("method.trim must be at least 0 and below 0.5")
         if self.pooling_months < 1:
             raise ValueError("pooling_months must be at least 1")
+        if self.mature_months < 0:
+            raise ValueError("mature_months must be at least 0")
+        if self.mature_months and self.denominator is not None and self.denominator.deaths is None:
+            # Activity cannot be left out by the age of a death: the rate would lose deaths only.
+            raise ValueError("mature_months applies to a share of deaths or a median only")
         ids = [v.id for v in self.variants]
         if len(set(ids)) != len(ids):
             raise ValueError("variant ids must differ")
+        retired = self.status == "retired"
+        if retired != (self.retired_in is not None) or retired != bool(self.superseded_by):
+            raise ValueError(
+                "a retired indicator names retired_in and superseded_by, and only a retired one"
+            )
+        if not retired and not self.live_variants:
+            raise ValueError("an indicator in use has at least one variant in use")
         return self
 
     @property
     def banded(self) -> bool:
-        return self.kind != "median"
+        return not self.listed
+
+    @property
+    def listed(self) -> bool:
+        """A median or a count: described per provider, with no denominator and no band."""
+        return self.kind in ("median", "count")
+
+    @property
+    def live_variants(self) -> tuple[Variant, ...]:
+        """The variants computed: every one not retired."""
+        return tuple(v for v in self.variants if v.status == "active")
+
+    def retired_message(self, variant: Variant | None = None) -> str:
+        """The one sentence that answers a request for a retired indicator (or variant)."""
+        what = f"Indicator {self.id}" if variant is None else f"Variant {self.id}.{variant.id}"
+        retired = variant or self
+        since = f" with definitions {retired.retired_in}" if retired.retired_in else ""
+        instead = retired.superseded_by
+        use = ", ".join(instead[:-1]) + (" or " if len(instead) > 1 else "") + instead[-1]
+        return f"{what} was retired{since}; use {use}."
+
+
+class UnknownIndicator(UserError):
+    """An indicator asked for by id that the warehouse does not define, or that was retired."""
 
 
 def indicators_root() -> Path:
@@ -126,27 +196,85 @@ def indicators_root() -> Path:
 
 
 def load_indicators(root: Path | None = None) -> tuple[Indicator, ...]:
-    """Every indicator in the folder, in file-name order. Raises UserError on a malformed file."""
+    """Every indicator in use (the folder's files, not ``retired/``), in report order. Raises
+    UserError on a malformed file or a ``superseded_by`` naming nothing in use."""
+    return tuple(i for i in load_catalogue(root) if i.status == "active")
+
+
+def load_catalogue(root: Path | None = None) -> tuple[Indicator, ...]:
+    """Every indicator, in use and retired, in report order (retired ones last)."""
     folder = root or indicators_root()
-    found = []
-    for path in sorted(folder.glob("*.yaml")):
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-            indicator = Indicator.model_validate(data)
-        except yaml.YAMLError as exc:
-            detail = " ".join(str(exc).split())
-            raise UserError(f"The indicator file {path.name} is not YAML: {detail}.") from None
-        except ValidationError as exc:
-            error = exc.errors()[0]
-            where = ".".join(str(part) for part in error["loc"])
-            detail = str(error["msg"]).removeprefix("Value error, ")
-            raise UserError(
-                f"The indicator file {path.name} is not valid: {where + ': ' if where else ''}"
-                f"{detail}."
-            ) from None
-        if indicator.id != path.stem:
-            raise UserError(f"The indicator file {path.name} declares the id {indicator.id!r}.")
-        found.append(indicator)
-    if not found:
+    active = [_read(path, "active") for path in sorted(folder.glob("*.yaml"))]
+    if not active:
         raise UserError(f"There are no indicator files in {folder}.")
-    return tuple(sorted(found, key=lambda i: (i.order, i.id)))
+    retired = [_read(path, "retired") for path in sorted((folder / "retired").glob("*.yaml"))]
+    everything = active + retired
+    ids = [i.id for i in everything]
+    if twice := sorted({i for i in ids if ids.count(i) > 1}):
+        raise UserError(f"The indicator {twice[0]} is defined both in use and retired.")
+    in_use = {i.id for i in active} | {f"{i.id}.{v.id}" for i in active for v in i.live_variants}
+    for indicator in everything:
+        named = [(indicator.id, indicator.superseded_by)] + [
+            (f"{indicator.id}.{v.id}", v.superseded_by) for v in indicator.variants
+        ]
+        for what, instead in named:
+            if missing := [i for i in instead if i not in in_use]:
+                raise UserError(
+                    f"The indicator file {indicator.id}.yaml says {what} is superseded by "
+                    f"{missing[0]}, which is not an indicator (or variant) in use."
+                )
+    return tuple(sorted(everything, key=lambda i: (i.status == "retired", i.order, i.id)))
+
+
+def select_indicators(ids: list[str], root: Path | None = None) -> tuple[Indicator, ...]:
+    """The indicators in use named by ``ids`` (in report order); a variant (``id.variant``)
+    selects its indicator. A retired id (or retired variant) raises with the ids that replace
+    it; an unknown one, with the ids in use (never the text asked for)."""
+    catalogue = {i.id: i for i in load_catalogue(root)}
+    chosen: set[str] = set()
+    for wanted in ids:
+        indicator = catalogue.get(wanted)
+        if indicator is not None:
+            if indicator.status == "retired":
+                raise UnknownIndicator(indicator.retired_message())
+            chosen.add(indicator.id)
+            continue
+        base, _, variant_id = wanted.partition(".")
+        parent = catalogue.get(base)
+        variant = next((v for v in parent.variants if v.id == variant_id), None) if parent else None
+        if parent is not None and variant is not None:
+            if variant.status == "retired":
+                raise UnknownIndicator(parent.retired_message(variant))
+            if parent.status == "retired":
+                raise UnknownIndicator(parent.retired_message())
+            chosen.add(parent.id)  # a variant is computed with its indicator
+            continue
+        in_use = ", ".join(i.id for i in catalogue.values() if i.status == "active")
+        raise UnknownIndicator(
+            f"There is no indicator with that id; the indicators in use are {in_use}."
+        )
+    return tuple(i for i in load_indicators(root) if i.id in chosen)
+
+
+def _read(path: Path, status: Status) -> Indicator:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        indicator = Indicator.model_validate(data)
+    except yaml.YAMLError as exc:
+        detail = " ".join(str(exc).split())
+        raise UserError(f"The indicator file {path.name} is not YAML: {detail}.") from None
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"])
+        detail = str(error["msg"]).removeprefix("Value error, ")
+        raise UserError(
+            f"The indicator file {path.name} is not valid: {where + ': ' if where else ''}{detail}."
+        ) from None
+    if indicator.id != path.stem:
+        raise UserError(f"The indicator file {path.name} declares the id {indicator.id!r}.")
+    if indicator.status != status:
+        place = "retired/" if status == "retired" else "the indicators folder, not retired/"
+        raise UserError(
+            f"The indicator file {path.name} is in {place} but says status: {indicator.status}."
+        )
+    return indicator

@@ -40,11 +40,17 @@ class ProviderSummary:
 
 _DEATHS = (
     ("Inpatient deaths", "death_category = 'IPD'"),
-    ("of which suspected suicide", "death_category = 'IPD' AND cause_group = 'SUI'"),
+    ("of which suicide (ONS definition)", "death_category = 'IPD' AND cause_group = 'SUI'"),
     ("Deaths within 30 days of discharge", "death_category = 'D30'"),
-    ("of which suspected suicide", "death_category = 'D30' AND cause_group = 'SUI'"),
+    ("of which suicide (ONS definition)", "death_category = 'D30' AND cause_group = 'SUI'"),
     ("Deaths awaiting admission", "died_awaiting_admission"),
     ("Other deaths reported (out of scope)", "death_category = 'OOS'"),
+    # Appended, so that earlier lines keep their data-line keys. Left out of the D30 indicator
+    # (deaths_after_discharge_v2): the receiving provider reports the death as its own.
+    (
+        "Deaths within 30 days of a transfer discharge (not in the D30 rate)",
+        "death_category = 'D30' AND transfer_discharge",
+    ),
 )
 _IN_SCOPE = "death_category IN ('IPD', 'D30', 'AWA')"
 _LEARNING = (
@@ -55,6 +61,12 @@ _LEARNING = (
     ("Judged more likely than not due to problems in care", "problems_in_care_crr = 'Y'"),
     ("Family or carers involved in a review", "family_involved = 'Y'"),
     ("Family or carers invited but declined", "family_involved = 'D'"),
+    # Appended, so that earlier lines keep their data-line keys. The quarter's deaths are recent:
+    # this is the count so far, not the indicator (which waits 3 months, mature_months).
+    (
+        "Review needed and a review completed within 3 months of the death",
+        "review_needed AND first_review_completed_date <= death_date + INTERVAL 3 MONTH",
+    ),
 )
 
 

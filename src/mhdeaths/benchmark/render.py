@@ -239,6 +239,7 @@ def _band_summary(benchmarks: Benchmarks, released: Released) -> list[dict[str, 
                 "low_998": released.providers_banded(result.key, "998", BAND_LOWER),
                 "unbanded": sum(r.get("band_95") is None for r in rows),
                 "banded": result.indicator.banded,
+                "kind": result.indicator.kind,
             }
         )
     return out

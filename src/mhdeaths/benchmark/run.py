@@ -13,6 +13,7 @@ from pathlib import Path
 
 from mhdeaths.benchmark.compute import Benchmarks, compute
 from mhdeaths.benchmark.disclosure_control import Released, release
+from mhdeaths.benchmark.indicators import select_indicators
 from mhdeaths.benchmark.provider_summary import provider_summaries
 from mhdeaths.benchmark.render import write_outputs
 from mhdeaths.stats import BAND_HIGHER
@@ -58,9 +59,12 @@ def publish_benchmarks(
     period: str | None = None,
     rule: str = "nhs_england",
     as_at: dt.datetime | None = None,
+    indicators: list[str] | None = None,
 ) -> Published:
-    """Benchmark the warehouse for the window ending at ``period`` and write every output."""
-    benchmarks = compute(warehouse, period, as_at=as_at)
+    """Benchmark the warehouse for the window ending at ``period`` and write every output: on
+    every indicator in use, or only on those ``indicators`` name (ids, as ``--indicator``)."""
+    chosen = select_indicators(indicators) if indicators else None
+    benchmarks = compute(warehouse, period, as_at=as_at, indicators=chosen)
     released = release(benchmarks, rule)
     summaries = provider_summaries(warehouse, benchmarks, released)
     return Published(benchmarks, released, write_outputs(benchmarks, released, summaries, out))

@@ -92,6 +92,15 @@ def benchmark(
             show_default=False,
         ),
     ] = None,
+    indicator: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--indicator",
+            help="Benchmark only this indicator (its id; repeat for more) \\[default: every "
+            "indicator in use]. A retired id is refused with the ids that replace it.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Compare providers on every indicator and write the published report.
 
@@ -103,7 +112,12 @@ def benchmark(
     from mhdeaths.warehouse.store import default_path
 
     done = publish_benchmarks(
-        warehouse or default_path(), out_dir, period=period, rule=disclosure.value, as_at=as_at
+        warehouse or default_path(),
+        out_dir,
+        period=period,
+        rule=disclosure.value,
+        as_at=as_at,
+        indicators=indicator,
     )
     for line in done.summary():
         out.print(escape(line))
