@@ -66,3 +66,22 @@ def test_validating_and_asking_for_help_do_not_import_scipy() -> None:
         imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines()}
         assert "mhdeaths.cli.app" in imported
         assert not {name for name in imported if name.split(".")[0] == "scipy"}, args
+
+
+def test_benchmarking_does_not_import_scipy_stats_or_sparse() -> None:
+    # Every process that benchmarks (benchmark, run, demo) imports mhdeaths.stats, which needs
+    # scipy.special; scipy.stats and scipy.sparse, a second or two more to import, only the CUSUM
+    # run length and FunnelPlotR's compatibility mode use, and they import them when they run.
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import mhdeaths.benchmark.run"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines()}
+    assert "mhdeaths.stats.cusum" in imported
+    assert not {
+        n for n in imported if n.split(".")[:2] in (["scipy", "stats"], ["scipy", "sparse"])
+    }

@@ -13,6 +13,7 @@ oracle. The attack model is written out in ``docs/statistics.md``.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from pathlib import Path
@@ -55,21 +56,22 @@ from .benchmark_outputs import (
     read_report,
     read_xlsx,
 )
-from .test_benchmarks import synthetic_warehouse
+from .test_benchmarks import shared_warehouse
 
 SEEDS = (1, 2, 3, 4, 5, 6)
 RULES = tuple(sorted(RELEASABLE_RULES))  # the rules the benchmarks can be released under
 BEFORE, AFTER = "2027-12", "2028-01"
 
 
-def _warehouse(folder: Path, seed: int) -> Path:
+def _warehouse(factory: pytest.TempPathFactory, seed: int) -> Path:
+    """The small warehouse of a seed, built once per run: the tests here only read it."""
     options = SynthOptions(providers=6, months=8, start="2027-06", seed=seed, transfers=0.1)
-    return synthetic_warehouse(folder, options)
+    return shared_warehouse(factory, f"disclosure-{seed}", options)
 
 
 @pytest.fixture(scope="module")
 def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _warehouse(tmp_path_factory.mktemp("small"), SEEDS[0])
+    return _warehouse(tmp_path_factory, SEEDS[0])
 
 
 def read_everything(out: Path) -> tuple[dict[str, Any], dict[Place, Shown]]:
@@ -277,6 +279,14 @@ def _truth(benchmarks: Benchmarks, period: str, path: Path) -> dict[Var, int]:
     return truth
 
 
+@functools.cache
+def _oracle(path: Path, period: str) -> tuple[Benchmarks, dict[Var, int]]:
+    """The warehouse's unrounded figures for a period and the true counts of every cell: the same
+    under every rule, so computed once per warehouse and period (the warehouse is only read)."""
+    true = compute(path, period)
+    return true, _truth(true, period, path)
+
+
 def _attack(
     path: Path, out: Path, rule: str, use_command: bool
 ) -> tuple[list[Recovery], Counter[str]]:
@@ -300,8 +310,8 @@ def _attack(
             publish_benchmarks(path, folder, period=period, rule=rule)
         _document, cells = read_everything(folder)
         published[period] = cells
-        true = compute(path, period)
-        truth |= _truth(true, period, path)
+        true, period_truth = _oracle(path, period)
+        truth |= period_truth
         indicators = {r.key: r.indicator for r in true.results}
         providers = true.providers
         windows[period] = {r.key: (r.window.first, r.window.last) for r in true.results}
@@ -331,7 +341,7 @@ def test_no_attack_recovers_a_count_from_any_published_output(
     found: list[Recovery] = []
     stats: Counter[str] = Counter()
     for i, seed in enumerate(SEEDS):
-        path = _warehouse(tmp_path_factory.mktemp(f"attack{seed}"), seed)
+        path = _warehouse(tmp_path_factory, seed)
         for j, rule in enumerate(RULES):
             # Through the command itself once per rule (a subprocess costs seconds); through
             # publish_benchmarks, which the command calls, otherwise.

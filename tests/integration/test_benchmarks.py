@@ -29,6 +29,7 @@ from mhdeaths.warehouse.loading import load
 from mhdeaths.warehouse.pseudonym import demo_key
 
 from ..functional.cli import mhdeaths, query_rows
+from .test_warehouse_reliability import built_once
 
 PROVIDERS = 20
 OUTLIERS = ("RZ3", "RZ7")
@@ -37,8 +38,11 @@ PERIOD = "2028-12"
 
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Twenty providers over two years, two of them outliers, loaded like a national history."""
-    folder = tmp_path_factory.mktemp("benchmarks")
+    """Twenty providers over two years, two of them outliers, loaded like a national history.
+
+    Built once per run for both xdist workers (the tests of this module are shared out between
+    them, and the build takes a minute); every test only reads it (the benchmarks open the
+    warehouse read-only)."""
     codes = provider_codes(PROVIDERS)
     assert set(OUTLIERS) <= set(codes)
     options = SynthOptions(
@@ -51,7 +55,7 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
         resubmissions=0.2,
         transfers=0.1,
     )
-    return synthetic_warehouse(folder, options)
+    return shared_warehouse(tmp_path_factory, "national-history", options)
 
 
 def synthetic_warehouse(folder: Path, options: SynthOptions) -> Path:
@@ -61,6 +65,16 @@ def synthetic_warehouse(folder: Path, options: SynthOptions) -> Path:
     outcomes = load(path, [folder / "inbox"], key=demo_key())
     assert all(o.status == "loaded" for o in outcomes), [o.label for o in outcomes]
     return path
+
+
+def shared_warehouse(factory: pytest.TempPathFactory, name: str, options: SynthOptions) -> Path:
+    """The ``synthetic_warehouse`` of ``options``, built once per test run under ``name`` and
+    shared by the xdist workers: only for tests that read it, never write to it."""
+
+    def build(folder: Path) -> None:
+        synthetic_warehouse(folder, options)
+
+    return built_once(factory, name, build) / "warehouse.duckdb"
 
 
 @pytest.fixture(scope="module")

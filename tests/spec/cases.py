@@ -1,13 +1,18 @@
-"""Which rule of which version a spec test runs: each rule once while it stays the same.
+"""Which rule or worked example of which version a spec test runs: each once while it stays the same.
 
 A rule that did not change between versions, over fields and definitions that did not change
 either, behaves the same in both: it is tested in the newest version that has it so, and every
-rule of every version is still covered (``covered``).
+rule of every version is still covered (``covered``). The worked examples of the definitions and
+of the attribution are chosen the same way (``definition_cases``, ``attribution_cases``), with
+the meta-tests' ``definitions_uncovered`` and ``attribution_uncovered``.
 """
 
 from __future__ import annotations
 
-from mhdeaths.spec import Rule, Spec, load_spec
+from collections.abc import Callable, Iterable, Mapping
+
+from mhdeaths import language as ex
+from mhdeaths.spec import Rule, Spec, SpecField, load_spec
 
 from ..conftest import SPEC_ROOT, VERSIONS
 
@@ -54,3 +59,93 @@ def covered(cases: list[tuple[str, str]]) -> list[tuple[str, str]]:
             ):
                 missing.append((version, rule.id))
     return missing
+
+
+def _named(expressions: Iterable[str]) -> set[str]:
+    """The fields some expressions name."""
+    return {
+        name
+        for text in expressions
+        for names in ex.columns_by_table(ex.parse(text)).values()
+        for name in names
+    }
+
+
+def _fields(spec: Spec, table: str, names: Iterable[str]) -> tuple[SpecField, ...]:
+    wanted = set(names)
+    return tuple(f for f in spec.table(table).fields if f.name in wanted)
+
+
+def _definition_keys(spec: Spec) -> dict[tuple[str, str], object]:
+    """What each worked example of a definition depends on: itself, every definition of its table
+    (all are derived, in order, and one may read another) and the fields that those, the example's
+    record and its expected values name, as the version types them."""
+    keys: dict[tuple[str, str], object] = {}
+    for definition in spec.definitions:
+        table = tuple(spec.definitions_for(definition.table))
+        named = _named(d.expression for d in table)
+        for example in definition.worked_examples:
+            names = named | set(example.record) | set(example.expected)
+            keys[(definition.name, example.name)] = (
+                example,
+                table,
+                _fields(spec, definition.table, names),
+            )
+    return keys
+
+
+def _attribution_keys(spec: Spec) -> dict[tuple[str], object]:
+    """What each worked example of the attribution depends on: itself, the attribution and the
+    fields of the death table that those name, as the version types them."""
+    attribution = spec.attribution
+    named = _named([*attribution.match_on, *(k.expression for k in attribution.order_by)])
+    keys: dict[tuple[str], object] = {}
+    for example in attribution.worked_examples:
+        names = named | {n for record in example["records"] for n in record}
+        keys[(str(example.get("name")),)] = (
+            example,
+            attribution,
+            _fields(spec, "death", names),
+        )
+    return keys
+
+
+def _newest(keys: Callable[[Spec], Mapping[tuple[str, ...], object]]) -> list[tuple[str, ...]]:
+    """Each (version, *id) of every version, except where the next version has the same case."""
+    cases = []
+    for i, version in enumerate(VERSIONS):
+        own = keys(SPECS[version])
+        later = keys(SPECS[VERSIONS[i + 1]]) if i + 1 < len(VERSIONS) else {}
+        cases += [(version, *id_) for id_, key in own.items() if later.get(id_) != key]
+    return cases
+
+
+def _uncovered(
+    keys: Callable[[Spec], Mapping[tuple[str, ...], object]], cases: list[tuple[str, ...]]
+) -> list[tuple[str, ...]]:
+    """The (version, *id) of every version with no case of its own nor the same case later."""
+    by_version = {v: keys(SPECS[v]) for v in VERSIONS}
+    return [
+        (version, *id_)
+        for i, version in enumerate(VERSIONS)
+        for id_, key in by_version[version].items()
+        if not any((v, *id_) in cases and by_version[v].get(id_) == key for v in VERSIONS[i:])
+    ]
+
+
+def definition_cases() -> list[tuple[str, ...]]:
+    """(version, definition, example): each worked example once while its case stays the same."""
+    return _newest(_definition_keys)
+
+
+def definitions_uncovered(cases: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+    return _uncovered(_definition_keys, cases)
+
+
+def attribution_cases() -> list[tuple[str, ...]]:
+    """(version, example): each attribution example once while its case stays the same."""
+    return _newest(_attribution_keys)
+
+
+def attribution_uncovered(cases: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+    return _uncovered(_attribution_keys, cases)

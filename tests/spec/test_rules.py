@@ -7,6 +7,9 @@ the validator's engine (polars) and by the warehouse's engine (DuckDB) independe
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import duckdb
 import pytest
 
 from mhdeaths.engines import polars_engine as engine
@@ -24,16 +27,37 @@ def specs() -> dict[str, Spec]:
     return {v: load_spec(v, SPEC_ROOT) for v in VERSIONS}
 
 
+@pytest.fixture(scope="module")
+def con() -> Iterator[duckdb.DuckDBPyConnection]:
+    """One in-memory DuckDB for the module's examples (a new one each cost more than the
+    example): each evaluation drops what it added, which every test checks."""
+    connection = duckdb.connect()
+    yield connection
+    connection.close()
+
+
+def _left_behind(con: duckdb.DuckDBPyConnection) -> list[object]:
+    return con.execute(
+        "SELECT view_name FROM duckdb_views() WHERE NOT internal "
+        "UNION ALL SELECT table_name FROM duckdb_tables()"
+    ).fetchall()
+
+
 @pytest.mark.parametrize(("version", "rule_id"), CASES, ids=[f"{v}:{r}" for v, r in CASES])
-def test_rule(specs: dict[str, Spec], version: str, rule_id: str) -> None:
+def test_rule(
+    specs: dict[str, Spec], con: duckdb.DuckDBPyConnection, version: str, rule_id: str
+) -> None:
     spec = specs[version]
     rule: Rule = spec.rule(rule_id)
     assert not engine.example_fails(spec, rule, rule.example), "valid example fails (polars)"
     assert engine.example_fails(spec, rule, rule.counterexample), "counterexample passes (polars)"
-    assert not sqlengine.example_fails(spec, rule, rule.example), "valid example fails (DuckDB)"
-    assert sqlengine.example_fails(spec, rule, rule.counterexample), (
+    assert not sqlengine.example_fails(spec, rule, rule.example, con=con), (
+        "valid example fails (DuckDB)"
+    )
+    assert sqlengine.example_fails(spec, rule, rule.counterexample, con=con), (
         "counterexample passes (DuckDB)"
     )
+    assert _left_behind(con) == []
 
 
 def test_every_rule_of_every_version_has_a_case() -> None:

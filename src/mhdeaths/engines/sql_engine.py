@@ -131,28 +131,49 @@ def register_frame(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFram
     con.register(name, ArrowStream(frame))
 
 
-def example_fails(spec: Spec, rule: Rule, records: object, period: dt.date | None = None) -> bool:
-    """The DuckDB twin of ``engine.example_fails``: DuckDB derives and evaluates by itself."""
+def example_fails(
+    spec: Spec,
+    rule: Rule,
+    records: object,
+    period: dt.date | None = None,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> bool:
+    """The DuckDB twin of ``engine.example_fails``: DuckDB derives and evaluates by itself.
+
+    In a new in-memory database, or in ``con``: a new database costs more than most examples
+    (some 30-50 ms), so a caller evaluating hundreds passes one; what the example adds to it is
+    dropped again before this returns.
+    """
     by_table = example_tables(rule, records)
-    con = duckdb.connect()
+    db = duckdb.connect() if con is None else con
+    registered: list[str] = []
+    views: list[str] = []
     try:
         sources = {}
         for name, rows in by_table.items():
             table = spec.table_of(rule) if name == rule.table else spec.table(name)
             typed = to_typed(table, text_frame(table, rows)).with_row_index("_row")
             text = text_frame(table, rows).with_row_index("_row")
-            register_frame(con, f"{name}_typed", typed)
-            register_frame(con, f"{name}_text", text)
+            for suffix, frame in (("_typed", typed), ("_text", text)):
+                register_frame(db, f"{name}{suffix}", frame)
+                registered.append(f"{name}{suffix}")
             derived = (
                 f"SELECT * FROM {ident(name + '_typed')}"
                 if rule.scope is Scope.STRUCTURE
                 else derive_sql(spec, name, ident(name + "_typed"))
             )
-            con.execute(f"CREATE VIEW {ident(name)} AS {derived}")
+            db.execute(f"CREATE VIEW {ident(name)} AS {derived}")
+            views.append(ident(name))
             sources[name] = ident(f"{name}_text") if rule.stage is Stage.TEXT else ident(name)
-        rows_out = con.execute(scope_sql(spec, rule, sources, "_row", period)).fetchall()
+        rows_out = db.execute(scope_sql(spec, rule, sources, "_row", period)).fetchall()
     finally:
-        con.close()
+        if con is None:
+            db.close()
+        else:
+            for view in reversed(views):
+                db.execute(f"DROP VIEW IF EXISTS {view}")
+            for name in registered:
+                db.unregister(name)
     if rule.scope is Scope.TABLE:
         return rows_out[0][0] is False
     if rule.scope is Scope.CROSS_TABLE:

@@ -8,7 +8,6 @@ import math
 from typing import Literal
 
 import numpy as np
-from scipy import stats
 
 from ._arrays import (
     BoolArray,
@@ -82,6 +81,9 @@ def funnelplotr_kept(z: FloatArray, trim: float) -> BoolArray:
     ties); groups 0 and k - 1 and above are set aside. Near I = 10 this can keep more units at
     one end than the other, as the published SHMI does.
     """
+    # Imported here: scipy.stats takes a second or two to import, and only these methods need it.
+    from scipy import stats
+
     ranks = stats.rankdata(z, method="average")
     groups = math.inf if trim == 0 else 1 / trim
     with np.errstate(invalid="ignore"):

@@ -32,8 +32,6 @@ from typing import Any, Literal
 
 import numpy as np
 import polars as pl
-from scipy import sparse, stats
-from scipy.sparse import linalg as sparse_linalg
 
 from ._arrays import FloatArray, Vector, as_float_array, check_non_negative, check_same_length
 
@@ -394,6 +392,11 @@ def _arl(h: float, expected: float, people: int | None, ratio: float, true_ratio
     count O moves it deterministically by W(O), and the run length vector L solves
     (I − Q) L = 1; the chart starts (and restarts) at 0, so the answer is L[0].
     """
+    # Imported here, not with the module: scipy.stats and scipy.sparse take a second or two to
+    # import, and every process that benchmarks imports this package but draws no chart.
+    from scipy import sparse, stats
+    from scipy.sparse import linalg as sparse_linalg
+
     log_ratio = math.log(ratio)
     if people is None:
         drift = (ratio - 1) * expected
