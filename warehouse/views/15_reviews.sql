@@ -2,15 +2,8 @@
 -- table; a 1.x death's single review is its review 'legacy'). Every action received by then
 -- counts, in order of receipt, by provider, death record and review: N adds a review, U replaces
 -- it, D withdraws it. Updating the death does not touch its reviews.
-CREATE OR REPLACE MACRO review_records_as_at(as_at) AS TABLE
-SELECT r.*, s.received_at
-FROM review_record AS r
-JOIN submission AS s USING (submission_id)
-WHERE s.received_at <= as_at
-QUALIFY row_number() OVER (
-    PARTITION BY r.org_id_provider, r.death_record_id, r.review_id
-    ORDER BY s.received_at DESC, r.submission_id DESC, r.source_row DESC
-) = 1;
+{% from "_records_as_at.jinja" import records_as_at %}
+{{ records_as_at("review_records_as_at", "review_record", "r", ["org_id_provider", "death_record_id", "review_id"]) }}
 
 -- review_summary_as_at(t): per death (provider and death record), what its current reviews add
 -- up to, as the Learning from Deaths dashboard reads them: a case record review (CRR: SJR, the

@@ -2,15 +2,8 @@
 -- received by then counts, in order of receipt: N adds a record, U replaces the record with the
 -- same death_record_id, D withdraws it. A record that a resubmission does not mention stays as it
 -- was (only a D withdraws it).
-CREATE OR REPLACE MACRO death_records_as_at(as_at) AS TABLE
-SELECT r.*, s.received_at
-FROM death_record AS r
-JOIN submission AS s USING (submission_id)
-WHERE s.received_at <= as_at
-QUALIFY row_number() OVER (
-    PARTITION BY r.org_id_provider, r.death_record_id
-    ORDER BY s.received_at DESC, r.submission_id DESC, r.source_row DESC
-) = 1;
+{% from "_records_as_at.jinja" import records_as_at %}
+{{ records_as_at("death_records_as_at", "death_record", "r", ["org_id_provider", "death_record_id"]) }}
 
 -- deaths_as_at(t): every death not withdrawn, as at time t, with the spec's attribution applied.
 -- Records of one death ({{ match_description }}) are ranked by the spec's attribution order; the

@@ -2,15 +2,8 @@
 -- report as it stood at time t (spec 2.0.0's pfd_addressee table). Every action received by
 -- then counts, in order of receipt, by provider, death record and addressee: N adds an
 -- addressee, U replaces it (a response sent later arrives this way), D withdraws it.
-CREATE OR REPLACE MACRO pfd_addressee_records_as_at(as_at) AS TABLE
-SELECT p.*, s.received_at
-FROM pfd_addressee_record AS p
-JOIN submission AS s USING (submission_id)
-WHERE s.received_at <= as_at
-QUALIFY row_number() OVER (
-    PARTITION BY p.org_id_provider, p.death_record_id, p.addressee_id
-    ORDER BY s.received_at DESC, p.submission_id DESC, p.source_row DESC
-) = 1;
+{% from "_records_as_at.jinja" import records_as_at %}
+{{ records_as_at("pfd_addressee_records_as_at", "pfd_addressee_record", "p", ["org_id_provider", "death_record_id", "addressee_id"]) }}
 
 -- pfd_responses_as_at(t): each current addressee and its response (build plan 5.6). A response
 -- is overdue when none was sent and its due date (56 days after the report, Regulation 29) had

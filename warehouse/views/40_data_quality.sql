@@ -75,16 +75,8 @@ measured AS (
     GROUP BY ALL
 ),
 unmatched AS (
-    SELECT d.org_id_provider AS sender, d.receiving_provider AS receiver, d.reporting_period
-    FROM current_deaths AS d
-    WHERE d.transfer_discharge
-      AND d.death_category = 'D30'
-      AND NOT EXISTS (
-          SELECT 1
-          FROM current_deaths AS r
-          WHERE r.nhs_number_pseudonym = d.nhs_number_pseudonym
-            AND r.org_id_provider = d.receiving_provider
-      )
+    SELECT sending_provider AS sender, receiving_provider AS receiver, reporting_period
+    FROM transfers_unmatched_as_at(as_at)
 ),
 unmatched_sent AS (
     SELECT sender AS provider, reporting_period, count(*) AS transfers_unmatched_sent
