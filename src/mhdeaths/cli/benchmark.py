@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from mhdeaths.cli.common import out
+from mhdeaths.cli.common import as_at_option, out
 from mhdeaths.cli.warehouse import WarehousePath
 
 
@@ -85,12 +85,7 @@ def benchmark(
     disclosure: Disclosure = DEFAULT_DISCLOSURE,
     as_at: Annotated[
         dt.datetime | None,
-        typer.Option(
-            "--as-at",
-            help="Benchmark the warehouse as it stood at this time (for a past publication).",
-            formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"],
-            show_default=False,
-        ),
+        as_at_option("Benchmark the warehouse as it stood at this time (for a past publication)."),
     ] = None,
     indicator: Annotated[
         list[str] | None,

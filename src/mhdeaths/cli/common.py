@@ -7,7 +7,7 @@ way (no highlighting of numbers; long lines wrap as the terminal wraps them).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -25,6 +25,14 @@ SpecRoot = Annotated[
         show_default=False,
     ),
 ]
+
+
+AS_AT_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
+
+
+def as_at_option(text: str) -> Any:
+    """The ``--as-at`` option of a command that reads the warehouse as it stood at a time."""
+    return typer.Option("--as-at", help=text, formats=AS_AT_FORMATS, show_default=False)
 
 
 def spec_root(spec_dir: Path | None) -> Path:

@@ -16,7 +16,7 @@ import typer
 from rich.table import Table as RichTable
 
 from mhdeaths import errors
-from mhdeaths.cli.common import SpecRoot, out, spec_root
+from mhdeaths.cli.common import SpecRoot, as_at_option, out, spec_root
 from mhdeaths.cli.warehouse import WarehousePath
 from mhdeaths.errors import SpecCheckFailed
 
@@ -262,11 +262,8 @@ def spec_impact(
     warehouse: WarehousePath = None,
     as_at: Annotated[
         dt.datetime | None,
-        typer.Option(
-            "--as-at",
-            help="Assess the warehouse as it stood at this time [default: its latest submission].",
-            formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"],
-            show_default=False,
+        as_at_option(
+            "Assess the warehouse as it stood at this time [default: its latest submission]."
         ),
     ] = None,
     recent_months: Annotated[

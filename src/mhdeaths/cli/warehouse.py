@@ -21,6 +21,7 @@ from rich.markup import escape
 from rich.table import Table as RichTable
 
 from mhdeaths import guard
+from mhdeaths.cli.common import AS_AT_FORMATS
 from mhdeaths.cli.process import end_command
 from mhdeaths.errors import ExitCode, UserError
 from mhdeaths.limits import NAMES as LIMIT_NAMES
@@ -142,7 +143,7 @@ def load(
         dt.datetime | None,
         typer.Option(
             help="When the submissions were received, if not now (for loading an archive).",
-            formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"],
+            formats=AS_AT_FORMATS,
             show_default=False,
         ),
     ] = None,
