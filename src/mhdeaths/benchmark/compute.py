@@ -184,8 +184,11 @@ def _maturity(indicator: Indicator, mature_at: dt.date) -> str:
 
 
 def as_at_sql(as_at: dt.datetime | None) -> str:
-    """The SQL timestamp the warehouse's ``*_as_at`` macros take: now, or a past time."""
-    return "TIMESTAMP 'infinity'" if as_at is None else f"TIMESTAMP '{as_at:%Y-%m-%d %H:%M:%S}'"
+    """The SQL timestamp the warehouse's ``*_as_at`` macros take: now, or a past time (to the
+    microsecond: a submission received within the second before ``as_at`` is in it)."""
+    if as_at is None:
+        return "TIMESTAMP 'infinity'"
+    return f"TIMESTAMP '{as_at.replace(tzinfo=None).isoformat(sep=' ')}'"
 
 
 _ALWAYS = {
