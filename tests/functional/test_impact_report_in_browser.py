@@ -27,7 +27,9 @@ def written(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("impact-browser")
     warehouse = folder / "warehouse.duckdb"
     load(warehouse, [EXAMPLES], key=demo_key())
-    impact = assess_impact(warehouse, load_spec("2.0.0"), load_spec("1.1.0"), recent_months=12)
+    impact = assess_impact(
+        warehouse, load_spec("2.0.0"), load_spec("1.1.0"), recent_months=12, indicators=True
+    )
     write_impact(impact, folder / "impact")
     return folder / "impact"
 
@@ -51,3 +53,6 @@ def test_the_impact_page_renders_offline_with_released_counts(page: Opened, writ
     counts = view.locator("td.count").all_text_contents()
     assert counts and all(c == "*" or int(c.replace(",", "")) % 5 == 0 for c in counts), counts
     assert view.locator("h2#rejections").is_visible()
+    assert view.locator("h2#indicators").is_visible()
+    rows = view.locator("h2#indicators + p + table tbody tr").count()
+    assert rows == len(summary["indicators"]) > 0

@@ -19,7 +19,9 @@ from typing import Any
 import polars as pl
 import pytest
 
-from mhdeaths.benchmark.impact import RESTRICTED, assess_impact
+from mhdeaths.benchmark.compute import compute
+from mhdeaths.benchmark.disclosure_control import release
+from mhdeaths.benchmark.impact import RESTRICTED, assess_impact, compare_indicators
 from mhdeaths.spec import load_spec
 from mhdeaths.synth import SynthOptions, generate
 from mhdeaths.warehouse.loading import load
@@ -164,7 +166,8 @@ def test_the_command_writes_restricted_records_and_released_counts(
     run = mhdeaths("spec", "impact", "2.0.0", "--against", "1.1.0", "-w", warehouse, "-o", out)
     assert run.code == 0, run.output
     assert "deaths moved" in run.stdout and "would reject" in run.stdout
-    assert (out / "rejections.csv").exists()
+    assert (out / "rejections.csv").exists() and (out / "indicators.csv").exists()
+    assert summary_has_indicators(out)
     csv = (out / "moved_deaths.csv").read_text(encoding="utf-8")
     assert csv.splitlines()[0] == RESTRICTED
     assert all(record in csv for record in planted.values())
@@ -179,6 +182,75 @@ def test_the_command_writes_restricted_records_and_released_counts(
         assert not HEX64.search(text), f"a pseudonym in {path.name}"
     html = (out / "impact.html").read_text(encoding="utf-8")
     assert "moved_deaths.csv" in html and "<script" not in html
+
+
+def latest(warehouse: Path) -> Any:
+    with connect(warehouse, read_only=True) as con:
+        row = con.execute("SELECT max(received_at) FROM submission").fetchone()
+    assert row is not None
+    return row[0]
+
+
+def test_the_new_figures_are_the_benchmark_s(probes: tuple[Path, dict[str, str]]) -> None:
+    warehouse, _ = probes
+    when = latest(warehouse)
+    figures = compare_indicators(warehouse, NEW, OLD, as_at=when)
+    published = release(compute(warehouse, as_at=when), "nhs_england")
+    real = {(str(r["indicator"]), str(r["provider"])): r for r in published.rows}
+    single = {r.indicator.id for r in published.results if len(r.indicator.live_variants) == 1}
+    new = figures.filter(pl.col("indicator_new").is_not_null())
+    assert new.height > 0
+    for row in new.iter_rows(named=True):
+        key = row["indicator_new"]
+        if key not in single:
+            key = f"{key}.{row['variant_new']}"
+        cells = real[(key, row["provider"])]
+        for ours, theirs in (
+            ("observed_new", "observed"),
+            ("denominator_new", "denominator"),
+            ("rate_new", "value"),
+            ("band_new", "band_95"),
+        ):
+            expected = None if cells[theirs] is None else str(cells[theirs])
+            assert row[ours] == expected, (key, row["provider"], ours)
+    # Every count released under the rule: withheld or rounded to 5.
+    for column in ("observed_old", "observed_new"):
+        cells = [c for c in figures[column].to_list() if c is not None]
+        assert all(c == "*" or float(c) % 5 == 0 for c in cells), column
+    # Each retired figure is set against what superseded it.
+    paired = set(zip(figures["indicator_old"], figures["indicator_new"], strict=True))
+    assert ("deaths_after_discharge", "deaths_after_discharge_v2") in paired
+    assert ("deaths_reviewed", "deaths_case_record_reviewed") in paired
+
+
+def test_a_kept_figure_moves_only_where_deaths_moved(probes: tuple[Path, dict[str, str]]) -> None:
+    # An indicator both versions compute under the same id and variant reads no definition that
+    # changed, so its figures can differ only for a provider one of whose deaths the matching
+    # moved (two records with different dates became one death).
+    warehouse, _ = probes
+    impact = assess_impact(warehouse, NEW, OLD, indicators=True)
+    assert impact.indicators is not None
+    moved = impact.moved.filter(pl.col("moved_by") == "attribution")
+    touched = set(moved["attributed_provider_old"]) | set(moved["attributed_provider_new"])
+    assert touched, "the probe warehouse has a death two providers report with two dates"
+    kept = impact.indicators.filter(
+        (pl.col("indicator_old") == pl.col("indicator_new"))
+        & (pl.col("variant_old") == pl.col("variant_new"))
+    )
+    assert set(kept["indicator_new"]) >= {"inpatient_deaths", "family_involvement"}
+    for row in kept.iter_rows(named=True):
+        same = all(row[f"{n}_old"] == row[f"{n}_new"] for n in ("observed", "denominator"))
+        assert same or row["provider"] in touched | {"England"}, row
+
+
+def test_a_version_against_itself_changes_no_figure(probes: tuple[Path, dict[str, str]]) -> None:
+    warehouse, _ = probes
+    figures = compare_indicators(warehouse, NEW, NEW, as_at=latest(warehouse))
+    assert figures.height > 0
+    assert figures["indicator_old"].to_list() == figures["indicator_new"].to_list()
+    for name in ("observed", "denominator", "rate", "ratio", "band"):
+        assert figures[f"{name}_old"].to_list() == figures[f"{name}_new"].to_list(), name
+    assert not figures["band_changed"].any()
 
 
 def test_the_new_rules_find_nothing_in_what_they_accepted_and_report_the_rest(
@@ -206,6 +278,11 @@ def test_the_new_rules_find_nothing_in_what_they_accepted_and_report_the_rest(
     unassessable = set(found.filter(pl.col("assessable") == "not assessable")["rule_id"])
     checksum = [r.id for r in NEW.rules if "nhs_number" in r.fields and r.table == "death"]
     assert checksum and set(checksum) <= unassessable  # the number itself is not kept
+
+
+def summary_has_indicators(out: Path) -> bool:
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    return any(i["new"] == "deaths_after_discharge_v2.all" for i in summary["indicators"])
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,16 +130,25 @@ def compute(
     *,
     as_at: dt.datetime | None = None,
     indicators: tuple[Indicator, ...] | None = None,
+    deaths: Callable[[duckdb.DuckDBPyConnection], tuple[str, Definitions]] | None = None,
 ) -> Benchmarks:
     """Every indicator for the window ending at ``period`` (default: the latest month loaded),
-    from the warehouse as it stood at ``as_at`` (default: now)."""
+    from the warehouse as it stood at ``as_at`` (default: now).
+
+    ``deaths``, when given, makes the deaths to benchmark in the open (read-only) connection
+    instead of the warehouse's ``deaths_as_at``, and names the definitions that derived them:
+    the impact assessment benchmarks the same records derived under another spec version."""
     chosen = indicators or load_indicators()
     if period is not None:
         period_start(period)
     results = []
     with reading(path) as con:
-        definitions = definitions_in_force(con, path)
-        _stage(con, as_at, chosen)
+        if deaths is None:
+            definitions = definitions_in_force(con, path)
+            source = f"deaths_as_at({as_at_sql(as_at)})"
+        else:
+            source, definitions = deaths(con)
+        _stage(con, as_at, chosen, source)
         if period is None:
             row = con.execute("SELECT max(reporting_period) FROM bm_activity").fetchone()
             if row is None or row[0] is None:
@@ -198,7 +207,10 @@ _ALWAYS = {
 
 
 def _stage(
-    con: duckdb.DuckDBPyConnection, as_at: dt.datetime | None, indicators: tuple[Indicator, ...]
+    con: duckdb.DuckDBPyConnection,
+    as_at: dt.datetime | None,
+    indicators: tuple[Indicator, ...],
+    deaths: str,
 ) -> None:
     # The deaths view ranks every record of every death; staging it once, with only the columns
     # some indicator names, is what keeps a full national history fast. Only counted deaths (one
@@ -206,7 +218,7 @@ def _stage(
     at = as_at_sql(as_at)
     text = " ".join(i.model_dump_json() for i in indicators)
     for view, source, extra, where in (
-        ("deaths", f"deaths_as_at({at})", "year(death_date)", "WHERE counted"),
+        ("deaths", deaths, "year(death_date)", "WHERE counted"),
         ("activity", f"activity_as_at({at})", "CAST(left(reporting_period, 4) AS INTEGER)", ""),
     ):
         cursor = con.execute(f"SELECT * FROM {source} LIMIT 0")

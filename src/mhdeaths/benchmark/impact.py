@@ -31,6 +31,7 @@ import polars as pl
 
 from mhdeaths import __version__
 from mhdeaths import language as ex
+from mhdeaths.benchmark.compute import NATIONAL
 from mhdeaths.engines.sql_engine import attribution_window_sql, derive_sql, ident
 from mhdeaths.errors import UserError
 from mhdeaths.spec import Spec
@@ -68,6 +69,8 @@ class Impact:
     """What the new version's rules say of recent submissions (``rejections``)."""
     rejected_submissions: int = 0
     """How many recent submissions the rules were run on."""
+    indicators: pl.DataFrame | None = None
+    """Every indicator under both versions, figure by figure (``compare_indicators``)."""
 
     @property
     def moved_by(self) -> dict[str, int]:
@@ -82,10 +85,12 @@ def assess_impact(
     as_at: dt.datetime | None = None,
     model: CanonicalModel | None = None,
     recent_months: int | None = None,
+    indicators: bool = False,
 ) -> Impact:
     """Derive and attribute the warehouse's death records as at ``as_at`` (default: the latest
     submission's receipt) under ``old`` and ``new``, and list the deaths that move; with
-    ``recent_months``, also run the new version's rules on that many months' submissions."""
+    ``recent_months``, also run the new version's rules on that many months' submissions, and
+    with ``indicators``, compute every indicator under both versions."""
     model = model or load_canonical()
     with reading(warehouse) as con:
         latest = con.execute("SELECT max(received_at) FROM submission").fetchone()
@@ -119,8 +124,19 @@ def assess_impact(
         if recent_months is None
         else rejections(warehouse, new, as_at=when, recent_months=recent_months, model=model)
     )
+    compared = (
+        compare_indicators(warehouse, new, old, as_at=when, model=model) if indicators else None
+    )
     return Impact(
-        new.version, old.version, when, frames["new"].height, moved, counted, rejected, assessed
+        new.version,
+        old.version,
+        when,
+        frames["new"].height,
+        moved,
+        counted,
+        rejected,
+        assessed,
+        compared,
     )
 
 
@@ -268,7 +284,7 @@ def write_impact(impact: Impact, out: Path, rule: str = "nhs_england") -> list[P
     with moved.open("w", encoding="utf-8", newline="") as handle:
         handle.write(RESTRICTED + "\n")
         impact.moved.write_csv(handle)
-    summary = {
+    summary: dict[str, Any] = {
         "new": impact.new,
         "old": impact.old,
         "as_at": impact.as_at.isoformat(),
@@ -305,11 +321,37 @@ def write_impact(impact: Impact, out: Path, rule: str = "nhs_england") -> list[P
                 impact.rejected.filter(pl.col("assessable") == NOT_ASSESSABLE)["rule_id"].to_list()
             ),
         }
+    if impact.indicators is not None:
+        figures = out / "indicators.csv"
+        impact.indicators.write_csv(figures)
+        written.append(figures)
+        changed = impact.indicators.filter(
+            pl.col("band_changed") & (pl.col("provider") != NATIONAL)
+        )
+        summary["indicators"] = [
+            {
+                "old": _joined(r["indicator_old"], r["variant_old"]),
+                "new": _joined(r["indicator_new"], r["variant_new"]),
+                "national_old": r["rate_old"] if r["rate_old"] is not None else r["observed_old"],
+                "national_new": r["rate_new"] if r["rate_new"] is not None else r["observed_new"],
+                "providers_band_changed": changed.filter(
+                    (pl.col("indicator_new") == r["indicator_new"])
+                    & (pl.col("variant_new") == r["variant_new"])
+                    & (pl.col("indicator_old").eq_missing(r["indicator_old"]))
+                    & (pl.col("variant_old").eq_missing(r["variant_old"]))
+                ).height,
+            }
+            for r in impact.indicators.filter(pl.col("provider") == NATIONAL).iter_rows(named=True)
+        ]
     summary_path = out / "summary.json"
     summary_path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     html = out / "impact.html"
     html.write_text(_html(impact, summary, disclose([0], rule).rule.title), encoding="utf-8")
     return [*written, summary_path, html]
+
+
+def _joined(indicator: str | None, variant: str | None) -> str | None:
+    return None if indicator is None else f"{indicator}.{variant}"
 
 
 def _released(count: int, rule: str) -> str:
@@ -556,3 +598,234 @@ def _listed(rule: Any, assessable: str, records: int) -> dict[str, Any]:
         "records": records,
         "assessable": assessable,
     }
+
+
+# --- Indicators: each figure under both versions ---------------------------------------------
+
+INDICATOR_COLUMNS = {
+    "provider": pl.String,
+    "indicator_old": pl.String,
+    "variant_old": pl.String,
+    "indicator_new": pl.String,
+    "variant_new": pl.String,
+    **{
+        f"{name}_{side}": pl.String
+        for name in ("observed", "denominator", "rate", "ratio", "band")
+        for side in ("old", "new")
+    },
+    "band_changed": pl.Boolean,
+    "suppressed": pl.Boolean,
+    "definitions_old": pl.String,
+    "definitions_new": pl.String,
+}
+
+
+@dataclass(frozen=True)
+class IndicatorSides:
+    """The indicators each version computes, and which figure of one answers which of the
+    other: a retired one against those that superseded it, a kept one against itself."""
+
+    old: tuple[Any, ...]
+    new: tuple[Any, ...]
+    pairs: tuple[tuple[tuple[str, str] | None, tuple[str, str] | None], ...]
+    """(indicator id, variant id) under the old version, and under the new one."""
+
+
+def indicator_sides(
+    old: Spec, new: Spec, catalogue: tuple[Any, ...] | None = None
+) -> IndicatorSides:
+    """Split the indicator catalogue between the two versions. The new version computes what
+    is in use; the old one what the new one retired, and what is in use that it replaces
+    nothing and reads no definition the old version lacks (kept)."""
+    import re
+
+    from mhdeaths.benchmark.indicators import load_catalogue
+
+    catalogue = catalogue or load_catalogue()
+    lacking = {d.name for d in new.definitions_for("death")} - {
+        d.name for d in old.definitions_for("death")
+    }
+    from mhdeaths.spec import parse_version
+
+    def between(retired_in: str | None) -> bool:
+        """Retired by the new version or one before it, after the old one."""
+        return retired_in is not None and (
+            parse_version(old.version) < parse_version(retired_in) <= parse_version(new.version)
+        )
+
+    superseding: dict[str, tuple[str, ...]] = {}
+    for indicator in catalogue:
+        if indicator.status == "retired" and between(indicator.retired_in):
+            superseding[indicator.id] = indicator.superseded_by
+        for variant in indicator.variants:
+            if variant.status == "retired" and between(variant.retired_in):
+                superseding[f"{indicator.id}.{variant.id}"] = variant.superseded_by
+    named = {key for keys in superseding.values() for key in keys}
+    active = [i for i in catalogue if i.status == "active"]
+    by_id = {i.id: i for i in active}
+
+    def reads_new(part: Any) -> bool:
+        text = part.model_dump_json()
+        return any(re.search(rf"\b{re.escape(name)}\b", text) for name in lacking)
+
+    old_set: list[Any] = []
+    pairs: list[tuple[tuple[str, str] | None, tuple[str, str] | None]] = []
+    for indicator in catalogue:
+        retired = indicator.status == "retired"
+        if retired and indicator.id not in superseding:
+            continue  # retired before the old version, or after the new one
+        base = indicator.model_copy(update={"variants": ()})
+        if not retired and (indicator.id in named or reads_new(base)):
+            continue  # new with the new version
+        variants = [
+            v
+            for v in indicator.variants
+            if retired
+            or f"{indicator.id}.{v.id}" in superseding
+            or (v.status == "active" and f"{indicator.id}.{v.id}" not in named and not reads_new(v))
+        ]
+        old_set.append(
+            indicator.model_copy(
+                update={
+                    "status": "active",
+                    "variants": tuple(v.model_copy(update={"status": "active"}) for v in variants),
+                }
+            )
+        )
+        for v in variants:
+            key = f"{indicator.id}.{v.id}"
+            targets = superseding.get(key) or (superseding.get(indicator.id) if retired else None)
+            if not targets:
+                pairs.append(((indicator.id, v.id), (indicator.id, v.id)))
+                continue
+            for target in targets:
+                new_id, _, new_variant = target.partition(".")
+                chosen = by_id[new_id]
+                if new_variant:
+                    pairs.append(((indicator.id, v.id), (new_id, new_variant)))
+                    continue
+                # A whole indicator superseded: each old variant answers the new variants
+                # named like it (suicide -> suicide_ons, suicide_ncish), else all of them.
+                live = [w.id for w in chosen.live_variants]
+                alike = [w for w in live if w == v.id or w.startswith(f"{v.id}_")]
+                for w in alike or live:
+                    pairs.append(((indicator.id, v.id), (new_id, w)))
+    seen = {p[1] for p in pairs}
+    for indicator in active:
+        for v in indicator.live_variants:
+            if (indicator.id, v.id) not in seen:
+                pairs.append((None, (indicator.id, v.id)))
+    return IndicatorSides(tuple(old_set), tuple(active), tuple(pairs))
+
+
+def compare_indicators(
+    warehouse: Path,
+    new: Spec,
+    old: Spec,
+    *,
+    as_at: dt.datetime,
+    period: str | None = None,
+    rule: str = "nhs_england",
+    model: CanonicalModel | None = None,
+) -> pl.DataFrame:
+    """Every indicator of both versions over the same window and the same records: the old
+    version's on the records derived and attributed under it, the new one's under it, each
+    released under the disclosure rule as the benchmark releases it, paired figure by figure
+    (``indicator_sides``), per provider and for England."""
+    from mhdeaths.benchmark.compute import compute
+    from mhdeaths.benchmark.disclosure_control import release
+    from mhdeaths.warehouse.rederive import Definitions, spec_sha256
+
+    model = model or load_canonical()
+    sides = indicator_sides(old, new)
+
+    def derived_under(spec: Spec, side: str) -> Any:
+        def make(con: Any) -> tuple[str, Definitions]:
+            stored = (
+                "(SELECT * FROM death_records_as_at(CAST(? AS TIMESTAMP)) "
+                "WHERE record_action <> 'D')"
+            )
+            columns = [
+                r[0]
+                for r in con.execute(f"DESCRIBE SELECT * FROM {stored} AS s", [as_at]).fetchall()
+            ]
+            attributed = _attributed(spec, model, stored, columns)
+            view = [
+                r[0]
+                for r in con.execute(
+                    "DESCRIBE SELECT * FROM deaths_as_at(CAST(? AS TIMESTAMP))", [as_at]
+                ).fetchall()
+            ]
+            mine = {d.name for d in spec.definitions_for("death")} | {
+                "counted",
+                "attributed_provider",
+            }
+            # The view's derived columns are the canonical version's: each is replaced by this
+            # version's, and one this version lacks is empty.
+            theirs = {d.name for d in canonical_spec_of(model).definitions_for("death")}
+            dropped = sorted((mine | theirs) & set(view))
+            table = f"{_STAGED}deaths_{side}"
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT "
+                f"w.* EXCLUDE ({', '.join(ident(c) for c in dropped)}), "
+                + "".join(f"NULL AS {ident(c)}, " for c in sorted(theirs - mine) if c in view)
+                + f"o.* EXCLUDE ({', '.join(ident(k) for k in (*KEY, 'reporting_period'))}) "
+                f"FROM deaths_as_at(CAST(? AS TIMESTAMP)) AS w "
+                f"JOIN ({attributed}) AS o USING ({', '.join(ident(k) for k in KEY)})",
+                [as_at, as_at],
+            )
+            return table, Definitions(spec.version, spec_sha256(spec))
+
+        return make
+
+    released = {}
+    for side, spec, chosen in (("old", old, sides.old), ("new", new, sides.new)):
+        benchmarks = compute(
+            warehouse, period, as_at=as_at, indicators=chosen, deaths=derived_under(spec, side)
+        )
+        period = benchmarks.period  # the same window for both
+        got = release(benchmarks, rule)
+        keys = {r.key: (r.indicator.id, r.variant.id) for r in benchmarks.results}
+        released[side] = {
+            (keys[str(row["indicator"])], str(row["provider"])): row for row in got.rows
+        }
+    everyone = {p for side in released.values() for _, p in side} - {NATIONAL}
+    providers = [*sorted(everyone), NATIONAL]
+    rows = []
+    for old_key, new_key in sides.pairs:
+        for provider in providers:
+            before = released["old"].get((old_key, provider)) if old_key else None
+            after = released["new"].get((new_key, provider)) if new_key else None
+            if before is None and after is None:
+                continue
+            row: dict[str, Any] = {
+                "provider": provider,
+                "indicator_old": old_key[0] if old_key else None,
+                "variant_old": old_key[1] if old_key else None,
+                "indicator_new": new_key[0] if new_key else None,
+                "variant_new": new_key[1] if new_key else None,
+            }
+            for side, cells in (("old", before), ("new", after)):
+                for name, column in (
+                    ("observed", "observed"),
+                    ("denominator", "denominator"),
+                    ("rate", "value"),
+                    ("ratio", "ratio"),
+                    ("band", "band_95"),
+                ):
+                    value = None if cells is None else cells.get(column)
+                    row[f"{name}_{side}"] = None if value is None else str(value)
+            row["band_changed"] = (
+                before is not None and after is not None and row["band_old"] != row["band_new"]
+            )
+            row["suppressed"] = "*" in (row["observed_old"], row["observed_new"])
+            row["definitions_old"] = old.version
+            row["definitions_new"] = new.version
+            rows.append(row)
+    return pl.DataFrame(rows, schema=INDICATOR_COLUMNS)
+
+
+def canonical_spec_of(model: CanonicalModel) -> Spec:
+    from mhdeaths.warehouse.canonical import canonical_spec
+
+    return canonical_spec(model)

@@ -289,8 +289,10 @@ def spec_impact(
 
     Derives every death record in the warehouse (read-only) under both versions' definitions and
     attribution rules, and writes moved_deaths.csv (each death that moves and the definition
-    that moved it; record level, restricted), rejections.csv (what the new version's rules would
-    say of recent submissions), summary.json and impact.html (counts under the disclosure rule).
+    that moved it; record level, restricted), indicators.csv (every indicator under both
+    versions, per provider, paired by what superseded what), rejections.csv (what the new
+    version's rules would say of recent submissions), summary.json and impact.html (counts under
+    the disclosure rule).
     """
     from mhdeaths.benchmark.impact import assess_impact, write_impact
     from mhdeaths.spec import load_spec
@@ -309,6 +311,7 @@ def spec_impact(
         load_spec(against, root),
         as_at=as_at,
         recent_months=recent_months,
+        indicators=True,
     )
     folder = out_dir or path.parent / f"impact-{new}-vs-{against}"
     written = write_impact(impact, folder)
