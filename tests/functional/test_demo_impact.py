@@ -87,6 +87,15 @@ def test_the_benchmarks_differ_only_where_the_definitions_changed(assessed: Path
     }
 
 
+def test_a_withheld_band_is_never_said_to_have_changed(assessed: Path) -> None:
+    figures = pl.read_csv(assessed / "indicators.csv", infer_schema=False)
+    withheld = figures.filter((pl.col("band_old") == "*") | (pl.col("band_new") == "*"))
+    assert withheld.height > 0
+    assert set(withheld["band_changed"]) == {"false"}
+    summary = json.loads((assessed / "summary.json").read_text(encoding="utf-8"))
+    assert set(summary["providers"]) >= {"RZ1", "RZ2"}  # the two the matching moved a death of
+
+
 @pytest.fixture(scope="module")
 def page(browser: Browser, assessed: Path) -> Iterator[Opened]:
     yield from open_offline(browser, assessed / "impact.html")
@@ -107,3 +116,4 @@ def test_the_impact_page_renders_offline_with_released_counts(page: Opened, asse
     assert view.locator("h2#rejections").is_visible()
     rows = view.locator("h2#indicators + p + table tbody tr").count()
     assert rows == len(summary["indicators"]) > 0
+    assert view.locator("h2#providers + table tbody tr").count() == len(summary["providers"])

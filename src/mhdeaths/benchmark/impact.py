@@ -343,11 +343,36 @@ def write_impact(impact: Impact, out: Path, rule: str = "nhs_england") -> list[P
             }
             for r in impact.indicators.filter(pl.col("provider") == NATIONAL).iter_rows(named=True)
         ]
+    summary["providers"] = _per_provider(impact, rule)
     summary_path = out / "summary.json"
     summary_path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     html = out / "impact.html"
     html.write_text(_html(impact, summary, disclose([0], rule).rule.title), encoding="utf-8")
     return [*written, summary_path, html]
+
+
+def _per_provider(impact: Impact, rule: str) -> dict[str, dict[str, Any]]:
+    """Per provider: the deaths that moved into or out of its figures (released under the rule)
+    and the figures whose band changed."""
+    moved: Counter[str] = Counter()
+    for row in impact.moved.iter_rows(named=True):
+        for provider in {row["attributed_provider_old"], row["attributed_provider_new"]}:
+            if provider:
+                moved[provider] += 1
+    bands: dict[str, list[str]] = {}
+    if impact.indicators is not None:
+        changed = impact.indicators.filter(pl.col("band_changed"))
+        for row in changed.iter_rows(named=True):
+            if row["provider"] != NATIONAL:
+                key = _joined(row["indicator_new"], row["variant_new"])
+                bands.setdefault(row["provider"], []).append(str(key))
+    return {
+        provider: {
+            "deaths_moved": _released(moved.get(provider, 0), rule),
+            "bands_changed": sorted(set(bands.get(provider, []))),
+        }
+        for provider in sorted(set(moved) | set(bands))
+    }
 
 
 def _joined(indicator: str | None, variant: str | None) -> str | None:
@@ -815,8 +840,13 @@ def compare_indicators(
                 ):
                     value = None if cells is None else cells.get(column)
                     row[f"{name}_{side}"] = None if value is None else str(value)
+            # A withheld band (*) is compared with nothing: saying it changed would tell what
+            # it is not.
             row["band_changed"] = (
-                before is not None and after is not None and row["band_old"] != row["band_new"]
+                before is not None
+                and after is not None
+                and "*" not in (row["band_old"], row["band_new"])
+                and row["band_old"] != row["band_new"]
             )
             row["suppressed"] = "*" in (row["observed_old"], row["observed_new"])
             row["definitions_old"] = old.version
