@@ -53,35 +53,30 @@ def test_the_disclosure_choices_are_the_stats_rules_in_their_order() -> None:
     assert "|".join(DISCLOSURE_RULES) in run.stdout
 
 
-def test_validating_and_asking_for_help_do_not_import_scipy() -> None:
-    for args in (["validate", str(EXAMPLE)], ["benchmark", "--help"]):
-        done = subprocess.run(
-            [sys.executable, "-X", "importtime", "-m", "mhdeaths", *args],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            timeout=120,
-        )
-        assert done.returncode == 0, done.stderr[-2000:]
-        imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines()}
-        assert "mhdeaths.cli.app" in imported
-        assert not {name for name in imported if name.split(".")[0] == "scipy"}, args
-
-
-def test_benchmarking_does_not_import_scipy_stats_or_sparse() -> None:
-    # Every process that benchmarks (benchmark, run, demo) imports mhdeaths.stats, which needs
-    # scipy.special; scipy.stats and scipy.sparse, a second or two more to import, only the CUSUM
-    # run length and FunnelPlotR's compatibility mode use, and they import them when they run.
+def imported(*args: str) -> set[str]:
+    """The modules a Python process with these arguments imports (``-X importtime``)."""
     done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", "import mhdeaths.benchmark.run"],
+        [sys.executable, "-X", "importtime", *args],
         capture_output=True,
         text=True,
         cwd=ROOT,
         timeout=120,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines()}
-    assert "mhdeaths.stats.cusum" in imported
-    assert not {
-        n for n in imported if n.split(".")[:2] in (["scipy", "stats"], ["scipy", "sparse"])
-    }
+    return {line.split("|")[-1].strip() for line in done.stderr.splitlines()}
+
+
+def test_validating_and_asking_for_help_do_not_import_scipy() -> None:
+    for args in (["validate", str(EXAMPLE)], ["benchmark", "--help"]):
+        imported_now = imported("-m", "mhdeaths", *args)
+        assert "mhdeaths.cli.app" in imported_now
+        assert not {name for name in imported_now if name.split(".")[0] == "scipy"}, args
+
+
+def test_benchmarking_does_not_import_scipy_stats_or_sparse() -> None:
+    # Every process that benchmarks (benchmark, run, demo) imports mhdeaths.stats, which needs
+    # scipy.special; scipy.stats and scipy.sparse, a second or two more to import, only the CUSUM
+    # run length and FunnelPlotR's compatibility mode use, and they import them when they run.
+    modules = imported("-c", "import mhdeaths.benchmark.run")
+    assert "mhdeaths.stats.cusum" in modules
+    assert not {n for n in modules if n.split(".")[:2] in (["scipy", "stats"], ["scipy", "sparse"])}
