@@ -14,10 +14,8 @@ import pytest
 from playwright.sync_api import Browser
 
 from mhdeaths.benchmark.run import Published, publish_benchmarks
-from mhdeaths.jobs.demo import EXAMPLES
-from mhdeaths.warehouse.loading import load
-from mhdeaths.warehouse.pseudonym import demo_key
 
+from ..examples_warehouse import examples_warehouse
 from .test_reports_in_browser import Opened, browser, open_offline
 
 __all__ = ["browser"]  # the fixture, imported so pytest finds it here
@@ -26,9 +24,7 @@ __all__ = ["browser"]  # the fixture, imported so pytest finds it here
 @pytest.fixture(scope="module")
 def published(tmp_path_factory: pytest.TempPathFactory) -> Published:
     folder = tmp_path_factory.mktemp("benchmark-browser")
-    warehouse = folder / "warehouse.duckdb"
-    load(warehouse, [EXAMPLES], key=demo_key())
-    return publish_benchmarks(warehouse, folder / "out")
+    return publish_benchmarks(examples_warehouse(tmp_path_factory), folder / "out")
 
 
 @pytest.fixture(scope="module")

@@ -13,10 +13,7 @@ import polars as pl
 import pytest
 from playwright.sync_api import Browser
 
-from mhdeaths.jobs.demo import EXAMPLES
-from mhdeaths.warehouse.loading import load
-from mhdeaths.warehouse.pseudonym import demo_key
-
+from ..examples_warehouse import examples_warehouse
 from .cli import mhdeaths
 from .test_reports_in_browser import Opened, browser, open_offline
 
@@ -35,10 +32,8 @@ PLANTED = {
 
 @pytest.fixture(scope="module")
 def assessed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("demo-impact")
-    warehouse = folder / "warehouse.duckdb"
-    load(warehouse, [EXAMPLES], key=demo_key())
-    out = folder / "impact"
+    warehouse = examples_warehouse(tmp_path_factory)
+    out = tmp_path_factory.mktemp("demo-impact") / "impact"
     run = mhdeaths("spec", "impact", "2.0.0", "--against", "1.1.0", "-w", warehouse, "-o", out)
     assert run.code == 0, run.output
     return out

@@ -27,6 +27,7 @@ from mhdeaths.warehouse.overview import reading
 from mhdeaths.warehouse.pseudonym import demo_key
 
 from ..functional.cli import mhdeaths
+from .test_warehouse_reliability import built_once
 
 PERIOD = "2028-12"
 IN_SCOPE = ("IPD", "D30", "AWA")
@@ -35,13 +36,14 @@ Death = dict[str, object]
 
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("indicators_2_0_0")
-    options = SynthOptions(providers=5, months=24, start="2027-01", seed=5, transfers=0.1)
-    generate(load_spec("2.0.0"), options, folder / "inbox")
-    path = folder / "warehouse.duckdb"
-    outcomes = load(path, [folder / "inbox"], key=demo_key())
-    assert all(o.status == "loaded" for o in outcomes)
-    return path
+    # Built once per run for both workers: the tests only read it.
+    def build(folder: Path) -> None:
+        options = SynthOptions(providers=5, months=24, start="2027-01", seed=5, transfers=0.1)
+        generate(load_spec("2.0.0"), options, folder / "inbox")
+        outcomes = load(folder / "warehouse.duckdb", [folder / "inbox"], key=demo_key())
+        assert all(o.status == "loaded" for o in outcomes)
+
+    return built_once(tmp_path_factory, "indicators-2-0-0", build) / "warehouse.duckdb"
 
 
 @pytest.fixture(scope="module")

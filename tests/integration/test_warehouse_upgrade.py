@@ -12,23 +12,18 @@ on which release loaded it.
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import polars as pl
 import pytest
 
 from mhdeaths.warehouse.canonical import load_canonical
-from mhdeaths.warehouse.loading import load
-from mhdeaths.warehouse.pseudonym import demo_key
 from mhdeaths.warehouse.schema import upgrade
 from mhdeaths.warehouse.store import connect
 
+from ..examples_warehouse import examples_warehouse
 from .test_warehouse_load import EARLIER_RELEASE, old_warehouse
 
-EXAMPLES = Path(__file__).parents[2] / "submissions" / "examples"
-RECEIVED = dt.datetime(2028, 5, 1)
-"""When the earlier release's warehouse received every submission (its README)."""
 RECORD_TABLES = ("death_record", "review_record", "pfd_addressee_record", "activity_record")
 REGISTRY_MADE_AT_LOAD = ("submission_id", "loaded_at", "tool_version", "canonical_version")
 """Registry columns that say when and by what a submission was loaded, not what it holds."""
@@ -53,8 +48,7 @@ def keyed(warehouse: Path, table: str) -> pl.DataFrame:
 @pytest.fixture(scope="module")
 def loaded_today(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The earlier release's submission files, loaded by today's code as that release did."""
-    warehouse = tmp_path_factory.mktemp("today") / "today.duckdb"
-    load(warehouse, [EXAMPLES], key=demo_key(), received_at=RECEIVED)
+    warehouse = examples_warehouse(tmp_path_factory)
     earlier = set(pl.read_parquet(EARLIER_RELEASE / "submission.parquet")["content_sha256"])
     today = set(frame(warehouse, "SELECT content_sha256 FROM submission")["content_sha256"])
     assert earlier <= today, "the examples the earlier release loaded have changed"
