@@ -26,16 +26,32 @@ def ident(name: str) -> str:
 
 def derive_sql(spec: Spec, table: str, source: str, keep: Collection[str] = ()) -> str:
     """A query over ``source`` adding the table's derived fields, in the order written; those
-    named in ``keep`` are not derived but read from ``source`` as they are."""
+    named in ``keep`` are not derived but read from ``source`` as they are.
+
+    A definition reads the source and the definitions written before it. Each is computed in the
+    first layer after everything it reads, so definitions that do not read one another share a
+    layer: DuckDB binds a query of 27 definitions nested one inside another in about 20 ms, which
+    was most of the time a small submission's insert took."""
+    definitions = [d for d in spec.definitions_for(table) if d.name not in keep]
+    if not definitions:
+        return f"SELECT * FROM {source}"
+    layer: dict[str, int] = {}
+    for definition in definitions:
+        reads = ex.parse(definition.expression).columns
+        layer[definition.name] = 1 + max((layer[r] for r in reads if r in layer), default=0)
     query = f"SELECT * FROM {source}"
-    for i, definition in enumerate(spec.definitions_for(table)):
-        if definition.name in keep:
-            continue
-        query = (
-            f"SELECT *, ({ex.to_duckdb(definition.expression)}) AS {ident(definition.name)} "
-            f"FROM ({query}) AS d{i}"
+    for level in range(1, max(layer.values()) + 1):
+        made = ", ".join(
+            f"({ex.to_duckdb(d.expression)}) AS {ident(d.name)}"
+            for d in definitions
+            if layer[d.name] == level
         )
-    return query
+        query = f"SELECT *, {made} FROM ({query}) AS d{level}"
+    if max(layer.values()) == 1:
+        return query
+    # The derived fields in the order written, after the source's columns.
+    names = ", ".join(ident(d.name) for d in definitions)
+    return f"SELECT * EXCLUDE ({names}), {names} FROM ({query}) AS derived"
 
 
 def record_failures_sql(
