@@ -34,8 +34,8 @@ from mhdeaths import language as ex
 from mhdeaths.benchmark.compute import NATIONAL
 from mhdeaths.engines.sql_engine import attribution_window_sql, derive_sql, ident
 from mhdeaths.errors import UserError
-from mhdeaths.spec import Spec
-from mhdeaths.warehouse.canonical import CanonicalModel, load_canonical
+from mhdeaths.spec import Spec, load_spec
+from mhdeaths.warehouse.canonical import CanonicalModel, canonical_spec, load_canonical
 from mhdeaths.warehouse.overview import reading
 from mhdeaths.warehouse.rederive import frozen_definitions
 
@@ -97,14 +97,9 @@ def assess_impact(
         if latest is None or latest[0] is None:
             raise UserError(f"The warehouse {warehouse} has no submissions to assess.")
         when = as_at or latest[0]
-        stored = (
-            "(SELECT * FROM death_records_as_at(CAST(? AS TIMESTAMP)) WHERE record_action <> 'D')"
-        )
-        columns = [
-            r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {stored} AS s", [when]).fetchall()
-        ]
+        columns = _stored_columns(con, when)
         sides = {
-            side: _attributed(spec, model, stored, columns)
+            side: _attributed(spec, model, STORED, columns)
             for side, spec in (("old", old), ("new", new))
         }
         frames = {}
@@ -138,6 +133,14 @@ def assess_impact(
         assessed,
         compared,
     )
+
+
+STORED = "(SELECT * FROM death_records_as_at(CAST(? AS TIMESTAMP)) WHERE record_action <> 'D')"
+"""The death records not withdrawn as at a time (the parameter), with their stored columns."""
+
+
+def _stored_columns(con: Any, when: dt.datetime) -> list[str]:
+    return [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {STORED} AS s", [when]).fetchall()]
 
 
 def _suffixed(frame: pl.DataFrame, suffix: str) -> pl.DataFrame:
@@ -453,6 +456,11 @@ def rejections(
             ).fetchall()
         )
         tables = [t.name for t in new.tables if f"{t.name}_record" in present]
+        # Each submission's version's own tables, read once (its rows of others were mapped).
+        own = {
+            v: {t.name for t in load_spec(v, new.path.parent).tables}
+            for v in {r[3] for r in recent}
+        }
         for table in tables:
             _stage_records(con, new, model, table, list(about))
         for rule in new.rules:
@@ -470,7 +478,7 @@ def rejections(
             if not set(read) <= set(tables):
                 rows.append(_listed(rule, NOT_ASSESSABLE, 0))
                 continue
-            able = [i for i, *_, v in recent if not _uncollected(model, v, read, reads)]
+            able = [i for i, *_, v in recent if not _uncollected(model, v, own, read, reads)]
             needs = _count_rows(
                 con,
                 f"SELECT 1 FROM {_STAGED}{rule.table} WHERE submission_id IN "
@@ -572,17 +580,19 @@ def _tables_of(table: str, parsed: ex.Expression) -> list[str]:
 
 
 def _uncollected(
-    model: CanonicalModel, version: str, tables: list[str], reads: frozenset[str] | set[str]
+    model: CanonicalModel,
+    version: str,
+    own: dict[str, set[str]],
+    tables: list[str],
+    reads: frozenset[str] | set[str],
 ) -> bool:
-    """True when the submission's version did not collect a field (or a table) the rule reads."""
+    """True when the submission's version did not collect a field (or a table) the rule reads;
+    ``own`` gives each version's own tables."""
     if version not in model.versions:
         return False
     mapping = model.versions[version]
-    from mhdeaths.spec import load_spec
-
-    spec_tables = {t.name for t in load_spec(version).tables}
     for table in tables:
-        if table not in spec_tables:
+        if table not in own[version]:
             split = mapping.split.get(table)
             if split is None:
                 return True  # a table the version had no rows of
@@ -766,15 +776,7 @@ def compare_indicators(
 
     def derived_under(spec: Spec, side: str) -> Any:
         def make(con: Any) -> tuple[str, Definitions]:
-            stored = (
-                "(SELECT * FROM death_records_as_at(CAST(? AS TIMESTAMP)) "
-                "WHERE record_action <> 'D')"
-            )
-            columns = [
-                r[0]
-                for r in con.execute(f"DESCRIBE SELECT * FROM {stored} AS s", [as_at]).fetchall()
-            ]
-            attributed = _attributed(spec, model, stored, columns)
+            attributed = _attributed(spec, model, STORED, _stored_columns(con, as_at))
             view = [
                 r[0]
                 for r in con.execute(
@@ -787,7 +789,7 @@ def compare_indicators(
             }
             # The view's derived columns are the canonical version's: each is replaced by this
             # version's, and one this version lacks is empty.
-            theirs = {d.name for d in canonical_spec_of(model).definitions_for("death")}
+            theirs = {d.name for d in canonical_spec(model).definitions_for("death")}
             dropped = sorted((mine | theirs) & set(view))
             table = f"{_STAGED}deaths_{side}"
             con.execute(
@@ -853,9 +855,3 @@ def compare_indicators(
             row["definitions_new"] = new.version
             rows.append(row)
     return pl.DataFrame(rows, schema=INDICATOR_COLUMNS)
-
-
-def canonical_spec_of(model: CanonicalModel) -> Spec:
-    from mhdeaths.warehouse.canonical import canonical_spec
-
-    return canonical_spec(model)
