@@ -303,6 +303,7 @@ def _code_lists_page(specs: list[Spec]) -> str:
     for across in across_versions(specs, lambda s: s.code_lists, lambda c: c.name):
         codes, spec = across.item, across.newest
         anchor = code_list_anchor(codes.name)
+        targets = sorted({t for c in codes.codes for t in c.maps})
         used_by = [
             f"[{mdcode(f'{t.name}.{f.name}')}]"
             f"({_dictionary_page(spec.version, latest)}#{field_anchor(t.name, f.name)})"
@@ -321,12 +322,15 @@ def _code_lists_page(specs: list[Spec]) -> str:
             f"Used by: {', '.join(used_by) or 'no field'}. "
             f"Versions: {_versions_text(across, latest, anchor)}.",
             "",
-            "| Code | Label | Valid from | Valid to | Default code |",
-            "|---|---|---|---|---|",
+            # A crosswalk kept as data is a column per list it maps to.
+            "| Code | Label | Valid from | Valid to | Default code |"
+            + "".join(f" In {mdcode(t)} |" for t in targets),
+            "|---|---|---|---|---|" + "---|" * len(targets),
             *(
                 f"| {mdcode(c.code)} | {md(c.label)} "
                 f"| {c.valid_from.isoformat() if c.valid_from else ''} "
                 f"| {c.valid_to.isoformat() if c.valid_to else ''} | {'yes' if c.default else ''} |"
+                + "".join(f" {mdcode(c.maps[t]) if c.maps.get(t) else ''} |" for t in targets)
                 for c in codes.codes
             ),
         ]

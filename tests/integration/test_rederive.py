@@ -39,7 +39,13 @@ from .test_warehouse_reliability import (  # noqa: F401 (fixtures)
 
 KEY = demo_key()
 CANONICAL = load_canonical().canonical_version
-RECORDS = ("death_record", "review_record", "pfd_addressee_record", "activity_record")
+RECORDS = (
+    "death_record",
+    "review_record",
+    "pfd_addressee_record",
+    "theme_record",
+    "activity_record",
+)
 #: The two edits: a window narrowed (re-derived), and the age at death (frozen: the date of birth
 #: it reads is not stored).
 EDITS = {

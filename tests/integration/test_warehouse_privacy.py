@@ -103,7 +103,7 @@ def collect(folder: Path) -> Identifiers:
             birth = _date(row["person_birth_date"])
             if birth:
                 ids.birth_dates.add(birth)
-            if row["postcode"]:
+            if row.get("postcode"):  # not collected from spec 2.0.0
                 ids.postcodes.add(row["postcode"].strip())
             if row["local_patient_id"]:
                 ids.local_ids.add(row["local_patient_id"].strip())
@@ -356,3 +356,35 @@ def test_no_view_shows_an_identifier_or_a_pseudonym_it_does_not_need(loaded: Loa
         duplicated = con.execute("SELECT count(*) FROM duplicate_deaths").fetchone()
     assert duplicated and duplicated[0] > 0
     assert shown_ids == loaded.ids.record_ids
+
+
+@pytest.mark.parametrize("field_name", ["cqc_reference", "leder_reference", "coroner_reference"])
+def test_an_nhs_number_typed_into_a_reference_never_reaches_the_warehouse(
+    tmp_path: Path, field_name: str
+) -> None:
+    """A reference into another system is the one place a 2.0.0 record takes text a person typed:
+    a provider that pastes the person's NHS number there (the way the pattern allows, with
+    hyphens) has the submission rejected, and the number shows nowhere."""
+    month = REPO / "submissions" / "examples" / "RZ1"
+    folder = tmp_path / "RZ1"
+    folder.mkdir()
+    for source in sorted(month.glob("RZ1_2028-04_*.csv")):
+        (folder / source.name).write_bytes(source.read_bytes())
+    death = folder / "RZ1_2028-04_death.csv"
+    frame = pl.read_csv(death, infer_schema=False)
+    number = frame["nhs_number"][0]
+    typed = f"REF-{number[:3]}-{number[3:6]}-{number[6:]}"
+    frame.with_columns(pl.Series(field_name, [typed, *frame[field_name].to_list()[1:]])).write_csv(
+        death
+    )
+    warehouse = tmp_path / "w.duckdb"
+    run = mhdeaths("warehouse", "load", folder, "--warehouse", warehouse, "--demo-key", env=ENV)
+    assert run.code != 0 or "rejected" in run.stdout, run.output
+    reports = sorted((tmp_path / "reports").glob("*.report.*"))
+    assert reports
+    shown = run.output + "".join(r.read_text(encoding="utf-8") for r in reports)
+    assert f"death.no_identifier.{field_name}" in shown
+    for text in (number, typed, f"{number[:3]}-{number[3:6]}-{number[6:]}"):
+        assert text not in shown
+        for path in warehouse_files(warehouse):
+            assert text.encode() not in path.read_bytes(), (path.name, text)

@@ -2,8 +2,9 @@
 
 The records of a real warehouse made by an earlier release (schema 3, canonical spec 1.1.0:
 tests/data/warehouse-schema-3) are put back into tables made by that release's migrations; today's
-code then opens it for writing, which applies migration 0004 (the 2.0.0 canonical model: the
-review table split out of the death, the renamed and recoded fields, the legacy detention group)
+code then opens it for writing, which applies migrations 0004 and 0005 (the 2.0.0 canonical model: the
+review table split out of the death, the renamed and recoded fields, the legacy detention group,
+the oversight fields, the theme table and the activity strata by ward and ethnic group)
 and derives every record again under the 2.0.0 definitions. Every record, review and activity row
 must then equal what loading the same submission files today stores, column for column: nothing
 the earlier release held is lost or changed on the way, and a warehouse's history does not depend
@@ -24,7 +25,13 @@ from mhdeaths.warehouse.store import connect
 from ..examples_warehouse import examples_warehouse
 from .test_warehouse_load import EARLIER_RELEASE, old_warehouse
 
-RECORD_TABLES = ("death_record", "review_record", "pfd_addressee_record", "activity_record")
+RECORD_TABLES = (
+    "death_record",
+    "review_record",
+    "pfd_addressee_record",
+    "theme_record",
+    "activity_record",
+)
 REGISTRY_MADE_AT_LOAD = ("submission_id", "loaded_at", "tool_version", "canonical_version")
 """Registry columns that say when and by what a submission was loaded, not what it holds."""
 
@@ -63,7 +70,7 @@ def test_an_earlier_release_warehouse_upgrades_to_what_a_load_today_makes(
     submissions = frame(old, "SELECT count(*) AS n FROM submission")["n"][0]
     with connect(old) as con:
         done = upgrade(con)
-    assert done.applied[-1] == "0004_spec_2_0_0"
+    assert done.applied[-2:] == ("0004_spec_2_0_0", "0005_spec_2_0_0_oversight")
     assert done.rederived is not None
     assert done.rederived.definitions_version == load_canonical().canonical_version
     earlier = set(frame(old, "SELECT content_sha256 FROM submission")["content_sha256"])
@@ -82,5 +89,6 @@ def test_an_earlier_release_warehouse_upgrades_to_what_a_load_today_makes(
         pl.col("content_sha256").is_in(earlier)
     )
     # The rows of the tables 2.0.0 added: none in a 1.x submission's files, loaded then or now.
-    assert upgraded_registry.select("review_rows", "pfd_addressee_rows").sum().row(0) == (0, 0)
+    children = ("review_rows", "pfd_addressee_rows", "theme_rows")
+    assert upgraded_registry.select(children).sum().row(0) == (0, 0, 0)
     assert upgraded_registry.equals(today_registry)

@@ -172,16 +172,16 @@ def everywhere(frame: pl.DataFrame, plant: Planted, escapes: bool = True) -> pl.
 
 
 def identifiers_only(frame: pl.DataFrame, plant: Planted) -> pl.DataFrame:
-    """A valid death table whose identifier fields carry the planted identifiers (accepted)."""
-    return _cells(
-        _cells(
-            _cells(frame, "nhs_number", {0: plant.nhs_number}),
-            "person_birth_date",
-            {0: plant.birth.isoformat()},
-        ),
-        "postcode",
-        {0: plant.postcode},
+    """A valid death table whose identifier fields carry the planted identifiers (accepted).
+    Spec 2.0.0 no longer collects the postcode: there it goes nowhere a valid record allows."""
+    frame = _cells(
+        _cells(frame, "nhs_number", {0: plant.nhs_number}),
+        "person_birth_date",
+        {0: plant.birth.isoformat()},
     )
+    if "postcode" in frame.columns:
+        frame = _cells(frame, "postcode", {0: plant.postcode})
+    return frame
 
 
 def write(frames: dict[str, pl.DataFrame], folder: Path, fmt: str, names: dict[str, str]) -> None:

@@ -133,7 +133,7 @@ def test_a_code_is_shown_verbatim_and_anything_else_withheld(spec_latest: Spec) 
         ("death_record_id", "943.476.5919"),
         ("death_record_id", "RX4-D-000123"),
         ("nhs_number", "9434765919"),
-        ("postcode", "LS1 4AP"),
+        ("local_patient_id", "LS1 4AP"),  # a postcode in a free-text field
         ("ethnic_category", "White British, born 17/05/1980"),
         ("ethnic_category", "LS1 4AP"),
         ("ethnic_category", "\x1b[2J"),

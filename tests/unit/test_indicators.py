@@ -29,9 +29,14 @@ def test_the_bundled_indicators_cover_the_issue() -> None:
         "required_reviews_within_6_months",
         "problems_in_care_crr",
         "family_involvement",
+        "deaths_within_7_days",
+        "no_follow_up_within_72_hours",
+        "detained_deaths",
         "notification_lag",
         "deaths_within_3_months",
         "deaths_in_state_detention",
+        "deaths_awaiting_admission",
+        "deaths_after_restrictive_intervention",
     ]
     by_id = {i.id: i for i in load_indicators()}
     for rate in ("inpatient_deaths", "deaths_after_discharge_v2"):

@@ -19,6 +19,7 @@ SELECT
     s.death_rows,
     s.review_rows,
     s.pfd_addressee_rows,
+    s.theme_rows,
     s.activity_rows,
     s.verdict,
     s.warnings,

@@ -248,6 +248,7 @@ def status(
         f"({s.orphan_reviews} of no current death record)",
         f"Coroners' report addressee records stored: {s.pfd_addressee_records_stored}; "
         f"addressees now: {s.pfd_addressees} ({s.pfd_responses_overdue} responses overdue)",
+        f"Theme records stored: {s.theme_records_stored}; themes of counted deaths now: {s.themes}",
         f"Pseudonym key fingerprint: {s.key_fingerprint or '-'}",
     ]
     for line in lines:
@@ -282,7 +283,7 @@ def history(
         return
     # On the terminal: one narrow line per submission (csv and json carry every column).
     table = RichTable("id", "provider", "period", "spec", "received (UTC)", "status", "late",
-                      "death records N/U/D", "reviews", "PFD addressees",
+                      "death records N/U/D", "reviews", "PFD addressees", "themes",
                       "activity")  # fmt: skip
     for r in rows:
         status = r.status if r.superseded_by is None else f"superseded by {r.superseded_by}"
@@ -290,7 +291,7 @@ def history(
             str(r.submission_id), r.provider, r.reporting_period, r.spec_version,
             r.received_at.strftime("%Y-%m-%d %H:%M"), status, "late" if r.late else "",
             f"{r.new_records}/{r.updated_records}/{r.withdrawn_records}", str(r.review_rows),
-            str(r.pfd_addressee_rows), str(r.activity_rows),
+            str(r.pfd_addressee_rows), str(r.theme_rows), str(r.activity_rows),
         )  # fmt: skip
     out.print(table)
     out.print(f"({len(rows)} submission{'s' if len(rows) != 1 else ''})")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import re
 from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -92,6 +93,9 @@ def _read_yaml(path: Path) -> Any:
         raise SpecError(f"The spec file {path} is not valid YAML{where}.") from None
 
 
+_CODE_COLUMNS = ("code", "label", "valid_from", "valid_to", "default")
+
+
 def _read_code_list(path: Path, meta: Mapping[str, Any]) -> dict[str, Any]:
     with path.open(encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
@@ -104,9 +108,32 @@ def _read_code_list(path: Path, meta: Mapping[str, Any]) -> dict[str, Any]:
                 "valid_from": row.get("valid_from") or None,
                 "valid_to": row.get("valid_to") or None,
                 "default": (row.get("default") or "").strip().lower() in {"y", "yes", "true"},
+                "maps": {k: v for k, v in row.items() if k not in _CODE_COLUMNS and v},
             }
         )
     return {**meta, "codes": codes}
+
+
+#: ``{crosswalk:LIST.TARGET(field)}`` in a rule or definition: the field's code in LIST turned
+#: into its counterpart in TARGET, by the crosswalk the code list holds as data.
+_CROSSWALK = re.compile(r"\{crosswalk:(\w+)\.(\w+)\((\w+)\)\}")
+
+
+def expand_crosswalks(text: str, code_lists: Mapping[str, CodeList]) -> str:
+    """Write each crosswalk of an expression out as a CASE over the code list's own data, so the
+    mapping is kept once (in the code list's file) and both engines read the same expression."""
+
+    def case(match: re.Match[str]) -> str:
+        name, target, field = match.groups()
+        if name not in code_lists:
+            raise SpecError(f"A crosswalk names the code list {name!r}, which this version lacks.")
+        pairs = code_lists[name].crosswalk(target)
+        if not pairs:
+            raise SpecError(f"The code list {name!r} has no crosswalk to {target!r}.")
+        arms = " ".join(f"WHEN {field} = {_quoted(c)} THEN {_quoted(t)}" for c, t in pairs.items())
+        return f"(CASE {arms} END)"
+
+    return _CROSSWALK.sub(case, text)
 
 
 def _expand_template(
@@ -123,6 +150,7 @@ def _expand_template(
         "pattern": field.pattern is not None,
         "range": field.minimum is not None or field.maximum is not None,
         "max_length": field.max_length is not None and field.type is FieldType.STRING,
+        "reference": field.reference,
         "typed": field.type
         in {FieldType.INTEGER, FieldType.DECIMAL, FieldType.DATE, FieldType.TIME},
     }
@@ -147,6 +175,8 @@ def _expand_template(
             counter = str((field.maximum if field.maximum is not None else 0) + 1)
         case "max_length":
             counter = "x" * ((field.max_length or 0) + 1)
+        case "reference":
+            counter = "CQC 943 476 5919"
         case _:
             counter = f"not a {field.type.value}"
     return Rule(
@@ -234,7 +264,7 @@ def _load_folder(folder: Path, version: str) -> Spec:
             )
         code_lists[name] = CodeList(**_read_code_list(path, {"name": name, **meta}))
     templates = [CheckTemplate(**t) for t in _read_yaml(folder / "checks.yaml")]
-    written = [Rule(**r) for r in _read_yaml(folder / "rules.yaml")]
+    written = [Rule(**_expanded(r, code_lists)) for r in _read_yaml(folder / "rules.yaml")]
     generated = [
         rule
         for template in templates
@@ -243,7 +273,7 @@ def _load_folder(folder: Path, version: str) -> Spec:
         if (rule := _expand_template(template, table, field, code_lists)) is not None
     ]
     defs_doc = _read_yaml(folder / "definitions.yaml")
-    definitions = [Definition(**d) for d in defs_doc["definitions"]]
+    definitions = [Definition(**_expanded(d, code_lists)) for d in defs_doc["definitions"]]
     attribution = Attribution(**defs_doc["attribution"])
     change = ChangeLogEntry(**_read_yaml(folder / "changes.yaml"))
     return Spec(
@@ -262,6 +292,17 @@ def _load_folder(folder: Path, version: str) -> Spec:
         change=change,
         path=folder,
     )
+
+
+def _quoted(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _expanded(entry: dict[str, Any], code_lists: Mapping[str, CodeList]) -> dict[str, Any]:
+    text = entry.get("expression")
+    if isinstance(text, str) and "{crosswalk:" in text:
+        return {**entry, "expression": expand_crosswalks(text, code_lists)}
+    return entry
 
 
 def iter_version_files(folder: Path) -> Iterator[Path]:

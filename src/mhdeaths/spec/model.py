@@ -92,6 +92,9 @@ class Code(Frozen):
     valid_to: dt.date | None = None
     default: bool = False
     """A default code ("not known", "not stated"), counted as default-code use by the DQMI."""
+    maps: dict[str, str] = {}
+    """The code's counterpart in other lists, by the list's name: a crosswalk kept as data (each
+    further column of the code list's file), e.g. an ethnic category 2021 code's 2001 code."""
 
     def valid_on(self, day: dt.date) -> bool:
         return (self.valid_from is None or self.valid_from <= day) and (
@@ -116,6 +119,10 @@ class CodeList(Frozen):
     def label_of(self, code: str) -> str | None:
         return next((c.label for c in self.codes if c.code == code), None)
 
+    def crosswalk(self, target: str) -> dict[str, str]:
+        """Each code's counterpart in the list ``target`` (codes with none are left out)."""
+        return {c.code: c.maps[target] for c in self.codes if c.maps.get(target)}
+
 
 class SpecField(Frozen):
     """One field of a table, as the data dictionary describes it."""
@@ -134,6 +141,9 @@ class SpecField(Frozen):
     max_length: int | None = None
     identifier: bool = False
     """A personal identifier (NHS number, date of birth, postcode): never shown in any output."""
+    reference: bool = False
+    """A reference into another system (coroner, CQC, LeDeR, LFPSE): text the provider types,
+    checked so it cannot carry a personal identifier into the warehouse."""
     source: str
     since: str
     example: str | None = None

@@ -1,7 +1,8 @@
 """The activity table of a provider-month: occupied bed days, admissions and discharges by stratum.
 
-Its strata (age band by stated gender) come from the spec's code lists for the period, and every
-inpatient death in the death file is counted in its stratum, so the two files of a month agree.
+Its strata (age band by stated gender, and from spec 2.0.0 by ward type group and broad ethnic
+group too) come from the spec's code lists for the period, and every inpatient death in the death
+file is counted in its stratum, so the two files of a month agree.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import random
 from collections import Counter
 
 from mhdeaths.synth.draws import fill_unknown, split
-from mhdeaths.synth.options import Row
+from mhdeaths.synth.options import Row, Weights
+from mhdeaths.synth.oversight import BED_DAY_ETHNIC_SHARE
 from mhdeaths.synth.population import BAND_AGES, BED_DAY_AGE_SHARE, Provider
 from mhdeaths.synth.run import Run
 
@@ -24,7 +26,7 @@ def activity_rows(
     month: dt.date,
     days: int,
     totals: tuple[int, int, int],
-    in_spell: Counter[tuple[str, str]],
+    in_spell: Counter[tuple[str, ...]],
 ) -> list[Row]:
     """The month's activity rows, one per stratum, counting every inpatient death in its own."""
     codes = run.codebook(run.activity, month)
@@ -41,7 +43,9 @@ def activity_rows(
     split_bed_days = split(bed_days, weights)
     split_admissions = split(admissions, [w * rng.uniform(0.8, 1.2) for w in weights])
     split_discharges = split(discharges, [w * rng.uniform(0.8, 1.2) for w in weights])
-    counts = list(zip(strata, split_bed_days, split_admissions, split_discharges, strict=True))
+    counts: list[tuple[tuple[str, ...], int, int, int]] = list(
+        zip(strata, split_bed_days, split_admissions, split_discharges, strict=True)
+    )
     if (
         p.x_gender
         and "X" in codes.valid.get("stated_gender", frozenset("X"))
@@ -51,6 +55,10 @@ def activity_rows(
         adult_bands = bands[1:7] or bands
         for band in sorted(rng.sample(adult_bands, k=min(2, len(adult_bands)))):
             counts.append(((band, "X"), rng.randint(5, 60), rng.randint(0, 2), rng.randint(0, 2)))
+    if "ethnic_group" in codes.valid:
+        # 2.0.0 strata draw from a stream of their own: the other draws stay as they were.
+        rng = random.Random(f"{run.options.seed}:strata:{p.ods}:{month}")
+        counts = _by_ward_and_ethnic_group(rng, counts)
     # Every inpatient death needs its stratum, even one a later spec's code lists left out,
     # or deaths in spell would not match the death file.
     present = {stratum for stratum, *_ in counts}
@@ -58,8 +66,9 @@ def activity_rows(
         counts.append((stratum, rng.randint(20, 200), rng.randint(0, 3), rng.randint(0, 3)))
     rows: list[Row] = []
     period = month.strftime("%Y-%m")
-    for (band, gender), occupied, admitted, discharged in counts:
-        died = in_spell.get((band, gender), 0)
+    for stratum, occupied, admitted, discharged in counts:
+        band, gender = stratum[:2]
+        died = in_spell.get(stratum, 0)
         if died and not occupied:
             # Whoever died in a stratum spent nights in a bed in it.
             occupied = rng.randint(5, 40) * died
@@ -77,6 +86,11 @@ def activity_rows(
             "reporting_period": period,
             "age_band": band,
             "stated_gender": gender,
+            **(
+                {"ward_type_group": stratum[2], "ethnic_group": stratum[3]}
+                if len(stratum) == 4
+                else {}
+            ),
             "admissions": str(admitted),
             "discharges_live": str(discharged),
             # Added in 2.0.0: about one live discharge in 25 is a transfer to another provider's
@@ -93,6 +107,41 @@ def activity_rows(
         fill_unknown(rng, run.activity, row, month, codes)
         rows.append(row)
     return rows
+
+
+def _wards(band: str) -> Weights:
+    """Which wards the bed days of an age band are spent on (as the death records' wards)."""
+    if band == "00-17":
+        return {"04": 1}
+    if BAND_AGES.get(band, (0, 0))[0] >= 65:
+        return {"02": 70, "01": 20, "06": 5, "05": 3, "03": 2}
+    return {"01": 60, "03": 10, "05": 9, "06": 10, "07": 3, "08": 2, "09": 1, "98": 2}
+
+
+def _by_ward_and_ethnic_group(
+    rng: random.Random, counts: list[tuple[tuple[str, ...], int, int, int]]
+) -> list[tuple[tuple[str, ...], int, int, int]]:
+    """Split each (age band, gender) stratum's counts across ward type groups and broad ethnic
+    groups (spec 2.0.0), leaving out the strata with nothing to count."""
+    finer: list[tuple[tuple[str, ...], int, int, int]] = []
+    for stratum, occupied, admitted, discharged in counts:
+        cells = [
+            (ward, group, w * share * rng.uniform(0.8, 1.2))
+            for ward, w in _wards(stratum[0]).items()
+            for group, share in BED_DAY_ETHNIC_SHARE.items()
+        ]
+        weights = [w for *_, w in cells]
+        parts = zip(
+            cells,
+            split(occupied, weights),
+            split(admitted, weights),
+            split(discharged, weights),
+            strict=True,
+        )
+        for (ward, group, _), o, a, d in parts:
+            if o or a or d:
+                finer.append(((*stratum, ward, group), o, a, d))
+    return finer
 
 
 def _band_order(band: str) -> tuple[int, str]:

@@ -1,8 +1,10 @@
-"""The child tables of a death (spec 2.0.0): its reviews and the addressees of a PFD report.
+"""The child tables of a death (spec 2.0.0): its reviews, the addressees of a PFD report and
+the recurring themes its review found.
 
 A death's reviews are drawn with it (the review a 1.x record holds is the first of them), and
-its prevention of future deaths report addressees follow from the record as it is sent (a
-report is only named once the inquest concluded), from a random stream of their own. Both are
+its prevention of future deaths report addressees and its themes follow from the record as it is
+sent (a report is only named once the inquest concluded, themes once a review was required),
+each from a random stream of their own. Both are
 keyed by the death once the month's deaths are numbered, so they are made into rows only when
 the files are written. A version without these tables draws nothing here.
 """
@@ -195,9 +197,50 @@ def pfd_addressee_rows(run: Run, death: Row, action: str = "N") -> list[Row]:
     return rows
 
 
+def theme_rows(run: Run, death: Row, action: str = "N") -> list[Row]:
+    """The recurring themes the death's review found, if a review was required; drawn from a
+    stream of the death's own, so that a resubmission repeats the same themes. Themes follow
+    the death: discharge and follow-up after a death after discharge, ligatures and the ward
+    after a hanging on the ward, bed availability after an out of area placement."""
+    if "theme" not in run.tables or death.get("review_required") != "Y":
+        return []
+    key = f"{run.options.seed}:theme:{death.get('org_id_provider')}:{death.get('death_record_id')}"
+    rng = random.Random(key)
+    if rng.random() < 0.3:
+        return []  # the review is under way, or found nothing that recurs
+    inpatient = death.get("patient_status_at_death") in ("01", "02", "03", "04", "05", "06")
+    weights: dict[str, float] = {
+        "RA": 30, "CS": 18, "FI": 16, "TE": 12, "ST": 8, "MM": 6, "PH": 6, "OT": 4
+    }  # fmt: skip
+    if inpatient:
+        weights.update({"OB": 22, "LV": 8, "RP": 6})
+    else:
+        weights.update({"DT": 30})
+    if death.get("method_of_death") == "01" and inpatient:
+        weights["LE"] = 40
+    if death.get("out_of_area_placement") == "Y":
+        weights["BA"] = 45
+    if death.get("drug_alcohol_involvement") == "Y":
+        weights["SU"] = 25
+    if death.get("manner_of_death") in ("01", "02"):
+        weights["PH"] = 30
+    codes = run.codebook(run.spec.table("theme"), dt.date.fromisoformat(str(death["death_date"])))
+    chosen: list[str] = []
+    for _ in range(rng.choice((1, 1, 2, 2, 3))):
+        options = {c: w for c, w in weights.items() if c not in chosen}
+        chosen.append(codes.pick(rng, "theme", options))
+    rows = []
+    for theme in chosen:
+        row: Row = {name: death.get(name) for name in _FROM_DEATH}
+        row.update({"record_action": action, "theme": theme, "review_id": None})
+        rows.append(row)
+    return rows
+
+
 def child_rows(run: Run, deaths: list[Death]) -> dict[str, list[Row]]:
     """The rows of each child table for an original submission of these deaths."""
     return {
         "review": [r for d in deaths for r in review_rows(d.row, d.reviews)],
         "pfd_addressee": [r for d in deaths for r in pfd_addressee_rows(run, d.row)],
+        "theme": [r for d in deaths for r in theme_rows(run, d.row)],
     }

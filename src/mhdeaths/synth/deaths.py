@@ -14,6 +14,7 @@ import random
 from mhdeaths.synth.children import screen_and_review
 from mhdeaths.synth.draws import fill_unknown, iso, n_days, weighted, years_back, years_between
 from mhdeaths.synth.options import Row, Weights
+from mhdeaths.synth.oversight import draw_oversight, ethnic_crosswalks, ethnic_group_of
 from mhdeaths.synth.population import ACUTE_TRUSTS, BAND_AGES, Ids, Provider, age_band
 from mhdeaths.synth.run import Death, Person, Run
 
@@ -137,6 +138,9 @@ class DeathBuilder:
     ) -> None:
         self.gen, self.rng, self.p, self.month, self.days, self.ids = gen, rng, p, month, days, ids
         self.codes = gen.codebook(gen.death, month)
+        # The 2.0.0 oversight fields draw from a stream of their own, so adding them left the
+        # rest of each record (and every earlier version's output) as it was drawn before.
+        self.oversight_rng = random.Random(f"{gen.options.seed}:oversight:{p.ods}:{month}")
 
     def pick(self, name: str, weights: Weights) -> str:
         return self.codes.pick(self.rng, name, weights)
@@ -301,9 +305,16 @@ class DeathBuilder:
             reviews = screen_and_review(
                 self.gen, rng, self.codes, row, category, kind, status, death
             )
+        stratum: tuple[str, ...] = (age_band(age), sex)
+        if "method_of_death" in self.gen.death_fields:
+            # 2.0.0, part 2: oversight, case-mix and method; activity strata by ward and ethnicity.
+            spec = self.gen.spec
+            to_2001 = spec.code_list("ethnic_category_2021").crosswalk("ethnic_category")
+            draw_oversight(self.oversight_rng, self.codes, self.p, row, category, age, to_2001)
+            group = ethnic_group_of(row, ethnic_crosswalks(spec))
+            stratum = (*stratum, str(row["ward_type_group"]), group)
         fill_unknown(rng, self.gen.death, row, self.month, self.codes)
-        band = age_band(age)
-        return Death(row=row, category=category, stratum=(band, sex), reviews=reviews)
+        return Death(row=row, category=category, stratum=stratum, reviews=reviews)
 
     def manner(self, row: Row, kind: str, cause: str | None, me: str) -> None:
         """The 2.0.0 fields of the cause: the manner apart from its circumstances, and where the

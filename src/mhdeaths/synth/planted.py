@@ -22,13 +22,16 @@ def plant_errors(
 ) -> None:
     """Give each death record, with the error rate's chance, one error a rule of the spec finds."""
     rows = [d.row for d in deaths]
+    # A planted case stays as planted: no error copies its identifier either.
+    cases = frozenset(j for j, d in enumerate(deaths) if d.case is not None)
     for i, death in enumerate(deaths):
         if rng.random() >= run.options.error_rate or death.case is not None:
             continue
         candidates = [
             (name, rule_id, value)
             for name, rule_id, value in map(
-                partial(_renamed, run), _error_candidates(rng, rows, i, death.category, month)
+                partial(_renamed, run),
+                _error_candidates(rng, rows, i, death.category, month, cases),
             )
             if rule_id in run.rule_ids and name in run.death_fields
         ]
@@ -74,7 +77,12 @@ Candidate = tuple[str, str, str | None]
 
 
 def _error_candidates(
-    rng: random.Random, rows: list[Row], i: int, category: str, month: dt.date
+    rng: random.Random,
+    rows: list[Row],
+    i: int,
+    category: str,
+    month: dt.date,
+    cases: frozenset[int] = frozenset(),
 ) -> list[Candidate]:
     """Every error that fits record i, each with the rule that must find it.
 
@@ -162,12 +170,13 @@ def _error_candidates(
                 rng.choice(("06", "10", "11")),
             )
         )
-    if i > 0:
+    earlier = [j for j in range(i) if j not in cases]
+    if earlier:
         candidates.append(
             (
                 "death_record_id",
                 "death.duplicate.death_record_id",
-                rows[rng.randrange(i)]["death_record_id"],
+                rows[rng.choice(earlier)]["death_record_id"],
             )
         )
     return candidates

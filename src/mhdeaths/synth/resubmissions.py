@@ -11,7 +11,12 @@ from __future__ import annotations
 import random
 
 from mhdeaths.periods import add_months
-from mhdeaths.synth.children import pfd_addressee_rows, review_rows, reviews_as_first_sent
+from mhdeaths.synth.children import (
+    pfd_addressee_rows,
+    review_rows,
+    reviews_as_first_sent,
+    theme_rows,
+)
 from mhdeaths.synth.deaths import DeathBuilder
 from mhdeaths.synth.draws import Codebook, fill_unknown, n_days
 from mhdeaths.synth.options import Row, Weights
@@ -35,7 +40,7 @@ def plan_resubmission(run: Run, m: Month) -> None:
     withdrawable = [d for d in m.deaths if d.category != "IPD" and not d.linked and d.case is None]
     withdrawn = rng.choice(withdrawable) if withdrawable and rng.random() < 0.2 else None
     rows: list[Row] = []
-    children: dict[str, list[Row]] = {"review": [], "pfd_addressee": []}
+    children: dict[str, list[Row]] = {"review": [], "pfd_addressee": [], "theme": []}
     for d in m.deaths:
         if d.case is not None and d.category != "IPD":
             # A planted case plans its own update, if any (synth/cases.py).
@@ -45,6 +50,7 @@ def plan_resubmission(run: Run, m: Month) -> None:
             rows.append({**d.row, "record_action": "D"})
             children["review"] += review_rows(d.row, d.reviews, "D")
             children["pfd_addressee"] += pfd_addressee_rows(run, d.row, "D")
+            children["theme"] += theme_rows(run, d.row, "D")
             continue
         first_sent = _as_first_sent(rng, d.row, codes)
         # 2.0.0: reviews completed later come with an update of their death.
@@ -60,6 +66,8 @@ def plan_resubmission(run: Run, m: Month) -> None:
             # A report named only now is new; one sent already is updated with its responses.
             sent = "U" if pfd_addressee_rows(run, first_sent) else "N"
             children["pfd_addressee"] += pfd_addressee_rows(run, d.row, sent)
+            sent = "U" if theme_rows(run, first_sent) else "N"
+            children["theme"] += theme_rows(run, d.row, sent)
             d.row = first_sent
         elif d.category == "IPD":
             rows.append({**d.row, "record_action": "U"})
@@ -68,6 +76,7 @@ def plan_resubmission(run: Run, m: Month) -> None:
         rows.append(late.row)
         children["review"] += review_rows(late.row, late.reviews)
         children["pfd_addressee"] += pfd_addressee_rows(run, late.row)
+        children["theme"] += theme_rows(run, late.row)
     if not rows:
         return
     m.resubmitted_children = children

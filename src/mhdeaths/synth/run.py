@@ -28,8 +28,9 @@ from mhdeaths.synth.population import Ids, Provider, draw_provider
 class Death:
     row: Row
     category: str
-    stratum: tuple[str, str]
-    """(age band, stated gender) of an inpatient death: the activity stratum it is counted in."""
+    stratum: tuple[str, ...]
+    """(age band, stated gender) of an inpatient death, and from spec 2.0.0 its ward type group
+    and broad ethnic group: the activity stratum it is counted in."""
     linked: bool = False
     """Whether another provider reports the same death (a transfer)."""
     same_person_as: Death | None = None

@@ -12,6 +12,7 @@ import random
 
 from mhdeaths.synth.deaths import DeathBuilder
 from mhdeaths.synth.draws import n_days, weighted
+from mhdeaths.synth.oversight import ethnic_crosswalks, ethnic_group_of
 from mhdeaths.synth.run import Death, Month, Person, Run, text_of
 
 
@@ -72,6 +73,13 @@ def transferred(run: Run, rng: random.Random, sending: Death, to: Month, earlier
     for name in (
         "gender_identity",
         "ethnic_category",
+        "ethnic_category_2021",
+        "imd_decile",
+        "org_id_sub_icb_residence",
+        "primary_diagnosis_icd10",
+        "method_of_death",
+        "ligature_type",
+        "ligature_anchor",
         "postcode",
         "provisional_death_type",
         "manner_of_death",
@@ -92,6 +100,12 @@ def transferred(run: Run, rng: random.Random, sending: Death, to: Month, earlier
     ):
         if name in row and name in new:
             new[name] = row[name]
+    if len(received.stratum) == 4:
+        # Counted in the activity stratum of the person's own ethnic group, now copied over.
+        received.stratum = (
+            *received.stratum[:3],
+            ethnic_group_of(new, ethnic_crosswalks(run.spec)),
+        )
     if new.get("legal_status_at_death") == "98":
         # Not subject to the Act after the discharge: an informal patient on the new ward.
         new["legal_status_at_death"] = "01"

@@ -272,7 +272,11 @@ def check_canonical(
             renamed = mapping.renamed.get(table.name, {})
             split_sources = _split_sources(mapping, table.name)
             mapped = {renamed.get(f.name, f.name) for f in table.submitted_fields}
-            for name in sorted(mapped - target - legacy):
+            # An identifier the model drops has its home: it is deliberately never stored.
+            dropped = {
+                f for f, t in model.identifiers.get(table.name, {}).items() if t.treatment == "drop"
+            }
+            for name in sorted(mapped - target - legacy - dropped):
                 if name not in split_sources:
                     problems.append(
                         f"{version}: {table.name}.{name} has no home: no canonical field, "
@@ -464,7 +468,9 @@ def staged_frame(
             columns[f.name] = empty.alias(f.name)
     for name, treatment in model.identifiers.get(table, {}).items():
         if treatment.treatment == "drop" and not treatment.derives:
-            del columns[name]  # Not even staged: nothing is derived from it.
+            # Not even staged: nothing is derived from it (and a field the canonical version no
+            # longer has, such as the 1.x postcode, has no column to leave out).
+            columns.pop(name, None)
     for name in pseudonymised_fields(model, table):
         columns[name] = normalised_numbers(columns[name])  # as pseudonym_sql expects
         refuse_demo_key_for_real_numbers(key, columns[name])

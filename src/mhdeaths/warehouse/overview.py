@@ -56,6 +56,9 @@ class Status:
     pfd_addressees: int
     """Addressees of coroners' reports now (latest action, not withdrawn)."""
     pfd_responses_overdue: int
+    theme_records_stored: int
+    themes: int
+    """Themes of counted deaths now (latest action by provider, death record and theme)."""
     missing: tuple[Gap, ...]
     """Provider-periods with no submission, between a provider's first period and the latest
     period any provider has submitted, whose due date has passed."""
@@ -120,6 +123,7 @@ def status(path: Path, today: dt.date | None = None) -> Status:
             "SELECT (SELECT count(*) FROM pfd_addressee_record), count(*), "
             "count(*) FILTER (WHERE overdue) FROM pfd_responses",
         )
+        themes = _one(con, "SELECT (SELECT count(*) FROM theme_record), count(*) FROM themes")
         key = con.execute("SELECT any_value(key_fingerprint) FROM submission").fetchone()
         gaps = con.execute(
             """
@@ -172,6 +176,8 @@ def status(path: Path, today: dt.date | None = None) -> Status:
         pfd_addressee_records_stored=int(addressees[0]),
         pfd_addressees=int(addressees[1]),
         pfd_responses_overdue=int(addressees[2]),
+        theme_records_stored=int(themes[0]),
+        themes=int(themes[1]),
         missing=tuple(Gap(*g) for g in gaps),
         key_fingerprint=key[0] if key else None,
     )
@@ -196,6 +202,7 @@ class HistoryRow:
     files: str
     review_rows: int
     pfd_addressee_rows: int
+    theme_rows: int
 
 
 def history(
@@ -213,7 +220,7 @@ def history(
                    s.activity_rows, s.warnings,
                    (SELECT string_agg(file_name, ', ' ORDER BY file_name) FROM submission_file AS f
                     WHERE f.submission_id = s.submission_id),
-                   s.review_rows, s.pfd_addressee_rows
+                   s.review_rows, s.pfd_addressee_rows, s.theme_rows
             FROM submissions AS s LEFT JOIN death_record AS r USING (submission_id)
             WHERE (? IS NULL OR s.provider = ?) AND (? IS NULL OR s.reporting_period = ?)
             GROUP BY ALL

@@ -70,7 +70,7 @@ EXPORTS = {
         "org_id_provider AS provider FROM activity",
         True,
     ),
-    # Reviews and coroners' report addressees by the year of their own reporting period.
+    # Reviews, coroners' report addressees and themes by the year of their own reporting period.
     "reviews": (
         "SELECT *, CAST(left(reporting_period, 4) AS INTEGER) AS year, "
         "org_id_provider AS provider FROM reviews",
@@ -79,6 +79,11 @@ EXPORTS = {
     "pfd_addressees": (
         "SELECT *, CAST(left(reporting_period, 4) AS INTEGER) AS year, "
         "org_id_provider AS provider FROM pfd_responses",
+        True,
+    ),
+    "themes": (
+        "SELECT *, CAST(left(reporting_period, 4) AS INTEGER) AS year, "
+        "org_id_provider AS provider FROM themes",
         True,
     ),
     "submissions": ("SELECT * FROM submissions", False),
