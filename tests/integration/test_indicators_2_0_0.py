@@ -60,22 +60,24 @@ def deaths(warehouse: Path) -> list[Death]:
             " transfer_discharge, cause_group, ncish_suicide, review_required, review_expected,"
             " first_review_completed_date, crr_completed_date, investigated, problems_in_care_crr,"
             " family_involved, within_3_months, died_in_state_detention, detention_group,"
-            " notification_lag_days FROM deaths WHERE counted"
+            " notification_lag_days, within_7_days, followed_up_within_72h,"
+            " restrictive_intervention_24h FROM deaths WHERE counted"
         )
         names = [d[0] for d in cursor.description or []]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 @pytest.fixture(scope="module")
-def activity(warehouse: Path) -> dict[str, tuple[float, float]]:
-    """Per reporting period: (occupied bed days, live discharges less transfers)."""
+def activity(warehouse: Path) -> dict[str, tuple[float, float, float]]:
+    """Per reporting period: (occupied bed days, live discharges less transfers, detained bed
+    days)."""
     with reading(warehouse) as con:
         rows = con.execute(
             "SELECT reporting_period, sum(occupied_bed_days), "
-            "sum(discharges_live) - sum(coalesce(discharges_transfer, 0)) "
-            "FROM activity GROUP BY 1"
+            "sum(discharges_live) - sum(coalesce(discharges_transfer, 0)), "
+            "sum(detained_bed_days) FROM activity GROUP BY 1"
         ).fetchall()
-    return {str(p): (float(b), float(d)) for p, b, d in rows}
+    return {str(p): (float(b), float(d), float(t)) for p, b, d, t in rows}
 
 
 def _needs_review(d: Death) -> bool:
@@ -119,6 +121,15 @@ def _ipd(d: Death) -> bool:
     return d["inpatient_death"] is True
 
 
+def _in_state_detention(d: Death) -> bool:
+    detained = (
+        d["died_in_state_detention"]
+        if d["died_in_state_detention"] is not None
+        else d["detention_group"] in ("02", "03", "04")
+    )
+    return detained is True
+
+
 def _d30(d: Death) -> bool:
     return d["death_category"] == "D30" and d["transfer_discharge"] is False
 
@@ -136,6 +147,10 @@ SHARES: dict[str, tuple[Callable[[Death], bool], Callable[[Death], bool]]] = {
     "family_involvement": (
         lambda d: d["family_involved"] == "Y",
         lambda d: d["death_category"] in IN_SCOPE and d["family_involved"] in ("Y", "D", "N"),
+    ),
+    "no_follow_up_within_72_hours": (
+        lambda d: d["followed_up_within_72h"] is False,
+        lambda d: d["death_category"] == "D30" and d["followed_up_within_72h"] is not None,
     ),
 }
 RATES: dict[str, tuple[Callable[[Death], bool], int, str]] = {
@@ -155,6 +170,8 @@ RATES: dict[str, tuple[Callable[[Death], bool], int, str]] = {
         1,
         "discharge_date",
     ),
+    "deaths_within_7_days": (lambda d: _d30(d) and d["within_7_days"] is True, 1, "discharge_date"),
+    "detained_deaths": (lambda d: _ipd(d) and _in_state_detention(d), 2, "death_date"),
 }
 
 
@@ -166,15 +183,10 @@ def _placed(deaths: list[Death], date: str, start: dt.date, end: dt.date) -> lis
 # Sentinels: (condition, date); listed per provider, never rated or banded.
 LISTED: dict[str, tuple[Callable[[Death], bool], str]] = {
     "deaths_within_3_months": (lambda d: d["within_3_months"] is True, "discharge_date"),
-    "deaths_in_state_detention": (
-        lambda d: (
-            (
-                d["died_in_state_detention"]
-                if d["died_in_state_detention"] is not None
-                else d["detention_group"] in ("02", "03", "04")
-            )
-            is True
-        ),
+    "deaths_in_state_detention": (_in_state_detention, "death_date"),
+    "deaths_awaiting_admission": (lambda d: d["death_category"] == "AWA", "death_date"),
+    "deaths_after_restrictive_intervention": (
+        lambda d: d["death_category"] in IN_SCOPE and d["restrictive_intervention_24h"] == "Y",
         "death_date",
     ),
     "notification_lag": (
@@ -196,7 +208,7 @@ def test_every_indicator_in_use_is_checked_here(benchmarks: Benchmarks) -> None:
 def test_a_rate_counts_what_the_plan_defines(
     benchmarks: Benchmarks,
     deaths: list[Death],
-    activity: dict[str, tuple[float, float]],
+    activity: dict[str, tuple[float, float, float]],
     key: str,
 ) -> None:
     condition, column, date = RATES[key]
@@ -217,7 +229,7 @@ def test_a_rate_counts_what_the_plan_defines(
 
 
 def test_transfers_are_left_out_of_both_counts_after_discharge(
-    benchmarks: Benchmarks, deaths: list[Death], activity: dict[str, tuple[float, float]]
+    benchmarks: Benchmarks, deaths: list[Death], activity: dict[str, tuple[float, float, float]]
 ) -> None:
     # The synthetic history has transfers: the new indicator's counts are lower on both sides.
     window = window_ending(PERIOD, 36)
@@ -396,3 +408,26 @@ def test_a_provider_summary_counts_the_quarters_transfers_and_timely_reviews(
             1 for d in theirs if d["death_category"] == "D30" and d["transfer_discharge"]
         )
         assert row[timely] == sum(1 for d in theirs if _needs_review(d) and _within(3)(d))
+
+
+def test_a_rate_can_be_standardised_by_the_2_0_0_strata_too(warehouse: Path) -> None:
+    """Ward type group and broad ethnic group are strata of the activity table from 2.0.0, and
+    of the deaths: an indicator standardised by them counts the same deaths over the same bed
+    days, and only its expected counts (its case-mix) change."""
+    (plain,) = [i for i in load_indicators() if i.id == "inpatient_deaths"]
+    mixed = plain.model_copy(
+        update={"standardise_by": ("age_band", "stated_gender", "ward_type_group", "ethnic_group")}
+    )
+    by_age = _result(compute(warehouse, PERIOD, indicators=(plain,)), "inpatient_deaths.all")
+    by_mix = _result(compute(warehouse, PERIOD, indicators=(mixed,)), "inpatient_deaths.all")
+    for column in ("observed", "denominator"):
+        assert by_mix.national[column] == by_age.national[column] > 0
+    age_expected = dict(
+        zip(by_age.providers["provider"], by_age.providers["expected"], strict=True)
+    )
+    mix_expected = dict(
+        zip(by_mix.providers["provider"], by_mix.providers["expected"], strict=True)
+    )
+    assert age_expected.keys() == mix_expected.keys()
+    assert sum(mix_expected.values()) == pytest.approx(sum(age_expected.values()))
+    assert any(abs(mix_expected[p] - age_expected[p]) > 1e-6 for p in age_expected)

@@ -98,6 +98,57 @@ def test_cause_mental_health_act_coroner_and_children_are_listed(spec_root: Path
         assert ("rule", rule, "removed") in bumps
 
 
+def test_oversight_case_mix_method_and_themes_are_listed(spec_root: Path) -> None:
+    """Part 2 (issue 15): what national oversight needs to see."""
+    bumps = _bumps(_diff(spec_root))
+    # Required fields an old extract cannot fill: major, though a missing one only warns.
+    for field in (
+        "org_id_commissioner",
+        "org_id_sub_icb_residence",
+        "out_of_area_placement",
+        "independent_sector_bed",
+        "primary_diagnosis_icd10",
+        "imd_decile",
+        "method_of_death",
+        "observation_level",
+        "review_findings_shared",
+    ):
+        assert bumps[("field", f"death.{field}", "added")] is Bump.MAJOR, field
+    for field in (
+        "site_of_treatment",
+        "out_of_area_reason",
+        "ethnic_category_2021",
+        "first_contact_after_discharge_date",
+        "ligature_type",
+        "ligature_anchor",
+        "duty_of_candour_date",
+        "cqc_reference",
+        "leder_reference",
+        "ncmd_reference",
+    ):
+        assert ("field", f"death.{field}", "added") in bumps, field
+    assert bumps[("field", "death.postcode", "removed")] is Bump.MAJOR
+    # Two new columns of the activity key: every activity extract changes.
+    for field in ("ward_type_group", "ethnic_group"):
+        assert bumps[("field", f"activity.{field}", "added")] is Bump.MAJOR
+    assert ("table", "theme", "added") in bumps
+    for name in ("ethnic_group", "diagnosis_group", "followed_up_within_72h"):
+        assert ("definition", name, "added") in bumps
+    for code_list in ("ethnic_category_2021", "method_of_death", "ligature_anchor", "theme"):
+        assert ("code_list", code_list, "added") in bumps
+    for rule in (
+        "death.method.ligature_described",
+        "death.follow_up.after_discharge",
+        "death.ethnicity.categories_agree",
+        "activity.duplicate.stratum_with_ward_and_ethnic_group",
+        "theme.duplicate.theme",
+    ):
+        assert ("rule", rule, "added") in bumps
+    assert ("rule", "activity.duplicate.stratum", "removed") in bumps
+    # A new check on every reference, old ones (the LFPSE reference) included, that rejects.
+    assert bumps[("check", "no_identifier", "added")] is Bump.MAJOR
+
+
 def test_the_cli_lists_the_definition_changes_as_major(spec_root: Path) -> None:
     # A process of its own, wide enough that the table does not cut the names short.
     run = subprocess.run(
@@ -110,6 +161,8 @@ def test_the_cli_lists_the_definition_changes_as_major(spec_root: Path) -> None:
     assert run.returncode == 0, run.stderr
     assert "Needs a major bump; the version numbers declare major." in run.stdout
     for name in ("cause_group", "cause_basis", "within_90_days", "attribution", "review_kind"):
+        assert name in run.stdout
+    for name in ("death.ethnic_category_2021", "death.method_of_death", "activity.ethnic_group"):
         assert name in run.stdout
 
 

@@ -1,5 +1,5 @@
-"""The published artefacts of the spec 2.0.0 draft, with its two optional child tables (review and
-pfd_addressee), read by their real clients: every record of a synthetic 2.0.0 submission satisfies
+"""The published artefacts of the spec 2.0.0 draft, with its three optional child tables (review,
+pfd_addressee and theme), read by their real clients: every record of a synthetic 2.0.0 submission satisfies
 the JSON Schemas and the Data Package (jsonschema, frictionless), the Excel template has a sheet
 per table and, filled with that submission, validates clean (openpyxl, the validator), and each
 table's GX suite expresses or lists every rule of the table."""
@@ -23,7 +23,7 @@ from mhdeaths.synth import SynthOptions, generate
 from mhdeaths.validate.validator import validate
 
 VERSION = "2.0.0"
-CHILDREN = ("review", "pfd_addressee")
+CHILDREN = ("review", "pfd_addressee", "theme")
 NOTE = "Optional: a submission may leave this table out"
 
 
@@ -136,3 +136,31 @@ def test_the_excel_template_filled_with_a_submission_validates_clean(
         for f in report.findings
         if f.severity in (Severity.FILE_REJECT, Severity.RECORD_REJECT) or f.table in CHILDREN
     ] == []
+
+
+def test_every_field_new_in_2_0_0_is_in_every_artefact_with_its_national_source(
+    spec: Spec, out: Path
+) -> None:
+    """The dictionary (with the field's MHSDS or other national source), the JSON Schema, the
+    Data Package, the Excel template and the GX suite all carry each field 2.0.0 added."""
+    # Markdown escapes (ward\_type) aside, the dictionary's text is the spec's.
+    dictionary = (out / "data-dictionary.md").read_text("utf-8").replace("\\", "")
+    package = json.loads((out / "datapackage.json").read_text("utf-8"))
+    book = openpyxl.load_workbook(out / template_name(spec))
+    new = 0
+    for table in spec.tables:
+        schema = json.loads((out / "schema" / f"{table.name}.schema.json").read_text("utf-8"))
+        (resource,) = [r for r in package["resources"] if r["name"] == table.name]
+        in_package = {f["name"] for f in resource["schema"]["fields"]}
+        headers = {c.value for c in book[table.name][1]}
+        suite = (out / f"gx-suite-{table.name}.json").read_text("utf-8")
+        for field in table.submitted_fields:
+            if field.since != VERSION:
+                continue
+            new += 1
+            assert field.name in schema["properties"], field.name
+            assert field.name in in_package and field.name in headers, field.name
+            assert f'"{field.name}"' in suite, field.name
+            assert field.name in dictionary and field.source in dictionary, field.name
+    # Part 1 (the definitions) and part 2 (oversight, case-mix, method, themes) of 2.0.0.
+    assert new >= 60

@@ -22,6 +22,7 @@ from mhdeaths.errors import UserError
 from mhdeaths.periods import period_start
 from mhdeaths.spec import Scope, Severity, Spec, load_spec
 from mhdeaths.synth import SynthOptions, SynthResult, generate, provider_codes
+from mhdeaths.synth.oversight import BLACK_RATE_RATIO, ethnic_crosswalks, ethnic_group_of
 
 COUNTS = [
     "admissions",
@@ -503,3 +504,29 @@ def test_error_rate_one_plants_an_error_on_every_death(spec_v1: Spec, tmp_path: 
     assert len(result.planted_errors) == deaths.height
     rows = Counter((e.file, e.row_number) for e in result.planted_errors)
     assert set(rows.values()) == {1}
+
+
+def test_the_planted_inequalities_are_in_the_files(tmp_path: Path) -> None:
+    """Deaths of Black people are planted at twice the rate of their share of bed days, and
+    deaths fall more on the more deprived deciles: both show in the files themselves, against
+    the activity the same files count (the benchmark report must find them again)."""
+    spec = load_spec("2.0.0")
+    result = generate(spec, SynthOptions(providers=8, months=6, start="2028-04", seed=9), tmp_path)
+    deaths = pl.concat(
+        [pl.read_csv(p, infer_schema=False) for p in result.files if p.stem.endswith("_death")],
+        how="diagonal",
+    )
+    activity = pl.concat(
+        [pl.read_csv(p, infer_schema=False) for p in result.files if p.stem.endswith("_activity")]
+    )
+    walks = ethnic_crosswalks(spec)
+    groups = Counter(ethnic_group_of(row, walks) for row in deaths.iter_rows(named=True))
+    days = activity.group_by("ethnic_group").agg(pl.col("occupied_bed_days").cast(int).sum())
+    share = dict(zip(days["ethnic_group"], days["occupied_bed_days"], strict=True))
+    rate = {g: groups[g] / share[g] for g in ("W", "B")}
+    assert 1.4 < rate["B"] / rate["W"] < 3.0, (groups, share)
+    assert BLACK_RATE_RATIO == 2.0
+    deciles = Counter(int(d) for d in deaths["imd_decile"])
+    assert deciles[1] + deciles[2] > 1.8 * (deciles[9] + deciles[10]), deciles
+    # The activity is counted in every broad ethnic group (2.0.0's new stratum).
+    assert set(activity["ethnic_group"]) == {"W", "M", "A", "B", "O", "U"}
