@@ -344,7 +344,7 @@ def _ethnic_rows(key: str, frame: pl.DataFrame, tables: Tables, rule: str) -> li
     value = np.where(np.isfinite(o), value, np.nan)
     groups = frame["provider"].to_list()
     ref = groups.index(REFERENCE_GROUP)
-    o_ref, n_ref = float(o[ref]), float(n[ref])
+    o_ref, n_ref = o[ref], n[ref]  # numpy scalars: a 0 reference gives NaN, not an error
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = (o / n) / (o_ref / n_ref)
     r_low, r_up = rate_ratio_limits(o, n, o_ref, n_ref)
