@@ -95,3 +95,38 @@ def test_a_provider_summary_renders(browser: Browser, published: Published) -> N
         assert page.locator("li.power").count() >= 1
         assert not opened.errors
         assert [m.text for m in opened.console if m.type == "error"] == []
+
+
+def test_the_inequalities_and_themes_sections_render(report: Opened, published: Published) -> None:
+    page = report.page
+    section = page.locator("section#inequalities")
+    assert section.locator("h2").is_visible()
+    # The examples hold one quarter of 2.0.0 activity: the section says what it covers and what
+    # it withholds, and still shows its three tables (two by ethnic group, one by decile).
+    coverage = section.locator("p.coverage").inner_text()
+    assert "submitted to spec 2.0.0" in coverage and "withheld (*)" in coverage
+    assert section.locator("table.inequality").count() == 3
+    assert section.locator("table.inequality").first.is_visible()
+    assert section.locator("table.inequality tbody tr").count() == 2 * 7 + 12
+    themes = page.locator("section#themes")
+    assert themes.locator("h2").is_visible()
+    tables = published.released.tables
+    assert tables is not None
+    assert themes.locator("table.themes-national tbody tr").count() == len(tables.theme_labels)
+    assert themes.locator("table.themes-providers").first.is_visible()  # the latest year is open
+    labels = themes.locator("table.themes-national tbody td:first-child").all_inner_texts()
+    assert labels[0].startswith(next(iter(tables.theme_labels.values())))
+
+
+def test_a_provider_summary_shows_its_sentinel_events(
+    browser: Browser, published: Published
+) -> None:
+    page_path = published.report.parent / "providers" / "RZ1.html"
+    for opened in open_offline(browser, Path(page_path)):
+        page = opened.page
+        assert page.locator("h2#sentinels").is_visible()
+        rows = page.locator("table.sentinels tr")
+        assert rows.count() == 6
+        assert rows.first.is_visible()
+        assert "Deaths by a non-anchored ligature" in page.locator("table.sentinels").inner_text()
+        assert not opened.errors

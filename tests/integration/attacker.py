@@ -238,6 +238,8 @@ def build(
             ((q("learning.4"), q("learning.5")), q("learning.0")),
             ((q("learning.7"),), q("learning.1")),
             ((q("deaths.6"),), q("deaths.2")),
+            # Sentinels: restrictive interventions are counted among the deaths in scope.
+            ((q("sentinel.1"),), q("learning.0")),
         ]
 
 
@@ -402,4 +404,81 @@ def row_attacks(
                 pins[var] = value_found
             if value_found == t:
                 found.append(Recovery(attack, var, t, t, smallest <= t <= rule.max_suppressed))
+    return found
+
+
+def build_tables(attack: Attack, period: str, cells: Mapping[Place, Shown]) -> None:
+    """Add one publication's inequalities section and themes table to the attack: every count
+    cell, and how the tables add up. Each ethnic table's total is the sum of its groups (deaths
+    and bed days); the detained deaths of a group are among its inpatient deaths; the known
+    deciles add up to their total, which is also every decile row's denominator; and each theme's
+    national count of a year is the sum of the providers'."""
+    totals: dict[Var, list[Var]] = {}
+    for place, cell in cells.items():
+        if place[0] == "inequality" and place[-1] in ("observed", "denominator"):
+            attack.know((period, *place), cell)
+            _, measure, group, column = place
+            if group != "all" and group != "not_known":
+                if measure == "deprivation" and column == "denominator":
+                    # The decile row's denominator is the total row's count itself.
+                    attack.sums.append(
+                        ((period, "inequality", measure, "all", "observed"), ((period, *place),))
+                    )
+                    continue
+                totals.setdefault((period, "inequality", measure, "all", column), []).append(
+                    (period, *place)
+                )
+        elif place[0] == "theme":
+            attack.know((period, *place), cell)
+            _, theme, provider, year, column = place
+            if provider != NATIONAL:
+                totals.setdefault((period, "theme", theme, NATIONAL, year, column), []).append(
+                    (period, *place)
+                )
+    for total, parts in totals.items():
+        attack.sums.append((total, tuple(parts)))
+    for place in cells:
+        if place[:2] == ("inequality", "detained_deaths") and place[-1] == "observed":
+            wider = (period, "inequality", "inpatient_deaths", place[2], "observed")
+            if wider in attack.shown:
+                attack.within.append((((period, *place),), wider))
+
+
+def table_row_attacks(
+    period: str,
+    cells: Mapping[Place, Shown],
+    rule: DisclosureRule,
+    truth: Mapping[Var, int],
+    units: Mapping[str, tuple[float, int]],
+    pins: dict[Var, int] | None = None,
+) -> list[Recovery]:
+    """Rate (or share) x denominator on every row of the inequalities section, as if the figure
+    had been computed from the true count with the denominator anywhere in its released interval
+    (``units``: each measure's multiplier, 100 for a share in %, and its published places)."""
+    found = []
+    smallest = 0 if rule.suppress_zero else 1
+    rows = {place[:3] for place in cells if place[0] == "inequality"}
+    for _, measure, group in sorted(rows):
+        get = lambda c, m=measure, g=group: cells.get(("inequality", m, g, c))  # noqa: E731
+        o, n, v = get("observed"), get("denominator"), get("value")
+        var = (period, "inequality", measure, group, "observed")
+        if var not in truth or not isinstance(n, float) or not isinstance(v, float):
+            continue
+        if not hidden(o, truth[var], rule):
+            continue
+        n_interval = count_interval(n, rule, primary=False)
+        assert n_interval is not None
+        m, places = units[measure]
+        half = 0.5 * 10.0**-places
+        low = (v - half) * n_interval[0] / m
+        high = (v + half) * n_interval[1] / m
+        xs = range(max(0, math.ceil(low - 1e-9)), math.floor(high + 1e-9) + 1)
+        if len(xs) == 1:
+            if pins is not None:
+                pins[var] = xs[0]
+            if xs[0] == truth[var]:
+                t = truth[var]
+                found.append(
+                    Recovery("rate x denominator", var, t, t, smallest <= t <= rule.max_suppressed)
+                )
     return found

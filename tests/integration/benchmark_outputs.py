@@ -3,9 +3,12 @@
 Each reader returns a mapping from a cell's place to what the file shows there: ``None`` for an
 empty cell, ``"*"`` for a suppressed one, a float for a number and text for a band. Places are
 ``("row", indicator, provider, column)``, ``("trend", indicator, provider, year, column)`` and
-``("quarter", provider, line)`` for a provider page's counts of the quarter. The HTML report and
-the provider pages name their cells in ``data-`` attributes; the funnel plots' points are read
-from the SVG (their label, tooltip and position).
+``("quarter", provider, line)`` for a provider page's counts of the quarter (and its sentinel
+events); ``("inequality", measure, group, column)`` for the inequalities section and
+``("theme", theme, provider, year, "observed")`` for the recurring-themes table. The HTML report
+and the provider pages name their cells in ``data-`` attributes (``data-place`` for the newer
+tables: the place itself, ``|``-separated); the funnel plots' points are read from the SVG (their
+label, tooltip and position).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 import openpyxl
 
 from mhdeaths.benchmark.disclosure_control import ROW_COLUMNS, TREND_COLUMNS
+from mhdeaths.benchmark.inequalities import INEQUALITY_COLUMNS
 
 Place = tuple[str, ...]
 Shown = float | str | None
@@ -62,12 +66,37 @@ def _table_cells(rows: list[dict[str, Any]], kind: str) -> dict[Place, Shown]:
     return cells
 
 
+INEQUALITY_CELLS = tuple(
+    c for c in INEQUALITY_COLUMNS if c not in ("measure", "window", "group", "label", "note")
+)
+
+
+def _section_cells(
+    inequalities: list[dict[str, Any]], themes: list[dict[str, Any]]
+) -> dict[Place, Shown]:
+    """The cells of the inequalities section and the themes table."""
+    cells: dict[Place, Shown] = {}
+    for row in inequalities:
+        for column in INEQUALITY_CELLS:
+            cells[("inequality", str(row["measure"]), str(row["group"]), column)] = shown(
+                row.get(column)
+            )
+    for row in themes:
+        place = ("theme", str(row["theme"]), str(row["provider"]), str(row["year"]), "observed")
+        cells[place] = shown(row.get("observed"))
+    return cells
+
+
 def read_json(out: Path) -> tuple[dict[str, Any], dict[Place, Shown]]:
     document = json.loads((out / "benchmarks.json").read_text(encoding="utf-8"))
     cells: dict[Place, Shown] = {}
     for indicator in document["indicators"]:
         cells |= _table_cells(indicator["rows"], "row")
         cells |= _table_cells(indicator["trend"], "trend")
+    inequalities, themes = document.get("inequalities"), document.get("themes")
+    cells |= _section_cells(
+        inequalities["rows"] if inequalities else [], themes["rows"] if themes else []
+    )
     return document, cells
 
 
@@ -76,7 +105,11 @@ def read_csv(out: Path) -> dict[Place, Shown]:
     for name, kind in (("benchmarks.csv", "row"), ("benchmarks-trend.csv", "trend")):
         with (out / name).open(newline="", encoding="utf-8") as handle:
             cells |= _table_cells(list(csv.DictReader(handle)), kind)
-    return cells
+    sections = []
+    for name in ("benchmarks-inequalities.csv", "benchmarks-themes.csv"):
+        with (out / name).open(newline="", encoding="utf-8") as handle:
+            sections.append(list(csv.DictReader(handle)))
+    return cells | _section_cells(*sections)
 
 
 def read_xlsx(out: Path) -> dict[Place, Shown]:
@@ -86,8 +119,13 @@ def read_xlsx(out: Path) -> dict[Place, Shown]:
         rows = book[sheet].iter_rows(values_only=True)
         header = [str(h) for h in next(rows)]
         cells |= _table_cells([dict(zip(header, row, strict=True)) for row in rows], kind)
+    sections = []
+    for sheet in ("Inequalities", "Themes"):
+        rows = book[sheet].iter_rows(values_only=True)
+        header = [str(h) for h in next(rows)]
+        sections.append([dict(zip(header, row, strict=True)) for row in rows])
     book.close()
-    return cells
+    return cells | _section_cells(*sections)
 
 
 @dataclass
@@ -129,8 +167,13 @@ class _Page(HTMLParser):
                     self._row += (a["data-year"],)
             elif "data-line" in a:
                 self._line = a["data-line"]
+            elif "data-place" in a:
+                self._row = tuple(a["data-place"].split("|"))
         elif tag == "td":
-            if self._row is not None and "data-column" in a:
+            if "data-place" in a:
+                # A cell that names its whole place (the themes table).
+                self._row, self._columns, self._text = (), a["data-place"].split(), []
+            elif self._row is not None and "data-column" in a:
                 self._columns, self._text = a["data-column"].split(), []
             elif self._line is not None:
                 self._columns, self._text = ["line"], []
@@ -168,6 +211,10 @@ class _Page(HTMLParser):
             self.cells[("quarter", "", self._line)] = shown(text)
             return
         assert self._row is not None
+        if self._row == ():
+            self.cells[tuple(self._columns[0].split("|"))] = shown(text)
+            self._row = None
+            return
         if len(self._columns) == 1:
             values: list[str] = [text]
         elif text in ("", "*", "not banded"):

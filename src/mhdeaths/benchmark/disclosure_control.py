@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -36,6 +36,9 @@ from mhdeaths.benchmark.compute import (
 from mhdeaths.stats import DISCLOSURE_RULES, DisclosureRule, detectable_ratio, disclose
 from mhdeaths.stats.disclosure import SUPPRESSED, get_rule
 from mhdeaths.stats.power import PowerTransform
+
+if TYPE_CHECKING:
+    from mhdeaths.benchmark.inequalities import ReleasedTables
 
 Cell = str | int | float | bool | None
 """A released cell: a number, ``"*"`` where suppressed, text, or empty."""
@@ -89,6 +92,9 @@ class Released:
     results: tuple[IndicatorResult, ...] = ()
     """Each indicator's figures as released: counts rounded (NaN where withheld) and every value,
     the expected counts and the funnel computed from them. The funnel plots are drawn from these."""
+    tables: ReleasedTables | None = None
+    """The inequalities section and the recurring-themes table, as released
+    (``mhdeaths.benchmark.inequalities``); None where they were not computed."""
 
     def providers_banded(self, indicator: str, level: str, band: str) -> list[str]:
         """The providers in ``band`` on the indicator against its ``level`` ("95" or "998")
@@ -444,14 +450,33 @@ def _suppressed(result: IndicatorResult, table: pl.DataFrame, rule: str) -> np.n
     rows, enough further providers that the withheld ones together are not themselves a count
     the rule would withhold (secondary suppression, smallest first).
     """
+    denominator = result.indicator.denominator
+    share_of_deaths = denominator is not None and denominator.deaths is not None
+    return suppressed_rows(table, rule, share_of_deaths=share_of_deaths)
+
+
+def suppressed_rows(
+    table: pl.DataFrame,
+    rule: str,
+    *,
+    share_of_deaths: bool = False,
+    also: np.ndarray | None = None,
+) -> np.ndarray:
+    """The rows of a table of parts and their total to withhold under ``rule``, as
+    :func:`_suppressed` says: ``table`` has ``provider`` (the total's row labelled
+    :data:`NATIONAL`, the parts any other label), ``observed`` and optionally ``denominator``;
+    ``share_of_deaths`` when the denominator counts deaths too, so that its complement is a count
+    of people; ``also``, rows to withhold from the start for a reason of the table's own. The
+    inequalities and themes tables are protected by this same function."""
     observed = table["observed"].to_numpy().astype(float)
     hidden = disclose(observed, rule=rule).suppressed.copy()
-    denominator = result.indicator.denominator
+    if also is not None:
+        hidden |= also
     if "denominator" in table.columns:
         # A value over a withheld denominator cannot be published, so neither is its count.
         n = table["denominator"].cast(pl.Float64).fill_null(np.nan).to_numpy()
         hidden |= disclose(n, rule=rule).suppressed
-        if denominator is not None and denominator.deaths is not None:
+        if share_of_deaths:
             hidden |= disclose(np.clip(n - observed, 0, None), rule=rule).suppressed
     providers = np.array([p != NATIONAL for p in table["provider"].to_list()])
     columns = [observed] + ([n] if "denominator" in table.columns else [])

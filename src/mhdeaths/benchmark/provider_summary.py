@@ -10,11 +10,19 @@ same disclosure rule as the national report.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from mhdeaths.benchmark.compute import Benchmarks, Window, as_at_sql, window_ending
+from mhdeaths.benchmark.compute import (
+    Benchmarks,
+    Window,
+    as_at_sql,
+    maturity_day,
+    window_ending,
+)
 from mhdeaths.benchmark.disclosure_control import Cell, Released, detectable_at
+from mhdeaths.benchmark.indicators import load_indicators
 from mhdeaths.stats import disclose
 from mhdeaths.warehouse.overview import reading
 
@@ -36,6 +44,11 @@ class ProviderSummary:
     """The provider's released row of every indicator, with the indicator's title and unit, and
     for a standardised ratio what its funnel could detect at the provider's published expected
     count (``detectable``; None where the row is withheld or too small to be banded)."""
+    sentinels: list[Line] = field(default_factory=list)
+    as_at: dt.date | None = None
+    """The benchmark day the waits among the sentinels are counted at."""
+    """The quarter's sentinel events, and the inquests and responses waiting as at the
+    benchmark day (:data:`SENTINEL_LABELS`)."""
 
 
 _DEATHS = (
@@ -70,10 +83,49 @@ _LEARNING = (
 )
 
 
-QUARTER_LINES = tuple(f"deaths.{i}" for i in range(len(_DEATHS))) + tuple(
-    f"learning.{i}" for i in range(len(_LEARNING))
+def _indicator_where(indicator_id: str) -> str:
+    """A sentinel indicator's condition, as ``warehouse/indicators`` states it: the page counts
+    the quarter's deaths the report's sentinel table counts over its window."""
+    indicator = next(i for i in load_indicators() if i.id == indicator_id)
+    return f"({indicator.numerator.where})"
+
+
+_SENTINEL_DEATHS = (
+    ("Deaths awaiting admission", "deaths_awaiting_admission"),
+    (
+        "Deaths within 24 hours of a restrictive intervention",
+        "deaths_after_restrictive_intervention",
+    ),
+    ("Deaths in state detention (Mental Health Act)", "deaths_in_state_detention"),
+    # R/2025/054: ligatures with no anchor point, which anti-ligature ward design does not stop.
+    ("Deaths by a non-anchored ligature", "ligature_anchor = 'N'"),
 )
-"""The keys of a summary's counts of the quarter, in order (each page's ``data-line``)."""
+_SENTINEL_WAITING = (
+    "Inquests open more than 12 months",
+    "Responses to Prevention of Future Deaths reports overdue",
+)
+SENTINEL_LABELS = tuple(label for label, _ in _SENTINEL_DEATHS) + _SENTINEL_WAITING
+"""The sentinel lines of a summary: four counts of the quarter's deaths, then two counts as at
+the benchmark day."""
+
+QUARTER_LINES = (
+    tuple(f"deaths.{i}" for i in range(len(_DEATHS)))
+    + tuple(f"learning.{i}" for i in range(len(_LEARNING)))
+    + tuple(f"sentinel.{i}" for i in range(len(SENTINEL_LABELS)))
+)
+"""The keys of a summary's counts of the quarter (and its sentinel counts), in order (each page's
+``data-line``)."""
+
+
+def _sentinel_where(name: str) -> str:
+    # An indicator's id has no spaces; a condition of the page's own does.
+    return name if " " in name else _indicator_where(name)
+
+
+def benchmark_day(benchmarks: Benchmarks) -> dt.date:
+    """The day the waits are counted at: the benchmarks' own (the run's as-at, and never before
+    the day after the period)."""
+    return benchmarks.mature_at or maturity_day(benchmarks.as_at, benchmarks.period)
 
 
 def quarter_counts(path: Path, benchmarks: Benchmarks) -> dict[str, tuple[int, ...]]:
@@ -85,15 +137,47 @@ def quarter_counts(path: Path, benchmarks: Benchmarks) -> dict[str, tuple[int, .
     at = as_at_sql(benchmarks.as_at)
     deaths_sql = ", ".join(f"count(*) FILTER (WHERE {w})" for _, w in _DEATHS)
     learning_sql = ", ".join(f"count(*) FILTER (WHERE {_IN_SCOPE} AND {w})" for _, w in _LEARNING)
+    sentinel_sql = ", ".join(
+        f"count(*) FILTER (WHERE {_sentinel_where(w)})" for _, w in _SENTINEL_DEATHS
+    )
+    day = {"day": benchmark_day(benchmarks)}
     with reading(path) as con:
-        return {
+        counts = {
             row[0]: tuple(int(c) for c in row[1:])
             for row in con.execute(
-                f"SELECT attributed_provider, {deaths_sql}, {learning_sql} FROM deaths_as_at({at}) "
+                f"SELECT attributed_provider, {deaths_sql}, {learning_sql}, {sentinel_sql} "
+                f"FROM deaths_as_at({at}) "
                 "WHERE counted AND death_date >= $start AND death_date < $end GROUP BY 1",
                 params,
             ).fetchall()
         }
+        # As inquests_open_over_12_months_as_at and pfd_responses_as_at count them, but on the
+        # benchmark day rather than the as-at's own (today, for a run as at now): a synthetic or
+        # replayed history is benchmarked as at the day after its period.
+        inquests = dict(
+            con.execute(
+                f"SELECT attributed_provider, count(*) FROM deaths_as_at({at}) "
+                "WHERE counted AND inquest_status = 'O' "
+                "AND inquest_opened_date < $day - INTERVAL 12 MONTH GROUP BY 1",
+                day,
+            ).fetchall()
+        )
+        overdue = dict(
+            con.execute(
+                f"SELECT org_id_provider, count(*) FROM pfd_responses_as_at({at}) "
+                "WHERE response_sent_date IS NULL AND response_due_date < $day GROUP BY 1",
+                day,
+            ).fetchall()
+        )
+    quarter_only = len(QUARTER_LINES) - len(_SENTINEL_WAITING)
+    return {
+        provider: (
+            *counts.get(provider, (0,) * quarter_only),
+            int(inquests.get(provider, 0)),
+            int(overdue.get(provider, 0)),
+        )
+        for provider in sorted(set(counts) | set(inquests) | set(overdue))
+    }
 
 
 def provider_summaries(
@@ -121,7 +205,7 @@ def provider_summaries(
     titles = {d["indicator"]: d for d in released.indicators}
     summaries = []
     for provider in benchmarks.providers:
-        counts = deaths.get(provider, (0,) * (len(_DEATHS) + len(_LEARNING)))
+        counts = deaths.get(provider, (0,) * len(QUARTER_LINES))
         text = disclose([float(c) for c in counts], rule=rule).text
         shown = [_number(t) for t in text]
         q = quality.get(provider)
@@ -162,10 +246,19 @@ def provider_summaries(
                 [Line(label, v) for (label, _), v in zip(_DEATHS, shown, strict=False)],
                 [
                     Line(label, v)
-                    for (label, _), v in zip(_LEARNING, shown[len(_DEATHS) :], strict=True)
+                    for (label, _), v in zip(
+                        _LEARNING, shown[len(_DEATHS) : len(_DEATHS) + len(_LEARNING)], strict=True
+                    )
                 ],
                 quality_lines,
                 position,
+                [
+                    Line(label, v)
+                    for label, v in zip(
+                        SENTINEL_LABELS, shown[len(_DEATHS) + len(_LEARNING) :], strict=True
+                    )
+                ],
+                benchmark_day(benchmarks),
             )
         )
     return summaries

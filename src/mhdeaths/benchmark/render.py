@@ -30,6 +30,7 @@ from mhdeaths.benchmark.disclosure_control import (
     Released,
     as_plain,
 )
+from mhdeaths.benchmark.inequalities import INEQUALITY_COLUMNS, THEME_COLUMNS
 from mhdeaths.benchmark.plot import BAND_CLASS, funnel_plot
 from mhdeaths.benchmark.provider_summary import ProviderSummary
 from mhdeaths.output.folders import inside, make_folder
@@ -101,6 +102,10 @@ def _write(
         out / "benchmarks.json": _json(benchmarks, released),
         out / "benchmarks.csv": _csv(ROW_COLUMNS, released.rows, benchmarks),
         out / "benchmarks-trend.csv": _csv(TREND_COLUMNS, released.trend, benchmarks),
+        out / "benchmarks-inequalities.csv": _csv(
+            INEQUALITY_COLUMNS, _inequalities(released), benchmarks
+        ),
+        out / "benchmarks-themes.csv": _csv(THEME_COLUMNS, _themes(released), benchmarks),
     }
     for path, text in written.items():
         path.write_text(text, encoding="utf-8", newline="")
@@ -115,6 +120,35 @@ def _write(
         page.write_text(_summary_html(summary, released, benchmarks), encoding="utf-8")
         pages.append(page)
     return [*written, workbook, *pages]
+
+
+def _inequalities(released: Released) -> list[dict[str, Cell]]:
+    return released.tables.inequalities if released.tables else []
+
+
+def _themes(released: Released) -> list[dict[str, Cell]]:
+    return released.tables.themes if released.tables else []
+
+
+def _tables_json(released: Released) -> dict[str, Any]:
+    """The inequalities section and the themes table, with what they cover."""
+    tables = released.tables
+    if tables is None:
+        return {"inequalities": None, "themes": None}
+    coverage = tables.coverage
+    return {
+        "inequalities": {
+            "window": tables.window.label,
+            "provider_months": coverage.provider_months,
+            "provider_months_with_strata": coverage.with_strata,
+            "rows": tables.inequalities,
+        },
+        "themes": {
+            "years": list(tables.years),
+            "labels": tables.theme_labels,
+            "rows": tables.themes,
+        },
+    }
 
 
 def _json(benchmarks: Benchmarks, released: Released) -> str:
@@ -139,6 +173,7 @@ def _json(benchmarks: Benchmarks, released: Released) -> str:
             }
             for meta in released.indicators
         ],
+        **_tables_json(released),
     }
     return dump_json(document)
 
@@ -172,6 +207,8 @@ def _xlsx(path: Path, released: Released, period: str, definitions: str) -> None
             ("Indicators", INDICATOR_COLUMNS, released.indicators),
             ("Providers", ROW_COLUMNS, released.rows),
             ("Trend", TREND_COLUMNS, released.trend),
+            ("Inequalities", INEQUALITY_COLUMNS, _inequalities(released)),
+            ("Themes", THEME_COLUMNS, _themes(released)),
         ]
         for name, columns, rows in sheets:
             sheet = book.add_worksheet(name)
@@ -220,7 +257,32 @@ def _html(benchmarks: Benchmarks, released: Released) -> str:
         sections=sections,
         summary=summary,
         band_class=BAND_CLASS,
+        tables=released.tables,
+        theme_table=_theme_table(released),
     )
+
+
+def _theme_table(released: Released) -> dict[str, Any]:
+    """The themes' released counts arranged for the report: per financial year, the national
+    row and each provider's row, each a mapping of theme to its cell."""
+    tables = released.tables
+    if tables is None or not tables.themes:
+        return {"themes": [], "years": [], "national": {}, "providers": {}}
+    themes = list(dict.fromkeys(str(r["theme"]) for r in tables.themes))
+    national: dict[str, dict[str, Cell]] = {}
+    providers: dict[str, dict[str, dict[str, Cell]]] = {}
+    for r in tables.themes:
+        year, theme, provider = str(r["year"]), str(r["theme"]), str(r["provider"])
+        if provider == NATIONAL:
+            national.setdefault(theme, {})[year] = r["observed"]
+        else:
+            providers.setdefault(year, {}).setdefault(provider, {})[theme] = r["observed"]
+    return {
+        "themes": themes,
+        "years": list(tables.years),
+        "national": national,
+        "providers": providers,
+    }
 
 
 def _band_summary(benchmarks: Benchmarks, released: Released) -> list[dict[str, Any]]:

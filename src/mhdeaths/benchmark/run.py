@@ -8,12 +8,13 @@ figure computed again from the released counts, then the outputs (all from that 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from mhdeaths.benchmark.compute import Benchmarks, compute
 from mhdeaths.benchmark.disclosure_control import Released, release
 from mhdeaths.benchmark.indicators import select_indicators
+from mhdeaths.benchmark.inequalities import compute_tables, release_tables
 from mhdeaths.benchmark.provider_summary import provider_summaries
 from mhdeaths.benchmark.render import write_outputs
 from mhdeaths.stats import BAND_HIGHER
@@ -66,5 +67,7 @@ def publish_benchmarks(
     chosen = select_indicators(indicators) if indicators else None
     benchmarks = compute(warehouse, period, as_at=as_at, indicators=chosen)
     released = release(benchmarks, rule)
+    # The inequalities section and the themes table, released under the same rule.
+    released = replace(released, tables=release_tables(compute_tables(warehouse, benchmarks), rule))
     summaries = provider_summaries(warehouse, benchmarks, released)
     return Published(benchmarks, released, write_outputs(benchmarks, released, summaries, out))
