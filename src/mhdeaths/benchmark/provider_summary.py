@@ -151,21 +151,19 @@ def quarter_counts(path: Path, benchmarks: Benchmarks) -> dict[str, tuple[int, .
                 params,
             ).fetchall()
         }
-        # As inquests_open_over_12_months_as_at and pfd_responses_as_at count them, but on the
-        # benchmark day rather than the as-at's own (today, for a run as at now): a synthetic or
-        # replayed history is benchmarked as at the day after its period.
+        # Counted on the benchmark day rather than the as-at's own (today, for a run as at now):
+        # a synthetic or replayed history is benchmarked as at the day after its period.
         inquests = dict(
             con.execute(
-                f"SELECT attributed_provider, count(*) FROM deaths_as_at({at}) "
-                "WHERE counted AND inquest_status = 'O' "
-                "AND inquest_opened_date < $day - INTERVAL 12 MONTH GROUP BY 1",
+                f"SELECT attributed_provider, count(*) "
+                f"FROM inquests_open_over_12_months_on({at}, $day) GROUP BY 1",
                 day,
             ).fetchall()
         )
         overdue = dict(
             con.execute(
-                f"SELECT org_id_provider, count(*) FROM pfd_responses_as_at({at}) "
-                "WHERE response_sent_date IS NULL AND response_due_date < $day GROUP BY 1",
+                f"SELECT org_id_provider, count(*) FROM pfd_responses_on({at}, $day) "
+                "WHERE overdue GROUP BY 1",
                 day,
             ).fetchall()
         )
