@@ -48,7 +48,6 @@ POOLING_MONTHS = 36
 ETHNIC_MEASURES = ("inpatient_deaths", "detained_deaths")
 """The indicators split by ethnic group: their numerator and denominator, as the indicator states
 them (``warehouse/indicators``), so the section's rate is the indicator's rate."""
-ETHNIC_GROUPS = ("W", "M", "A", "B", "O", "U")
 REFERENCE_GROUP = "W"
 """The rate ratios' reference: White, the largest group (as ONS and IAPDC compare)."""
 NOT_KNOWN_GROUP = "U"
@@ -58,7 +57,7 @@ NOT_KNOWN = "not_known"
 TOTAL = "all"
 """The group label of a table's total row in the published cells."""
 IN_SCOPE = "death_category IN ('IPD', 'D30', 'AWA')"
-STRATA_SPEC = "spec_version LIKE '2.%'"
+STRATA_SPEC = "NOT starts_with(spec_version, '1.')"
 """The activity that carries the ethnic and ward strata (spec 2.0.0 and its successors)."""
 
 INEQUALITY_COLUMNS = (
@@ -159,6 +158,10 @@ def compute_tables(path: Path, benchmarks: Benchmarks) -> Tables:
     at = as_at_sql(benchmarks.as_at)
     indicators = {i.id: i for i in load_indicators()}
     measures = {m: indicators[m] for m in ETHNIC_MEASURES if m in indicators}
+    version = benchmarks.definitions.version
+    # The groups, in the code list's order, as the spec holds them.
+    ethnic_labels = _labels("ethnic_group", version)
+    groups = tuple(ethnic_labels)
     with reading(path) as con:
         # The provider-months of the window whose activity carries the strata: the section counts
         # only deaths in these months, against only their activity.
@@ -200,9 +203,9 @@ def compute_tables(path: Path, benchmarks: Benchmarks) -> Tables:
                 ).fetchall()
             )
             ethnic[key] = _with_total(
-                ETHNIC_GROUPS,
-                [float(numerator.get(g, 0)) for g in ETHNIC_GROUPS],
-                [float(denominator.get(g) or 0) for g in ETHNIC_GROUPS],
+                groups,
+                [float(numerator.get(g, 0)) for g in groups],
+                [float(denominator.get(g) or 0) for g in groups],
             )
         deciles = dict(
             con.execute(
@@ -217,7 +220,6 @@ def compute_tables(path: Path, benchmarks: Benchmarks) -> Tables:
             {"end": window.end},
         ).fetchall()
     deprivation = _with_total(DECILES, [float(deciles.get(d, 0)) for d in DECILES], None)
-    version = benchmarks.definitions.version
     theme_labels = _labels("theme", version)
     return Tables(
         window=window,
@@ -228,7 +230,7 @@ def compute_tables(path: Path, benchmarks: Benchmarks) -> Tables:
         not_known=float(deciles.get(None, 0)),
         themes=_theme_frame(themes, benchmarks.providers, theme_labels),
         theme_labels=theme_labels,
-        ethnic_labels=_labels("ethnic_group", version),
+        ethnic_labels=ethnic_labels,
         years=tuple(sorted({financial_year(int(t[2])) for t in themes})),
     )
 
