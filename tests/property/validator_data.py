@@ -220,7 +220,19 @@ def corruption_kinds(spec: Spec, table: Table) -> list[CorruptionKind]:
             add(f, "range", lambda _day, f=f: bad_numbers(f))
         if f.max_length is not None and f.type is FieldType.STRING:
             add(f, "max_length", lambda _day, f=f: too_long(f))
+        if f.reference:
+            add(f, "no_identifier", lambda _day: nhs_number_in_a_reference())
     return kinds
+
+
+def nhs_number_in_a_reference() -> st.SearchStrategy[str | None]:
+    """Ten digits as an NHS number is written, inside a reference that its pattern and length
+    would otherwise accept (a number pasted into the CQC's reference box)."""
+    return st.tuples(
+        st.sampled_from(["", "R-", "CQC-"]),
+        st.integers(0, 10**10 - 1).map(lambda n: f"{n:010d}"),
+        st.sampled_from(["", "-"]),
+    ).map(lambda t: f"{t[0]}{t[1][:3]}{t[2]}{t[1][3:6]}{t[2]}{t[1][6:]}")
 
 
 def corruptions(

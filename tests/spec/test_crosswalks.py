@@ -11,10 +11,12 @@ spec loading.
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from itertools import product
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pytest
 from hypothesis import given
@@ -22,6 +24,7 @@ from hypothesis import strategies as st
 
 from mhdeaths import language as ex
 from mhdeaths.engines import polars_engine as engine
+from mhdeaths.engines import sql_engine as sqlengine
 from mhdeaths.errors import SpecError
 from mhdeaths.spec import load_spec
 from mhdeaths.spec.loading import expand_crosswalks
@@ -80,7 +83,7 @@ def test_the_derived_broad_group_is_the_one_the_generator_counts_bed_days_by() -
 def test_a_crosswalk_is_written_out_as_a_case_over_the_lists_rows() -> None:
     lists = {c.name: c for c in SPEC.code_lists}
     text = expand_crosswalks("{crosswalk:ethnic_category.ethnic_group(x)} = 'W'", lists)
-    assert text.startswith("(CASE WHEN x = 'A' THEN 'W' WHEN x = 'B' THEN 'W'")
+    assert text.startswith("nullif(CASE WHEN x = 'A' THEN 'W' WHEN x = 'B' THEN 'W'")
     assert "{crosswalk" not in text
     frame = pl.DataFrame({"x": ["A", "N", "R", "Z", None]})
     assert frame.select(ex.to_polars(text).alias("w"))["w"].to_list() == [
@@ -149,3 +152,21 @@ def test_the_reference_fields_are_every_link_to_another_system() -> None:
         rule = SPEC.rule(f"death.no_identifier.{name}")
         example = SPEC.table("death").field(name).example
         assert not engine.example_fails(SPEC, rule, [{name: example}]), name
+
+
+def test_duckdb_evaluates_a_crosswalk_over_a_table_where_no_code_matches() -> None:
+    """DuckDB 2.0 folds a CASE whose arms its column statistics say cannot match into a NULL
+    constant, and then fails to bind a comparison with it ("BindBuiltinScalarFunction did not
+    return a BoundFunctionExpression"): a stored table whose every 2021 code is unknown broke the
+    rule comparing the two classifications. The crosswalk is written so that this cannot
+    happen (hypothesis found it in tests/property/test_engines_agree.py)."""
+    rule = SPEC.rule("death.ethnicity.categories_agree")
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE death AS SELECT 0 AS _row, '31/02/2027' AS ethnic_category, "
+        "'31/02/2027' AS ethnic_category_2021"
+    )
+    sql = sqlengine.scope_sql(SPEC, rule, {"death": "death"}, "_row", dt.date(2028, 4, 1))
+    assert con.execute(sql).fetchall() == []  # an unknown code is the code list rule's finding
+    con.execute("INSERT INTO death VALUES (1, 'M', 'D2'), (2, 'N', 'D2')")
+    assert con.execute(sql).fetchall() == [(1,)]

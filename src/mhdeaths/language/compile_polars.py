@@ -147,6 +147,9 @@ def _pl_call(node: Call) -> pl.Expr:
             return _pl(args[0]).str.len_chars().cast(pl.Int64)
         case "upper":
             return _pl(args[0]).str.to_uppercase()
+        case "nullif":
+            first = _pl(args[0])
+            return pl.when(first == _pl(args[1])).then(None).otherwise(first)
         case "substr":
             start = _int_literal(args[1])
             length = _int_literal(args[2]) if len(args) > 2 else None

@@ -29,6 +29,7 @@ BUILTINS: dict[str, int | tuple[int, ...] | None] = {
     "length": 1,
     "upper": 1,
     "substr": (2, 3),
+    "nullif": 2,
 }
 
 

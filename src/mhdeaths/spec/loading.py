@@ -131,7 +131,10 @@ def expand_crosswalks(text: str, code_lists: Mapping[str, CodeList]) -> str:
         if not pairs:
             raise SpecError(f"The code list {name!r} has no crosswalk to {target!r}.")
         arms = " ".join(f"WHEN {field} = {_quoted(c)} THEN {_quoted(t)}" for c, t in pairs.items())
-        return f"(CASE {arms} END)"
+        # NULL for a code with no counterpart, by way of '' and nullif rather than a CASE with no
+        # ELSE: DuckDB 2.0 folds such a CASE to a NULL constant when a column's statistics show
+        # no arm can match, and then fails to bind a comparison with it.
+        return f"nullif(CASE {arms} ELSE '' END, '')"
 
     return _CROSSWALK.sub(case, text)
 

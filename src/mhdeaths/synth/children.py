@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 
+from mhdeaths.periods import period_start
 from mhdeaths.synth.draws import Codebook, iso, n_days
 from mhdeaths.synth.options import Row
 from mhdeaths.synth.run import Death, Run
@@ -224,7 +225,8 @@ def theme_rows(run: Run, death: Row, action: str = "N") -> list[Row]:
         weights["SU"] = 25
     if death.get("manner_of_death") in ("01", "02"):
         weights["PH"] = 30
-    codes = run.codebook(run.spec.table("theme"), dt.date.fromisoformat(str(death["death_date"])))
+    # The codes of the death's month (its date of death may carry a planted error).
+    codes = run.codebook(run.spec.table("theme"), period_start(str(death["reporting_period"])))
     chosen: list[str] = []
     for _ in range(rng.choice((1, 1, 2, 2, 3))):
         options = {c: w for c, w in weights.items() if c not in chosen}
