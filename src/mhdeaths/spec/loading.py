@@ -115,7 +115,8 @@ def _read_code_list(path: Path, meta: Mapping[str, Any]) -> dict[str, Any]:
 
 
 #: ``{crosswalk:LIST.TARGET(field)}`` in a rule or definition: the field's code in LIST turned
-#: into its counterpart in TARGET, by the crosswalk the code list holds as data.
+#: into its counterpart in TARGET, by the crosswalk the code list holds as data ('' for a code
+#: the list does not hold, or none).
 _CROSSWALK = re.compile(r"\{crosswalk:(\w+)\.(\w+)\((\w+)\)\}")
 
 
@@ -131,10 +132,10 @@ def expand_crosswalks(text: str, code_lists: Mapping[str, CodeList]) -> str:
         if not pairs:
             raise SpecError(f"The code list {name!r} has no crosswalk to {target!r}.")
         arms = " ".join(f"WHEN {field} = {_quoted(c)} THEN {_quoted(t)}" for c, t in pairs.items())
-        # NULL for a code with no counterpart, by way of '' and nullif rather than a CASE with no
-        # ELSE: DuckDB 2.0 folds such a CASE to a NULL constant when a column's statistics show
-        # no arm can match, and then fails to bind a comparison with it.
-        return f"nullif(CASE {arms} ELSE '' END, '')"
+        # '' for a code with no counterpart, never NULL: DuckDB 2.0 folds a CASE (or a nullif)
+        # that its column statistics say cannot match into a NULL constant, and then fails to
+        # bind a comparison with it. A definition that wants NULL says nullif(..., '').
+        return f"(CASE {arms} ELSE '' END)"
 
     return _CROSSWALK.sub(case, text)
 

@@ -58,7 +58,7 @@ def activity_rows(
     if "ethnic_group" in codes.valid:
         # 2.0.0 strata draw from a stream of their own: the other draws stay as they were.
         rng = random.Random(f"{run.options.seed}:strata:{p.ods}:{month}")
-        counts = _by_ward_and_ethnic_group(rng, counts)
+        counts = _by_ward_and_ethnic_group(rng, counts, _provider_wards(p))
     # Every inpatient death needs its stratum, even one a later spec's code lists left out,
     # or deaths in spell would not match the death file.
     present = {stratum for stratum, *_ in counts}
@@ -118,16 +118,28 @@ def _wards(band: str) -> Weights:
     return {"01": 60, "03": 10, "05": 9, "06": 10, "07": 3, "08": 2, "09": 1, "98": 2}
 
 
+def _provider_wards(p: Provider) -> frozenset[str]:
+    """The ward type groups a provider runs: adult and older adult acute wards everywhere, and
+    two or three of the specialist ones (no trust runs them all), fixed per provider."""
+    specialist = ["03", "05", "06", "07", "08", "09", "98"]
+    rng = random.Random(f"wards:{p.ods}")
+    return frozenset({"01", "02", "04", *rng.sample(specialist, k=rng.choice((2, 3)))})
+
+
 def _by_ward_and_ethnic_group(
-    rng: random.Random, counts: list[tuple[tuple[str, ...], int, int, int]]
+    rng: random.Random,
+    counts: list[tuple[tuple[str, ...], int, int, int]],
+    wards: frozenset[str],
 ) -> list[tuple[tuple[str, ...], int, int, int]]:
-    """Split each (age band, gender) stratum's counts across ward type groups and broad ethnic
-    groups (spec 2.0.0), leaving out the strata with nothing to count."""
+    """Split each (age band, gender) stratum's counts across the provider's ward type groups and
+    the broad ethnic groups (spec 2.0.0), leaving out the strata with nothing to count. A death
+    on a ward the provider's split leaves out still gets its stratum (see activity_rows)."""
     finer: list[tuple[tuple[str, ...], int, int, int]] = []
     for stratum, occupied, admitted, discharged in counts:
+        run = {w: v for w, v in _wards(stratum[0]).items() if w in wards} or _wards(stratum[0])
         cells = [
             (ward, group, w * share * rng.uniform(0.8, 1.2))
-            for ward, w in _wards(stratum[0]).items()
+            for ward, w in run.items()
             for group, share in BED_DAY_ETHNIC_SHARE.items()
         ]
         weights = [w for *_, w in cells]
