@@ -45,10 +45,10 @@ class ProviderSummary:
     for a standardised ratio what its funnel could detect at the provider's published expected
     count (``detectable``; None where the row is withheld or too small to be banded)."""
     sentinels: list[Line] = field(default_factory=list)
-    as_at: dt.date | None = None
-    """The benchmark day the waits among the sentinels are counted at."""
     """The quarter's sentinel events, and the inquests and responses waiting as at the
     benchmark day (:data:`SENTINEL_LABELS`)."""
+    as_at: dt.date | None = None
+    """The benchmark day the waits among the sentinels are counted at."""
 
 
 _DEATHS = (

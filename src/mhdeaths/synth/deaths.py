@@ -141,6 +141,10 @@ class DeathBuilder:
         # The 2.0.0 oversight fields draw from a stream of their own, so adding them left the
         # rest of each record (and every earlier version's output) as it was drawn before.
         self.oversight_rng = random.Random(f"{gen.options.seed}:oversight:{p.ods}:{month}")
+        if "method_of_death" in gen.death_fields:
+            # Read once per provider-month, not per death: the crosswalks the spec holds.
+            self.to_2001 = gen.spec.code_list("ethnic_category_2021").crosswalk("ethnic_category")
+            self.to_group = ethnic_crosswalks(gen.spec)
 
     def pick(self, name: str, weights: Weights) -> str:
         return self.codes.pick(self.rng, name, weights)
@@ -308,10 +312,8 @@ class DeathBuilder:
         stratum: tuple[str, ...] = (age_band(age), sex)
         if "method_of_death" in self.gen.death_fields:
             # 2.0.0, part 2: oversight, case-mix and method; activity strata by ward and ethnicity.
-            spec = self.gen.spec
-            to_2001 = spec.code_list("ethnic_category_2021").crosswalk("ethnic_category")
-            draw_oversight(self.oversight_rng, self.codes, self.p, row, category, age, to_2001)
-            group = ethnic_group_of(row, ethnic_crosswalks(spec))
+            draw_oversight(self.oversight_rng, self.codes, self.p, row, category, age, self.to_2001)
+            group = ethnic_group_of(row, self.to_group)
             stratum = (*stratum, str(row["ward_type_group"]), group)
         fill_unknown(rng, self.gen.death, row, self.month, self.codes)
         return Death(row=row, category=category, stratum=stratum, reviews=reviews)

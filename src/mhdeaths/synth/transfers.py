@@ -12,7 +12,7 @@ import random
 
 from mhdeaths.synth.deaths import DeathBuilder
 from mhdeaths.synth.draws import n_days, weighted
-from mhdeaths.synth.oversight import ethnic_crosswalks, ethnic_group_of
+from mhdeaths.synth.oversight import ethnic_group_of
 from mhdeaths.synth.run import Death, Month, Person, Run, text_of
 
 
@@ -104,7 +104,7 @@ def transferred(run: Run, rng: random.Random, sending: Death, to: Month, earlier
         # Counted in the activity stratum of the person's own ethnic group, now copied over.
         received.stratum = (
             *received.stratum[:3],
-            ethnic_group_of(new, ethnic_crosswalks(run.spec)),
+            ethnic_group_of(new, builder.to_group),
         )
     if new.get("legal_status_at_death") == "98":
         # Not subject to the Act after the discharge: an informal patient on the new ward.
