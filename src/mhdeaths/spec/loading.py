@@ -21,6 +21,7 @@ import yaml
 from pydantic import ValidationError
 
 from mhdeaths.errors import SpecError
+from mhdeaths.language.parser import quote
 from mhdeaths.paths import default_spec_root
 from mhdeaths.spec.model import (
     DRAFT,
@@ -131,7 +132,7 @@ def expand_crosswalks(text: str, code_lists: Mapping[str, CodeList]) -> str:
         pairs = code_lists[name].crosswalk(target)
         if not pairs:
             raise SpecError(f"The code list {name!r} has no crosswalk to {target!r}.")
-        arms = " ".join(f"WHEN {field} = {_quoted(c)} THEN {_quoted(t)}" for c, t in pairs.items())
+        arms = " ".join(f"WHEN {field} = {quote(c)} THEN {quote(t)}" for c, t in pairs.items())
         # '' for a code with no counterpart, never NULL: DuckDB 2.0 folds a CASE (or a nullif)
         # that its column statistics say cannot match into a NULL constant, and then fails to
         # bind a comparison with it. A definition that wants NULL says nullif(..., '').
@@ -296,10 +297,6 @@ def _load_folder(folder: Path, version: str) -> Spec:
         change=change,
         path=folder,
     )
-
-
-def _quoted(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _expanded(entry: dict[str, Any], code_lists: Mapping[str, CodeList]) -> dict[str, Any]:
