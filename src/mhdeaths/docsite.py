@@ -269,7 +269,7 @@ def _definitions_page(specs: list[Spec]) -> str:
                     for w in d.worked_examples
                 ),
             ]
-    attribution = latest.attribution
+    attribution = latest.counting_rule
     lines += [
         "",
         '<a id="attribution"></a>',

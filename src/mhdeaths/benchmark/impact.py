@@ -160,7 +160,7 @@ def _attributed(spec: Spec, model: CanonicalModel, stored: str, columns: list[st
     reads: set[str] = set()
     for d in spec.definitions_for("death"):
         reads |= ex.parse(d.expression).columns
-    for k in spec.attribution.order_by:
+    for k in spec.counting_rule.order_by:
         reads |= ex.parse(k.expression).columns
     hidden = set(model.identifiers.get("death", {}))
     picked = [ident(k) for k in (*KEY, "reporting_period")]

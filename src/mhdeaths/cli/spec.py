@@ -16,7 +16,7 @@ import typer
 from rich.table import Table as RichTable
 
 from mhdeaths import errors
-from mhdeaths.cli.common import SpecRoot, as_at_option, out, spec_root
+from mhdeaths.cli.common import FeedName, SpecRoot, as_at_option, out, spec_root
 from mhdeaths.cli.warehouse import WarehousePath
 from mhdeaths.errors import SpecCheckFailed
 
@@ -33,11 +33,11 @@ app = typer.Typer(
 
 
 @app.command("list")
-def spec_list(spec_dir: SpecRoot = None) -> None:
+def spec_list(spec_dir: SpecRoot = None, feed: FeedName = None) -> None:
     """List the spec versions, newest last, with their status and effective reporting period."""
     from mhdeaths.spec import available_versions, load_spec
 
-    root = spec_root(spec_dir)
+    root = spec_root(spec_dir, feed)
     table = RichTable("version", "status", "published", "effective from", "also accepts")
     for version in available_versions(root):
         spec = load_spec(version, root)
@@ -62,11 +62,12 @@ def spec_show(
         typer.Option(help="Show one field, written TABLE.FIELD (e.g. death.death_date)."),
     ] = None,
     spec_dir: SpecRoot = None,
+    feed: FeedName = None,
 ) -> None:
     """Show a spec version: its tables, fields, code lists, rules and definitions."""
     from mhdeaths.spec import load_spec
 
-    spec = load_spec(version, spec_root(spec_dir))
+    spec = load_spec(version, spec_root(spec_dir, feed))
     if rule:
         _show_rule(spec, rule)
     elif field:
@@ -146,26 +147,32 @@ def spec_check(
         list[str] | None, typer.Argument(help="Versions to check \\[default: every version].")
     ] = None,
     spec_dir: SpecRoot = None,
+    feed: FeedName = None,
 ) -> None:
     """Check spec versions: references, expressions, examples, rule ids and released checksums.
 
+    With no version and no --feed, checks every version of the dataset and of each national feed.
     Exits 0 when every version is sound, 1 when a problem is found.
     """
-    from mhdeaths.spec import available_versions, load_spec
+    from mhdeaths.spec import available_versions, feed_roots, load_spec
     from mhdeaths.standard.check import check_spec
 
-    root = spec_root(spec_dir)
+    root = spec_root(spec_dir, feed)
+    roots: list[tuple[str, Path]] = [(f"{feed} " if feed else "", root)]
+    if not versions and feed is None:
+        roots += [(f"{name} ", folder) for name, folder in feed_roots(root).items()]
     problems = []
-    names = versions or available_versions(root)
-    for version in names:
-        spec = load_spec(version, root)
-        found = check_spec(spec, root)
-        problems += [str(p) for p in found]
-        mark = "[green]ok[/green]" if not found else f"[red]{len(found)} problem(s)[/red]"
-        out.print(
-            f"{version}: {mark}  ({len(spec.rules)} rules, {len(spec.definitions)} definitions, "
-            f"{sum(len(d.worked_examples) for d in spec.definitions)} worked examples)"
-        )
+    for label, folder in roots:
+        for version in versions or available_versions(folder):
+            spec = load_spec(version, folder)
+            found = check_spec(spec, folder)
+            problems += [label + str(p) for p in found]
+            mark = "[green]ok[/green]" if not found else f"[red]{len(found)} problem(s)[/red]"
+            out.print(
+                f"{label}{version}: {mark}  ({len(spec.rules)} rules, "
+                f"{len(spec.definitions)} definitions, "
+                f"{sum(len(d.worked_examples) for d in spec.definitions)} worked examples)"
+            )
     if problems:
         raise SpecCheckFailed(problems, f"The spec check found {len(problems)} problem(s).")
 
@@ -175,6 +182,7 @@ def spec_diff(
     old: Annotated[str, typer.Argument(help="The earlier version.")],
     new: Annotated[str, typer.Argument(help="The later version.")],
     spec_dir: SpecRoot = None,
+    feed: FeedName = None,
 ) -> None:
     """List every change between two versions and the bump it needs.
 
@@ -183,7 +191,7 @@ def spec_diff(
     from mhdeaths.spec import load_spec
     from mhdeaths.standard.diff import diff_specs
 
-    root = spec_root(spec_dir)
+    root = spec_root(spec_dir, feed)
     result = diff_specs(load_spec(old, root), load_spec(new, root))
     table = RichTable("kind", "item", "change", "bump", "old", "new", title=f"{old} -> {new}")
     for c in result.changes:
@@ -200,13 +208,14 @@ def spec_publish(
     version: Annotated[str, typer.Argument(help="The version to publish.")],
     out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the artefacts into.")],
     spec_dir: SpecRoot = None,
+    feed: FeedName = None,
 ) -> None:
     """Write a version's artefacts: data dictionary, JSON Schema, Data Package, Excel template,
-    Great Expectations suite and change log."""
+    Great Expectations suite and change log (a national feed gets no template and no suite)."""
     from mhdeaths.spec import available_versions, load_spec
     from mhdeaths.standard.publish import publish
 
-    root = spec_root(spec_dir)
+    root = spec_root(spec_dir, feed)
     spec = load_spec(version, root)
     changelog = [load_spec(v, root).change for v in available_versions(root)]
     changelog = [c for c in changelog if _not_later(c.version, spec.version)]
@@ -226,6 +235,7 @@ def _not_later(a: str, b: str) -> bool:
 def spec_release(
     version: Annotated[str, typer.Argument(help="The version to release.")],
     spec_dir: SpecRoot = None,
+    feed: FeedName = None,
 ) -> None:
     """Record a version's checksums in released.yaml, after it passes the spec check.
 
@@ -234,7 +244,7 @@ def spec_release(
     from mhdeaths.spec import load_spec
     from mhdeaths.standard.check import check_spec, record_release, released_checksums
 
-    root = spec_root(spec_dir)
+    root = spec_root(spec_dir, feed)
     spec = load_spec(version, root)
     if version in released_checksums(root):
         raise SpecCheckFailed(

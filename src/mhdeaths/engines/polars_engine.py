@@ -254,7 +254,7 @@ def attribution_rank(spec: Spec, frame: pl.DataFrame) -> pl.Series:
     Records of one death share the attribution's ``match_on`` fields; they are ordered by its
     ``order_by`` keys, empty values last, so the choice never depends on the order of loading.
     """
-    rule = spec.attribution
+    rule = spec.counting_rule
     keys = [ex.to_polars(k.expression).alias(f"_key{i}") for i, k in enumerate(rule.order_by)]
     ranked = (
         frame.with_row_index("_pos")

@@ -203,7 +203,7 @@ def attribution_window_sql(spec: Spec, columns: Mapping[str, str] | None = None)
     ``columns`` names the SQL that stands for a ``match_on`` field where the stored column
     differs (the warehouse matches on the pseudonym, not the number).
     """
-    rule = spec.attribution
+    rule = spec.counting_rule
     columns = columns or {}
     order = ", ".join(
         f"({ex.to_duckdb(k.expression)}) {'DESC' if k.descending else 'ASC'} NULLS LAST"

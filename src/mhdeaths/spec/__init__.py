@@ -7,8 +7,11 @@ this package names what they offer together.
 
 from mhdeaths.spec.loading import (
     available_versions,
+    feed_root,
+    feed_roots,
     iter_version_files,
     latest_version,
+    load_feed_spec,
     load_spec,
     parse_version,
     version_checksums,
@@ -64,8 +67,11 @@ __all__ = [
     "Table",
     "WorkedExample",
     "available_versions",
+    "feed_root",
+    "feed_roots",
     "iter_version_files",
     "latest_version",
+    "load_feed_spec",
     "load_spec",
     "parse_version",
     "version_checksums",

@@ -279,7 +279,7 @@ def _load_folder(folder: Path, version: str) -> Spec:
     ]
     defs_doc = _read_yaml(folder / "definitions.yaml")
     definitions = [Definition(**_expanded(d, code_lists)) for d in defs_doc["definitions"]]
-    attribution = Attribution(**defs_doc["attribution"])
+    attribution = Attribution(**defs_doc["attribution"]) if defs_doc.get("attribution") else None
     change = ChangeLogEntry(**_read_yaml(folder / "changes.yaml"))
     return Spec(
         version=version,
@@ -296,7 +296,54 @@ def _load_folder(folder: Path, version: str) -> Spec:
         attribution=attribution,
         change=change,
         path=folder,
+        kind=head.get("kind", "dataset"),
+        feed=head.get("feed"),
     )
+
+
+FEEDS_FOLDER = "feeds"
+"""The folder of the spec root that holds the national feeds' specs, one folder per feed."""
+
+
+def feed_roots(root: Path | None = None) -> dict[str, Path]:
+    """Each national feed's spec folder (its versions and ``released.yaml``), by feed name.
+
+    A feed folder has the layout of the spec root itself, so every tool that takes a root
+    (loading, checking, diffing, releasing, publishing) works on it unchanged; the dataset's
+    ``available_versions`` never sees it (``feeds`` is not a version number).
+    """
+    folder = (root or default_spec_root()) / FEEDS_FOLDER
+    if not folder.is_dir():
+        return {}
+    return {
+        child.name: child
+        for child in sorted(folder.iterdir())
+        if child.is_dir() and any(semver.Version.is_valid(g.name) for g in child.iterdir())
+    }
+
+
+def feed_root(feed: str, root: Path | None = None) -> Path:
+    """The spec folder of one national feed; a SpecError naming the known feeds if there is none."""
+    roots = feed_roots(root)
+    if feed not in roots:
+        known = ", ".join(roots) or "none"
+        raise SpecError(f"There is no national feed called {feed!r} (known feeds: {known}).")
+    return roots[feed]
+
+
+def load_feed_spec(feed: str, version: str | None = None, root: Path | None = None) -> Spec:
+    """Load one version of a national feed's spec (its newest released version by default).
+
+    Refuses a folder that does not declare itself this feed, so a dataset version can never be
+    read as a feed, nor one feed as another.
+    """
+    spec = load_spec(version, feed_root(feed, root))
+    if not spec.is_feed or spec.feed != feed:
+        raise SpecError(
+            f"The spec folder {spec.path} does not declare itself the {feed} feed "
+            "(version.yaml: kind: feed, feed: " + feed + ")."
+        )
+    return spec
 
 
 def _expanded(entry: dict[str, Any], code_lists: Mapping[str, CodeList]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import semver
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -340,9 +340,29 @@ class Spec(Frozen):
     rules: tuple[Rule, ...]
     """Every rule: those written in rules.yaml and those generated from the check templates."""
     definitions: tuple[Definition, ...]
-    attribution: Attribution
+    attribution: Attribution | None
+    """How one death reported twice is counted once; None for a feed, which counts nothing."""
     change: ChangeLogEntry
     path: Path = Field(exclude=True)
+    kind: Literal["dataset", "feed"] = "dataset"
+    """``dataset``: what providers submit. ``feed``: a national extract (death registrations,
+    MHSDS spells) that only the national analysts load, kept in its own folder under
+    ``spec/feeds/`` so that no provider's tooling ever sees it."""
+    feed: str | None = None
+    """A feed's name (the folder above its versions); None for the dataset."""
+
+    @property
+    def counting_rule(self) -> Attribution:
+        """The attribution, for the code that counts deaths (only the dataset has one)."""
+        if self.attribution is None:
+            raise SpecError(
+                f"{self.title} {self.version} is a national feed, and a feed counts no deaths."
+            )
+        return self.attribution
+
+    @property
+    def is_feed(self) -> bool:
+        return self.kind == "feed"
 
     def table(self, name: str) -> Table:
         for t in self.tables:

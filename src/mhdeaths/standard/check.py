@@ -288,6 +288,10 @@ def _plain(value: object) -> object:
 
 
 def _check_attribution(spec: Spec, add: Add) -> None:
+    if spec.attribution is None:
+        if not spec.is_feed:
+            add("attribution", "spec/attribution-missing")
+        return
     death = _known_fields(spec, "death")
     for key in spec.attribution.order_by:
         try:

@@ -91,11 +91,11 @@ def diff_specs(old: Spec, new: Spec) -> SpecDiff:
         structural=("expression", "table", "type"),
         added=Bump.MINOR,
     )
-    if old.attribution.model_dump() != new.attribution.model_dump():
-        same_rule = (old.attribution.match_on, old.attribution.order_by) == (
-            new.attribution.match_on,
-            new.attribution.order_by,
-        )
+    if old.attribution != new.attribution:
+        same_rule = (old.attribution is not None and new.attribution is not None) and (
+            old.attribution.match_on,
+            old.attribution.order_by,
+        ) == (new.attribution.match_on, new.attribution.order_by)
         changes.append(
             Change("attribution", "attribution", "changed", Bump.PATCH if same_rule else Bump.MAJOR)
         )

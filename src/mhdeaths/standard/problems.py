@@ -177,6 +177,12 @@ SPEC_PROBLEMS = Catalogue(
             "worked example {example} derives {field} = {got!r}, but it says {expected!r}.",
         ),
         _K(
+            "spec/attribution-missing",
+            "A dataset version with no attribution",
+            "has no attribution in definitions.yaml: a dataset must say how a death reported "
+            "twice is counted once.",
+        ),
+        _K(
             "spec/attribution-order-unknown-field",
             "Attribution ordering by an unknown field",
             "orders by {column!r}, which is not a field of death.",

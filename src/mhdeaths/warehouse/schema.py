@@ -79,8 +79,8 @@ def views_sql(model: CanonicalModel, spec: Spec, root: Path | None = None) -> st
     context = {
         "due_months": model.due_months_after_period,
         "window": attribution_window_sql(spec, columns),
-        "partition": ", ".join(columns.get(m, ident(m)) for m in spec.attribution.match_on),
-        "match_description": " and ".join(spec.attribution.match_on),
+        "partition": ", ".join(columns.get(m, ident(m)) for m in spec.counting_rule.match_on),
+        "match_description": " and ".join(spec.counting_rule.match_on),
         "required": [
             ident(f.name)
             for f in death.submitted_fields

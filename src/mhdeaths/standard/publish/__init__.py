@@ -42,8 +42,10 @@ def publish(spec: Spec, out: Path, changelog: Sequence[ChangeLogEntry]) -> list[
             *write_data_dictionary(spec, out),
             *write_json_schemas(spec, out),
             *write_data_package(spec, out),
-            *write_template(spec, out),
-            *write_gx_suites(spec, out),
+            # Nobody fills in a national feed by hand, and a template of one in a provider's
+            # hands would invite the very submission that must never happen.
+            *(() if spec.is_feed else write_template(spec, out)),
+            *(() if spec.is_feed else write_gx_suites(spec, out)),
             *write_changelog(spec, out, changelog),
         ]
         written += write_manifest(spec, out, written)

@@ -194,7 +194,8 @@ def dictionary_context(spec: Spec) -> dict[str, Any]:
         "definitions": spec.definitions,
         "attribution": spec.attribution,
         "attribution_examples": tuple(
-            attribution_example(w) for w in spec.attribution.worked_examples
+            attribution_example(w)
+            for w in (spec.attribution.worked_examples if spec.attribution else ())
         ),
         "mandations": [(MANDATION_LETTERS[m], m.value, MANDATION_MEANINGS[m]) for m in Mandation],
         "identifier_note": IDENTIFIER_NOTE,
