@@ -353,10 +353,13 @@ def first_value(parts: Sequence[TablePart], name: str) -> str | None:
     """The value of a field that the submission's records hold most often (ties: the lowest).
 
     Whatever order the records come in, the same value is chosen (a file mixing periods or
-    providers is rejected by the spec's file rules anyway).
+    providers is rejected by the spec's file rules anyway). A table without the field (a death
+    registration has no reporting period) gives none.
     """
     counts: Counter[str] = Counter()
     for part in parts:
+        if name not in part.text.columns:
+            continue
         values = part.text.get_column(name).drop_nulls()
         if values.len():
             for value, n in values.value_counts().iter_rows():
