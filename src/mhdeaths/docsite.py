@@ -31,7 +31,7 @@ from mhdeaths.language.reference import with_function_table
 from mhdeaths.output.templating import fenced, md, mdcode
 from mhdeaths.output.writing import dump_json, write_text
 from mhdeaths.paths import default_docs_dir, default_spec_root
-from mhdeaths.spec import Spec, available_versions, load_spec
+from mhdeaths.spec import Spec, available_versions, feed_roots, load_spec
 from mhdeaths.standard.problems import SPEC_PROBLEMS
 from mhdeaths.standard.publish.changelog import render_changelog
 from mhdeaths.standard.publish.common import SEVERITY_WORDS
@@ -74,10 +74,63 @@ def reference_pages(spec_root: Path | None = None) -> dict[str, str]:
         "problems.md": _problems_page(),
         "indicators.md": catalogue_page(),
     }
+    feeds = _feed_specs(root)
+    pages["index.md"] += _feeds_index(feeds)
+    pages |= {_feed_page_path(s): _feed_page(s) for s in feeds}
     pages = {path: _with_notice(text) for path, text in pages.items()}
     # Not Markdown, so it carries no notice; tests/unit/test_report_schema.py checks it too.
     pages["report.schema.json"] = dump_json(Report.model_json_schema())
     return pages
+
+
+FEED_HEADNOTE = (
+    "Loaded by the national analysts with `mhdeaths warehouse load-feed`; never submitted by "
+    "providers."
+)
+"""The line under a national feed's page title: the page describes no part of a submission."""
+
+
+def _feed_specs(root: Path) -> list[Spec]:
+    """Every version of every national feed (``spec/feeds/``), feed by feed, oldest first."""
+    return [
+        load_spec(v, folder)
+        for folder in feed_roots(root).values()
+        for v in available_versions(folder)
+    ]
+
+
+def _feed_page_path(spec: Spec) -> str:
+    return f"feeds/{spec.feed}-{spec.version}.md"
+
+
+def _feed_page(spec: Spec) -> str:
+    """A feed version's data dictionary, as ``spec publish --feed`` writes it, headed by who
+    loads it."""
+    title, _, rest = render_markdown(spec).partition("\n")
+    return f"{title}\n\n**{FEED_HEADNOTE}**\n{rest}"
+
+
+def _feeds_index(feeds: list[Spec]) -> str:
+    """The index's section on the national feeds: each version's dictionary."""
+    if not feeds:
+        return ""
+    lines = [
+        "",
+        "## National feeds",
+        "",
+        "The extracts the national analysts link the providers' reports with, each specified as a",
+        f"versioned spec of its own (`spec/feeds/`). {FEED_HEADNOTE}",
+        "",
+        "| Feed | Version | Status | Published | Describes from | Data dictionary |",
+        "|---|---|---|---|---|---|",
+    ]
+    for spec in feeds:
+        lines.append(
+            f"| {md(spec.feed or '')} | {md(spec.version)} | {md(spec.status)} "
+            f"| {spec.published.isoformat()} | {md(spec.effective_from)} "
+            f"| [{md(spec.title)}]({_feed_page_path(spec)}) |"
+        )
+    return "\n".join(lines) + "\n"
 
 
 def _with_notice(text: str) -> str:
@@ -91,8 +144,9 @@ def write_reference(docs_dir: Path | None = None, spec_root: Path | None = None)
     made. Returns the files written."""
     folder = (docs_dir or default_docs_dir()) / "reference"
     pages = reference_pages(spec_root)
-    for old in folder.glob("*.md"):
-        if old.name not in pages and NOTICE in old.read_text(encoding="utf-8"):
+    for old in folder.rglob("*.md"):
+        made = old.relative_to(folder).as_posix() in pages
+        if not made and NOTICE in old.read_text(encoding="utf-8"):
             old.unlink()
     return [write_text(folder / path, text) for path, text in pages.items()]
 

@@ -48,14 +48,21 @@ def pages() -> dict[str, str]:
 def test_the_reference_on_disk_is_what_the_spec_and_the_command_generate_now(
     pages: dict[str, str],
 ) -> None:
+    # By path inside docs/reference: the national feeds' pages are in reference/feeds/.
     on_disk = {
-        p.name: p.read_text(encoding="utf-8") for p in REFERENCE.iterdir() if p.name in pages
+        name: p.read_text(encoding="utf-8")
+        for p in REFERENCE.rglob("*")
+        if (name := p.relative_to(REFERENCE).as_posix()) in pages
     }
     missing = sorted(pages.keys() - on_disk.keys())
     assert not missing, f"{STALE} ({', '.join(missing)} missing)."
     changed = sorted(name for name, text in pages.items() if on_disk[name] != text)
     assert not changed, f"{STALE} ({', '.join(changed)} changed)."
-    extra = sorted(p.name for p in REFERENCE.glob("*.md") if p.name not in pages)
+    extra = sorted(
+        name
+        for p in REFERENCE.rglob("*.md")
+        if (name := p.relative_to(REFERENCE).as_posix()) not in pages
+    )
     assert not extra, (
         f"docs/reference holds pages the generator does not make ({', '.join(extra)}): "
         f"`{REGENERATE}` deletes those it once made; a hand-written page belongs in docs/."
@@ -68,6 +75,20 @@ def test_every_generated_page_says_so_and_how_to_regenerate_it(pages: dict[str, 
         if name.endswith(".md"):
             assert text.startswith("# "), name
             assert text.splitlines()[2] == NOTICE, name
+
+
+def test_each_feed_version_has_a_page_headed_by_who_loads_it(pages: dict[str, str]) -> None:
+    feeds = sorted(name for name in pages if name.startswith("feeds/"))
+    assert feeds == ["feeds/registrations-1.0.0.md", "feeds/spells-1.0.0.md"]
+    for name in feeds:
+        assert pages[name].splitlines()[4] == (
+            "**Loaded by the national analysts with `mhdeaths warehouse load-feed`; never "
+            "submitted by providers.**"
+        ), name
+        assert f"({name})" in pages["index.md"]
+    # The dataset's own pages never show a feed's table.
+    for name in ("dictionary.md", "rules.md", "codelists.md"):
+        assert "registered_sex" not in pages[name] and "rule-spell." not in pages[name], name
 
 
 def commands(ctx: typer.Context) -> Iterator[typer.Context]:

@@ -30,6 +30,28 @@ def test_spec_check_passes_on_the_real_spec() -> None:
     assert "1.0.0: ok" in run.stdout and "1.1.0: ok" in run.stdout
 
 
+def test_spec_check_covers_the_feeds_and_checks_one_with_feed() -> None:
+    every = mhdeaths("spec", "check")
+    assert every.code == 0, every.output
+    assert "registrations 1.0.0: ok" in every.stdout and "spells 1.0.0: ok" in every.stdout
+    run = mhdeaths("spec", "check", "--feed", "spells")
+    assert run.code == 0, run.output
+    assert "spells 1.0.0: ok" in run.stdout
+    # Only that feed: neither the dataset's versions nor the other feed.
+    assert "registrations" not in run.stdout and "2.0.0" not in run.stdout
+    unknown = mhdeaths("spec", "check", "--feed", "deaths")
+    assert unknown.code == 2
+    assert "known feeds: registrations, spells" in unknown.stderr
+
+
+def test_spec_list_with_feed_lists_that_feeds_versions() -> None:
+    run = mhdeaths("spec", "list", "--feed", "registrations")
+    assert run.code == 0, run.output
+    assert "1.0.0" in run.stdout and "draft" in run.stdout
+    # The dataset's versions are not the feed's.
+    assert "1.1.0" not in run.stdout and "2.0.0" not in run.stdout
+
+
 def test_spec_diff_reports_a_minor_bump_and_exits_0() -> None:
     run = mhdeaths("spec", "diff", "1.0.0", "1.1.0")
     assert run.code == 0, run.output

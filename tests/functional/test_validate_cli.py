@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import re
+import shutil
 from pathlib import Path
 
 import jsonschema
@@ -377,3 +378,52 @@ def test_a_rule_failing_on_300_records_lists_100(tmp_path: Path, clean: pl.DataF
     assert f"Note: {notice}" in run.stdout
     html = (out / "RZ1_2027-10.report.html").read_text()
     assert "300 records failed this rule; the first 100 are listed." in html
+
+
+# --- A national feed is never a submission -----------------------------------------------------
+
+
+def feed_file(feed: str, path: Path) -> Path:
+    """A file of a national feed, its headers and values the feed spec's own fields and examples."""
+    from mhdeaths.spec import load_feed_spec
+
+    (table,) = load_feed_spec(feed, "1.0.0").tables
+    frame = pl.DataFrame({f.name: [f.example] * 3 for f in table.submitted_fields})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".parquet":
+        frame.write_parquet(path)
+    else:
+        frame.write_csv(path)
+    return path
+
+
+def test_a_feed_file_is_not_a_submission(tmp_path: Path, clean: pl.DataFrame) -> None:
+    from mhdeaths.validate.intake import read_submission
+    from mhdeaths.validate.reading import SubmissionFileError
+
+    registrations = feed_file("registrations", tmp_path / "deaths_2027.csv")
+    spells = feed_file("spells", tmp_path / "mhsds_2027-04.parquet")
+    for path, feed in ((registrations, "registrations"), (spells, "spells")):
+        run = mhdeaths("validate", path)
+        # Refused as no table of the submission (exit 2, as any file/no-table), with where it goes.
+        assert run.code == 2, run.output
+        assert one_sentence(run) == (
+            f"No death or activity table was found in {path.name}; it looks like the national "
+            f"{feed} feed: load it with `mhdeaths warehouse load-feed {feed}`."
+        )
+        with pytest.raises(SubmissionFileError) as caught:
+            read_submission([path])
+        assert caught.value.id == "file/no-table"
+    # Beside a real death file it still refuses the submission: a feed is never sent.
+    death = write(clean, tmp_path / "RZ1_2027-10_death.csv")
+    run = mhdeaths("validate", death, spells)
+    assert run.code == 2
+    assert "load-feed spells" in one_sentence(run)
+    # A provider's own spec folder has no feeds: the file is read as the death table it most
+    # resembles, rejected column by column, and no feed spec is named.
+    own = tmp_path / "own-spec"
+    shutil.copytree(REPO / "spec", own, ignore=shutil.ignore_patterns("feeds"))
+    run = mhdeaths("validate", registrations, "--spec-dir", own)
+    assert run.code == 1, run.output
+    assert "death.structure.missing_mandatory_column" in run.stdout
+    assert "load-feed" not in run.output

@@ -5,18 +5,40 @@ either, behaves the same in both: it is tested in the newest version that has it
 rule of every version is still covered (``covered``). The worked examples of the definitions and
 of the attribution are chosen the same way (``definition_cases``, ``attribution_cases``), with
 the meta-tests' ``definitions_uncovered`` and ``attribution_uncovered``.
+
+The national feeds' versions (``spec/feeds/<feed>/``) are covered the same way, each feed a chain
+of its own: a case's version is written ``<feed>/<version>`` (``spells/1.0.0``), and ``located``
+gives the folder and version number to load or validate it with.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 
 from mhdeaths import language as ex
-from mhdeaths.spec import Rule, Spec, SpecField, load_spec
+from mhdeaths.spec import Rule, Spec, SpecField, available_versions, feed_roots, load_spec
 
 from ..conftest import SPEC_ROOT, VERSIONS
 
-SPECS: dict[str, Spec] = {v: load_spec(v, SPEC_ROOT) for v in VERSIONS}
+FEED_ROOTS = feed_roots(SPEC_ROOT)
+CHAINS: list[list[str]] = [
+    VERSIONS,
+    *([f"{feed}/{v}" for v in available_versions(root)] for feed, root in FEED_ROOTS.items()),
+]
+"""The dataset's versions, then each feed's, oldest first: a case is looked for again only later
+in its own chain (a feed's rule is never the dataset's rule under another version)."""
+
+
+def located(key: str) -> tuple[Path, str]:
+    """The spec folder and the version number of a case's version (``2.0.0``, ``spells/1.0.0``)."""
+    feed, _, version = key.rpartition("/")
+    return (FEED_ROOTS[feed] if feed else SPEC_ROOT), version
+
+
+SPECS: dict[str, Spec] = {
+    key: load_spec(located(key)[1], located(key)[0]) for chain in CHAINS for key in chain
+}
 
 
 def _case(spec: Spec, rule: Rule) -> object:
@@ -33,9 +55,9 @@ def _case(spec: Spec, rule: Rule) -> object:
 def rule_cases() -> list[tuple[str, str]]:
     """Each rule of each version, except where the next version has the same case."""
     cases = []
-    for i, version in enumerate(VERSIONS):
+    for chain, i, version in _each():
         spec = SPECS[version]
-        later = SPECS[VERSIONS[i + 1]] if i + 1 < len(VERSIONS) else None
+        later = SPECS[chain[i + 1]] if i + 1 < len(chain) else None
         for rule in spec.rules:
             unchanged = (
                 later is not None
@@ -50,15 +72,20 @@ def rule_cases() -> list[tuple[str, str]]:
 def covered(cases: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """The rules of every version that have no case of their own nor the same case later."""
     missing = []
-    for i, version in enumerate(VERSIONS):
+    for chain, i, version in _each():
         for rule in SPECS[version].rules:
             if not any(
                 (v, rule.id) in cases
                 and _case(SPECS[v], SPECS[v].rule(rule.id)) == _case(SPECS[version], rule)
-                for v in VERSIONS[i:]
+                for v in chain[i:]
             ):
                 missing.append((version, rule.id))
     return missing
+
+
+def _each() -> list[tuple[list[str], int, str]]:
+    """Each version of each chain, with its chain and its place in it."""
+    return [(chain, i, version) for chain in CHAINS for i, version in enumerate(chain)]
 
 
 def _named(expressions: Iterable[str]) -> set[str]:
@@ -98,6 +125,8 @@ def _attribution_keys(spec: Spec) -> dict[tuple[str], object]:
     """What each worked example of the attribution depends on: itself, the attribution and the
     fields of the death table that those name, as the version types them."""
     attribution = spec.attribution
+    if attribution is None:  # a feed counts no deaths
+        return {}
     named = _named([*attribution.match_on, *(k.expression for k in attribution.order_by)])
     keys: dict[tuple[str], object] = {}
     for example in attribution.worked_examples:
@@ -113,9 +142,9 @@ def _attribution_keys(spec: Spec) -> dict[tuple[str], object]:
 def _newest(keys: Callable[[Spec], Mapping[tuple[str, ...], object]]) -> list[tuple[str, ...]]:
     """Each (version, *id) of every version, except where the next version has the same case."""
     cases = []
-    for i, version in enumerate(VERSIONS):
+    for chain, i, version in _each():
         own = keys(SPECS[version])
-        later = keys(SPECS[VERSIONS[i + 1]]) if i + 1 < len(VERSIONS) else {}
+        later = keys(SPECS[chain[i + 1]]) if i + 1 < len(chain) else {}
         cases += [(version, *id_) for id_, key in own.items() if later.get(id_) != key]
     return cases
 
@@ -124,12 +153,12 @@ def _uncovered(
     keys: Callable[[Spec], Mapping[tuple[str, ...], object]], cases: list[tuple[str, ...]]
 ) -> list[tuple[str, ...]]:
     """The (version, *id) of every version with no case of its own nor the same case later."""
-    by_version = {v: keys(SPECS[v]) for v in VERSIONS}
+    by_version = {v: keys(SPECS[v]) for v in SPECS}
     return [
         (version, *id_)
-        for i, version in enumerate(VERSIONS)
+        for chain, i, version in _each()
         for id_, key in by_version[version].items()
-        if not any((v, *id_) in cases and by_version[v].get(id_) == key for v in VERSIONS[i:])
+        if not any((v, *id_) in cases and by_version[v].get(id_) == key for v in chain[i:])
     ]
 
 

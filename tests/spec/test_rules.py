@@ -1,7 +1,7 @@
 """One test per rule: its valid example passes and its counterexample fails, in both engines.
 
-Every rule of every spec version is collected here, so a rule added to the spec is tested without
-anyone writing a test for it: the rule's own examples are the fixtures, and they are evaluated by
+Every rule of every spec version, the national feeds' versions included, is collected here, so a
+rule added to the spec is tested without anyone writing a test for it: the rule's own examples are the fixtures, and they are evaluated by
 the validator's engine (polars) and by the warehouse's engine (DuckDB) independently.
 """
 
@@ -14,17 +14,16 @@ import pytest
 
 from mhdeaths.engines import polars_engine as engine
 from mhdeaths.engines import sql_engine as sqlengine
-from mhdeaths.spec import Rule, Spec, load_spec
+from mhdeaths.spec import Rule, Spec
 
-from ..conftest import SPEC_ROOT, VERSIONS
-from .cases import covered, rule_cases
+from .cases import FEED_ROOTS, SPECS, covered, rule_cases
 
 CASES = rule_cases()
 
 
 @pytest.fixture(scope="module")
 def specs() -> dict[str, Spec]:
-    return {v: load_spec(v, SPEC_ROOT) for v in VERSIONS}
+    return SPECS
 
 
 @pytest.fixture(scope="module")
@@ -64,3 +63,10 @@ def test_every_rule_of_every_version_has_a_case() -> None:
     # Each rule of every version, in its own case or the same case in a later version.
     assert covered(CASES) == []
     assert len(CASES) > 250
+
+
+def test_every_feed_has_rule_cases() -> None:
+    # The feeds' rules are collected too, each under its feed's name.
+    assert set(FEED_ROOTS) >= {"registrations", "spells"}
+    for feed in FEED_ROOTS:
+        assert any(v.startswith(f"{feed}/") for v, _ in CASES), feed

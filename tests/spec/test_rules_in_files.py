@@ -1,7 +1,8 @@
 """One test per rule, through the validator: each rule's counterexample, written into a real file,
 is reported by that rule at the row and column a person would look at; its valid example is not.
 
-The base records come from the synthetic generator (valid by construction); the rule's own example
+The base records come from the synthetic generator (valid by construction), or, for a national
+feed (which the generator does not make), from its fields' own examples; the rule's own example
 records from the spec are laid over them. So every rule of every version is covered here without a
 hand-written test, and the meta-test below fails if a rule has no case.
 """
@@ -17,13 +18,12 @@ import polars as pl
 import pytest
 
 from mhdeaths.engines import polars_engine
-from mhdeaths.spec import ExampleRecord, Mandation, Rule, Scope, Spec, Table, load_spec
+from mhdeaths.spec import ExampleRecord, FieldType, Mandation, Rule, Scope, Spec, Table
 from mhdeaths.synth import SynthOptions, generate
 from mhdeaths.validate.reading import column_letter
-from mhdeaths.validate.validator import validate
+from mhdeaths.validate.validator import ValidationResult, validate
 
-from ..conftest import SPEC_ROOT
-from .cases import covered, rule_cases
+from .cases import SPECS, covered, located, rule_cases
 
 CASES = rule_cases()
 BASE_ROWS = 3
@@ -36,7 +36,7 @@ def generated(version: str) -> dict[str, pl.DataFrame]:
     """Each table's records from the generator (every file of every month), as text."""
     import tempfile
 
-    spec = load_spec(version, SPEC_ROOT)
+    spec = SPECS[version]
     frames = {}
     with tempfile.TemporaryDirectory() as tmp:
         generate(spec, SynthOptions(providers=1, months=6, seed=5, start="2027-10"), Path(tmp))
@@ -50,7 +50,9 @@ def generated(version: str) -> dict[str, pl.DataFrame]:
 @cache
 def base_records(version: str, table: str) -> list[dict[str, str | None]]:
     """Valid records of a table from the generator, with unique identifiers."""
-    spec = load_spec(version, SPEC_ROOT)
+    spec = SPECS[version]
+    if spec.is_feed:
+        return feed_records(spec.table(table))
     frame = generated(version)[table]
     if spec.table(table).optional:
         return child_records(spec, table, frame)
@@ -68,6 +70,34 @@ def base_records(version: str, table: str) -> list[dict[str, str | None]]:
     return frame.to_dicts()
 
 
+def feed_records(table: Table) -> list[dict[str, str | None]]:
+    """Records of a national feed's table made of its fields' examples (valid by the spec's own
+    check), each with a key of its own."""
+    row = {f.name: f.example for f in table.submitted_fields}
+    rows = [dict(row) for _ in range(BASE_ROWS)]
+    # A key of free text is made unique by a suffix (a coded, dated or patterned one is left).
+    own = [
+        k
+        for k in table.key
+        if table.field(k).type is FieldType.STRING and table.field(k).pattern is None
+    ]
+    for i, extra in enumerate(rows[1:], start=1):
+        for k in own:
+            extra[k] = f"{extra[k]}-{i}"
+    return rows
+
+
+def key_of(spec: Spec) -> str:
+    """A spec's version as the cases write it (a feed's with its feed's name)."""
+    return f"{spec.feed}/{spec.version}" if spec.is_feed else spec.version
+
+
+def run(paths: list[Path], version: str, **options: int) -> ValidationResult:
+    """Validate files against a case's version (a feed's under its own folder)."""
+    root, number = located(version)
+    return validate(paths, spec_version=number, spec_root=root, **options)
+
+
 def child_records(spec: Spec, name: str, frame: pl.DataFrame) -> list[dict[str, str | None]]:
     """Records of an optional child table, each of one of its parents' base records (the
     generator's own records, of any month, or one made of the fields' examples when it wrote
@@ -82,7 +112,7 @@ def child_records(spec: Spec, name: str, frame: pl.DataFrame) -> list[dict[str, 
             extra[k] = f"{extra[k]}{len(rows)}"
         rows.append(extra)
     for parent in parents:
-        records = base_records(spec.version, parent.name)
+        records = base_records(key_of(spec), parent.name)
         # The fields that tie a record to its death and submission: mandatory in both tables
         # (not the record action, which is the child's own).
         shared = [
@@ -132,7 +162,7 @@ def submission(spec: Spec, rule: Rule, records: object, folder: Path) -> list[Pa
     for table in files_for(spec, rule, by_table):
         table_name = table.name
         header = [f.name for f in table.submitted_fields]
-        base = base_records(spec.version, table_name)
+        base = base_records(key_of(spec), table_name)
         given = tuple(by_table.get(table_name, ()))
         if rule.scope is Scope.CROSS_TABLE:
             # The example's records decide the groups; the base supplies the rest of each record.
@@ -168,7 +198,7 @@ def structure_submission(
     parents = [
         write(
             folder / f"X_{p.name}.csv",
-            base_records(spec.version, p.name),
+            base_records(key_of(spec), p.name),
             [f.name for f in p.submitted_fields],
         )
         for p in spec.parents_of(spec.table(rule.table))
@@ -182,7 +212,7 @@ def structure_file(
     folder.mkdir(parents=True, exist_ok=True)
     table = spec.table(rule.table)
     header = [f.name for f in table.submitted_fields]
-    rows = base_records(spec.version, rule.table)
+    rows = base_records(key_of(spec), rule.table)
     name = record.get("field_name") or record.get("column_name")
     if record.get("present") == "false":
         header.remove(str(name))
@@ -205,15 +235,13 @@ def structure_file(
 
 @pytest.mark.parametrize(("version", "rule_id"), CASES, ids=[f"{v}:{r}" for v, r in CASES])
 def test_rule_in_a_file(version: str, rule_id: str, tmp_path: Path) -> None:
-    spec = load_spec(version, SPEC_ROOT)
+    spec = SPECS[version]
     rule = spec.rule(rule_id)
     if rule.scope is Scope.STRUCTURE:
         assert isinstance(rule.counterexample, tuple)
         paths, header = structure_submission(spec, rule, rule.counterexample[0], tmp_path / "bad")
         path = paths[0]
-        found = [
-            f for f in validate(paths, spec_version=version).report.findings if f.rule_id == rule_id
-        ]
+        found = [f for f in run(paths, version).report.findings if f.rule_id == rule_id]
         assert found, f"{rule_id} not reported"
         if header is not None:
             columns = next(csv.reader(path.open(encoding="utf-8")))
@@ -229,13 +257,11 @@ def test_rule_in_a_file(version: str, rule_id: str, tmp_path: Path) -> None:
             rule.example[0] if isinstance(rule.example, tuple) else {},
             tmp_path / "good",
         )
-        assert not [
-            f for f in validate(good, spec_version=version).report.findings if f.rule_id == rule_id
-        ]
+        assert not [f for f in run(good, version).report.findings if f.rule_id == rule_id]
         return
 
     bad = submission(spec, rule, rule.counterexample, tmp_path / "bad")
-    report = validate(bad, spec_version=version, sample=1000).report
+    report = run(bad, version, sample=1000).report
     found = [f for f in report.findings if f.rule_id == rule_id]
     assert found, f"{rule_id} not reported; found {sorted({f.rule_id for f in report.findings})}"
     if rule.scope is Scope.RECORD:
@@ -251,9 +277,7 @@ def test_rule_in_a_file(version: str, rule_id: str, tmp_path: Path) -> None:
         assert found[0].row is None
 
     good = submission(spec, rule, rule.example, tmp_path / "good")
-    assert not [
-        f for f in validate(good, spec_version=version).report.findings if f.rule_id == rule_id
-    ]
+    assert not [f for f in run(good, version).report.findings if f.rule_id == rule_id]
 
 
 def test_every_rule_has_a_case_in_a_file() -> None:

@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 
 from mhdeaths.errors import OutputError
-from mhdeaths.spec import ChangeItem, ChangeLogEntry, load_spec
+from mhdeaths.spec import (
+    ChangeItem,
+    ChangeLogEntry,
+    available_versions,
+    feed_roots,
+    load_feed_spec,
+    load_spec,
+)
 from mhdeaths.standard.publish import publish
 from mhdeaths.standard.publish.changelog import entries_for, render_changelog
 
@@ -123,3 +130,74 @@ def test_changelog_shows_every_part_of_an_entry() -> None:
     ):
         assert expected in text, expected
     assert text.endswith("\n") and not text.endswith("\n\n")
+
+
+# --- The national feeds: published for the analysts, never into the providers' artefacts ------
+
+FEED_FILES = {
+    "data-dictionary.md",
+    "data-dictionary.html",
+    "datapackage.json",
+    "CHANGELOG.md",
+    "manifest.json",
+}
+
+
+@pytest.mark.parametrize("feed", ["registrations", "spells"])
+def test_a_feed_publishes_no_template_and_no_suite(tmp_path: Path, feed: str) -> None:
+    spec = load_feed_spec(feed, "1.0.0")
+    (table,) = [t.name for t in spec.tables]
+    paths = publish(spec, tmp_path, [spec.change])
+    written = {p.relative_to(tmp_path).as_posix() for p in paths}
+    assert written == FEED_FILES | {f"schema/{table}.schema.json", f"tableschema/{table}.json"}
+    assert not list(tmp_path.rglob("*.xlsx"))
+    assert not list(tmp_path.rglob("gx-suite-*"))
+    manifest = json.loads((tmp_path / "manifest.json").read_text("utf-8"))
+    assert {f["path"] for f in manifest["files"]} == written - {"manifest.json"}
+
+
+def _feed_names() -> tuple[set[str], set[str]]:
+    """The feeds' tables, and the fields that only a feed has (no dataset version has them)."""
+    feeds = [
+        load_feed_spec(f, v, None)
+        for f, root in feed_roots().items()
+        for v in available_versions(root)
+    ]
+    dataset = {f.name for v in available_versions() for t in load_spec(v).tables for f in t.fields}
+    tables = {t.name for s in feeds for t in s.tables}
+    fields = {f.name for s in feeds for t in s.tables for f in t.fields} - dataset
+    return tables, fields
+
+
+@pytest.mark.parametrize("version", ["1.0.0", "1.1.0", "2.0.0"])
+def test_no_dataset_artefact_names_a_feed_table(tmp_path: Path, version: str) -> None:
+    """What providers are given (template, JSON Schema, Data Package, dictionary, GX suites) for
+    a version of the dataset names no feed table and no field only a feed has."""
+    from openpyxl import load_workbook
+
+    tables, fields = _feed_names()
+    assert tables == {"registration", "spell"}
+    assert {"registration_date", "registered_sex", "residence_area", "cause_icd10_15"} <= fields
+    spec = load_spec(version)
+    paths = publish(spec, tmp_path, [spec.change])
+    for path in paths:
+        name = path.relative_to(tmp_path).as_posix()
+        assert not any(t in name for t in tables), name
+    package = json.loads((tmp_path / "datapackage.json").read_text("utf-8"))
+    assert not {r["name"] for r in package["resources"]} & tables
+    named = {f["name"] for r in package["resources"] for f in r["schema"]["fields"]}
+    for schema in (tmp_path / "schema").glob("*.schema.json"):
+        named |= set(json.loads(schema.read_text("utf-8")).get("properties", {}))
+    workbook = load_workbook(tmp_path / f"template-{version}.xlsx", read_only=True)
+    assert not {s.lower() for s in workbook.sheetnames} & tables
+    for sheet in workbook.worksheets:
+        first = next(sheet.iter_rows(max_row=1, values_only=True), ())
+        named |= {str(c) for c in first if c is not None}
+    workbook.close()
+    assert {"death_date", "nhs_number"} <= named, "the artefacts were read"
+    assert not named & (fields | tables)
+    for path in paths:
+        if path.suffix in {".md", ".html", ".json"}:
+            text = path.read_text("utf-8")
+            assert not [f for f in fields if f in text], path.name
+            assert not [t for t in tables if f"table-{t}" in text or f'"{t}"' in text], path.name

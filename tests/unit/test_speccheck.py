@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from mhdeaths.spec import load_spec
-from mhdeaths.standard.check import check_spec, record_release
+from mhdeaths.spec import available_versions, feed_root, feed_roots, load_feed_spec, load_spec
+from mhdeaths.standard.check import check_spec, record_release, released_checksums
 from mhdeaths.standard.problems import SPEC_PROBLEMS
+
+from ..conftest import SPEC_ROOT
 
 
 def problems(root: Path, version: str = "1.0.0") -> list[str]:
@@ -172,11 +174,31 @@ def test_record_release_makes_the_check_pass_again(spec_copy: Path) -> None:
     assert problems(spec_copy) == []
 
 
-@pytest.mark.parametrize("version", ["1.0.0", "1.1.0"])
-def test_the_released_versions_have_not_changed(spec_root: Path, version: str) -> None:
-    """The guard on immutability: fails if any file of a released version moves."""
-    found = [p for p in problems(spec_root, version) if "released" in p]
-    assert found == []
+ROOTS = {"dataset": SPEC_ROOT, **feed_roots(SPEC_ROOT)}
+"""The dataset's spec folder and each national feed's: each has its own released.yaml."""
+
+
+@pytest.mark.parametrize("root", list(ROOTS))
+def test_the_released_versions_have_not_changed(root: str) -> None:
+    """The guard on immutability: fails if any file of a released version moves, in the
+    dataset or in a national feed."""
+    folder = ROOTS[root]
+    for version in available_versions(folder):
+        found = [p for p in problems(folder, version) if "released" in p]
+        assert found == [], f"{root} {version}"
+    if root == "dataset":
+        assert {"1.0.0", "1.1.0"} <= set(released_checksums(folder))
+
+
+def test_a_released_feed_version_that_moves_is_reported(spec_copy: Path) -> None:
+    folder = feed_root("spells", spec_copy)
+    record_release(load_feed_spec("spells", "1.0.0", spec_copy), folder)
+    assert problems(folder) == []
+    edit(folder / "1.0.0" / "codelists" / "ward_type_group.csv", "Adult acute", "Adult")
+    assert any(
+        "ward_type_group.csv: this file of a released version has changed" in p
+        for p in problems(folder)
+    )
 
 
 def test_an_attribution_example_that_picks_another_provider_is_reported(spec_copy: Path) -> None:

@@ -28,12 +28,13 @@ from mhdeaths.spec import (
     SpecField,
     Table,
     available_versions,
+    feed_roots,
     load_spec,
     parse_version,
 )
 from mhdeaths.validate.profiles import Profile, ProfileError, apply_profile, profile_for
 from mhdeaths.validate.reading import Sheet, SourceFile, read_file
-from mhdeaths.validate.reading.failures import failure
+from mhdeaths.validate.reading.failures import failure, feed_not_a_submission
 
 VERSION_SHOWN_LENGTH = 12
 """The longest declared spec version that is not one of ours a message or report repeats.
@@ -127,7 +128,7 @@ def read_submission(
         _check_accepted(declared, _declared_period(sources, profile), spec_root)
     version = spec_version or declared
     spec = load_spec(version or (profile.spec_version if profile else None), spec_root)
-    parts = _table_parts(spec, sources, profile)
+    parts = _table_parts(spec, sources, profile, _FeedShapes(spec_root))
     shown = _version_shown(declared, available_versions(spec_root), spec_root)
     return ReadSubmission(spec, shown, profile, tuple(sources), tuple(parts))
 
@@ -217,18 +218,91 @@ def _version_shown(declared: str | None, known: list[str], spec_root: Path | Non
     return shown
 
 
-def _table_parts(spec: Spec, sources: list[SourceFile], profile: Profile | None) -> list[TablePart]:
+class _FeedShapes:
+    """The fields of each national feed's tables, read from the feed specs beside the spec
+    version in use (``spec/feeds/``) only when a file's name does not say its table.
+
+    A feed file (death registrations, MHSDS spells) shares many fields with the death table; read
+    as a death file it would be rejected column by column, telling a provider to add columns to
+    an extract that must never be submitted at all. Knowing the feeds' shapes lets the intake
+    refuse it as no table of the submission, and say where it belongs. A spec folder without
+    feeds (a provider's own --spec-dir) has no shapes, and no feed spec is read."""
+
+    def __init__(self, spec_root: Path | None) -> None:
+        self._root = spec_root
+        self._shapes: list[tuple[str, str, frozenset[str]]] | None = None
+
+    def shapes(self) -> list[tuple[str, str, frozenset[str]]]:
+        """(feed, table, submitted field names), for every version of every feed."""
+        if self._shapes is None:
+            self._shapes = [
+                (feed, table.name, frozenset(f.name for f in table.submitted_fields))
+                for feed, root in feed_roots(self._root).items()
+                for version in available_versions(root)
+                for table in load_spec(version, root).tables
+            ]
+        return self._shapes
+
+
+def _feed_of(
+    sheet: Sheet,
+    profile: Profile | None,
+    feeds: _FeedShapes,
+    chosen: Table | None,
+    several: bool,
+) -> str | None:
+    """The national feed a sheet is shaped as, when it fits one better than any table of the
+    dataset (``chosen``, the one its headers picked): by its sheet name, or, for a file of one
+    table, by its headers, as the share of them that are the feed's fields, then the share of
+    the feed's fields found. (The other sheets of a workbook, a README or a sheet of code lists
+    headed by field names, are no table, as ``_which_table`` reads them.)"""
+    shapes = feeds.shapes()
+    named = (sheet.name or "").strip().lower()
+    for feed, table, _ in shapes:
+        if named == table:
+            return feed
+    headers = set(sheet.headers)
+    if several or not headers:
+        return None
+
+    def fit(fields: frozenset[str] | set[str]) -> tuple[float, float]:
+        found = len(headers & fields)
+        return found / len(headers), found / len(fields) if fields else 0.0
+
+    best: tuple[str | None, tuple[float, float]] = (None, (0.0, 0.0))
+    for feed, _, fields in shapes:
+        if len(headers & fields) >= 3 and fit(fields) > best[1]:
+            best = (feed, fit(fields))
+    if best[0] is None or chosen is None:
+        return best[0]
+    aliases = profile.headers.get(chosen.name, {}) if profile else {}
+    mapped = {aliases.get(h, h) for h in headers}
+    ours = {f.name for f in chosen.submitted_fields}
+    theirs = (len(mapped & ours) / len(mapped), len(mapped & ours) / len(ours))
+    return best[0] if best[1] > theirs else None
+
+
+def _table_parts(
+    spec: Spec, sources: list[SourceFile], profile: Profile | None, feeds: _FeedShapes
+) -> list[TablePart]:
     parts: list[TablePart] = []
+    main = [t.name for t in spec.main_tables]
     for source in sources:
+        several = len(source.sheets) > 1
         for sheet in source.sheets:
-            table = _which_table(spec, source, sheet, profile, several=len(source.sheets) > 1)
+            table = _which_table(spec, source, sheet, profile, several=several)
+            named = table is not None and _named_table(spec, source, sheet, several) is table
+            # A feed in a submission, even beside its real files, refuses it: a provider never
+            # sends one, and loading the rest would hide that it was sent.
+            feed = None if named else _feed_of(sheet, profile, feeds, table, several)
+            if feed is not None:
+                raise feed_not_a_submission(_either(main), guard.name(source.path.name), feed)
             if table is None:
                 continue
             if any(p.table == table.name for p in parts):
                 raise failure("file/table-twice", table=table.name)
             parts.append(_part(spec, table, source, sheet, profile))
     names = ", ".join(guard.name(s.path.name) for s in sources)
-    main = [t.name for t in spec.main_tables]
     if not parts:
         raise failure("file/no-table", tables=_either(main), files=names)
     present = {p.table for p in parts}
@@ -253,17 +327,9 @@ def _which_table(
     spec: Spec, source: SourceFile, sheet: Sheet, profile: Profile | None, several: bool
 ) -> Table | None:
     """The spec table a sheet holds: by sheet name, by file name, or by the headers it has."""
-    names = {t.name for t in spec.tables}
-    if sheet.name and sheet.name.strip().lower() in names:
-        return spec.table(sheet.name.strip().lower())
-    if several:
-        return None  # Other sheets of a workbook (a README, code lists) are not tables.
-    stem = source.path.stem.lower()
-    # The longest name that ends the file's name: a table named like the end of another's
-    # name (addressee, pfd_addressee) does not take the other's file.
-    for name in sorted(names, key=len, reverse=True):
-        if stem == name or stem.endswith(f"_{name}") or stem.endswith(f"-{name}"):
-            return spec.table(name)
+    named = _named_table(spec, source, sheet, several)
+    if named is not None or several:
+        return named  # Other sheets of a workbook (a README, code lists) are not tables.
     fields_of = {t.name: {f.name for f in t.submitted_fields} for t in spec.tables}
     best, score = None, (0, 0)
     for table in spec.tables:
@@ -277,6 +343,22 @@ def _which_table(
         if hits > score:
             best, score = table, hits
     return best if score[1] >= 3 else None
+
+
+def _named_table(spec: Spec, source: SourceFile, sheet: Sheet, several: bool) -> Table | None:
+    """The spec table a sheet's name, or its file's name, says it holds."""
+    names = {t.name for t in spec.tables}
+    if sheet.name and sheet.name.strip().lower() in names:
+        return spec.table(sheet.name.strip().lower())
+    if several:
+        return None
+    stem = source.path.stem.lower()
+    # The longest name that ends the file's name: a table named like the end of another's
+    # name (addressee, pfd_addressee) does not take the other's file.
+    for name in sorted(names, key=len, reverse=True):
+        if stem == name or stem.endswith(f"_{name}") or stem.endswith(f"-{name}"):
+            return spec.table(name)
+    return None
 
 
 def _part(
@@ -353,10 +435,13 @@ def first_value(parts: Sequence[TablePart], name: str) -> str | None:
     """The value of a field that the submission's records hold most often (ties: the lowest).
 
     Whatever order the records come in, the same value is chosen (a file mixing periods or
-    providers is rejected by the spec's file rules anyway).
+    providers is rejected by the spec's file rules anyway). A table without the field (a death
+    registration has no reporting period) gives none.
     """
     counts: Counter[str] = Counter()
     for part in parts:
+        if name not in part.text.columns:
+            continue
         values = part.text.get_column(name).drop_nulls()
         if values.len():
             for value, n in values.value_counts().iter_rows():

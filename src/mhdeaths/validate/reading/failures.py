@@ -241,7 +241,26 @@ READ_FAILURES = Catalogue(
 def failure(kind: str, **values: object) -> SubmissionFileError:
     """The error for one failure of the catalogue (``kind`` its id), its sentence made from the
     values."""
-    return SubmissionFileError(READ_FAILURES[kind].text(**values), kind)
+    return _error(kind, READ_FAILURES[kind].text(**values))
+
+
+def _error(kind: str, sentence: str) -> SubmissionFileError:
+    """The one place a reading error is made: a sentence of this module, with its id."""
+    return SubmissionFileError(sentence, kind)
+
+
+FEED_NO_TABLE = (
+    "No {tables} table was found in {files}; it looks like the national {feed} feed: load it "
+    "with `mhdeaths warehouse load-feed {feed}`."
+)
+"""``file/no-table`` for a file shaped as a national feed (death registrations, MHSDS spells): a
+provider never submits one, and the analyst who has one needs to know where it goes instead of
+how to name a submission's files. One sentence, as every error is."""
+
+
+def feed_not_a_submission(tables: str, files: str, feed: str) -> SubmissionFileError:
+    """``file/no-table`` for a file shaped as a national feed, with where the file belongs."""
+    return _error("file/no-table", FEED_NO_TABLE.format(tables=tables, files=files, feed=feed))
 
 
 def too_large(path: Path, limits: Limits) -> SubmissionFileError:
