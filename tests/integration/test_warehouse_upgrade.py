@@ -70,7 +70,14 @@ def test_an_earlier_release_warehouse_upgrades_to_what_a_load_today_makes(
     submissions = frame(old, "SELECT count(*) AS n FROM submission")["n"][0]
     with connect(old) as con:
         done = upgrade(con)
-    assert done.applied[-2:] == ("0004_spec_2_0_0", "0005_spec_2_0_0_oversight")
+    assert done.applied[-3:] == (
+        "0004_spec_2_0_0",
+        "0005_spec_2_0_0_oversight",
+        "0006_national_feeds",
+    )
+    # The national feeds' tables (issue 16) come empty: nothing a submission held moves there.
+    for table in ("feed_load", "registration_record", "spell_record"):
+        assert frame(old, f"SELECT count(*) AS n FROM {table}")["n"][0] == 0, table
     assert done.rederived is not None
     assert done.rederived.definitions_version == load_canonical().canonical_version
     earlier = set(frame(old, "SELECT content_sha256 FROM submission")["content_sha256"])

@@ -6,7 +6,8 @@
 -- deaths whose records disagree on the date, transfers the receiver has not reported, reviews
 -- of no current death, records outside the reporting obligation, and old deaths with no cause.
 -- The measures of deaths read the death records current at t, by the record's own provider and
--- reporting period. data_quality_as_at(t) is the same as it stood at time t (for reproducing a
+-- reporting period; and whether the submitted activity differs from the MHSDS spells feed
+-- (activity_differs, NULL where no spells cover the period). data_quality_as_at(t) is the same as it stood at time t (for reproducing a
 -- publication); ages are counted to as_at_day(t).
 CREATE OR REPLACE MACRO data_quality_as_at(as_at) AS TABLE
 WITH
@@ -125,7 +126,8 @@ SELECT
     coalesce(ur.transfers_unmatched_received, 0) AS transfers_unmatched_received,
     coalesce(o.orphan_reviews, 0) AS orphan_reviews,
     coalesce(m.out_of_scope_records, 0) AS out_of_scope_records,
-    m.cause_none_over_12_months_pct
+    m.cause_none_over_12_months_pct,
+    x.activity_differs
 FROM submissions_as_at(as_at) AS s
 JOIN resubmitted AS r USING (provider, reporting_period)
 LEFT JOIN actions AS a USING (submission_id)
@@ -134,6 +136,12 @@ LEFT JOIN measured AS m USING (provider, reporting_period)
 LEFT JOIN unmatched_sent AS us USING (provider, reporting_period)
 LEFT JOIN unmatched_received AS ur USING (provider, reporting_period)
 LEFT JOIN orphans AS o USING (provider, reporting_period)
+LEFT JOIN (
+    SELECT provider, reporting_period,
+           admissions_differs OR discharges_live_differs OR deaths_in_spell_differs
+               OR occupied_bed_days_differs AS activity_differs
+    FROM activity_crosscheck_as_at(as_at)
+) AS x USING (provider, reporting_period)
 WHERE s.status = 'current';
 
 CREATE OR REPLACE VIEW data_quality AS

@@ -28,6 +28,7 @@ from mhdeaths.limits import NAMES as LIMIT_NAMES
 from mhdeaths.limits import Limits
 
 if TYPE_CHECKING:
+    from mhdeaths.warehouse.feeds import FeedOutcome
     from mhdeaths.warehouse.loading import LoadOutcome
     from mhdeaths.warehouse.pseudonym import PseudonymKey
 
@@ -217,6 +218,103 @@ def describe(outcome: LoadOutcome, typed: Path | None = None) -> str:
     )
 
 
+class Feed(StrEnum):
+    registrations = "registrations"
+    spells = "spells"
+
+
+@app.command("load-feed")
+def load_feed(
+    feed: Annotated[Feed, typer.Argument(help="The national feed the files hold.")],
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="The feed's CSV or Parquet files, or folders of them; they load in name order "
+            "(name them <feed>_<CCYY-MM>.<ext>, the month the extract ends).",
+            show_default=False,
+        ),
+    ],
+    warehouse: WarehousePath = None,
+    key_file: KeyFile = None,
+    demo_key: DemoKey = False,
+    feed_version: Annotated[
+        str | None,
+        typer.Option(help="The feed spec version \\[default: its latest].", show_default=False),
+    ] = None,
+    received_at: Annotated[
+        dt.datetime | None,
+        typer.Option(
+            help="When the extract was received, if not now (for loading an archive).",
+            formats=AS_AT_FORMATS,
+            show_default=False,
+        ),
+    ] = None,
+    reports: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where to write the report of a rejected file \\[default: reports/ beside the "
+            "warehouse].",
+            show_default=False,
+        ),
+    ] = None,
+    limit: LimitSettings = None,
+) -> None:
+    """Validate national feed files (death registrations or MHSDS spells) against the feed's
+    spec and load the accepted ones, each in one transaction; for the national analysts only.
+
+    NHS numbers are stored only as pseudonyms, under the warehouse's key. A registration is kept
+    only when it links to a spell in the reporting window or to a reported death; the rest are
+    counted and never stored. Exits 0 when every file was loaded (or was already there), 1 when
+    any was rejected, 3 when the warehouse is busy.
+    """
+    from mhdeaths.jobs.load_reports import write_rejected_feed_report
+    from mhdeaths.warehouse.feeds import load_feed as load_files
+
+    path = _path(warehouse)
+    folder = reports or path.parent / "reports"
+    outcomes = load_files(
+        path,
+        feed.value,
+        files,
+        key=pseudonym_key(key_file, demo_key),
+        version=feed_version,
+        received_at=received_at,
+        limits=Limits.parse(limit),
+        progress=lambda o: out.print(describe_feed(write_rejected_feed_report(o, folder))),
+    )
+    rejected = sum(o.status == "rejected" for o in outcomes)
+    end_command(ExitCode.FAILED if rejected else ExitCode.OK)
+
+
+def describe_feed(outcome: FeedOutcome, typed: Path | None = None) -> str:
+    """One line per feed file: counts only."""
+    o = outcome
+    name = escape(f"{o.feed} {_months(o)}")
+    if o.status == "rejected":
+        where = (
+            escape(guard.path_below(o.reports[0], typed)) if o.reports else "the validation report"
+        )
+        return f"[red]rejected[/red]  {o.feed} file {escape(guard.name(o.label))}: see {where}"
+    if o.status == "unchanged":
+        more = ", and no spells or submissions since" if o.feed == "registrations" else ""
+        return f"unchanged {escape(o.feed)} file: identical to feed load {o.feed_load_id}{more}"
+    head = f"[green]loaded[/green]    {name} as feed load {o.feed_load_id} ({o.feed} {o.feed_version}): "
+    if o.feed == "spells":
+        return head + f"{o.rows_kept:,} spells, {o.unlinkable:,} without a usable NHS number"
+    return head + (
+        f"{o.rows_read:,} read, {o.rows_kept:,} kept ({o.kept_by_spell:,} linked to spells, "
+        f"{o.kept_by_report_only:,} to reported deaths only), "
+        f"{o.discarded_unlinked + o.unlinkable:,} discarded ({o.discarded_unlinked:,} unlinked, "
+        f"{o.unlinkable:,} without a usable NHS number)"
+    )
+
+
+def _months(o: FeedOutcome) -> str:
+    if o.covers_from is None or o.covers_to is None:
+        return "(no records)"
+    return f"{o.covers_from:%Y-%m}..{o.covers_to:%Y-%m}"
+
+
 @app.command("status")
 def status(
     warehouse: WarehousePath = None,
@@ -251,6 +349,24 @@ def status(
         f"Theme records stored: {s.theme_records_stored}; themes of counted deaths now: {s.themes}",
         f"Pseudonym key fingerprint: {s.key_fingerprint or '-'}",
     ]
+    for f in s.feeds:
+        kept = "spells stored" if f.feed == "spells" else "registrations kept"
+        lines.append(
+            f"National feed {f.feed}: {f.loads} load(s), covering {_plain(f.covers_from) or '-'} "
+            f"to {_plain(f.covers_to) or '-'}; {f.rows_kept:,} {kept}"
+            + (f", {f.rows_discarded:,} discarded" if f.feed == "registrations" else "")
+            + f"; last loaded {_plain(f.last_loaded) or '-'}"
+        )
+        if f.relink_advised:
+            lines.append(
+                "  Re-link advised: spells or submissions were loaded after the last "
+                "registrations load; load the registrations extract again to link them."
+            )
+    for provider, months in s.activity_differs:
+        lines.append(
+            f"Activity of {provider} differs from the spells feed in {months} of the last 12 "
+            "periods the feed covers (see the activity_crosscheck view)"
+        )
     for line in lines:
         out.print(line)
     if s.missing:

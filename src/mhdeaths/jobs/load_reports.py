@@ -17,6 +17,7 @@ from pathlib import Path
 
 from mhdeaths.validate.render import write_reports
 from mhdeaths.validate.report_files import report_stem
+from mhdeaths.warehouse.feeds import FeedOutcome
 from mhdeaths.warehouse.loading import LoadOutcome, content_sha256
 
 REPORT_FORMATS = ["html", "json"]
@@ -35,6 +36,18 @@ def write_rejected_report(
     return replace(outcome, reports=tuple(write_reports(report, folder, stem, REPORT_FORMATS)))
 
 
+def write_rejected_feed_report(outcome: FeedOutcome, folder: Path) -> FeedOutcome:
+    """A rejected national feed file's outcome with its report's files, written into ``folder``
+    as ``feeds_<feed>_<sha8>``: a feed file's own name may say anything, so it is not used."""
+    if outcome.status != "rejected":
+        return outcome
+    (file,) = outcome.report.files
+    stem = f"feeds_{outcome.feed}_{file.sha256[:8]}"
+    return replace(
+        outcome, reports=tuple(write_reports(outcome.report, folder, stem, REPORT_FORMATS))
+    )
+
+
 def write_report_beside(outcome: LoadOutcome, *, spec_root: Path | None = None) -> LoadOutcome:
     """The outcome with its report's files, written beside the submission's first file."""
     folder = outcome.paths[0].parent
@@ -43,4 +56,9 @@ def write_report_beside(outcome: LoadOutcome, *, spec_root: Path | None = None) 
     return replace(outcome, reports=tuple(written))
 
 
-__all__ = ["REPORT_FORMATS", "write_rejected_report", "write_report_beside"]
+__all__ = [
+    "REPORT_FORMATS",
+    "write_rejected_feed_report",
+    "write_rejected_report",
+    "write_report_beside",
+]

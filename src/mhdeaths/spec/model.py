@@ -408,6 +408,12 @@ class Spec(Frozen):
     def definitions_for(self, table: str) -> list[Definition]:
         return [d for d in self.definitions if d.table == table]
 
+    def definition(self, name: str) -> Definition:
+        for d in self.definitions:
+            if d.name == name:
+                return d
+        raise SpecError(f"Spec {self.version} has no definition called {name!r}.")
+
     @cached_property
     def semver(self) -> semver.Version:
         return semver.Version.parse(self.version)

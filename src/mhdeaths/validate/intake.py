@@ -441,7 +441,7 @@ def first_value(parts: Sequence[TablePart], name: str) -> str | None:
     counts: Counter[str] = Counter()
     for part in parts:
         if name not in part.text.columns:
-            continue
+            continue  # a national feed's table may not have the field
         values = part.text.get_column(name).drop_nulls()
         if values.len():
             for value, n in values.value_counts().iter_rows():

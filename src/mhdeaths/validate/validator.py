@@ -129,7 +129,8 @@ def check_submission(
     """The check step: evaluate every rule of the spec version on what the read step found, and
     make the report; and, only when nothing is rejected, the ``ValidatedSubmission``."""
     spec, parts = read.spec, list(read.parts)
-    period_text = first_value(parts, "reporting_period")
+    # A national feed's file spans many providers and months: it has no one provider or period.
+    period_text = None if spec.is_feed else first_value(parts, "reporting_period")
     try:
         period = period_start(period_text) if period_text else None
     except SpecError:
@@ -162,7 +163,7 @@ def check_submission(
         report,
         evaluation.typed,
         read.rows,
-        first_value(parts, "org_id_provider"),
+        None if spec.is_feed else first_value(parts, "org_id_provider"),
         period_text,
     )
     return ValidationResult(report, submission)
@@ -249,7 +250,7 @@ def _report(
             f"Some rules failed on more records than are listed: each rule lists at most {sample} "
             "findings, and its count is always complete."
         )
-    provider = _shown_field(spec, parts, "org_id_provider")
+    provider = None if spec.is_feed else _shown_field(spec, parts, "org_id_provider")
     period_shown = guard.value(period_text, field_of(spec, parts[0].table, "reporting_period"))
     if profile is not None and provider is not None and provider != profile.provider:
         notes.append(

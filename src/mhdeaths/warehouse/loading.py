@@ -156,7 +156,7 @@ def open_loader(
         # and keeps a million records' load about 240 MB smaller (docs/performance.md).
         con.execute("SET write_buffer_row_group_count = 1")
         upgrade(con, spec_root, root)
-        _check_key(con, key)
+        check_key(con, key)
         yield Loader(con, model, canonical, key, spec_root)
 
 
@@ -184,7 +184,7 @@ class Loader:
 
         A file that cannot be read at all raises its ``UserError`` before anything is written.
         """
-        received = received_at or _now()  # when it came in, not when its validation ended
+        received = received_at or now()  # when it came in, not when its validation ended
         if profile is None and provider is None and group.provider:
             profile = profile_for(group.provider)
         read = read_submission(
@@ -219,14 +219,20 @@ class Loader:
         )
 
 
-def _now() -> dt.datetime:
+def now() -> dt.datetime:
     """UTC, without a zone: the registry's timestamps are all UTC."""
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-def _check_key(con: duckdb.DuckDBPyConnection, key: PseudonymKey) -> None:
-    """Pseudonyms made under two keys never match, so one warehouse holds one key's."""
-    row = con.execute("SELECT key_fingerprint FROM submission LIMIT 1").fetchone()
+def check_key(con: duckdb.DuckDBPyConnection, key: PseudonymKey) -> None:
+    """Pseudonyms made under two keys never match, so one warehouse holds one key's: the key
+    of whatever came first, a submission or a national feed."""
+    # fetchall: a result left unread would refuse the next registration of a frame.
+    rows = con.execute(
+        "SELECT key_fingerprint FROM submission UNION ALL "
+        "SELECT key_fingerprint FROM feed_load LIMIT 1"
+    ).fetchall()
+    row = rows[0] if rows else None
     if row and row[0] != key.fingerprint:
         raise WarehouseError(
             f"This warehouse's pseudonyms were made with the key whose fingerprint is {row[0]}, "
@@ -388,12 +394,12 @@ def _store(
             "spec_version": report.spec_version,
             "content_sha256": digest,
             "received_at": received,
-            "loaded_at": _now(),
+            "loaded_at": now(),
             **{f"{table}_rows": n for table, n in counts.items()},
             "verdict": report.verdict.value,
             "warnings": report.counts.get(Severity.WARNING, 0),
             "profile": report.profile,
-            "validation_summary": json.dumps(_summary(report)),
+            "validation_summary": json.dumps(validation_summary(report)),
             "key_fingerprint": key.fingerprint,
             "canonical_version": model.canonical_version,
             "tool_version": __version__,
@@ -475,7 +481,7 @@ def _insert_records(
         con.unregister(staged)
 
 
-def _summary(report: Report) -> dict[str, object]:
+def validation_summary(report: Report) -> dict[str, object]:
     """What the registry keeps of the validation: counts per rule and measures per field (the
     report's sampled findings are left out: they name rows of the file, not values, but the
     registry needs only the totals)."""

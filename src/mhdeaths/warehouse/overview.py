@@ -28,6 +28,24 @@ class Gap:
 
 
 @dataclass(frozen=True)
+class FeedStatus:
+    """One national feed's loads, summed up (counts only)."""
+
+    feed: str
+    loads: int
+    last_loaded: dt.datetime | None
+    covers_from: dt.date | None
+    covers_to: dt.date | None
+    rows_kept: int
+    """Records stored: spells, or registrations kept because they link."""
+    rows_discarded: int
+    """Registrations counted and never stored: unlinked, or without a usable NHS number."""
+    relink_advised: bool
+    """Registrations only: spells or submissions were loaded after the last registrations load,
+    so loading the same extract again would link more."""
+
+
+@dataclass(frozen=True)
 class Status:
     path: Path
     size_bytes: int
@@ -63,6 +81,11 @@ class Status:
     """Provider-periods with no submission, between a provider's first period and the latest
     period any provider has submitted, whose due date has passed."""
     key_fingerprint: str | None
+    feeds: tuple[FeedStatus, ...] = ()
+    """The national feeds loaded (none until `mhdeaths warehouse load-feed`)."""
+    activity_differs: tuple[tuple[str, int], ...] = ()
+    """Providers whose submitted activity differs from the spells feed, with how many of the
+    last 12 periods the feed covers differ."""
 
 
 def _one(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[Any, ...]:
@@ -124,7 +147,25 @@ def status(path: Path, today: dt.date | None = None) -> Status:
             "count(*) FILTER (WHERE overdue) FROM pfd_responses",
         )
         themes = _one(con, "SELECT (SELECT count(*) FROM theme_record), count(*) FROM themes")
-        key = con.execute("SELECT any_value(key_fingerprint) FROM submission").fetchone()
+        key = con.execute(
+            "SELECT any_value(key_fingerprint) FROM "
+            "(SELECT key_fingerprint FROM submission UNION ALL SELECT key_fingerprint FROM feed_load)"
+        ).fetchone()
+        feeds = _feeds(con)
+        differs = con.execute(
+            """
+            SELECT provider, count(*) FILTER (WHERE admissions_differs OR discharges_live_differs
+                   OR deaths_in_spell_differs OR occupied_bed_days_differs)
+            FROM activity_crosscheck
+            WHERE reporting_period > strftime(
+                (SELECT max(strptime(reporting_period || '-01', '%Y-%m-%d'))
+                 FROM activity_crosscheck) - INTERVAL 12 MONTH, '%Y-%m')
+            GROUP BY ALL HAVING count(*) FILTER (WHERE admissions_differs
+                   OR discharges_live_differs OR deaths_in_spell_differs
+                   OR occupied_bed_days_differs) > 0
+            ORDER BY 1
+            """
+        ).fetchall()
         gaps = con.execute(
             """
             WITH providers AS (
@@ -180,6 +221,42 @@ def status(path: Path, today: dt.date | None = None) -> Status:
         themes=int(themes[1]),
         missing=tuple(Gap(*g) for g in gaps),
         key_fingerprint=key[0] if key else None,
+        feeds=feeds,
+        activity_differs=tuple((str(p), int(n)) for p, n in differs),
+    )
+
+
+def _feeds(con: duckdb.DuckDBPyConnection) -> tuple[FeedStatus, ...]:
+    rows = con.execute(
+        """
+        SELECT feed, count(*), max(loaded_at), min(covers_from), max(covers_to), sum(rows_kept),
+               sum(coalesce(rows_discarded_unlinked, 0) + rows_unlinkable),
+               max(feed_load_id)
+        FROM feed_load GROUP BY feed ORDER BY feed
+        """
+    ).fetchall()
+    last_registrations = max((r[7] for r in rows if r[0] == "registrations"), default=None)
+    relink = False
+    if last_registrations is not None:
+        ((spells, submissions),) = con.execute(
+            "SELECT (SELECT max(feed_load_id) FROM feed_load WHERE feed = 'spells' "
+            "AND loaded_at > l.loaded_at), (SELECT max(submission_id) FROM submission AS s "
+            "WHERE s.loaded_at > l.loaded_at) FROM feed_load AS l WHERE feed_load_id = ?",
+            [last_registrations],
+        ).fetchall()
+        relink = spells is not None or submissions is not None
+    return tuple(
+        FeedStatus(
+            feed=r[0],
+            loads=int(r[1]),
+            last_loaded=r[2],
+            covers_from=r[3],
+            covers_to=r[4],
+            rows_kept=int(r[5] or 0),
+            rows_discarded=int(r[6] or 0),
+            relink_advised=relink and r[0] == "registrations",
+        )
+        for r in rows
     )
 
 

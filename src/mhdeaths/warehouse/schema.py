@@ -63,6 +63,7 @@ def views_sql(model: CanonicalModel, spec: Spec, root: Path | None = None) -> st
 
     from mhdeaths.engines.sql_engine import attribution_window_sql, ident
     from mhdeaths.spec import Mandation
+    from mhdeaths.warehouse.linkage import BED_DAYS_TOLERANCE
 
     folder = (root or warehouse_root()) / "views"
     env = Environment(
@@ -81,6 +82,8 @@ def views_sql(model: CanonicalModel, spec: Spec, root: Path | None = None) -> st
         "window": attribution_window_sql(spec, columns),
         "partition": ", ".join(columns.get(m, ident(m)) for m in spec.counting_rule.match_on),
         "match_description": " and ".join(spec.counting_rule.match_on),
+        "bed_days_tolerance": BED_DAYS_TOLERANCE,
+        "bed_days_tolerance_pct": round(BED_DAYS_TOLERANCE * 100),
         "required": [
             ident(f.name)
             for f in death.submitted_fields
