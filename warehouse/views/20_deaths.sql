@@ -13,6 +13,10 @@
 -- its Mental Health Act group at death: derived from the legal status at death for 2.0.0 records,
 -- and for 1.x records the grouped status they sent, read as at death only where the person died
 -- in an open spell or awaiting admission (for a death after discharge it was the status then).
+-- Once a death registration of the person is loaded (12_feeds.sql), its registered underlying
+-- cause stands in place of the provider's (source R) and the cause definitions are derived again
+-- from it; the provider's own code is kept beside it (reported_underlying_cause_icd10), and the
+-- record as submitted stays in death_history.
 CREATE OR REPLACE MACRO deaths_as_at(as_at) AS TABLE
 SELECT
     d.* EXCLUDE (_match),
@@ -34,7 +38,7 @@ FROM (
         ) AS detention_group,
         coalesce(nhs_number_pseudonym, 'unmatched:' || r.org_id_provider || ':' || r.death_record_id)
             AS _match
-    FROM death_records_as_at(as_at) AS r
+    FROM ({{ registered_deaths | indent(4) }}) AS r
     LEFT JOIN review_summary_as_at(as_at) AS v USING (org_id_provider, death_record_id)
     WHERE r.record_action <> 'D'
 ) AS d;

@@ -63,7 +63,12 @@ def views_sql(model: CanonicalModel, spec: Spec, root: Path | None = None) -> st
 
     from mhdeaths.engines.sql_engine import attribution_window_sql, ident
     from mhdeaths.spec import Mandation
-    from mhdeaths.warehouse.linkage import BED_DAYS_TOLERANCE
+    from mhdeaths.warehouse.linkage import (
+        BED_DAYS_TOLERANCE,
+        candidates_sql,
+        registered_cause_sql,
+        registrations_spec,
+    )
 
     folder = (root or warehouse_root()) / "views"
     env = Environment(
@@ -83,6 +88,8 @@ def views_sql(model: CanonicalModel, spec: Spec, root: Path | None = None) -> st
         "partition": ", ".join(columns.get(m, ident(m)) for m in spec.counting_rule.match_on),
         "match_description": " and ".join(spec.counting_rule.match_on),
         "bed_days_tolerance": BED_DAYS_TOLERANCE,
+        "registered_deaths": registered_cause_sql(spec),
+        "linked_candidates": candidates_sql(spec, registrations_spec(spec)),
         "bed_days_tolerance_pct": round(BED_DAYS_TOLERANCE * 100),
         "required": [
             ident(f.name)
