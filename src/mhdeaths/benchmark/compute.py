@@ -148,6 +148,12 @@ def compute(
             source = f"deaths_as_at({as_at_sql(as_at)})"
         else:
             source, definitions = deaths(con)
+        if not _registrations_loaded(con, as_at):
+            # Completeness needs the national feeds: until they are loaded it is not computed
+            # (not reported as zero).
+            chosen = tuple(
+                i for i in chosen if i.denominator is None or i.denominator.expected is None
+            )
         _stage(con, as_at, chosen, source)
         if period is None:
             row = con.execute("SELECT max(reporting_period) FROM bm_activity").fetchone()
@@ -173,6 +179,14 @@ def compute(
     return Benchmarks(
         period, as_at, tuple(results), tuple(r[0] for r in rows), definitions, mature_at
     )
+
+
+def _registrations_loaded(con: duckdb.DuckDBPyConnection, as_at: dt.datetime | None) -> bool:
+    row = con.execute(
+        f"SELECT count(*) FROM feed_load WHERE feed = 'registrations' "
+        f"AND received_at <= {as_at_sql(as_at)}"
+    ).fetchone()
+    return bool(row and row[0])
 
 
 def maturity_day(as_at: dt.datetime | None, period: str) -> dt.date:
@@ -203,6 +217,7 @@ def as_at_sql(as_at: dt.datetime | None) -> str:
 _ALWAYS = {
     "deaths": ("org_id_provider", "death_date"),
     "activity": ("org_id_provider", "reporting_period"),
+    "expected": ("org_id_provider", "death_date"),
 }
 
 
@@ -217,10 +232,19 @@ def _stage(
     # record per death) are benchmarked.
     at = as_at_sql(as_at)
     text = " ".join(i.model_dump_json() for i in indicators)
-    for view, source, extra, where in (
+    staged = [
         ("deaths", deaths, "year(death_date)", "WHERE counted"),
         ("activity", f"activity_as_at({at})", "CAST(left(reporting_period, 4) AS INTEGER)", ""),
-    ):
+    ]
+    if any(i.denominator is not None and i.denominator.expected for i in indicators):
+        # The deaths the national feeds expected, under the provider whose spell they link to
+        # (linked only when an indicator asks: a warehouse with no feeds pays nothing).
+        expected = (
+            "(SELECT * EXCLUDE (expected_provider), expected_provider AS org_id_provider "
+            f"FROM expected_deaths_as_at({at}))"
+        )
+        staged.append(("expected", expected, "year(death_date)", ""))
+    for view, source, extra, where in staged:
         cursor = con.execute(f"SELECT * FROM {source} LIMIT 0")
         available = [d[0] for d in cursor.description or []]
         named = [
@@ -392,14 +416,15 @@ def _strata(
     params = {"start": window.start, "end": window.end, "first": window.first, "last": window.last}
     date = indicator.numerator.date
     in_window = f"{date} >= $start AND {date} < $end"
-    if indicator.denominator.deaths is not None:
+    if indicator.denominator.share_of is not None:
+        table, condition = indicator.denominator.share_of
         sql = f"""
             SELECT org_id_provider AS provider,
                    count(*) FILTER (WHERE ({indicator.numerator.where}) AND ({variant.where}))
                        AS observed,
                    count(*) AS denominator
-            FROM bm_deaths
-            WHERE {in_window} AND ({indicator.denominator.deaths}) AND {mature}
+            FROM {table}
+            WHERE {in_window} AND ({condition}) AND {mature}
             GROUP BY ALL
         """
         return _frame(con, sql, {"start": window.start, "end": window.end})
@@ -474,14 +499,15 @@ def _trend(
     are too small to compare providers, and serve as national trends)."""
     assert indicator.denominator is not None
     date = indicator.numerator.date
-    if indicator.denominator.deaths is not None:
+    if indicator.denominator.share_of is not None:
+        table, condition = indicator.denominator.share_of
         sql = f"""
             SELECT org_id_provider AS provider, year({date}) AS year,
                    count(*) FILTER (WHERE ({indicator.numerator.where}) AND ({variant.where}))
                        AS observed,
                    count(*) AS denominator
-            FROM bm_deaths
-            WHERE {date} < $end AND ({indicator.denominator.deaths}) AND {mature}
+            FROM {table}
+            WHERE {date} < $end AND ({condition}) AND {mature}
             GROUP BY ALL
         """
         params: dict[str, object] = {"end": window.end}

@@ -451,7 +451,7 @@ def _suppressed(result: IndicatorResult, table: pl.DataFrame, rule: str) -> np.n
     the rule would withhold (secondary suppression, smallest first).
     """
     denominator = result.indicator.denominator
-    share_of_deaths = denominator is not None and denominator.deaths is not None
+    share_of_deaths = denominator is not None and denominator.share_of is not None
     return suppressed_rows(table, rule, share_of_deaths=share_of_deaths)
 
 

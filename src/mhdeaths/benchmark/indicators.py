@@ -45,12 +45,28 @@ class Denominator(_Model):
     deaths: str | None = None
     """Or a condition over the ``deaths`` view: the numerator is then those deaths that also meet
     the numerator's condition (a share of deaths)."""
+    expected: str | None = None
+    """Or a condition over the ``expected_deaths`` view (registered deaths linked to a
+    provider's spells, issue 16): the numerator is those that also meet its condition (the share
+    of the deaths the national feeds expected of a provider that it reported)."""
 
     @model_validator(mode="after")
     def _one_source(self) -> Denominator:
-        if (self.activity is None) == (self.deaths is None):
-            raise ValueError("a denominator names exactly one of 'activity' or 'deaths'")
+        if sum(x is not None for x in (self.activity, self.deaths, self.expected)) != 1:
+            raise ValueError(
+                "a denominator names exactly one of 'activity', 'deaths' or 'expected'"
+            )
         return self
+
+    @property
+    def share_of(self) -> tuple[str, str] | None:
+        """For a share of deaths: the staged table the deaths are in and the condition on them
+        (None for a rate over activity)."""
+        if self.deaths is not None:
+            return "bm_deaths", self.deaths
+        if self.expected is not None:
+            return "bm_expected", self.expected
+        return None
 
 
 Status = Literal["active", "retired"]
@@ -148,7 +164,11 @@ class Indicator(_Model):
             raise ValueError("pooling_months must be at least 1")
         if self.mature_months < 0:
             raise ValueError("mature_months must be at least 0")
-        if self.mature_months and self.denominator is not None and self.denominator.deaths is None:
+        if (
+            self.mature_months
+            and self.denominator is not None
+            and self.denominator.share_of is None
+        ):
             # Activity cannot be left out by the age of a death: the rate would lose deaths only.
             raise ValueError("mature_months applies to a share of deaths or a median only")
         ids = [v.id for v in self.variants]

@@ -200,6 +200,22 @@ def provider_summaries(
                 {"first": quarter.first, "last": quarter.last},
             ).fetchall()
         }
+        # The national feeds' view of the quarter's deaths (issue 16): counts only; the trust
+        # finds the deaths themselves from its own spells.
+        linked = con.execute(
+            f"SELECT count(*) FROM feed_load WHERE feed = 'registrations' AND received_at <= {at}"
+        ).fetchall()[0][0]
+        reconciled = {
+            row[0]: row[1:]
+            for row in con.execute(
+                f"""
+                SELECT provider, sum(missed), sum(reported_not_registered)
+                FROM reconciliation_as_at({at})
+                WHERE death_month BETWEEN $first AND $last GROUP BY 1
+                """,
+                {"first": quarter.first, "last": quarter.last},
+            ).fetchall()
+        }
     titles = {d["indicator"]: d for d in released.indicators}
     summaries = []
     for provider in benchmarks.providers:
@@ -209,7 +225,11 @@ def provider_summaries(
         q = quality.get(provider)
         # Counts of records (warnings, disagreements, deaths counted elsewhere) are counts of
         # people too, so they are released under the rule; counts of files are not.
-        people = disclose([float(q[i] or 0) if q else 0.0 for i in (4, 5, 6)], rule=rule).text
+        r = reconciled.get(provider, (0, 0))
+        people = disclose(
+            [float(q[i] or 0) if q else 0.0 for i in (4, 5, 6)] + [float(n or 0) for n in r],
+            rule=rule,
+        ).text
         quality_lines = [
             Line("Monthly submissions received", q[0] if q else 0),
             Line("of which late", q[1] if q else None),
@@ -224,6 +244,12 @@ def provider_summaries(
                 "Deaths also reported by another provider (counted once)",
                 _number(people[2]) if q else None,
             ),
+            # None (shown as a dash) until death registrations are loaded.
+            Line(
+                "Registered deaths your spells link to that you have not reported",
+                _number(people[3]) if linked else None,
+            ),
+            Line("Reported deaths not yet registered", _number(people[4]) if linked else None),
         ]
         position = [
             {
