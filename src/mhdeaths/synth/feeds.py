@@ -43,6 +43,7 @@ from mhdeaths.synth.registrations import (
     background,
     draw_areas,
     frame,
+    in_feed_columns,
     registration_lags,
 )
 from mhdeaths.synth.run import Month, Run, text_of
@@ -489,14 +490,14 @@ def _reported(records: dict[str, list[Row]], spec: Spec, key: str) -> pl.DataFra
         sex.append(sexes.get(text_of(row, "stated_gender"), "9"))
         ages.append(min(125, max(0, age)))
     lag_rng = numpy_stream(f"{key}:reported-lags")
-    cause_array = np.array(causes, dtype="U6")
+    cause_series = pl.Series(causes, dtype=pl.String)
     return frame(
         pl.Series(numbers, dtype=pl.String),
         np.array(deaths, dtype=np.int64),
-        registration_lags(lag_rng, cause_array),
-        cause_array,
-        np.array(place, dtype="U2"),
-        np.array(sex, dtype="U1"),
+        registration_lags(lag_rng, cause_series),
+        cause_series,
+        pl.Series(place, dtype=pl.String),
+        pl.Series(sex, dtype=pl.String),
         np.array(ages, dtype=np.int64),
         draw_areas(lag_rng, len(numbers)),
     )
@@ -504,14 +505,14 @@ def _reported(records: dict[str, list[Row]], spec: Spec, key: str) -> pl.DataFra
 
 def _missed_frame(missed: list[_Missed], key: str) -> pl.DataFrame:
     rng = numpy_stream(f"{key}:missed-lags")
-    causes = np.array([x.cause for x in missed], dtype="U6")
+    causes = pl.Series([x.cause for x in missed], dtype=pl.String)
     return frame(
         pl.Series([x.spell.nhs_number for x in missed], dtype=pl.String),
         np.array([day_number(x.death) for x in missed], dtype=np.int64),
         registration_lags(rng, causes),
         causes,
-        np.array(["05"] * len(missed), dtype="U2"),
-        np.array([x.sex for x in missed], dtype="U1"),
+        pl.Series(["05"] * len(missed), dtype=pl.String),
+        pl.Series([x.sex for x in missed], dtype=pl.String),
         np.array([x.age for x in missed], dtype=np.int64),
         draw_areas(rng, len(missed)),
     )
@@ -548,7 +549,9 @@ def _write_registrations(
         this_year = together.filter(pl.col("registration_date").dt.year() == year)
         carried = together.filter(pl.col("registration_date").dt.year() > year)
         if this_year.height:
-            ordered = this_year.sort("registration_date", "nhs_number")
-            files.append(_write(ordered, folder / f"registrations_{year}", options.feed_format))
+            # Sorted by date with the row order to break ties (a stable sort held far more memory).
+            ordered = this_year.with_row_index("row").sort("registration_date", "row").drop("row")
+            stem = folder / f"registrations_{year}"
+            files.append(_write(in_feed_columns(ordered), stem, options.feed_format))
             count += this_year.height
     return files, count, background_count

@@ -29,9 +29,13 @@ Numbers = npt.NDArray[np.int64]
 
 def check_digits(stems: Numbers) -> Numbers:
     """The check digit of each nine-digit stem: 0 to 9, or 10 where no NHS number has the stem."""
-    digits = (stems[:, None] // _POWERS) % 10
-    remainder = 11 - (digits * _WEIGHTS).sum(axis=1) % 11
-    return np.where(remainder == 11, 0, remainder)
+    total = np.zeros(len(stems), dtype=np.int64)
+    # Digit by digit, so a block of millions never holds nine times itself.
+    for power, weight in zip(_POWERS.tolist(), _WEIGHTS.tolist(), strict=True):
+        total += (stems // power % 10) * weight
+    remainder = 11 - total % 11
+    digits: Numbers = np.where(remainder == 11, 0, remainder)
+    return digits
 
 
 class NumberSource:

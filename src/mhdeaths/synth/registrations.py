@@ -68,24 +68,29 @@ COLUMNS = (
 )
 
 
-def registration_lags(rng: np.random.Generator, causes: npt.NDArray[np.str_]) -> Days:
+_ALL_CAUSES = [code for name in _GROUPS for code in CAUSES[name]]
+_FIRST_OF_GROUP = np.cumsum([0, *(len(CAUSES[name]) for name in _GROUPS)])
+_AREA_CODES = [f"{prefix}{k:06d}" for prefix, highest, _ in _AREAS for k in range(1, highest + 1)]
+_AREA_WEIGHTS = np.concatenate([np.full(highest, share / highest) for _, highest, share in _AREAS])
+
+
+def registration_lags(rng: np.random.Generator, causes: pl.Series) -> Days:
     """Days from death to registration: days for a natural death, months after an inquest."""
-    # Casting to one character keeps the first: the ICD-10 chapter letter.
-    coroner = np.isin(causes.astype("U1"), CORONER_CHAPTERS)
+    coroner = causes.str.slice(0, 1).is_in(CORONER_CHAPTERS).to_numpy()
     natural = 1 + rng.gamma(2.0, 1.5, len(causes))
     inquest = 30 + rng.gamma(2.0, 65.0, len(causes))
-    return np.floor(np.where(coroner, inquest, natural)).astype(np.int64)
+    lags: Days = np.floor(np.where(coroner, inquest, natural)).astype(np.int64)
+    return lags
 
 
-def draw_causes(rng: np.random.Generator, n: int, after_care: bool = False) -> npt.NDArray[np.str_]:
-    """n underlying causes, by the national shares of the group (or of people after care)."""
+def draw_causes(rng: np.random.Generator, n: int, after_care: bool = False) -> pl.Series:
+    """n underlying causes, by the national shares of the groups (or of people after care)."""
     shares = np.array(_AFTER_CARE_CAUSES if after_care else _BACKGROUND_CAUSES)
     groups = rng.choice(len(_GROUPS), n, p=shares / shares.sum())
-    codes = np.empty(n, dtype="U4")
-    for g, name in enumerate(_GROUPS):
-        where = groups == g
-        codes[where] = rng.choice(np.array(CAUSES[name]), int(where.sum()))
-    return codes
+    sizes = np.diff(_FIRST_OF_GROUP)
+    # Drawn as positions in one list of codes: a gather, not n strings made one by one.
+    which = _FIRST_OF_GROUP[groups] + np.floor(rng.random(n) * sizes[groups]).astype(np.int64)
+    return pl.Series(_ALL_CAUSES, dtype=pl.String).gather(which)
 
 
 def draw_ages(rng: np.random.Generator, n: int, after_care: bool = False) -> npt.NDArray[np.int64]:
@@ -97,49 +102,57 @@ def draw_ages(rng: np.random.Generator, n: int, after_care: bool = False) -> npt
     return rng.integers(low, high + 1)
 
 
-def draw_places(rng: np.random.Generator, n: int) -> npt.NDArray[np.str_]:
-    codes = np.array([code for code, _ in _PLACES])
-    shares = np.array([share for _, share in _PLACES])
-    return rng.choice(codes, n, p=shares / shares.sum())
+def draw_codes(
+    rng: np.random.Generator, codes: list[str], shares: npt.ArrayLike, n: int
+) -> pl.Series:
+    """n codes drawn with the shares given."""
+    weights = np.asarray(shares, dtype=float)
+    return pl.Series(codes, dtype=pl.String).gather(
+        rng.choice(len(codes), n, p=weights / weights.sum())
+    )
+
+
+def draw_places(rng: np.random.Generator, n: int) -> pl.Series:
+    return draw_codes(rng, [c for c, _ in _PLACES], [s for _, s in _PLACES], n)
 
 
 def draw_areas(rng: np.random.Generator, n: int) -> pl.Series:
-    prefixes = np.array([a[0] for a in _AREAS])
-    highest = np.array([a[1] for a in _AREAS])
-    shares = np.array([a[2] for a in _AREAS])
-    which = rng.choice(len(_AREAS), n, p=shares / shares.sum())
-    number = rng.integers(1, highest[which] + 1)
-    return pl.Series(prefixes[which]) + pl.Series(number).cast(pl.String).str.zfill(6)
+    return draw_codes(rng, _AREA_CODES, _AREA_WEIGHTS, n)
 
 
 def frame(
     numbers: pl.Series,
     death: Days,
     lag: Days,
-    causes: npt.NDArray[np.str_] | pl.Series,
-    places: npt.NDArray[np.str_] | pl.Series,
-    sexes: npt.NDArray[np.str_] | pl.Series,
-    ages: npt.NDArray[np.int64] | pl.Series,
+    causes: pl.Series,
+    places: pl.Series,
+    sexes: pl.Series,
+    ages: npt.NDArray[np.int64],
     areas: pl.Series,
 ) -> pl.DataFrame:
-    """Registrations in the feed's columns; the contributing causes hold only the underlying one
-    (the generator knows no other), the rest are left empty."""
-    cause = pl.Series(causes, dtype=pl.String)
-    n = len(cause)
-    empty = pl.Series([None] * n, dtype=pl.String)
+    """Registrations in the feed's columns but the contributing causes, which ``in_feed_columns``
+    adds as the files are written (a column of empty text costs 16 bytes a row in every copy)."""
     columns = {
         "nhs_number": numbers.cast(pl.String),
         "death_date": pl.Series(death, dtype=pl.Int32).cast(pl.Date),
         "registration_date": pl.Series(death + lag, dtype=pl.Int32).cast(pl.Date),
-        "underlying_cause_icd10": cause,
-        "cause_icd10_01": cause,
-        **{f"cause_icd10_{k:02d}": empty for k in range(2, 16)},
-        "place_of_death_type": pl.Series(places, dtype=pl.String),
-        "registered_sex": pl.Series(sexes, dtype=pl.String),
+        "underlying_cause_icd10": causes,
+        "place_of_death_type": places,
+        "registered_sex": sexes,
         "age_at_death": pl.Series(ages, dtype=pl.Int16),
         "residence_area": areas,
     }
-    return pl.DataFrame({name: columns[name].alias(name) for name in COLUMNS})
+    return pl.DataFrame([column.alias(name) for name, column in columns.items()])
+
+
+def in_feed_columns(registrations: pl.DataFrame) -> pl.DataFrame:
+    """The feed's columns in its order: the contributing causes hold only the underlying one (the
+    generator knows no other), the rest are left empty."""
+    causes = {
+        "cause_icd10_01": pl.col("underlying_cause_icd10"),
+        **{f"cause_icd10_{k:02d}": pl.lit(None, dtype=pl.String) for k in range(2, 16)},
+    }
+    return registrations.select(causes.get(name, pl.col(name)).alias(name) for name in COLUMNS)
 
 
 def background(
@@ -156,7 +169,7 @@ def background(
         registration_lags(rng, causes),
         causes,
         draw_places(rng, n),
-        rng.choice(np.array(["1", "2"]), n),
+        draw_codes(rng, ["1", "2"], [1, 1], n),
         draw_ages(rng, n),
         draw_areas(rng, n),
     )
@@ -172,7 +185,7 @@ def after_care(rng: np.random.Generator, numbers: pl.Series, death: Days) -> pl.
         registration_lags(rng, causes),
         causes,
         draw_places(rng, n),
-        rng.choice(np.array(["1", "2"]), n, p=[0.58, 0.42]),
+        draw_codes(rng, ["1", "2"], [0.58, 0.42], n),
         draw_ages(rng, n, after_care=True),
         draw_areas(rng, n),
     )
