@@ -5,6 +5,7 @@ warehouse's own cross-check, and hold exactly the deaths a provider was made to 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from mhdeaths.synth import SynthOptions, SynthResult, generate
 from mhdeaths.warehouse.feeds import FeedOutcome, load_feed
 from mhdeaths.warehouse.loading import load
 from mhdeaths.warehouse.pseudonym import demo_key
+
+from ..functional.cli import mhdeaths
 
 UNDER = "RZ2"
 SHARE = 0.4
@@ -261,3 +264,36 @@ def test_each_month_holds_the_spells_open_in_it_as_they_stood(
         assert discharged["discharge_method"].is_not_null().all()
         open_ = month.filter(pl.col("discharge_date").is_null())
         assert open_["discharge_method"].is_null().all()
+
+
+CLI = ("synth", "--spec", "2.0.0", "--providers", "2", "--months", "2", "--start", "2028-04")
+
+
+def test_the_command_writes_the_feeds_and_says_what_was_planted(tmp_path: Path) -> None:
+    run = mhdeaths(
+        *CLI, "--feeds", "--feed-format", "csv", "--background-deaths", "500",
+        "--under-report", "RZ1=0.5", "--spells-missing", "RZ2=0.1", "--out", tmp_path,
+    )  # fmt: skip
+    assert run.code == 0, run.output
+    assert "Wrote the national feeds" in run.stdout
+    assert "RZ2's spells feed leaves out" in run.stdout
+    names = sorted(p.name for p in (tmp_path / "feeds").iterdir())
+    assert names == ["registrations_2028.csv", "spells_2028-04.csv", "spells_2028-05.csv"]
+    # Counts only: no NHS number or date is printed.
+    assert not re.search(r"\b\d{10}\b|\b\d{4}-\d{2}-\d{2}\b", run.stdout)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--under-report", "RZ1=0.3"),  # without --feeds
+        ("--feeds", "--under-report", "RZ9=0.3"),  # not a generated provider
+        ("--feeds", "--under-report", "RZ1"),  # no share
+    ],
+)
+def test_feed_options_that_cannot_work_are_refused_in_one_sentence(
+    args: tuple[str, ...], tmp_path: Path
+) -> None:
+    run = mhdeaths(*CLI, *args, "--out", tmp_path)
+    assert run.code == 2, run.output
+    assert len(run.output.strip().splitlines()) == 1, run.output
