@@ -6,12 +6,14 @@ comes from the spec's fields and code lists (or a provider's profile, to write i
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from mhdeaths.cli.common import SpecRoot, out, spec_root
+from mhdeaths.errors import UserError
 
 
 def synth(
@@ -52,6 +54,50 @@ def synth(
             "conclusion arriving in the month's resubmission. Each passes every rule.",
         ),
     ] = False,
+    feeds: Annotated[
+        bool,
+        typer.Option(
+            "--feeds",
+            help="Also write the national feeds to feeds/: the MHSDS spells of each month "
+            "(spells_<CCYY-MM>), agreeing with the activity files, and the death registrations of "
+            "each calendar year (registrations_<CCYY>): every reported death, later deaths of "
+            "some people discharged alive, and the background. The death and activity files do "
+            "not change.",
+        ),
+    ] = False,
+    feed_format: Annotated[
+        str, typer.Option(help="With --feeds: the feed files' format, parquet or csv.")
+    ] = "parquet",
+    background_deaths: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="With --feeds: registrations a year of people never in mental health care.",
+        ),
+    ] = 580_000,
+    under_report: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="ODS=SHARE",
+            help="With --feeds: that provider leaves out SHARE (0 to below 1) of its deaths after "
+            "discharge; the feeds hold the deaths it left out (repeatable).",
+        ),
+    ] = None,
+    registrations_to: Annotated[
+        str | None,
+        typer.Option(
+            help="With --feeds: the registrations extract's last month, CCYY-MM \\[default: the "
+            "month after the last generated one]; deaths registered later are not in it.",
+        ),
+    ] = None,
+    spells_missing: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="ODS=SHARE",
+            help="With --feeds: that provider's spells feed leaves out SHARE of its spells "
+            "(repeatable).",
+        ),
+    ] = None,
     outlier: Annotated[
         list[str] | None,
         typer.Option(help="ODS code of a provider to plant as an outlier (repeatable)."),
@@ -94,6 +140,12 @@ def synth(
         resubmissions=resubmissions,
         transfers=transfers,
         planted_cases=planted_cases,
+        feeds=feeds,
+        feed_format=feed_format,
+        background_deaths=background_deaths,
+        under_report=_shares("--under-report", under_report),
+        registrations_to=registrations_to,
+        spells_missing=_shares("--spells-missing", spells_missing),
     )
     result = generate(spec, options, out_dir)
     if profile is not None:
@@ -110,6 +162,25 @@ def synth(
         + (f", {len(result.planted_cases)} planted cases" if result.planted_cases else "")
         + (f", with {len(result.planted_errors)} planted errors." if result.planted_errors else ".")
     )
+    if result.feeds is not None:
+        written = result.feeds
+        out.print(
+            f"Wrote the national feeds to {out_dir / 'feeds'}: {len(written.spell_files)} months "
+            f"of spells ({written.spells} spells), {written.registrations} registrations in "
+            f"{len(written.registration_files)} files ({written.background} of people never in "
+            "mental health care)"
+            + (
+                f", {len(result.planted_missed)} deaths left out by providers"
+                if result.planted_missed
+                else ""
+            )
+            + "."
+        )
+        # Counts only: a planted death is a person, never shown.
+        for ods, n in sorted(Counter(m.provider for m in result.planted_missed).items()):
+            out.print(f"  {ods} left out {n} deaths after discharge")
+        for ods, n in sorted(written.spells_missing.items()):
+            out.print(f"  {ods}'s spells feed leaves out {n} spells")
     # Where each case is, by record identifier (never a person's details), for the tester to find.
     for case in result.planted_cases:
         other = ""
@@ -120,3 +191,17 @@ def synth(
         elif case.other_provider:
             other = f", transferred to {case.other_provider}, which has no record of it"
         out.print(f"  {case.case}: {case.provider} {case.death_record_id}{other}")
+
+
+def _shares(option: str, values: list[str] | None) -> tuple[tuple[str, float], ...]:
+    """``ODS=SHARE`` pairs, each share a number."""
+    pairs = []
+    for value in values or ():
+        ods, _, share = value.partition("=")
+        try:
+            pairs.append((ods.strip().upper(), float(share)))
+        except ValueError:
+            raise UserError(
+                f"{option} takes ODS=SHARE, for example RZ9=0.3, not {value!r}."
+            ) from None
+    return tuple(pairs)

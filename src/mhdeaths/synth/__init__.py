@@ -31,7 +31,10 @@ Modules, one job each (imports point down the list): ``options`` (what to genera
 addressees, the optional child tables of spec 2.0.0), ``deaths`` (death records), ``activity``
 (activity tables), ``planted`` (planted errors), ``transfers`` (deaths two providers report),
 ``cases`` (the planted hard cases of spec 2.0.0, each once), ``resubmissions`` (updates,
-withdrawals, late deaths), ``files`` (CSV and profile formats),
+withdrawals, late deaths), ``files`` (CSV and profile formats), then the national feeds of
+issue 16 (``--feeds``): ``numbers`` (NHS numbers by the million), ``spells`` (spells that give
+back the activity), ``registrations`` (death registrations and the background), ``feeds`` (both
+feeds' files, and the deaths a provider left out), and
 ``generator`` (``generate``, which runs them in order).
 """
 
@@ -39,8 +42,10 @@ from mhdeaths.synth.files import rewrite_for_profile
 from mhdeaths.synth.generator import generate
 from mhdeaths.synth.options import (
     CASES,
+    FeedsWritten,
     PlantedCase,
     PlantedError,
+    PlantedMissed,
     SynthOptions,
     SynthResult,
     Transfer,
@@ -50,8 +55,10 @@ from mhdeaths.synth.run import death_record_id
 
 __all__ = [
     "CASES",
+    "FeedsWritten",
     "PlantedCase",
     "PlantedError",
+    "PlantedMissed",
     "SynthOptions",
     "SynthResult",
     "Transfer",

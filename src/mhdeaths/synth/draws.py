@@ -9,9 +9,12 @@ small random and date helpers live here so that every module draws the same way.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import math
 import random
 import re
+
+import numpy as np
 
 from mhdeaths.spec import FieldType, Mandation, Spec, SpecField, Table
 from mhdeaths.synth.options import Row, Weights
@@ -42,6 +45,12 @@ class Codebook:
             fallback = self.fallback.get(name) or tuple(sorted(valid or ())) or tuple(weights)
             return rng.choice(fallback)
         return rng.choices(list(options), weights=list(options.values()))[0]
+
+
+def numpy_stream(key: str) -> np.random.Generator:
+    """A numpy generator seeded from a key such as ``"<seed>:feeds:spells:<ODS>"``: a stream of its
+    own, as ``random.Random(key)`` is for the death and activity files."""
+    return np.random.default_rng(int.from_bytes(hashlib.sha256(key.encode()).digest()[:16], "big"))
 
 
 def weighted(rng: random.Random, weights: Weights) -> str:

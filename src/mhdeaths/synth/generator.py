@@ -19,6 +19,7 @@ from mhdeaths.synth.activity import activity_rows
 from mhdeaths.synth.cases import check_cases, link_cases, plant_cases, resubmit_cases
 from mhdeaths.synth.deaths import DeathBuilder
 from mhdeaths.synth.draws import poisson
+from mhdeaths.synth.feeds import check_feed_options, write_feeds
 from mhdeaths.synth.files import write_month, write_resubmission
 from mhdeaths.synth.options import SynthOptions, SynthResult, Transfer
 from mhdeaths.synth.population import AWA_PER_MONTH, OOS_PER_MONTH, provider_codes
@@ -60,6 +61,10 @@ def generate(spec: Spec, options: SynthOptions, out: Path) -> SynthResult:
     if options.transfers > 0 and len(codes) < 2:
         raise UserError("Transfers between providers need at least two providers.")
     run = Run(spec, options, out)
+    if options.feeds:
+        check_feed_options(run, codes)
+    elif options.under_report or options.spells_missing:
+        raise UserError("Under-reporting and missing spells are planted in the feeds: add --feeds.")
     if options.planted_cases:
         check_cases(run, codes)
     months = [
@@ -97,6 +102,9 @@ def generate(spec: Spec, options: SynthOptions, out: Path) -> SynthResult:
             written = write_resubmission(run, m)
             files.extend(written)
             resubmissions.extend(written)
+    # Last, from what the files finally hold and from streams of their own: the files above are
+    # the same with or without the feeds.
+    feeds, planted_missed = write_feeds(run, months, codes) if options.feeds else (None, [])
     return SynthResult(
         files=files,
         providers=codes,
@@ -104,6 +112,8 @@ def generate(spec: Spec, options: SynthOptions, out: Path) -> SynthResult:
         resubmissions=resubmissions,
         transfers=transfers,
         planted_cases=planted_cases,
+        planted_missed=planted_missed,
+        feeds=feeds,
     )
 
 

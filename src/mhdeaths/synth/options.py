@@ -60,6 +60,25 @@ class SynthOptions:
     ``SynthResult.planted_cases`` with where it is, so a test of the warehouse knows what to look
     for. Off by default, so the other options' files stay as they were.
     """
+    feeds: bool = False
+    """Also write the national feeds (issue 16) under ``feeds/``: the MHSDS spells of each month
+    (``spells_<CCYY-MM>``) and the death registrations of each calendar year of registration
+    (``registrations_<CCYY>``). They draw from streams of their own, so the death and activity
+    files are the same with or without them (synth/feeds.py)."""
+    feed_format: str = "parquet"
+    """``parquet`` or ``csv``: the format of the feed files."""
+    background_deaths: int = 580_000
+    """Registrations a year of people never in mental health care (England and Wales)."""
+    under_report: tuple[tuple[str, float], ...] = ()
+    """(ODS code, share): that provider leaves out the share of its deaths after discharge. The
+    feeds gain the deaths it left out (a person, spell and registration each, no death record);
+    its own files do not change."""
+    registrations_to: str | None = None
+    """The registrations extract's last month, CCYY-MM; by default the month after the last
+    generated one. Deaths registered later are not in the files."""
+    spells_missing: tuple[tuple[str, float], ...] = ()
+    """(ODS code, share): that provider's spells feed leaves out the share of its spells (the
+    generated ones; never the spell of a death), for the activity cross-check to find."""
 
 
 #: The planted cases, in the order planted: what each is, as the warehouse must see it.
@@ -122,6 +141,37 @@ class Transfer:
 
 
 @dataclass(frozen=True)
+class PlantedMissed:
+    """A death after discharge a provider left out (``SynthOptions.under_report``): in the feeds,
+    with its own person, spell and registration, and in no death file."""
+
+    provider: str
+    death_date: str
+    registration_date: str
+    category: str
+    """D30 (within 30 days of the live discharge) or OOS (day 31 to 3 months after it)."""
+
+
+@dataclass(frozen=True)
+class FeedsWritten:
+    """What ``SynthOptions.feeds`` wrote: the files and the counts a test checks."""
+
+    spell_files: list[Path]
+    registration_files: list[Path]
+    spells: int
+    """Distinct spells over all the monthly files."""
+    registrations: int
+    """Registrations in the files (within the extract)."""
+    background: int
+    """Of them, deaths of people never in mental health care."""
+    spells_missing: dict[str, int] = field(default_factory=dict)
+    """Per provider of ``SynthOptions.spells_missing``: how many of its spells were left out."""
+    unmatched_months: list[str] = field(default_factory=list)
+    """``<ODS> <CCYY-MM>`` of any month whose spells could not match its activity's counts
+    (none unless the death records leave no room); a test expects it empty."""
+
+
+@dataclass(frozen=True)
 class SynthResult:
     """What was written: every file in the order written, the providers, the planted errors."""
 
@@ -133,3 +183,7 @@ class SynthResult:
     transfers: list[Transfer] = field(default_factory=list)
     planted_cases: list[PlantedCase] = field(default_factory=list)
     """With ``SynthOptions.planted_cases``: each planted case and where it is, in ``CASES`` order."""
+    planted_missed: list[PlantedMissed] = field(default_factory=list)
+    """With ``SynthOptions.under_report``: each death left out, in provider and date order."""
+    feeds: FeedsWritten | None = None
+    """With ``SynthOptions.feeds``: the feed files written."""
