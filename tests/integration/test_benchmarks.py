@@ -43,9 +43,14 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     Built once per run for both xdist workers (the tests of this module are shared out between
     them, and the build takes a minute); every test only reads it (the benchmarks open the
     warehouse read-only)."""
+    return shared_warehouse(tmp_path_factory, "national-history", national_history_options())
+
+
+def national_history_options() -> SynthOptions:
+    """The synthetic national history (the completeness tests link its national feeds)."""
     codes = provider_codes(PROVIDERS)
     assert set(OUTLIERS) <= set(codes)
-    options = SynthOptions(
+    return SynthOptions(
         providers=PROVIDERS,
         months=24,
         start="2027-01",
@@ -55,7 +60,6 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
         resubmissions=0.2,
         transfers=0.1,
     )
-    return shared_warehouse(tmp_path_factory, "national-history", options)
 
 
 def synthetic_warehouse(folder: Path, options: SynthOptions) -> Path:
@@ -122,7 +126,11 @@ def test_every_indicator_and_variant_is_computed(published: Published) -> None:
         f"{i.id}.{v.id}" if len(i.live_variants) > 1 else i.id
         for i in load_indicators()
         for v in i.live_variants
+        # Completeness needs death registrations, which this warehouse has none of: it is left
+        # out, not shown as zero (test_completeness_indicator.py computes it once they are).
+        if i.denominator is None or i.denominator.expected is None
     }
+    assert "reported_completeness" not in expected
     # A retired variant is never computed.
     assert not any(r.key.endswith((".suicide", ".unnatural")) for r in published.benchmarks.results)
     assert {r.key for r in published.benchmarks.results} == expected

@@ -515,7 +515,9 @@ def test_a_required_field_empty_on_every_record_is_one_warning_per_record(
         path = write_rows(Path(tmp) / "bad" / source.name, header, rows)
         report = validate([path], spec_version=version, sample=10_000).report
     n_records = len(rows)
-    failed = {s.rule_id: s.failed for s in report.rules}
+    # Information findings are not problems: emptying patient_status_at_death (a required field)
+    # leaves an inpatient death with no open spell, which the scope rule notes as out of scope.
+    failed = {s.rule_id: s.failed for s in report.rules if s.severity is not Severity.INFO}
     for f in required:
         assert failed[f"death.required.{f.name}"] == n_records
         quality = next(q for q in report.fields if q.field == f.name)
