@@ -37,6 +37,12 @@ def examples_root() -> Path:
     return CHECKOUT / "submissions" / "examples"
 
 
+def example_feeds_root() -> Path:
+    """The bundled synthetic national feeds (spells and registrations) of the example providers:
+    beside the examples, never among them (a feed file is not a submission)."""
+    return CHECKOUT / "submissions" / "feeds"
+
+
 def default_docs_dir() -> Path:
     """The ``docs/`` folder the reference pages are generated into."""
     return CHECKOUT / "docs"

@@ -11,10 +11,8 @@ covered AS (
     FROM spell_record AS s JOIN feed_load AS l USING (feed_load_id)
     WHERE l.received_at <= as_at
 ),
-last_month AS (
-    SELECT provider, max(reporting_period) AS reporting_period FROM covered GROUP BY ALL
-),
--- Each spell once per month it was open in, up to its provider's last month delivered.
+-- Each spell once per month it was open in; an open spell up to the last month it was delivered
+-- for (a spell the deliveries stop mentioning is not assumed to stay open).
 spell_months AS (
     SELECT *, CAST(month AS DATE) AS month_start, CAST(last_day(month) AS DATE) AS month_end
     FROM (
@@ -23,11 +21,10 @@ spell_months AS (
                unnest(range(
                    date_trunc('month', s.admission_date),
                    coalesce(s.discharge_date,
-                            last_day(CAST(strptime(m.reporting_period || '-01', '%Y-%m-%d') AS DATE)))
+                            last_day(CAST(strptime(s.reporting_period || '-01', '%Y-%m-%d') AS DATE)))
                        + INTERVAL 1 DAY,
                    INTERVAL 1 MONTH)) AS month
         FROM spells_as_at(as_at) AS s
-        JOIN last_month AS m ON m.provider = s.org_id_provider
     )
 ),
 from_spells AS (

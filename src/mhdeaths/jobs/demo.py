@@ -15,14 +15,17 @@ from mhdeaths.benchmark.run import publish_benchmarks
 from mhdeaths.errors import SpecCheckFailed
 from mhdeaths.jobs.inbox import rejection_reasons
 from mhdeaths.jobs.load_reports import write_rejected_report
-from mhdeaths.paths import examples_root
+from mhdeaths.paths import example_feeds_root, examples_root
 from mhdeaths.spec import available_versions, latest_version, load_spec
 from mhdeaths.standard.check import check_spec
+from mhdeaths.stats import disclose
+from mhdeaths.warehouse.feeds import FeedOutcome, load_feed
 from mhdeaths.warehouse.loading import LoadOutcome, load
 from mhdeaths.warehouse.overview import status
 from mhdeaths.warehouse.pseudonym import demo_key
 
 EXAMPLES = examples_root()
+FEEDS = example_feeds_root()
 
 
 def run_demo(
@@ -30,6 +33,7 @@ def run_demo(
     out: Path,
     progress: Callable[[str], None],
     examples: Path = EXAMPLES,
+    feeds: Path = FEEDS,
 ) -> str:
     """Run every stage; return the closing summary. Raises SpecCheckFailed if the spec is unsound."""
     from mhdeaths.standard.publish import publish
@@ -74,6 +78,8 @@ def run_demo(
         f"{s.duplicates_resolved} resolved as another provider's, {s.withdrawn} withdrawn, "
         f"{s.category_disagreements} declared category disagreeing with the derived one."
     )
+    if feeds.is_dir():
+        _link_feeds(warehouse, feeds, spec_root, progress)
     progress("Computing the benchmarks ...")
     published = publish_benchmarks(warehouse, out / "benchmarks")
     for line in published.summary():
@@ -93,6 +99,51 @@ def run_demo(
             f"Warehouse: {warehouse}",
             f"Benchmark report: {published.report} (with CSV, XLSX, JSON and provider summaries)",
         ]
+    )
+
+
+def _link_feeds(
+    warehouse: Path, feeds: Path, spec_root: Path, progress: Callable[[str], None]
+) -> None:
+    """Load the examples' national feeds, spells first, and say what the linkage found: per
+    provider, the registered deaths its spells link to and how many it did not report (counts
+    of people, so released under the default disclosure rule, as every published count is)."""
+    import duckdb
+
+    for feed in ("spells", "registrations"):
+        files = sorted(feeds.glob(f"{feed}_*"))
+        load_feed(
+            warehouse,
+            feed,
+            files,
+            key=demo_key(),
+            spec_root=spec_root,
+            progress=lambda o: progress(_feed_line(o)),
+        )
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = con.execute(
+            "SELECT provider, sum(expected), sum(missed) FROM reconciliation GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+    linked = []
+    for provider, expected, missed in rows:
+        shown = disclose([float(expected), float(missed)]).text
+        linked.append(f"{provider} {shown[0]} ({shown[1]} not reported)")
+    progress(
+        "Registered deaths the spells link to each provider, under the disclosure rule: "
+        + ", ".join(linked)
+        + "."
+    )
+
+
+def _feed_line(outcome: FeedOutcome) -> str:
+    o = outcome
+    if o.status != "loaded":
+        return f"  {o.feed} {o.label}: {o.status}"
+    if o.feed == "spells":
+        return f"  spells {o.label}: {o.rows_kept} spells (feed load {o.feed_load_id})"
+    return (
+        f"  registrations {o.label}: {o.rows_read} read, {o.rows_kept} kept, "
+        f"{o.discarded_unlinked + o.unlinkable} discarded (feed load {o.feed_load_id})"
     )
 
 

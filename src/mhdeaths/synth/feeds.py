@@ -165,7 +165,7 @@ def write_feeds(
         fixed, made = generated[ods]
         rng = numpy_stream(f"{key}:spell-details:{ods}")
         numbers = pl.Series(source.take(len(made.admission))).cast(pl.String)
-        own = _generated_frame(ods, made, numbers, rng)
+        own = _generated_frame(ods, made, numbers, rng, first)
         live = (made.discharge != OPEN) & ~made.died & (made.discharge < day_number(end))
         dies = live & (rng.random(len(live)) < _LATER_DEATHS)
         death = made.discharge[dies] + rng.integers(122, 366, int(dies.sum()))
@@ -334,7 +334,9 @@ def _plant_missed(
                 break
         stay = min(3650, int(rng.lognormvariate(np.log(35), 0.9)))
         spell = FixedSpell(
-            spell_id=f"M{k + 1:09d}",
+            # Named by the run's first month as well: runs that follow one another (the examples)
+            # must not reuse a spell's identity, or the later run's spell would supersede it.
+            spell_id=f"M{first:%Y%m}{k + 1:07d}",
             nhs_number=str(numbers[k]),
             admission=discharge - n_days(stay),
             discharge=discharge,
@@ -391,7 +393,7 @@ def _choices(rng: np.random.Generator, weights: Weights, n: int) -> pl.Series:
 
 
 def _generated_frame(
-    ods: str, made: Generated, numbers: pl.Series, rng: np.random.Generator
+    ods: str, made: Generated, numbers: pl.Series, rng: np.random.Generator, first: dt.date
 ) -> pl.DataFrame:
     n = len(made.admission)
     ended = made.discharge != OPEN
@@ -403,7 +405,9 @@ def _generated_frame(
     return pl.DataFrame(
         {
             "org_id_provider": pl.Series([ods] * n, dtype=pl.String),
-            "hosp_prov_spell_id": "H" + pl.Series(np.arange(1, n + 1)).cast(pl.String).str.zfill(9),
+            # With the run's first month, as the planted missed deaths' spells are named.
+            "hosp_prov_spell_id": f"H{first:%Y%m}"
+            + pl.Series(np.arange(1, n + 1)).cast(pl.String).str.zfill(7),
             "nhs_number": numbers,
             "decision_to_admit_date": pl.Series([None] * n, dtype=pl.Date),
             "admission_date": pl.Series(made.admission, dtype=pl.Int32).cast(pl.Date),
