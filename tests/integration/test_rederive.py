@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import random
-import signal
 import subprocess
 import sys
 import time
@@ -33,7 +32,7 @@ from .test_warehouse_reliability import (  # noqa: F401 (fixtures)
     before,
     big_submission,
     copy_warehouse,
-    file_signature,
+    kill_at_random,
     run_load,
 )
 
@@ -234,27 +233,12 @@ def test_a_rederivation_killed_at_any_moment_leaves_the_warehouse_as_before_or_a
     rng = random.Random(20272)
     plan = [(duration * (0.2 + 0.8 * (i + rng.random()) / KILLS), False) for i in range(KILLS)]
     plan += [(0.05 * (i + rng.random()), True) for i in range(KILLS)]
-    outcomes = []
-    for attempt, (delay, after_first_write) in enumerate(plan):
-        warehouse = copy_warehouse(loaded, tmp_path / f"killed{attempt}.duckdb")
-        signature = file_signature(warehouse)
-        proc = popen_init(warehouse, spec_copy)
-        if after_first_write:
-            while proc.poll() is None and file_signature(warehouse) == signature:
-                time.sleep(0.001)
-        time.sleep(delay)
-        killed = proc.poll() is None
-        if killed:
-            os.kill(proc.pid, signal.SIGKILL)
-        proc.communicate(timeout=60)
-        seen = state(warehouse)
-        found = "before" if seen == expected_before else "after" if seen == expected_after else None
-        when = f"{delay:.3f}s after {'its first write' if after_first_write else 'its start'}"
-        outcomes.append((when, killed, found))
-        assert found, f"a re-derivation killed {when} left it half-done: {outcomes}"
-        # It still opens for writing, and the re-derivation now finishes.
-        proc = popen_init(warehouse, spec_copy)
-        _, stderr = proc.communicate(timeout=120)
-        assert proc.returncode == 0, stderr.decode()
-        assert state(warehouse) == expected_after
-    assert any(killed and found == "before" for _, killed, found in outcomes), outcomes
+    kill_at_random(
+        loaded,
+        tmp_path,
+        lambda warehouse: popen_init(warehouse, spec_copy),
+        plan,
+        state,
+        expected_before,
+        expected_after,
+    )

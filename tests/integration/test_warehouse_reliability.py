@@ -184,22 +184,53 @@ def watch_load(warehouse: Path, submission: Path) -> tuple[float, float]:
     return first_write or duration, duration
 
 
-def kill_load(warehouse: Path, submission: Path, delay: float, after_first_write: bool) -> bool:
-    """Start a load and SIGKILL it ``delay`` seconds after it starts or, if ``after_first_write``,
-    after it first writes to the file. False if the load had already finished."""
-    signature = file_signature(warehouse)
-    proc = popen_load(warehouse, submission)
-    if after_first_write:
-        while proc.poll() is None and file_signature(warehouse) == signature:
-            time.sleep(0.001)
-    time.sleep(delay)
-    killed = proc.poll() is None
-    if killed:
-        os.kill(proc.pid, signal.SIGKILL)
-    _, stderr = proc.communicate(timeout=60)
-    if not killed:
+def kill_at_random(
+    source: Path,
+    folder: Path,
+    start: Callable[[Path], subprocess.Popen[bytes]],
+    plan: list[tuple[float, bool]],
+    state: Callable[[Path], object],
+    before: object,
+    after: object,
+) -> list[tuple[str, bool, str]]:
+    """Kill a command at each moment of the plan, each time on a fresh copy of ``source``, and
+    check that it leaves the warehouse exactly as ``before`` or as ``after`` (``state`` tells
+    which), that the warehouse still opens for writing, and that the same command then finishes
+    (to ``after``). Each moment is a delay (seconds) after the command starts or, if its flag is
+    set, after it first writes to the file. At least one command must have been killed before it
+    changed anything. Returns what happened each time: when, whether killed, and which state.
+
+    The load and the re-derivation are both tried this way (test_rederive.py).
+    """
+    outcomes = []
+    for attempt, (delay, after_first_write) in enumerate(plan):
+        warehouse = copy_warehouse(source, folder / f"killed{attempt}.duckdb")
+        signature = file_signature(warehouse)
+        proc = start(warehouse)
+        if after_first_write:
+            while proc.poll() is None and file_signature(warehouse) == signature:
+                time.sleep(0.001)
+        time.sleep(delay)
+        killed = proc.poll() is None
+        if killed:
+            os.kill(proc.pid, signal.SIGKILL)
+        _, stderr = proc.communicate(timeout=60)
+        if not killed:
+            assert proc.returncode == 0, stderr.decode()
+        when = f"{delay:.3f}s after {'its first write' if after_first_write else 'its start'}"
+        seen = state(warehouse)
+        found = "before" if seen == before else "after" if seen == after else ""
+        outcomes.append((when, killed, found))
+        assert found, f"killed {when}, it left the warehouse half-done: {seen}"
+        if not killed:
+            assert found == "after", outcomes
+        # The warehouse still opens for writing, and the same command now finishes.
+        proc = start(warehouse)
+        _, stderr = proc.communicate(timeout=120)
         assert proc.returncode == 0, stderr.decode()
-    return killed
+        assert state(warehouse) == after, f"after the command killed {when}"
+    assert any(killed and found == "before" for _, killed, found in outcomes), outcomes
+    return outcomes
 
 
 def test_a_load_killed_at_any_moment_leaves_the_warehouse_as_before_or_as_after(
@@ -222,25 +253,15 @@ def test_a_load_killed_at_any_moment_leaves_the_warehouse_as_before_or_as_after(
         (duration * (0.05 + 0.9 * (i + rng.random()) / EARLY_KILLS), False)
         for i in range(EARLY_KILLS)
     ] + [(1.2 * writing * (i + rng.random()) / LATE_KILLS, True) for i in range(LATE_KILLS)]
-    outcomes = []
-    for attempt, (delay, after_first_write) in enumerate(plan):
-        warehouse = copy_warehouse(before, tmp_path / f"killed{attempt}.duckdb")
-        killed = kill_load(warehouse, big_submission, delay, after_first_write)
-        when = f"{delay:.3f}s after {'its first write' if after_first_write else 'its start'}"
-        seen = state(warehouse)
-        found = {"before": expected_before, "after": expected_after}
-        found = next((name for name, expected in found.items() if seen == expected), None)
-        outcomes.append((when, "killed" if killed else "finished", found))
-        assert found, f"a load killed {when} left the warehouse half-loaded: {seen}"
-        if not killed:
-            assert found == "after"
-        # The warehouse still opens for writing, and the same load now finishes.
-        again = run_load(warehouse, big_submission)
-        assert again.code == 0, again.output
-        assert state(warehouse) == expected_after, f"after the load killed {when}"
-    killed_runs = [o for o in outcomes if o[1] == "killed"]
-    assert killed_runs, f"no load was killed: {outcomes}"
-    assert any(o[2] == "before" for o in killed_runs), outcomes
+    kill_at_random(
+        before,
+        tmp_path,
+        lambda warehouse: popen_load(warehouse, big_submission),
+        plan,
+        state,
+        expected_before,
+        expected_after,
+    )
 
 
 # --- A busy warehouse ---------------------------------------------------------------------------

@@ -17,11 +17,13 @@ from mhdeaths.warehouse.pseudonym import (
     DEMO_KEY,
     KEY_ENV,
     KEY_FILE_ENV,
+    PADS,
     PseudonymKey,
     PseudonymKeyError,
     load_key,
     normalised_numbers,
     pseudonym,
+    pseudonym_pads,
     pseudonym_parameters,
     pseudonym_sql,
     refuse_demo_key_for_real_numbers,
@@ -132,12 +134,19 @@ def test_the_duckdb_column_hmac_equals_the_standard_library_hmac(
 
 
 def _in_duckdb(key: PseudonymKey, column: pl.Series) -> list[object]:
+    """DuckDB's pseudonyms of the numbers, the padded keys given both ways ``pseudonym_sql``
+    takes them (as parameters, and as the loader's registered one-row frame), which must agree."""
     con = duckdb.connect()
     try:
         digits = normalised_numbers(column)
         register_frame(con, "numbers", digits.to_frame().with_row_index("i"))
         sql = f"SELECT {pseudonym_sql('nhs_number')} FROM numbers ORDER BY i"
-        return [r[0] for r in con.execute(sql, pseudonym_parameters(key)).fetchall()]
+        by_parameters = [r[0] for r in con.execute(sql, pseudonym_parameters(key)).fetchall()]
+        register_frame(con, PADS, pseudonym_pads(key))
+        sql = f"SELECT {pseudonym_sql('nhs_number', PADS)} FROM numbers ORDER BY i"
+        registered = [r[0] for r in con.execute(sql).fetchall()]
+        assert registered == by_parameters
+        return by_parameters
     finally:
         con.close()
 

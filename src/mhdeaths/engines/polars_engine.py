@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 
 import polars as pl
 
@@ -34,8 +35,14 @@ def typed_column(field: SpecField, source: str | None = None) -> pl.Expr:
 
     The ``type`` check (stage text) reports such text, so nothing is lost silently.
     """
-    text = pl.col(source or field.name)
-    match field.type:
+    return _typed(field.name, field.type, source or field.name)
+
+
+@lru_cache(maxsize=4096)
+def _typed(name: str, kind: FieldType, source: str) -> pl.Expr:
+    """A field's typed value, made once per field and column (see ``ex.compiled``)."""
+    text = pl.col(source)
+    match kind:
         case FieldType.INTEGER:
             value = text.str.strip_prefix("+").cast(pl.Int64, strict=False)
         case FieldType.DECIMAL:
@@ -56,7 +63,7 @@ def typed_column(field: SpecField, source: str | None = None) -> pl.Expr:
             )
         case _:
             value = text
-    return value.alias(field.name)
+    return value.alias(name)
 
 
 def text_frame(table: Table, records: Sequence[ExampleRecord]) -> pl.DataFrame:
@@ -101,7 +108,11 @@ def fails(node: ex.Node, columns: Mapping[str, str] | None = None) -> pl.Expr:
     directly: a null test or a code list needs no NULL-keeping wrapper, which costs more than the
     test itself over a million records.
     """
-    return _truth(node, False, columns or {})
+    return ex.compiled(node, columns, _fails)
+
+
+def _fails(node: ex.Node, columns: Mapping[str, str]) -> pl.Expr:
+    return _truth(node, False, columns)
 
 
 def _truth(node: ex.Node, wanted: bool, columns: Mapping[str, str]) -> pl.Expr:

@@ -20,7 +20,7 @@ the package's public surface: the rest of ``mhdeaths`` imports them from here
 
 from mhdeaths.language.codes import DatedCode, bind_codes, bind_dated_codes
 from mhdeaths.language.compile_duckdb import duckdb_literal, from_tree, to_duckdb
-from mhdeaths.language.compile_polars import to_polars
+from mhdeaths.language.compile_polars import compiled, to_polars
 from mhdeaths.language.functions import (
     AGGREGATES,
     COUNTING_AGGREGATES,
@@ -76,6 +76,7 @@ __all__ = [
     "bind_codes",
     "bind_dated_codes",
     "columns_by_table",
+    "compiled",
     "date_check",
     "duckdb_literal",
     "from_tree",
