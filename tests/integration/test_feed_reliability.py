@@ -12,7 +12,6 @@ import sys
 import time
 from pathlib import Path
 
-import duckdb
 import polars as pl
 import pytest
 
@@ -23,10 +22,12 @@ from mhdeaths.warehouse.pseudonym import demo_key
 from ..functional.test_load_feed_cli import SPELL_FIELDS, write_csv
 from .test_warehouse_reliability import (
     ENV,
+    State,
     built_once,
     copy_warehouse,
     file_signature,
     kill_at_random,
+    state,
 )
 
 BACKGROUND = 150_000
@@ -37,19 +38,8 @@ KILLS = 4
 RECEIVED = "2027-11-01T09:00:00"
 
 
-def state(path: Path) -> dict[str, tuple[int, str]]:
-    """Row count and checksum of every feed table (the clock of the load left out)."""
-    with duckdb.connect(str(path), read_only=True) as con:
-        result = {}
-        for table in TABLES:
-            select = "* EXCLUDE (loaded_at)" if table == "feed_load" else "*"
-            row = con.execute(
-                f"SELECT count(*), md5(coalesce(string_agg(CAST(h AS VARCHAR), ',' ORDER BY h), "
-                f"'')) FROM (SELECT hash(t) AS h FROM (SELECT {select} FROM {table}) AS t)"
-            ).fetchone()
-            assert row is not None
-            result[table] = (int(row[0]), str(row[1]))
-        return result
+def feed_state(path: Path) -> State:
+    return state(path, TABLES)
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +87,7 @@ def test_a_feed_load_killed_at_any_moment_leaves_the_warehouse_as_before_or_as_a
 ) -> None:
     before = feeds / "before.duckdb"
     extract = feeds / "registrations_2027.parquet"
-    expected_before = state(before)
+    expected_before = feed_state(before)
     finished = copy_warehouse(before, tmp_path / "finished.duckdb")
     signature = file_signature(finished)
     started = time.monotonic()
@@ -110,7 +100,7 @@ def test_a_feed_load_killed_at_any_moment_leaves_the_warehouse_as_before_or_as_a
     duration = time.monotonic() - started
     _, stderr = proc.communicate()
     assert proc.returncode == 0, stderr.decode()
-    expected_after = state(finished)
+    expected_after = feed_state(finished)
     assert expected_after["registration_record"][0] == LINKED  # the others never written
     assert expected_after["feed_load"][0] == expected_before["feed_load"][0] + 1
     rng = random.Random(20272)
@@ -122,7 +112,7 @@ def test_a_feed_load_killed_at_any_moment_leaves_the_warehouse_as_before_or_as_a
         tmp_path,
         lambda warehouse: popen_load_feed(warehouse, extract),
         plan,
-        state,
+        feed_state,
         expected_before,
         expected_after,
     )

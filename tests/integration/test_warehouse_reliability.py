@@ -38,14 +38,15 @@ ENV = {"COLUMNS": "200", "NO_COLOR": "1", "MHDEATHS_PSEUDONYM_KEY": "", "MHDEATH
 State = dict[str, tuple[int, str]]
 
 
-def state(path: Path) -> State:
+def state(path: Path, tables: tuple[str, ...] = TABLES) -> State:
     """Row count and a checksum of every row, table by table: the MD5 of the rows' hashes in
     order. ``loaded_at`` is the clock at load and is left out, so a finished load and a load
     finished again compare equal."""
     with duckdb.connect(str(path), read_only=True) as con:
         result = {}
-        for table in TABLES:
-            select = "* EXCLUDE (loaded_at)" if table == "submission" else "*"
+        for table in tables:
+            registry = table in ("submission", "feed_load")
+            select = "* EXCLUDE (loaded_at)" if registry else "*"
             row = con.execute(
                 f"SELECT count(*), md5(coalesce(string_agg(CAST(h AS VARCHAR), ',' ORDER BY h), "
                 f"'')) FROM (SELECT hash(t) AS h FROM (SELECT {select} FROM {table}) AS t)"

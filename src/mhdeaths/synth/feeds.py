@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,18 +76,6 @@ _GROUP_OF_MANNER = {
     "08": ("undetermined",),
 }
 _AWAITING = ("circulatory", "other_natural", "suicide", "suicide", "accident", "undetermined")
-_SPELL_COLUMNS = (
-    "org_id_provider",
-    "hosp_prov_spell_id",
-    "reporting_period",
-    "nhs_number",
-    "decision_to_admit_date",
-    "admission_date",
-    "discharge_date",
-    "discharge_method",
-    "discharge_destination",
-    "ward_type_group",
-)
 
 
 @dataclass(frozen=True)
@@ -178,13 +167,22 @@ def write_feeds(
             dropped[ods] = n
         frames += [_fixed_frame(ods, fixed), own]
     spells = pl.concat(frames)
-    spell_files = _write_spells(spells, periods, folder, options.feed_format)
+    # The files hold the feed specs' fields, in their order: the specs say what a feed is.
+    spell_fields = spells_spec.table("spell").field_names
+    spell_files = _write_spells(spells, periods, folder, options.feed_format, spell_fields)
 
     reported = _reported(records, registrations_spec, key)
     planted = _missed_frame(missed, key)
     linked = pl.concat([reported, planted, *later])
     registration_files, count, background_count = _write_registrations(
-        linked, run, source, first, extract_end, folder, key
+        linked,
+        run,
+        source,
+        first,
+        extract_end,
+        folder,
+        key,
+        registrations_spec.table("registration").field_names,
     )
     planted_missed = sorted(
         (
@@ -423,7 +421,9 @@ def _generated_frame(
     )
 
 
-def _write_spells(spells: pl.DataFrame, periods: list[str], folder: Path, fmt: str) -> list[Path]:
+def _write_spells(
+    spells: pl.DataFrame, periods: list[str], folder: Path, fmt: str, fields: Sequence[str]
+) -> list[Path]:
     """One file a month: every spell open at any time in it, as it stood at the month's end."""
     files = []
     for period in periods:
@@ -442,7 +442,7 @@ def _write_spells(spells: pl.DataFrame, periods: list[str], folder: Path, fmt: s
                     for c in ("discharge_date", "discharge_method", "discharge_destination")
                 ),
             )
-            .select(_SPELL_COLUMNS)
+            .select(fields)
             .sort("org_id_provider", "hosp_prov_spell_id")
         )
         files.append(_write(month, folder / f"spells_{period}", fmt))
@@ -530,6 +530,7 @@ def _write_registrations(
     extract_end: dt.date,
     folder: Path,
     key: str,
+    fields: Sequence[str],
 ) -> tuple[list[Path], int, int]:
     """One file per calendar year of registration, the background made a year at a time: each
     year's deaths registered that year, the rest carried into the next."""
@@ -556,6 +557,6 @@ def _write_registrations(
             # Sorted by date with the row order to break ties (a stable sort held far more memory).
             ordered = this_year.with_row_index("row").sort("registration_date", "row").drop("row")
             stem = folder / f"registrations_{year}"
-            files.append(_write(in_feed_columns(ordered), stem, options.feed_format))
+            files.append(_write(in_feed_columns(ordered, fields), stem, options.feed_format))
             count += this_year.height
     return files, count, background_count

@@ -18,6 +18,7 @@ ICD-10 V01-Y98) wait for the inquest: 30 + Gamma(2, 65) days, a third more than 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -54,18 +55,6 @@ _AREAS = (("E06", 66, 0.25), ("E07", 246, 0.35), ("E08", 37, 0.2), ("E09", 33, 0
           ("W06", 24, 0.06))  # fmt: skip
 #: ICD-10 chapters of external causes: a death the coroner holds an inquest into.
 CORONER_CHAPTERS = ("V", "W", "X", "Y")
-
-COLUMNS = (
-    "nhs_number",
-    "death_date",
-    "registration_date",
-    "underlying_cause_icd10",
-    *(f"cause_icd10_{n:02d}" for n in range(1, 16)),
-    "place_of_death_type",
-    "registered_sex",
-    "age_at_death",
-    "residence_area",
-)
 
 
 _ALL_CAUSES = [code for name in _GROUPS for code in CAUSES[name]]
@@ -145,14 +134,14 @@ def frame(
     return pl.DataFrame([column.alias(name) for name, column in columns.items()])
 
 
-def in_feed_columns(registrations: pl.DataFrame) -> pl.DataFrame:
+def in_feed_columns(registrations: pl.DataFrame, fields: Sequence[str]) -> pl.DataFrame:
     """The feed's columns in its order: the contributing causes hold only the underlying one (the
     generator knows no other), the rest are left empty."""
     causes = {
         "cause_icd10_01": pl.col("underlying_cause_icd10"),
         **{f"cause_icd10_{k:02d}": pl.lit(None, dtype=pl.String) for k in range(2, 16)},
     }
-    return registrations.select(causes.get(name, pl.col(name)).alias(name) for name in COLUMNS)
+    return registrations.select(causes.get(name, pl.col(name)).alias(name) for name in fields)
 
 
 def background(
