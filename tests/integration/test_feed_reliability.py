@@ -9,7 +9,6 @@ import os
 import random
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import polars as pl
@@ -25,9 +24,9 @@ from .test_warehouse_reliability import (
     State,
     built_once,
     copy_warehouse,
-    file_signature,
     kill_at_random,
     state,
+    watch_load,
 )
 
 BACKGROUND = 150_000
@@ -89,24 +88,13 @@ def test_a_feed_load_killed_at_any_moment_leaves_the_warehouse_as_before_or_as_a
     extract = feeds / "registrations_2027.parquet"
     expected_before = feed_state(before)
     finished = copy_warehouse(before, tmp_path / "finished.duckdb")
-    signature = file_signature(finished)
-    started = time.monotonic()
-    proc = popen_load_feed(finished, extract)
-    first_write = None
-    while proc.poll() is None:
-        if first_write is None and file_signature(finished) != signature:
-            first_write = time.monotonic() - started
-        time.sleep(0.002)
-    duration = time.monotonic() - started
-    _, stderr = proc.communicate()
-    assert proc.returncode == 0, stderr.decode()
+    first_write, duration = watch_load(finished, lambda w: popen_load_feed(w, extract))
     expected_after = feed_state(finished)
     assert expected_after["registration_record"][0] == LINKED  # the others never written
     assert expected_after["feed_load"][0] == expected_before["feed_load"][0] + 1
     rng = random.Random(20272)
     plan = [(duration * (0.05 + 0.9 * (i + rng.random()) / KILLS), False) for i in range(KILLS)]
-    if first_write is not None:
-        plan.append((0.5 * (duration - first_write) * rng.random(), True))
+    plan.append((0.5 * (duration - first_write) * rng.random(), True))
     kill_at_random(
         before,
         tmp_path,

@@ -168,12 +168,14 @@ def file_signature(path: Path) -> tuple[int, int, bool]:
     return st.st_size, st.st_mtime_ns, Path(f"{path}.wal").exists()
 
 
-def watch_load(warehouse: Path, submission: Path) -> tuple[float, float]:
-    """Load to the end, watching the file: how long until DuckDB first writes to it (the insert
-    and commit) and how long the whole load takes."""
+def watch_load(
+    warehouse: Path, start: Callable[[Path], subprocess.Popen[bytes]]
+) -> tuple[float, float]:
+    """Run a load to the end, watching the file: how long until DuckDB first writes to it (the
+    insert and commit) and how long the whole load takes."""
     signature = file_signature(warehouse)
     started = time.monotonic()
-    proc = popen_load(warehouse, submission)
+    proc = start(warehouse)
     first_write = None
     while proc.poll() is None:
         if first_write is None and file_signature(warehouse) != signature:
@@ -241,7 +243,7 @@ def test_a_load_killed_at_any_moment_leaves_the_warehouse_as_before_or_as_after(
 
     # The state a finished load leaves, and when a load writes to the file.
     finished = copy_warehouse(before, tmp_path / "finished.duckdb")
-    first_write, duration = watch_load(finished, big_submission)
+    first_write, duration = watch_load(finished, lambda w: popen_load(w, big_submission))
     expected_after = state(finished)
     assert expected_after["death_record"][0] == expected_before["death_record"][0] + BIG_ROWS
     assert expected_after["submission"][0] == expected_before["submission"][0] + 1
