@@ -6,6 +6,7 @@ cases of the plan's Appendix A, in dates that fit the synthetic months)."""
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from mhdeaths.warehouse.feeds import load_feed
 from mhdeaths.warehouse.loading import load
 from mhdeaths.warehouse.pseudonym import demo_key, pseudonym
 
+from ..functional.cli import mhdeaths
 from ..functional.test_load_feed_cli import REGISTRATION_FIELDS, SPELL_FIELDS, write_csv
 
 
@@ -40,6 +42,7 @@ MISSED_DAY_60 = nhs_number(987_000_101)
 OUTSIDE = nhs_number(987_000_201)
 TRANSFERRED = nhs_number(987_000_301)
 NEVER_IN_CARE = nhs_number(987_000_401)
+FEED_PEOPLE = (MISSED_D30, MISSED_DAY_60, OUTSIDE, TRANSFERRED, NEVER_IN_CARE)
 
 
 @dataclass(frozen=True)
@@ -58,8 +61,16 @@ def reg(number: str, death: str, registered: str, cause: str = "I21", age: str =
     return [number, death, registered, cause, "01", "1", age, "E06000001", "", ""]
 
 
-def spell(provider: str, spell_id: str, number: str, admitted: str, discharged: str = "",
-          method: str = "", destination: str = "", month: str = "2027-06") -> list[str]:  # fmt: skip
+def spell(
+    provider: str,
+    spell_id: str,
+    number: str,
+    admitted: str,
+    discharged: str = "",
+    method: str = "",
+    destination: str = "",
+    month: str = "2027-06",
+) -> list[str]:
     return [provider, spell_id, month, number, "", admitted, discharged, method, destination, "01"]
 
 
@@ -150,14 +161,26 @@ def test_the_missed_deaths_are_the_linked_deaths_the_index_provider_did_not_repo
         "FROM deaths_missed",
     )
     assert missed == [
-        {"expected_provider": "RZ1", "hosp_prov_spell_id": "MISS-D30",  # L2: day 14
-         "death_category": "D30", "days_discharge_to_death": 14},
-        {"expected_provider": "RZ1", "hosp_prov_spell_id": "MISS-60",  # L3: day 60, in scope
-         "death_category": "OOS", "days_discharge_to_death": 60},
+        {
+            "expected_provider": "RZ1",
+            "hosp_prov_spell_id": "MISS-D30",  # L2: day 14
+            "death_category": "D30",
+            "days_discharge_to_death": 14,
+        },
+        {
+            "expected_provider": "RZ1",
+            "hosp_prov_spell_id": "MISS-60",  # L3: day 60, in scope
+            "death_category": "OOS",
+            "days_discharge_to_death": 60,
+        },
         # L6: the receiver's open spell outranks the sender's transfer discharge.
-        {"expected_provider": "RZ2", "hosp_prov_spell_id": "TRANSFER-IN",
-         "death_category": "IPD", "days_discharge_to_death": None},
-    ]  # fmt: skip
+        {
+            "expected_provider": "RZ2",
+            "hosp_prov_spell_id": "TRANSFER-IN",
+            "death_category": "IPD",
+            "days_discharge_to_death": None,
+        },
+    ]
 
 
 def test_a_transfer_makes_the_sender_a_lower_ranked_transfer_candidate(linked: Linked) -> None:
@@ -168,11 +191,21 @@ def test_a_transfer_makes_the_sender_a_lower_ranked_transfer_candidate(linked: L
         "WHERE hosp_prov_spell_id LIKE 'TRANSFER-%' ORDER BY candidate_rank",
     )
     assert candidates == [
-        {"org_id_provider": "RZ2", "candidate_rank": 1, "death_category": "IPD",
-         "transfer_discharge": False, "receiving_provider": None},
-        {"org_id_provider": "RZ1", "candidate_rank": 2, "death_category": "D30",
-         "transfer_discharge": True, "receiving_provider": "RZ2"},
-    ]  # fmt: skip
+        {
+            "org_id_provider": "RZ2",
+            "candidate_rank": 1,
+            "death_category": "IPD",
+            "transfer_discharge": False,
+            "receiving_provider": None,
+        },
+        {
+            "org_id_provider": "RZ1",
+            "candidate_rank": 2,
+            "death_category": "D30",
+            "transfer_discharge": True,
+            "receiving_provider": "RZ2",
+        },
+    ]
 
 
 def test_a_reported_death_linked_to_its_spell_is_matched(linked: Linked) -> None:
@@ -234,13 +267,21 @@ def test_disagreements_on_cause_and_date_are_listed(linked: Linked) -> None:
         "SELECT kind, reported_as, reported, registered, days_apart FROM registration_disagreements",
     )
     assert found == [
-        {"kind": "cause", "reported_as": f"RZ1:{linked.ipd['death_record_id']}",
-         "reported": found[0]["reported"], "registered": "SUI", "days_apart": None},
-        {"kind": "date", "reported_as": f"RZ2:{linked.dated['death_record_id']}",
-         "reported": linked.dated["death_date"],
-         "registered": str(dt.date.fromisoformat(linked.dated["death_date"]) - dt.timedelta(2)),
-         "days_apart": 2},
-    ]  # fmt: skip
+        {
+            "kind": "cause",
+            "reported_as": f"RZ1:{linked.ipd['death_record_id']}",
+            "reported": found[0]["reported"],
+            "registered": "SUI",
+            "days_apart": None,
+        },
+        {
+            "kind": "date",
+            "reported_as": f"RZ2:{linked.dated['death_record_id']}",
+            "reported": linked.dated["death_date"],
+            "registered": str(dt.date.fromisoformat(linked.dated["death_date"]) - dt.timedelta(2)),
+            "days_apart": 2,
+        },
+    ]
     assert found[0]["reported"] != "SUI"
 
 
@@ -282,8 +323,12 @@ def test_the_reconciliation_adds_up_per_provider_and_month(linked: Linked) -> No
 
 def test_anomalies_name_the_open_spell_and_the_reports_with_no_spell(linked: Linked) -> None:
     found = rows(linked, "SELECT kind, provider, death_month, cases FROM linkage_anomalies")
-    assert {"kind": "spell_not_closed_by_death", "provider": "RZ2", "death_month": "2027-05",
-            "cases": 1} in found  # fmt: skip
+    assert {
+        "kind": "spell_not_closed_by_death",
+        "provider": "RZ2",
+        "death_month": "2027-05",
+        "cases": 1,
+    } in found
     # The spells were delivered for June only: June's reported deaths have no spell there.
     june = rows(
         linked,
@@ -303,11 +348,19 @@ def test_no_linkage_view_shows_a_pseudonym_or_a_number(linked: Linked) -> None:
     numbers = [*linked.deaths["nhs_number"].drop_nulls(), MISSED_D30, MISSED_DAY_60, TRANSFERRED]
     secrets = {*numbers, *(pseudonym(key, n) for n in numbers)}
     for view in (
-        "expected_deaths", "deaths_missed", "deaths_not_yet_registered",
-        "deaths_attributed_elsewhere", "registration_disagreements", "linkage_anomalies",
-        "reconciliation", "registrations", "registration_history", "spells", "spell_history",
+        "expected_deaths",
+        "deaths_missed",
+        "deaths_not_yet_registered",
+        "deaths_attributed_elsewhere",
+        "registration_disagreements",
+        "linkage_anomalies",
+        "reconciliation",
+        "registrations",
+        "registration_history",
+        "spells",
+        "spell_history",
         "feed_loads",
-    ):  # fmt: skip
+    ):
         found = rows(linked, f"SELECT * FROM {view}")
         text = repr(found)
         assert "nhs_number_pseudonym" not in text, view
@@ -322,3 +375,35 @@ def test_a_registration_outside_the_window_is_not_kept(linked: Linked) -> None:
     assert pseudonym(key, OUTSIDE) not in kept
     assert pseudonym(key, NEVER_IN_CARE) not in kept
     assert pseudonym(key, MISSED_D30) in kept
+
+
+def test_no_number_escapes_to_exports_reports_or_output_after_both_feeds(
+    linked: Linked, tmp_path: Path
+) -> None:
+    """The privacy byte scan with both feeds loaded: the warehouse file and its WAL, an export, a
+    published benchmark report and what the commands print hold none of the NHS numbers the
+    submissions and the feeds carried (the pseudonyms of the feeds' own people are in the
+    warehouse file only, never in what a person reads)."""
+    copy = tmp_path / "w.duckdb"
+    shutil.copyfile(linked.warehouse, copy)
+    export = mhdeaths("warehouse", "export", "-w", copy, "--out", tmp_path / "export")
+    report = mhdeaths("benchmark", "-w", copy, "--out", tmp_path / "report")
+    status = mhdeaths("warehouse", "status", "-w", copy)
+    assert export.code == report.code == status.code == 0, export.output + report.output
+    assert (tmp_path / "export" / "reconciliation.parquet").is_file()
+    assert any((tmp_path / "export" / "expected_deaths").rglob("*.parquet"))
+    key = demo_key()
+    numbers = [*linked.deaths["nhs_number"].drop_nulls(), *FEED_PEOPLE]
+    pseudonyms = [p for p in (pseudonym(key, n) for n in FEED_PEOPLE) if p]
+    scanned = [
+        copy,
+        *tmp_path.glob("w.duckdb.wal"),
+        *(tmp_path / "export").rglob("*"),
+        *(tmp_path / "report").rglob("*"),
+    ]
+    data = b"".join(p.read_bytes() for p in scanned if p.is_file())
+    shown = (export.output + report.output + status.output).encode()
+    assert not [n for n in numbers if n.encode() in data + shown]
+    outside = b"".join(p.read_bytes() for p in scanned[1:] if p.is_file()) + shown
+    assert not [p for p in pseudonyms if p.encode() in outside]
+    assert all(p.encode() in data for p in pseudonyms[:1])  # the control: the scan sees the file

@@ -88,6 +88,12 @@ EXPORTS = {
     ),
     "submissions": ("SELECT * FROM submissions", False),
     "data_quality": ("SELECT * FROM data_quality", False),
+    # The national feeds' linkage (empty until they are loaded): no pseudonym in either.
+    "expected_deaths": (
+        "SELECT *, year(death_date) AS year, expected_provider AS provider FROM expected_deaths",
+        True,
+    ),
+    "reconciliation": ("SELECT * FROM reconciliation", False),
 }
 """What the export writes: each view, partitioned by year and provider where it has records."""
 
