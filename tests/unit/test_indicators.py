@@ -32,6 +32,7 @@ def test_the_bundled_indicators_cover_the_issue() -> None:
         "deaths_within_7_days",
         "no_follow_up_within_72_hours",
         "detained_deaths",
+        "reported_completeness",
         "notification_lag",
         "deaths_within_3_months",
         "deaths_in_state_detention",
