@@ -407,3 +407,33 @@ def test_no_number_escapes_to_exports_reports_or_output_after_both_feeds(
     outside = b"".join(p.read_bytes() for p in scanned[1:] if p.is_file()) + shown
     assert not [p for p in pseudonyms if p.encode() in outside]
     assert all(p.encode() in data for p in pseudonyms[:1])  # the control: the scan sees the file
+
+
+def test_a_later_registration_replaces_the_cause_from_its_load_on(
+    linked: Linked, tmp_path: Path
+) -> None:
+    """L12: a death registered again (after an inquest, say) with another cause: from that load
+    on, the deaths view reads the later registration; as at a time between the loads, the first."""
+    copy = tmp_path / "w.duckdb"
+    shutil.copyfile(linked.warehouse, copy)
+    ipd = linked.ipd
+    later = dt.date.fromisoformat(ipd["death_date"]) + dt.timedelta(days=200)
+    again = write_csv(
+        tmp_path / "registrations_2028-01.csv",
+        REGISTRATION_FIELDS,
+        [reg(ipd["nhs_number"], ipd["death_date"], str(later), "I21", "40")],
+    )
+    between = linked.before_registrations + dt.timedelta(days=2)
+    received = between + dt.timedelta(days=1)
+    (outcome,) = load_feed(copy, "registrations", [again], key=demo_key(), received_at=received)
+    assert (outcome.status, outcome.kept_by_spell) == ("loaded", 1)
+    sql = "SELECT underlying_cause_icd10, cause_group FROM {} WHERE death_record_id = ?"
+    with duckdb.connect(str(copy), read_only=True) as con:
+        now = con.execute(sql.format("deaths"), [ipd["death_record_id"]]).fetchall()
+        then = con.execute(
+            sql.format(f"deaths_as_at(TIMESTAMP '{between}')"), [ipd["death_record_id"]]
+        ).fetchall()
+        history = con.execute("SELECT count(*) FROM registration_history").fetchall()
+    assert now == [("I21", "NAT")]
+    assert then == [("X70", "SUI")]
+    assert history == [(6,)]  # both registrations of the person are kept
