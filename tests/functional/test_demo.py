@@ -5,15 +5,23 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import pytest
 
-from .cli import mhdeaths
+from .cli import Run, mhdeaths
 
 
-def test_the_demo_checks_publishes_and_checks_every_example(tmp_path: Path) -> None:
-    run = mhdeaths("demo", "--out", tmp_path / "out")
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Run, Path]:
+    """One run of the demo, as the README gives it, that every test here reads."""
+    out = tmp_path_factory.mktemp("demo") / "out"
+    return mhdeaths("demo", "--out", out), out
+
+
+def test_the_demo_checks_publishes_and_checks_every_example(demo: tuple[Run, Path]) -> None:
+    run, out = demo
     assert run.code == 0, run.output
     assert "Checked spec versions 1.0.0, 1.1.0, 2.0.0 (draft): no problems." in run.stdout
-    assert (tmp_path / "out" / "spec" / "1.1.0" / "data-dictionary.html").is_file()
+    assert (out / "spec" / "1.1.0" / "data-dictionary.html").is_file()
     lines = [line for line in run.stdout.splitlines() if line.startswith("  R")]
     # Clean providers across the version change, the provider with its own export format, and
     # the known-bad set.
@@ -26,17 +34,17 @@ def test_the_demo_checks_publishes_and_checks_every_example(tmp_path: Path) -> N
     assert all(": accepted" in line for line in clean)
     assert "1 rejected" in run.stdout
     assert "  RY1 2027-10: rejected by death.discharged.live_discharge (1 record)" in run.stdout
-    benchmarks = tmp_path / "out" / "benchmarks"
+    benchmarks = out / "benchmarks"
     assert f"Benchmark report: {benchmarks / 'benchmarks.html'}" in run.stdout
     for name in ("benchmarks.csv", "benchmarks.xlsx", "benchmarks.json", "providers/RZ1.html"):
         assert (benchmarks / name).is_file(), name
 
 
-def test_the_demo_links_the_national_feeds(tmp_path: Path) -> None:
+def test_the_demo_links_the_national_feeds(demo: tuple[Run, Path]) -> None:
     """The examples' national feeds (submissions/feeds, made by scripts/make-examples.sh with RZ2
     leaving out 30% of its deaths after discharge) are loaded after the submissions and linked:
     only RZ2 has missed deaths, and the completeness indicator is benchmarked."""
-    run = mhdeaths("demo", "--out", tmp_path / "out")
+    run, out = demo
     assert run.code == 0, run.output
     assert "  spells spells_2027-04.parquet: " in run.stdout
     assert "  registrations registrations_2028_run15.parquet: " in run.stdout
@@ -44,7 +52,7 @@ def test_the_demo_links_the_national_feeds(tmp_path: Path) -> None:
     (line,) = [x for x in run.stdout.splitlines() if x.startswith("Registered deaths the spells")]
     assert "RZ1 " in line and "RZ3 " in line
     assert "RZ2 " in line and "(0 not reported)" not in line.split("RZ2 ")[1].split(",")[0]
-    with duckdb.connect(str(tmp_path / "out" / "warehouse.duckdb"), read_only=True) as con:
+    with duckdb.connect(str(out / "warehouse.duckdb"), read_only=True) as con:
         missed = dict(
             con.execute(
                 "SELECT expected_provider, count(*) FROM deaths_missed GROUP BY 1"
@@ -62,5 +70,5 @@ def test_the_demo_links_the_national_feeds(tmp_path: Path) -> None:
         }
     assert set(missed) == {"RZ2"} and missed["RZ2"] > 0
     assert differs == {"RZ3"}  # its spells feed leaves 5% of its spells out
-    csv = (tmp_path / "out" / "benchmarks" / "benchmarks.csv").read_text(encoding="utf-8")
+    csv = (out / "benchmarks" / "benchmarks.csv").read_text(encoding="utf-8")
     assert "reported_completeness," in csv
