@@ -29,11 +29,11 @@ from .test_warehouse_reliability import (
     watch_load,
 )
 
-BACKGROUND = 150_000
+BACKGROUND = 100_000
 """Registrations of people never in care: enough that reading and linking them takes seconds."""
 LINKED = 40
 TABLES = ("feed_load", "registration_record", "spell_record")
-KILLS = 4
+KILLS = 3
 RECEIVED = "2027-11-01T09:00:00"
 
 

@@ -209,8 +209,10 @@ def _one_corruption(
     assert [s.failed for s in report.rules if s.rule_id == rule.id] == [1]
 
     for other in report.findings:
-        if other.rule_id in NOTES and other.rule_id != rule.id and other.row != line:
-            continue  # a note on a record of the generator's, not on the corrupted one
+        if other.rule_id in NOTES and other.rule_id != rule.id:
+            # A note on a record as the generator made it: the corrupted record may itself be
+            # one (an out-of-scope death is reported with an information note).
+            continue
         other_rule = spec.rule(other.rule_id)
         if other.row is None:
             # Only a file-level rule about the corrupted field (one provider, one period...).
