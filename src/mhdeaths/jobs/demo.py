@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from mhdeaths import guard
 from mhdeaths.benchmark.run import publish_benchmarks
 from mhdeaths.errors import SpecCheckFailed
 from mhdeaths.jobs.inbox import rejection_reasons
@@ -21,7 +22,7 @@ from mhdeaths.standard.check import check_spec
 from mhdeaths.stats import disclose
 from mhdeaths.warehouse.feeds import FeedOutcome, load_feed
 from mhdeaths.warehouse.loading import LoadOutcome, load
-from mhdeaths.warehouse.overview import status
+from mhdeaths.warehouse.overview import reading, status
 from mhdeaths.warehouse.pseudonym import demo_key
 
 EXAMPLES = examples_root()
@@ -108,8 +109,6 @@ def _link_feeds(
     """Load the examples' national feeds, spells first, and say what the linkage found: per
     provider, the registered deaths its spells link to and how many it did not report (counts
     of people, so released under the default disclosure rule, as every published count is)."""
-    import duckdb
-
     for feed in ("spells", "registrations"):
         files = sorted(feeds.glob(f"{feed}_*"))
         load_feed(
@@ -120,7 +119,7 @@ def _link_feeds(
             spec_root=spec_root,
             progress=lambda o: progress(_feed_line(o)),
         )
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with reading(warehouse) as con:
         rows = con.execute(
             "SELECT provider, sum(expected), sum(missed) FROM reconciliation GROUP BY 1 ORDER BY 1"
         ).fetchall()
@@ -137,12 +136,13 @@ def _link_feeds(
 
 def _feed_line(outcome: FeedOutcome) -> str:
     o = outcome
+    name = guard.name(o.label)  # a file's name is shown as the guard shows names
     if o.status != "loaded":
-        return f"  {o.feed} {o.label}: {o.status}"
+        return f"  {o.feed} {name}: {o.status}"
     if o.feed == "spells":
-        return f"  spells {o.label}: {o.rows_kept} spells (feed load {o.feed_load_id})"
+        return f"  spells {name}: {o.rows_kept} spells (feed load {o.feed_load_id})"
     return (
-        f"  registrations {o.label}: {o.rows_read} read, {o.rows_kept} kept, "
+        f"  registrations {name}: {o.rows_read} read, {o.rows_kept} kept, "
         f"{o.discarded_unlinked + o.unlinkable} discarded (feed load {o.feed_load_id})"
     )
 
