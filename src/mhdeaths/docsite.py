@@ -31,6 +31,7 @@ from mhdeaths.language.reference import with_function_table
 from mhdeaths.output.templating import fenced, md, mdcode
 from mhdeaths.output.writing import dump_json, write_text
 from mhdeaths.paths import default_docs_dir, default_spec_root
+from mhdeaths.settings import reference_page as settings_reference_page
 from mhdeaths.spec import Spec, available_versions, feed_roots, load_spec
 from mhdeaths.standard.problems import SPEC_PROBLEMS
 from mhdeaths.standard.publish.changelog import render_changelog
@@ -71,6 +72,7 @@ def reference_pages(spec_root: Path | None = None) -> dict[str, str]:
         "changelog.md": render_changelog(latest, [s.change for s in specs]),
         "spec-format.md": (root / "README.md").read_text(encoding="utf-8"),
         "cli.md": _cli_page(),
+        "configuration.md": settings_reference_page(),
         "problems.md": _problems_page(),
         "indicators.md": catalogue_page(),
     }
@@ -231,6 +233,8 @@ def _index_page(specs: list[Spec]) -> str:
         "- [Change log](changelog.md): what each version changed, and why.",
         "- [The spec format](spec-format.md): how `spec/` is written, and the expression language.",
         "- [The mhdeaths command](cli.md): every command and option, as `--help` prints it.",
+        "- [Configuration](configuration.md): every setting, its environment variable and the "
+        "settings file.",
         "- [Indicators](indicators.md): the indicators in use, and every retired id with the ids "
         "that replace it.",
         "- [Validation report schema](report.schema.json): the JSON Schema of "

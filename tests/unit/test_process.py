@@ -23,12 +23,12 @@ def files(tmp_path: Path) -> list[Path]:
 
 
 def parse(*args: object) -> Context | None:
-    return process.parse_command_line(typer.main.get_group(app), [str(a) for a in args])
+    return process.parse_command_line(typer.main.get_command(app), [str(a) for a in args])
 
 
 def ahead(monkeypatch: pytest.MonkeyPatch, *args: object, command: bool = True) -> list[Path]:
     monkeypatch.setattr(process, "COMMAND_PROCESS", command)
-    return process.files_to_read_ahead(typer.main.get_group(app), [str(a) for a in args])
+    return process.files_to_read_ahead(typer.main.get_command(app), [str(a) for a in args])
 
 
 def test_validate_and_load_read_their_files_ahead(
@@ -84,7 +84,7 @@ def test_the_options_named_are_the_commands_own() -> None:
     """Each option the read-ahead knows is an option of its command (an option it does not know
     stops the read-ahead, so a new one is safe)."""
     for path, harmless in process._READ_AHEAD.items():
-        command = typer.main.get_group(app)
+        command = typer.main.get_command(app)
         for name in path:
             command = command.commands[name]  # type: ignore[assignment]
         options = {

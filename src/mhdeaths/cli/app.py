@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Annotated
 
 import typer
+import typer.core
 import typer.main
 from rich.markup import escape
 from typer._click import Context
 
 from mhdeaths import guard
 from mhdeaths.cli import benchmark, jobs, profile, spec, synth, validate, warehouse
-from mhdeaths.cli.common import err
+from mhdeaths.cli.common import err, out, set_verbosity
 from mhdeaths.cli.process import (
     command_words,
     end_command,
@@ -35,9 +37,46 @@ app = typer.Typer(
     name="mhdeaths",
     help="A unified national dataset of deaths in NHS mental health services in England.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Show the versions of mhdeaths, its spec and DuckDB, and exit.",
+            is_eager=True,
+            callback=lambda shown: _version(shown),
+        ),
+    ] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option("--quiet", "-q", help="Print nothing but errors: the exit code tells."),
+    ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option("--verbose", "-v", help="Say what each step did and how long it took."),
+    ] = False,
+) -> None:
+    """A unified national dataset of deaths in NHS mental health services in England."""
+    if quiet and verbose:
+        raise UserError("Give --quiet or --verbose, not both.")
+    set_verbosity(quiet=quiet, verbose=verbose)
+
+
+def _version(shown: bool) -> None:
+    if not shown:
+        return
+    from mhdeaths.cli.about import versions
+
+    for line in versions():
+        out.print(escape(line))
+    raise typer.Exit()
+
+
 # The commands first, then the groups: the order --help (and docs/reference/cli.md) lists them.
 app.command("validate")(validate.validate_command)
 app.command("synth")(synth.synth)
@@ -62,7 +101,9 @@ def main() -> None:
     permissions").
     """
     os.umask(FILE_UMASK)
-    command = typer.main.get_group(app)
+    # get_command, not get_group: it adds the shell-completion options to the root.
+    command = typer.main.get_command(app)
+    assert isinstance(command, typer.core.TyperGroup)
     if files := files_to_read_ahead(command, sys.argv[1:]):
         # Read the files on a thread while the command imports what it needs (polars, the spec,
         # the validator: a third of a second, on one core).

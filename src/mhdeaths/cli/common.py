@@ -12,7 +12,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from mhdeaths.paths import default_spec_root
+from mhdeaths.errors import UserError
+from mhdeaths.paths import data_root, default_spec_root, installed
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False)
@@ -21,7 +22,7 @@ SpecRoot = Annotated[
     Path | None,
     typer.Option(
         "--spec-dir",
-        help="The spec folder \\[default: the spec/ folder of this checkout, or $MHDEATHS_SPEC_DIR].",
+        help="The spec folder \\[default: $MHDEATHS_SPEC_DIR, the settings file's spec_dir, else the spec versions shipped with mhdeaths].",
         show_default=False,
     ),
 ]
@@ -55,3 +56,30 @@ def spec_root(spec_dir: Path | None, feed: str | None = None) -> Path:
     from mhdeaths.spec import feed_root
 
     return feed_root(feed, root)
+
+
+def set_verbosity(*, quiet: bool, verbose: bool) -> None:
+    """``-q`` silences standard output (errors still go to standard error, and the exit code
+    tells); ``-v`` shows the library's log of steps and timings on standard error."""
+    import logging
+
+    out.quiet = quiet
+    if verbose:
+        from rich.logging import RichHandler
+
+        handler = RichHandler(console=err, show_path=False, show_level=False, markup=False)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger = logging.getLogger("mhdeaths")
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
+def refuse_packaged(folder: Path) -> None:
+    """Refuse to change a folder inside the installed package: an upgrade would replace it, and
+    the released versions there are everyone's, not one team's."""
+    if installed() and folder.resolve().is_relative_to(data_root().resolve()):
+        raise UserError(
+            f"The spec folder {folder} is inside the installed package, which an upgrade "
+            "replaces: work on a copy of the spec (a clone of the repository, or a copy of this "
+            "folder) named by --spec-dir or $MHDEATHS_SPEC_DIR."
+        )

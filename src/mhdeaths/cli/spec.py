@@ -16,7 +16,7 @@ import typer
 from rich.table import Table as RichTable
 
 from mhdeaths import errors
-from mhdeaths.cli.common import FeedName, SpecRoot, as_at_option, out, spec_root
+from mhdeaths.cli.common import FeedName, SpecRoot, as_at_option, out, refuse_packaged, spec_root
 from mhdeaths.cli.warehouse import WarehousePath
 from mhdeaths.errors import SpecCheckFailed
 
@@ -245,6 +245,7 @@ def spec_release(
     from mhdeaths.standard.check import check_spec, record_release, released_checksums
 
     root = spec_root(spec_dir, feed)
+    refuse_packaged(root)
     spec = load_spec(version, root)
     if version in released_checksums(root):
         raise SpecCheckFailed(

@@ -43,7 +43,7 @@ WarehousePath = Annotated[
     typer.Option(
         "--warehouse",
         "-w",
-        help="The warehouse file \\[default: $MHDEATHS_WAREHOUSE, else ./mhdeaths.duckdb].",
+        help="The warehouse file \\[default: $MHDEATHS_WAREHOUSE, the settings file's warehouse, else ./mhdeaths.duckdb].",
         show_default=False,
     ),
 ]

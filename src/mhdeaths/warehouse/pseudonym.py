@@ -20,6 +20,7 @@ from pathlib import Path
 import polars as pl
 
 from mhdeaths.errors import UserError
+from mhdeaths.settings import path_setting
 
 KEY_ENV = "MHDEATHS_PSEUDONYM_KEY"
 """The key itself (at least 32 characters)."""
@@ -59,6 +60,9 @@ def load_key(key_file: Path | None = None, demo: bool = False) -> PseudonymKey:
     """The key: from the file given, else from the environment, else (only when asked) the demo key."""
     if key_file is None and os.environ.get(KEY_FILE_ENV):
         key_file = Path(os.environ[KEY_FILE_ENV])
+    if key_file is None and not os.environ.get(KEY_ENV):
+        # The settings file's key file, below both environment variables.
+        key_file = path_setting("pseudonym_key_file")
     if key_file is not None:
         return _checked(_read_key_file(key_file), f"The pseudonym key in {key_file}")
     if os.environ.get(KEY_ENV):
@@ -66,7 +70,8 @@ def load_key(key_file: Path | None = None, demo: bool = False) -> PseudonymKey:
     if demo:
         return demo_key()
     raise PseudonymKeyError(
-        f"No pseudonym key: set {KEY_ENV} or {KEY_FILE_ENV}, or give a key file "
+        f"No pseudonym key: set {KEY_ENV} or {KEY_FILE_ENV}, give a key file, or name one "
+        "as pseudonym_key_file in mhdeaths.toml "
         "(the demo key serves only the synthetic examples)."
     )
 

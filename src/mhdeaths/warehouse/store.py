@@ -7,7 +7,6 @@ This module imports nothing but DuckDB, so that `status` and `query` start quick
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -17,8 +16,8 @@ import duckdb
 
 from mhdeaths.errors import WarehouseBusy, WarehouseError
 from mhdeaths.output.storage_errors import refusal
+from mhdeaths.settings import path_setting
 
-PATH_ENV = "MHDEATHS_WAREHOUSE"
 DEFAULT_PATH = Path("mhdeaths.duckdb")
 """In the current folder, unless --warehouse or $MHDEATHS_WAREHOUSE says otherwise."""
 
@@ -26,7 +25,8 @@ _LOCKED = re.compile(r"Conflicting lock is held in .*\(PID (\d+)\)")
 
 
 def default_path() -> Path:
-    return Path(os.environ[PATH_ENV]) if os.environ.get(PATH_ENV) else DEFAULT_PATH
+    """The warehouse when --warehouse is not given: the ``warehouse`` setting, else ./mhdeaths.duckdb."""
+    return path_setting("warehouse") or DEFAULT_PATH
 
 
 @contextmanager
