@@ -14,7 +14,7 @@ from pathlib import Path
 import mhdeaths
 
 STAGES = [  # lowest first
-    {"__init__", "errors", "settings", "paths", "periods", "limits", "output", "stats"},
+    {"__init__", "errors", "settings", "steps", "paths", "periods", "limits", "output", "stats"},
     {"language"},
     {"spec"},
     {"guard"},

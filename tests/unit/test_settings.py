@@ -88,26 +88,6 @@ def test_a_settings_file_that_cannot_be_used_is_one_sentence(
     assert "a" * 40 not in run.output
 
 
-def test_version_names_the_package_spec_duckdb_and_settings_file(folder: Path) -> None:
-    (folder / "mhdeaths.toml").write_text('warehouse = "w.duckdb"\n', encoding="utf-8")
-    run = mhdeaths("--version", cwd=folder, env=CLEAN)
-    assert run.code == 0, run.output
-    lines = run.stdout.splitlines()
-    assert lines[0].startswith("mhdeaths 0.")
-    assert any(line.startswith("spec versions: 1.0.0, 1.1.0") for line in lines)
-    assert any(line.startswith("DuckDB 2.") for line in lines)
-    assert f"settings file: {folder / 'mhdeaths.toml'}" in lines
-
-
-def test_quiet_prints_nothing_but_the_exit_code_tells(folder: Path) -> None:
-    quiet = mhdeaths("-q", "spec", "list", cwd=folder, env=CLEAN)
-    assert (quiet.code, quiet.stdout) == (0, "")
-    failed = mhdeaths("-q", "warehouse", "status", "-w", folder / "none.duckdb", cwd=folder)
-    assert failed.code == 2 and "There is no warehouse" in failed.stderr
-    both = mhdeaths("-q", "-v", "spec", "list", cwd=folder, env=CLEAN)
-    assert both.code == 2 and "not both" in both.stderr
-
-
 def test_every_setting_is_on_the_reference_page() -> None:
     page = settings.reference_page()
     for s in SETTINGS:

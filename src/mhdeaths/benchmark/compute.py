@@ -33,6 +33,7 @@ from mhdeaths.stats import (
     indirect_standardise,
     rate,
 )
+from mhdeaths.steps import step
 from mhdeaths.warehouse.overview import reading
 from mhdeaths.warehouse.rederive import Definitions, definitions_in_force
 
@@ -167,9 +168,10 @@ def compute(
             window = window_ending(period, indicator.pooling_months)
             for variant in indicator.live_variants:
                 try:
-                    results.append(
-                        _one(con, indicator, variant, window, _maturity(indicator, mature_at))
-                    )
+                    with step(f"Computed {indicator.id} ({variant.id}) for {window}"):
+                        results.append(
+                            _one(con, indicator, variant, window, _maturity(indicator, mature_at))
+                        )
                 except (duckdb.Error, ValueError) as exc:
                     first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                     raise UserError(

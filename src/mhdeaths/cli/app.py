@@ -111,7 +111,7 @@ def main() -> None:
 
         read_ahead(files)
     try:
-        command()
+        command(prog_name="mhdeaths")
     except UserError as exc:
         _fail(exc)
     except Exception as exc:

@@ -67,7 +67,9 @@ def set_verbosity(*, quiet: bool, verbose: bool) -> None:
     if verbose:
         from rich.logging import RichHandler
 
-        handler = RichHandler(console=err, show_path=False, show_level=False, markup=False)
+        handler = RichHandler(
+            console=err, show_time=False, show_path=False, show_level=False, markup=False
+        )
         handler.setFormatter(logging.Formatter("%(message)s"))
         logger = logging.getLogger("mhdeaths")
         logger.addHandler(handler)

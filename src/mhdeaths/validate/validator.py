@@ -24,6 +24,7 @@ from mhdeaths.errors import SpecError
 from mhdeaths.limits import DEFAULT_LIMITS, Limits
 from mhdeaths.periods import period_start
 from mhdeaths.spec import Rule, Scope, Severity, Spec
+from mhdeaths.steps import step
 from mhdeaths.validate.evaluation import Evaluation, FieldMeasures, RuleOutcome, evaluate
 from mhdeaths.validate.intake import (
     ReadSubmission,
@@ -110,16 +111,17 @@ def validate(
     """Validate the files of one submission (one file per table, or one workbook of both): the
     read step then the check step. ``limits`` bound what each file may take to read (see
     ``mhdeaths.limits``)."""
-    read = read_submission(
-        paths,
-        spec_version=spec_version,
-        profile=profile,
-        provider=provider,
-        spec_root=spec_root,
-        encoding=encoding,
-        delimiter=delimiter,
-        limits=limits,
-    )
+    with step(f"Read {len(paths)} file(s)"):
+        read = read_submission(
+            paths,
+            spec_version=spec_version,
+            profile=profile,
+            provider=provider,
+            spec_root=spec_root,
+            encoding=encoding,
+            delimiter=delimiter,
+            limits=limits,
+        )
     return check_submission(read, strict=strict, sample=sample)
 
 
@@ -135,13 +137,15 @@ def check_submission(
         period = period_start(period_text) if period_text else None
     except SpecError:
         period = None  # The pattern check reports it; codes are then checked against every code.
-    evaluation = evaluate(
-        spec,
-        read.texts,
-        period,
-        {p.table: p.columns for p in parts},
-        sample=sample,
-    )
+    rows = ", ".join(f"{p.table} {p.text.height:,} records" for p in parts) or "no table"
+    with step(f"Checked {len(spec.rules)} rules of spec {spec.version} on {rows}"):
+        evaluation = evaluate(
+            spec,
+            read.texts,
+            period,
+            {p.table: p.columns for p in parts},
+            sample=sample,
+        )
     severities = _effective_severities(spec, read.profile, period)
     report = _report(
         spec,

@@ -33,6 +33,7 @@ from mhdeaths.engines.sql_engine import ArrowStream, derive_sql, ident, scannabl
 from mhdeaths.errors import WarehouseError
 from mhdeaths.limits import DEFAULT_LIMITS, Limits
 from mhdeaths.spec import Severity, Spec
+from mhdeaths.steps import step
 from mhdeaths.validate.intake import ReadSubmission, read_submission
 from mhdeaths.validate.profiles import Profile, profile_for
 from mhdeaths.validate.reading import fill
@@ -193,13 +194,14 @@ class Loader:
         received = received_at or now()  # when it came in, not when its validation ended
         if profile is None and provider is None and group.provider:
             profile = profile_for(group.provider)
-        read = read_submission(
-            list(group.paths),
-            profile=profile,
-            provider=provider,
-            spec_root=self.spec_root,
-            limits=limits,
-        )
+        with step(f"Read {len(group.paths)} file(s) of a submission"):
+            read = read_submission(
+                list(group.paths),
+                profile=profile,
+                provider=provider,
+                spec_root=self.spec_root,
+                limits=limits,
+            )
         # Between the read step and the check step: the insert runs while the rules do.
         early = _EarlyInsert(self.con, self.model, self.canonical, self.key, self.inserts)
         try:
