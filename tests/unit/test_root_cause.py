@@ -31,3 +31,36 @@ def test_an_unreadable_date_is_one_finding_not_a_cascade(tmp_path: Path) -> None
     assert at_row_2 == ["death.type.death_date"]
     # The same cross-field rules still judge the other records.
     assert report.verdict.value == "rejected"
+
+
+def _without(tmp_path: Path, *columns: str) -> Path:
+    path = tmp_path / "RZ1_2027-10_death.csv"
+    pl.read_csv(EXAMPLE, infer_schema=False).drop(columns).write_csv(path)
+    return path
+
+
+def test_a_missing_mandatory_column_is_one_finding_and_its_rules_stay_silent(
+    tmp_path: Path,
+) -> None:
+    whole = validate([EXAMPLE]).report
+    report = validate([_without(tmp_path, "death_record_id", "record_action")]).report
+    assert sorted((f.rule_id, f.field) for f in report.findings if f.severity == "file_reject") == [
+        ("death.structure.missing_mandatory_column", "death_record_id"),
+        ("death.structure.missing_mandatory_column", "record_action"),
+    ]
+    # No record is rejected for a key or action it could not have: those rules were left out,
+    # and the report says so.
+    assert not [f for f in report.findings if f.severity == "record_reject"]
+    assert report.rules_checked < whole.rules_checked
+    (note,) = [n for n in report.notes if "were not checked" in n]
+    assert "(death_record_id, record_action)" in note
+
+
+def test_a_missing_optional_column_leaves_every_rule_checked(tmp_path: Path) -> None:
+    whole = validate([EXAMPLE]).report
+    report = validate([_without(tmp_path, "postcode")]).report
+    assert report.rules_checked == whole.rules_checked
+    assert not [n for n in report.notes if "were not checked" in n]
+    assert [f.rule_id for f in report.findings if f.field == "postcode"] == [
+        "death.structure.missing_column"
+    ]

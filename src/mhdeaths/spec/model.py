@@ -13,12 +13,15 @@ from collections.abc import Mapping
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import semver
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mhdeaths.errors import SpecError
+
+if TYPE_CHECKING:
+    from mhdeaths.spec.reads import Reads
 
 #: A record as written in the spec's examples: field name to its text, as a provider would send it.
 ExampleRecord = dict[str, str | None]
@@ -417,6 +420,13 @@ class Spec(Frozen):
     @cached_property
     def semver(self) -> semver.Version:
         return semver.Version.parse(self.version)
+
+    @cached_property
+    def reads(self) -> Reads:
+        """What each rule and definition of this version reads, worked out once."""
+        from mhdeaths.spec.reads import Reads
+
+        return Reads(self)
 
 
 def _structure_field(name: str, type_: FieldType, definition: str) -> SpecField:

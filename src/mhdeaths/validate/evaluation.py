@@ -18,7 +18,7 @@ import polars as pl
 
 from mhdeaths import language as ex
 from mhdeaths.engines import polars_engine as engine
-from mhdeaths.spec import STRUCTURE_TABLE, FieldType, Rule, Scope, Spec, Stage
+from mhdeaths.spec import STRUCTURE_TABLE, FieldType, Mandation, Rule, Scope, Spec, Stage
 
 #: The check templates whose failure makes a value invalid (the DQMI "validity" measure).
 VALIDITY_CHECKS = frozenset({"type", "code_list", "pattern", "range", "max_length"})
@@ -66,6 +66,9 @@ class Evaluation:
     typed: dict[str, pl.DataFrame]
     """Each table's typed values and derived fields."""
     measures: list[FieldMeasures]
+    unchecked: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Rules left out because they read a mandatory field whose column is missing: rule id ->
+    those fields. The missing column is the finding; the rule's would be its echoes."""
 
 
 def evaluate(
@@ -86,8 +89,17 @@ def evaluate(
     typed: dict[str, pl.DataFrame] = {}
     outcomes: list[RuleOutcome] = []
     measures: list[FieldMeasures] = []
+    lacking = _missing_mandatory(spec, columns)
+    unchecked: dict[str, tuple[str, ...]] = {}
+
+    def checked(rule: Rule) -> bool:
+        needs = sorted(f for t, f in spec.reads.rule(rule) if f in lacking.get(t, ()))
+        if needs:
+            unchecked[rule.id] = tuple(needs)
+        return not needs
+
     for name, text in tables.items():
-        rules = [r for r in spec.rules_for(name) if r.scope is Scope.RECORD]
+        rules = [r for r in spec.rules_for(name) if r.scope is Scope.RECORD and checked(r)]
         typed[name], masks = _typed_and_masks(spec, name, text, rules, period)
         masks = _without_echoes(rules, masks)
         for rule in rules:
@@ -107,7 +119,7 @@ def evaluate(
         if t.optional and t.name not in typed
     }
     for rule in spec.rules:
-        if rule.scope is Scope.RECORD:
+        if rule.scope is Scope.RECORD or not checked(rule):
             continue
         outcome = _other_scope(spec, rule, tables, typed | empty, columns, period)
         if outcome is not None:
@@ -115,7 +127,25 @@ def evaluate(
                 outcome.rows, outcome.groups = outcome.rows[:sample], outcome.groups[:sample]
                 outcome.details = outcome.details[:sample]
             outcomes.append(outcome)
-    return Evaluation(outcomes, typed, measures)
+    return Evaluation(outcomes, typed, measures, unchecked)
+
+
+def _missing_mandatory(spec: Spec, columns: Mapping[str, pl.DataFrame]) -> dict[str, set[str]]:
+    """Per table with a column table: the mandatory fields that have no column in its file.
+
+    Only mandatory ones: the file is rejected for them already, so leaving out the rules that
+    read them hides no verdict. A missing optional column stays read as empty, so a rule that
+    needs it on some records (a discharge date for a discharged patient) still says which.
+    """
+    lacking: dict[str, set[str]] = {}
+    for name, frame in columns.items():
+        present = set(frame.filter(pl.col("present") == "true")["field_name"])
+        lacking[name] = {
+            f.name
+            for f in spec.table(name).submitted_fields
+            if f.mandation is Mandation.MANDATORY and f.name not in present
+        }
+    return lacking
 
 
 def _without_echoes(rules: list[Rule], masks: pl.DataFrame) -> pl.DataFrame:

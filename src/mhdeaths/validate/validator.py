@@ -267,6 +267,12 @@ def _report(
                 f"Many columns are not fields of the spec, and a profile exists for {prefix}: "
                 f"try --provider {prefix}."
             )
+    if evaluation.unchecked:
+        fields = sorted({f for needs in evaluation.unchecked.values() for f in needs})
+        notes.append(
+            f"{len(evaluation.unchecked)} rule(s) were not checked: they read mandatory fields "
+            f"with no column in the file ({', '.join(fields)}), which are reported once each."
+        )
     for part in parts:
         if part.sheet.blank_rows:
             notes.append(
@@ -306,7 +312,9 @@ def _report(
             for p in parts
         ],
         rules=summaries,
-        rules_checked=sum(1 for r in spec.rules if r.table in by_table),
+        rules_checked=sum(
+            1 for r in spec.rules if r.table in by_table and r.id not in evaluation.unchecked
+        ),
         fields=[_quality(spec, m) for m in evaluation.measures],
         findings=findings,
         truncated=any(s.truncated for s in summaries),

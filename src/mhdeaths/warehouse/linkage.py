@@ -9,7 +9,7 @@ the registrations it links) and by the views, so what is kept and what is linked
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from mhdeaths import language as ex
 from mhdeaths.engines.sql_engine import attribution_window_sql, derive_sql, ident
@@ -54,18 +54,6 @@ REGISTERED_CAUSE_FIELDS = ("underlying_cause_icd10", "underlying_cause_source")
 source is then R (registered), as the cause precedence of the definitions expects."""
 
 
-def readers_of(spec: Spec, table: str, fields: Iterable[str]) -> list[str]:
-    """The table's definitions that read any of ``fields``, directly or through another
-    definition, in the order written (so each can be derived after what it reads)."""
-    found = set(fields)
-    readers = []
-    for definition in spec.definitions_for(table):
-        if ex.parse(definition.expression).columns & found:
-            readers.append(definition.name)
-            found.add(definition.name)
-    return readers
-
-
 def rederived_in_place_sql(spec: Spec, table: str, source: str, names: Sequence[str]) -> str:
     """A query over ``source`` with the named definitions derived again from its columns, each
     replacing its column where it stands (in the order given: each reads those before it)."""
@@ -92,7 +80,7 @@ def registered_cause_sql(canonical: Spec) -> str:
         " FROM death_records_as_at(as_at) AS r"
         " LEFT JOIN registrations_as_at(as_at) AS g USING (nhs_number_pseudonym))"
     )
-    names = readers_of(canonical, "death", REGISTERED_CAUSE_FIELDS)
+    names = canonical.reads.readers_of("death", set(REGISTERED_CAUSE_FIELDS))
     return rederived_in_place_sql(canonical, "death", joined, names)
 
 
