@@ -93,7 +93,7 @@ export async function check(db, conn, bundle, parts) {
     await insertText(conn, `columns__${part.table}`, COLUMN_FIELDS, COLUMN_FIELDS.map((c) => part.columnTable.map((r) => r[c])), { __pos: part.columnTable.map((_, i) => i) });
   }
   const outcomes = [];
-  const measures = [];
+  const measuresOf = new Map();
   for (const table of bundle.tables) {
     const statements = plan.tables[table.name];
     const part = byTable.get(table.name);
@@ -112,8 +112,9 @@ export async function check(db, conn, bundle, parts) {
     }
     const [m] = await rowsOf(conn, statements.measures);
     const present = new Set(part.columnTable.filter((r) => r.present === "true").map((r) => r.field_name));
+    measuresOf.set(table.name, []);
     for (const f of table.fields) {
-      measures.push({ table: table.name, field: f, records: Number(m.__records), present: present.has(f.name), filled: Number(m[`${f.name}:filled`]), valid: Number(m[`${f.name}:valid`]), defaults: Number(m[`${f.name}:defaults`]) });
+      measuresOf.get(table.name).push({ table: table.name, field: f, records: Number(m.__records), present: present.has(f.name), filled: Number(m[`${f.name}:filled`]), valid: Number(m[`${f.name}:valid`]), defaults: Number(m[`${f.name}:defaults`]) });
     }
   }
   for (const rule of rules) {
@@ -134,7 +135,12 @@ export async function check(db, conn, bundle, parts) {
       outcomes.push({ rule, failed: groups.length, rows: [], groups: groups.slice(0, bundle.sample) });
     }
   }
-  return report(bundle, parts, outcomes, measures, periodText);
+  // Measures and outcomes of record rules in the order the files were given, as the CLI has them.
+  const measures = parts.flatMap((p) => measuresOf.get(p.table));
+  const order = new Map(parts.map((p, i) => [p.table, i]));
+  const records = outcomes.filter((o) => o.rule.scope === "record").sort((a, b) => order.get(a.rule.table) - order.get(b.rule.table));
+  const others = outcomes.filter((o) => o.rule.scope !== "record");
+  return report(bundle, parts, [...records, ...others], measures, periodText);
 }
 
 function report(bundle, parts, outcomes, measures, periodText) {

@@ -83,7 +83,8 @@ function parse(text, sep, file) {
         }
       } else {
         while (i < n && text[i] !== sep && text[i] !== "\n") {
-          if (text[i] === '"' && cell.trim() === "") throw new ReadFailure("file/csv-bad-quoting", { file, line, column: letter(column) });
+          // A quote inside an unquoted cell: the CLI's reader refuses the file there.
+          if (text[i] === '"') throw new ReadFailure("file/csv-bad-quoting", { file, line, column: letter(column) });
           cell += text[i];
           i++;
         }
