@@ -19,3 +19,15 @@ if [ "${MHDEATHS_NEED_BROWSER:-0}" = "1" ] && ! command -v chromium >/dev/null 2
     echo "Chromium is missing: run 'sudo apt-get install chromium' (the HTML tests will fail without it)." >&2
   fi
 fi
+
+# The validator's web page (web/validator/): its locked JavaScript and DuckDB's WebAssembly, built
+# into the package's page_assets/, which `spec publish` copies. Rebuilt only when a source is newer.
+_page_built="src/mhdeaths/validate/page_assets/app.js"
+if [ ! -f "$_page_built" ] || [ -n "$(find web/validator/src web/validator/package-lock.json web/validator/build.mjs -newer "$_page_built" 2>/dev/null | head -1)" ]; then
+  if command -v npm >/dev/null 2>&1; then
+    (cd web/validator && npm ci --no-audit --no-fund --silent && npm run build --silent) >/dev/null
+  else
+    echo "npm is missing: install Node 20 to build the validator's web page (its tests will fail)." >&2
+  fi
+fi
+unset _page_built

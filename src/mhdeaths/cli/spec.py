@@ -211,15 +211,17 @@ def spec_publish(
     feed: FeedName = None,
 ) -> None:
     """Write a version's artefacts: data dictionary, JSON Schema, Data Package, Excel template,
-    Great Expectations suite and change log (a national feed gets no template and no suite)."""
+    Great Expectations suite, change log and the validator as a web page (a national feed gets
+    no template, no suite and no page)."""
     from mhdeaths.spec import available_versions, load_spec
     from mhdeaths.standard.publish import publish
+    from mhdeaths.validate.page import write_validator_page
 
     root = spec_root(spec_dir, feed)
     spec = load_spec(version, root)
     changelog = [load_spec(v, root).change for v in available_versions(root)]
     changelog = [c for c in changelog if _not_later(c.version, spec.version)]
-    written = publish(spec, out_dir, changelog)
+    written = publish(spec, out_dir, changelog, () if spec.is_feed else (write_validator_page,))
     out.print(f"Published spec {spec.version} to {out_dir}: {len(written)} files.")
     for path in written:
         out.print(f"  {path}")

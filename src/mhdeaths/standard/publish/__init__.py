@@ -12,7 +12,7 @@ into the one-sentence ``OutputError`` the CLI shows.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from mhdeaths.errors import OutputError
@@ -28,11 +28,18 @@ from mhdeaths.standard.publish.manifest import write_manifest
 __all__ = ["publish"]
 
 
-def publish(spec: Spec, out: Path, changelog: Sequence[ChangeLogEntry]) -> list[Path]:
+Writer = Callable[[Spec, Path], list[Path]]
+"""An artefact made by a stage above this one (the validator's web page), given by the caller."""
+
+
+def publish(
+    spec: Spec, out: Path, changelog: Sequence[ChangeLogEntry], also: Sequence[Writer] = ()
+) -> list[Path]:
     """Write every published artefact of ``spec`` into ``out``; return the files written.
 
-    ``changelog`` holds the change-log entries of the versions up to this one (any order); the
-    manifest comes last in the list. Files already in ``out`` that this version does not publish
+    ``changelog`` holds the change-log entries of the versions up to this one (any order);
+    ``also`` writes further artefacts, listed in the manifest with the rest (the CLI passes the
+    validator's web page, which the validation stage makes); the manifest comes last in the list. Files already in ``out`` that this version does not publish
     are left alone. Raises ``OutputError`` when ``out`` cannot be created or written.
     """
     out = Path(out)
@@ -48,6 +55,8 @@ def publish(spec: Spec, out: Path, changelog: Sequence[ChangeLogEntry]) -> list[
             *(() if spec.is_feed else write_gx_suites(spec, out)),
             *write_changelog(spec, out, changelog),
         ]
+        for writer in also:
+            written += writer(spec, out)
         written += write_manifest(spec, out, written)
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__

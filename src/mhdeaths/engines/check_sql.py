@@ -1,0 +1,274 @@
+"""The validator's check step as DuckDB SQL: what the in-browser validator runs.
+
+The page published with a spec version (``standard.publish.validator_page``) runs in a browser
+with DuckDB compiled to WebAssembly and nothing of Python. So that no rule is written twice, every
+statement it runs is written here, from the spec, by the same compilers the warehouse uses
+(``language.to_duckdb``, ``sql_engine``): the typed value of each field from its text, the agreed
+definitions, every rule of every scope, the root-cause filter of ``validate.evaluation`` (a value
+that does not read as its type is reported once, not echoed by the rules reading it) and the
+field-quality measures. The page only reads the file into text tables and runs these statements.
+
+The names the statements read and write are fixed here (``TEXT``, ``COLUMNS``, ``TYPED``...): the
+page creates ``text__<table>`` (``__pos`` the record's 0-based position, ``__row`` the row a person
+sees it on, then one text column per submitted field, NULL where the file has none) and
+``columns__<table>`` (the column table of the structure rules, plus ``__pos``), and runs the rest.
+
+Which codes a code-list check accepts depends on the reporting period (``bind_codes``): the
+statements are written once per *epoch*, a span of days in which no code list changes, and once
+for a submission without a readable period (every code accepted, as the validator does).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mhdeaths import language as ex
+from mhdeaths.engines.polars_engine import bound_expression, tables_read
+from mhdeaths.engines.sql_engine import cross_table_failures_sql, derive_sql, ident
+from mhdeaths.spec import STRUCTURE_TABLE, FieldType, Rule, Scope, Spec, Stage, Table
+
+TEXT = "text__{}"
+COLUMNS = "columns__{}"
+TYPED = "typed__{}"
+FAILS = "fails__{}"
+RAW = "raw::"
+"""The prefix of a field's text column beside its typed value (as in ``validate.evaluation``)."""
+
+#: The check templates whose failure makes a value invalid (the DQMI "validity" measure); the
+#: same set as ``validate.evaluation.VALIDITY_CHECKS``, which sits above this stage.
+VALIDITY_CHECKS = frozenset({"type", "code_list", "pattern", "range", "max_length"})
+
+
+def typed_sql(kind: FieldType, source: str) -> str:
+    """The typed value of a text column in DuckDB, null where the text does not read as the type:
+    the twin of ``polars_engine.typed_column`` (a property test compares the two on any text).
+
+    Each cast is guarded by the shape polars accepts, since DuckDB's casts are kinder (they trim
+    spaces, and read ``1.0`` as an integer)."""
+    text = source
+    match kind:
+        case FieldType.INTEGER:
+            digits = f"(CASE WHEN starts_with({text}, '+') THEN substr({text}, 2) ELSE {text} END)"
+            return (
+                f"(CASE WHEN regexp_full_match({digits}, '[+-]?[0-9]+') "
+                f"THEN TRY_CAST({digits} AS BIGINT) END)"
+            )
+        case FieldType.DECIMAL:
+            return (
+                f"(CASE WHEN regexp_full_match({text}, "
+                "'[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?|[+-]?(inf|infinity|nan)', 'i') "
+                f"THEN TRY_CAST({text} AS DOUBLE) END)"
+            )
+        case FieldType.DATE:
+            return f"CAST(try_strptime({text}, '{ex.DATE_FORMAT}') AS DATE)"
+        case FieldType.TIME:
+            return (
+                f"CAST(coalesce(try_strptime({text}, '%H:%M:%S'), "
+                f"try_strptime({text}, '%H:%M')) AS TIME)"
+            )
+        case FieldType.BOOLEAN:
+            return (
+                f"(CASE WHEN lower({text}) IN ('true', 'y', 'yes', '1') THEN TRUE "
+                f"WHEN lower({text}) IN ('false', 'n', 'no', '0') THEN FALSE END)"
+            )
+        case _:
+            return text
+
+
+def epochs(spec: Spec) -> list[tuple[dt.date | None, dt.date | None]]:
+    """The spans of days (first day, last day; None: open) in which no code list of the spec
+    changes, in order: a period's codes are those of the span its first day falls in."""
+    bounds: set[dt.date] = set()
+    for code_list in spec.code_lists:
+        for code in code_list.codes:
+            if code.valid_from is not None:
+                bounds.add(code.valid_from)
+            if code.valid_to is not None:
+                bounds.add(code.valid_to + dt.timedelta(days=1))
+    starts: list[dt.date | None] = [None, *sorted(bounds)]
+    return [
+        (start, None if i + 1 == len(starts) else _day_before(starts[i + 1]))
+        for i, start in enumerate(starts)
+    ]
+
+
+def _day_before(day: dt.date | None) -> dt.date | None:
+    return None if day is None else day - dt.timedelta(days=1)
+
+
+def _typed_table(table: Table, source: str, keep_raw: bool) -> str:
+    """The typed columns of a table from its text table (and the text beside, when kept)."""
+    columns = ["__pos", "__row"]
+    for f in table.submitted_fields:
+        columns.append(f"{typed_sql(f.type, ident(f.name))} AS {ident(f.name)}")
+        if keep_raw:
+            columns.append(f"{ident(f.name)} AS {ident(RAW + f.name)}")
+    return f"SELECT {', '.join(columns)} FROM {source}"
+
+
+def _raw_names(tree: ex.Node, table: Table) -> ex.Node:
+    """A text-stage expression reading the text columns kept beside the typed values."""
+    names = set(table.field_names)
+    return ex.transform(
+        tree,
+        lambda n: ex.Col(RAW + n.name) if isinstance(n, ex.Col) and n.name in names else None,
+    )
+
+
+def _verdict(spec: Spec, rule: Rule, period: dt.date | None, table: Table | None = None) -> str:
+    tree = bound_expression(spec, rule, period).tree
+    if table is not None and rule.stage is Stage.TEXT:
+        tree = _raw_names(tree, table)
+    return ex.to_duckdb(ex.from_tree(tree))
+
+
+@dataclass(frozen=True)
+class TablePlan:
+    """The statements of one table, in the order the page runs them."""
+
+    typed: str
+    """Creates ``typed__<table>`` from ``text__<table>``: typed values, text kept, definitions."""
+    empty: str
+    """Creates ``typed__<table>`` with no records: an optional table left out."""
+    fails: str
+    """Creates ``fails__<table>``: per record, one boolean per record rule (True: fails), the
+    root-cause filter applied."""
+    findings: str
+    """One row: per record rule, how many records fail it and the rows of the first few."""
+    measures: str
+    """One row: per submitted field, records filled, valid and holding a default code."""
+    structure: dict[str, str]
+    """Per structure rule, the positions in ``columns__<table>`` of the failing columns."""
+    table_rules: dict[str, str]
+    """Per table rule, one boolean: True when the table fails it."""
+
+
+def table_plan(spec: Spec, name: str, period: dt.date | None, sample: int) -> TablePlan:
+    table = spec.table(name)
+    rules = [r for r in spec.rules_for(name) if r.scope is Scope.RECORD]
+    typed_source = f"({_typed_table(table, ident(TEXT.format(name)), keep_raw=True)}) AS t"
+    typed = f"CREATE OR REPLACE TABLE {ident(TYPED.format(name))} AS " + derive_sql(
+        spec, name, typed_source
+    )
+    empty_text = ", ".join(
+        ["CAST(NULL AS INTEGER) AS __pos", "CAST(NULL AS INTEGER) AS __row"]
+        + [f"CAST(NULL AS VARCHAR) AS {ident(f.name)}" for f in table.submitted_fields]
+    )
+    empty_source = (
+        f"({_typed_table(table, f'(SELECT {empty_text} WHERE FALSE) AS e', keep_raw=True)}) AS t"
+    )
+    empty = f"CREATE OR REPLACE TABLE {ident(TYPED.format(name))} AS " + derive_sql(
+        spec, name, empty_source
+    )
+    # Each rule's verdict, then the root-cause filter: where a field's text is not of its type,
+    # the other rules reading the field judged an empty value and are not reported there.
+    unreadable = {r.fields[0]: r.id for r in rules if r.generated_from == "type"}
+    verdicts = ", ".join(
+        f"(({_verdict(spec, r, period, table)}) IS FALSE) AS {ident(r.id)}" for r in rules
+    )
+    filtered = []
+    for r in rules:
+        causes = [unreadable[f] for f in r.fields if f in unreadable and r.generated_from != "type"]
+        if causes:
+            blocked = " OR ".join(ident(c) for c in causes)
+            filtered.append(f"({ident(r.id)} AND NOT ({blocked})) AS {ident(r.id)}")
+        else:
+            filtered.append(ident(r.id))
+    raw = [ident(RAW + f.name) for f in table.submitted_fields]
+    inner = f"SELECT __pos, __row, {', '.join(raw)}" + (f", {verdicts}" if rules else "")
+    fails = (
+        f"CREATE OR REPLACE TABLE {ident(FAILS.format(name))} AS SELECT __pos, __row, "
+        + ", ".join(raw + filtered)
+        + f" FROM ({inner} FROM {ident(TYPED.format(name))}) AS v"
+    )
+    parts = ["count(*) AS __records"]
+    for r in rules:
+        column = ident(r.id)
+        parts.append(f"count_if({column}) AS {ident(r.id + ':failed')}")
+        parts.append(
+            f"(list(__row ORDER BY __pos) FILTER (WHERE {column}))[1:{sample}] "
+            f"AS {ident(r.id + ':rows')}"
+        )
+    findings = f"SELECT {', '.join(parts)} FROM {ident(FAILS.format(name))}"
+    by_field: dict[str, list[str]] = {}
+    for r in rules:
+        if r.generated_from in VALIDITY_CHECKS:
+            by_field.setdefault(r.fields[0], []).append(r.id)
+    measure_parts = ["count(*) AS __records"]
+    for f in table.submitted_fields:
+        value = ident(RAW + f.name)
+        measure_parts.append(f"count({value}) AS {ident(f.name + ':filled')}")
+        checks = by_field.get(f.name, [])
+        if checks:
+            invalid = " OR ".join(ident(c) for c in checks)
+            measure_parts.append(
+                f"count_if({value} IS NOT NULL AND NOT ({invalid})) AS {ident(f.name + ':valid')}"
+            )
+        else:
+            measure_parts.append(f"count({value}) AS {ident(f.name + ':valid')}")
+        defaults = spec.code_list(f.code_list).default_codes() if f.code_list else []
+        if defaults:
+            listed = ", ".join(ex.duckdb_literal(c) for c in defaults)
+            measure_parts.append(
+                f"count_if({value} IN ({listed})) AS {ident(f.name + ':defaults')}"
+            )
+        else:
+            measure_parts.append(f"0 AS {ident(f.name + ':defaults')}")
+    measures = f"SELECT {', '.join(measure_parts)} FROM {ident(FAILS.format(name))}"
+    structure_source = (
+        "(SELECT __pos, "
+        + ", ".join(
+            f"{typed_sql(f.type, ident(f.name))} AS {ident(f.name)}" for f in STRUCTURE_TABLE.fields
+        )
+        + f" FROM {ident(COLUMNS.format(name))}) AS c"
+    )
+    structure = {
+        r.id: (
+            f"SELECT __pos FROM (SELECT __pos, ({_verdict(spec, r, period)}) AS _ok "
+            f"FROM {structure_source}) AS v WHERE _ok IS FALSE ORDER BY __pos"
+        )
+        for r in spec.rules_for(name)
+        if r.scope is Scope.STRUCTURE
+    }
+    table_rules = {
+        r.id: f"SELECT (({_verdict(spec, r, period)}) IS FALSE) FROM {ident(TYPED.format(name))}"
+        for r in spec.rules_for(name)
+        if r.scope is Scope.TABLE
+    }
+    return TablePlan(typed, empty, fails, findings, measures, structure, table_rules)
+
+
+def cross_table_plan(spec: Spec, period: dt.date | None) -> dict[str, str]:
+    """Per cross-table rule, the failing groups: its ``group_by`` values, in order."""
+    return {
+        r.id: cross_table_failures_sql(
+            spec, r, {t.name: ident(TYPED.format(t.name)) for t in spec.tables}, period
+        )
+        for r in spec.rules
+        if r.scope is Scope.CROSS_TABLE
+    }
+
+
+def plan(spec: Spec, period: dt.date | None, sample: int) -> dict[str, Any]:
+    """Every statement the page runs for a submission whose period starts on ``period``."""
+    tables = {}
+    for t in spec.tables:
+        p = table_plan(spec, t.name, period, sample)
+        tables[t.name] = {
+            "typed": p.typed,
+            "empty": p.empty,
+            "fails": p.fails,
+            "findings": p.findings,
+            "measures": p.measures,
+            "structure": p.structure,
+            "table_rules": p.table_rules,
+        }
+    return {"tables": tables, "cross_table": cross_table_plan(spec, period)}
+
+
+def rule_tables(rule: Rule) -> Sequence[str]:
+    """The tables a cross-table rule reads, sorted."""
+    return sorted(tables_read(rule))

@@ -1,0 +1,143 @@
+"""The validator as a web page: published with a spec version, run in the provider's browser.
+
+Provider data teams on locked-down desktops cannot install Python and may not upload patient data
+anywhere. ``spec publish`` therefore also writes ``validator/``: a static page whose JavaScript
+(``web/validator/``, built into ``PAGE_ASSETS``) reads the file inside the browser and runs DuckDB
+compiled to WebAssembly. The page knows nothing of any rule: everything it runs or shows comes
+from ``bundle.json``, written here from the spec: the fields, code lists and rules with their
+messages, fixes and examples, the read failures' sentences, and every statement of the check step
+compiled to DuckDB SQL (``engines.check_sql``), one plan per code-list epoch.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from mhdeaths import __version__
+from mhdeaths.engines import check_sql
+from mhdeaths.output.writing import dump_json, write_text
+from mhdeaths.spec import Rule, Scope, Spec
+from mhdeaths.validate.reading.failures import READ_FAILURES
+
+FOLDER = "validator"
+BUNDLE = "bundle.json"
+BUNDLE_FORMAT = 1
+"""Raised when the page's runner must change to read the bundle (the runner checks it)."""
+
+PAGE_ASSETS = Path(__file__).resolve().parent / "page_assets"
+"""The built runner (``npm run build`` in ``web/validator/``): HTML, JavaScript and DuckDB's
+WebAssembly. Built, never committed (the WebAssembly is some 70 MB); a wheel carries it as package
+data built by CI (docs/development.md)."""
+
+NOT_BUILT = "NOT-BUILT.txt"
+
+
+def example_text(rule: Rule) -> str | None:
+    """The rule's valid example as a report shows it (the validator's ``_example``)."""
+    from mhdeaths.validate.validator import _example
+
+    return _example(rule)
+
+
+def bundle(spec: Spec) -> dict[str, Any]:
+    """Everything the page needs to validate a submission against ``spec``, as JSON data."""
+    from mhdeaths.validate.validator import DEFAULT_SAMPLE
+
+    plans = [
+        {
+            "from": None if start is None else start.isoformat(),
+            "to": None if end is None else end.isoformat(),
+            "plan": check_sql.plan(spec, start or end, DEFAULT_SAMPLE),
+        }
+        for start, end in check_sql.epochs(spec)
+    ]
+    return {
+        "format": BUNDLE_FORMAT,
+        "generator": f"mhdeaths {__version__}",
+        "spec_version": spec.version,
+        "title": spec.title,
+        "status": spec.status,
+        "sample": DEFAULT_SAMPLE,
+        "tables": [
+            {
+                "name": t.name,
+                "title": t.title,
+                "optional": t.optional,
+                "parents": [p.name for p in spec.parents_of(t)] if t.optional else [],
+                "fields": [
+                    {
+                        "name": f.name,
+                        "title": f.title,
+                        "type": f.type.value,
+                        "mandation": f.mandation.value,
+                        "code_list": f.code_list,
+                    }
+                    for f in t.submitted_fields
+                ],
+            }
+            for t in spec.tables
+        ],
+        "rules": [
+            {
+                "id": r.id,
+                "table": r.table,
+                "severity": r.severity.value,
+                "scope": r.scope.value,
+                "title": r.title,
+                "message": r.message,
+                "fix": r.fix,
+                "example": example_text(r),
+                "fields": list(r.fields),
+                "generated_from": r.generated_from,
+                "group_by": list(r.group_by),
+                "tables_read": list(check_sql.rule_tables(r))
+                if r.scope is Scope.CROSS_TABLE
+                else [],
+            }
+            for r in spec.rules
+        ],
+        "code_lists": {
+            c.name: [
+                {
+                    "code": code.code,
+                    "label": code.label,
+                    "valid_from": code.valid_from.isoformat() if code.valid_from else None,
+                    "valid_to": code.valid_to.isoformat() if code.valid_to else None,
+                    "default": code.default,
+                }
+                for code in c.codes
+            ]
+            for c in spec.code_lists
+        },
+        "read_failures": {k.id: k.template for k in READ_FAILURES},
+        "plans": plans,
+        "plan_without_period": check_sql.plan(spec, None, DEFAULT_SAMPLE),
+    }
+
+
+def write_validator_page(spec: Spec, out: Path, assets: Path = PAGE_ASSETS) -> list[Path]:
+    """Write ``validator/`` into ``out``: the built runner's files and the spec's bundle.
+
+    Without a built runner (a checkout where ``npm run build`` has not run), the folder holds the
+    bundle and a note saying how to build the page, so the rest of the publication still stands.
+    """
+    folder = out / FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    written = [write_text(folder / BUNDLE, dump_json(bundle(spec)))]
+    if (assets / "index.html").is_file():
+        for source in sorted(p for p in assets.rglob("*") if p.is_file()):
+            target = folder / source.relative_to(assets)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+            written.append(target)
+    else:
+        written.append(
+            write_text(
+                folder / NOT_BUILT,
+                "The page of this validator was not built with this copy of mhdeaths: run "
+                "`npm ci && npm run build` in web/validator/, then publish again.\n",
+            )
+        )
+    return written

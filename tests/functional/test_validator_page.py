@@ -1,0 +1,204 @@
+"""The validator as a web page (``spec publish``'s ``validator/``) gives the CLI's findings.
+
+Each version's page is served by a local web server and opened in Debian's chromium; every
+example submission, every known-bad one and a set of damaged files are validated in the page and
+by the validator, and the verdicts, the counts and every finding (rule, severity, row, column)
+must be equal. Every request the page makes is watched: one to another origin fails the test.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from mhdeaths.errors import UserError
+from mhdeaths.paths import examples_root
+from mhdeaths.spec import available_versions, load_spec
+from mhdeaths.validate.page import PAGE_ASSETS, write_validator_page
+from mhdeaths.validate.render import to_json
+from mhdeaths.validate.validator import validate
+
+from .test_reports_in_browser import ARGS, CHROMIUM
+
+SHOWN = ("rule_id", "severity", "row", "column", "header", "message", "fix", "example")
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Every version's page, as published, served from one local web server."""
+    if not (PAGE_ASSETS / "index.html").is_file():
+        pytest.fail(
+            "The validator page is not built: run `npm ci && npm run build` in web/validator/ "
+            "(scripts/setup.sh does)."
+        )
+    root = tmp_path_factory.mktemp("published")
+    for version in available_versions():
+        write_validator_page(load_spec(version), root / version)
+    handler = functools.partial(_Quiet, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.is_file():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package.")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--headless", *ARGS]
+        )
+        yield launched
+        launched.close()
+
+
+class Pages:
+    """One open page per spec version, each watched for requests to another origin."""
+
+    def __init__(self, browser: Browser, site: str) -> None:
+        self.browser, self.site = browser, site
+        self.pages: dict[str, Page] = {}
+        self.elsewhere: list[str] = []
+        self.errors: list[str] = []
+
+    def page(self, version: str) -> Page:
+        if version not in self.pages:
+            page = self.browser.new_page()
+            page.on("request", self._watch)
+            page.on("pageerror", lambda error: self.errors.append(str(error)))
+            page.goto(f"{self.site}/{version}/validator/index.html")
+            page.wait_for_selector(
+                "body[data-state=ready], body[data-state=broken]", state="attached", timeout=60_000
+            )
+            assert page.get_attribute("body", "data-state") == "ready"
+            self.pages[version] = page
+        return self.pages[version]
+
+    def _watch(self, request: Any) -> None:
+        if not request.url.startswith(self.site + "/"):
+            self.elsewhere.append(request.url)
+
+    def validate(self, version: str, files: list[Path]) -> tuple[dict[str, Any] | None, str | None]:
+        page = self.page(version)
+        page.set_input_files("#files", [str(f) for f in files])
+        page.click("#check")
+        page.wait_for_selector(
+            "body[data-state=done], body[data-state=failed]", state="attached", timeout=120_000
+        )
+        return page.evaluate("window.mhdeathsReport"), page.evaluate("window.mhdeathsProblem")
+
+
+@pytest.fixture(scope="module")
+def pages(browser: Browser, site: str) -> Iterator[Pages]:
+    opened = Pages(browser, site)
+    yield opened
+    assert opened.elsewhere == [], "the page reached another origin"
+    assert opened.errors == []
+
+
+def _cli(version: str, files: list[Path]) -> dict[str, Any]:
+    return json.loads(to_json(validate(files, spec_version=version).report))
+
+
+def _same(version: str, files: list[Path], pages: Pages) -> None:
+    shown, problem = pages.validate(version, files)
+    try:
+        expected = _cli(version, files)
+    except UserError as exc:
+        assert shown is None and problem == str(exc)
+        return
+    assert problem is None and shown is not None
+    assert shown["verdict"] == expected["verdict"]
+    assert shown["counts"] == expected["counts"]
+    assert [(r["rule_id"], r["severity"], r["failed"]) for r in shown["rules"]] == [
+        (r["rule_id"], r["severity"], r["failed"]) for r in expected["rules"]
+    ]
+    assert [tuple(f[k] for k in SHOWN) for f in shown["findings"]] == [
+        tuple(f[k] for k in SHOWN) for f in expected["findings"]
+    ]
+    assert shown["fields"] == expected["fields"]
+
+
+def _submissions() -> list[tuple[str, list[Path]]]:
+    """Every example submission (files of one provider and month), with the version it declares;
+    RZ9's need its profile, which the page does not read yet."""
+    found: dict[tuple[Path, str], list[Path]] = {}
+    for path in sorted(examples_root().rglob("*.csv")):
+        if path.parts[-2] == "RZ9" or path.parts[-3:-1] == ("RZ9", "resubmissions"):
+            continue
+        month = re.search(r"_(\d{4}-\d{2})_", path.name)
+        assert month is not None
+        found.setdefault((path.parent, month.group(1)), []).append(path)
+    out = []
+    for (_, _month), files in sorted(found.items()):
+        declared = re.search(r"\n(?:[^,\n]*,)?(\d+\.\d+\.\d+),", files[0].read_text())
+        out.append((declared.group(1) if declared else "1.1.0", files))
+    return out
+
+
+SUBMISSIONS = _submissions()
+
+
+@pytest.mark.parametrize(
+    ("version", "files"),
+    SUBMISSIONS,
+    ids=[f"{files[0].parent.name}/{files[0].name[:11]}" for _, files in SUBMISSIONS],
+)
+def test_example_submissions_as_the_cli(version: str, files: list[Path], pages: Pages) -> None:
+    _same(version, files, pages)
+
+
+def _damaged(text: str) -> dict[str, bytes]:
+    """Ways a death file is sent that the reader, not a rule, must cope with or refuse."""
+    lines = text.splitlines()
+    header, first, rest = lines[0], lines[1], lines[2:]
+    cells = first.split(",")
+    return {
+        "semicolons": "\n".join(line.replace(",", ";") for line in lines).encode(),
+        "windows-1252": (text.replace("RY1-D", "RY1-D\u00e9", 1)).encode("cp1252"),
+        "crlf-bom-blank-lines": ("\ufeff" + "\r\n".join([header, first, "", *rest, ""])).encode(),
+        "padded-and-quoted": "\n".join(
+            [
+                header,
+                ",".join(f'" {c}  "' if i % 3 else f" {c}\t" for i, c in enumerate(cells)),
+                *rest,
+            ]
+        ).encode(),
+        "value-across-lines": "\n".join(
+            [header, ",".join([*cells[:5], '"P12\n34"', *cells[6:]]), *rest]
+        ).encode(),
+        "column-missing": "\n".join(
+            ",".join(line.split(",")[:3] + line.split(",")[4:]) for line in lines
+        ).encode(),
+        "bad-quoting": "\n".join([header, first.replace(",", ',x"', 1), *rest]).encode(),
+        "too-many-values": "\n".join([header, first + ",1,2", *rest]).encode(),
+        "binary": b"\x00\x01" + text.encode(),
+    }
+
+
+DAMAGED = list(
+    _damaged((examples_root() / "known-bad/RY1/RY1_2027-11_death.csv").read_text()).items()
+)
+
+
+@pytest.mark.parametrize(("name", "data"), DAMAGED, ids=[n for n, _ in DAMAGED])
+def test_damaged_files_as_the_cli(name: str, data: bytes, pages: Pages, tmp_path: Path) -> None:
+    death = tmp_path / "RY1_2027-11_death.csv"
+    death.write_bytes(data)
+    activity = examples_root() / "known-bad/RY1/RY1_2027-11_activity.csv"
+    _same("1.1.0", [activity, death], pages)

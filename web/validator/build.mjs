@@ -1,0 +1,28 @@
+// Build the page's runner into the Python package's data (src/mhdeaths/validate/page_assets/),
+// from which `mhdeaths spec publish` copies it beside each version's bundle. Only files from this
+// folder's locked node_modules go in: the page loads nothing from anywhere else.
+import * as esbuild from "esbuild";
+import { cpSync, mkdirSync, rmSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { dirname, join } from "node:path";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const out = join(here, "..", "..", "src", "mhdeaths", "validate", "page_assets");
+rmSync(out, { recursive: true, force: true });
+mkdirSync(out, { recursive: true });
+await esbuild.build({
+  entryPoints: [join(here, "src", "main.js")],
+  bundle: true,
+  format: "esm",
+  target: "es2022",
+  minify: true,
+  legalComments: "eof",
+  outfile: join(out, "app.js"),
+  logLevel: "warning",
+});
+for (const name of ["index.html", "style.css"]) cpSync(join(here, "src", name), join(out, name));
+const dist = join(here, "node_modules", "@duckdb", "duckdb-wasm", "dist");
+for (const name of ["duckdb-mvp.wasm", "duckdb-eh.wasm", "duckdb-browser-mvp.worker.js", "duckdb-browser-eh.worker.js"]) {
+  cpSync(join(dist, name), join(out, name));
+}
+console.log(`Built the validator page into ${out}`);

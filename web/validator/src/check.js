@@ -1,0 +1,215 @@
+// The check step: the spec's compiled statements (bundle.json) run in DuckDB over the tables read,
+// and the findings assembled as the CLI's report has them (validate/validator.py). Nothing here
+// knows a rule: ids, severities, messages and SQL all come from the bundle.
+import { Table, Utf8, makeData, makeVector } from "apache-arrow";
+import { letter } from "./read_csv.js";
+
+const ORDER = { file_reject: 0, record_reject: 1, warning: 2, info: 3 };
+const COLUMN_FIELDS = ["column_name", "field_name", "mandation", "present", "occurrences", "known"];
+
+// A column of text as Arrow data, made by hand: Arrow's own builders compile code at run time,
+// which the page's Content-Security-Policy forbids.
+const encoder = new TextEncoder();
+
+function textVector(values) {
+  const offsets = new Int32Array(values.length + 1);
+  const nulls = new Uint8Array((values.length + 7) >> 3);
+  const chunks = [];
+  let size = 0;
+  let nullCount = 0;
+  values.forEach((v, i) => {
+    if (v === null) nullCount++;
+    else {
+      nulls[i >> 3] |= 1 << (i & 7);
+      const bytes = encoder.encode(v);
+      chunks.push(bytes);
+      size += bytes.length;
+    }
+    offsets[i + 1] = size;
+  });
+  const data = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    data.set(c, at);
+    at += c.length;
+  }
+  return makeVector(makeData({ type: new Utf8(), length: values.length, nullCount, nullBitmap: nulls, valueOffsets: offsets, data }));
+}
+
+async function insertText(conn, name, names, columns, extra) {
+  const vectors = {};
+  for (const [column, values] of Object.entries(extra)) vectors[column] = makeVector(Int32Array.from(values));
+  names.forEach((column, i) => {
+    vectors[column] = textVector(columns[i]);
+  });
+  await conn.insertArrowTable(new Table(vectors), { name, create: true });
+}
+
+async function rowsOf(conn, sql) {
+  const result = await conn.query(sql);
+  return result.toArray().map((r) => r.toJSON());
+}
+
+function planFor(bundle, period) {
+  if (period === null) return bundle.plan_without_period;
+  for (const epoch of bundle.plans) {
+    if ((epoch.from === null || epoch.from <= period) && (epoch.to === null || period <= epoch.to)) return epoch.plan;
+  }
+  return bundle.plan_without_period;
+}
+
+// The value most records hold in a field (ties: the lowest), as intake.first_value.
+function firstValue(parts, field) {
+  const counts = new Map();
+  for (const part of parts) {
+    const values = part.text[field];
+    if (!values) continue;
+    for (const v of values) if (v !== null) counts.set(v, (counts.get(v) ?? 0) + 1);
+  }
+  let best = null;
+  for (const [v, n] of counts) {
+    if (best === null || n > counts.get(best) || (n === counts.get(best) && v < best)) best = v;
+  }
+  return best;
+}
+
+function periodStart(text) {
+  if (text === null || !/^\d{4}-(0[1-9]|1[0-2])$/.test(text)) return null;
+  return `${text}-01`;
+}
+
+export async function check(db, conn, bundle, parts) {
+  const tables = new Map(bundle.tables.map((t) => [t.name, t]));
+  const rules = bundle.rules;
+  const periodText = firstValue(parts, "reporting_period");
+  const plan = planFor(bundle, periodStart(periodText));
+  const byTable = new Map(parts.map((p) => [p.table, p]));
+  for (const part of parts) {
+    const table = tables.get(part.table);
+    const names = table.fields.map((f) => f.name);
+    const positions = part.rows.map((_, i) => i);
+    await conn.query(`DROP TABLE IF EXISTS "text__${part.table}"; DROP TABLE IF EXISTS "columns__${part.table}"`);
+    await insertText(conn, `text__${part.table}`, names, names.map((n) => part.text[n]), { __pos: positions, __row: part.rows });
+    await insertText(conn, `columns__${part.table}`, COLUMN_FIELDS, COLUMN_FIELDS.map((c) => part.columnTable.map((r) => r[c])), { __pos: part.columnTable.map((_, i) => i) });
+  }
+  const outcomes = [];
+  const measuresOf = new Map();
+  for (const table of bundle.tables) {
+    const statements = plan.tables[table.name];
+    const part = byTable.get(table.name);
+    if (!part) {
+      if (table.optional) await conn.query(statements.empty);
+      continue;
+    }
+    await conn.query(statements.typed);
+    await conn.query(statements.fails);
+    const [found] = await rowsOf(conn, statements.findings);
+    for (const rule of rules) {
+      if (rule.table !== table.name || rule.scope !== "record") continue;
+      const failed = Number(found[`${rule.id}:failed`]);
+      const rows = found[`${rule.id}:rows`];
+      outcomes.push({ rule, failed, rows: failed ? Array.from(rows.toArray(), Number) : [] });
+    }
+    const [m] = await rowsOf(conn, statements.measures);
+    const present = new Set(part.columnTable.filter((r) => r.present === "true").map((r) => r.field_name));
+    measuresOf.set(table.name, []);
+    for (const f of table.fields) {
+      measuresOf.get(table.name).push({ table: table.name, field: f, records: Number(m.__records), present: present.has(f.name), filled: Number(m[`${f.name}:filled`]), valid: Number(m[`${f.name}:valid`]), defaults: Number(m[`${f.name}:defaults`]) });
+    }
+  }
+  for (const rule of rules) {
+    if (rule.scope === "record") continue;
+    const statements = plan.tables[rule.table];
+    if (rule.scope === "structure") {
+      if (!byTable.has(rule.table)) continue;
+      const rows = (await rowsOf(conn, statements.structure[rule.id])).map((r) => Number(r.__pos));
+      outcomes.push({ rule, failed: rows.length, rows });
+    } else if (rule.scope === "table") {
+      if (!byTable.has(rule.table)) continue;
+      const [row] = await rowsOf(conn, statements.table_rules[rule.id]);
+      outcomes.push({ rule, failed: Object.values(row)[0] === true ? 1 : 0, rows: [] });
+    } else {
+      const available = rule.tables_read.every((t) => byTable.has(t) || tables.get(t)?.optional);
+      if (!available) continue;
+      const groups = await rowsOf(conn, plan.cross_table[rule.id]);
+      outcomes.push({ rule, failed: groups.length, rows: [], groups: groups.slice(0, bundle.sample) });
+    }
+  }
+  // Measures and outcomes of record rules in the order the files were given, as the CLI has them.
+  const measures = parts.flatMap((p) => measuresOf.get(p.table));
+  const order = new Map(parts.map((p, i) => [p.table, i]));
+  const records = outcomes.filter((o) => o.rule.scope === "record").sort((a, b) => order.get(a.rule.table) - order.get(b.rule.table));
+  const others = outcomes.filter((o) => o.rule.scope !== "record");
+  return report(bundle, parts, [...records, ...others], measures, periodText);
+}
+
+function report(bundle, parts, outcomes, measures, periodText) {
+  const byTable = new Map(parts.map((p) => [p.table, p]));
+  const failed = outcomes.filter(
+    (o) =>
+      o.failed &&
+      !(["mandatory", "required"].includes(o.rule.generated_from) && byTable.has(o.rule.table) && !(o.rule.fields[0] in byTable.get(o.rule.table).fieldHeaders)),
+  );
+  failed.sort((a, b) => ORDER[a.rule.severity] - ORDER[b.rule.severity] || cmp(a.rule.table, b.rule.table) || cmp(a.rule.id, b.rule.id));
+  const findings = [];
+  const summaries = [];
+  for (const o of failed) {
+    const shown = findingsOf(bundle, o, byTable);
+    findings.push(...shown);
+    summaries.push({ rule_id: o.rule.id, severity: o.rule.severity, table: o.rule.table, title: o.rule.title, failed: o.failed, shown: shown.length, truncated: o.failed > shown.length });
+  }
+  const counts = { file_reject: 0, record_reject: 0, warning: 0, info: 0 };
+  for (const s of summaries) counts[s.severity] += s.failed;
+  const verdict = counts.file_reject || counts.record_reject ? "rejected" : counts.warning ? "accepted with warnings" : "accepted";
+  const fields = measures.map((m) => ({
+    table: m.table,
+    field: m.field.name,
+    title: m.field.title,
+    mandation: m.field.mandation,
+    coverage: m.present ? 100.0 : 0.0,
+    completeness: share(m.filled, m.records) ?? 0.0,
+    validity: share(m.valid, m.filled),
+    default_code_use: m.field.code_list ? share(m.defaults, m.filled) : null,
+  }));
+  return {
+    spec_version: bundle.spec_version,
+    reporting_period: /^\d{4}-\d{2}$/.test(periodText ?? "") ? periodText : null,
+    verdict,
+    counts,
+    tables: parts.map((p) => ({ name: p.table, file: p.file, records: p.rows.length, blank_rows: p.blankRows, columns: p.headers.length })),
+    rules: summaries,
+    findings,
+    fields,
+  };
+}
+
+function share(part, whole) {
+  return whole ? Math.round((10000 * part) / whole) / 100 : null;
+}
+
+function cmp(a, b) {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function findingsOf(bundle, outcome, byTable) {
+  const rule = outcome.rule;
+  let part = byTable.get(rule.table);
+  if (!part && rule.scope === "cross_table") part = [...rule.tables_read].sort().map((t) => byTable.get(t)).find(Boolean);
+  if (!part) return [];
+  const base = { rule_id: rule.id, severity: rule.severity, table: rule.table, file: part.file, message: rule.message, fix: rule.fix };
+  if (rule.scope === "structure") {
+    return outcome.rows.map((pos) => {
+      const record = part.columnTable[pos];
+      const header = record.column_name;
+      return { ...base, row: header !== null ? 1 : null, column: record.present === "true" ? letter(pos) : null, header, field: record.field_name, example: record.field_name };
+    });
+  }
+  if (rule.scope === "cross_table") {
+    return outcome.groups.map(() => ({ ...base, row: null, column: null, header: null, field: rule.fields[0] ?? null, example: rule.example }));
+  }
+  const name = rule.fields[0] ?? null;
+  const [position, header] = name && part.fieldHeaders[name] ? part.fieldHeaders[name] : [null, null];
+  const column = position === null ? null : letter(position);
+  if (rule.scope === "table") return [{ ...base, row: null, column, header, field: name, example: rule.example }];
+  return outcome.rows.map((row) => ({ ...base, row, column, header, field: name, example: rule.example }));
+}

@@ -1,0 +1,143 @@
+// The page: load the spec's bundle and DuckDB (both from this folder, nothing from elsewhere),
+// read the files the user picks inside the browser, check them, show the report. The file never
+// leaves the machine: the page makes no request but for its own files.
+import * as duckdb from "@duckdb/duckdb-wasm";
+import { readCsv, ReadFailure } from "./read_csv.js";
+import { tableParts } from "./intake.js";
+import { check } from "./check.js";
+
+const BUNDLE_FORMAT = 1;
+const $ = (id) => document.getElementById(id);
+
+function state(value) {
+  document.body.dataset.state = value;
+}
+
+function sentence(bundle, failure) {
+  const template = bundle.read_failures[failure.id] ?? "{file} cannot be read.";
+  return template.replace(/\{(\w+)(:,)?\}/g, (_, name, grouped) => {
+    const value = failure.values[name];
+    return grouped && typeof value === "number" ? value.toLocaleString("en-GB") : String(value);
+  });
+}
+
+async function startDuckDB() {
+  const here = new URL(".", document.baseURI).href;
+  const bundles = {
+    mvp: { mainModule: `${here}duckdb-mvp.wasm`, mainWorker: `${here}duckdb-browser-mvp.worker.js` },
+    eh: { mainModule: `${here}duckdb-eh.wasm`, mainWorker: `${here}duckdb-browser-eh.worker.js` },
+  };
+  const chosen = await duckdb.selectBundle(bundles);
+  const worker = new Worker(chosen.mainWorker);
+  const db = new duckdb.AsyncDuckDB(new duckdb.VoidLogger(), worker);
+  await db.instantiate(chosen.mainModule);
+  const conn = await db.connect();
+  // Never fetch an extension: the page may reach nothing but its own folder.
+  await conn.query("SET autoinstall_known_extensions = false; SET autoload_known_extensions = false");
+  return { db, conn };
+}
+
+function cell(tag, text) {
+  const el = document.createElement(tag);
+  el.textContent = text ?? "";
+  return el;
+}
+
+function table(headers, rows) {
+  const t = document.createElement("table");
+  const head = t.createTHead().insertRow();
+  for (const h of headers) head.appendChild(cell("th", h));
+  const body = t.createTBody();
+  for (const r of rows) {
+    const tr = body.insertRow();
+    for (const v of r) tr.appendChild(cell("td", v === null || v === undefined ? "" : String(v)));
+  }
+  return t;
+}
+
+const FINDING_COLUMNS = ["rule_id", "severity", "file", "row", "column", "header", "message", "fix", "example"];
+
+function csvOf(findings) {
+  const quote = (v) => {
+    let s = v === null || v === undefined ? "" : String(v);
+    if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`; // a spreadsheet must not run a cell
+    return /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+  };
+  return [FINDING_COLUMNS.join(","), ...findings.map((f) => FINDING_COLUMNS.map((c) => quote(f[c])).join(","))].join("\r\n") + "\r\n";
+}
+
+function download(name, type, text) {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = name;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+function render(report) {
+  const out = $("report");
+  out.replaceChildren();
+  const verdict = cell("p", `Verdict: ${report.verdict}`);
+  verdict.id = "verdict";
+  verdict.className = `verdict ${report.verdict.replaceAll(" ", "-")}`;
+  out.appendChild(verdict);
+  out.appendChild(cell("p", `Spec ${report.spec_version}; reporting period ${report.reporting_period ?? "not given"}; ` + Object.entries(report.counts).map(([k, v]) => `${k.replace("_", " ")}: ${v}`).join(", ")));
+  out.appendChild(table(["table", "file", "records", "blank rows", "columns"], report.tables.map((t) => [t.name, t.file, t.records, t.blank_rows, t.columns])));
+  out.appendChild(cell("h2", "Findings"));
+  if (!report.findings.length) out.appendChild(cell("p", "No findings."));
+  else out.appendChild(table(["rule", "severity", "file", "row", "column", "header", "message", "fix", "example"], report.findings.map((f) => FINDING_COLUMNS.map((c) => f[c]))));
+  out.appendChild(cell("h2", "Field quality"));
+  out.appendChild(table(["table", "field", "mandation", "coverage %", "completeness %", "validity %", "default code use %"], report.fields.map((f) => [f.table, f.field, f.mandation, f.coverage, f.completeness, f.validity, f.default_code_use])));
+  $("downloads").hidden = false;
+}
+
+async function main() {
+  state("loading");
+  const bundle = await (await fetch("bundle.json")).json();
+  if (bundle.format !== BUNDLE_FORMAT) throw new Error("This page cannot read its bundle: publish the page again.");
+  $("title").textContent = `${bundle.title}: validate a submission (spec ${bundle.spec_version})`;
+  const { db, conn } = await startDuckDB();
+  let last = null;
+  $("check").addEventListener("click", async () => {
+    const files = [...$("files").files];
+    $("problem").textContent = "";
+    $("report").replaceChildren();
+    $("downloads").hidden = true;
+    window.mhdeathsReport = null;
+    window.mhdeathsProblem = null;
+    if (!files.length) return;
+    state("busy");
+    try {
+      const sources = [];
+      for (const file of files) {
+        const bytes = new Uint8Array(await file.arrayBuffer());
+        sources.push({ name: file.name, ...readCsv(bytes, file.name) });
+      }
+      const parts = tableParts(bundle, sources);
+      last = await check(db, conn, bundle, parts);
+      window.mhdeathsReport = last;
+      render(last);
+      state("done");
+    } catch (error) {
+      const text = error instanceof ReadFailure ? sentence(bundle, error) : "The files could not be checked: the page met an error it did not expect.";
+      if (!(error instanceof ReadFailure)) console.error(error);
+      $("problem").textContent = text;
+      window.mhdeathsProblem = text;
+      state("failed");
+    }
+  });
+  $("download-csv").addEventListener("click", () => last && download("findings.csv", "text/csv", csvOf(last.findings)));
+  $("download-html").addEventListener("click", () => {
+    if (!last) return;
+    const page = `<!doctype html><meta charset="utf-8"><title>Validation report</title><style>${document.querySelector("style")?.textContent ?? ""}</style>${$("report").outerHTML}`;
+    download("report.html", "text/html", page);
+  });
+  state("ready");
+}
+
+main().catch((error) => {
+  console.error(error);
+  $("problem").textContent = "The validator could not start in this browser.";
+  state("broken");
+});

@@ -1,0 +1,162 @@
+// Reading a delimited text file into a sheet, as the CLI's reader does (validate/reading/delimited.py):
+// UTF-8 (with or without a byte-order mark), else Windows-1252; the commonest of comma, semicolon
+// and tab in the header line; values trimmed, an empty value missing; each record keeps the line it
+// starts on. A file that cannot be read throws a ReadFailure carrying the CLI's sentence id.
+
+export class ReadFailure extends Error {
+  constructor(id, values) {
+    super(id);
+    this.id = id;
+    this.values = values;
+  }
+}
+
+// Bytes Windows-1252 leaves undefined: Python's cp1252 codec refuses them, and so does the CLI.
+const CP1252_UNDEFINED = new Set([0x81, 0x8d, 0x8f, 0x90, 0x9d]);
+
+function decode(bytes, file) {
+  try {
+    return { text: new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes), encoding: "utf-8" };
+  } catch {
+    for (let i = 0; i < bytes.length; i++) {
+      if (CP1252_UNDEFINED.has(bytes[i])) throw new ReadFailure("file/encoding-not-detected", { file, byte: i + 1 });
+    }
+    return { text: new TextDecoder("windows-1252").decode(bytes), encoding: "cp1252" };
+  }
+}
+
+function firstLine(text) {
+  const end = text.indexOf("\n");
+  return (end >= 0 ? text.slice(0, end) : text).replace(/^\uFEFF+/, "");
+}
+
+function sniffDelimiter(text) {
+  const line = firstLine(text);
+  let best = ",";
+  let most = 0;
+  for (const sep of [",", ";", "\t"]) {
+    const n = line.split(sep).length - 1;
+    if (n > most) {
+      best = sep;
+      most = n;
+    }
+  }
+  return best;
+}
+
+// Records of a CSV text: each an array of raw cells (null where a value was empty and unquoted)
+// and the line it starts on. Throws where the quoting goes wrong, as the CLI reports it.
+function parse(text, sep, file) {
+  const records = [];
+  let line = 1;
+  let i = 0;
+  const n = text.length;
+  while (i < n) {
+    const start = line;
+    const cells = [];
+    let column = 0;
+    for (;;) {
+      let cell = "";
+      let quoted = false;
+      if (text[i] === '"') {
+        quoted = true;
+        const open = line;
+        i++;
+        for (;;) {
+          if (i >= n) throw new ReadFailure("file/csv-bad-quoting", { file, line: open, column: letter(column) });
+          const c = text[i];
+          if (c === '"') {
+            if (text[i + 1] === '"') {
+              cell += '"';
+              i += 2;
+              continue;
+            }
+            i++;
+            break;
+          }
+          if (c === "\n") line++;
+          cell += c;
+          i++;
+        }
+        if (i < n && text[i] !== sep && text[i] !== "\n" && text[i] !== "\r") {
+          throw new ReadFailure("file/csv-bad-quoting", { file, line, column: letter(column) });
+        }
+      } else {
+        while (i < n && text[i] !== sep && text[i] !== "\n") {
+          // A quote inside an unquoted cell: the CLI's reader refuses the file there.
+          if (text[i] === '"') throw new ReadFailure("file/csv-bad-quoting", { file, line, column: letter(column) });
+          cell += text[i];
+          i++;
+        }
+        if (cell.endsWith("\r")) cell = cell.slice(0, -1);
+      }
+      if (text[i] === "\r") i++;
+      cells.push(quoted || cell !== "" ? cell : null);
+      if (i < n && text[i] === sep) {
+        i++;
+        column++;
+        continue;
+      }
+      break;
+    }
+    if (i < n && text[i] === "\n") {
+      i++;
+      line++;
+    }
+    records.push({ cells, line: start });
+  }
+  return records;
+}
+
+export function letter(index) {
+  let letters = "";
+  index += 1;
+  while (index) {
+    const rest = (index - 1) % 26;
+    index = Math.floor((index - 1) / 26);
+    letters = String.fromCharCode(65 + rest) + letters;
+  }
+  return letters;
+}
+
+function clean(value) {
+  if (value === null) return null;
+  const trimmed = value.trim();
+  return trimmed === "" ? null : trimmed;
+}
+
+// A sheet: { name, headers, columns (arrays of text by column), rows (row numbers), blankRows }.
+export function readCsv(bytes, file) {
+  const head = bytes.subarray(0, 65536);
+  if (!new TextDecoder("latin1").decode(head).trim()) {
+    return { format: "csv", encoding: "utf-8", delimiter: ",", sheets: [{ name: null, headers: [], columns: [], rows: [], blankRows: 0 }] };
+  }
+  if (head.includes(0)) throw new ReadFailure("file/binary", { file });
+  let { text, encoding } = decode(bytes, file);
+  if (text.includes("\r") && !text.slice(0, 65536).includes("\n")) text = text.replaceAll("\r", "\n");
+  text = text.replace(/^\uFEFF/, "");
+  const sep = sniffDelimiter(text);
+  const header = firstLine(text);
+  if ((header.split('"').length - 1) % 2) throw new ReadFailure("file/header-line-break", { file });
+  const records = parse(text, sep, file);
+  const headers = (records.shift()?.cells ?? []).map((h) => (h ?? "").trim());
+  const width = headers.length;
+  for (const record of records) {
+    if (record.cells.length > width) {
+      throw new ReadFailure("file/csv-too-many-values", { file, line: record.line, values: record.cells.length, expected: width });
+    }
+  }
+  const columns = headers.map(() => []);
+  const rows = [];
+  let blankRows = 0;
+  for (const record of records) {
+    const values = headers.map((_, c) => clean(c < record.cells.length ? record.cells[c] : null));
+    if (values.every((v) => v === null)) {
+      blankRows++;
+      continue;
+    }
+    values.forEach((v, c) => columns[c].push(v));
+    rows.push(record.line);
+  }
+  return { format: "csv", encoding, delimiter: sep, sheets: [{ name: null, headers, columns, rows, blankRows }] };
+}
