@@ -32,7 +32,13 @@ from mhdeaths.spec import (
     load_spec,
     parse_version,
 )
-from mhdeaths.validate.profiles import Profile, ProfileError, apply_profile, profile_for
+from mhdeaths.validate.profiles import (
+    Profile,
+    ProfileError,
+    apply_profile,
+    profile_for,
+    require_fit,
+)
 from mhdeaths.validate.reading import Sheet, SourceFile, read_file
 from mhdeaths.validate.reading.failures import failure, feed_not_a_submission
 
@@ -128,6 +134,8 @@ def read_submission(
         _check_accepted(declared, _declared_period(sources, profile), spec_root)
     version = spec_version or declared
     spec = load_spec(version or (profile.spec_version if profile else None), spec_root)
+    if profile is not None:
+        require_fit(profile, spec)
     parts = _table_parts(spec, sources, profile, _FeedShapes(spec_root))
     shown = _version_shown(declared, available_versions(spec_root), spec_root)
     return ReadSubmission(spec, shown, profile, tuple(sources), tuple(parts))
@@ -291,7 +299,9 @@ def _table_parts(
         several = len(source.sheets) > 1
         for sheet in source.sheets:
             table = _which_table(spec, source, sheet, profile, several=several)
-            named = table is not None and _named_table(spec, source, sheet, several) is table
+            named = (
+                table is not None and _named_table(spec, source, sheet, profile, several) is table
+            )
             # A feed in a submission, even beside its real files, refuses it: a provider never
             # sends one, and loading the rest would hide that it was sent.
             feed = None if named else _feed_of(sheet, profile, feeds, table, several)
@@ -327,7 +337,7 @@ def _which_table(
     spec: Spec, source: SourceFile, sheet: Sheet, profile: Profile | None, several: bool
 ) -> Table | None:
     """The spec table a sheet holds: by sheet name, by file name, or by the headers it has."""
-    named = _named_table(spec, source, sheet, several)
+    named = _named_table(spec, source, sheet, profile, several)
     if named is not None or several:
         return named  # Other sheets of a workbook (a README, code lists) are not tables.
     fields_of = {t.name: {f.name for f in t.submitted_fields} for t in spec.tables}
@@ -345,11 +355,20 @@ def _which_table(
     return best if score[1] >= 3 else None
 
 
-def _named_table(spec: Spec, source: SourceFile, sheet: Sheet, several: bool) -> Table | None:
-    """The spec table a sheet's name, or its file's name, says it holds."""
+def _named_table(
+    spec: Spec, source: SourceFile, sheet: Sheet, profile: Profile | None, several: bool
+) -> Table | None:
+    """The spec table a sheet's name, or its file's name, says it holds: a name the profile
+    maps, else the table's name in any of its common forms (``sheet_names``)."""
     names = {t.name for t in spec.tables}
-    if sheet.name and sheet.name.strip().lower() in names:
-        return spec.table(sheet.name.strip().lower())
+    if sheet.name:
+        given = sheet.name.strip().casefold()
+        mapped = {k.strip().casefold(): v for k, v in (profile.sheets if profile else {}).items()}
+        if given in mapped and mapped[given] in names:
+            return spec.table(mapped[given])
+        for name in names:
+            if _sheet_key(sheet.name) in sheet_names(name):
+                return spec.table(name)
     if several:
         return None
     stem = source.path.stem.lower()
@@ -359,6 +378,20 @@ def _named_table(spec: Spec, source: SourceFile, sheet: Sheet, several: bool) ->
         if stem == name or stem.endswith(f"_{name}") or stem.endswith(f"-{name}"):
             return spec.table(name)
     return None
+
+
+def _sheet_key(text: str) -> str:
+    """A sheet name as compared: case, spaces, hyphens and underscores aside."""
+    return "".join(c for c in text.casefold() if c.isalnum())
+
+
+def sheet_names(table: str) -> frozenset[str]:
+    """The sheet names (as ``_sheet_key`` compares them) taken to hold a table without a
+    profile: the table's name, its plural, and with "records" or "data" after it (``Deaths``,
+    ``Death records``, ``activity-data``)."""
+    key = _sheet_key(table)
+    plural = key[:-1] + "ies" if key.endswith("y") else key + "s"
+    return frozenset({key, plural, key + "records", key + "data"})
 
 
 def _part(

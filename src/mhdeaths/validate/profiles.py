@@ -50,6 +50,9 @@ class Profile(BaseModel):
     """A strftime format for every date field, for example ``%d/%m/%Y``."""
     headers: dict[str, dict[str, str]] = {}
     """Per table: the provider's header -> the spec's field name."""
+    sheets: dict[str, str] = {}
+    """The provider's sheet name -> the spec's table, for a workbook whose sheets are named in
+    the provider's own way (compared ignoring case and spaces at either end)."""
     codes: dict[str, dict[str, str]] = {}
     """Per field: the provider's local code -> the national code."""
     derogations: tuple[Derogation, ...] = ()
@@ -97,6 +100,12 @@ def check_profile(profile: Profile, spec: Spec) -> list[str]:
                 )
         for name in {t for t in targets if targets.count(t) > 1}:
             problems.append(f"headers.{table_name}: more than one header maps to {name!r}.")
+    for sheet, table_name in profile.sheets.items():
+        if table_name not in tables:
+            problems.append(
+                f"sheets: {sheet!r} maps to {table_name!r}, which is not a table of spec "
+                f"{spec.version}."
+            )
     coded = {f.name: f for t in spec.tables for f in t.fields if f.code_list}
     for field_name, mapping in profile.codes.items():
         spec_field = coded.get(field_name)
@@ -122,6 +131,20 @@ def check_profile(profile: Profile, spec: Spec) -> list[str]:
         except ValueError:
             problems.append(f"date_format: {profile.date_format!r} cannot read back its own dates.")
     return problems
+
+
+def require_fit(profile: Profile, spec: Spec) -> None:
+    """Refuse a profile that does not fit the spec version the files are checked against, as
+    ``mhdeaths profile check`` would: a header mapped to a field the version does not have would
+    otherwise be dropped without a word, and its column reported missing."""
+    problems = check_profile(profile, spec)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise ProfileError(
+            f"The profile of {profile.provider} does not fit spec {spec.version}: "
+            f"{problems[0]}{more} Run `mhdeaths profile check --spec {spec.version}` on it "
+            "for every problem."
+        )
 
 
 def apply_profile(profile: Profile, spec: Spec, table: str, frame: pl.DataFrame) -> pl.DataFrame:
