@@ -17,6 +17,7 @@ import polars as pl
 
 from mhdeaths import language as ex
 from mhdeaths.spec import ExampleRecord, FieldType, Rule, Scope, Spec, SpecField, Stage, Table
+from mhdeaths.spec.words import aggregate_in_words
 
 POLARS_TYPES: dict[FieldType, pl.DataType] = {
     FieldType.STRING: pl.String(),
@@ -171,9 +172,7 @@ def cross_table_failures(
     for i, node in enumerate(ex.aggregate_nodes(parsed)):
         (table_name,) = {c.table for c in node.walk() if isinstance(c, ex.Col)}
         names[node] = ex.Col(f"_agg{i}")
-        labels.append(
-            f"{table_name}: {ex.to_duckdb(ex.from_tree(ex.unqualified(node)))}".replace('"', "")
-        )
+        labels.append(aggregate_in_words(spec, str(table_name), node))
         grouped.append(
             frames[str(table_name)]
             .group_by(keys)

@@ -40,6 +40,7 @@ from mhdeaths.spec.model import (
     SpecField,
     Table,
 )
+from mhdeaths.spec.words import format_in_words
 
 
 def parse_version(text: str) -> semver.Version:
@@ -214,6 +215,7 @@ def _template_values(field: SpecField) -> dict[str, str]:
         "title": field.title,
         "type": field.type.value,
         "format": field.format,
+        "format_words": format_in_words(field.format),
         "pattern": (field.pattern or "").replace("'", "''"),
         "min": str(field.minimum),
         "max": str(field.maximum),

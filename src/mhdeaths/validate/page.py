@@ -19,6 +19,7 @@ from mhdeaths import __version__
 from mhdeaths.engines import check_sql
 from mhdeaths.output.writing import dump_json, write_text
 from mhdeaths.spec import Rule, Scope, Spec
+from mhdeaths.spec.words import example_in_words
 from mhdeaths.validate.reading.failures import READ_FAILURES
 
 FOLDER = "validator"
@@ -35,10 +36,8 @@ NOT_BUILT = "NOT-BUILT.txt"
 
 
 def example_text(rule: Rule) -> str | None:
-    """The rule's valid example as a report shows it (the validator's ``_example``)."""
-    from mhdeaths.validate.validator import _example
-
-    return _example(rule)
+    """The rule's valid example as a report shows it."""
+    return example_in_words(rule)
 
 
 def bundle(spec: Spec) -> dict[str, Any]:
