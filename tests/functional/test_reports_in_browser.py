@@ -156,8 +156,23 @@ def test_each_failing_rule_has_its_findings_at_their_rows(
         ["5", "L", "ethnic_category", "ethnic_category", "ZZ"],
     ]
     # The summary table links each rule to its section.
-    link = page.page.locator("a[href='#death.code_list.ethnic_category']")
+    link = page.page.locator("h2#rules + table a[href='#death.code_list.ethnic_category']")
     assert link.count() == 1
+    # The verdict leads, then the findings by rule and by row; files and field quality follow.
+    assert page.page.locator("h2").evaluate_all("hs => hs.map(h => h.id)") == [
+        "rules",
+        "findings",
+        "by-row",
+        "files",
+        "quality",
+    ]
+    by_row = page.page.locator("h2#by-row ~ table").first.locator("tbody tr")
+    rows = [r.locator("td").all_inner_texts() for r in by_row.all()]
+    listed = [f for f in report["findings"] if f["row"] is not None]
+    assert sorted((r[0], int(r[1]), r[4]) for r in rows) == sorted(
+        (f["file"], f["row"], f["rule_id"]) for f in listed
+    )
+    assert [int(r[1]) for r in rows] == sorted(int(r[1]) for r in rows)
 
 
 def test_values_that_look_like_html_show_as_text_and_run_nothing(page: Opened) -> None:
