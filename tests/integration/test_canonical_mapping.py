@@ -16,6 +16,7 @@ import polars as pl
 import pytest
 import yaml
 
+from mhdeaths.errors import WarehouseError
 from mhdeaths.paths import warehouse_root
 from mhdeaths.spec import load_spec
 from mhdeaths.synth import SynthOptions, generate
@@ -283,3 +284,25 @@ def test_a_field_only_a_split_reads_has_a_home(warehouse_copy: Path) -> None:
     no_split = write_model(warehouse_copy, with_1_0_0(split={}))
     assert any("death.review_method has no home" in p for p in check_canonical(no_split))
     assert not any("has no home" in p for p in check_canonical(load_canonical()))
+
+
+def test_a_mapping_without_its_migration_is_refused_in_one_sentence_loading_nothing(
+    tmp_path: Path, v1_files: Path, warehouse_copy: Path
+) -> None:
+    warehouse = tmp_path / "w.duckdb"
+    # The model gains a column no migration makes: as a new version mapped in, its migration
+    # forgotten.
+    write_model(
+        warehouse_copy,
+        {"legacy_columns": {"death": {"new_measure_2x": {"type": "VARCHAR", "meaning": "new"}}}},
+    )
+    try:
+        with pytest.raises(WarehouseError) as refused:
+            load(warehouse, [v1_files], key=KEY, root=warehouse_copy)
+    finally:
+        load_canonical.cache_clear()
+    said = str(refused.value)
+    assert said.startswith("The warehouse's death_record table has no column for new_measure_2x")
+    assert "add a migration in warehouse/migrations" in said
+    with connect(warehouse, read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM death_record").fetchone() == (0,)

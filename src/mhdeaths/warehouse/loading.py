@@ -43,6 +43,7 @@ from mhdeaths.validate.validator import ValidatedSubmission, check_submission
 from mhdeaths.warehouse.canonical import (
     DEFINITIONS_COLUMN,
     CanonicalModel,
+    canonical_columns,
     canonical_spec,
     dropped_fields,
     load_canonical,
@@ -53,7 +54,7 @@ from mhdeaths.warehouse.canonical import (
 )
 from mhdeaths.warehouse.pseudonym import PADS, PseudonymKey, pseudonym_pads, pseudonym_sql
 from mhdeaths.warehouse.schema import upgrade
-from mhdeaths.warehouse.store import connect, rollback
+from mhdeaths.warehouse.store import connect, rollback, table_columns
 
 Status = Literal["loaded", "unchanged", "rejected"]
 
@@ -162,8 +163,29 @@ def open_loader(
         # records insert with less CPU without them too (6.1 to 7.2 s rather than 7.1 to 8.5 s).
         con.execute("SET disabled_optimizers = 'in_clause'")
         upgrade(con, spec_root, root)
+        _require_canonical_tables(con, model, canonical)
         check_key(con, key)
         yield Loader(con, model, canonical, key, spec_root, _Inserts(con, model, canonical, key))
+
+
+def _require_canonical_tables(
+    con: duckdb.DuckDBPyConnection, model: CanonicalModel, canonical: Spec
+) -> None:
+    """Refuse to load when the record tables, as the migrations made them, are not the ones the
+    canonical model implies: a spec version mapped into the model without the migration that
+    adds its columns would otherwise fail inside an insert, with DuckDB's words."""
+    built = table_columns(con)
+    for table in canonical.tables:
+        expected = canonical_columns(model, canonical, table.name)
+        have = built.get(f"{table.name}_record", {})
+        missing = [c for c in expected if c not in have]
+        if missing:
+            raise WarehouseError(
+                f"The warehouse's {table.name}_record table has no column for "
+                f"{', '.join(missing)}, which the canonical model (canonical version "
+                f"{model.canonical_version}) maps: add a migration in warehouse/migrations that "
+                "adds it, then load again (nothing was loaded)."
+            )
 
 
 @dataclass(frozen=True)
