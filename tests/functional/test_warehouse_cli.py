@@ -675,3 +675,35 @@ def test_status_of_an_empty_warehouse_shows_no_none(tmp_path: Path) -> None:
     assert run.code == 0, run.output
     assert "Submissions: 0 " in run.stdout
     assert "None" not in run.stdout
+
+
+def test_query_csv_into_a_file_opens_in_excel_and_into_a_pipe_has_no_mark(
+    loaded: Path, tmp_path: Path
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    sql = "SELECT 'Ysbyty Gwynedd' AS site"
+    piped = wh("query", sql, "--format", "csv", warehouse=loaded)
+    assert piped.stdout.startswith("site\n")
+    target = tmp_path / "result.csv"
+    with target.open("wb") as fh:
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "mhdeaths",
+                "warehouse",
+                "query",
+                sql,
+                "--format",
+                "csv",
+                "--warehouse",
+                str(loaded),
+            ],
+            stdout=fh,
+            check=True,
+            env={**os.environ, **ENV},
+        )
+    assert target.read_bytes().startswith(b"\xef\xbb\xbfsite\n")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import os
 import sys
 from dataclasses import asdict
 from enum import StrEnum
@@ -386,7 +387,14 @@ def history(
     period: Annotated[
         str | None, typer.Option(help="Only this reporting period (CCYY-MM).")
     ] = None,
-    fmt: Annotated[QueryFormat, typer.Option("--format")] = QueryFormat.table,
+    fmt: Annotated[
+        QueryFormat,
+        typer.Option(
+            "--format",
+            help="table on the terminal; csv (with a byte-order mark for Excel when written to "
+            "a file, none into a pipe) or json for every row.",
+        ),
+    ] = QueryFormat.table,
 ) -> None:
     """Every submission, oldest first: what it held, what it did, and what superseded it."""
     from mhdeaths.warehouse.overview import HistoryRow
@@ -417,7 +425,14 @@ def history(
 def query(
     sql: Annotated[str, typer.Argument(help="One SQL query, or - to read it from standard input.")],
     warehouse: WarehousePath = None,
-    fmt: Annotated[QueryFormat, typer.Option("--format")] = QueryFormat.table,
+    fmt: Annotated[
+        QueryFormat,
+        typer.Option(
+            "--format",
+            help="table on the terminal; csv (with a byte-order mark for Excel when written to "
+            "a file, none into a pipe) or json for every row.",
+        ),
+    ] = QueryFormat.table,
     limit: Annotated[
         int, typer.Option(help="The most rows shown as a table (csv and json show all).")
     ] = 100,
@@ -456,6 +471,16 @@ def _plain(value: object) -> object:
     return as_text(value)
 
 
+def _to_a_file() -> bool:
+    """Whether standard output is a regular file (``> result.csv``), not a pipe or terminal."""
+    import stat
+
+    try:
+        return stat.S_ISREG(os.fstat(sys.stdout.fileno()).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
 def _emit(
     columns: tuple[str, ...],
     rows: list[tuple[object, ...]],
@@ -466,6 +491,10 @@ def _emit(
     from mhdeaths.warehouse.querying import as_text
 
     if fmt is QueryFormat.csv:
+        if _to_a_file():
+            # Excel reads a CSV as UTF-8 only after a byte-order mark, as the findings CSV has
+            # one; a pipe to another program gets none (it would be read as part of a header).
+            sys.stdout.write("\ufeff")
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(columns)
         writer.writerows([excel_safe(as_text(v)) for v in row] for row in rows)
