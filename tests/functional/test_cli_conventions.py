@@ -48,3 +48,52 @@ def test_verbose_logs_each_step_with_its_time_and_no_file_names(folder: Path) ->
 def test_shell_completion_completes_commands(folder: Path) -> None:
     shown = mhdeaths("--show-completion", "bash", cwd=folder, env=CLEAN | {"SHELL": "/bin/bash"})
     assert shown.code == 0 and "_mhdeaths_completion" in shown.stdout
+
+
+def _with_terminal_stderr(*args: str | Path, cwd: Path) -> tuple[int, str, str]:
+    """The command with standard error on a pseudo-terminal (as a person at a terminal has it)
+    and standard output to a pipe: what a bar draws, and what a program reading output gets."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    leader, follower = pty.openpty()
+    env = {**os.environ, **CLEAN, "COLUMNS": "120", "TERM": "xterm"}
+    env.pop("NO_COLOR", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mhdeaths", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        cwd=cwd,
+        env=env,
+    )
+    os.close(follower)
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    stdout = proc.stdout.read().decode() if proc.stdout else ""
+    proc.wait(timeout=300)
+    os.close(leader)
+    return proc.returncode, stdout, drawn.decode(errors="replace")
+
+
+def test_a_long_load_shows_a_bar_on_a_terminal_and_none_in_a_pipe(folder: Path) -> None:
+    months = EXAMPLES / "RZ1"
+    code, stdout, drawn = _with_terminal_stderr(
+        "warehouse", "load", months, "-w", folder / "w.duckdb", "--demo-key", cwd=folder
+    )
+    assert code == 0, stdout + drawn
+    assert "Loading" in drawn and "submission(s):" in stdout
+    # The same lines reach a program reading standard output, bar or no bar.
+    piped = mhdeaths(
+        "warehouse", "load", months, "-w", folder / "again.duckdb", "--demo-key", cwd=folder
+    )
+    assert piped.code == 0 and "Loading" not in piped.stderr
+    assert piped.stdout.splitlines() == stdout.splitlines()

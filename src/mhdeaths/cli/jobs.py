@@ -15,6 +15,7 @@ from rich.markup import escape
 from mhdeaths import guard
 from mhdeaths.cli.benchmark import DEFAULT_DISCLOSURE, Disclosure, Period
 from mhdeaths.cli.common import SpecRoot, out, spec_root
+from mhdeaths.cli.progress import progress_bar
 from mhdeaths.cli.warehouse import DemoKey, KeyFile, LimitSettings, WarehousePath, pseudonym_key
 from mhdeaths.errors import ExitCode
 from mhdeaths.limits import Limits
@@ -50,21 +51,30 @@ def run(
     1 when something was rejected or unreadable, 2 on bad usage, 3 when the warehouse is busy.
     """
     from mhdeaths.jobs.inbox import run_inbox
+    from mhdeaths.validate.submission_files import group_submission_files
     from mhdeaths.warehouse.store import default_path
 
     limits = Limits.parse(limit)
     path = warehouse or default_path()
-    done = run_inbox(
-        inbox,
-        path,
-        out_dir or path.parent / "benchmarks",
-        key=pseudonym_key(key_file, demo_key),
-        period=period,
-        rule=disclosure.value,
-        progress=lambda r: out.print(_received_line(r, inbox)),
-        reporting=lambda line: out.print(line),
-        limits=limits,
-    )
+    key = pseudonym_key(key_file, demo_key)
+    total = len(group_submission_files([inbox])) if inbox.is_dir() else None
+    with progress_bar("Validating and loading", total) as advance:
+
+        def received(r: Received) -> None:
+            out.print(_received_line(r, inbox))
+            advance()
+
+        done = run_inbox(
+            inbox,
+            path,
+            out_dir or path.parent / "benchmarks",
+            key=key,
+            period=period,
+            rule=disclosure.value,
+            progress=received,
+            reporting=lambda line: out.print(line),
+            limits=limits,
+        )
     failed = [r for r in done.received if r.status in ("rejected", "unreadable")]
     out.print(
         f"{len(done.received)} submission(s) in {escape(str(inbox))}: {done.count('loaded')} "

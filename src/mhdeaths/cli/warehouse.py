@@ -24,6 +24,7 @@ from rich.table import Table as RichTable
 from mhdeaths import guard
 from mhdeaths.cli.common import AS_AT_FORMATS
 from mhdeaths.cli.process import end_command
+from mhdeaths.cli.progress import progress_bar
 from mhdeaths.errors import ExitCode, UserError
 from mhdeaths.limits import NAMES as LIMIT_NAMES
 from mhdeaths.limits import Limits
@@ -176,19 +177,28 @@ def load(
 
     if provider and profile_path:
         raise UserError("Give --provider or --profile, not both.")
+    from mhdeaths.validate.submission_files import group_submission_files
+
     limits = Limits.parse(limit)
     path = _path(warehouse)
     folder = reports or path.parent / "reports"
-    outcomes = load_files(
-        path,
-        files,
-        key=pseudonym_key(key_file, demo_key),
-        received_at=received_at,
-        profile=load_profile(profile_path) if profile_path else None,
-        provider=provider,
-        progress=lambda o: out.print(describe(write_rejected_report(o, folder))),
-        limits=limits,
-    )
+    key = pseudonym_key(key_file, demo_key)
+    with progress_bar("Loading", len(group_submission_files(files))) as advance:
+
+        def done(outcome: LoadOutcome) -> None:
+            out.print(describe(write_rejected_report(outcome, folder)))
+            advance()
+
+        outcomes = load_files(
+            path,
+            files,
+            key=key,
+            received_at=received_at,
+            profile=load_profile(profile_path) if profile_path else None,
+            provider=provider,
+            progress=done,
+            limits=limits,
+        )
     counts = {s: sum(o.status == s for o in outcomes) for s in ("loaded", "unchanged", "rejected")}
     out.print(
         f"{len(outcomes)} submission(s): {counts['loaded']} loaded, "
@@ -273,16 +283,23 @@ def load_feed(
 
     path = _path(warehouse)
     folder = reports or path.parent / "reports"
-    outcomes = load_files(
-        path,
-        feed.value,
-        files,
-        key=pseudonym_key(key_file, demo_key),
-        version=feed_version,
-        received_at=received_at,
-        limits=Limits.parse(limit),
-        progress=lambda o: out.print(describe_feed(write_rejected_feed_report(o, folder))),
-    )
+    key = pseudonym_key(key_file, demo_key)
+    with progress_bar(f"Loading {feed.value}", None) as advance:
+
+        def done(outcome: FeedOutcome) -> None:
+            out.print(describe_feed(write_rejected_feed_report(outcome, folder)))
+            advance()
+
+        outcomes = load_files(
+            path,
+            feed.value,
+            files,
+            key=key,
+            version=feed_version,
+            received_at=received_at,
+            limits=Limits.parse(limit),
+            progress=done,
+        )
     rejected = sum(o.status == "rejected" for o in outcomes)
     end_command(ExitCode.FAILED if rejected else ExitCode.OK)
 
