@@ -44,6 +44,7 @@ import polars as pl
 
 from mhdeaths.benchmark.compute import NATIONAL, Benchmarks, IndicatorResult, Window, window_ending
 from mhdeaths.benchmark.disclosure_control import Cell, Released
+from mhdeaths.benchmark.indicators import Monitor
 from mhdeaths.periods import add_months, period_start
 from mhdeaths.stats import cusum, cusum_threshold
 from mhdeaths.stats.disclosure import SUPPRESSED, get_rule
@@ -81,6 +82,8 @@ class Monitoring:
 
     indicator: str
     title: str
+    label: str
+    """What the chart counts (the numerator's label), the row's name on a provider's page."""
     window: Window
     model: str
     """``poisson`` or ``binomial`` (Bernoulli outcomes, as the method note says)."""
@@ -167,7 +170,7 @@ def _one(
         n = float(people) if bernoulli and _number(people) else None  # type: ignore[arg-type]
         h = _threshold(e / months, None if n is None else n / months, monitor)
         m = math.ceil(h / math.log(monitor.rate_ratio) - 1e-9)
-        count = int(r)  # type: ignore[arg-type]
+        count = int(r)
         rounding = get_rule(rule)
         if count == 0 or count + 1 < m:
             charts.append(ProviderChart(provider, TOO_FEW, h, ()))
@@ -185,6 +188,7 @@ def _one(
     return Monitoring(
         truth.key,
         truth.title,
+        truth.indicator.numerator.label,
         truth.window,
         "binomial" if bernoulli else "poisson",
         monitor.rate_ratio,
@@ -205,10 +209,9 @@ def _snap(value: float) -> float:
     return float(2 ** (step / _STEPS_PER_DOUBLING))
 
 
-def _threshold(expected: float, people: float | None, monitor: object) -> float:
+def _threshold(expected: float, people: float | None, monitor: Monitor) -> float:
     """The provider's threshold, from its published expected count a month."""
-    rate_ratio = float(monitor.rate_ratio)  # type: ignore[attr-defined]
-    rate = float(monitor.false_alarms_per_year)  # type: ignore[attr-defined]
+    rate_ratio, rate = monitor.rate_ratio, monitor.false_alarms_per_year
     e = _snap(expected)
     if people is None:
         return cusum_threshold(e, rate, rate_ratio)
