@@ -130,3 +130,61 @@ def test_a_provider_summary_shows_its_sentinel_events(
         assert rows.first.is_visible()
         assert "Deaths by a non-anchored ligature" in page.locator("table.sentinels").inner_text()
         assert not opened.errors
+
+
+def test_the_report_and_provider_pages_draw_the_cusum_charts(
+    report: Opened, browser: Browser, published: Published
+) -> None:
+    """On the example submissions (small counts): a timeline per monitored indicator with a row
+    per provider, each charted or saying why not; the same on a provider's page."""
+    page = report.page
+    assert page.locator("h2", has_text="Monitoring").is_visible()
+    charts = page.locator("section#monitoring svg.alerts")
+    assert charts.count() == len(published.released.monitoring) == 2
+    box = charts.first.bounding_box()
+    assert box is not None and box["width"] > 300 and box["height"] > 40
+    rows = charts.first.locator("g.alert-row")
+    assert rows.count() == len(published.benchmarks.providers)
+    statuses = set(rows.evaluate_all("rows => rows.map(r => r.dataset.status)"))
+    assert statuses <= {"monitored", "*", "too few deaths to chart", "nothing expected"}
+    for opened in open_offline(browser, published.report.parent / "providers" / "RZ1.html"):
+        own = opened.page.locator("svg.alerts")
+        assert own.count() == 1 and own.is_visible()
+        assert own.locator("g.alert-row").count() == 2
+        assert not opened.errors
+        assert [m.text for m in opened.console if m.type == "error"] == []
+
+
+def test_alerts_are_marked_in_the_report_and_on_the_provider_page(
+    browser: Browser, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """On the national history with two providers planted at four times their rates: their
+    alerts are listed and drawn as marks, offline, in the report and on their own pages."""
+    from ..integration.test_benchmarks import (
+        OUTLIERS,
+        PERIOD,
+        national_history_options,
+        shared_warehouse,
+    )
+
+    warehouse = shared_warehouse(tmp_path_factory, "national-history", national_history_options())
+    out = tmp_path_factory.mktemp("monitoring-browser") / "out"
+    published = publish_benchmarks(warehouse, out, period=PERIOD)
+    alerts = [a for m in published.released.monitoring for a in m.alerts]
+    assert {provider for provider, _ in alerts} == set(OUTLIERS)
+    for opened in open_offline(browser, published.report):
+        page = opened.page
+        assert page.locator("table.alerts tbody tr[data-month]").count() == len(alerts)
+        marks = page.locator("section#monitoring svg.alerts g.alert rect")
+        assert marks.count() == len(alerts)
+        assert marks.first.is_visible()
+        assert all(url.startswith("file://") for url in opened.requests)
+        assert not opened.errors
+    provider = OUTLIERS[0]
+    own = [month for p, month in alerts if p == provider]
+    for opened in open_offline(browser, out / "providers" / f"{provider}.html"):
+        marks = opened.page.locator("svg.alerts g.alert")
+        assert marks.count() == len(own)
+        assert marks.first.locator("rect").is_visible()
+        assert all(url.startswith("file://") for url in opened.requests)
+        assert not opened.errors

@@ -23,7 +23,13 @@ def _compared(indicator: Indicator) -> str:
         by = " × ".join(
             s.removeprefix("stated_").replace("_", " ") for s in indicator.standardise_by
         )
-        return f"ratio standardised by {by}"
+        compared = f"ratio standardised by {by}"
+        if indicator.monitor is not None:
+            compared += (
+                f"; charted monthly (CUSUM, R = {indicator.monitor.rate_ratio:g}, "
+                f"{indicator.monitor.false_alarms_per_year:g} false alerts a provider-year)"
+            )
+        return compared
     return {"crude": "funnel on the value", "none": "not banded"}[indicator.method.compare]
 
 

@@ -93,6 +93,11 @@ class IndicatorResult:
     funnel: FunnelResult | None
     trend: pl.DataFrame
     """Per calendar year, each provider's and the national observed, denominator and value."""
+    monthly: pl.DataFrame | None = None
+    """For the variant an indicator monitors (``Indicator.monitor``): one row per provider at
+    risk and month of the window, with ``observed``, ``expected`` (each provider's months adding
+    up to its expected count over the window) and ``denominator``. Never published: the
+    monitoring step releases only the alerts a CUSUM chart of these raises."""
 
     @property
     def key(self) -> str:
@@ -279,11 +284,14 @@ def _one(
         value=pl.Series(value), lower=pl.Series(lower), upper=pl.Series(upper)
     )
     at_risk = table.filter(pl.col("denominator") > 0)
+    monthly = None
     if indicator.standardise_by and at_risk.height:
         ratios = _standardise(
             strata.filter(pl.col("provider").is_in(at_risk["provider"].implode()))
         )
         at_risk = at_risk.join(ratios, on="provider", how="left")
+        if indicator.monitor is not None and indicator.monitor.variant == variant.id:
+            monthly = _monthly(con, indicator, variant, window, strata, ratios)
     result = provider_funnel(indicator, at_risk)
     if result is not None:
         bands = result.units.select(pl.col("label").alias("provider"), "z", "band_95", "band_998")
@@ -314,6 +322,82 @@ def _one(
         national,
         result,
         _trend(con, indicator, variant, window, mature),
+        monthly,
+    )
+
+
+def _monthly(
+    con: duckdb.DuckDBPyConnection,
+    indicator: Indicator,
+    variant: Variant,
+    window: Window,
+    strata: pl.DataFrame,
+    ratios: pl.DataFrame,
+) -> pl.DataFrame:
+    """Each provider's observed, expected and denominator per month of the window.
+
+    A month's expected count applies the window's national stratum rates (as the standardised
+    ratio does) to the provider's activity in that month's strata; each provider's months are then
+    scaled to add up to its expected count over the window, so the chart and the funnel compare
+    a provider with the same expectation."""
+    assert indicator.denominator is not None and indicator.denominator.activity is not None
+    by = list(indicator.standardise_by)
+    params = {"start": window.start, "end": window.end, "first": window.first, "last": window.last}
+    date = indicator.numerator.date
+    death_strata = "".join(f", coalesce({s}, '{UNKNOWN_STRATUM}') AS {s}" for s in by)
+    activity_strata = "".join(f", {s}" for s in by)
+    keys = ["provider", "month", *by]
+    sql = f"""
+        WITH num AS (
+            SELECT org_id_provider AS provider, strftime({date}, '%Y-%m') AS month{death_strata},
+                   count(*) AS observed
+            FROM bm_deaths
+            WHERE {date} >= $start AND {date} < $end
+              AND ({indicator.numerator.where}) AND ({variant.where})
+            GROUP BY ALL
+        ),
+        den AS (
+            SELECT org_id_provider AS provider, reporting_period AS month{activity_strata},
+                   sum({indicator.denominator.activity}) AS denominator
+            FROM bm_activity
+            WHERE reporting_period BETWEEN $first AND $last
+            GROUP BY ALL
+        )
+        SELECT {", ".join(keys)},
+               coalesce(observed, 0) AS observed, coalesce(denominator, 0) AS denominator
+        FROM den FULL JOIN num USING ({", ".join(keys)})
+    """
+    rows = _frame(con, sql, params).with_columns(pl.col("observed", "denominator").cast(pl.Float64))
+    # A stratum with no activity has no national rate: its deaths add nothing expected.
+    reference = strata.group_by(by).agg(
+        pl.when(pl.col("denominator").sum() > 0)
+        .then(pl.col("observed").sum() / pl.col("denominator").sum())
+        .otherwise(0.0)
+        .alias("reference_rate")
+    )
+    rows = rows.join(reference, on=by, how="left").with_columns(
+        (pl.col("reference_rate").fill_null(0.0) * pl.col("denominator")).alias("raw")
+    )
+    per_month = rows.group_by("provider", "month").agg(
+        pl.col("observed", "denominator", "raw").sum()
+    )
+    months = [add_months(window.start, i).strftime("%Y-%m") for i in range(window.months)]
+    grid = ratios.select("provider", pl.col("expected").alias("pooled")).join(
+        pl.DataFrame({"month": months}), how="cross"
+    )
+    full = grid.join(per_month, on=["provider", "month"], how="left").with_columns(
+        pl.col("observed", "denominator", "raw").fill_null(0.0)
+    )
+    total = pl.col("raw").sum().over("provider")
+    return (
+        full.with_columns(
+            pl.when(total > 0)
+            .then(pl.col("pooled") * pl.col("raw") / total)
+            .otherwise(0.0)
+            .alias("expected")
+        )
+        .select("provider", "month", "observed", "expected", "denominator")
+        .sort("provider", "month")
     )
 
 

@@ -39,6 +39,7 @@ from mhdeaths.stats.power import PowerTransform
 
 if TYPE_CHECKING:
     from mhdeaths.benchmark.inequalities import ReleasedTables
+    from mhdeaths.benchmark.monitoring import Monitoring
 
 Cell = str | int | float | bool | None
 """A released cell: a number, ``"*"`` where suppressed, text, or empty."""
@@ -95,6 +96,9 @@ class Released:
     tables: ReleasedTables | None = None
     """The inequalities section and the recurring-themes table, as released
     (``mhdeaths.benchmark.inequalities``); None where they were not computed."""
+    monitoring: tuple[Monitoring, ...] = ()
+    """The monitored indicators' CUSUM charts, as released: each provider's threshold and alert
+    months only (``mhdeaths.benchmark.monitoring``)."""
 
     def providers_banded(self, indicator: str, level: str, band: str) -> list[str]:
         """The providers in ``band`` on the indicator against its ``level`` ("95" or "998")

@@ -110,6 +110,23 @@ class Method(_Model):
     """The share of units set aside at each end when over-dispersion is estimated."""
 
 
+class Monitor(_Model):
+    """A monthly risk-adjusted CUSUM chart per provider (``mhdeaths.stats.cusum``), upward only.
+
+    The model follows the indicator's kind: a rate over person-time is charted as Poisson counts,
+    a proportion of discharges as Bernoulli outcomes (the month's people at risk given). Each
+    provider's threshold is set for ``false_alarms_per_year`` at its published expected count
+    (``mhdeaths.benchmark.monitoring``)."""
+
+    rate_ratio: float = 2.0
+    """R, the step the chart is tuned to detect (an odds ratio for a proportion)."""
+    false_alarms_per_year: float = 0.01
+    """The in-control alerts per provider-year the thresholds allow."""
+    variant: str = "all"
+    """The one variant charted: each further chart on a subset of the same deaths would bound
+    the parent's count from below (docs/privacy.md)."""
+
+
 class Indicator(_Model):
     id: str
     order: int = 100
@@ -137,6 +154,9 @@ class Indicator(_Model):
     """Deaths less than this many calendar months before the run's as-at are left out of both
     counts, so that a review still open on a recent death is not yet counted as late."""
     variants: tuple[Variant, ...] = (ALL_DEATHS,)
+    monitor: Monitor | None = None
+    """A monthly CUSUM chart per provider, for a standardised ratio only: its expected counts
+    are what a month's deaths are compared with."""
     status: Status = "active"
     retired_in: str | None = None
     """The definitions version that retired the indicator (``2.0.0``)."""
@@ -173,6 +193,18 @@ class Indicator(_Model):
             # Activity cannot be left out by the age of a death: the rate would lose deaths only.
             raise ValueError("mature_months applies to a share of deaths or a median only")
         ids = [v.id for v in self.variants]
+        if self.monitor is not None:
+            if not self.standardise_by:
+                raise ValueError(
+                    "only a standardised ratio can be monitored: it has expected counts"
+                )
+            if not (self.monitor.rate_ratio > 1 and 0 < self.monitor.false_alarms_per_year < 12):
+                raise ValueError(
+                    "monitor.rate_ratio must be more than 1 and monitor.false_alarms_per_year "
+                    "between 0 and 12"
+                )
+            if self.monitor.variant not in [v.id for v in self.live_variants]:
+                raise ValueError("monitor.variant must name a variant in use")
         if len(set(ids)) != len(ids):
             raise ValueError("variant ids must differ")
         retired = self.status == "retired"

@@ -184,3 +184,82 @@ def _tick_label(value: float) -> str:
     if abs(value) >= 1000:
         return f"{value:,.0f}"
     return f"{value:g}"
+
+
+ROW_HEIGHT = 22
+ALERT_LEFT = 150
+
+
+@dataclass(frozen=True)
+class AlertMark:
+    x: float
+    month: str
+    title: str
+
+
+@dataclass(frozen=True)
+class AlertRow:
+    y: float
+    label: str
+    status: str
+    """``monitored``, or why the row has no chart (``*``, "too few deaths to chart", ...)."""
+    marks: list[AlertMark]
+
+
+@dataclass(frozen=True)
+class AlertChart:
+    """A timeline of CUSUM alerts: one row per chart, a mark in each month it alerted in.
+
+    Only the alert months are drawn, never the statistic: its monthly steps would give back each
+    month's deaths (``mhdeaths.benchmark.monitoring``)."""
+
+    width: int
+    height: int
+    left: int
+    top: int
+    inner_width: int
+    inner_height: int
+    month_width: float
+    x_ticks: list[Tick]
+    rows: list[AlertRow]
+
+
+def alert_chart(
+    months: list[str], rows: list[tuple[str, str, tuple[str, ...]]], left: int = ALERT_LEFT
+) -> AlertChart:
+    """The alert timeline of ``rows`` (label, status, alert months) over ``months``, with
+    ``left`` points for the labels."""
+    inner_w = WIDTH - left - RIGHT
+    inner_h = ROW_HEIGHT * max(len(rows), 1)
+    step = inner_w / max(len(months), 1)
+    index = {m: i for i, m in enumerate(months)}
+
+    def centre(month: str) -> float:
+        return round((index[month] + 0.5) * step, 1)
+
+    # A tick at each January (or at every month of a short window), labelled with the year.
+    ticks = [
+        Tick(round(index[m] * step, 1), m if len(months) <= 12 else m[:4])
+        for m in months
+        if len(months) <= 12 or m.endswith("-01")
+    ]
+    chart_rows = [
+        AlertRow(
+            round(ROW_HEIGHT * (i + 0.5), 1),
+            label,
+            status,
+            [AlertMark(centre(m), m, f"{label}: alert in {m}") for m in alerts if m in index],
+        )
+        for i, (label, status, alerts) in enumerate(rows)
+    ]
+    return AlertChart(
+        WIDTH,
+        TOP + inner_h + 40,
+        left,
+        TOP,
+        inner_w,
+        inner_h,
+        round(step, 2),
+        ticks,
+        chart_rows,
+    )

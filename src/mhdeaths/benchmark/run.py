@@ -15,6 +15,7 @@ from mhdeaths.benchmark.compute import Benchmarks, compute
 from mhdeaths.benchmark.disclosure_control import Released, release
 from mhdeaths.benchmark.indicators import select_indicators
 from mhdeaths.benchmark.inequalities import compute_tables, release_tables
+from mhdeaths.benchmark.monitoring import release_monitoring
 from mhdeaths.benchmark.provider_summary import provider_summaries
 from mhdeaths.benchmark.render import write_outputs
 from mhdeaths.stats import BAND_HIGHER
@@ -69,5 +70,8 @@ def publish_benchmarks(
     released = release(benchmarks, rule)
     # The inequalities section and the themes table, released under the same rule.
     released = replace(released, tables=release_tables(compute_tables(warehouse, benchmarks), rule))
+    # The monthly CUSUM charts, released as their alerts only, beside the counts they must not
+    # give away.
+    released = replace(released, monitoring=release_monitoring(benchmarks, released))
     summaries = provider_summaries(warehouse, benchmarks, released)
     return Published(benchmarks, released, write_outputs(benchmarks, released, summaries, out))
