@@ -13,6 +13,7 @@ from pathlib import Path
 
 from mhdeaths.benchmark.compute import Benchmarks, compute
 from mhdeaths.benchmark.disclosure_control import Released, release
+from mhdeaths.benchmark.history import record_run
 from mhdeaths.benchmark.indicators import select_indicators
 from mhdeaths.benchmark.inequalities import compute_tables, release_tables
 from mhdeaths.benchmark.monitoring import release_monitoring
@@ -26,6 +27,8 @@ class Published:
     benchmarks: Benchmarks
     released: Released
     paths: list[Path]
+    run_id: int | None = None
+    """The run's id in the warehouse's ``benchmark_run``; None when it was not recorded."""
 
     @property
     def report(self) -> Path:
@@ -62,9 +65,11 @@ def publish_benchmarks(
     rule: str = "nhs_england",
     as_at: dt.datetime | None = None,
     indicators: list[str] | None = None,
+    store: bool = False,
 ) -> Published:
     """Benchmark the warehouse for the window ending at ``period`` and write every output: on
-    every indicator in use, or only on those ``indicators`` name (ids, as ``--indicator``)."""
+    every indicator in use, or only on those ``indicators`` name (ids, as ``--indicator``).
+    With ``store``, the run and its released rows are then recorded in the warehouse."""
     chosen = select_indicators(indicators) if indicators else None
     benchmarks = compute(warehouse, period, as_at=as_at, indicators=chosen)
     released = release(benchmarks, rule)
@@ -74,4 +79,6 @@ def publish_benchmarks(
     # give away.
     released = replace(released, monitoring=release_monitoring(benchmarks, released))
     summaries = provider_summaries(warehouse, benchmarks, released)
-    return Published(benchmarks, released, write_outputs(benchmarks, released, summaries, out))
+    paths = write_outputs(benchmarks, released, summaries, out)
+    run_id = record_run(warehouse, benchmarks, released) if store else None
+    return Published(benchmarks, released, paths, run_id)

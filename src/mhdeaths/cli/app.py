@@ -153,7 +153,7 @@ _KEPT = {
     ("warehouse", "load"): _LOADS_KEPT.format("loading again"),
     ("run",): _LOADS_KEPT.format("running again"),
     ("warehouse", "init"): "the warehouse's schema is as it was",
-    ("benchmark",): "nothing was changed in the warehouse",
+    ("benchmark",): "the warehouse's record of benchmark runs is as it was",
     ("warehouse", "export"): "nothing was changed in the warehouse",
     ("warehouse", "query"): "nothing was changed in the warehouse",
     ("warehouse", "status"): "nothing was changed in the warehouse",

@@ -96,6 +96,13 @@ def benchmark(
             show_default=False,
         ),
     ] = None,
+    store: Annotated[
+        bool,
+        typer.Option(
+            help="Record the run and its released figures in the warehouse (benchmark_run, "
+            "benchmark_result), so outliers and trends are SQL.",
+        ),
+    ] = True,
 ) -> None:
     """Compare providers on every indicator and write the published report.
 
@@ -113,9 +120,12 @@ def benchmark(
         rule=disclosure.value,
         as_at=as_at,
         indicators=indicator,
+        store=store,
     )
     for line in done.summary():
         out.print(escape(line))
     out.print(
         f"Report: {escape(str(done.report))} ({len(done.paths)} files in {escape(str(out_dir))})."
     )
+    if done.run_id is not None:
+        out.print(f"Recorded as benchmark run {done.run_id} in the warehouse.")

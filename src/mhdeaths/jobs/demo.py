@@ -82,7 +82,7 @@ def run_demo(
     if feeds.is_dir():
         _link_feeds(warehouse, feeds, spec_root, progress)
     progress("Computing the benchmarks ...")
-    published = publish_benchmarks(warehouse, out / "benchmarks")
+    published = publish_benchmarks(warehouse, out / "benchmarks", store=True)
     for line in published.summary():
         progress(line)
     rejected = [

@@ -112,7 +112,7 @@ def run_inbox(
     if reporting:
         reporting("Computing the benchmarks ...")
     try:
-        published = publish_benchmarks(warehouse, out, period=period, rule=rule)
+        published = publish_benchmarks(warehouse, out, period=period, rule=rule, store=True)
     except NoActivity:
         published = None
     return InboxRun(received, published)
