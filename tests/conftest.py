@@ -38,6 +38,7 @@ SLOW_MODULES = {
     "test_validator_properties",
     "test_nothing_identifiable_escapes",
     "test_hostile_files_fuzz",
+    "test_client_snippets",
 }
 
 

@@ -14,7 +14,7 @@ import frictionless
 import pytest
 
 from mhdeaths.spec import Mandation, Rule, Table, load_spec
-from mhdeaths.standard.publish.datapackage import write_data_package
+from mhdeaths.standard.publish.datapackage import expressible, write_data_package
 
 SPEC = load_spec("1.0.0")
 Record = dict[str, str | None]
@@ -139,3 +139,16 @@ def test_each_per_field_rules_counterexample_is_reported_on_its_row(
     path = package_with(published, tmp_path, {table.name: rows})
     report = frictionless.Package(path).validate()
     assert {(row, field) for row, field, _ in cell_errors(report)} == expected
+
+
+def test_the_rules_table_schema_cannot_state_are_listed(published: Path) -> None:
+    descriptor = json.loads((published / "datapackage.json").read_text("utf-8"))
+    assert "mhdeaths_not_expressible" in descriptor["description"]
+    for resource in descriptor["resources"]:
+        listed = {r["rule_id"]: r for r in resource["mhdeaths_not_expressible"]}
+        for rule in SPEC.rules_for(resource["name"]):
+            # Stated (a one-field check Table Schema has) or listed, never both.
+            assert (rule.id in listed) != expressible(SPEC, rule), rule.id
+        kinds = {r["kind"] for r in listed.values()}
+        assert {"cross_field", "cross_record", "file"} <= kinds, resource["name"]
+        assert all(r["why"] and r["title"] for r in listed.values())

@@ -5,6 +5,7 @@ model (``mhdeaths.spec.model``) and the loading (``mhdeaths.spec.loading``) are 
 this package names what they offer together.
 """
 
+from mhdeaths.spec.kinds import KIND_WORDS, RuleKind, rule_kind
 from mhdeaths.spec.loading import (
     available_versions,
     feed_root,
@@ -43,6 +44,7 @@ from mhdeaths.spec.model import (
 )
 
 __all__ = [
+    "KIND_WORDS",
     "STRUCTURE_TABLE",
     "Attribution",
     "ChangeItem",
@@ -59,6 +61,7 @@ __all__ = [
     "OrderKey",
     "Presence",
     "Rule",
+    "RuleKind",
     "Scope",
     "Severity",
     "Spec",
@@ -74,5 +77,6 @@ __all__ = [
     "load_feed_spec",
     "load_spec",
     "parse_version",
+    "rule_kind",
     "version_checksums",
 ]

@@ -108,3 +108,57 @@ def field_description(spec: Spec, field: SpecField, *, range_note: bool) -> str:
     if field.identifier:
         parts.append(IDENTIFIER_NOTE)
     return " ".join(parts)
+
+
+def integer_range_pattern(minimum: int | None, maximum: int | None) -> str:
+    """A whole-value regular expression for the text of an integer from ``minimum`` to ``maximum``.
+
+    A client that reads every column as text (as it must, for codes such as ``01`` to keep their
+    leading zero) cannot compare numbers, so a range is stated on the text: an optional sign,
+    leading zeros, then the digits of a number in the range. ``None`` leaves that side open.
+    """
+    arms = []
+    if maximum is None or maximum >= 0:
+        arms.append(rf"\+?0*({_natural_range(max(minimum or 0, 0), maximum)})")
+    if minimum is None or minimum <= 0:
+        # -0 is 0: a minus sign is read as such even when the range holds no negative number.
+        upper = None if minimum is None else -minimum
+        arms.append(f"-0*({_natural_range(max(-maximum, 0) if maximum is not None else 0, upper)})")
+    return "|".join(arms)
+
+
+def _natural_range(low: int, high: int | None) -> str:
+    """The digits (no leading zeros) of the whole numbers from ``low`` to ``high`` (None: on)."""
+    if high is not None and low > high:
+        return "(?!)"  # no number: a pattern that never matches
+    top = high if high is not None else 10 ** len(str(low)) - 1
+    arms = []
+    for digits in range(len(str(low)), len(str(top)) + 1):
+        first = max(low, 10 ** (digits - 1) if digits > 1 else 0)
+        last = min(top, 10**digits - 1)
+        arms += _same_length(str(first), str(last))
+    if high is None:
+        arms.append(f"[1-9][0-9]{{{len(str(top))},}}")
+    return "|".join(arms)
+
+
+def _same_length(low: str, high: str) -> list[str]:
+    """Patterns for the digit strings from ``low`` to ``high``, both of the same length."""
+    if low == high:
+        return [low]
+    if len(low) == 1:
+        return [f"[{low}-{high}]"]
+    if low[0] == high[0]:
+        return [low[0] + p for p in _same_length(low[1:], high[1:])]
+    rest = len(low) - 1
+    arms, start, end, tail = [], int(low[0]), int(high[0]), []
+    if low[1:] != "0" * rest:
+        arms = [low[0] + p for p in _same_length(low[1:], "9" * rest)]
+        start += 1
+    if high[1:] != "9" * rest:
+        tail = [high[0] + p for p in _same_length("0" * rest, high[1:])]
+        end -= 1
+    if start <= end:
+        digit = str(start) if start == end else f"[{start}-{end}]"
+        arms.append(f"{digit}[0-9]{{{rest}}}")
+    return arms + tail

@@ -5,6 +5,12 @@ Table Schema natively, and frictionless reports problems in the error vocabulary
 borrow (``constraint-error``, ``type-error``, row numbers with the header as row 1). Publishing the
 schemas lets anyone check a CSV extract with those tools, offline, without mhdeaths. The package
 names ``<table>.csv`` resources but ships no data: a provider puts its own files beside it.
+
+Table Schema states one field's own value; it has no cross-field rule, no warning and no negated
+pattern. Each resource lists the rules it cannot state (``mhdeaths_not_expressible``, each with its
+kind from ``mhdeaths.spec.kinds``), so no one takes a clean frictionless report for a validation;
+a test runs frictionless on every example submission and finds exactly the validator's findings
+of the rest.
 """
 
 from __future__ import annotations
@@ -13,7 +19,18 @@ from pathlib import Path
 from typing import Any
 
 from mhdeaths.output.writing import dump_json, write_text
-from mhdeaths.spec import FieldType, Mandation, Spec, SpecField, Table
+from mhdeaths.spec import (
+    KIND_WORDS,
+    FieldType,
+    Mandation,
+    Rule,
+    RuleKind,
+    Severity,
+    Spec,
+    SpecField,
+    Table,
+    rule_kind,
+)
 from mhdeaths.standard.publish.common import code_list_of, field_description, presence_note
 
 #: Table Schema type of each spec type. Codes are strings, so leading zeros survive.
@@ -67,6 +84,34 @@ def schema_field(spec: Spec, field: SpecField) -> dict[str, Any]:
     return described
 
 
+#: The one-field checks a Table Schema states: a required warning has no severity to go with, and
+#: a pattern a value must not match (``no_identifier``) has no place in Table Schema.
+STATED_CHECKS = frozenset({"mandatory", "code_list", "pattern", "type", "range", "max_length"})
+
+
+def expressible(spec: Spec, rule: Rule) -> bool:
+    """True when the Table Schema states ``rule`` exactly."""
+    return rule_kind(spec, rule) is RuleKind.FIELD and rule.generated_from in STATED_CHECKS
+
+
+def not_expressible(spec: Spec, table: Table) -> list[dict[str, str]]:
+    found = []
+    for rule in spec.rules_for(table.name):
+        if not expressible(spec, rule):
+            kind = rule_kind(spec, rule)
+            why = KIND_WORDS[kind] if kind is not RuleKind.FIELD else _FIELD_WHY[rule.severity]
+            found.append({"rule_id": rule.id, "kind": kind.value, "title": rule.title, "why": why})
+    return found
+
+
+_FIELD_WHY = {
+    Severity.WARNING: "a warning: Table Schema has no severities",
+    Severity.INFO: "information: Table Schema has no severities",
+    Severity.RECORD_REJECT: "a pattern the value must not match",
+    Severity.FILE_REJECT: "a pattern the value must not match",
+}
+
+
 def table_schema(spec: Spec, table: Table) -> dict[str, Any]:
     submitted = table.submitted_fields
     schema: dict[str, Any] = {
@@ -90,7 +135,10 @@ def data_package(spec: Spec) -> dict[str, Any]:
         "description": (
             f"The submission files of mhdeaths spec {spec.version}, one CSV per table. The "
             "package ships no data: place your own files, named as each resource's path, beside "
-            "this descriptor to check them."
+            "this descriptor to check them. Table Schema states each field's own value only: "
+            "each resource's mhdeaths_not_expressible lists the rules it cannot state (rules "
+            "across fields, records or tables, on the file's columns, on codes valid only in "
+            "some periods, and warnings), which only the mhdeaths validator checks."
         ),
         "version": spec.version,
         "created": f"{spec.published.isoformat()}T00:00:00Z",
@@ -108,6 +156,7 @@ def data_package(spec: Spec) -> dict[str, Any]:
                 "mediatype": "text/csv",
                 "encoding": "utf-8",
                 "schema": table_schema(spec, table),
+                "mhdeaths_not_expressible": not_expressible(spec, table),
             }
             for table in spec.tables
         ],
