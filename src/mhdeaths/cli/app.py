@@ -155,6 +155,7 @@ _KEPT = {
     ("warehouse", "init"): "the warehouse's schema is as it was",
     ("benchmark",): "the warehouse's record of benchmark runs is as it was",
     ("warehouse", "export"): "nothing was changed in the warehouse",
+    ("warehouse", "copy"): "nothing was changed in the warehouse",
     ("warehouse", "query"): "nothing was changed in the warehouse",
     ("warehouse", "status"): "nothing was changed in the warehouse",
     ("warehouse", "history"): "nothing was changed in the warehouse",

@@ -478,6 +478,30 @@ def export(
         out.print(f"Wrote {escape(str(path))}")
 
 
+@app.command("copy")
+def copy_command(
+    target: Annotated[
+        Path, typer.Argument(help="The new DuckDB file to write.", show_default=False)
+    ],
+    warehouse: WarehousePath = None,
+    storage_version: Annotated[
+        str,
+        typer.Option(
+            help="The DuckDB storage format of the copy: v1.0.0 opens in DuckDB 1.1 and newer.",
+        ),
+    ] = "v1.0.0",
+) -> None:
+    """Copy the warehouse into a file that DuckDB 1.x opens (R, Node, older notebooks).
+
+    The warehouse is in DuckDB 2's storage format, which DuckDB 1.x refuses. The copy holds every
+    table, view and macro, pseudonyms included: keep it as you keep the warehouse.
+    """
+    from mhdeaths.warehouse.querying import copy_for_older_duckdb
+
+    written = copy_for_older_duckdb(_path(warehouse), target, storage_version)
+    out.print(f"Wrote {escape(str(written))} (DuckDB storage {escape(storage_version)}).")
+
+
 def _plain(value: object) -> object:
     from mhdeaths.warehouse.querying import as_text
 

@@ -129,3 +129,43 @@ def as_text(value: object) -> str:
     if isinstance(value, dt.datetime | dt.date | dt.time):
         return value.isoformat()
     return str(value)
+
+
+OLDEST_STORAGE = "v1.0.0"
+"""The oldest storage format DuckDB 2.x writes. A warehouse copied in it opens in DuckDB 1.1 and
+newer (tested with 1.1.3, 1.2.2, 1.3.2, 1.4.5 and 1.5.6); DuckDB 1.0 cannot read its views."""
+
+
+def copy_for_older_duckdb(path: Path, target: Path, storage_version: str = OLDEST_STORAGE) -> Path:
+    """Copy the whole warehouse (tables, views, macros) into a new file in an older storage
+    format, for tools whose DuckDB is 1.x (R's duckdb package, the Node client, an older
+    notebook): the warehouse itself is in DuckDB 2's format, which they refuse to open."""
+    if target.exists():
+        raise OutputError(f"{target} exists already: name a new file for the copy.")
+    source = "'" + str(path).replace("'", "''") + "'"
+    literal = "'" + str(target).replace("'", "''") + "'"
+    version = "'" + storage_version.replace("'", "''") + "'"
+    if not path.is_file():
+        raise OutputError(f"There is no warehouse at {path} to copy.")
+    con = duckdb.connect()
+    try:
+        con.execute(f"ATTACH {source} AS warehouse (READ_ONLY)")
+        try:
+            con.execute(f"ATTACH {literal} AS copy (STORAGE_VERSION {version})")
+        except duckdb.Error as exc:
+            if refusal(exc) is not None:
+                raise
+            raise OutputError(
+                f"DuckDB cannot write storage version {storage_version}: {_explain(exc)}"
+            ) from None
+        try:
+            con.execute("COPY FROM DATABASE warehouse TO copy")
+        except duckdb.Error as exc:
+            con.close()
+            target.unlink(missing_ok=True)
+            if refusal(exc) is not None:
+                raise
+            raise OutputError(f"The copy to {target} failed: {_explain(exc)}") from None
+    finally:
+        con.close()
+    return target
