@@ -37,8 +37,8 @@ FAILS = "fails__{}"
 RAW = "raw::"
 """The prefix of a field's text column beside its typed value (as in ``validate.evaluation``)."""
 
-#: The check templates whose failure makes a value invalid (the DQMI "validity" measure); the
-#: same set as ``validate.evaluation.VALIDITY_CHECKS``, which sits above this stage.
+#: The check templates whose failure makes a value invalid (the DQMI "validity" measure), for
+#: both the validator (``validate.evaluation``) and the page.
 VALIDITY_CHECKS = frozenset({"type", "code_list", "pattern", "range", "max_length"})
 
 

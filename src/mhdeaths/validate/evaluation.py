@@ -18,10 +18,8 @@ import polars as pl
 
 from mhdeaths import language as ex
 from mhdeaths.engines import polars_engine as engine
+from mhdeaths.engines.check_sql import VALIDITY_CHECKS
 from mhdeaths.spec import STRUCTURE_TABLE, FieldType, Mandation, Rule, Scope, Spec, Stage
-
-#: The check templates whose failure makes a value invalid (the DQMI "validity" measure).
-VALIDITY_CHECKS = frozenset({"type", "code_list", "pattern", "range", "max_length"})
 
 
 @dataclass

@@ -18,8 +18,9 @@ from typing import Any
 from mhdeaths import __version__
 from mhdeaths.engines import check_sql
 from mhdeaths.output.writing import dump_json, write_text
-from mhdeaths.spec import Rule, Scope, Spec
+from mhdeaths.spec import Scope, Spec
 from mhdeaths.validate.reading.failures import READ_FAILURES
+from mhdeaths.validate.report import example_text
 
 FOLDER = "validator"
 BUNDLE = "bundle.json"
@@ -32,13 +33,6 @@ WebAssembly. Built, never committed (the WebAssembly is some 70 MB); a wheel car
 data built by CI (docs/development.md)."""
 
 NOT_BUILT = "NOT-BUILT.txt"
-
-
-def example_text(rule: Rule) -> str | None:
-    """The rule's valid example as a report shows it (the validator's ``_example``)."""
-    from mhdeaths.validate.validator import _example
-
-    return _example(rule)
 
 
 def bundle(spec: Spec) -> dict[str, Any]:

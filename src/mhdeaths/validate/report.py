@@ -12,15 +12,30 @@ shows no control character and no identifier, whichever code path made the text.
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mhdeaths import __version__, guard
-from mhdeaths.spec import Severity
+from mhdeaths.spec import Rule, Severity
 
 REPORT_SCHEMA_VERSION = "1.0"
+
+
+def example_text(rule: Rule) -> str | None:
+    """A rule's valid example as a finding shows it, a short text (its first record's values):
+    the validator's report and the validator page's bundle both take it from here."""
+    records = rule.example
+    if isinstance(records, dict):
+        return json.dumps({k: list(v) for k, v in records.items()})
+    if not records:
+        return None
+    first = {k: v for k, v in records[0].items() if v is not None}
+    if rule.generated_from and len(first) == 1:
+        return next(iter(first.values()))
+    return ", ".join(f"{k} = {v}" for k, v in first.items())
 
 
 class Verdict(StrEnum):

@@ -11,7 +11,6 @@ the one object the warehouse accepts, so unvalidated data cannot reach it.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +22,7 @@ from mhdeaths.engines import polars_engine as engine
 from mhdeaths.errors import SpecError
 from mhdeaths.limits import DEFAULT_LIMITS, Limits
 from mhdeaths.periods import period_start
-from mhdeaths.spec import Rule, Scope, Severity, Spec
+from mhdeaths.spec import Scope, Severity, Spec
 from mhdeaths.steps import step
 from mhdeaths.validate.evaluation import Evaluation, FieldMeasures, RuleOutcome, evaluate
 from mhdeaths.validate.intake import (
@@ -43,6 +42,7 @@ from mhdeaths.validate.report import (
     RuleSummary,
     TableInfo,
     Verdict,
+    example_text,
 )
 
 DEFAULT_SAMPLE = 100
@@ -381,7 +381,7 @@ def _findings(
                     for v, f in zip(g, rule.group_by or [], strict=False)
                 ],
                 value=detail,
-                example=_example(rule),
+                example=example_text(rule),
             )
             for g, detail in zip(outcome.groups, outcome.details, strict=True)
         ]
@@ -395,7 +395,7 @@ def _findings(
                 column=None if position is None else column_letter(position),
                 header=header,
                 field=name,
-                example=_example(rule),
+                example=example_text(rule),
             )
         ]
     table = spec.table(rule.table)
@@ -411,7 +411,7 @@ def _findings(
             header=header,
             field=name,
             value=None if values is None else guard.value(values[row], shown_field, spec),
-            example=_example(rule),
+            example=example_text(rule),
         )
         for row in outcome.rows
     ]
@@ -420,19 +420,6 @@ def _findings(
 def _shown_field(spec: Spec, parts: list[TablePart], name: str) -> str | None:
     """The value most records hold in a field, as the report may show it (see ``guard.value``)."""
     return guard.value(first_value(parts, name), field_of(spec, parts[0].table, name), spec)
-
-
-def _example(rule: Rule) -> str | None:
-    """The rule's valid example, as a short text (its first record's values)."""
-    records = rule.example
-    if isinstance(records, dict):
-        return json.dumps({k: list(v) for k, v in records.items()})
-    if not records:
-        return None
-    first = {k: v for k, v in records[0].items() if v is not None}
-    if rule.generated_from and len(first) == 1:
-        return next(iter(first.values()))
-    return ", ".join(f"{k} = {v}" for k, v in first.items())
 
 
 def _quality(spec: Spec, m: FieldMeasures) -> FieldQuality:
