@@ -21,9 +21,10 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from mhdeaths.errors import UserError
-from mhdeaths.paths import examples_root
+from mhdeaths.paths import default_profiles_dir, examples_root
 from mhdeaths.spec import available_versions, load_spec
 from mhdeaths.validate.page import PAGE_ASSETS, write_validator_page
+from mhdeaths.validate.profiles import load_profile
 from mhdeaths.validate.render import to_json
 from mhdeaths.validate.validator import validate
 
@@ -93,9 +94,12 @@ class Pages:
         if not request.url.startswith(self.site + "/"):
             self.elsewhere.append(request.url)
 
-    def validate(self, version: str, files: list[Path]) -> tuple[dict[str, Any] | None, str | None]:
+    def validate(
+        self, version: str, files: list[Path], profile: Path | None = None
+    ) -> tuple[dict[str, Any] | None, str | None]:
         page = self.page(version)
         page.set_input_files("#files", [str(f) for f in files])
+        page.set_input_files("#profile", [str(profile)] if profile else [])
         page.click("#check")
         page.wait_for_selector(
             "body[data-state=done], body[data-state=failed]", state="attached", timeout=120_000
@@ -111,22 +115,30 @@ def pages(browser: Browser, site: str) -> Iterator[Pages]:
     assert opened.errors == []
 
 
-def _cli(version: str, files: list[Path]) -> dict[str, Any]:
-    return json.loads(to_json(validate(files, spec_version=version).report))
+def _cli(version: str, files: list[Path], profile: Path | None) -> dict[str, Any]:
+    chosen = load_profile(profile) if profile else None
+    return json.loads(to_json(validate(files, spec_version=version, profile=chosen).report))
 
 
-def _same(version: str, files: list[Path], pages: Pages) -> None:
-    shown, problem = pages.validate(version, files)
+def _same(version: str, files: list[Path], pages: Pages, profile: Path | None = None) -> None:
+    shown, problem = pages.validate(version, files, profile)
     try:
-        expected = _cli(version, files)
+        expected = _cli(version, files, profile)
     except UserError as exc:
-        assert shown is None and problem == str(exc)
+        # The page names a file by its name: it is never told the folder.
+        said = str(exc).replace(str(profile), profile.name) if profile else str(exc)
+        assert shown is None and problem == said
         return
     assert problem is None and shown is not None
     assert shown["verdict"] == expected["verdict"]
     assert shown["counts"] == expected["counts"]
-    assert [(r["rule_id"], r["severity"], r["failed"]) for r in shown["rules"]] == [
-        (r["rule_id"], r["severity"], r["failed"]) for r in expected["rules"]
+    assert (shown["profile"], shown["rules_checked"]) == (
+        expected["profile"],
+        expected["rules_checked"],
+    )
+    summary = ("rule_id", "severity", "spec_severity", "failed", "derogation")
+    assert [tuple(r[k] for k in summary) for r in shown["rules"]] == [
+        tuple(r[k] for k in summary) for r in expected["rules"]
     ]
     assert [tuple(f[k] for k in SHOWN) for f in shown["findings"]] == [
         tuple(f[k] for k in SHOWN) for f in expected["findings"]
@@ -135,12 +147,9 @@ def _same(version: str, files: list[Path], pages: Pages) -> None:
 
 
 def _submissions() -> list[tuple[str, list[Path]]]:
-    """Every example submission (files of one provider and month), with the version it declares;
-    RZ9's need its profile, which the page does not read yet."""
+    """Every example submission (files of one provider and month), with the version it declares."""
     found: dict[tuple[Path, str], list[Path]] = {}
     for path in sorted(examples_root().rglob("*.csv")):
-        if path.parts[-2] == "RZ9" or path.parts[-3:-1] == ("RZ9", "resubmissions"):
-            continue
         month = re.search(r"_(\d{4}-\d{2})_", path.name)
         assert month is not None
         found.setdefault((path.parent, month.group(1)), []).append(path)
@@ -160,7 +169,39 @@ SUBMISSIONS = _submissions()
     ids=[f"{files[0].parent.name}/{files[0].name[:11]}" for _, files in SUBMISSIONS],
 )
 def test_example_submissions_as_the_cli(version: str, files: list[Path], pages: Pages) -> None:
-    _same(version, files, pages)
+    # A provider whose export is in its own headers and codes is read through its profile.
+    provider = files[0].name.split("_")[0]
+    profile = default_profiles_dir() / f"{provider}.yaml"
+    _same(version, files, pages, profile if provider == "RZ9" else None)
+
+
+def test_profiles_as_the_cli(pages: Pages, tmp_path: Path) -> None:
+    """A profile's derogation, stated encoding and delimiter, and a profile that is not valid."""
+    bad = examples_root() / "known-bad/RY1"
+    files = [bad / "RY1_2027-10_activity.csv", bad / "RY1_2027-10_death.csv"]
+    failing = _cli("1.1.0", files, None)["rules"]
+    derogated = tmp_path / "RY1.yaml"
+    derogated.write_text(
+        "provider: RY1\nname: Westmoor\nencoding: latin-1\ndelimiter: ','\nderogations:\n"
+        + "".join(
+            f"  - {{rule: {r['rule_id']}, severity: info, until: 2099-12-31, reason: ' agreed '}}\n"
+            for r in failing[:2]
+        )
+        + f"  - {{rule: {failing[2]['rule_id']}, until: 2000-01-31, reason: ended}}\n"
+    )
+    _same("1.1.0", files, pages, derogated)
+    for name, text in {
+        "missing.yaml": "provider: RY1\n",
+        "extra.yaml": "provider: RY1\nname: W\ncolour: red\n",
+        "not-a-string.yaml": "provider: RY1\nname: W\ncodes: {stated_gender: {M: 1}}\n",
+        "severity.yaml": "provider: RY1\nname: W\nderogations: [{rule: x, severity: low, "
+        "until: 2099-01-01, reason: r}]\n",
+        "list.yaml": "- provider\n",
+        "broken.yaml": "provider: [RY1\n",
+    }.items():
+        path = tmp_path / name
+        path.write_text(text)
+        _same("1.1.0", files, pages, path)
 
 
 def _damaged(text: str) -> dict[str, bytes]:

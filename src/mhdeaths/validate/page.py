@@ -19,6 +19,7 @@ from mhdeaths import __version__
 from mhdeaths.engines import check_sql
 from mhdeaths.output.writing import dump_json, write_text
 from mhdeaths.spec import Scope, Spec
+from mhdeaths.validate import profiles
 from mhdeaths.validate.reading.failures import READ_FAILURES
 from mhdeaths.validate.report import example_text
 
@@ -86,6 +87,7 @@ def bundle(spec: Spec) -> dict[str, Any]:
                 "fields": list(r.fields),
                 "generated_from": r.generated_from,
                 "group_by": list(r.group_by),
+                "reads": sorted([t, f] for t, f in spec.reads.rule(r)),
                 "tables_read": list(check_sql.rule_tables(r))
                 if r.scope is Scope.CROSS_TABLE
                 else [],
@@ -106,6 +108,14 @@ def bundle(spec: Spec) -> dict[str, Any]:
             for c in spec.code_lists
         },
         "read_failures": {k.id: k.template for k in READ_FAILURES},
+        "profile": {
+            "schema": profiles.Profile.model_json_schema(),
+            "sentences": {
+                "not_yaml": profiles.NOT_YAML,
+                "not_mapping": profiles.NOT_MAPPING,
+                "not_valid": profiles.NOT_VALID,
+            },
+        },
         "plans": plans,
         "plan_without_period": check_sql.plan(spec, None, DEFAULT_SAMPLE),
     }

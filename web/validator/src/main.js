@@ -5,6 +5,7 @@ import * as duckdb from "@duckdb/duckdb-wasm";
 import { readCsv, ReadFailure } from "./read_csv.js";
 import { tableParts } from "./intake.js";
 import { check } from "./check.js";
+import { readProfile, ProfileFailure } from "./profile.js";
 
 const BUNDLE_FORMAT = 1;
 const $ = (id) => document.getElementById(id);
@@ -15,10 +16,18 @@ function state(value) {
 
 function sentence(bundle, failure) {
   const template = bundle.read_failures[failure.id] ?? "{file} cannot be read.";
-  return template.replace(/\{(\w+)(:,)?\}/g, (_, name, grouped) => {
+  return template.replace(/\{(\w+)(!r)?(:,)?\}/g, (_, name, repr, grouped) => {
     const value = failure.values[name];
+    if (repr) return pythonRepr(String(value));
     return grouped && typeof value === "number" ? value.toLocaleString("en-GB") : String(value);
   });
+}
+
+// A text as Python's repr() shows it, as the CLI's sentences quote a value the user gave.
+function pythonRepr(text) {
+  const quote = text.includes("'") && !text.includes('"') ? '"' : "'";
+  const body = text.replaceAll("\\", "\\\\").replaceAll(quote, `\\${quote}`).replaceAll("\n", "\\n").replaceAll("\r", "\\r").replaceAll("\t", "\\t");
+  return `${quote}${body}${quote}`;
 }
 
 async function startDuckDB() {
@@ -109,19 +118,22 @@ async function main() {
     if (!files.length) return;
     state("busy");
     try {
+      const picked = $("profile").files[0];
+      const profile = picked ? readProfile(new Uint8Array(await picked.arrayBuffer()), picked.name, bundle) : null;
+      const stated = { encoding: profile?.encoding ?? null, delimiter: profile?.delimiter ?? null };
       const sources = [];
       for (const file of files) {
         const bytes = new Uint8Array(await file.arrayBuffer());
-        sources.push({ name: file.name, ...readCsv(bytes, file.name) });
+        sources.push({ name: file.name, ...readCsv(bytes, file.name, stated) });
       }
-      const parts = tableParts(bundle, sources);
-      last = await check(db, conn, bundle, parts);
+      const parts = tableParts(bundle, sources, profile);
+      last = await check(db, conn, bundle, parts, profile);
       window.mhdeathsReport = last;
       render(last);
       state("done");
     } catch (error) {
-      const text = error instanceof ReadFailure ? sentence(bundle, error) : "The files could not be checked: the page met an error it did not expect.";
-      if (!(error instanceof ReadFailure)) console.error(error);
+      const text = error instanceof ProfileFailure ? error.message : error instanceof ReadFailure ? sentence(bundle, error) : "The files could not be checked: the page met an error it did not expect.";
+      if (!(error instanceof ReadFailure || error instanceof ProfileFailure)) console.error(error);
       $("problem").textContent = text;
       window.mhdeathsProblem = text;
       state("failed");

@@ -18,10 +18,60 @@ function decode(bytes, file) {
   try {
     return { text: new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes), encoding: "utf-8" };
   } catch {
-    for (let i = 0; i < bytes.length; i++) {
-      if (CP1252_UNDEFINED.has(bytes[i])) throw new ReadFailure("file/encoding-not-detected", { file, byte: i + 1 });
-    }
+    const bad = cp1252Undefined(bytes);
+    if (bad !== null) throw new ReadFailure("file/encoding-not-detected", { file, byte: bad + 1 });
     return { text: new TextDecoder("windows-1252").decode(bytes), encoding: "cp1252" };
+  }
+}
+
+function cp1252Undefined(bytes) {
+  for (let i = 0; i < bytes.length; i++) if (CP1252_UNDEFINED.has(bytes[i])) return i;
+  return null;
+}
+
+// The first byte a decoder cannot read, found by halving (only when the file is not that text).
+function firstBadByte(bytes, label) {
+  let good = 0;
+  let bad = bytes.length;
+  while (bad - good > 1) {
+    const middle = (good + bad) >> 1;
+    try {
+      new TextDecoder(label, { fatal: true }).decode(bytes.subarray(0, middle), { stream: true });
+      good = middle;
+    } catch {
+      bad = middle;
+    }
+  }
+  return bad;
+}
+
+// The encoding a profile states, as the CLI takes it (delimited._decode): the names of Latin-1 and
+// Windows-1252 as Windows-1252, UTF-8's as the default reading; others as the browser knows them.
+function decodeStated(bytes, file, stated) {
+  const name = stated.toLowerCase().replaceAll("_", "-");
+  if (["utf-8", "utf8", "utf-8-sig"].includes(name)) {
+    try {
+      return { text: new TextDecoder("utf-8", { fatal: true }).decode(bytes), encoding: "utf-8" };
+    } catch {
+      throw new ReadFailure("file/not-utf8", { file });
+    }
+  }
+  const cp1252 = ["windows-1252", "cp-1252", "cp1252", "latin-1", "latin1", "iso-8859-1"].includes(name);
+  const label = cp1252 ? "windows-1252" : name;
+  let decoder;
+  try {
+    decoder = new TextDecoder(label, { fatal: true });
+  } catch {
+    throw new ReadFailure("file/encoding-unknown", { encoding: stated });
+  }
+  if (cp1252) {
+    const bad = cp1252Undefined(bytes);
+    if (bad !== null) throw new ReadFailure("file/encoding-mismatch", { file, encoding: stated, byte: bad + 1 });
+  }
+  try {
+    return { text: decoder.decode(bytes), encoding: name.startsWith("utf") ? "utf-8" : cp1252 ? "cp1252" : name };
+  } catch {
+    throw new ReadFailure("file/encoding-mismatch", { file, encoding: stated, byte: firstBadByte(bytes, label) });
   }
 }
 
@@ -126,16 +176,17 @@ function clean(value) {
 }
 
 // A sheet: { name, headers, columns (arrays of text by column), rows (row numbers), blankRows }.
-export function readCsv(bytes, file) {
+// ``stated``: the encoding and delimiter a profile gives, else null (found from the file).
+export function readCsv(bytes, file, stated = {}) {
   const head = bytes.subarray(0, 65536);
   if (!new TextDecoder("latin1").decode(head).trim()) {
     return { format: "csv", encoding: "utf-8", delimiter: ",", sheets: [{ name: null, headers: [], columns: [], rows: [], blankRows: 0 }] };
   }
   if (head.includes(0)) throw new ReadFailure("file/binary", { file });
-  let { text, encoding } = decode(bytes, file);
+  let { text, encoding } = stated.encoding ? decodeStated(bytes, file, stated.encoding) : decode(bytes, file);
   if (text.includes("\r") && !text.slice(0, 65536).includes("\n")) text = text.replaceAll("\r", "\n");
   text = text.replace(/^\uFEFF/, "");
-  const sep = sniffDelimiter(text);
+  const sep = stated.delimiter || sniffDelimiter(text);
   const header = firstLine(text);
   if ((header.split('"').length - 1) % 2) throw new ReadFailure("file/header-line-break", { file });
   const records = parse(text, sep, file);
