@@ -242,10 +242,11 @@ def table_plan(spec: Spec, name: str, period: dt.date | None, sample: int) -> Ta
 
 
 def cross_table_plan(spec: Spec, period: dt.date | None) -> dict[str, str]:
-    """Per cross-table rule, the failing groups: its ``group_by`` values, in order."""
+    """Per cross-table rule, the failing groups: its ``group_by`` values, in order, and the
+    ``detail`` a finding shows (each aggregate's value in the group)."""
     return {
         r.id: cross_table_failures_sql(
-            spec, r, {t.name: ident(TYPED.format(t.name)) for t in spec.tables}, period
+            spec, r, {t.name: ident(TYPED.format(t.name)) for t in spec.tables}, period, True
         )
         for r in spec.rules
         if r.scope is Scope.CROSS_TABLE

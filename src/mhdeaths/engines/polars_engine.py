@@ -153,6 +153,18 @@ def table_fails(spec: Spec, rule: Rule, typed: pl.DataFrame, period: dt.date | N
     return value is False
 
 
+def aggregate_labels(parsed: ex.Expression) -> list[str]:
+    """How a cross-table finding names each aggregate of its rule in its ``detail``: the table
+    and the aggregate as DuckDB writes it (both engines word the detail so)."""
+    labels = []
+    for node in ex.aggregate_nodes(parsed):
+        (table_name,) = {c.table for c in node.walk() if isinstance(c, ex.Col)}
+        labels.append(
+            f"{table_name}: {ex.to_duckdb(ex.from_tree(ex.unqualified(node)))}".replace('"', "")
+        )
+    return labels
+
+
 def cross_table_failures(
     spec: Spec, rule: Rule, frames: Mapping[str, pl.DataFrame], period: dt.date | None
 ) -> pl.DataFrame:
@@ -167,13 +179,10 @@ def cross_table_failures(
     keys = list(rule.group_by)
     grouped: list[pl.DataFrame] = []
     names: dict[ex.Node, ex.Col] = {}
-    labels: list[str] = []
+    labels = aggregate_labels(parsed)
     for i, node in enumerate(ex.aggregate_nodes(parsed)):
         (table_name,) = {c.table for c in node.walk() if isinstance(c, ex.Col)}
         names[node] = ex.Col(f"_agg{i}")
-        labels.append(
-            f"{table_name}: {ex.to_duckdb(ex.from_tree(ex.unqualified(node)))}".replace('"', "")
-        )
         grouped.append(
             frames[str(table_name)]
             .group_by(keys)

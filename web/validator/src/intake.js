@@ -96,3 +96,76 @@ export function tableParts(bundle, sources, profile = null) {
 function either(names) {
   return names.length > 1 ? `${names.slice(0, -1).join(", ")} or ${names[names.length - 1]}` : names[0];
 }
+
+// How many records give each value of a field, under its own name or a profile's header
+// (intake._values_given), read from the sheets as found.
+function valuesGiven(sources, profile, field) {
+  const aliases = new Set([field]);
+  for (const mapping of Object.values(profile?.headers ?? {})) {
+    for (const [header, name] of Object.entries(mapping)) if (name === field) aliases.add(header);
+  }
+  const counts = new Map();
+  for (const source of sources) {
+    for (const sheet of source.sheets) {
+      sheet.headers.forEach((header, c) => {
+        if (!aliases.has(header)) return;
+        for (const v of sheet.columns[c]) if (v !== null) counts.set(v, (counts.get(v) ?? 0) + 1);
+      });
+    }
+  }
+  return counts;
+}
+
+// The value most records give (ties: the lowest), or null.
+function commonest(counts) {
+  let best = null;
+  for (const [v, n] of counts) {
+    if (best === null || n > counts.get(best) || (n === counts.get(best) && v < best)) best = v;
+  }
+  return best;
+}
+
+function versionShown(bundle, declared, guard) {
+  const known = bundle.versions.map((v) => v.version);
+  if (declared === null || known.includes(declared)) return declared;
+  const { pattern, longest } = bundle.version_shown;
+  if (pattern && new RegExp(`^(?:${pattern})$`, "u").test(declared) && [...declared].length <= longest) {
+    return guard.looksIdentifying(declared) ? guard.withheld : declared;
+  }
+  return guard.withheld;
+}
+
+// The spec version the files are written to, checked as the CLI's read step does
+// (intake._declared_version, _check_accepted): a version this page does not check is refused with
+// the page's own sentence, naming the page to open. Returns the version declared as a report
+// shows it.
+export function checkVersion(bundle, sources, profile, guard) {
+  const known = bundle.versions.map((v) => v.version);
+  const declared = commonest(valuesGiven(sources, profile, "spec_version"));
+  if (declared !== null && !known.includes(declared)) {
+    throw new ReadFailure("file/unknown-spec-version", { declared: versionShown(bundle, declared, guard), known: known.join(", ") });
+  }
+  if (declared !== null) {
+    const periods = new Map([...valuesGiven(sources, profile, "reporting_period")].filter(([p]) => /^\d{4}-(0[1-9]|1[0-2])$/.test(p)));
+    const period = commonest(periods);
+    const inForce = bundle.versions.filter((v) => !v.draft && v.effective_from <= period);
+    if (period !== null && inForce.length) {
+      const current = inForce[inForce.length - 1];
+      const later = known.indexOf(declared) >= known.indexOf(current.version);
+      if (!later && !current.accepts_previous.includes(declared)) {
+        throw new ReadFailure("file/version-not-accepted", {
+          declared,
+          period,
+          current: current.version,
+          effective: current.effective_from,
+          accepted: [current.version, ...current.accepts_previous].join(", "),
+        });
+      }
+    }
+  }
+  const chosen = declared ?? profile?.spec_version ?? null;
+  if (chosen !== null && chosen !== bundle.spec_version) {
+    throw new ReadFailure("page/other-version", { declared: chosen, page: bundle.spec_version });
+  }
+  return declared;
+}

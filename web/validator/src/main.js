@@ -3,9 +3,11 @@
 // leaves the machine: the page makes no request but for its own files.
 import * as duckdb from "@duckdb/duckdb-wasm";
 import { readCsv, ReadFailure } from "./read_csv.js";
-import { tableParts } from "./intake.js";
+import { tableParts, checkVersion } from "./intake.js";
+import { bytesText } from "./read_csv.js";
 import { check } from "./check.js";
 import { readProfile, ProfileFailure } from "./profile.js";
+import { makeGuard } from "./guard.js";
 
 const BUNDLE_FORMAT = 1;
 const $ = (id) => document.getElementById(id);
@@ -15,7 +17,7 @@ function state(value) {
 }
 
 function sentence(bundle, failure) {
-  const template = bundle.read_failures[failure.id] ?? "{file} cannot be read.";
+  const template = failure.id === "page/other-version" ? bundle.sentences.other_version : (bundle.read_failures[failure.id] ?? "{file} cannot be read.");
   return template.replace(/\{(\w+)(!r)?(:,)?\}/g, (_, name, repr, grouped) => {
     const value = failure.values[name];
     if (repr) return pythonRepr(String(value));
@@ -106,6 +108,7 @@ async function main() {
   const bundle = await (await fetch("bundle.json")).json();
   if (bundle.format !== BUNDLE_FORMAT) throw new Error("This page cannot read its bundle: publish the page again.");
   $("title").textContent = `${bundle.title}: validate a submission (spec ${bundle.spec_version})`;
+  const guard = makeGuard(bundle);
   const { db, conn } = await startDuckDB();
   let last = null;
   $("check").addEventListener("click", async () => {
@@ -123,16 +126,21 @@ async function main() {
       const stated = { encoding: profile?.encoding ?? null, delimiter: profile?.delimiter ?? null };
       const sources = [];
       for (const file of files) {
+        // Refused before it is read: the CLI's limit, and what a browser tab can hold.
+        if (file.size > bundle.limits.file_size) throw new ReadFailure("file/too-large", { file: file.name, limit: bytesText(bundle.limits.file_size) });
         const bytes = new Uint8Array(await file.arrayBuffer());
-        sources.push({ name: file.name, ...readCsv(bytes, file.name, stated) });
+        sources.push({ name: file.name, ...readCsv(bytes, file.name, stated, bundle.limits) });
       }
+      const declared = checkVersion(bundle, sources, profile, guard);
       const parts = tableParts(bundle, sources, profile);
-      last = await check(db, conn, bundle, parts, profile);
+      last = await check(db, conn, bundle, parts, profile, $("strict").checked);
+      last.spec_version_declared = declared;
       window.mhdeathsReport = last;
       render(last);
       state("done");
     } catch (error) {
-      const text = error instanceof ProfileFailure ? error.message : error instanceof ReadFailure ? sentence(bundle, error) : "The files could not be checked: the page met an error it did not expect.";
+      // A sentence may carry a file's name: the guard takes out what the CLI's does.
+      const text = guard.message(error instanceof ProfileFailure ? error.message : error instanceof ReadFailure ? sentence(bundle, error) : "The files could not be checked: the page met an error it did not expect.");
       if (!(error instanceof ReadFailure || error instanceof ProfileFailure)) console.error(error);
       $("problem").textContent = text;
       window.mhdeathsProblem = text;

@@ -176,19 +176,50 @@ function clean(value) {
 }
 
 // A sheet: { name, headers, columns (arrays of text by column), rows (row numbers), blankRows }.
-// ``stated``: the encoding and delimiter a profile gives, else null (found from the file).
-export function readCsv(bytes, file, stated = {}) {
+// A size as a person reads it (limits.bytes_text): 1 GiB, 512 MiB, 3,000 bytes.
+export function bytesText(size) {
+  for (const [unit, factor] of [["GiB", 2 ** 30], ["MiB", 2 ** 20], ["KiB", 2 ** 10]]) {
+    if (size >= factor && size % factor === 0) return `${(size / factor).toLocaleString("en-GB")} ${unit}`;
+  }
+  return `${size.toLocaleString("en-GB")} bytes`;
+}
+
+// Refuse a line longer than the limit before decoding (delimited._check_line_lengths).
+function checkLineLengths(bytes, file, limit, newline) {
+  let start = 0;
+  while (start < bytes.length) {
+    const end = bytes.indexOf(newline, start);
+    const stop = end < 0 ? bytes.length : end;
+    if (stop - start > limit) throw new ReadFailure("file/line-too-long", { file, limit: bytesText(limit) });
+    start = stop + 1;
+  }
+}
+
+// ``stated``: the encoding and delimiter a profile gives, else null (found from the file);
+// ``limits``: the CLI's default limits (mhdeaths.limits), from the bundle.
+export function readCsv(bytes, file, stated = {}, limits = null) {
   const head = bytes.subarray(0, 65536);
   if (!new TextDecoder("latin1").decode(head).trim()) {
     return { format: "csv", encoding: "utf-8", delimiter: ",", sheets: [{ name: null, headers: [], columns: [], rows: [], blankRows: 0 }] };
   }
   if (head.includes(0)) throw new ReadFailure("file/binary", { file });
+  const oldMac = head.includes(13) && !head.includes(10);
+  if (limits) checkLineLengths(bytes, file, limits.line_length, oldMac ? 13 : 10);
   let { text, encoding } = stated.encoding ? decodeStated(bytes, file, stated.encoding) : decode(bytes, file);
   if (text.includes("\r") && !text.slice(0, 65536).includes("\n")) text = text.replaceAll("\r", "\n");
   text = text.replace(/^\uFEFF/, "");
   const sep = stated.delimiter || sniffDelimiter(text);
   const header = firstLine(text);
   if ((header.split('"').length - 1) % 2) throw new ReadFailure("file/header-line-break", { file });
+  let most = Infinity;
+  if (limits) {
+    let columns = header.split(sep).length;
+    if (columns > limits.columns) {
+      columns = parse(header, sep, file)[0]?.cells.length ?? columns;
+      if (columns > limits.columns) throw new ReadFailure("file/too-many-columns", { file, columns, limit: limits.columns });
+    }
+    most = Math.max(Math.floor(limits.cells / columns), 1);
+  }
   const records = parse(text, sep, file);
   const headers = (records.shift()?.cells ?? []).map((h) => (h ?? "").trim());
   const width = headers.length;
@@ -196,6 +227,9 @@ export function readCsv(bytes, file, stated = {}) {
     if (record.cells.length > width) {
       throw new ReadFailure("file/csv-too-many-values", { file, line: record.line, values: record.cells.length, expected: width });
     }
+  }
+  if (records.length > most) {
+    throw new ReadFailure("file/too-many-records", { file, most, columns: width, limit: limits.cells });
   }
   const columns = headers.map(() => []);
   const rows = [];
