@@ -270,6 +270,9 @@ def _damaged(text: str) -> dict[str, bytes]:
             ",".join(line.split(",")[:3] + line.split(",")[4:]) for line in lines
         ).encode(),
         "bad-quoting": "\n".join([header, first.replace(",", ',x"', 1), *rest]).encode(),
+        "quotes-inside-spaces": "\n".join(
+            [header, ",".join([*cells[:4], ' "N" ', *cells[5:]]), *rest]
+        ).encode(),
         "too-many-values": "\n".join([header, first + ",1,2", *rest]).encode(),
         "binary": b"\x00\x01" + text.encode(),
     }

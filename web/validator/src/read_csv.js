@@ -132,12 +132,15 @@ function parse(text, sep, file) {
           throw new ReadFailure("file/csv-bad-quoting", { file, line, column: letter(column) });
         }
       } else {
+        let quotes = 0;
         while (i < n && text[i] !== sep && text[i] !== "\n") {
-          // A quote inside an unquoted cell: the CLI's reader refuses the file there.
-          if (text[i] === '"') throw new ReadFailure("file/csv-bad-quoting", { file, line, column: letter(column) });
+          if (text[i] === '"') quotes++;
           cell += text[i];
           i++;
         }
+        // Quotes inside an unquoted cell (` "N" `): polars, the CLI's reader, keeps them as text
+        // when they pair up, and refuses the file where one is left open.
+        if (quotes % 2) throw new ReadFailure("file/csv-bad-quoting", { file, line, column: letter(column) });
         if (cell.endsWith("\r")) cell = cell.slice(0, -1);
       }
       if (text[i] === "\r") i++;
