@@ -203,9 +203,37 @@ def value(found: object, spec_field: SpecField | None, spec: Spec | None = None)
     return text
 
 
+def code_shape(spec_field: SpecField, spec: Spec | None = None) -> dict[str, object] | None:
+    """What ``value`` holds a field's values to before showing one, as data: None when it shows
+    none (not a code), else the pattern it must match or the longest it may be. The validator
+    page runs ``value`` in JavaScript from this and ``patterns()``."""
+    if not is_code(spec_field):
+        return None
+    if spec_field.pattern and not spec_field.code_list:
+        return {"pattern": spec_field.pattern}
+    return {"longest": max(_longest(spec_field, spec), _SHORTEST_IDENTIFIER - 1)}
+
+
+def patterns() -> dict[str, str]:
+    """The guard's words and regular expressions, for the validator page, which guards what it
+    shows with these same patterns in JavaScript rather than a copy of them."""
+    return {
+        "withheld": WITHHELD,
+        "hidden": HIDDEN,
+        "escapes": _ESCAPES.pattern,
+        "controls": _CONTROLS.pattern,
+        "controls_but_newline": _CONTROLS_BUT_NEWLINE.pattern,
+        "digit_run": _DIGIT_RUN.pattern,
+        "dates": _DATES.pattern,
+        "postcodes": _POSTCODES.pattern,
+        "code_text": _CODE_TEXT.pattern,
+    }
+
+
 __all__ = [
     "HIDDEN",
     "WITHHELD",
+    "code_shape",
     "is_code",
     "looks_identifying",
     "mask_identifiers",
@@ -213,6 +241,7 @@ __all__ = [
     "name",
     "names",
     "path_below",
+    "patterns",
     "strip_controls",
     "value",
 ]

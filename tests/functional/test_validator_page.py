@@ -20,16 +20,42 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from mhdeaths import guard
 from mhdeaths.errors import UserError
-from mhdeaths.paths import examples_root
+from mhdeaths.limits import DEFAULT_LIMITS
+from mhdeaths.paths import default_profiles_dir, examples_root
 from mhdeaths.spec import available_versions, load_spec
-from mhdeaths.validate.page import PAGE_ASSETS, write_validator_page
+from mhdeaths.validate.page import OTHER_VERSION, PAGE_ASSETS, write_validator_page
+from mhdeaths.validate.profiles import load_profile
 from mhdeaths.validate.render import to_json
 from mhdeaths.validate.validator import validate
 
 from .test_reports_in_browser import ARGS, CHROMIUM
 
-SHOWN = ("rule_id", "severity", "row", "column", "header", "message", "fix", "example")
+SHOWN = (
+    "rule_id",
+    "severity",
+    "file",
+    "row",
+    "column",
+    "header",
+    "field",
+    "group",
+    "value",
+    "message",
+    "fix",
+    "example",
+)
+REPORTED = (
+    "spec_version_declared",
+    "verdict",
+    "strict",
+    "counts",
+    "provider",
+    "reporting_period",
+    "profile",
+    "notes",
+)
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -93,9 +119,13 @@ class Pages:
         if not request.url.startswith(self.site + "/"):
             self.elsewhere.append(request.url)
 
-    def validate(self, version: str, files: list[Path]) -> tuple[dict[str, Any] | None, str | None]:
+    def validate(
+        self, version: str, files: list[Path], profile: Path | None = None, strict: bool = False
+    ) -> tuple[dict[str, Any] | None, str | None]:
         page = self.page(version)
         page.set_input_files("#files", [str(f) for f in files])
+        page.set_input_files("#profile", [str(profile)] if profile else [])
+        page.set_checked("#strict", strict)
         page.click("#check")
         page.wait_for_selector(
             "body[data-state=done], body[data-state=failed]", state="attached", timeout=120_000
@@ -111,22 +141,46 @@ def pages(browser: Browser, site: str) -> Iterator[Pages]:
     assert opened.errors == []
 
 
-def _cli(version: str, files: list[Path]) -> dict[str, Any]:
-    return json.loads(to_json(validate(files, spec_version=version).report))
+def _cli(
+    version: str | None, files: list[Path], profile: Path | None, strict: bool = False
+) -> dict[str, Any]:
+    chosen = load_profile(profile) if profile else None
+    result = validate(files, spec_version=version, profile=chosen, strict=strict)
+    return json.loads(to_json(result.report))
 
 
-def _same(version: str, files: list[Path], pages: Pages) -> None:
-    shown, problem = pages.validate(version, files)
+def _same(
+    version: str,
+    files: list[Path],
+    pages: Pages,
+    profile: Path | None = None,
+    strict: bool = False,
+    forced: bool = True,
+) -> None:
+    """The page of ``version`` shows what the CLI does: with ``--spec version`` (``forced``), or
+    choosing the version the files declare, as a provider runs it."""
+    shown, problem = pages.validate(version, files, profile, strict)
     try:
-        expected = _cli(version, files)
+        expected = _cli(version if forced else None, files, profile, strict)
     except UserError as exc:
-        assert shown is None and problem == str(exc)
+        # The page names a file by its name: it is never told the folder.
+        said = str(exc).replace(str(profile), profile.name) if profile else str(exc)
+        assert shown is None and problem == guard.message(said)
+        return
+    if expected["spec_version"] != version:
+        # The CLI checked the files against the version they declare: the page holds one.
+        other = OTHER_VERSION.format(declared=expected["spec_version"], page=version)
+        assert (shown, problem) == (None, other)
         return
     assert problem is None and shown is not None
-    assert shown["verdict"] == expected["verdict"]
-    assert shown["counts"] == expected["counts"]
-    assert [(r["rule_id"], r["severity"], r["failed"]) for r in shown["rules"]] == [
-        (r["rule_id"], r["severity"], r["failed"]) for r in expected["rules"]
+    assert {k: shown[k] for k in REPORTED} == {k: expected[k] for k in REPORTED}
+    assert (shown["profile"], shown["rules_checked"]) == (
+        expected["profile"],
+        expected["rules_checked"],
+    )
+    summary = ("rule_id", "severity", "spec_severity", "failed", "derogation")
+    assert [tuple(r[k] for k in summary) for r in shown["rules"]] == [
+        tuple(r[k] for k in summary) for r in expected["rules"]
     ]
     assert [tuple(f[k] for k in SHOWN) for f in shown["findings"]] == [
         tuple(f[k] for k in SHOWN) for f in expected["findings"]
@@ -135,12 +189,9 @@ def _same(version: str, files: list[Path], pages: Pages) -> None:
 
 
 def _submissions() -> list[tuple[str, list[Path]]]:
-    """Every example submission (files of one provider and month), with the version it declares;
-    RZ9's need its profile, which the page does not read yet."""
+    """Every example submission (files of one provider and month), with the version it declares."""
     found: dict[tuple[Path, str], list[Path]] = {}
     for path in sorted(examples_root().rglob("*.csv")):
-        if path.parts[-2] == "RZ9" or path.parts[-3:-1] == ("RZ9", "resubmissions"):
-            continue
         month = re.search(r"_(\d{4}-\d{2})_", path.name)
         assert month is not None
         found.setdefault((path.parent, month.group(1)), []).append(path)
@@ -160,7 +211,40 @@ SUBMISSIONS = _submissions()
     ids=[f"{files[0].parent.name}/{files[0].name[:11]}" for _, files in SUBMISSIONS],
 )
 def test_example_submissions_as_the_cli(version: str, files: list[Path], pages: Pages) -> None:
-    _same(version, files, pages)
+    # A provider whose export is in its own headers and codes is read through its profile.
+    provider = files[0].name.split("_")[0]
+    profile = default_profiles_dir() / f"{provider}.yaml"
+    _same(version, files, pages, profile if provider == "RZ9" else None)
+
+
+def test_profiles_as_the_cli(pages: Pages, tmp_path: Path) -> None:
+    """A profile's derogation, stated encoding and delimiter, and a profile that is not valid."""
+    bad = examples_root() / "known-bad/RY1"
+    files = [bad / "RY1_2027-10_activity.csv", bad / "RY1_2027-10_death.csv"]
+    failing = _cli("1.1.0", files, None)["rules"]
+    derogated = tmp_path / "RY1.yaml"
+    derogated.write_text(
+        "provider: RY1\nname: Westmoor\nencoding: latin-1\ndelimiter: ','\nderogations:\n"
+        + "".join(
+            f"  - {{rule: {r['rule_id']}, severity: info, until: 2099-12-31, reason: ' agreed '}}\n"
+            for r in failing[:2]
+        )
+        + f"  - {{rule: {failing[2]['rule_id']}, until: 2000-01-31, reason: ended}}\n"
+    )
+    _same("1.1.0", files, pages, derogated)
+    _same("1.1.0", files, pages, derogated, strict=True)
+    for name, text in {
+        "missing.yaml": "provider: RY1\n",
+        "extra.yaml": "provider: RY1\nname: W\ncolour: red\n",
+        "not-a-string.yaml": "provider: RY1\nname: W\ncodes: {stated_gender: {M: 1}}\n",
+        "severity.yaml": "provider: RY1\nname: W\nderogations: [{rule: x, severity: low, "
+        "until: 2099-01-01, reason: r}]\n",
+        "list.yaml": "- provider\n",
+        "broken.yaml": "provider: [RY1\n",
+    }.items():
+        path = tmp_path / name
+        path.write_text(text)
+        _same("1.1.0", files, pages, path)
 
 
 def _damaged(text: str) -> dict[str, bytes]:
@@ -186,6 +270,9 @@ def _damaged(text: str) -> dict[str, bytes]:
             ",".join(line.split(",")[:3] + line.split(",")[4:]) for line in lines
         ).encode(),
         "bad-quoting": "\n".join([header, first.replace(",", ',x"', 1), *rest]).encode(),
+        "quotes-inside-spaces": "\n".join(
+            [header, ",".join([*cells[:4], ' "N" ', *cells[5:]]), *rest]
+        ).encode(),
         "too-many-values": "\n".join([header, first + ",1,2", *rest]).encode(),
         "binary": b"\x00\x01" + text.encode(),
     }
@@ -202,3 +289,40 @@ def test_damaged_files_as_the_cli(name: str, data: bytes, pages: Pages, tmp_path
     death.write_bytes(data)
     activity = examples_root() / "known-bad/RY1/RY1_2027-11_activity.csv"
     _same("1.1.0", [activity, death], pages)
+
+
+def _declaring(tmp_path: Path, version: str, period: str = "2027-10") -> list[Path]:
+    """RY1's known-bad October files, rewritten to declare another version (and period)."""
+    out = []
+    for table in ("activity", "death"):
+        source = examples_root() / f"known-bad/RY1/RY1_2027-10_{table}.csv"
+        header, *lines = source.read_text().splitlines()
+        lines = [f"{version},RY1,{period}," + line.split(",", 3)[3] for line in lines]
+        folder = tmp_path / f"{version}-{period}".replace(" ", "_")
+        folder.mkdir(exist_ok=True)
+        out.append(folder / source.name)
+        out[-1].write_text("\n".join([header, *lines]) + "\n")
+    return out
+
+
+def test_declared_versions_as_the_cli(pages: Pages, tmp_path: Path) -> None:
+    """A version no page knows, one that reads as an NHS number, and one another page checks;
+    each page checks the files written to its own version as the CLI chooses it."""
+    for declared in ("9.9.9", "943 476 5919", "1.0.0", "1.1.0"):
+        files = _declaring(tmp_path, declared)
+        _same("1.1.0", files, pages, forced=False)
+    _same("1.0.0", _declaring(tmp_path, "1.0.0"), pages, forced=False)
+
+
+def test_limits_as_the_cli(pages: Pages, tmp_path: Path) -> None:
+    """A header past the column limit and a line past the line-length limit are refused with the
+    CLI's sentence, before the page holds the file."""
+    activity = examples_root() / "known-bad/RY1/RY1_2027-11_activity.csv"
+    wide = tmp_path / "wide" / "RY1_2027-11_death.csv"
+    wide.parent.mkdir()
+    wide.write_text(",".join(f"c{i}" for i in range(DEFAULT_LIMITS.columns + 1)) + "\n1\n")
+    _same("1.1.0", [activity, wide], pages)
+    long = tmp_path / "long" / "RY1_2027-11_death.csv"
+    long.parent.mkdir()
+    long.write_text("a,b,c\n" + "x" * (DEFAULT_LIMITS.line_length + 1) + "\n")
+    _same("1.1.0", [activity, long], pages)

@@ -37,8 +37,8 @@ FAILS = "fails__{}"
 RAW = "raw::"
 """The prefix of a field's text column beside its typed value (as in ``validate.evaluation``)."""
 
-#: The check templates whose failure makes a value invalid (the DQMI "validity" measure); the
-#: same set as ``validate.evaluation.VALIDITY_CHECKS``, which sits above this stage.
+#: The check templates whose failure makes a value invalid (the DQMI "validity" measure), for
+#: both the validator (``validate.evaluation``) and the page.
 VALIDITY_CHECKS = frozenset({"type", "code_list", "pattern", "range", "max_length"})
 
 
@@ -242,10 +242,11 @@ def table_plan(spec: Spec, name: str, period: dt.date | None, sample: int) -> Ta
 
 
 def cross_table_plan(spec: Spec, period: dt.date | None) -> dict[str, str]:
-    """Per cross-table rule, the failing groups: its ``group_by`` values, in order."""
+    """Per cross-table rule, the failing groups: its ``group_by`` values, in order, and the
+    ``detail`` a finding shows (each aggregate's value in the group)."""
     return {
         r.id: cross_table_failures_sql(
-            spec, r, {t.name: ident(TYPED.format(t.name)) for t in spec.tables}, period
+            spec, r, {t.name: ident(TYPED.format(t.name)) for t in spec.tables}, period, True
         )
         for r in spec.rules
         if r.scope is Scope.CROSS_TABLE

@@ -154,6 +154,16 @@ def table_fails(spec: Spec, rule: Rule, typed: pl.DataFrame, period: dt.date | N
     return value is False
 
 
+def aggregate_labels(spec: Spec, parsed: ex.Expression) -> list[str]:
+    """How a cross-table finding names each aggregate of its rule in its ``detail``: what it
+    counts, in words (``mhdeaths.spec.words``; both engines word the detail so)."""
+    labels = []
+    for node in ex.aggregate_nodes(parsed):
+        (table_name,) = {c.table for c in node.walk() if isinstance(c, ex.Col)}
+        labels.append(aggregate_in_words(spec, str(table_name), node))
+    return labels
+
+
 def cross_table_failures(
     spec: Spec, rule: Rule, frames: Mapping[str, pl.DataFrame], period: dt.date | None
 ) -> pl.DataFrame:
@@ -168,11 +178,10 @@ def cross_table_failures(
     keys = list(rule.group_by)
     grouped: list[pl.DataFrame] = []
     names: dict[ex.Node, ex.Col] = {}
-    labels: list[str] = []
+    labels = aggregate_labels(spec, parsed)
     for i, node in enumerate(ex.aggregate_nodes(parsed)):
         (table_name,) = {c.table for c in node.walk() if isinstance(c, ex.Col)}
         names[node] = ex.Col(f"_agg{i}")
-        labels.append(aggregate_in_words(spec, str(table_name), node))
         grouped.append(
             frames[str(table_name)]
             .group_by(keys)

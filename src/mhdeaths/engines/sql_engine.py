@@ -15,7 +15,13 @@ import duckdb
 import polars as pl
 
 from mhdeaths import language as ex
-from mhdeaths.engines.polars_engine import bound_expression, example_tables, text_frame, to_typed
+from mhdeaths.engines.polars_engine import (
+    aggregate_labels,
+    bound_expression,
+    example_tables,
+    text_frame,
+    to_typed,
+)
 from mhdeaths.spec import Rule, Scope, Spec, Stage
 
 
@@ -74,9 +80,14 @@ def table_verdict_sql(spec: Spec, rule: Rule, source: str, period: dt.date | Non
 
 
 def cross_table_failures_sql(
-    spec: Spec, rule: Rule, sources: dict[str, str], period: dt.date | None
+    spec: Spec,
+    rule: Rule,
+    sources: dict[str, str],
+    period: dt.date | None,
+    detail: bool = False,
 ) -> str:
-    """A query returning the ``group_by`` keys of every group that fails a cross-table rule.
+    """A query returning the ``group_by`` keys of every group that fails a cross-table rule, and
+    (``detail``) a ``detail`` column: each aggregate's value, as ``polars_engine`` words it.
 
     Aggregates are computed per table and group, then joined; a group missing from one table counts
     as zero there (its MIN or MAX is NULL), as in the polars engine.
@@ -102,8 +113,16 @@ def cross_table_failures_sql(
         for i, node in enumerate(ex.aggregate_nodes(parsed))
     )
     verdict = ex.to_duckdb(ex.from_tree(ex.transform(parsed.tree, lambda n: names.get(n))))
+    shown = keys
+    if detail:
+        # As polars' concat_str: NULL when any aggregate is.
+        parts = [
+            f"{ex.duckdb_literal(label + ' = ')} || CAST(coalesce__agg{i} AS VARCHAR)"
+            for i, label in enumerate(aggregate_labels(spec, parsed))
+        ]
+        shown += ", " + " || '; ' || ".join(parts) + " AS detail"
     return (
-        f"WITH {', '.join(ctes)} SELECT {keys} FROM (SELECT {keys}, {fills} FROM {joined}) AS j "
+        f"WITH {', '.join(ctes)} SELECT {shown} FROM (SELECT {keys}, {fills} FROM {joined}) AS j "
         f"WHERE ({verdict}) IS FALSE ORDER BY ALL"
     )
 

@@ -18,10 +18,8 @@ import polars as pl
 
 from mhdeaths import language as ex
 from mhdeaths.engines import polars_engine as engine
+from mhdeaths.engines.check_sql import VALIDITY_CHECKS
 from mhdeaths.spec import STRUCTURE_TABLE, FieldType, Mandation, Rule, Scope, Spec, Stage
-
-#: The check templates whose failure makes a value invalid (the DQMI "validity" measure).
-VALIDITY_CHECKS = frozenset({"type", "code_list", "pattern", "range", "max_length"})
 
 
 @dataclass
@@ -344,6 +342,10 @@ def _other_scope(
         return RuleOutcome(rule, int(failed))
     if not engine.tables_read(rule) <= typed.keys():
         return None
-    groups = engine.cross_table_failures(spec, rule, typed, period)
+    # In the groups' order, so that the sample listed and the report are the same on every run
+    # (a group_by gives its groups in any order), and the validator page's.
+    groups = engine.cross_table_failures(spec, rule, typed, period).sort(
+        rule.group_by, nulls_last=True
+    )
     keys = [tuple(str(v) for v in g) for g in groups.drop("detail").iter_rows()]
     return RuleOutcome(rule, len(keys), groups=keys, details=groups["detail"].to_list())

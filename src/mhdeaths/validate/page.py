@@ -11,15 +11,19 @@ compiled to DuckDB SQL (``engines.check_sql``), one plan per code-list epoch.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 from typing import Any
 
-from mhdeaths import __version__
+from mhdeaths import __version__, guard
 from mhdeaths.engines import check_sql
+from mhdeaths.limits import DEFAULT_LIMITS
 from mhdeaths.output.writing import dump_json, write_text
-from mhdeaths.spec import Rule, Scope, Spec
+from mhdeaths.spec import Scope, Spec, available_versions, load_spec
 from mhdeaths.spec.words import example_in_words
+from mhdeaths.validate import profiles
+from mhdeaths.validate.intake import VERSION_SHOWN_LENGTH
 from mhdeaths.validate.reading.failures import READ_FAILURES
 
 FOLDER = "validator"
@@ -35,9 +39,12 @@ data built by CI (docs/development.md)."""
 NOT_BUILT = "NOT-BUILT.txt"
 
 
-def example_text(rule: Rule) -> str | None:
-    """The rule's valid example as a report shows it."""
-    return example_in_words(rule)
+OTHER_VERSION = (
+    "The files are written to spec {declared}, and this page checks spec {page}: open the "
+    "validator page published with spec {declared}."
+)
+"""The page's one sentence of its own: the CLI would check such files against the version they
+declare, but a page holds one version's checks."""
 
 
 def bundle(spec: Spec) -> dict[str, Any]:
@@ -52,6 +59,11 @@ def bundle(spec: Spec) -> dict[str, Any]:
         }
         for start, end in check_sql.epochs(spec)
     ]
+    known = available_versions()
+    newest = load_spec(known[-1]) if known else spec
+    version_field = next(
+        (t.field("spec_version") for t in newest.tables if "spec_version" in t.field_names), None
+    )
     return {
         "format": BUNDLE_FORMAT,
         "generator": f"mhdeaths {__version__}",
@@ -72,6 +84,7 @@ def bundle(spec: Spec) -> dict[str, Any]:
                         "type": f.type.value,
                         "mandation": f.mandation.value,
                         "code_list": f.code_list,
+                        "shown": guard.code_shape(f, spec),
                     }
                     for f in t.submitted_fields
                 ],
@@ -87,10 +100,11 @@ def bundle(spec: Spec) -> dict[str, Any]:
                 "title": r.title,
                 "message": r.message,
                 "fix": r.fix,
-                "example": example_text(r),
+                "example": example_in_words(r),
                 "fields": list(r.fields),
                 "generated_from": r.generated_from,
                 "group_by": list(r.group_by),
+                "reads": sorted([t, f] for t, f in spec.reads.rule(r)),
                 "tables_read": list(check_sql.rule_tables(r))
                 if r.scope is Scope.CROSS_TABLE
                 else [],
@@ -110,7 +124,34 @@ def bundle(spec: Spec) -> dict[str, Any]:
             ]
             for c in spec.code_lists
         },
+        "guard": guard.patterns(),
+        # What the read step needs to know of the other versions: which a file may declare, and
+        # which the version in force for its period still accepts (intake._check_accepted).
+        "versions": [
+            {
+                "version": v.version,
+                "draft": v.draft,
+                "effective_from": v.effective_from,
+                "accepts_previous": list(v.accepts_previous),
+            }
+            for v in map(load_spec, known)
+        ],
+        "version_shown": {
+            "pattern": version_field.pattern if version_field else None,
+            "longest": (version_field.max_length if version_field else None)
+            or VERSION_SHOWN_LENGTH,
+        },
+        "limits": dataclasses.asdict(DEFAULT_LIMITS),
+        "sentences": {"other_version": OTHER_VERSION},
         "read_failures": {k.id: k.template for k in READ_FAILURES},
+        "profile": {
+            "schema": profiles.Profile.model_json_schema(),
+            "sentences": {
+                "not_yaml": profiles.NOT_YAML,
+                "not_mapping": profiles.NOT_MAPPING,
+                "not_valid": profiles.NOT_VALID,
+            },
+        },
         "plans": plans,
         "plan_without_period": check_sql.plan(spec, None, DEFAULT_SAMPLE),
     }

@@ -20,6 +20,12 @@ from mhdeaths.errors import UserError
 from mhdeaths.paths import default_profiles_dir
 from mhdeaths.spec import FieldType, Severity, Spec
 
+# The sentences for a profile that cannot be used (the validator page shows the same ones).
+NO_PROFILE = "There is no profile at {path}."
+NOT_YAML = "The profile {path} is not valid YAML."
+NOT_MAPPING = "The profile {path} is not a mapping of settings."
+NOT_VALID = "The profile {path} is not valid: {where}: {problem}."
+
 
 class ProfileError(UserError):
     """A profile cannot be read, or does not fit the spec."""
@@ -62,17 +68,17 @@ def load_profile(path: Path) -> Profile:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ProfileError(f"There is no profile at {path}.") from None
+        raise ProfileError(NO_PROFILE.format(path=path)) from None
     except (yaml.YAMLError, UnicodeDecodeError):
-        raise ProfileError(f"The profile {path} is not valid YAML.") from None
+        raise ProfileError(NOT_YAML.format(path=path)) from None
     if not isinstance(data, dict):
-        raise ProfileError(f"The profile {path} is not a mapping of settings.")
+        raise ProfileError(NOT_MAPPING.format(path=path))
     try:
         return Profile(**data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise ProfileError(f"The profile {path} is not valid: {where}: {first['msg']}.") from None
+        raise ProfileError(NOT_VALID.format(path=path, where=where, problem=first["msg"])) from None
 
 
 def profile_for(provider: str, folder: Path | None = None) -> Profile | None:

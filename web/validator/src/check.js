@@ -3,6 +3,7 @@
 // knows a rule: ids, severities, messages and SQL all come from the bundle.
 import { Table, Utf8, makeData, makeVector } from "apache-arrow";
 import { letter } from "./read_csv.js";
+import { makeGuard } from "./guard.js";
 
 const ORDER = { file_reject: 0, record_reject: 1, warning: 2, info: 3 };
 const COLUMN_FIELDS = ["column_name", "field_name", "mandation", "present", "occurrences", "known"];
@@ -78,7 +79,53 @@ function periodStart(text) {
   return `${text}-01`;
 }
 
-export async function check(db, conn, bundle, parts) {
+// A profile's date format: each date it reads rewritten as CCYY-MM-DD; a value not in that format
+// is left for the type check to report (profiles.apply_profile).
+async function localDates(conn, table, part, profile) {
+  if (!profile?.date_format) return;
+  const format = profile.date_format.replaceAll("'", "''");
+  for (const f of table.fields) {
+    if (f.type !== "date" || !(f.name in part.fieldHeaders) || f.name in (profile.codes ?? {})) continue;
+    const column = `"${f.name.replaceAll('"', '""')}"`;
+    await conn.query(`UPDATE "text__${part.table}" SET ${column} = coalesce(strftime(try_strptime(${column}, '${format}'), '%Y-%m-%d'), ${column})`);
+  }
+}
+
+function today() {
+  const d = new Date();
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+}
+
+// Each rule's severity after the profile's time-boxed derogations (validator._effective_severities).
+function severities(bundle, profile, period) {
+  const out = new Map(bundle.rules.map((r) => [r.id, r.severity]));
+  const on = period ?? today();
+  for (const d of profile?.derogations ?? []) {
+    if (out.has(d.rule) && on <= d.until) out.set(d.rule, d.severity);
+  }
+  return out;
+}
+
+// The rules left out because they read a mandatory field with no column in its file: the missing
+// column is the finding (evaluation.evaluate's "unchecked").
+function uncheckedRules(bundle, parts) {
+  const lacking = new Map();
+  for (const part of parts) {
+    const table = bundle.tables.find((t) => t.name === part.table);
+    const present = new Set(part.columnTable.filter((r) => r.present === "true").map((r) => r.field_name));
+    lacking.set(part.table, new Set(table.fields.filter((f) => f.mandation === "mandatory" && !present.has(f.name)).map((f) => f.name)));
+  }
+  const present = new Set(parts.map((p) => p.table));
+  const out = new Map();
+  for (const rule of bundle.rules) {
+    if (rule.scope === "record" && !present.has(rule.table)) continue;
+    const needs = rule.reads.filter(([t, f]) => lacking.get(t)?.has(f)).map(([, f]) => f).sort();
+    if (needs.length) out.set(rule.id, [...new Set(needs)]);
+  }
+  return out;
+}
+
+export async function check(db, conn, bundle, parts, profile = null, strict = false) {
   const tables = new Map(bundle.tables.map((t) => [t.name, t]));
   const rules = bundle.rules;
   const periodText = firstValue(parts, "reporting_period");
@@ -91,7 +138,9 @@ export async function check(db, conn, bundle, parts) {
     await conn.query(`DROP TABLE IF EXISTS "text__${part.table}"; DROP TABLE IF EXISTS "columns__${part.table}"`);
     await insertText(conn, `text__${part.table}`, names, names.map((n) => part.text[n]), { __pos: positions, __row: part.rows });
     await insertText(conn, `columns__${part.table}`, COLUMN_FIELDS, COLUMN_FIELDS.map((c) => part.columnTable.map((r) => r[c])), { __pos: part.columnTable.map((_, i) => i) });
+    await localDates(conn, table, part, profile);
   }
+  const unchecked = uncheckedRules(bundle, parts);
   const outcomes = [];
   const measuresOf = new Map();
   for (const table of bundle.tables) {
@@ -105,7 +154,7 @@ export async function check(db, conn, bundle, parts) {
     await conn.query(statements.fails);
     const [found] = await rowsOf(conn, statements.findings);
     for (const rule of rules) {
-      if (rule.table !== table.name || rule.scope !== "record") continue;
+      if (rule.table !== table.name || rule.scope !== "record" || unchecked.has(rule.id)) continue;
       const failed = Number(found[`${rule.id}:failed`]);
       const rows = found[`${rule.id}:rows`];
       outcomes.push({ rule, failed, rows: failed ? Array.from(rows.toArray(), Number) : [] });
@@ -118,7 +167,7 @@ export async function check(db, conn, bundle, parts) {
     }
   }
   for (const rule of rules) {
-    if (rule.scope === "record") continue;
+    if (rule.scope === "record" || unchecked.has(rule.id)) continue;
     const statements = plan.tables[rule.table];
     if (rule.scope === "structure") {
       if (!byTable.has(rule.table)) continue;
@@ -140,27 +189,64 @@ export async function check(db, conn, bundle, parts) {
   const order = new Map(parts.map((p, i) => [p.table, i]));
   const records = outcomes.filter((o) => o.rule.scope === "record").sort((a, b) => order.get(a.rule.table) - order.get(b.rule.table));
   const others = outcomes.filter((o) => o.rule.scope !== "record");
-  return report(bundle, parts, [...records, ...others], measures, periodText);
+  const severity = severities(bundle, profile, periodStart(periodText));
+  const guard = makeGuard(bundle);
+  const context = { profile, severity, unchecked, strict, guard, provider: firstValue(parts, "org_id_provider") };
+  return report(bundle, parts, [...records, ...others], measures, periodText, context);
 }
 
-function report(bundle, parts, outcomes, measures, periodText) {
+// The field of that name in the table, else in any table (intake.field_of).
+function fieldOf(bundle, table, name) {
+  const tables = [...bundle.tables].sort((a, b) => (a.name !== table) - (b.name !== table));
+  for (const t of tables) {
+    const f = t.fields.find((f) => f.name === name);
+    if (f) return f;
+  }
+  return null;
+}
+
+function report(bundle, parts, outcomes, measures, periodText, context) {
+  const { profile, severity, unchecked, strict, guard } = context;
   const byTable = new Map(parts.map((p) => [p.table, p]));
   const failed = outcomes.filter(
     (o) =>
       o.failed &&
       !(["mandatory", "required"].includes(o.rule.generated_from) && byTable.has(o.rule.table) && !(o.rule.fields[0] in byTable.get(o.rule.table).fieldHeaders)),
   );
-  failed.sort((a, b) => ORDER[a.rule.severity] - ORDER[b.rule.severity] || cmp(a.rule.table, b.rule.table) || cmp(a.rule.id, b.rule.id));
+  const level = (o) => severity.get(o.rule.id);
+  failed.sort((a, b) => ORDER[level(a)] - ORDER[level(b)] || cmp(a.rule.table, b.rule.table) || cmp(a.rule.id, b.rule.id));
   const findings = [];
   const summaries = [];
   for (const o of failed) {
-    const shown = findingsOf(bundle, o, byTable);
+    const shown = findingsOf(bundle, o, byTable, level(o), guard);
     findings.push(...shown);
-    summaries.push({ rule_id: o.rule.id, severity: o.rule.severity, table: o.rule.table, title: o.rule.title, failed: o.failed, shown: shown.length, truncated: o.failed > shown.length });
+    let derogation = null;
+    if (profile && level(o) !== o.rule.severity) {
+      const d = profile.derogations.find((d) => d.rule === o.rule.id);
+      derogation = `${d.reason.trim()} (until ${d.until})`;
+    }
+    summaries.push({ rule_id: o.rule.id, severity: level(o), spec_severity: o.rule.severity, table: o.rule.table, title: o.rule.title, failed: o.failed, shown: shown.length, truncated: o.failed > shown.length, derogation });
   }
   const counts = { file_reject: 0, record_reject: 0, warning: 0, info: 0 };
   for (const s of summaries) counts[s.severity] += s.failed;
-  const verdict = counts.file_reject || counts.record_reject ? "rejected" : counts.warning ? "accepted with warnings" : "accepted";
+  const verdict = counts.file_reject || counts.record_reject || (strict && counts.warning) ? "rejected" : counts.warning ? "accepted with warnings" : "accepted";
+  // The notes, as validator._report words them (a sentence goes through the guard, as there).
+  const notes = [];
+  if (summaries.some((s) => s.truncated)) {
+    notes.push(`Some rules failed on more records than are listed: each rule lists at most ${bundle.sample} findings, and its count is always complete.`);
+  }
+  const first = parts[0].table;
+  const provider = guard.value(context.provider, fieldOf(bundle, first, "org_id_provider"));
+  if (profile && provider !== null && provider !== profile.provider) {
+    notes.push(`The profile of ${profile.provider} was applied, but the records are from ${provider}.`);
+  }
+  if (unchecked.size) {
+    const needs = [...new Set([...unchecked.values()].flat())].sort();
+    notes.push(`${unchecked.size} rule(s) were not checked: they read mandatory fields with no column in the file (${needs.join(", ")}), which are reported once each.`);
+  }
+  for (const p of parts) {
+    if (p.blankRows) notes.push(`${guard.name(p.file)}: ${p.blankRows} blank row(s) were skipped.`);
+  }
   const fields = measures.map((m) => ({
     table: m.table,
     field: m.field.name,
@@ -173,13 +259,20 @@ function report(bundle, parts, outcomes, measures, periodText) {
   }));
   return {
     spec_version: bundle.spec_version,
-    reporting_period: /^\d{4}-\d{2}$/.test(periodText ?? "") ? periodText : null,
+    profile: profile ? profile.provider : null,
+    rules_checked: bundle.rules.filter((r) => byTable.has(r.table) && !unchecked.has(r.id)).length,
+    provider,
+    reporting_period: guard.value(periodText, fieldOf(bundle, first, "reporting_period")),
     verdict,
+    strict,
     counts,
-    tables: parts.map((p) => ({ name: p.table, file: p.file, records: p.rows.length, blank_rows: p.blankRows, columns: p.headers.length })),
+    tables: parts.map((p) => ({ name: p.table, file: guard.name(p.file), records: p.rows.length, blank_rows: p.blankRows, columns: p.headers.length })),
     rules: summaries,
     findings,
     fields,
+    truncated: summaries.some((s) => s.truncated),
+    sample_limit: bundle.sample,
+    notes: notes.map((n) => guard.message(n)),
   };
 }
 
@@ -191,25 +284,40 @@ function cmp(a, b) {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-function findingsOf(bundle, outcome, byTable) {
+function findingsOf(bundle, outcome, byTable, severity, guard) {
   const rule = outcome.rule;
   let part = byTable.get(rule.table);
   if (!part && rule.scope === "cross_table") part = [...rule.tables_read].sort().map((t) => byTable.get(t)).find(Boolean);
   if (!part) return [];
-  const base = { rule_id: rule.id, severity: rule.severity, table: rule.table, file: part.file, message: rule.message, fix: rule.fix };
+  const base = { rule_id: rule.id, severity, table: rule.table, file: guard.name(part.file), message: rule.message, fix: rule.fix };
   if (rule.scope === "structure") {
     return outcome.rows.map((pos) => {
       const record = part.columnTable[pos];
       const header = record.column_name;
-      return { ...base, row: header !== null ? 1 : null, column: record.present === "true" ? letter(pos) : null, header, field: record.field_name, example: record.field_name };
+      return { ...base, row: header !== null ? 1 : null, column: record.present === "true" ? letter(pos) : null, header: guard.name(header), field: record.field_name, group: null, value: null, example: record.field_name };
     });
   }
   if (rule.scope === "cross_table") {
-    return outcome.groups.map(() => ({ ...base, row: null, column: null, header: null, field: rule.fields[0] ?? null, example: rule.example }));
+    // A group's values as Python's str() wrote them (None for a missing one), through the guard.
+    return outcome.groups.map((g) => ({
+      ...base,
+      row: null,
+      column: null,
+      header: null,
+      field: rule.fields[0] ?? null,
+      group: rule.group_by.map((f) => guard.value(g[f] === null ? "None" : String(g[f]), fieldOf(bundle, rule.table, f)) ?? ""),
+      value: guard.message(g.detail ?? null),
+      example: rule.example,
+    }));
   }
   const name = rule.fields[0] ?? null;
-  const [position, header] = name && part.fieldHeaders[name] ? part.fieldHeaders[name] : [null, null];
+  const [position, found] = name && part.fieldHeaders[name] ? part.fieldHeaders[name] : [null, null];
+  const header = guard.name(found);
   const column = position === null ? null : letter(position);
-  if (rule.scope === "table") return [{ ...base, row: null, column, header, field: name, example: rule.example }];
-  return outcome.rows.map((row) => ({ ...base, row, column, header, field: name, example: rule.example }));
+  if (rule.scope === "table") return [{ ...base, row: null, column, header, field: name, group: null, value: null, example: rule.example }];
+  // The value found, only for a code field (guard.is_code), and only as the guard shows it.
+  const field = bundle.tables.find((t) => t.name === rule.table).fields.find((f) => f.name === name);
+  const values = field?.shown ? part.text[name] : null;
+  const positions = values ? new Map(part.rows.map((row, i) => [row, i])) : null;
+  return outcome.rows.map((row) => ({ ...base, row, column, header, field: name, group: null, value: values ? guard.value(values[positions.get(row)], field) : null, example: rule.example }));
 }

@@ -1,5 +1,6 @@
 // The read step: which table each file holds and its text under the spec's field names, as the
-// CLI's intake does (validate/intake.py), from the bundle's tables.
+// CLI's intake does (validate/intake.py), from the bundle's tables, through the provider's profile
+// when one is picked (its headers and local codes; its date format is applied in DuckDB).
 import { ReadFailure } from "./read_csv.js";
 
 function namedTable(bundle, fileName) {
@@ -8,7 +9,11 @@ function namedTable(bundle, fileName) {
   return names.find((name) => stem === name || stem.endsWith(`_${name}`) || stem.endsWith(`-${name}`)) ?? null;
 }
 
-function tableByHeaders(bundle, headers) {
+function aliasesOf(profile, table) {
+  return new Map(Object.entries(profile?.headers?.[table] ?? {}));
+}
+
+function tableByHeaders(bundle, headers, profile) {
   const fieldsOf = new Map(bundle.tables.map((t) => [t.name, new Set(t.fields.map((f) => f.name))]));
   let best = null;
   let score = [0, 0];
@@ -16,7 +21,8 @@ function tableByHeaders(bundle, headers) {
     const fields = fieldsOf.get(table.name);
     const others = new Set();
     for (const [name, set] of fieldsOf) if (name !== table.name) for (const f of set) others.add(f);
-    const found = new Set(headers.filter((h) => fields.has(h)));
+    const aliases = aliasesOf(profile, table.name);
+    const found = new Set(headers.map((h) => aliases.get(h) ?? h).filter((h) => fields.has(h)));
     const hits = [[...found].filter((f) => !others.has(f)).length, found.size];
     if (hits[0] > score[0] || (hits[0] === score[0] && hits[1] > score[1])) {
       best = table.name;
@@ -26,22 +32,25 @@ function tableByHeaders(bundle, headers) {
   return score[1] >= 3 ? best : null;
 }
 
-function part(bundle, tableName, file, sheet) {
+function part(bundle, tableName, file, sheet, profile) {
   const table = bundle.tables.find((t) => t.name === tableName);
   const submitted = new Map(table.fields.map((f) => [f.name, f]));
+  const aliases = aliasesOf(profile, tableName);
+  const named = (h) => aliases.get(h) ?? h;
   const counts = new Map();
-  for (const h of sheet.headers) counts.set(h, (counts.get(h) ?? 0) + 1);
+  for (const h of sheet.headers) counts.set(named(h), (counts.get(named(h)) ?? 0) + 1);
   const fieldHeaders = {};
   const columnTable = [];
   sheet.headers.forEach((header, position) => {
-    const known = submitted.has(header);
-    if (known && !(header in fieldHeaders)) fieldHeaders[header] = [position, header];
+    const name = named(header);
+    const known = submitted.has(name);
+    if (known && !(name in fieldHeaders)) fieldHeaders[name] = [position, header];
     columnTable.push({
       column_name: header,
-      field_name: known ? header : null,
-      mandation: known ? submitted.get(header).mandation : null,
+      field_name: known ? name : null,
+      mandation: known ? submitted.get(name).mandation : null,
       present: "true",
-      occurrences: String(counts.get(header)),
+      occurrences: String(counts.get(name)),
       known: known ? "true" : "false",
     });
   });
@@ -53,18 +62,24 @@ function part(bundle, tableName, file, sheet) {
   const empty = sheet.rows.map(() => null);
   const text = {};
   for (const f of table.fields) text[f.name] = f.name in fieldHeaders ? sheet.columns[fieldHeaders[f.name][0]] : empty;
+  // Local codes as national ones; a code the map does not know is kept, for the code-list check.
+  for (const [field, codes] of Object.entries(profile?.codes ?? {})) {
+    if (!(field in fieldHeaders)) continue;
+    const local = new Map(Object.entries(codes));
+    text[field] = text[field].map((v) => (v !== null && local.has(v) ? local.get(v) : v));
+  }
   return { table: tableName, file, headers: sheet.headers, rows: sheet.rows, blankRows: sheet.blankRows, text, fieldHeaders, columnTable };
 }
 
-export function tableParts(bundle, sources) {
+export function tableParts(bundle, sources, profile = null) {
   const parts = [];
   const main = bundle.tables.filter((t) => !t.optional).map((t) => t.name);
   for (const source of sources) {
     for (const sheet of source.sheets) {
-      const table = namedTable(bundle, source.name) ?? tableByHeaders(bundle, sheet.headers);
+      const table = namedTable(bundle, source.name) ?? tableByHeaders(bundle, sheet.headers, profile);
       if (table === null) continue;
       if (parts.some((p) => p.table === table)) throw new ReadFailure("file/table-twice", { table });
-      parts.push(part(bundle, table, source.name, sheet));
+      parts.push(part(bundle, table, source.name, sheet, profile));
     }
   }
   if (!parts.length) throw new ReadFailure("file/no-table", { tables: either(main), files: sources.map((s) => s.name).join(", ") });
@@ -80,4 +95,77 @@ export function tableParts(bundle, sources) {
 
 function either(names) {
   return names.length > 1 ? `${names.slice(0, -1).join(", ")} or ${names[names.length - 1]}` : names[0];
+}
+
+// How many records give each value of a field, under its own name or a profile's header
+// (intake._values_given), read from the sheets as found.
+function valuesGiven(sources, profile, field) {
+  const aliases = new Set([field]);
+  for (const mapping of Object.values(profile?.headers ?? {})) {
+    for (const [header, name] of Object.entries(mapping)) if (name === field) aliases.add(header);
+  }
+  const counts = new Map();
+  for (const source of sources) {
+    for (const sheet of source.sheets) {
+      sheet.headers.forEach((header, c) => {
+        if (!aliases.has(header)) return;
+        for (const v of sheet.columns[c]) if (v !== null) counts.set(v, (counts.get(v) ?? 0) + 1);
+      });
+    }
+  }
+  return counts;
+}
+
+// The value most records give (ties: the lowest), or null.
+function commonest(counts) {
+  let best = null;
+  for (const [v, n] of counts) {
+    if (best === null || n > counts.get(best) || (n === counts.get(best) && v < best)) best = v;
+  }
+  return best;
+}
+
+function versionShown(bundle, declared, guard) {
+  const known = bundle.versions.map((v) => v.version);
+  if (declared === null || known.includes(declared)) return declared;
+  const { pattern, longest } = bundle.version_shown;
+  if (pattern && new RegExp(`^(?:${pattern})$`, "u").test(declared) && [...declared].length <= longest) {
+    return guard.looksIdentifying(declared) ? guard.withheld : declared;
+  }
+  return guard.withheld;
+}
+
+// The spec version the files are written to, checked as the CLI's read step does
+// (intake._declared_version, _check_accepted): a version this page does not check is refused with
+// the page's own sentence, naming the page to open. Returns the version declared as a report
+// shows it.
+export function checkVersion(bundle, sources, profile, guard) {
+  const known = bundle.versions.map((v) => v.version);
+  const declared = commonest(valuesGiven(sources, profile, "spec_version"));
+  if (declared !== null && !known.includes(declared)) {
+    throw new ReadFailure("file/unknown-spec-version", { declared: versionShown(bundle, declared, guard), known: known.join(", ") });
+  }
+  if (declared !== null) {
+    const periods = new Map([...valuesGiven(sources, profile, "reporting_period")].filter(([p]) => /^\d{4}-(0[1-9]|1[0-2])$/.test(p)));
+    const period = commonest(periods);
+    const inForce = bundle.versions.filter((v) => !v.draft && v.effective_from <= period);
+    if (period !== null && inForce.length) {
+      const current = inForce[inForce.length - 1];
+      const later = known.indexOf(declared) >= known.indexOf(current.version);
+      if (!later && !current.accepts_previous.includes(declared)) {
+        throw new ReadFailure("file/version-not-accepted", {
+          declared,
+          period,
+          current: current.version,
+          effective: current.effective_from,
+          accepted: [current.version, ...current.accepts_previous].join(", "),
+        });
+      }
+    }
+  }
+  const chosen = declared ?? profile?.spec_version ?? null;
+  if (chosen !== null && chosen !== bundle.spec_version) {
+    throw new ReadFailure("page/other-version", { declared: chosen, page: bundle.spec_version });
+  }
+  return declared;
 }

@@ -3,8 +3,11 @@
 // leaves the machine: the page makes no request but for its own files.
 import * as duckdb from "@duckdb/duckdb-wasm";
 import { readCsv, ReadFailure } from "./read_csv.js";
-import { tableParts } from "./intake.js";
+import { tableParts, checkVersion } from "./intake.js";
+import { bytesText } from "./read_csv.js";
 import { check } from "./check.js";
+import { readProfile, ProfileFailure } from "./profile.js";
+import { makeGuard } from "./guard.js";
 
 const BUNDLE_FORMAT = 1;
 const $ = (id) => document.getElementById(id);
@@ -14,11 +17,19 @@ function state(value) {
 }
 
 function sentence(bundle, failure) {
-  const template = bundle.read_failures[failure.id] ?? "{file} cannot be read.";
-  return template.replace(/\{(\w+)(:,)?\}/g, (_, name, grouped) => {
+  const template = failure.id === "page/other-version" ? bundle.sentences.other_version : (bundle.read_failures[failure.id] ?? "{file} cannot be read.");
+  return template.replace(/\{(\w+)(!r)?(:,)?\}/g, (_, name, repr, grouped) => {
     const value = failure.values[name];
+    if (repr) return pythonRepr(String(value));
     return grouped && typeof value === "number" ? value.toLocaleString("en-GB") : String(value);
   });
+}
+
+// A text as Python's repr() shows it, as the CLI's sentences quote a value the user gave.
+function pythonRepr(text) {
+  const quote = text.includes("'") && !text.includes('"') ? '"' : "'";
+  const body = text.replaceAll("\\", "\\\\").replaceAll(quote, `\\${quote}`).replaceAll("\n", "\\n").replaceAll("\r", "\\r").replaceAll("\t", "\\t");
+  return `${quote}${body}${quote}`;
 }
 
 async function startDuckDB() {
@@ -97,6 +108,7 @@ async function main() {
   const bundle = await (await fetch("bundle.json")).json();
   if (bundle.format !== BUNDLE_FORMAT) throw new Error("This page cannot read its bundle: publish the page again.");
   $("title").textContent = `${bundle.title}: validate a submission (spec ${bundle.spec_version})`;
+  const guard = makeGuard(bundle);
   const { db, conn } = await startDuckDB();
   let last = null;
   $("check").addEventListener("click", async () => {
@@ -109,19 +121,27 @@ async function main() {
     if (!files.length) return;
     state("busy");
     try {
+      const picked = $("profile").files[0];
+      const profile = picked ? readProfile(new Uint8Array(await picked.arrayBuffer()), picked.name, bundle) : null;
+      const stated = { encoding: profile?.encoding ?? null, delimiter: profile?.delimiter ?? null };
       const sources = [];
       for (const file of files) {
+        // Refused before it is read: the CLI's limit, and what a browser tab can hold.
+        if (file.size > bundle.limits.file_size) throw new ReadFailure("file/too-large", { file: file.name, limit: bytesText(bundle.limits.file_size) });
         const bytes = new Uint8Array(await file.arrayBuffer());
-        sources.push({ name: file.name, ...readCsv(bytes, file.name) });
+        sources.push({ name: file.name, ...readCsv(bytes, file.name, stated, bundle.limits) });
       }
-      const parts = tableParts(bundle, sources);
-      last = await check(db, conn, bundle, parts);
+      const declared = checkVersion(bundle, sources, profile, guard);
+      const parts = tableParts(bundle, sources, profile);
+      last = await check(db, conn, bundle, parts, profile, $("strict").checked);
+      last.spec_version_declared = declared;
       window.mhdeathsReport = last;
       render(last);
       state("done");
     } catch (error) {
-      const text = error instanceof ReadFailure ? sentence(bundle, error) : "The files could not be checked: the page met an error it did not expect.";
-      if (!(error instanceof ReadFailure)) console.error(error);
+      // A sentence may carry a file's name: the guard takes out what the CLI's does.
+      const text = guard.message(error instanceof ProfileFailure ? error.message : error instanceof ReadFailure ? sentence(bundle, error) : "The files could not be checked: the page met an error it did not expect.");
+      if (!(error instanceof ReadFailure || error instanceof ProfileFailure)) console.error(error);
       $("problem").textContent = text;
       window.mhdeathsProblem = text;
       state("failed");
