@@ -114,6 +114,13 @@ def synth(
             "local codes and date format).",
         ),
     ] = None,
+    workbook: Annotated[
+        bool,
+        typer.Option(
+            help="Write each submission as one Excel workbook, a sheet per table (named as the "
+            "profile's sheets: says, else after the table), instead of CSV files.",
+        ),
+    ] = False,
     version: Annotated[
         str | None, typer.Option("--spec", help="Spec version to write \\[default: the latest].")
     ] = None,
@@ -123,6 +130,7 @@ def synth(
     from mhdeaths.periods import period_start
     from mhdeaths.spec import load_spec
     from mhdeaths.synth import SynthOptions, generate, rewrite_for_profile
+    from mhdeaths.synth.files import into_workbooks
     from mhdeaths.validate.profiles import load_profile
 
     period_start(start)
@@ -150,8 +158,9 @@ def synth(
     result = generate(spec, options, out_dir)
     if profile is not None:
         rewrite_for_profile(spec, profile, result.files)
+    files = into_workbooks(result.files, profile) if workbook else result.files
     out.print(
-        f"Wrote {len(result.files)} files for {len(result.providers)} providers "
+        f"Wrote {len(files)} files for {len(result.providers)} providers "
         f"({', '.join(result.providers)}) to {out_dir}"
         + (f", {len(result.resubmissions)} of them resubmissions" if result.resubmissions else "")
         + (

@@ -89,3 +89,37 @@ def rewrite_for_profile(spec: Spec, profile: Profile, files: list[Path]) -> None
         table = path.stem.split("_", 2)[2]
         frame = pl.read_csv(path, infer_schema=False)
         to_provider_format(profile, spec, table, frame).write_csv(path)
+
+
+def into_workbooks(files: list[Path], profile: Profile | None = None) -> list[Path]:
+    """Put each submission's CSV files (one folder, one provider-month) into one Excel workbook
+    beside them, a sheet per table, every cell text (as a provider's export keeps a code's
+    leading zero), and remove the CSVs; the workbooks written.
+
+    A sheet is named as the profile's ``sheets`` names the table (the provider's own way), else
+    after the table. The workbook's dates are fixed, so the same run writes the same bytes.
+    """
+    import datetime as dt
+
+    import xlsxwriter
+
+    sheet_of = {table: sheet for sheet, table in (profile.sheets if profile else {}).items()}
+    groups: dict[Path, list[Path]] = {}
+    for path in files:
+        ods, period, _ = path.stem.split("_", 2)
+        groups.setdefault(path.parent / f"{ods}_{period}.xlsx", []).append(path)
+    for workbook, members in groups.items():
+        with xlsxwriter.Workbook(str(workbook), {"strings_to_numbers": False}) as book:
+            book.set_properties({"created": dt.datetime(2027, 1, 1)})
+            for path in members:
+                table = path.stem.split("_", 2)[2]
+                frame = pl.read_csv(path, infer_schema=False)
+                sheet = book.add_worksheet(sheet_of.get(table, table))
+                sheet.write_row(0, 0, frame.columns)
+                for r, record in enumerate(frame.iter_rows(), start=1):
+                    for c, value in enumerate(record):
+                        if value is not None:
+                            sheet.write_string(r, c, value)
+        for path in members:
+            path.unlink()
+    return list(groups)

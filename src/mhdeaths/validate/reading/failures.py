@@ -220,7 +220,8 @@ READ_FAILURES = Catalogue(
             "file/no-table",
             "No table of the spec",
             "No {tables} table was found in {files}: name the sheets or files after the "
-            "table, or use the spec's field names as headers.",
+            "table, use the spec's field names as headers, or give the provider's profile "
+            "(--provider), whose sheets and headers map your own names.",
         ),
         _K(
             "file/without-parent",
