@@ -4,7 +4,9 @@ Its tables come from ordered, append-only SQL migrations (``warehouse/migrations
 each applied once and recorded with its checksum, so a warehouse made by an earlier release
 upgrades in place. Its views and macros are written from ``warehouse/views/*.sql`` and the spec
 (the attribution order, the required fields, when a submission is due), and are rewritten whenever
-that text changes.
+that text changes; every table, view, column and table macro is then described again with
+``COMMENT ON`` from the warehouse catalogue (``catalogue``), since a replaced view loses its
+comments. Opening a current warehouse compares one checksum and writes nothing.
 """
 
 from __future__ import annotations
