@@ -1,4 +1,4 @@
-"""The generated half of the docs site: reference pages rendered from the spec and the command.
+"""The generated half of the docs site: reference pages rendered from the spec, the command and the warehouse.
 
 The guides in ``docs/`` are written by people; ``docs/reference/`` is not, because a hand-kept
 copy of a rule's message, a code list or a command's options drifts from the spec and the CLI the
@@ -48,6 +48,7 @@ from mhdeaths.standard.publish.dictionary import (
 )
 from mhdeaths.validate.reading.failures import READ_FAILURES
 from mhdeaths.validate.report import Report
+from mhdeaths.warehouse.reference import warehouse_page
 
 REGENERATE = "uv run --frozen python -m mhdeaths.docsite"
 #: The line under the title of every generated Markdown page; it also marks a page as safe to
@@ -75,6 +76,7 @@ def reference_pages(spec_root: Path | None = None) -> dict[str, str]:
         "configuration.md": settings_reference_page(),
         "problems.md": _problems_page(),
         "indicators.md": catalogue_page(),
+        "warehouse.md": warehouse_page(root),
     }
     feeds = _feed_specs(root)
     pages["index.md"] += _feeds_index(feeds)
@@ -237,6 +239,8 @@ def _index_page(specs: list[Spec]) -> str:
         "settings file.",
         "- [Indicators](indicators.md): the indicators in use, and every retired id with the ids "
         "that replace it.",
+        "- [The warehouse's views and tables](warehouse.md): every view, table and column, with "
+        "its type, meaning and source field.",
         "- [Validation report schema](report.schema.json): the JSON Schema of "
         "`mhdeaths validate --format json`.",
     ]

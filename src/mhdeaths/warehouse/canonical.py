@@ -64,6 +64,8 @@ class IdentifierTreatment(_Model):
     derives: tuple[str, ...] = ()
     """For a dropped field: the derived fields computed from it before it is dropped."""
     reason: str | None = None
+    meaning: str | None = None
+    """For a pseudonym: what its column holds and how it links, as the warehouse describes it."""
 
 
 class LegacyColumn(_Model):

@@ -4,7 +4,9 @@ Its tables come from ordered, append-only SQL migrations (``warehouse/migrations
 each applied once and recorded with its checksum, so a warehouse made by an earlier release
 upgrades in place. Its views and macros are written from ``warehouse/views/*.sql`` and the spec
 (the attribution order, the required fields, when a submission is due), and are rewritten whenever
-that text changes.
+that text changes; every table, view, column and table macro is then described again with
+``COMMENT ON`` from the warehouse catalogue (``catalogue``), since a replaced view loses its
+comments. Opening a current warehouse compares one checksum and writes nothing.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from mhdeaths.warehouse.store import first_line, rollback
 if TYPE_CHECKING:
     from mhdeaths.spec import Spec
     from mhdeaths.warehouse.canonical import CanonicalModel
+    from mhdeaths.warehouse.catalogue import Catalogue
     from mhdeaths.warehouse.rederive import Rederived
 
 _MIGRATION = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -160,12 +163,15 @@ def upgrade(
     """Apply pending migrations, rewrite the views if their text changed and derive every record
     again if the canonical definitions changed (``rederive``), in one transaction."""
     from mhdeaths.warehouse.canonical import canonical_spec, load_canonical
+    from mhdeaths.warehouse.catalogue import load_catalogue
     from mhdeaths.warehouse.rederive import rederive
 
     model = load_canonical(root)
     canonical = canonical_spec(model, spec_root)
     views = views_sql(model, canonical, root)
-    views_sha = hashlib.sha256(views.encode("utf-8")).hexdigest()
+    catalogue = load_catalogue(model, canonical, root)
+    # The comments go with the views: a changed description writes both again.
+    views_sha = hashlib.sha256((views + catalogue.fingerprint).encode("utf-8")).hexdigest()
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     con.execute("BEGIN TRANSACTION")
     try:
@@ -183,6 +189,7 @@ def upgrade(
         rewrite = current is None or current[0] != views_sha or bool(todo)
         if rewrite:
             con.execute(views)
+            con.execute(comments_sql(con, catalogue))
             con.execute("DELETE FROM schema_views")
             con.execute("INSERT INTO schema_views VALUES (?, ?)", [views_sha, now])
         rederived = rederive(con, model, canonical)
@@ -199,6 +206,15 @@ def upgrade(
         raise
     version = max((m.version for m in migrations(root)), default=0)
     return Upgrade(tuple(f"{m.version:04d}_{m.name}" for m in todo), rewrite, version, rederived)
+
+
+def comments_sql(con: duckdb.DuckDBPyConnection, catalogue: Catalogue) -> str:
+    """The ``COMMENT ON`` statements describing every table, view, column and table macro the
+    warehouse has now, in one batch (a replaced view has lost its comments, so all are made)."""
+    from mhdeaths.warehouse.catalogue import table_macros, warehouse_objects
+
+    objects = warehouse_objects(con)
+    return catalogue.comments_sql(objects) + "\n" + catalogue.macros_sql(table_macros(con))
 
 
 def schema_version(con: duckdb.DuckDBPyConnection) -> int:
