@@ -29,6 +29,7 @@ from mhdeaths import language as ex
 from mhdeaths.engines.polars_engine import bound_expression, tables_read
 from mhdeaths.engines.sql_engine import cross_table_failures_sql, derive_sql, ident
 from mhdeaths.spec import STRUCTURE_TABLE, FieldType, Rule, Scope, Spec, Stage, Table
+from mhdeaths.spec.kinds import VALIDITY_CHECKS
 
 TEXT = "text__{}"
 COLUMNS = "columns__{}"
@@ -36,10 +37,6 @@ TYPED = "typed__{}"
 FAILS = "fails__{}"
 RAW = "raw::"
 """The prefix of a field's text column beside its typed value (as in ``validate.evaluation``)."""
-
-#: The check templates whose failure makes a value invalid (the DQMI "validity" measure), for
-#: both the validator (``validate.evaluation``) and the page.
-VALIDITY_CHECKS = frozenset({"type", "code_list", "pattern", "range", "max_length"})
 
 
 def typed_sql(kind: FieldType, source: str) -> str:

@@ -14,6 +14,10 @@ from enum import StrEnum
 from mhdeaths import language as ex
 from mhdeaths.spec.model import Rule, Scope, Spec
 
+#: The check templates whose failure makes a value invalid (the DQMI "validity" measure), for
+#: both the validator (``validate.evaluation``) and the page (``engines.check_sql``).
+VALIDITY_CHECKS = frozenset({"type", "code_list", "pattern", "range", "max_length"})
+
 
 class RuleKind(StrEnum):
     FIELD = "field"

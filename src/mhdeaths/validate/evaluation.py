@@ -18,8 +18,8 @@ import polars as pl
 
 from mhdeaths import language as ex
 from mhdeaths.engines import polars_engine as engine
-from mhdeaths.engines.check_sql import VALIDITY_CHECKS
 from mhdeaths.spec import STRUCTURE_TABLE, FieldType, Mandation, Rule, Scope, Spec, Stage
+from mhdeaths.spec.kinds import VALIDITY_CHECKS
 
 
 @dataclass
@@ -91,6 +91,8 @@ def evaluate(
     unchecked: dict[str, tuple[str, ...]] = {}
 
     def checked(rule: Rule) -> bool:
+        if not any(lacking.values()):
+            return True  # every mandatory column is there: nothing to leave out
         needs = sorted(f for t, f in spec.reads.rule(rule) if f in lacking.get(t, ()))
         if needs:
             unchecked[rule.id] = tuple(needs)
