@@ -79,9 +79,7 @@ def test_the_analysts_walkthrough(tmp_path: Path) -> None:
         if part.startswith(("indicator,", "death_date,"))
     ]
     outliers, duplicates = tables
-    assert ("deaths_within_7_days", "RZ2") in {
-        (r["indicator"], r["provider"]) for r in outliers
-    }
+    assert ("deaths_within_7_days", "RZ2") in {(r["indicator"], r["provider"]) for r in outliers}
     assert duplicates and all(int(r["records"]) >= 2 for r in duplicates)
     assert "Recorded as benchmark run 2 in the warehouse." in printed  # the demo's was run 1
 
