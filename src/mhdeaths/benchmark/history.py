@@ -20,21 +20,9 @@ from mhdeaths.stats.disclosure import SUPPRESSED
 from mhdeaths.warehouse.schema import upgrade
 from mhdeaths.warehouse.store import connect, rollback
 
-_NUMBERS = (
-    "observed",
-    "denominator",
-    "value",
-    "lower",
-    "upper",
-    "q1",
-    "q3",
-    "expected",
-    "ratio",
-    "ratio_lower",
-    "ratio_upper",
-    "z",
-)
 _TEXTS = ("band_95", "band_998", "note")
+_NUMBERS = tuple(c for c in ROW_COLUMNS[3:] if c not in (*_TEXTS, "caution"))
+"""The released row's numeric cells, in the CSV's order (after indicator, window, provider)."""
 
 
 def record_run(

@@ -397,6 +397,16 @@ def status(
         out.print("Missing and overdue: none")
 
 
+FormatOption = Annotated[
+    QueryFormat,
+    typer.Option(
+        "--format",
+        help="table on the terminal; csv (with a byte-order mark for Excel when written to "
+        "a file, none into a pipe) or json for every row.",
+    ),
+]
+
+
 @app.command("history")
 def history(
     warehouse: WarehousePath = None,
@@ -404,14 +414,7 @@ def history(
     period: Annotated[
         str | None, typer.Option(help="Only this reporting period (CCYY-MM).")
     ] = None,
-    fmt: Annotated[
-        QueryFormat,
-        typer.Option(
-            "--format",
-            help="table on the terminal; csv (with a byte-order mark for Excel when written to "
-            "a file, none into a pipe) or json for every row.",
-        ),
-    ] = QueryFormat.table,
+    fmt: FormatOption = QueryFormat.table,
 ) -> None:
     """Every submission, oldest first: what it held, what it did, and what superseded it."""
     from mhdeaths.warehouse.overview import HistoryRow
@@ -442,14 +445,7 @@ def history(
 def query(
     sql: Annotated[str, typer.Argument(help="One SQL query, or - to read it from standard input.")],
     warehouse: WarehousePath = None,
-    fmt: Annotated[
-        QueryFormat,
-        typer.Option(
-            "--format",
-            help="table on the terminal; csv (with a byte-order mark for Excel when written to "
-            "a file, none into a pipe) or json for every row.",
-        ),
-    ] = QueryFormat.table,
+    fmt: FormatOption = QueryFormat.table,
     limit: Annotated[
         int, typer.Option(help="The most rows shown as a table (csv and json show all).")
     ] = 100,
