@@ -59,7 +59,10 @@ def test_examples_are_field_value_pairs_never_json() -> None:
     assert "; death: org_id_provider = RX4, " in cross
 
 
-def test_the_2_0_0_type_message_says_the_format_in_words() -> None:
+def test_type_messages_say_the_format_in_words_in_every_version() -> None:
     rule = load_spec("2.0.0").rule("death.type.death_date")
     assert rule.message == "Date of death is not a valid date (CCYY-MM-DD)."
     assert rule.fix.startswith("Write Date of death as CCYY-MM-DD, for example ")
+    # A released version's files never change; its {format} is rendered in words all the same.
+    old = load_spec("1.0.0").rule("death.type.death_date")
+    assert old.message == "Date of death is not a valid date in the format CCYY-MM-DD."

@@ -214,8 +214,10 @@ def _template_values(field: SpecField) -> dict[str, str]:
         "field": field.name,
         "title": field.title,
         "type": field.type.value,
-        "format": field.format,
-        "format_words": format_in_words(field.format),
+        # In words (CCYY-MM-DD, up to 7 digits), not the Data Dictionary's notation (an10
+        # CCYY-MM-DD, max n7): the placeholder is read by data teams in messages and fixes. The
+        # notation itself stays in the field's entry and the data dictionary.
+        "format": format_in_words(field.format),
         "pattern": (field.pattern or "").replace("'", "''"),
         "min": str(field.minimum),
         "max": str(field.maximum),
