@@ -67,6 +67,15 @@ def publish_benchmarks(
     every indicator in use, or only on those ``indicators`` name (ids, as ``--indicator``)."""
     chosen = select_indicators(indicators) if indicators else None
     benchmarks = compute(warehouse, period, as_at=as_at, indicators=chosen)
+    return publish_computed(warehouse, benchmarks, out, rule=rule)
+
+
+def publish_computed(
+    warehouse: Path, benchmarks: Benchmarks, out: Path, *, rule: str = "nhs_england"
+) -> Published:
+    """Release ``benchmarks`` (computed from ``warehouse``) under ``rule`` and write every output:
+    the second half of :func:`publish_benchmarks`, for a caller that computes once and releases
+    under several rules (the disclosure tests)."""
     released = release(benchmarks, rule)
     # The inequalities section and the themes table, released under the same rule.
     released = replace(released, tables=release_tables(compute_tables(warehouse, benchmarks), rule))
