@@ -89,6 +89,26 @@ def national(national_published: Published) -> Path:
     return national_published.report.parent
 
 
+def test_the_summary_names_the_released_alerts(national_published: Published) -> None:
+    # What `mhdeaths benchmark`, `mhdeaths run` and the demo print after the report is written.
+    lines = national_published.summary()
+    released = {
+        (m.indicator, c.provider, month)
+        for m in national_published.released.monitoring
+        for c in m.charts
+        for month in c.alerts
+    }
+    assert released
+    named = set()
+    for line in lines:
+        if ": CUSUM alerts: " in line:
+            indicator, _, rest = line.strip().partition(": CUSUM alerts: ")
+            for part in rest.split("; "):
+                provider, *months = part.split()
+                named |= {(indicator, provider, month) for month in months}
+    assert named == released
+
+
 def _monitoring(out: Path) -> list[dict[str, Any]]:
     document = json.loads((out / "benchmarks.json").read_text(encoding="utf-8"))
     return list(document["monitoring"])
