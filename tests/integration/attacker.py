@@ -482,3 +482,148 @@ def table_row_attacks(
                     Recovery("rate x denominator", var, t, t, smallest <= t <= rule.max_suppressed)
                 )
     return found
+
+
+# Monthly monitoring (``mhdeaths.benchmark.monitoring``): the charts' alerts, across publications.
+
+
+def month_var(key: str, provider: str, month: str) -> Var:
+    """A provider's deaths in one month: never published, the same in every publication."""
+    return ("month", key, provider, month)
+
+
+def span_var(key: str, provider: str, first: str, last: str) -> Var:
+    """A provider's deaths from ``first`` to ``last``, both included."""
+    return ("span", key, provider, first, last)
+
+
+@dataclass
+class Monthly:
+    """What the attacker puts together across publications from the monthly counts behind them.
+
+    ``drift`` holds each (indicator, provider, month)'s chart drift, the ``(R - 1)E`` of a Poisson
+    month or ``n ln(1 + (R - 1)E / n)`` of a Bernoulli one, from the true expected counts: the
+    attacker is told what no reader is (the report publishes the window's expected count to one
+    place, never a month's), so that the bounds below are as tight as an attack can make them.
+    ``spans`` records each latent sum's months, for the oracle."""
+
+    attack: Attack
+    drift: Mapping[tuple[str, str, str], float]
+    spans: dict[Var, tuple[Var, ...]] = field(default_factory=dict)
+
+    def span(self, key: str, provider: str, months: list[str]) -> Var:
+        """The var of a run of months. Each span is also its first month plus the rest and the
+        rest plus its last month, spans made in turn: so that what is known of overlapping spans
+        (two windows a month apart, a run and a silent stretch inside it) combines."""
+        if len(months) == 1:
+            return month_var(key, provider, months[0])
+        var = span_var(key, provider, months[0], months[-1])
+        if var not in self.spans:
+            self.spans[var] = tuple(month_var(key, provider, m) for m in months)
+            first, last = months[:1], months[-1:]
+            self.attack.sums.append(
+                (var, (self.span(key, provider, first), self.span(key, provider, months[1:])))
+            )
+            self.attack.sums.append(
+                (var, (self.span(key, provider, months[:-1]), self.span(key, provider, last)))
+            )
+        return var
+
+    def at_least(self, var: Var, low: int) -> None:
+        self.attack._tighten(var, low, INF)
+
+    def at_most(self, var: Var, high: int) -> None:
+        self.attack._tighten(var, 0, high)
+
+    def truth(self, monthly: Mapping[Var, int]) -> dict[Var, int]:
+        """The true value of every latent sum, from the true monthly counts."""
+        return {var: sum(monthly.get(p, 0) for p in parts) for var, parts in self.spans.items()}
+
+
+def build_monitoring(
+    monthly: Monthly,
+    period: str,
+    charts: list[Mapping[str, object]],
+    windows: Mapping[str, list[str]],
+    quarter: list[str],
+    quarter_lines: Mapping[str, str],
+    chart_months: Mapping[str, list[str]] | None = None,
+) -> None:
+    """Add one publication's monitoring to the attack.
+
+    Every provider's pooled count of a monitored indicator is the sum of its months in the
+    window, and the page's quarter count (``quarter_lines``: the page's line counting the same
+    deaths) the sum of its months in the quarter: across publications whose windows slide by a
+    month, these overlap. Each released chart adds what its alerts and its silences say, for the
+    chart starts at 0 at its own window's start: with the statistic S = max(0, S + O ln R - D),
+
+    - an alert at A, the run since the previous alert (or the window's start) beginning at s, says
+      that some suffix of s..A has O ln R - D >= h: the run holds at least (h + D_A) / ln R deaths,
+      and S rose in month A, so O_A > D_A / ln R;
+    - a stretch a..b of a run with no alert up to b says O ln R - D < h over it: at most
+      (h + D_(a..b)) / ln R deaths, for every such stretch.
+
+    After the last released alert the chart is known to be silent only where the release rule
+    would have released a further alert: fewer alerts than its cap (published counts fix the
+    cap) and a next run starting before the page's quarter."""
+    attack = monthly.attack
+    for chart in charts:
+        key = str(chart["indicator"])
+        pooled_months = windows[key]
+        months = chart_months[key] if chart_months else pooled_months
+        log_r = math.log(float(chart["rate_ratio"]))  # type: ignore[arg-type]
+        rows = chart["rows"]
+        assert isinstance(rows, list)
+        for row in rows:
+            provider = str(row["provider"])
+            pooled = (period, "row", key, provider, "observed")
+            attack.sums.append((pooled, (monthly.span(key, provider, pooled_months),)))
+            line = quarter_lines.get(key)
+            if line is not None and (period, "quarter", provider, line) in attack.shown:
+                attack.sums.append(
+                    (
+                        (period, "quarter", provider, line),
+                        (monthly.span(key, provider, quarter),),
+                    )
+                )
+            if row["status"] != "monitored":
+                continue
+            h = float(row["threshold"])
+            drift = [monthly.drift.get((key, provider, m), 0.0) for m in months]
+            m_least = math.ceil(h / log_r - 1e-9)
+            cap = _cap(attack.shown.get(pooled), m_least)
+            position = {m: i for i, m in enumerate(months)}
+            start, silent = 0, []
+            for alert in row["alerts"]:
+                a = position[alert]
+                run = monthly.span(key, provider, months[start : a + 1])
+                monthly.at_least(run, math.ceil((h + drift[a]) / log_r - 1e-9))
+                monthly.at_least(
+                    month_var(key, provider, alert), math.floor(drift[a] / log_r + 1e-9) + 1
+                )
+                silent.append((start, a - 1))
+                start = a + 1
+            if len(row["alerts"]) < cap and start < len(months) and months[start] < quarter[0]:
+                silent.append((start, len(months) - 1))
+            for first, last in silent:
+                for i in range(first, last + 1):
+                    total = 0.0
+                    for j in range(i, last + 1):
+                        total += drift[j]
+                        var = monthly.span(key, provider, months[i : j + 1])
+                        monthly.at_most(var, math.ceil((h + total) / log_r + 1e-9) - 1)
+
+
+def _cap(cell: Shown | None, least: int) -> int:
+    """The most alerts the release rule lets a chart release beside a pooled count ``cell``."""
+    return (int(cell) + 1) // least if isinstance(cell, float) else 0
+
+
+def window_months(first: str, last: str) -> list[str]:
+    """The months ``CCYY-MM`` from ``first`` to ``last``."""
+    y, m = int(first[:4]), int(first[5:7])
+    out = []
+    while f"{y:04d}-{m:02d}" <= last:
+        out.append(f"{y:04d}-{m:02d}")
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return out

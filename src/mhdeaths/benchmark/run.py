@@ -35,8 +35,9 @@ class Published:
         return self.paths[0]
 
     def summary(self) -> list[str]:
-        """What a command says when the benchmarks are written: the coverage, the rule, and the
-        providers banded higher than expected on each indicator."""
+        """What a command says when the benchmarks are written: the coverage, the rule, the
+        providers banded higher than expected on each indicator, and the CUSUM alerts released
+        (only those: an alert the disclosure rule withheld is not named here either)."""
         b = self.benchmarks
         lines = [
             f"Benchmarked {len(b.providers)} providers on {len(b.results)} indicators for the "
@@ -44,7 +45,23 @@ class Published:
         ]
         for indicator, providers in self.outliers().items():
             lines.append(f"  {indicator}: higher than expected: {', '.join(providers)}")
+        alerts = self.alerts()
+        for indicator, by_provider in alerts.items():
+            named = "; ".join(f"{p} {' '.join(months)}" for p, months in by_provider.items())
+            lines.append(f"  {indicator}: CUSUM alerts: {named}")
+        if self.released.monitoring and not alerts:
+            lines.append("  CUSUM alerts: none released.")
         return lines
+
+    def alerts(self) -> dict[str, dict[str, list[str]]]:
+        """Per monitored indicator with any, the released CUSUM alerts: each provider's months."""
+        found: dict[str, dict[str, list[str]]] = {}
+        for monitoring in self.released.monitoring:
+            for chart in monitoring.charts:
+                if chart.alerts:
+                    own = found.setdefault(monitoring.indicator, {})
+                    own[chart.provider] = list(chart.alerts)
+        return found
 
     def outliers(self) -> dict[str, list[str]]:
         """Per indicator, the providers banded higher than expected (95% adjusted limits, as the
@@ -72,6 +89,15 @@ def publish_benchmarks(
     With ``store``, the run and its released rows are then recorded in the warehouse."""
     chosen = select_indicators(indicators) if indicators else None
     benchmarks = compute(warehouse, period, as_at=as_at, indicators=chosen)
+    return publish_computed(warehouse, benchmarks, out, rule=rule)
+
+
+def publish_computed(
+    warehouse: Path, benchmarks: Benchmarks, out: Path, *, rule: str = "nhs_england"
+) -> Published:
+    """Release ``benchmarks`` (computed from ``warehouse``) under ``rule`` and write every output:
+    the second half of :func:`publish_benchmarks`, for a caller that computes once and releases
+    under several rules (the disclosure tests)."""
     released = release(benchmarks, rule)
     # The inequalities section and the themes table, released under the same rule.
     released = replace(released, tables=release_tables(compute_tables(warehouse, benchmarks), rule))
