@@ -326,3 +326,50 @@ def test_limits_as_the_cli(pages: Pages, tmp_path: Path) -> None:
     long.parent.mkdir()
     long.write_text("a,b,c\n" + "x" * (DEFAULT_LIMITS.line_length + 1) + "\n")
     _same("1.1.0", [activity, long], pages)
+
+
+def test_profile_fit_as_the_cli(pages: Pages, tmp_path: Path) -> None:
+    """A profile that does not fit the page's version is refused with the CLI's sentence: its
+    first problem (in the order `profile check` lists them) and how many more."""
+    bad = examples_root() / "known-bad/RY1"
+    files = [bad / "RY1_2027-10_activity.csv", bad / "RY1_2027-10_death.csv"]
+    head = "provider: RY1\nname: Westmoor\n"
+    unfit = {
+        "table": "headers: {wards: {Ward: ward}}\n",
+        "field": "headers: {death: {DOD: date_of_death, Sex: stated_gender}}\n",
+        "twice": "headers: {death: {A: ethnic_category, B: stated_gender, C: ethnic_category, "
+        "D: stated_gender}}\n",
+        "sheet": "sheets: {' Deaths ': deaths}\n",
+        "not-coded": "codes: {nhs_number: {'1': '2'}}\n",
+        # Local codes that read as numbers are listed in the file's order, as Python keeps them.
+        "codes-in-order": "codes: {stated_gender: {'Z': '7', '2': '8', '1': '9'}}\n",
+        "rule": "derogations: [{rule: death.no_such_rule, until: 2099-01-01, reason: r}]\n",
+        "date-format": "date_format: '%d/%m/%'\n",
+        "several": "headers: {wards: {W: w}, death: {X: y}}\nsheets: {S: t}\n"
+        "date_format: '%d %%'\n",
+    }
+    for name, text in unfit.items():
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(head + text)
+        _same("1.1.0", files, pages, path)
+    # A profile that fits is applied: its sheet names harm no CSV file.
+    fits = tmp_path / "fits.yaml"
+    fits.write_text(head + "sheets: {' Deaths ': death}\ndate_format: '%d/%m/%Y'\n")
+    _same("1.1.0", files, pages, fits)
+
+
+def test_feed_files_as_the_cli(pages: Pages, tmp_path: Path) -> None:
+    """A national feed's file given to the page is refused with the CLI's sentence, alone or
+    beside a submission's own file."""
+    from mhdeaths.spec import load_feed_spec
+
+    activity = examples_root() / "known-bad/RY1/RY1_2027-11_activity.csv"
+    death = examples_root() / "known-bad/RY1/RY1_2027-11_death.csv"
+    for feed, name in (("registrations", "deaths_2027.csv"), ("spells", "mhsds_2027-04.csv")):
+        (table,) = load_feed_spec(feed, "1.0.0").tables
+        path = tmp_path / name
+        header = ",".join(f.name for f in table.submitted_fields)
+        row = ",".join(str(f.example).replace(",", " ") for f in table.submitted_fields)
+        path.write_text("\n".join([header, row, row, row]) + "\n")
+        _same("1.1.0", [path], pages)
+        _same("1.1.0", [death, activity, path], pages)

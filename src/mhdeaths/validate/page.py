@@ -23,8 +23,8 @@ from mhdeaths.output.writing import dump_json, write_text
 from mhdeaths.spec import Scope, Spec, available_versions, load_spec
 from mhdeaths.spec.words import example_in_words
 from mhdeaths.validate import profiles
-from mhdeaths.validate.intake import VERSION_SHOWN_LENGTH
-from mhdeaths.validate.reading.failures import READ_FAILURES
+from mhdeaths.validate.intake import VERSION_SHOWN_LENGTH, feed_shapes, sheet_names
+from mhdeaths.validate.reading.failures import FEED_NO_TABLE, READ_FAILURES
 
 FOLDER = "validator"
 BUNDLE = "bundle.json"
@@ -76,6 +76,8 @@ def bundle(spec: Spec) -> dict[str, Any]:
                 "name": t.name,
                 "title": t.title,
                 "optional": t.optional,
+                # The sheet names taken for the table without a profile (intake.sheet_names).
+                "sheet_names": sorted(sheet_names(t.name)),
                 "parents": [p.name for p in spec.parents_of(t)] if t.optional else [],
                 "fields": [
                     {
@@ -144,13 +146,20 @@ def bundle(spec: Spec) -> dict[str, Any]:
         "limits": dataclasses.asdict(DEFAULT_LIMITS),
         "sentences": {"other_version": OTHER_VERSION},
         "read_failures": {k.id: k.template for k in READ_FAILURES},
+        "feeds": {"sentence": FEED_NO_TABLE, "shapes": feed_shapes()},
         "profile": {
             "schema": profiles.Profile.model_json_schema(),
             "sentences": {
                 "not_yaml": profiles.NOT_YAML,
                 "not_mapping": profiles.NOT_MAPPING,
                 "not_valid": profiles.NOT_VALID,
+                "not_fit": profiles.NOT_FIT,
+                "not_fit_more": profiles.NOT_FIT_MORE,
             },
+            # What require_fit checks a profile against (the rest is in the tables, code lists
+            # and rules above), and each problem's words.
+            "fit_problems": profiles.FIT_PROBLEMS,
+            "coded_fields": profiles.coded_fields(spec),
         },
         "plans": plans,
         "plan_without_period": check_sql.plan(spec, None, DEFAULT_SAMPLE),

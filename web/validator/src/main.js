@@ -6,8 +6,9 @@ import { readCsv, ReadFailure } from "./read_csv.js";
 import { tableParts, checkVersion } from "./intake.js";
 import { bytesText } from "./read_csv.js";
 import { check } from "./check.js";
-import { readProfile, ProfileFailure } from "./profile.js";
+import { readProfile, checkFit, ProfileFailure } from "./profile.js";
 import { makeGuard } from "./guard.js";
+import { format } from "./words.js";
 
 const BUNDLE_FORMAT = 1;
 const $ = (id) => document.getElementById(id);
@@ -17,19 +18,8 @@ function state(value) {
 }
 
 function sentence(bundle, failure) {
-  const template = failure.id === "page/other-version" ? bundle.sentences.other_version : (bundle.read_failures[failure.id] ?? "{file} cannot be read.");
-  return template.replace(/\{(\w+)(!r)?(:,)?\}/g, (_, name, repr, grouped) => {
-    const value = failure.values[name];
-    if (repr) return pythonRepr(String(value));
-    return grouped && typeof value === "number" ? value.toLocaleString("en-GB") : String(value);
-  });
-}
-
-// A text as Python's repr() shows it, as the CLI's sentences quote a value the user gave.
-function pythonRepr(text) {
-  const quote = text.includes("'") && !text.includes('"') ? '"' : "'";
-  const body = text.replaceAll("\\", "\\\\").replaceAll(quote, `\\${quote}`).replaceAll("\n", "\\n").replaceAll("\r", "\\r").replaceAll("\t", "\\t");
-  return `${quote}${body}${quote}`;
+  const template = failure.template ?? (failure.id === "page/other-version" ? bundle.sentences.other_version : bundle.read_failures[failure.id] ?? "{file} cannot be read.");
+  return format(template, failure.values);
 }
 
 async function startDuckDB() {
@@ -132,6 +122,7 @@ async function main() {
         sources.push({ name: file.name, ...readCsv(bytes, file.name, stated, bundle.limits) });
       }
       const declared = checkVersion(bundle, sources, profile, guard);
+      if (profile) await checkFit(bundle, profile, conn);
       const parts = tableParts(bundle, sources, profile);
       last = await check(db, conn, bundle, parts, profile, $("strict").checked);
       last.spec_version_declared = declared;
