@@ -373,3 +373,191 @@ def test_feed_files_as_the_cli(pages: Pages, tmp_path: Path) -> None:
         path.write_text("\n".join([header, row, row, row]) + "\n")
         _same("1.1.0", [path], pages)
         _same("1.1.0", [death, activity, path], pages)
+
+
+# --- Excel workbooks ---------------------------------------------------------------------------
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_TIME = re.compile(r"^\d{2}:\d{2}$")
+_NUMBER = re.compile(r"^(?:0|[1-9]\d{0,14})(?:\.\d+)?$")
+
+
+def _workbook(
+    path: Path,
+    sheets: list[tuple[str, Path]],
+    *,
+    constant_memory: bool = False,
+    start: tuple[int, int] = (0, 0),
+    extra: dict[str, list[list[Any]]] | None = None,
+) -> Path:
+    """A workbook of CSV files, one sheet each, as a trust's export writes it: on every other
+    row dates, times and numbers typed as Excel types them, on the rest as text; a blank row
+    inside. ``constant_memory`` writes every string inline, as streaming writers do."""
+    import csv
+    import datetime as dt
+
+    import xlsxwriter
+
+    book = xlsxwriter.Workbook(str(path), {"constant_memory": constant_memory})
+    date = book.add_format({"num_format": "dd/mm/yyyy"})
+    time = book.add_format({"num_format": "hh:mm"})
+    for name, rows in (extra or {}).items():
+        sheet = book.add_worksheet(name)
+        for r, values in enumerate(rows):
+            for c, value in enumerate(values):
+                sheet.write(r, c, value)
+    for name, source in sheets:
+        sheet = book.add_worksheet(name)
+        with source.open(newline="", encoding="utf-8") as fh:
+            records = list(csv.reader(fh))
+        top, left = start
+        out = 0
+        for r, values in enumerate(records):
+            if r == 3:
+                out += 1  # a blank row, kept so that row numbers stay Excel's
+            for c, value in enumerate(values):
+                at = (top + r + out, left + c)
+                typed = r % 2 == 1
+                if value == "":
+                    continue
+                if typed and _DATE.match(value):
+                    try:
+                        sheet.write_datetime(*at, dt.datetime.fromisoformat(value), date)
+                        continue
+                    except ValueError:
+                        pass
+                if typed and _TIME.match(value) and int(value[:2]) < 24 and int(value[3:]) < 60:
+                    hours, minutes = int(value[:2]), int(value[3:])
+                    sheet.write_datetime(*at, dt.time(hours, minutes), time)
+                elif typed and _NUMBER.match(value) and c > 2:
+                    sheet.write_number(*at, float(value))
+                else:
+                    sheet.write_string(*at, value)
+    book.close()
+    return path
+
+
+def test_workbooks_as_the_cli(pages: Pages, tmp_path: Path) -> None:
+    """Workbooks written from the CSV examples: sheets named in the common forms, in the
+    provider's own words through its profile, beside other sheets, written with inline strings,
+    and not starting at A1; each read by the page as the CLI reads it."""
+    bad = examples_root() / "known-bad/RY1"
+    death, activity = bad / "RY1_2027-10_death.csv", bad / "RY1_2027-10_activity.csv"
+    clean = sorted((examples_root() / "RZ1").glob("RZ1_*_death.csv"))[0]
+    clean_activity = clean.with_name(clean.name.replace("death", "activity"))
+    version = next(v for v, files in SUBMISSIONS if clean in files)
+    cases = [
+        ("common.xlsx", [("Deaths", death), ("Activity records", activity)], {}),
+        ("one-sheet.xlsx", [("death-data", death)], {}),
+        ("inline.xlsx", [("DEATH", death), ("activity", activity)], {"constant_memory": True}),
+        (
+            "with-readme.xlsx",
+            [("Deaths", death), ("Activities", activity)],
+            {"extra": {"README": [["Exported", "2027-11-02"], ["By", "Informatics"]]}},
+        ),
+        ("offset.xlsx", [("Deaths", death)], {"start": (2, 1)}),
+    ]
+    for name, sheets, options in cases:
+        book = _workbook(tmp_path / name, sheets, **options)
+        _same("1.1.0", [book], pages)
+    clean_book = _workbook(
+        tmp_path / "clean.xlsx", [("Deaths", clean), ("Activity", clean_activity)]
+    )
+    _same(version, [clean_book], pages, forced=False)
+    # Sheets in the trust's own words, mapped by its profile.
+    own = _workbook(tmp_path / "own.xlsx", [("Trust deaths ", death), ("Contacts", activity)])
+    profile = tmp_path / "RY1.yaml"
+    profile.write_text(
+        "provider: RY1\nname: Westmoor\nsheets: {' trust deaths': death, CONTACTS: activity}\n"
+    )
+    _same("1.1.0", [own], pages, profile)
+    _same("1.1.0", [own], pages)  # without it, no table is found
+
+
+def test_workbook_values_as_the_cli(pages: Pages, tmp_path: Path) -> None:
+    """Cells the CLI reads in its own way: numbers past nine decimals, huge and tiny, booleans,
+    errors, formulas, dates and times typed in several formats, text padded with spaces."""
+    import datetime as dt
+
+    import xlsxwriter
+
+    source = examples_root() / "known-bad/RY1/RY1_2027-10_death.csv"
+    header, *lines = source.read_text().splitlines()
+    fields = header.split(",")
+    path = tmp_path / "RY1_2027-10_death.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("Deaths")
+    formats = {
+        "date": book.add_format({"num_format": "yyyy-mm-dd"}),
+        "datetime": book.add_format({"num_format": "d/m/yy h:mm"}),
+        "time": book.add_format({"num_format": "[$-409]h:mm AM/PM"}),
+        "duration": book.add_format({"num_format": "[h]:mm:ss"}),
+        "number": book.add_format({"num_format": "0.00"}),
+        "text": book.add_format({"num_format": "@"}),
+    }
+    odd: list[Any] = [
+        1 / 3,
+        0.0009765625,
+        0.0029296875,
+        1e20,
+        12345678901234567890,
+        -1e-12,
+        2.5e-9,
+        True,
+        False,
+        ("formula", "=1/0", "#DIV/0!"),
+        ("formula", '="M"&"1"', "M1"),
+        ("date", dt.datetime(2027, 4, 12, 13, 45, 30, 500000)),
+        ("datetime", dt.datetime(2027, 10, 3, 0, 0)),
+        ("time", dt.time(23, 59, 59, 999999)),
+        ("duration", 1.25),
+        ("date", 59),
+        ("date", 60),
+        ("number", 7),
+        ("text", " 42 "),
+        "  padded  ",
+        "",
+    ]
+    for c, name in enumerate(fields):
+        sheet.write_string(0, c, name)
+    for r, line in enumerate(lines, start=1):
+        for c, value in enumerate(line.split(",")):
+            if value:
+                sheet.write_string(r, c, value)
+    for i, value in enumerate(odd):
+        at = (1 + i % len(lines), (5 + i * 3) % len(fields))
+        if isinstance(value, tuple) and value[0] == "formula":
+            sheet.write_formula(*at, value[1], None, value[2])
+        elif isinstance(value, tuple) and isinstance(value[1], dt.datetime | dt.time):
+            sheet.write_datetime(*at, value[1], formats[value[0]])
+        elif isinstance(value, tuple):
+            sheet.write(*at, value[1], formats[value[0]])
+        else:
+            sheet.write(*at, value)
+    book.close()
+    activity = examples_root() / "known-bad/RY1/RY1_2027-10_activity.csv"
+    assert _cli("1.1.0", [path, activity], None)["findings"]  # read, not refused
+    _same("1.1.0", [path, activity], pages)
+
+
+def test_damaged_workbooks_as_the_cli(pages: Pages, tmp_path: Path) -> None:
+    """A workbook that is not one, or is cut short, gets the CLI's one sentence."""
+    import zipfile
+
+    activity = examples_root() / "known-bad/RY1/RY1_2027-10_activity.csv"
+    death = examples_root() / "known-bad/RY1/RY1_2027-10_death.csv"
+    whole = _workbook(tmp_path / "whole.xlsx", [("Deaths", death)]).read_bytes()
+    damaged = {
+        "misnamed.xlsx": death.read_bytes(),
+        "cut.xlsx": whole[: len(whole) // 2],
+        "not-a-workbook.xlsx": b"",
+    }
+    plain = tmp_path / "plain.zip"
+    with zipfile.ZipFile(plain, "w") as archive:
+        archive.writestr("notes.txt", "not a workbook")
+    damaged["not-a-workbook.xlsx"] = plain.read_bytes()
+    for name, data in damaged.items():
+        path = tmp_path / "damaged" / name
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(data)
+        _same("1.1.0", [activity, path], pages)

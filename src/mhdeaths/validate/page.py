@@ -25,6 +25,7 @@ from mhdeaths.spec.words import example_in_words
 from mhdeaths.validate import profiles
 from mhdeaths.validate.intake import VERSION_SHOWN_LENGTH, feed_shapes, sheet_names
 from mhdeaths.validate.reading.failures import FEED_NO_TABLE, READ_FAILURES
+from mhdeaths.validate.reading.source import HIDDEN_HEADER
 
 FOLDER = "validator"
 BUNDLE = "bundle.json"
@@ -43,8 +44,16 @@ OTHER_VERSION = (
     "The files are written to spec {declared}, and this page checks spec {page}: open the "
     "validator page published with spec {declared}."
 )
-"""The page's one sentence of its own: the CLI would check such files against the version they
-declare, but a page holds one version's checks."""
+"""A sentence of the page's own: the CLI would check such files against the version they declare,
+but a page holds one version's checks."""
+
+FORMAT = (
+    "{file} is {kind}, which this page cannot read: save it as CSV or .xlsx, or check it with "
+    "`mhdeaths validate`."
+)
+"""The other sentence of the page's own: the CLI reads .xls and Parquet files, the page does not
+(a reader of each in JavaScript would be as large as the rest of the page, for files providers
+rarely send)."""
 
 
 def bundle(spec: Spec) -> dict[str, Any]:
@@ -144,7 +153,8 @@ def bundle(spec: Spec) -> dict[str, Any]:
             or VERSION_SHOWN_LENGTH,
         },
         "limits": dataclasses.asdict(DEFAULT_LIMITS),
-        "sentences": {"other_version": OTHER_VERSION},
+        "sentences": {"other_version": OTHER_VERSION, "format": FORMAT},
+        "hidden_header": HIDDEN_HEADER,
         "read_failures": {k.id: k.template for k in READ_FAILURES},
         "feeds": {"sentence": FEED_NO_TABLE, "shapes": feed_shapes()},
         "profile": {

@@ -55,7 +55,10 @@ function tableByHeaders(bundle, headers, profile) {
   return score[1] >= 3 ? best : null;
 }
 
-function part(bundle, tableName, file, sheet, profile) {
+// A typed Excel date comes back as 'CCYY-MM-DD 00:00:00': keep its date (intake._normalise_excel_dates).
+const EXCEL_MIDNIGHT = /^(\d{4}-\d{2}-\d{2})[ T]00:00:00(\.0+)?$/;
+
+function part(bundle, tableName, file, sheet, profile, format = "csv") {
   const table = bundle.tables.find((t) => t.name === tableName);
   const submitted = new Map(table.fields.map((f) => [f.name, f]));
   const aliases = aliasesOf(profile, tableName);
@@ -85,6 +88,11 @@ function part(bundle, tableName, file, sheet, profile) {
   const empty = sheet.rows.map(() => null);
   const text = {};
   for (const f of table.fields) text[f.name] = f.name in fieldHeaders ? sheet.columns[fieldHeaders[f.name][0]] : empty;
+  if (format === "xlsx" || format === "xls") {
+    for (const f of table.fields) {
+      if (f.type === "date" && f.name in fieldHeaders) text[f.name] = text[f.name].map((v) => (v === null ? v : v.replace(EXCEL_MIDNIGHT, "$1")));
+    }
+  }
   // Local codes as national ones; a code the map does not know is kept, for the code-list check.
   for (const [field, codes] of Object.entries(profile?.codes ?? {})) {
     if (!(field in fieldHeaders)) continue;
@@ -138,7 +146,7 @@ export function tableParts(bundle, sources, profile = null) {
       if (feed !== null) throw new ReadFailure("file/no-table", { tables: either(main), files: source.name, feed }, bundle.feeds.sentence);
       if (table === null) continue;
       if (parts.some((p) => p.table === table)) throw new ReadFailure("file/table-twice", { table });
-      parts.push(part(bundle, table, source.name, sheet, profile));
+      parts.push(part(bundle, table, source.name, sheet, profile, source.format));
     }
   }
   if (!parts.length) throw new ReadFailure("file/no-table", { tables: either(main), files: sources.map((s) => s.name).join(", ") });

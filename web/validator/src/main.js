@@ -3,6 +3,7 @@
 // leaves the machine: the page makes no request but for its own files.
 import * as duckdb from "@duckdb/duckdb-wasm";
 import { readCsv, ReadFailure } from "./read_csv.js";
+import { readXlsx } from "./xlsx.js";
 import { tableParts, checkVersion } from "./intake.js";
 import { bytesText } from "./read_csv.js";
 import { check } from "./check.js";
@@ -93,6 +94,25 @@ function render(report) {
   $("downloads").hidden = false;
 }
 
+// The first bytes say how a file is read (reading/formats.py), never its name alone.
+const MAGIC = [
+  [[0x50, 0x4b, 0x03, 0x04], "xlsx"],
+  [[0xd0, 0xcf, 0x11, 0xe0], "xls"],
+  [[0x50, 0x41, 0x52, 0x31], "parquet"],
+];
+
+function readFile(bundle, guard, bytes, name, stated) {
+  const kind = MAGIC.find(([magic]) => magic.every((b, i) => bytes[i] === b))?.[1] ?? "csv";
+  const suffix = /\.([^.]*)$/.exec(name)?.[1].toLowerCase() ?? "";
+  if (kind === "csv" && ["xlsx", "xlsm", "xls", "parquet"].includes(suffix)) throw new ReadFailure("file/misnamed", { file: name, suffix });
+  if (kind === "xlsx") {
+    const hide = (header) => (guard.maskIdentifiers(header.trim()) === guard.hidden ? bundle.hidden_header : header);
+    return readXlsx(bytes, name, bundle.limits, hide);
+  }
+  if (kind !== "csv") throw new ReadFailure("page/format", { file: name, kind: kind === "xls" ? "an .xls workbook" : "a Parquet file" }, bundle.sentences.format);
+  return readCsv(bytes, name, stated, bundle.limits);
+}
+
 async function main() {
   state("loading");
   const bundle = await (await fetch("bundle.json")).json();
@@ -119,7 +139,7 @@ async function main() {
         // Refused before it is read: the CLI's limit, and what a browser tab can hold.
         if (file.size > bundle.limits.file_size) throw new ReadFailure("file/too-large", { file: file.name, limit: bytesText(bundle.limits.file_size) });
         const bytes = new Uint8Array(await file.arrayBuffer());
-        sources.push({ name: file.name, ...readCsv(bytes, file.name, stated, bundle.limits) });
+        sources.push({ name: file.name, ...readFile(bundle, guard, bytes, file.name, stated) });
       }
       const declared = checkVersion(bundle, sources, profile, guard);
       if (profile) await checkFit(bundle, profile, conn);
