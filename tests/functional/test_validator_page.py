@@ -561,3 +561,21 @@ def test_damaged_workbooks_as_the_cli(pages: Pages, tmp_path: Path) -> None:
         path.parent.mkdir(exist_ok=True)
         path.write_bytes(data)
         _same("1.1.0", [activity, path], pages)
+
+
+def test_findings_csv_as_the_cli(pages: Pages, tmp_path: Path) -> None:
+    """The findings the page downloads are the CLI's findings.csv, byte for byte (a value that
+    would be a formula, commas, quotes and groups included)."""
+    from mhdeaths.validate.render import to_csv
+
+    bad = examples_root() / "known-bad/RY1"
+    files = [bad / "RY1_2027-11_activity.csv", bad / "RY1_2027-11_death.csv"]
+    shown, problem = pages.validate("1.1.0", files)
+    assert problem is None and shown is not None
+    page = pages.page("1.1.0")
+    with page.expect_download() as caught:
+        page.click("#download-csv")
+    download = caught.value
+    expected = to_csv(validate(files, spec_version="1.1.0").report).encode("utf-8-sig")
+    assert download.suggested_filename == "RY1_2027-11.findings.csv"
+    assert Path(download.path()).read_bytes() == expected

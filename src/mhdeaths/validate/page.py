@@ -19,13 +19,14 @@ from typing import Any
 from mhdeaths import __version__, guard
 from mhdeaths.engines import check_sql
 from mhdeaths.limits import DEFAULT_LIMITS
-from mhdeaths.output.writing import dump_json, write_text
+from mhdeaths.output.writing import FORMULA_START, dump_json, write_text
 from mhdeaths.spec import Scope, Spec, available_versions, load_spec
 from mhdeaths.spec.words import example_in_words
 from mhdeaths.validate import profiles
 from mhdeaths.validate.intake import VERSION_SHOWN_LENGTH, feed_shapes, sheet_names
 from mhdeaths.validate.reading.failures import FEED_NO_TABLE, READ_FAILURES
 from mhdeaths.validate.reading.source import HIDDEN_HEADER
+from mhdeaths.validate.render import CSV_COLUMNS
 
 FOLDER = "validator"
 BUNDLE = "bundle.json"
@@ -155,6 +156,8 @@ def bundle(spec: Spec) -> dict[str, Any]:
         "limits": dataclasses.asdict(DEFAULT_LIMITS),
         "sentences": {"other_version": OTHER_VERSION, "format": FORMAT},
         "hidden_header": HIDDEN_HEADER,
+        # The findings CSV as the CLI writes it (render.to_csv, writing.excel_safe).
+        "findings_csv": {"columns": CSV_COLUMNS, "formula_start": list(FORMULA_START)},
         "read_failures": {k.id: k.template for k in READ_FAILURES},
         "feeds": {"sentence": FEED_NO_TABLE, "shapes": feed_shapes()},
         "profile": {

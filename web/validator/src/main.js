@@ -59,13 +59,24 @@ function table(headers, rows) {
 
 const FINDING_COLUMNS = ["rule_id", "severity", "file", "row", "column", "header", "message", "fix", "example"];
 
-function csvOf(findings) {
-  const quote = (v) => {
-    let s = v === null || v === undefined ? "" : String(v);
-    if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`; // a spreadsheet must not run a cell
-    return /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+// A report's file name: the provider and period when the records give them plainly.
+function reportStem(report) {
+  const plain = /^[A-Za-z0-9]{3,10}$/.test(report.provider ?? "") && /^\d{4}-\d{2}$/.test(report.reporting_period ?? "");
+  return plain ? `${report.provider}_${report.reporting_period}` : "submission";
+}
+
+// The findings as the CLI's findings.csv (render.to_csv): its columns, a group joined by " / ", a
+// cell a spreadsheet would run as a formula written as text, quoted as Python's csv module quotes,
+// lines ended CRLF, and a byte-order mark so that Excel reads it as UTF-8.
+function csvOf(bundle, findings) {
+  const { columns, formula_start: formulaStart } = bundle.findings_csv;
+  const cell = (value) => {
+    let text = value === null || value === undefined ? "" : String(value);
+    if (formulaStart.some((start) => text.startsWith(start))) text = `'${text}`;
+    return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
   };
-  return [FINDING_COLUMNS.join(","), ...findings.map((f) => FINDING_COLUMNS.map((c) => quote(f[c])).join(","))].join("\r\n") + "\r\n";
+  const lines = findings.map((f) => columns.map((c) => cell(c === "group" ? (f.group ?? []).join(" / ") : f[c])).join(","));
+  return `\uFEFF${[columns.join(","), ...lines].join("\r\n")}\r\n`;
 }
 
 function download(name, type, text) {
@@ -158,11 +169,11 @@ async function main() {
       state("failed");
     }
   });
-  $("download-csv").addEventListener("click", () => last && download("findings.csv", "text/csv", csvOf(last.findings)));
+  $("download-csv").addEventListener("click", () => last && download(`${reportStem(last)}.findings.csv`, "text/csv", csvOf(bundle, last.findings)));
   $("download-html").addEventListener("click", () => {
     if (!last) return;
     const page = `<!doctype html><meta charset="utf-8"><title>Validation report</title><style>${document.querySelector("style")?.textContent ?? ""}</style>${$("report").outerHTML}`;
-    download("report.html", "text/html", page);
+    download(`${reportStem(last)}.report.html`, "text/html", page);
   });
   state("ready");
 }
