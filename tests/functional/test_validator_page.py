@@ -579,3 +579,47 @@ def test_findings_csv_as_the_cli(pages: Pages, tmp_path: Path) -> None:
     expected = to_csv(validate(files, spec_version="1.1.0").report).encode("utf-8-sig")
     assert download.suggested_filename == "RY1_2027-11.findings.csv"
     assert Path(download.path()).read_bytes() == expected
+
+
+_SHAPE = """(html) => {
+  const doc = new DOMParser().parseFromString(html, "text/html");
+  const text = (el) => el.textContent.replace(/\\s+/g, " ").trim();
+  return {
+    title: doc.title,
+    style: doc.querySelector("style")?.textContent ?? null,
+    scripts: doc.querySelectorAll("script").length,
+    text: text(doc.body),
+    shape: [...doc.body.querySelectorAll("*")].map(
+      (el) => `${el.tagName} ${el.className} ${el.id} ${el.getAttribute("href") ?? ""}`
+    ),
+  };
+}"""
+
+
+def test_html_report_as_the_cli(pages: Pages, tmp_path: Path) -> None:
+    """The report the page shows and downloads is the CLI's HTML report: the same title, style,
+    text and elements, for a rejected submission (with derogations and notes) and a clean one."""
+    from mhdeaths.validate.render import to_html
+
+    bad = examples_root() / "known-bad/RY1"
+    clean = sorted((examples_root() / "RZ1").glob("RZ1_*_death.csv"))[0]
+    clean_files = [clean.with_name(clean.name.replace("death", "activity")), clean]
+    version = next(v for v, files in SUBMISSIONS if clean in files)
+    cases = [
+        ("1.1.0", [bad / "RY1_2027-11_activity.csv", bad / "RY1_2027-11_death.csv"]),
+        (version, clean_files),
+    ]
+    for spec_version, files in cases:
+        shown, problem = pages.validate(spec_version, files)
+        assert problem is None and shown is not None
+        page = pages.page(spec_version)
+        with page.expect_download() as caught:
+            page.click("#download-html")
+        downloaded = Path(caught.value.path()).read_text(encoding="utf-8")
+        expected = to_html(validate(files, spec_version=spec_version).report)
+        ours, theirs = page.evaluate(_SHAPE, downloaded), page.evaluate(_SHAPE, expected)
+        assert ours == theirs
+        assert theirs["scripts"] == 0 and "Verdict" in theirs["text"]
+        # What the page shows is the same report.
+        body = page.evaluate("document.getElementById('report').textContent")
+        assert " ".join(body.split()) == theirs["text"]

@@ -10,6 +10,9 @@ import { check } from "./check.js";
 import { readProfile, checkFit, ProfileFailure } from "./profile.js";
 import { makeGuard } from "./guard.js";
 import { format } from "./words.js";
+import { filesOf, reportBody, reportDocument } from "./report.js";
+
+/* global REPORT_STYLE */ // the CLI report's own style, put in by build.mjs
 
 const BUNDLE_FORMAT = 1;
 const $ = (id) => document.getElementById(id);
@@ -38,26 +41,6 @@ async function startDuckDB() {
   await conn.query("SET autoinstall_known_extensions = false; SET autoload_known_extensions = false");
   return { db, conn };
 }
-
-function cell(tag, text) {
-  const el = document.createElement(tag);
-  el.textContent = text ?? "";
-  return el;
-}
-
-function table(headers, rows) {
-  const t = document.createElement("table");
-  const head = t.createTHead().insertRow();
-  for (const h of headers) head.appendChild(cell("th", h));
-  const body = t.createTBody();
-  for (const r of rows) {
-    const tr = body.insertRow();
-    for (const v of r) tr.appendChild(cell("td", v === null || v === undefined ? "" : String(v)));
-  }
-  return t;
-}
-
-const FINDING_COLUMNS = ["rule_id", "severity", "file", "row", "column", "header", "message", "fix", "example"];
 
 // A report's file name: the provider and period when the records give them plainly.
 function reportStem(report) {
@@ -88,20 +71,9 @@ function download(name, type, text) {
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
 
+// The report as the CLI's HTML shows it, in the page (its values escaped by reportBody).
 function render(report) {
-  const out = $("report");
-  out.replaceChildren();
-  const verdict = cell("p", `Verdict: ${report.verdict}`);
-  verdict.id = "verdict";
-  verdict.className = `verdict ${report.verdict.replaceAll(" ", "-")}`;
-  out.appendChild(verdict);
-  out.appendChild(cell("p", `Spec ${report.spec_version}; reporting period ${report.reporting_period ?? "not given"}; ` + Object.entries(report.counts).map(([k, v]) => `${k.replace("_", " ")}: ${v}`).join(", ")));
-  out.appendChild(table(["table", "file", "records", "blank rows", "columns"], report.tables.map((t) => [t.name, t.file, t.records, t.blank_rows, t.columns])));
-  out.appendChild(cell("h2", "Findings"));
-  if (!report.findings.length) out.appendChild(cell("p", "No findings."));
-  else out.appendChild(table(["rule", "severity", "file", "row", "column", "header", "message", "fix", "example"], report.findings.map((f) => FINDING_COLUMNS.map((c) => f[c]))));
-  out.appendChild(cell("h2", "Field quality"));
-  out.appendChild(table(["table", "field", "mandation", "coverage %", "completeness %", "validity %", "default code use %"], report.fields.map((f) => [f.table, f.field, f.mandation, f.coverage, f.completeness, f.validity, f.default_code_use])));
+  $("report").innerHTML = reportBody(report);
   $("downloads").hidden = false;
 }
 
@@ -150,13 +122,15 @@ async function main() {
         // Refused before it is read: the CLI's limit, and what a browser tab can hold.
         if (file.size > bundle.limits.file_size) throw new ReadFailure("file/too-large", { file: file.name, limit: bytesText(bundle.limits.file_size) });
         const bytes = new Uint8Array(await file.arrayBuffer());
-        sources.push({ name: file.name, ...readFile(bundle, guard, bytes, file.name, stated) });
+        sources.push({ name: file.name, bytes, ...readFile(bundle, guard, bytes, file.name, stated) });
       }
       const declared = checkVersion(bundle, sources, profile, guard);
       if (profile) await checkFit(bundle, profile, conn);
       const parts = tableParts(bundle, sources, profile);
       last = await check(db, conn, bundle, parts, profile, $("strict").checked);
       last.spec_version_declared = declared;
+      last.tool = bundle.generator;
+      last.files = await filesOf(sources, parts, guard);
       window.mhdeathsReport = last;
       render(last);
       state("done");
@@ -170,11 +144,7 @@ async function main() {
     }
   });
   $("download-csv").addEventListener("click", () => last && download(`${reportStem(last)}.findings.csv`, "text/csv", csvOf(bundle, last.findings)));
-  $("download-html").addEventListener("click", () => {
-    if (!last) return;
-    const page = `<!doctype html><meta charset="utf-8"><title>Validation report</title><style>${document.querySelector("style")?.textContent ?? ""}</style>${$("report").outerHTML}`;
-    download(`${reportStem(last)}.report.html`, "text/html", page);
-  });
+  $("download-html").addEventListener("click", () => last && download(`${reportStem(last)}.report.html`, "text/html", reportDocument(last, REPORT_STYLE)));
   state("ready");
 }
 

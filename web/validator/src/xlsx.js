@@ -6,6 +6,7 @@
 // box of its non-empty cells, its header the first row with a value, as the CLI finds them.
 import { unzipSync } from "fflate";
 import { ReadFailure, bytesText } from "./read_csv.js";
+import { fixed } from "./words.js";
 
 const DATE_TIME = 1;
 const TIME_DELTA = 2;
@@ -152,38 +153,11 @@ function styles(xml) {
 
 // --- values as text, as fastexcel writes them -------------------------------------------------
 
-// Rust's format!("{x:.9}"): the exact value of the double, rounded half to even at nine decimals.
-function fixedNine(x) {
-  const view = new DataView(new ArrayBuffer(8));
-  view.setFloat64(0, x);
-  const high = view.getUint32(0);
-  const low = view.getUint32(4);
-  const negative = high >>> 31 === 1;
-  const exponent = (high >>> 20) & 0x7ff;
-  let mantissa = (BigInt(high & 0xfffff) << 32n) | BigInt(low);
-  let shift;
-  if (exponent === 0) shift = -1074;
-  else {
-    mantissa |= 1n << 52n;
-    shift = exponent - 1075;
-  }
-  let scaled; // the value times 10^9, rounded half to even
-  if (shift >= 0) scaled = (mantissa << BigInt(shift)) * 10n ** 9n;
-  else {
-    const denominator = 1n << BigInt(-shift);
-    const numerator = mantissa * 10n ** 9n;
-    scaled = numerator / denominator;
-    const twice = 2n * (numerator % denominator);
-    if (twice > denominator || (twice === denominator && scaled % 2n === 1n)) scaled += 1n;
-  }
-  const digits = scaled.toString().padStart(10, "0");
-  return `${negative ? "-" : ""}${digits.slice(0, -9)}.${digits.slice(-9)}`;
-}
-
 function floatText(x) {
   if (Number.isNaN(x)) return "NaN";
   if (!Number.isFinite(x)) return x > 0 ? "inf" : "-inf";
-  return fixedNine(x).replace(/0+$/, "").replace(/\.$/, "");
+  // Rust's format!("{x:.9}"), then trailing zeros dropped (fastexcel's excel_float_to_string).
+  return fixed(x, 9).replace(/0+$/, "").replace(/\.$/, "");
 }
 
 const pad = (n, width = 2) => String(n).padStart(width, "0");
