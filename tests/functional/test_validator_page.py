@@ -623,3 +623,37 @@ def test_html_report_as_the_cli(pages: Pages, tmp_path: Path) -> None:
         # What the page shows is the same report.
         body = page.evaluate("document.getElementById('report').textContent")
         assert " ".join(body.split()) == theirs["text"]
+
+
+SCREENSHOT = Path(__file__).resolve().parents[2] / "out" / "docs" / "validator-page.png"
+"""Where the test draws the page as a provider sees it; docs/img/validator-page.png, shown in
+the providers' guide, is a copy taken once (a picture is not compared pixel by pixel: fonts and
+the browser's version move it)."""
+
+
+def test_page_as_a_provider_sees_it(pages: Pages) -> None:
+    """The page with a rejected submission checked: the picture in the providers' guide."""
+    bad = examples_root() / "known-bad/RY1"
+    shown, _ = pages.validate(
+        "1.1.0", [bad / "RY1_2027-10_activity.csv", bad / "RY1_2027-10_death.csv"]
+    )
+    assert shown is not None and shown["verdict"] == "rejected"
+    page = pages.page("1.1.0")
+    page.set_viewport_size({"width": 1100, "height": 900})
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT))
+    assert SCREENSHOT.stat().st_size > 10_000
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "providers.md").read_text()
+    assert "img/validator-page.png" in guide
+
+
+def test_opened_from_disk_says_how_to_open_it(browser: Browser, tmp_path: Path) -> None:
+    """Opened straight from disk, a browser runs no module and starts no worker: the page says
+    so in a sentence, rather than wait for ever."""
+    write_validator_page(load_spec("1.1.0"), tmp_path)
+    page = browser.new_page()
+    page.goto((tmp_path / "validator" / "index.html").as_uri())
+    page.wait_for_selector("body[data-state=broken]", state="attached", timeout=30_000)
+    said = page.text_content("#problem") or ""
+    assert said.startswith("This page cannot check files when it is opened from a disk")
+    page.close()

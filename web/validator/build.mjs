@@ -24,7 +24,7 @@ await esbuild.build({
   outfile: join(out, "app.js"),
   logLevel: "warning",
 });
-cpSync(join(here, "src", "index.html"), join(out, "index.html"));
+for (const name of ["index.html", "boot.js"]) cpSync(join(here, "src", name), join(out, name));
 writeFileSync(join(out, "style.css"), `${reportStyle}${readFileSync(join(here, "src", "style.css"), "utf8")}`);
 const dist = join(here, "node_modules", "@duckdb", "duckdb-wasm", "dist");
 for (const name of ["duckdb-mvp.wasm", "duckdb-eh.wasm", "duckdb-browser-mvp.worker.js", "duckdb-browser-eh.worker.js"]) {
