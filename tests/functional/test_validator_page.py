@@ -657,3 +657,22 @@ def test_opened_from_disk_says_how_to_open_it(browser: Browser, tmp_path: Path) 
     said = page.text_content("#problem") or ""
     assert said.startswith("This page cannot check files when it is opened from a disk")
     page.close()
+
+
+def test_a_file_too_large_for_the_page_is_refused(pages: Pages, tmp_path: Path) -> None:
+    """A file larger than a browser tab can check is refused at once, with where to check it,
+    and the page keeps working (a million records once ran the tab out of memory)."""
+    from mhdeaths.limits import bytes_text
+    from mhdeaths.validate.page import PAGE_FILE_SIZE, TOO_LARGE
+
+    big = tmp_path / "RY1_2027-11_death.csv"
+    with big.open("wb") as fh:
+        fh.truncate(PAGE_FILE_SIZE + 1)
+    shown, problem = pages.validate("1.1.0", [big])
+    assert shown is None
+    assert problem == TOO_LARGE.format(
+        file=big.name, size=bytes_text(PAGE_FILE_SIZE + 1), limit=bytes_text(PAGE_FILE_SIZE)
+    )
+    bad = examples_root() / "known-bad/RY1"
+    shown, problem = pages.validate("1.1.0", [bad / "RY1_2027-11_death.csv"])
+    assert problem is None and shown is not None

@@ -48,6 +48,17 @@ OTHER_VERSION = (
 """A sentence of the page's own: the CLI would check such files against the version they declare,
 but a page holds one version's checks."""
 
+PAGE_FILE_SIZE = 32 * 2**20
+"""The largest file the page reads: about 170,000 death records, a hundred times a large trust's
+month. A browser tab holds every value as a JavaScript string and DuckDB's copy besides (1.6 GB at
+100,000 records, benchmarks/bench_browser_validator.py); a 1,000,000-record file ran it out of
+memory after minutes. Refused at once, with where to check it instead."""
+
+TOO_LARGE = (
+    "{file} is {size}, more than this page checks in a browser ({limit}): check it with "
+    "`mhdeaths validate`, or send one month per file."
+)
+
 FORMAT = (
     "{file} is {kind}, which this page cannot read: save it as CSV or .xlsx, or check it with "
     "`mhdeaths validate`."
@@ -154,7 +165,8 @@ def bundle(spec: Spec) -> dict[str, Any]:
             or VERSION_SHOWN_LENGTH,
         },
         "limits": dataclasses.asdict(DEFAULT_LIMITS),
-        "sentences": {"other_version": OTHER_VERSION, "format": FORMAT},
+        "sentences": {"other_version": OTHER_VERSION, "format": FORMAT, "too_large": TOO_LARGE},
+        "page_file_size": PAGE_FILE_SIZE,
         "hidden_header": HIDDEN_HEADER,
         # The findings CSV as the CLI writes it (render.to_csv, writing.excel_safe).
         "findings_csv": {"columns": CSV_COLUMNS, "formula_start": list(FORMULA_START)},

@@ -117,17 +117,24 @@ async function main() {
       const picked = $("profile").files[0];
       const profile = picked ? readProfile(new Uint8Array(await picked.arrayBuffer()), picked.name, bundle) : null;
       const stated = { encoding: profile?.encoding ?? null, delimiter: profile?.delimiter ?? null };
+      const started = performance.now();
       const sources = [];
       for (const file of files) {
         // Refused before it is read: the CLI's limit, and what a browser tab can hold.
         if (file.size > bundle.limits.file_size) throw new ReadFailure("file/too-large", { file: file.name, limit: bytesText(bundle.limits.file_size) });
+        if (file.size > bundle.page_file_size) {
+          throw new ReadFailure("page/too-large", { file: file.name, size: bytesText(file.size), limit: bytesText(bundle.page_file_size) }, bundle.sentences.too_large);
+        }
         const bytes = new Uint8Array(await file.arrayBuffer());
         sources.push({ name: file.name, bytes, ...readFile(bundle, guard, bytes, file.name, stated) });
       }
+      const read = performance.now();
       const declared = checkVersion(bundle, sources, profile, guard);
       if (profile) await checkFit(bundle, profile, conn);
       const parts = tableParts(bundle, sources, profile);
+      const found = performance.now();
       last = await check(db, conn, bundle, parts, profile, $("strict").checked);
+      Object.assign(globalThis.mhdeathsTimings, { read: Math.round(read - started), intake: Math.round(found - read) });
       last.spec_version_declared = declared;
       last.tool = bundle.generator;
       last.files = await filesOf(sources, parts, guard);
