@@ -23,7 +23,7 @@ fi
 # The validator's web page (web/validator/): its locked JavaScript and DuckDB's WebAssembly, built
 # into the package's page_assets/, which `spec publish` copies. Rebuilt only when a source is newer.
 _page_built="src/mhdeaths/validate/page_assets/app.js"
-if [ ! -f "$_page_built" ] || [ -n "$(find web/validator/src web/validator/package-lock.json web/validator/build.mjs -newer "$_page_built" 2>/dev/null | head -1)" ]; then
+if [ ! -f "$_page_built" ] || [ -n "$(find web/validator/src web/validator/package-lock.json web/validator/build.mjs src/mhdeaths/output/templates/validation-report.html.j2 -newer "$_page_built" 2>/dev/null | head -1)" ]; then
   if command -v npm >/dev/null 2>&1; then
     (cd web/validator && npm ci --no-audit --no-fund --silent && npm run build --silent) >/dev/null
   else

@@ -326,3 +326,353 @@ def test_limits_as_the_cli(pages: Pages, tmp_path: Path) -> None:
     long.parent.mkdir()
     long.write_text("a,b,c\n" + "x" * (DEFAULT_LIMITS.line_length + 1) + "\n")
     _same("1.1.0", [activity, long], pages)
+
+
+def test_profile_fit_as_the_cli(pages: Pages, tmp_path: Path) -> None:
+    """A profile that does not fit the page's version is refused with the CLI's sentence: its
+    first problem (in the order `profile check` lists them) and how many more."""
+    bad = examples_root() / "known-bad/RY1"
+    files = [bad / "RY1_2027-10_activity.csv", bad / "RY1_2027-10_death.csv"]
+    head = "provider: RY1\nname: Westmoor\n"
+    unfit = {
+        "table": "headers: {wards: {Ward: ward}}\n",
+        "field": "headers: {death: {DOD: date_of_death, Sex: stated_gender}}\n",
+        "twice": "headers: {death: {A: ethnic_category, B: stated_gender, C: ethnic_category, "
+        "D: stated_gender}}\n",
+        "sheet": "sheets: {' Deaths ': deaths}\n",
+        "not-coded": "codes: {nhs_number: {'1': '2'}}\n",
+        # Local codes that read as numbers are listed in the file's order, as Python keeps them.
+        "codes-in-order": "codes: {stated_gender: {'Z': '7', '2': '8', '1': '9'}}\n",
+        "rule": "derogations: [{rule: death.no_such_rule, until: 2099-01-01, reason: r}]\n",
+        "date-format": "date_format: '%d/%m/%'\n",
+        "several": "headers: {wards: {W: w}, death: {X: y}}\nsheets: {S: t}\n"
+        "date_format: '%d %%'\n",
+    }
+    for name, text in unfit.items():
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(head + text)
+        _same("1.1.0", files, pages, path)
+    # A profile that fits is applied: its sheet names harm no CSV file.
+    fits = tmp_path / "fits.yaml"
+    fits.write_text(head + "sheets: {' Deaths ': death}\ndate_format: '%d/%m/%Y'\n")
+    _same("1.1.0", files, pages, fits)
+
+
+def test_feed_files_as_the_cli(pages: Pages, tmp_path: Path) -> None:
+    """A national feed's file given to the page is refused with the CLI's sentence, alone or
+    beside a submission's own file."""
+    from mhdeaths.spec import load_feed_spec
+
+    activity = examples_root() / "known-bad/RY1/RY1_2027-11_activity.csv"
+    death = examples_root() / "known-bad/RY1/RY1_2027-11_death.csv"
+    for feed, name in (("registrations", "deaths_2027.csv"), ("spells", "mhsds_2027-04.csv")):
+        (table,) = load_feed_spec(feed, "1.0.0").tables
+        path = tmp_path / name
+        header = ",".join(f.name for f in table.submitted_fields)
+        row = ",".join(str(f.example).replace(",", " ") for f in table.submitted_fields)
+        path.write_text("\n".join([header, row, row, row]) + "\n")
+        _same("1.1.0", [path], pages)
+        _same("1.1.0", [death, activity, path], pages)
+
+
+# --- Excel workbooks ---------------------------------------------------------------------------
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_TIME = re.compile(r"^\d{2}:\d{2}$")
+_NUMBER = re.compile(r"^(?:0|[1-9]\d{0,14})(?:\.\d+)?$")
+
+
+def _workbook(
+    path: Path,
+    sheets: list[tuple[str, Path]],
+    *,
+    constant_memory: bool = False,
+    start: tuple[int, int] = (0, 0),
+    extra: dict[str, list[list[Any]]] | None = None,
+) -> Path:
+    """A workbook of CSV files, one sheet each, as a trust's export writes it: on every other
+    row dates, times and numbers typed as Excel types them, on the rest as text; a blank row
+    inside. ``constant_memory`` writes every string inline, as streaming writers do."""
+    import csv
+    import datetime as dt
+
+    import xlsxwriter
+
+    book = xlsxwriter.Workbook(str(path), {"constant_memory": constant_memory})
+    date = book.add_format({"num_format": "dd/mm/yyyy"})
+    time = book.add_format({"num_format": "hh:mm"})
+    for name, rows in (extra or {}).items():
+        sheet = book.add_worksheet(name)
+        for r, values in enumerate(rows):
+            for c, value in enumerate(values):
+                sheet.write(r, c, value)
+    for name, source in sheets:
+        sheet = book.add_worksheet(name)
+        with source.open(newline="", encoding="utf-8") as fh:
+            records = list(csv.reader(fh))
+        top, left = start
+        out = 0
+        for r, values in enumerate(records):
+            if r == 3:
+                out += 1  # a blank row, kept so that row numbers stay Excel's
+            for c, value in enumerate(values):
+                at = (top + r + out, left + c)
+                typed = r % 2 == 1
+                if value == "":
+                    continue
+                if typed and _DATE.match(value):
+                    try:
+                        sheet.write_datetime(*at, dt.datetime.fromisoformat(value), date)
+                        continue
+                    except ValueError:
+                        pass
+                if typed and _TIME.match(value) and int(value[:2]) < 24 and int(value[3:]) < 60:
+                    hours, minutes = int(value[:2]), int(value[3:])
+                    sheet.write_datetime(*at, dt.time(hours, minutes), time)
+                elif typed and _NUMBER.match(value) and c > 2:
+                    sheet.write_number(*at, float(value))
+                else:
+                    sheet.write_string(*at, value)
+    book.close()
+    return path
+
+
+def test_workbooks_as_the_cli(pages: Pages, tmp_path: Path) -> None:
+    """Workbooks written from the CSV examples: sheets named in the common forms, in the
+    provider's own words through its profile, beside other sheets, written with inline strings,
+    and not starting at A1; each read by the page as the CLI reads it."""
+    bad = examples_root() / "known-bad/RY1"
+    death, activity = bad / "RY1_2027-10_death.csv", bad / "RY1_2027-10_activity.csv"
+    clean = sorted((examples_root() / "RZ1").glob("RZ1_*_death.csv"))[0]
+    clean_activity = clean.with_name(clean.name.replace("death", "activity"))
+    version = next(v for v, files in SUBMISSIONS if clean in files)
+    cases = [
+        ("common.xlsx", [("Deaths", death), ("Activity records", activity)], {}),
+        ("one-sheet.xlsx", [("death-data", death)], {}),
+        ("inline.xlsx", [("DEATH", death), ("activity", activity)], {"constant_memory": True}),
+        (
+            "with-readme.xlsx",
+            [("Deaths", death), ("Activities", activity)],
+            {"extra": {"README": [["Exported", "2027-11-02"], ["By", "Informatics"]]}},
+        ),
+        ("offset.xlsx", [("Deaths", death)], {"start": (2, 1)}),
+    ]
+    for name, sheets, options in cases:
+        book = _workbook(tmp_path / name, sheets, **options)
+        _same("1.1.0", [book], pages)
+    clean_book = _workbook(
+        tmp_path / "clean.xlsx", [("Deaths", clean), ("Activity", clean_activity)]
+    )
+    _same(version, [clean_book], pages, forced=False)
+    # Sheets in the trust's own words, mapped by its profile.
+    own = _workbook(tmp_path / "own.xlsx", [("Trust deaths ", death), ("Contacts", activity)])
+    profile = tmp_path / "RY1.yaml"
+    profile.write_text(
+        "provider: RY1\nname: Westmoor\nsheets: {' trust deaths': death, CONTACTS: activity}\n"
+    )
+    _same("1.1.0", [own], pages, profile)
+    _same("1.1.0", [own], pages)  # without it, no table is found
+
+
+def test_workbook_values_as_the_cli(pages: Pages, tmp_path: Path) -> None:
+    """Cells the CLI reads in its own way: numbers past nine decimals, huge and tiny, booleans,
+    errors, formulas, dates and times typed in several formats, text padded with spaces."""
+    import datetime as dt
+
+    import xlsxwriter
+
+    source = examples_root() / "known-bad/RY1/RY1_2027-10_death.csv"
+    header, *lines = source.read_text().splitlines()
+    fields = header.split(",")
+    path = tmp_path / "RY1_2027-10_death.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("Deaths")
+    formats = {
+        "date": book.add_format({"num_format": "yyyy-mm-dd"}),
+        "datetime": book.add_format({"num_format": "d/m/yy h:mm"}),
+        "time": book.add_format({"num_format": "[$-409]h:mm AM/PM"}),
+        "duration": book.add_format({"num_format": "[h]:mm:ss"}),
+        "number": book.add_format({"num_format": "0.00"}),
+        "text": book.add_format({"num_format": "@"}),
+    }
+    odd: list[Any] = [
+        1 / 3,
+        0.0009765625,
+        0.0029296875,
+        1e20,
+        12345678901234567890,
+        -1e-12,
+        2.5e-9,
+        True,
+        False,
+        ("formula", "=1/0", "#DIV/0!"),
+        ("formula", '="M"&"1"', "M1"),
+        ("date", dt.datetime(2027, 4, 12, 13, 45, 30, 500000)),
+        ("datetime", dt.datetime(2027, 10, 3, 0, 0)),
+        ("time", dt.time(23, 59, 59, 999999)),
+        ("duration", 1.25),
+        ("date", 59),
+        ("date", 60),
+        ("number", 7),
+        ("text", " 42 "),
+        "  padded  ",
+        "",
+    ]
+    for c, name in enumerate(fields):
+        sheet.write_string(0, c, name)
+    for r, line in enumerate(lines, start=1):
+        for c, value in enumerate(line.split(",")):
+            if value:
+                sheet.write_string(r, c, value)
+    for i, value in enumerate(odd):
+        at = (1 + i % len(lines), (5 + i * 3) % len(fields))
+        if isinstance(value, tuple) and value[0] == "formula":
+            sheet.write_formula(*at, value[1], None, value[2])
+        elif isinstance(value, tuple) and isinstance(value[1], dt.datetime | dt.time):
+            sheet.write_datetime(*at, value[1], formats[value[0]])
+        elif isinstance(value, tuple):
+            sheet.write(*at, value[1], formats[value[0]])
+        else:
+            sheet.write(*at, value)
+    book.close()
+    activity = examples_root() / "known-bad/RY1/RY1_2027-10_activity.csv"
+    assert _cli("1.1.0", [path, activity], None)["findings"]  # read, not refused
+    _same("1.1.0", [path, activity], pages)
+
+
+def test_damaged_workbooks_as_the_cli(pages: Pages, tmp_path: Path) -> None:
+    """A workbook that is not one, or is cut short, gets the CLI's one sentence."""
+    import zipfile
+
+    activity = examples_root() / "known-bad/RY1/RY1_2027-10_activity.csv"
+    death = examples_root() / "known-bad/RY1/RY1_2027-10_death.csv"
+    whole = _workbook(tmp_path / "whole.xlsx", [("Deaths", death)]).read_bytes()
+    damaged = {
+        "misnamed.xlsx": death.read_bytes(),
+        "cut.xlsx": whole[: len(whole) // 2],
+        "not-a-workbook.xlsx": b"",
+    }
+    plain = tmp_path / "plain.zip"
+    with zipfile.ZipFile(plain, "w") as archive:
+        archive.writestr("notes.txt", "not a workbook")
+    damaged["not-a-workbook.xlsx"] = plain.read_bytes()
+    for name, data in damaged.items():
+        path = tmp_path / "damaged" / name
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(data)
+        _same("1.1.0", [activity, path], pages)
+
+
+def test_findings_csv_as_the_cli(pages: Pages, tmp_path: Path) -> None:
+    """The findings the page downloads are the CLI's findings.csv, byte for byte (a value that
+    would be a formula, commas, quotes and groups included)."""
+    from mhdeaths.validate.render import to_csv
+
+    bad = examples_root() / "known-bad/RY1"
+    files = [bad / "RY1_2027-11_activity.csv", bad / "RY1_2027-11_death.csv"]
+    shown, problem = pages.validate("1.1.0", files)
+    assert problem is None and shown is not None
+    page = pages.page("1.1.0")
+    with page.expect_download() as caught:
+        page.click("#download-csv")
+    download = caught.value
+    expected = to_csv(validate(files, spec_version="1.1.0").report).encode("utf-8-sig")
+    assert download.suggested_filename == "RY1_2027-11.findings.csv"
+    assert Path(download.path()).read_bytes() == expected
+
+
+_SHAPE = """(html) => {
+  const doc = new DOMParser().parseFromString(html, "text/html");
+  const text = (el) => el.textContent.replace(/\\s+/g, " ").trim();
+  return {
+    title: doc.title,
+    style: doc.querySelector("style")?.textContent ?? null,
+    scripts: doc.querySelectorAll("script").length,
+    text: text(doc.body),
+    shape: [...doc.body.querySelectorAll("*")].map(
+      (el) => `${el.tagName} ${el.className} ${el.id} ${el.getAttribute("href") ?? ""}`
+    ),
+  };
+}"""
+
+
+def test_html_report_as_the_cli(pages: Pages, tmp_path: Path) -> None:
+    """The report the page shows and downloads is the CLI's HTML report: the same title, style,
+    text and elements, for a rejected submission (with derogations and notes) and a clean one."""
+    from mhdeaths.validate.render import to_html
+
+    bad = examples_root() / "known-bad/RY1"
+    clean = sorted((examples_root() / "RZ1").glob("RZ1_*_death.csv"))[0]
+    clean_files = [clean.with_name(clean.name.replace("death", "activity")), clean]
+    version = next(v for v, files in SUBMISSIONS if clean in files)
+    cases = [
+        ("1.1.0", [bad / "RY1_2027-11_activity.csv", bad / "RY1_2027-11_death.csv"]),
+        (version, clean_files),
+    ]
+    for spec_version, files in cases:
+        shown, problem = pages.validate(spec_version, files)
+        assert problem is None and shown is not None
+        page = pages.page(spec_version)
+        with page.expect_download() as caught:
+            page.click("#download-html")
+        downloaded = Path(caught.value.path()).read_text(encoding="utf-8")
+        expected = to_html(validate(files, spec_version=spec_version).report)
+        ours, theirs = page.evaluate(_SHAPE, downloaded), page.evaluate(_SHAPE, expected)
+        assert ours == theirs
+        assert theirs["scripts"] == 0 and "Verdict" in theirs["text"]
+        # What the page shows is the same report.
+        body = page.evaluate("document.getElementById('report').textContent")
+        assert " ".join(body.split()) == theirs["text"]
+
+
+SCREENSHOT = Path(__file__).resolve().parents[2] / "out" / "docs" / "validator-page.png"
+"""Where the test draws the page as a provider sees it; docs/img/validator-page.png, shown in
+the providers' guide, is a copy taken once (a picture is not compared pixel by pixel: fonts and
+the browser's version move it)."""
+
+
+def test_page_as_a_provider_sees_it(pages: Pages) -> None:
+    """The page with a rejected submission checked: the picture in the providers' guide."""
+    bad = examples_root() / "known-bad/RY1"
+    shown, _ = pages.validate(
+        "1.1.0", [bad / "RY1_2027-10_activity.csv", bad / "RY1_2027-10_death.csv"]
+    )
+    assert shown is not None and shown["verdict"] == "rejected"
+    page = pages.page("1.1.0")
+    page.set_viewport_size({"width": 1100, "height": 900})
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT))
+    assert SCREENSHOT.stat().st_size > 10_000
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "providers.md").read_text()
+    assert "img/validator-page.png" in guide
+
+
+def test_opened_from_disk_says_how_to_open_it(browser: Browser, tmp_path: Path) -> None:
+    """Opened straight from disk, a browser runs no module and starts no worker: the page says
+    so in a sentence, rather than wait for ever."""
+    write_validator_page(load_spec("1.1.0"), tmp_path)
+    page = browser.new_page()
+    page.goto((tmp_path / "validator" / "index.html").as_uri())
+    page.wait_for_selector("body[data-state=broken]", state="attached", timeout=30_000)
+    said = page.text_content("#problem") or ""
+    assert said.startswith("This page cannot check files when it is opened from a disk")
+    page.close()
+
+
+def test_a_file_too_large_for_the_page_is_refused(pages: Pages, tmp_path: Path) -> None:
+    """A file larger than a browser tab can check is refused at once, with where to check it,
+    and the page keeps working (a million records once ran the tab out of memory)."""
+    from mhdeaths.limits import bytes_text
+    from mhdeaths.validate.page import PAGE_FILE_SIZE, TOO_LARGE
+
+    big = tmp_path / "RY1_2027-11_death.csv"
+    with big.open("wb") as fh:
+        fh.truncate(PAGE_FILE_SIZE + 1)
+    shown, problem = pages.validate("1.1.0", [big])
+    assert shown is None
+    assert problem == TOO_LARGE.format(
+        file=big.name, size=bytes_text(PAGE_FILE_SIZE + 1), limit=bytes_text(PAGE_FILE_SIZE)
+    )
+    bad = examples_root() / "known-bad/RY1"
+    shown, problem = pages.validate("1.1.0", [bad / "RY1_2027-11_death.csv"])
+    assert problem is None and shown is not None

@@ -2,15 +2,20 @@
 // from which `mhdeaths spec publish` copies it beside each version's bundle. Only files from this
 // folder's locked node_modules go in: the page loads nothing from anywhere else.
 import * as esbuild from "esbuild";
-import { cpSync, mkdirSync, rmSync } from "node:fs";
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const out = join(here, "..", "..", "src", "mhdeaths", "validate", "page_assets");
+// Another folder may be named (the reproducibility test builds twice and compares the bytes).
+const out = process.argv[2] ?? join(here, "..", "..", "src", "mhdeaths", "validate", "page_assets");
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
+// The CLI report's style, from its template: the page shows and downloads the same report.
+const template = readFileSync(join(here, "..", "..", "src", "mhdeaths", "output", "templates", "validation-report.html.j2"), "utf8");
+const reportStyle = /<style>\n([\s\S]*?)<\/style>/.exec(template)[1];
 await esbuild.build({
+  define: { REPORT_STYLE: JSON.stringify(reportStyle) },
   entryPoints: [join(here, "src", "main.js")],
   bundle: true,
   format: "esm",
@@ -20,7 +25,8 @@ await esbuild.build({
   outfile: join(out, "app.js"),
   logLevel: "warning",
 });
-for (const name of ["index.html", "style.css"]) cpSync(join(here, "src", name), join(out, name));
+for (const name of ["index.html", "boot.js"]) cpSync(join(here, "src", name), join(out, name));
+writeFileSync(join(out, "style.css"), `${reportStyle}${readFileSync(join(here, "src", "style.css"), "utf8")}`);
 const dist = join(here, "node_modules", "@duckdb", "duckdb-wasm", "dist");
 for (const name of ["duckdb-mvp.wasm", "duckdb-eh.wasm", "duckdb-browser-mvp.worker.js", "duckdb-browser-eh.worker.js"]) {
   cpSync(join(dist, name), join(out, name));

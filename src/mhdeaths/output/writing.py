@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any
 
 # A cell starting with one of these is a formula to Excel (or to LibreOffice, or Google Sheets).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "|", "%")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "|", "%")
 
 
 def excel_safe(value: object) -> str:
     """A value as CSV text that a spreadsheet will never run as a formula."""
     text = "" if value is None else str(value)
-    if text.startswith(_FORMULA_START):
+    if text.startswith(FORMULA_START):
         return "'" + text
     return text
 

@@ -244,12 +244,20 @@ class _FeedShapes:
         """(feed, table, submitted field names), for every version of every feed."""
         if self._shapes is None:
             self._shapes = [
-                (feed, table.name, frozenset(f.name for f in table.submitted_fields))
-                for feed, root in feed_roots(self._root).items()
-                for version in available_versions(root)
-                for table in load_spec(version, root).tables
+                (feed, table, frozenset(fields)) for feed, table, fields in feed_shapes(self._root)
             ]
         return self._shapes
+
+
+def feed_shapes(spec_root: Path | None = None) -> list[tuple[str, str, list[str]]]:
+    """(feed, table, its submitted field names) for every version of every national feed beside
+    the spec versions (the validator page carries them, to refuse a feed as the CLI does)."""
+    return [
+        (feed, table.name, [f.name for f in table.submitted_fields])
+        for feed, root in feed_roots(spec_root).items()
+        for version in available_versions(root)
+        for table in load_spec(version, root).tables
+    ]
 
 
 def _feed_of(
@@ -494,7 +502,9 @@ __all__ = [
     "VERSION_SHOWN_LENGTH",
     "ReadSubmission",
     "TablePart",
+    "feed_shapes",
     "field_of",
     "first_value",
     "read_submission",
+    "sheet_names",
 ]

@@ -19,12 +19,14 @@ from typing import Any
 from mhdeaths import __version__, guard
 from mhdeaths.engines import check_sql
 from mhdeaths.limits import DEFAULT_LIMITS
-from mhdeaths.output.writing import dump_json, write_text
+from mhdeaths.output.writing import FORMULA_START, dump_json, write_text
 from mhdeaths.spec import Scope, Spec, available_versions, load_spec
 from mhdeaths.spec.words import example_in_words
 from mhdeaths.validate import profiles
-from mhdeaths.validate.intake import VERSION_SHOWN_LENGTH
-from mhdeaths.validate.reading.failures import READ_FAILURES
+from mhdeaths.validate.intake import VERSION_SHOWN_LENGTH, feed_shapes, sheet_names
+from mhdeaths.validate.reading.failures import FEED_NO_TABLE, READ_FAILURES
+from mhdeaths.validate.reading.source import HIDDEN_HEADER
+from mhdeaths.validate.render import CSV_COLUMNS
 
 FOLDER = "validator"
 BUNDLE = "bundle.json"
@@ -43,8 +45,27 @@ OTHER_VERSION = (
     "The files are written to spec {declared}, and this page checks spec {page}: open the "
     "validator page published with spec {declared}."
 )
-"""The page's one sentence of its own: the CLI would check such files against the version they
-declare, but a page holds one version's checks."""
+"""A sentence of the page's own: the CLI would check such files against the version they declare,
+but a page holds one version's checks."""
+
+PAGE_FILE_SIZE = 32 * 2**20
+"""The largest file the page reads: about 170,000 death records, a hundred times a large trust's
+month. A browser tab holds every value as a JavaScript string and DuckDB's copy besides (1.6 GB at
+100,000 records, benchmarks/bench_browser_validator.py); a 1,000,000-record file ran it out of
+memory after minutes. Refused at once, with where to check it instead."""
+
+TOO_LARGE = (
+    "{file} is {size}, more than this page checks in a browser ({limit}): check it with "
+    "`mhdeaths validate`, or send one month per file."
+)
+
+FORMAT = (
+    "{file} is {kind}, which this page cannot read: save it as CSV or .xlsx, or check it with "
+    "`mhdeaths validate`."
+)
+"""The other sentence of the page's own: the CLI reads .xls and Parquet files, the page does not
+(a reader of each in JavaScript would be as large as the rest of the page, for files providers
+rarely send)."""
 
 
 def bundle(spec: Spec) -> dict[str, Any]:
@@ -76,6 +97,8 @@ def bundle(spec: Spec) -> dict[str, Any]:
                 "name": t.name,
                 "title": t.title,
                 "optional": t.optional,
+                # The sheet names taken for the table without a profile (intake.sheet_names).
+                "sheet_names": sorted(sheet_names(t.name)),
                 "parents": [p.name for p in spec.parents_of(t)] if t.optional else [],
                 "fields": [
                     {
@@ -142,15 +165,26 @@ def bundle(spec: Spec) -> dict[str, Any]:
             or VERSION_SHOWN_LENGTH,
         },
         "limits": dataclasses.asdict(DEFAULT_LIMITS),
-        "sentences": {"other_version": OTHER_VERSION},
+        "sentences": {"other_version": OTHER_VERSION, "format": FORMAT, "too_large": TOO_LARGE},
+        "page_file_size": PAGE_FILE_SIZE,
+        "hidden_header": HIDDEN_HEADER,
+        # The findings CSV as the CLI writes it (render.to_csv, writing.excel_safe).
+        "findings_csv": {"columns": CSV_COLUMNS, "formula_start": list(FORMULA_START)},
         "read_failures": {k.id: k.template for k in READ_FAILURES},
+        "feeds": {"sentence": FEED_NO_TABLE, "shapes": feed_shapes()},
         "profile": {
             "schema": profiles.Profile.model_json_schema(),
             "sentences": {
                 "not_yaml": profiles.NOT_YAML,
                 "not_mapping": profiles.NOT_MAPPING,
                 "not_valid": profiles.NOT_VALID,
+                "not_fit": profiles.NOT_FIT,
+                "not_fit_more": profiles.NOT_FIT_MORE,
             },
+            # What require_fit checks a profile against (the rest is in the tables, code lists
+            # and rules above), and each problem's words.
+            "fit_problems": profiles.FIT_PROBLEMS,
+            "coded_fields": profiles.coded_fields(spec),
         },
         "plans": plans,
         "plan_without_period": check_sql.plan(spec, None, DEFAULT_SAMPLE),

@@ -87,56 +87,85 @@ def profile_for(provider: str, folder: Path | None = None) -> Profile | None:
     return load_profile(path) if path.is_file() else None
 
 
+FIT_PROBLEMS = {
+    "table": "headers: {table!r} is not a table of spec {version}.",
+    "header": "headers.{table}: {header!r} maps to {field!r}, which is not a submitted field of "
+    "{table}.",
+    "header_twice": "headers.{table}: more than one header maps to {field!r}.",
+    "sheet": "sheets: {sheet!r} maps to {table!r}, which is not a table of spec {version}.",
+    "coded": "codes: {field!r} is not a coded field of spec {version}.",
+    "code": "codes.{field}: local code {local!r} maps to {code!r}, which is not a code of "
+    "{code_list}.",
+    "rule": "derogations: {rule!r} is not a rule of spec {version}.",
+    "date_format": "date_format: {date_format!r} cannot read back its own dates.",
+}
+"""Each way a profile may not fit a spec version, as ``check_profile`` says it (the validator page
+says the same, from these templates)."""
+
+NOT_FIT = (
+    "The profile of {provider} does not fit spec {version}: {problem}{more} Run `mhdeaths profile "
+    "check --spec {version}` on it for every problem."
+)
+NOT_FIT_MORE = " (and {more} more)"
+
+
 def check_profile(profile: Profile, spec: Spec) -> list[str]:
     """Problems with a profile against a spec version: unknown tables, fields, codes and rules."""
     problems = []
+    version = spec.version
     tables = {t.name: t for t in spec.tables}
     for table_name, mapping in profile.headers.items():
         table = tables.get(table_name)
         if table is None:
-            problems.append(f"headers: {table_name!r} is not a table of spec {spec.version}.")
+            problems.append(FIT_PROBLEMS["table"].format(table=table_name, version=version))
             continue
         submitted = {f.name for f in table.submitted_fields}
         targets = list(mapping.values())
         for header, name in mapping.items():
             if name not in submitted:
                 problems.append(
-                    f"headers.{table_name}: {header!r} maps to {name!r}, which is not a submitted "
-                    f"field of {table_name}."
+                    FIT_PROBLEMS["header"].format(table=table_name, header=header, field=name)
                 )
-        for name in {t for t in targets if targets.count(t) > 1}:
-            problems.append(f"headers.{table_name}: more than one header maps to {name!r}.")
+        # In the order they first appear, so that the first problem is the same every run.
+        for name in dict.fromkeys(t for t in targets if targets.count(t) > 1):
+            problems.append(FIT_PROBLEMS["header_twice"].format(table=table_name, field=name))
     for sheet, table_name in profile.sheets.items():
         if table_name not in tables:
             problems.append(
-                f"sheets: {sheet!r} maps to {table_name!r}, which is not a table of spec "
-                f"{spec.version}."
+                FIT_PROBLEMS["sheet"].format(sheet=sheet, table=table_name, version=version)
             )
-    coded = {f.name: f for t in spec.tables for f in t.fields if f.code_list}
+    coded = coded_fields(spec)
     for field_name, mapping in profile.codes.items():
-        spec_field = coded.get(field_name)
-        if spec_field is None or spec_field.code_list is None:
-            problems.append(f"codes: {field_name!r} is not a coded field of spec {spec.version}.")
+        code_list = coded.get(field_name)
+        if code_list is None:
+            problems.append(FIT_PROBLEMS["coded"].format(field=field_name, version=version))
             continue
-        valid = set(spec.code_list(spec_field.code_list).valid_codes())
+        valid = set(spec.code_list(code_list).valid_codes())
         for local, national in mapping.items():
             if national not in valid:
                 problems.append(
-                    f"codes.{field_name}: local code {local!r} maps to {national!r}, which is not "
-                    f"a code of {spec_field.code_list}."
+                    FIT_PROBLEMS["code"].format(
+                        field=field_name, local=local, code=national, code_list=code_list
+                    )
                 )
     ids = {r.id for r in spec.rules}
     for d in profile.derogations:
         if d.rule not in ids:
-            problems.append(f"derogations: {d.rule!r} is not a rule of spec {spec.version}.")
+            problems.append(FIT_PROBLEMS["rule"].format(rule=d.rule, version=version))
     if profile.date_format:
         try:
             dt.datetime.strptime(
                 dt.date(2027, 4, 12).strftime(profile.date_format), profile.date_format
             )
         except ValueError:
-            problems.append(f"date_format: {profile.date_format!r} cannot read back its own dates.")
+            problems.append(FIT_PROBLEMS["date_format"].format(date_format=profile.date_format))
     return problems
+
+
+def coded_fields(spec: Spec) -> dict[str, str]:
+    """Each field a profile may give local codes for, with its code list (the last table's
+    field of a name wins, as a profile's codes apply to the field in every table)."""
+    return {f.name: f.code_list for t in spec.tables for f in t.fields if f.code_list}
 
 
 def require_fit(profile: Profile, spec: Spec) -> None:
@@ -145,11 +174,11 @@ def require_fit(profile: Profile, spec: Spec) -> None:
     otherwise be dropped without a word, and its column reported missing."""
     problems = check_profile(profile, spec)
     if problems:
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        more = NOT_FIT_MORE.format(more=len(problems) - 1) if len(problems) > 1 else ""
         raise ProfileError(
-            f"The profile of {profile.provider} does not fit spec {spec.version}: "
-            f"{problems[0]}{more} Run `mhdeaths profile check --spec {spec.version}` on it "
-            "for every problem."
+            NOT_FIT.format(
+                provider=profile.provider, version=spec.version, problem=problems[0], more=more
+            )
         )
 
 

@@ -57,6 +57,8 @@ export function makeGuard(bundle) {
 
   return {
     withheld: p.withheld,
+    hidden: p.hidden,
+    maskIdentifiers,
     looksIdentifying,
     name: (text) => (text === null || text === undefined ? text : maskIdentifiers(stripControls(String(text)))),
     message: (text) => (text === null || text === undefined ? text : maskIdentifiers(stripControls(String(text), true), false)),

@@ -2,15 +2,38 @@
 // CLI's intake does (validate/intake.py), from the bundle's tables, through the provider's profile
 // when one is picked (its headers and local codes; its date format is applied in DuckDB).
 import { ReadFailure } from "./read_csv.js";
+import { entries } from "./profile.js";
 
-function namedTable(bundle, fileName) {
+// A sheet name as intake._sheet_key compares it: case, spaces and punctuation aside.
+function sheetKey(text) {
+  return [...text.toUpperCase().toLowerCase()].filter((c) => /[\p{L}\p{N}]/u.test(c)).join("");
+}
+
+function folded(text) {
+  return text.trim().toUpperCase().toLowerCase();
+}
+
+// The table a sheet's name, or its file's name, says it holds (intake._named_table): a sheet name
+// the profile maps, else the table's name in one of its common forms (the bundle lists them).
+function namedTable(bundle, fileName, sheet, profile, several) {
+  const names = new Set(bundle.tables.map((t) => t.name));
+  if (sheet.name) {
+    const given = folded(sheet.name);
+    let mapped = null; // a sheet the profile names twice: the later one, as a dict keeps it
+    for (const [name, table] of entries(profile?.sheets)) if (folded(name) === given) mapped = table;
+    if (mapped !== null && names.has(mapped)) return mapped;
+    const key = sheetKey(sheet.name);
+    const found = bundle.tables.find((t) => t.sheet_names.includes(key));
+    if (found) return found.name;
+  }
+  if (several) return null;
   const stem = fileName.replace(/\.[^.]*$/, "").toLowerCase();
-  const names = bundle.tables.map((t) => t.name).sort((a, b) => b.length - a.length);
-  return names.find((name) => stem === name || stem.endsWith(`_${name}`) || stem.endsWith(`-${name}`)) ?? null;
+  const longestFirst = [...names].sort((a, b) => b.length - a.length);
+  return longestFirst.find((name) => stem === name || stem.endsWith(`_${name}`) || stem.endsWith(`-${name}`)) ?? null;
 }
 
 function aliasesOf(profile, table) {
-  return new Map(Object.entries(profile?.headers?.[table] ?? {}));
+  return new Map(entries(profile?.headers?.[table]));
 }
 
 function tableByHeaders(bundle, headers, profile) {
@@ -32,7 +55,10 @@ function tableByHeaders(bundle, headers, profile) {
   return score[1] >= 3 ? best : null;
 }
 
-function part(bundle, tableName, file, sheet, profile) {
+// A typed Excel date comes back as 'CCYY-MM-DD 00:00:00': keep its date (intake._normalise_excel_dates).
+const EXCEL_MIDNIGHT = /^(\d{4}-\d{2}-\d{2})[ T]00:00:00(\.0+)?$/;
+
+function part(bundle, tableName, file, sheet, profile, format = "csv") {
   const table = bundle.tables.find((t) => t.name === tableName);
   const submitted = new Map(table.fields.map((f) => [f.name, f]));
   const aliases = aliasesOf(profile, tableName);
@@ -62,6 +88,11 @@ function part(bundle, tableName, file, sheet, profile) {
   const empty = sheet.rows.map(() => null);
   const text = {};
   for (const f of table.fields) text[f.name] = f.name in fieldHeaders ? sheet.columns[fieldHeaders[f.name][0]] : empty;
+  if (format === "xlsx" || format === "xls") {
+    for (const f of table.fields) {
+      if (f.type === "date" && f.name in fieldHeaders) text[f.name] = text[f.name].map((v) => (v === null ? v : v.replace(EXCEL_MIDNIGHT, "$1")));
+    }
+  }
   // Local codes as national ones; a code the map does not know is kept, for the code-list check.
   for (const [field, codes] of Object.entries(profile?.codes ?? {})) {
     if (!(field in fieldHeaders)) continue;
@@ -71,15 +102,51 @@ function part(bundle, tableName, file, sheet, profile) {
   return { table: tableName, file, headers: sheet.headers, rows: sheet.rows, blankRows: sheet.blankRows, text, fieldHeaders, columnTable };
 }
 
+// The national feed a sheet is shaped as, when it fits one better than the table its headers
+// picked (intake._feed_of): by its sheet name, or, for a file of one table, by the share of its
+// headers that are a feed's fields, then the share of the feed's fields found.
+function feedOf(bundle, sheet, profile, chosen, several) {
+  const shapes = bundle.feeds.shapes;
+  const named = (sheet.name ?? "").trim().toLowerCase();
+  for (const [feed, table] of shapes) if (named === table) return feed;
+  const headers = new Set(sheet.headers);
+  if (several || !headers.size) return null;
+  const fit = (fields) => {
+    const found = fields.filter((f) => headers.has(f)).length;
+    return [found / headers.size, fields.length ? found / fields.length : 0];
+  };
+  const above = (a, b) => a[0] > b[0] || (a[0] === b[0] && a[1] > b[1]);
+  let best = null;
+  let score = [0, 0];
+  for (const [feed, , fields] of shapes) {
+    const found = fields.filter((f) => headers.has(f)).length;
+    if (found >= 3 && above(fit(fields), score)) {
+      best = feed;
+      score = fit(fields);
+    }
+  }
+  if (best === null || chosen === null) return best;
+  const aliases = aliasesOf(profile, chosen);
+  const mapped = new Set([...headers].map((h) => aliases.get(h) ?? h));
+  const ours = bundle.tables.find((t) => t.name === chosen).fields.map((f) => f.name);
+  const shared = ours.filter((f) => mapped.has(f)).length;
+  return above(score, [shared / mapped.size, shared / ours.length]) ? best : null;
+}
+
 export function tableParts(bundle, sources, profile = null) {
   const parts = [];
   const main = bundle.tables.filter((t) => !t.optional).map((t) => t.name);
   for (const source of sources) {
+    const several = source.sheets.length > 1;
     for (const sheet of source.sheets) {
-      const table = namedTable(bundle, source.name) ?? tableByHeaders(bundle, sheet.headers, profile);
+      const named = namedTable(bundle, source.name, sheet, profile, several);
+      const table = named ?? (several ? null : tableByHeaders(bundle, sheet.headers, profile));
+      // A feed in a submission, even beside its real files, refuses it, as the CLI does.
+      const feed = named !== null ? null : feedOf(bundle, sheet, profile, table, several);
+      if (feed !== null) throw new ReadFailure("file/no-table", { tables: either(main), files: source.name, feed }, bundle.feeds.sentence);
       if (table === null) continue;
       if (parts.some((p) => p.table === table)) throw new ReadFailure("file/table-twice", { table });
-      parts.push(part(bundle, table, source.name, sheet, profile));
+      parts.push(part(bundle, table, source.name, sheet, profile, source.format));
     }
   }
   if (!parts.length) throw new ReadFailure("file/no-table", { tables: either(main), files: sources.map((s) => s.name).join(", ") });

@@ -3,11 +3,16 @@
 // leaves the machine: the page makes no request but for its own files.
 import * as duckdb from "@duckdb/duckdb-wasm";
 import { readCsv, ReadFailure } from "./read_csv.js";
+import { readXlsx } from "./xlsx.js";
 import { tableParts, checkVersion } from "./intake.js";
 import { bytesText } from "./read_csv.js";
 import { check } from "./check.js";
-import { readProfile, ProfileFailure } from "./profile.js";
+import { readProfile, checkFit, ProfileFailure } from "./profile.js";
 import { makeGuard } from "./guard.js";
+import { format } from "./words.js";
+import { filesOf, reportBody, reportDocument } from "./report.js";
+
+/* global REPORT_STYLE */ // the CLI report's own style, put in by build.mjs
 
 const BUNDLE_FORMAT = 1;
 const $ = (id) => document.getElementById(id);
@@ -17,19 +22,8 @@ function state(value) {
 }
 
 function sentence(bundle, failure) {
-  const template = failure.id === "page/other-version" ? bundle.sentences.other_version : (bundle.read_failures[failure.id] ?? "{file} cannot be read.");
-  return template.replace(/\{(\w+)(!r)?(:,)?\}/g, (_, name, repr, grouped) => {
-    const value = failure.values[name];
-    if (repr) return pythonRepr(String(value));
-    return grouped && typeof value === "number" ? value.toLocaleString("en-GB") : String(value);
-  });
-}
-
-// A text as Python's repr() shows it, as the CLI's sentences quote a value the user gave.
-function pythonRepr(text) {
-  const quote = text.includes("'") && !text.includes('"') ? '"' : "'";
-  const body = text.replaceAll("\\", "\\\\").replaceAll(quote, `\\${quote}`).replaceAll("\n", "\\n").replaceAll("\r", "\\r").replaceAll("\t", "\\t");
-  return `${quote}${body}${quote}`;
+  const template = failure.template ?? (failure.id === "page/other-version" ? bundle.sentences.other_version : bundle.read_failures[failure.id] ?? "{file} cannot be read.");
+  return format(template, failure.values);
 }
 
 async function startDuckDB() {
@@ -48,33 +42,24 @@ async function startDuckDB() {
   return { db, conn };
 }
 
-function cell(tag, text) {
-  const el = document.createElement(tag);
-  el.textContent = text ?? "";
-  return el;
+// A report's file name: the provider and period when the records give them plainly.
+function reportStem(report) {
+  const plain = /^[A-Za-z0-9]{3,10}$/.test(report.provider ?? "") && /^\d{4}-\d{2}$/.test(report.reporting_period ?? "");
+  return plain ? `${report.provider}_${report.reporting_period}` : "submission";
 }
 
-function table(headers, rows) {
-  const t = document.createElement("table");
-  const head = t.createTHead().insertRow();
-  for (const h of headers) head.appendChild(cell("th", h));
-  const body = t.createTBody();
-  for (const r of rows) {
-    const tr = body.insertRow();
-    for (const v of r) tr.appendChild(cell("td", v === null || v === undefined ? "" : String(v)));
-  }
-  return t;
-}
-
-const FINDING_COLUMNS = ["rule_id", "severity", "file", "row", "column", "header", "message", "fix", "example"];
-
-function csvOf(findings) {
-  const quote = (v) => {
-    let s = v === null || v === undefined ? "" : String(v);
-    if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`; // a spreadsheet must not run a cell
-    return /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+// The findings as the CLI's findings.csv (render.to_csv): its columns, a group joined by " / ", a
+// cell a spreadsheet would run as a formula written as text, quoted as Python's csv module quotes,
+// lines ended CRLF, and a byte-order mark so that Excel reads it as UTF-8.
+function csvOf(bundle, findings) {
+  const { columns, formula_start: formulaStart } = bundle.findings_csv;
+  const cell = (value) => {
+    let text = value === null || value === undefined ? "" : String(value);
+    if (formulaStart.some((start) => text.startsWith(start))) text = `'${text}`;
+    return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
   };
-  return [FINDING_COLUMNS.join(","), ...findings.map((f) => FINDING_COLUMNS.map((c) => quote(f[c])).join(","))].join("\r\n") + "\r\n";
+  const lines = findings.map((f) => columns.map((c) => cell(c === "group" ? (f.group ?? []).join(" / ") : f[c])).join(","));
+  return `\uFEFF${[columns.join(","), ...lines].join("\r\n")}\r\n`;
 }
 
 function download(name, type, text) {
@@ -86,21 +71,29 @@ function download(name, type, text) {
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
 
+// The report as the CLI's HTML shows it, in the page (its values escaped by reportBody).
 function render(report) {
-  const out = $("report");
-  out.replaceChildren();
-  const verdict = cell("p", `Verdict: ${report.verdict}`);
-  verdict.id = "verdict";
-  verdict.className = `verdict ${report.verdict.replaceAll(" ", "-")}`;
-  out.appendChild(verdict);
-  out.appendChild(cell("p", `Spec ${report.spec_version}; reporting period ${report.reporting_period ?? "not given"}; ` + Object.entries(report.counts).map(([k, v]) => `${k.replace("_", " ")}: ${v}`).join(", ")));
-  out.appendChild(table(["table", "file", "records", "blank rows", "columns"], report.tables.map((t) => [t.name, t.file, t.records, t.blank_rows, t.columns])));
-  out.appendChild(cell("h2", "Findings"));
-  if (!report.findings.length) out.appendChild(cell("p", "No findings."));
-  else out.appendChild(table(["rule", "severity", "file", "row", "column", "header", "message", "fix", "example"], report.findings.map((f) => FINDING_COLUMNS.map((c) => f[c]))));
-  out.appendChild(cell("h2", "Field quality"));
-  out.appendChild(table(["table", "field", "mandation", "coverage %", "completeness %", "validity %", "default code use %"], report.fields.map((f) => [f.table, f.field, f.mandation, f.coverage, f.completeness, f.validity, f.default_code_use])));
+  $("report").innerHTML = reportBody(report);
   $("downloads").hidden = false;
+}
+
+// The first bytes say how a file is read (reading/formats.py), never its name alone.
+const MAGIC = [
+  [[0x50, 0x4b, 0x03, 0x04], "xlsx"],
+  [[0xd0, 0xcf, 0x11, 0xe0], "xls"],
+  [[0x50, 0x41, 0x52, 0x31], "parquet"],
+];
+
+function readFile(bundle, guard, bytes, name, stated) {
+  const kind = MAGIC.find(([magic]) => magic.every((b, i) => bytes[i] === b))?.[1] ?? "csv";
+  const suffix = /\.([^.]*)$/.exec(name)?.[1].toLowerCase() ?? "";
+  if (kind === "csv" && ["xlsx", "xlsm", "xls", "parquet"].includes(suffix)) throw new ReadFailure("file/misnamed", { file: name, suffix });
+  if (kind === "xlsx") {
+    const hide = (header) => (guard.maskIdentifiers(header.trim()) === guard.hidden ? bundle.hidden_header : header);
+    return readXlsx(bytes, name, bundle.limits, hide);
+  }
+  if (kind !== "csv") throw new ReadFailure("page/format", { file: name, kind: kind === "xls" ? "an .xls workbook" : "a Parquet file" }, bundle.sentences.format);
+  return readCsv(bytes, name, stated, bundle.limits);
 }
 
 async function main() {
@@ -124,17 +117,27 @@ async function main() {
       const picked = $("profile").files[0];
       const profile = picked ? readProfile(new Uint8Array(await picked.arrayBuffer()), picked.name, bundle) : null;
       const stated = { encoding: profile?.encoding ?? null, delimiter: profile?.delimiter ?? null };
+      const started = performance.now();
       const sources = [];
       for (const file of files) {
         // Refused before it is read: the CLI's limit, and what a browser tab can hold.
         if (file.size > bundle.limits.file_size) throw new ReadFailure("file/too-large", { file: file.name, limit: bytesText(bundle.limits.file_size) });
+        if (file.size > bundle.page_file_size) {
+          throw new ReadFailure("page/too-large", { file: file.name, size: bytesText(file.size), limit: bytesText(bundle.page_file_size) }, bundle.sentences.too_large);
+        }
         const bytes = new Uint8Array(await file.arrayBuffer());
-        sources.push({ name: file.name, ...readCsv(bytes, file.name, stated, bundle.limits) });
+        sources.push({ name: file.name, bytes, ...readFile(bundle, guard, bytes, file.name, stated) });
       }
+      const read = performance.now();
       const declared = checkVersion(bundle, sources, profile, guard);
+      if (profile) await checkFit(bundle, profile, conn);
       const parts = tableParts(bundle, sources, profile);
+      const found = performance.now();
       last = await check(db, conn, bundle, parts, profile, $("strict").checked);
+      Object.assign(globalThis.mhdeathsTimings, { read: Math.round(read - started), intake: Math.round(found - read) });
       last.spec_version_declared = declared;
+      last.tool = bundle.generator;
+      last.files = await filesOf(sources, parts, guard);
       window.mhdeathsReport = last;
       render(last);
       state("done");
@@ -147,12 +150,8 @@ async function main() {
       state("failed");
     }
   });
-  $("download-csv").addEventListener("click", () => last && download("findings.csv", "text/csv", csvOf(last.findings)));
-  $("download-html").addEventListener("click", () => {
-    if (!last) return;
-    const page = `<!doctype html><meta charset="utf-8"><title>Validation report</title><style>${document.querySelector("style")?.textContent ?? ""}</style>${$("report").outerHTML}`;
-    download("report.html", "text/html", page);
-  });
+  $("download-csv").addEventListener("click", () => last && download(`${reportStem(last)}.findings.csv`, "text/csv", csvOf(bundle, last.findings)));
+  $("download-html").addEventListener("click", () => last && download(`${reportStem(last)}.report.html`, "text/html", reportDocument(last, REPORT_STYLE)));
   state("ready");
 }
 

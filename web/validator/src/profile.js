@@ -5,8 +5,18 @@
 // The page reads the YAML the trust already keeps and reviews, rather than a JSON form of it: a
 // JSON form would need `mhdeaths` installed to write, and the page is for desktops where it is not.
 import { parseDocument } from "yaml";
+import { format } from "./words.js";
 
 export class ProfileFailure extends Error {}
+
+// The keys of a profile's mapping in the order the file gives them, as a Python dict keeps them (a
+// JavaScript object lists keys that read as numbers, local codes such as "1", first).
+const KEYS = Symbol("keys");
+
+export function entries(mapping) {
+  if (!mapping) return [];
+  return (mapping[KEYS] ?? Object.keys(mapping)).map((key) => [key, mapping[key]]);
+}
 
 // PyYAML reads YAML 1.1 but takes as booleans only these words, not y/n: `{NEW: N}` is a code.
 const BOOL = "tag:yaml.org,2002:bool";
@@ -105,6 +115,7 @@ function conform(value, schema, defs, where) {
         if (typeof key !== "string") throw new Invalid([...where, String(key), "[key]"], "Input should be a valid string");
         out[key] = conform(item, schema.additionalProperties, defs, [...where, key]);
       }
+      Object.defineProperty(out, KEYS, { value: [...new Set(value.keys())] });
       return out;
     }
     default:
@@ -135,5 +146,66 @@ export function readProfile(bytes, fileName, bundle) {
   } catch (error) {
     if (!(error instanceof Invalid)) throw error;
     throw new ProfileFailure(say(sentences.not_valid, { path, where: error.where.join("."), problem: error.problem }));
+  }
+}
+
+// Refuse a profile that does not fit this page's spec version, as the CLI does before it reads a
+// table (profiles.require_fit): the first problem `mhdeaths profile check` would list, and how
+// many more. The checks follow profiles.check_profile; their words are the bundle's.
+export async function checkFit(bundle, profile, conn) {
+  const words = bundle.profile.fit_problems;
+  const version = bundle.spec_version;
+  const problems = [];
+  const tables = new Map(bundle.tables.map((t) => [t.name, t]));
+  for (const [table, mapping] of entries(profile.headers)) {
+    if (!tables.has(table)) {
+      problems.push(format(words.table, { table, version }));
+      continue;
+    }
+    const submitted = new Set(tables.get(table).fields.map((f) => f.name));
+    const targets = entries(mapping).map(([, field]) => field);
+    for (const [header, field] of entries(mapping)) {
+      if (!submitted.has(field)) problems.push(format(words.header, { table, header, field }));
+    }
+    const twice = targets.filter((t) => targets.filter((u) => u === t).length > 1);
+    for (const field of new Set(twice)) problems.push(format(words.header_twice, { table, field }));
+  }
+  for (const [sheet, table] of entries(profile.sheets)) {
+    if (!tables.has(table)) problems.push(format(words.sheet, { sheet, table, version }));
+  }
+  const coded = bundle.profile.coded_fields;
+  for (const [field, mapping] of entries(profile.codes)) {
+    const codeList = Object.hasOwn(coded, field) ? coded[field] : null;
+    if (codeList === null) {
+      problems.push(format(words.coded, { field, version }));
+      continue;
+    }
+    const valid = new Set(bundle.code_lists[codeList].map((c) => c.code));
+    for (const [local, code] of entries(mapping)) {
+      if (!valid.has(code)) problems.push(format(words.code, { field, local, code, code_list: codeList }));
+    }
+  }
+  const ids = new Set(bundle.rules.map((r) => r.id));
+  for (const d of profile.derogations ?? []) {
+    if (!ids.has(d.rule)) problems.push(format(words.rule, { rule: d.rule, version }));
+  }
+  if (profile.date_format && !(await readsBack(conn, profile.date_format))) {
+    problems.push(format(words.date_format, { date_format: profile.date_format }));
+  }
+  if (!problems.length) return;
+  const { not_fit: sentence, not_fit_more: more } = bundle.profile.sentences;
+  const rest = problems.length > 1 ? format(more, { more: problems.length - 1 }) : "";
+  throw new ProfileFailure(format(sentence, { provider: profile.provider, version, problem: problems[0], more: rest }));
+}
+
+// Whether a date format reads back a date it wrote, in DuckDB, which applies the format to the
+// records (check.js): strftime and strptime take the same directives as Python's.
+async function readsBack(conn, dateFormat) {
+  const quoted = `'${dateFormat.replaceAll("'", "''")}'`;
+  try {
+    const result = await conn.query(`SELECT strptime(strftime(DATE '2027-04-12', ${quoted}), ${quoted}) IS NOT NULL AS ok`);
+    return result.toArray()[0].ok === true;
+  } catch {
+    return false;
   }
 }

@@ -4,10 +4,12 @@
 // starts on. A file that cannot be read throws a ReadFailure carrying the CLI's sentence id.
 
 export class ReadFailure extends Error {
-  constructor(id, values) {
+  // A sentence of the bundle's own (a template) when the id's catalogued sentence is not the one.
+  constructor(id, values, template = null) {
     super(id);
     this.id = id;
     this.values = values;
+    this.template = template;
   }
 }
 
