@@ -89,11 +89,16 @@ def publish_benchmarks(
     With ``store``, the run and its released rows are then recorded in the warehouse."""
     chosen = select_indicators(indicators) if indicators else None
     benchmarks = compute(warehouse, period, as_at=as_at, indicators=chosen)
-    return publish_computed(warehouse, benchmarks, out, rule=rule)
+    return publish_computed(warehouse, benchmarks, out, rule=rule, store=store)
 
 
 def publish_computed(
-    warehouse: Path, benchmarks: Benchmarks, out: Path, *, rule: str = "nhs_england"
+    warehouse: Path,
+    benchmarks: Benchmarks,
+    out: Path,
+    *,
+    rule: str = "nhs_england",
+    store: bool = False,
 ) -> Published:
     """Release ``benchmarks`` (computed from ``warehouse``) under ``rule`` and write every output:
     the second half of :func:`publish_benchmarks`, for a caller that computes once and releases
