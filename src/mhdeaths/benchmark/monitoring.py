@@ -59,7 +59,10 @@ NOT_PUBLISHED = (
     "Alerts are not published until a release rule that survives comparing consecutive "
     "publications is in place (docs/privacy.md)."
 )
-"""Why the outputs list no alert, said once for the report, the pages and the summary."""
+"""Why the outputs list no alert, said once for the report's pages and the JSON."""
+
+SUMMARY_LINE = "CUSUM alerts: not published (docs/privacy.md says why)."
+"""The command's summary line where indicators are charted (``Published.summary``)."""
 
 # Thresholds are computed at each provider's expected deaths a month rounded *up* to a grid of
 # eight steps per doubling (people at risk likewise), so providers of similar size share one

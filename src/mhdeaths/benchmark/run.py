@@ -16,7 +16,7 @@ from mhdeaths.benchmark.disclosure_control import Released, release
 from mhdeaths.benchmark.history import record_run
 from mhdeaths.benchmark.indicators import select_indicators
 from mhdeaths.benchmark.inequalities import compute_tables, release_tables
-from mhdeaths.benchmark.monitoring import NOT_PUBLISHED, release_monitoring
+from mhdeaths.benchmark.monitoring import SUMMARY_LINE, release_monitoring
 from mhdeaths.benchmark.provider_summary import provider_summaries
 from mhdeaths.benchmark.render import write_outputs
 from mhdeaths.stats import BAND_HIGHER
@@ -47,7 +47,7 @@ class Published:
         for indicator, providers in self.outliers().items():
             lines.append(f"  {indicator}: higher than expected: {', '.join(providers)}")
         if self.released.monitoring:
-            lines.append(f"  CUSUM alerts: not published. {NOT_PUBLISHED}")
+            lines.append(f"  {SUMMARY_LINE}")
         return lines
 
     def outliers(self) -> dict[str, list[str]]:
