@@ -132,34 +132,35 @@ def test_a_provider_summary_shows_its_sentinel_events(
         assert not opened.errors
 
 
-def test_the_report_and_provider_pages_draw_the_cusum_charts(
+def test_the_report_and_provider_pages_show_the_cusum_thresholds_and_no_alert(
     report: Opened, browser: Browser, published: Published
 ) -> None:
-    """On the example submissions (small counts): a timeline per monitored indicator with a row
-    per provider, each charted or saying why not; the same on a provider's page."""
+    """On the example submissions (small counts): the monitoring section says alerts are not
+    published and lists a threshold (or why none) per provider and monitored indicator; the
+    same on a provider's page."""
     page = report.page
     assert page.locator("h2", has_text="Monitoring").is_visible()
-    charts = page.locator("section#monitoring svg.alerts")
-    assert charts.count() == len(published.released.monitoring) == 2
-    box = charts.first.bounding_box()
-    assert box is not None and box["width"] > 300 and box["height"] > 40
-    rows = charts.first.locator("g.alert-row")
-    assert rows.count() == len(published.benchmarks.providers)
+    assert page.locator("section#monitoring p.not-published").is_visible()
+    assert "docs/privacy.md" in page.locator("section#monitoring p.not-published").inner_text()
+    rows = page.locator("section#monitoring table.thresholds tbody tr")
+    assert rows.count() == len(published.released.monitoring) * len(published.benchmarks.providers)
     statuses = set(rows.evaluate_all("rows => rows.map(r => r.dataset.status)"))
-    assert statuses <= {"monitored", "*", "too few deaths to chart", "nothing expected"}
+    assert statuses <= {"charted", "*", "nothing expected"}
+    assert page.locator("svg.alerts, [data-month]").count() == 0
     for opened in open_offline(browser, published.report.parent / "providers" / "RZ1.html"):
-        own = opened.page.locator("svg.alerts")
-        assert own.count() == 1 and own.is_visible()
-        assert own.locator("g.alert-row").count() == 2
+        own = opened.page.locator("table.thresholds tbody tr")
+        assert own.count() == 2 and own.first.is_visible()
+        assert opened.page.locator("svg.alerts, [data-month]").count() == 0
         assert not opened.errors
         assert [m.text for m in opened.console if m.type == "error"] == []
 
 
-def test_alerts_are_marked_in_the_report_and_on_the_provider_page(
+def test_the_outliers_alerts_are_not_shown_in_the_report_or_on_their_pages(
     browser: Browser, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     """On the national history with two providers planted at four times their rates: their
-    alerts are listed and drawn as marks, offline, in the report and on their own pages."""
+    charts alert (internally), and neither the report nor their pages shows it: their rows look
+    like every in-control provider's."""
     from ..integration.test_benchmarks import (
         OUTLIERS,
         PERIOD,
@@ -170,21 +171,20 @@ def test_alerts_are_marked_in_the_report_and_on_the_provider_page(
     warehouse = shared_warehouse(tmp_path_factory, "national-history", national_history_options())
     out = tmp_path_factory.mktemp("monitoring-browser") / "out"
     published = publish_benchmarks(warehouse, out, period=PERIOD)
-    alerts = [a for m in published.released.monitoring for a in m.alerts]
-    assert {provider for provider, _ in alerts} == set(OUTLIERS)
+    alerted = {
+        p for m in published.released.monitoring for p, a in m.unpublished_alerts.items() if a
+    }
+    assert alerted == set(OUTLIERS)
     for opened in open_offline(browser, published.report):
         page = opened.page
-        assert page.locator("table.alerts tbody tr[data-month]").count() == len(alerts)
-        marks = page.locator("section#monitoring svg.alerts g.alert rect")
-        assert marks.count() == len(alerts)
-        assert marks.first.is_visible()
+        rows = page.locator("section#monitoring table.thresholds tbody tr")
+        assert set(rows.evaluate_all("rows => rows.map(r => r.dataset.status)")) == {"charted"}
+        assert page.locator("svg.alerts, [data-month]").count() == 0
         assert all(url.startswith("file://") for url in opened.requests)
         assert not opened.errors
-    provider = OUTLIERS[0]
-    own = [month for p, month in alerts if p == provider]
-    for opened in open_offline(browser, out / "providers" / f"{provider}.html"):
-        marks = opened.page.locator("svg.alerts g.alert")
-        assert marks.count() == len(own)
-        assert marks.first.locator("rect").is_visible()
+    for opened in open_offline(browser, out / "providers" / f"{OUTLIERS[0]}.html"):
+        rows = opened.page.locator("table.thresholds tbody tr")
+        assert rows.count() == 2 and rows.first.is_visible()
+        assert opened.page.locator("svg.alerts, [data-month]").count() == 0
         assert all(url.startswith("file://") for url in opened.requests)
         assert not opened.errors

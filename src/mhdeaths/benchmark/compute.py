@@ -97,7 +97,7 @@ class IndicatorResult:
     """For the variant an indicator monitors (``Indicator.monitor``): one row per provider at
     risk and month of the window, with ``observed``, ``expected`` (each provider's months adding
     up to its expected count over the window) and ``denominator``. Never published: the
-    monitoring step releases only the alerts a CUSUM chart of these raises."""
+    monitoring step charts these and releases only the charts' thresholds."""
 
     @property
     def key(self) -> str:

@@ -97,8 +97,8 @@ class Released:
     """The inequalities section and the recurring-themes table, as released
     (``mhdeaths.benchmark.inequalities``); None where they were not computed."""
     monitoring: tuple[Monitoring, ...] = ()
-    """The monitored indicators' CUSUM charts, as released: each provider's threshold and alert
-    months only (``mhdeaths.benchmark.monitoring``)."""
+    """The monitored indicators' CUSUM charts: each provider's threshold is released, the alerts
+    are kept apart and not published (``mhdeaths.benchmark.monitoring``)."""
 
     def providers_banded(self, indicator: str, level: str, band: str) -> list[str]:
         """The providers in ``band`` on the indicator against its ``level`` ("95" or "998")

@@ -31,8 +31,8 @@ from mhdeaths.benchmark.disclosure_control import (
     as_plain,
 )
 from mhdeaths.benchmark.inequalities import INEQUALITY_COLUMNS, THEME_COLUMNS
-from mhdeaths.benchmark.monitoring import MONITORING_COLUMNS, Monitoring
-from mhdeaths.benchmark.plot import BAND_CLASS, AlertChart, alert_chart, funnel_plot
+from mhdeaths.benchmark.monitoring import MONITORING_COLUMNS, NOT_PUBLISHED, ProviderChart
+from mhdeaths.benchmark.plot import BAND_CLASS, funnel_plot
 from mhdeaths.benchmark.provider_summary import ProviderSummary
 from mhdeaths.output.folders import inside, make_folder
 from mhdeaths.output.writing import dump_json, excel_safe
@@ -139,33 +139,13 @@ def _monitoring_rows(released: Released) -> list[dict[str, Cell]]:
 
 
 def _monitoring_json(released: Released) -> list[dict[str, Any]]:
-    """Each monitored indicator's charts as released: thresholds and alert months only."""
-    return [
-        {
-            **m.describe(),
-            "rows": [
-                {**row, "alerts": list(c.alerts)} for row, c in zip(m.rows(), m.charts, strict=True)
-            ],
-        }
-        for m in released.monitoring
-    ]
+    """Each monitored indicator's charts as released: thresholds only, no alert."""
+    return [{**m.describe(), "rows": m.rows()} for m in released.monitoring]
 
 
-def _report_alert_chart(m: Monitoring) -> AlertChart:
-    return alert_chart(m.months, [(c.provider, c.status, c.alerts) for c in m.charts])
-
-
-def _provider_alert_chart(released: Released, provider: str) -> tuple[AlertChart, list[Any]] | None:
-    """The provider's own alert timeline (one row per monitored indicator), and its charts."""
-    own = [(m, c) for m in released.monitoring for c in m.charts if c.provider == provider]
-    if not own:
-        return None
-    months = released.monitoring[0].months
-    rows = [(m.label, c.status, c.alerts) for m, c in own]
-    if any(m.months != months for m, _ in own):
-        # Windows of different lengths: the longest sets the axis (each ends at the period).
-        months = max((m.months for m, _ in own), key=len)
-    return alert_chart(months, rows, left=330), own
+def _provider_monitoring(released: Released, provider: str) -> list[tuple[Any, ProviderChart]]:
+    """The provider's own released chart rows (thresholds), one per monitored indicator."""
+    return [(m, c) for m in released.monitoring for c in m.charts if c.provider == provider]
 
 
 def _tables_json(released: Released) -> dict[str, Any]:
@@ -299,7 +279,7 @@ def _html(benchmarks: Benchmarks, released: Released) -> str:
         band_class=BAND_CLASS,
         tables=released.tables,
         theme_table=_theme_table(released),
-        monitoring=[(m, _report_alert_chart(m)) for m in released.monitoring],
+        monitoring=released.monitoring,
     )
 
 
@@ -357,5 +337,6 @@ def _summary_html(summary: ProviderSummary, released: Released, benchmarks: Benc
         released=released,
         band_class=BAND_CLASS,
         definitions=benchmarks.definitions,
-        alerts=_provider_alert_chart(released, summary.provider),
+        monitoring=_provider_monitoring(released, summary.provider),
+        not_published=NOT_PUBLISHED,
     )

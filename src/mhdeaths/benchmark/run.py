@@ -16,7 +16,7 @@ from mhdeaths.benchmark.disclosure_control import Released, release
 from mhdeaths.benchmark.history import record_run
 from mhdeaths.benchmark.indicators import select_indicators
 from mhdeaths.benchmark.inequalities import compute_tables, release_tables
-from mhdeaths.benchmark.monitoring import release_monitoring
+from mhdeaths.benchmark.monitoring import SUMMARY_LINE, release_monitoring
 from mhdeaths.benchmark.provider_summary import provider_summaries
 from mhdeaths.benchmark.render import write_outputs
 from mhdeaths.stats import BAND_HIGHER
@@ -36,8 +36,9 @@ class Published:
 
     def summary(self) -> list[str]:
         """What a command says when the benchmarks are written: the coverage, the rule, the
-        providers banded higher than expected on each indicator, and the CUSUM alerts released
-        (only those: an alert the disclosure rule withheld is not named here either)."""
+        providers banded higher than expected on each indicator, and, where indicators are
+        charted, that their CUSUM alerts are not published (a command's output is copied into
+        logs and e-mails as freely as the report: it names no alert either)."""
         b = self.benchmarks
         lines = [
             f"Benchmarked {len(b.providers)} providers on {len(b.results)} indicators for the "
@@ -45,23 +46,9 @@ class Published:
         ]
         for indicator, providers in self.outliers().items():
             lines.append(f"  {indicator}: higher than expected: {', '.join(providers)}")
-        alerts = self.alerts()
-        for indicator, by_provider in alerts.items():
-            named = "; ".join(f"{p} {' '.join(months)}" for p, months in by_provider.items())
-            lines.append(f"  {indicator}: CUSUM alerts: {named}")
-        if self.released.monitoring and not alerts:
-            lines.append("  CUSUM alerts: none released.")
+        if self.released.monitoring:
+            lines.append(f"  {SUMMARY_LINE}")
         return lines
-
-    def alerts(self) -> dict[str, dict[str, list[str]]]:
-        """Per monitored indicator with any, the released CUSUM alerts: each provider's months."""
-        found: dict[str, dict[str, list[str]]] = {}
-        for monitoring in self.released.monitoring:
-            for chart in monitoring.charts:
-                if chart.alerts:
-                    own = found.setdefault(monitoring.indicator, {})
-                    own[chart.provider] = list(chart.alerts)
-        return found
 
     def outliers(self) -> dict[str, list[str]]:
         """Per indicator, the providers banded higher than expected (95% adjusted limits, as the
@@ -89,11 +76,16 @@ def publish_benchmarks(
     With ``store``, the run and its released rows are then recorded in the warehouse."""
     chosen = select_indicators(indicators) if indicators else None
     benchmarks = compute(warehouse, period, as_at=as_at, indicators=chosen)
-    return publish_computed(warehouse, benchmarks, out, rule=rule)
+    return publish_computed(warehouse, benchmarks, out, rule=rule, store=store)
 
 
 def publish_computed(
-    warehouse: Path, benchmarks: Benchmarks, out: Path, *, rule: str = "nhs_england"
+    warehouse: Path,
+    benchmarks: Benchmarks,
+    out: Path,
+    *,
+    rule: str = "nhs_england",
+    store: bool = False,
 ) -> Published:
     """Release ``benchmarks`` (computed from ``warehouse``) under ``rule`` and write every output:
     the second half of :func:`publish_benchmarks`, for a caller that computes once and releases
@@ -101,8 +93,8 @@ def publish_computed(
     released = release(benchmarks, rule)
     # The inequalities section and the themes table, released under the same rule.
     released = replace(released, tables=release_tables(compute_tables(warehouse, benchmarks), rule))
-    # The monthly CUSUM charts, released as their alerts only, beside the counts they must not
-    # give away.
+    # The monthly CUSUM charts: their thresholds released, their alerts kept apart (they give
+    # counts back when publications are compared).
     released = replace(released, monitoring=release_monitoring(benchmarks, released))
     summaries = provider_summaries(warehouse, benchmarks, released)
     paths = write_outputs(benchmarks, released, summaries, out)
