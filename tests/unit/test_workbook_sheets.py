@@ -105,3 +105,25 @@ def test_a_sheets_entry_naming_no_table_is_a_profile_problem() -> None:
     assert check_profile(profile, load_spec("1.1.0")) == [
         "sheets: 'Beds' maps to 'beds', which is not a table of spec 1.1.0."
     ]
+
+
+def test_a_profile_found_by_code_that_does_not_fit_is_set_aside_with_a_note(tmp_path: Path) -> None:
+    from mhdeaths.spec import load_spec
+    from mhdeaths.synth import SynthOptions, generate
+    from mhdeaths.validate.intake import read_submission
+    from mhdeaths.validate.validator import check_submission
+
+    generate(
+        load_spec("2.0.0"),
+        SynthOptions(provider_list=("RZ9",), months=1, start="2028-04", seed=2),
+        tmp_path,
+    )
+    files = sorted((tmp_path / "RZ9").glob("RZ9_2028-04_*.csv"))
+    profile = load_profile(REPO / "validators" / "RZ9.yaml")  # written for 1.x
+    with pytest.raises(ProfileError, match=r"does not fit spec 2\.0\.0"):
+        read_submission(files, profile=profile)  # named: refused
+    read = read_submission(files, profile=profile, profile_found=True)  # found: set aside
+    assert read.profile is None
+    report = check_submission(read).report
+    (note,) = [n for n in report.notes if "does not fit spec 2.0.0" in n]
+    assert note.endswith("It was not applied.")

@@ -83,6 +83,9 @@ class ReadSubmission:
     profile: Profile | None
     sources: tuple[SourceFile, ...]
     parts: tuple[TablePart, ...]
+    profile_set_aside: str | None = None
+    """Why the provider's own profile, found by its code rather than named, was not applied (it
+    does not fit the version the files are written to); the report says so."""
     """One per table found, in the order of the files and their sheets."""
 
     @property
@@ -106,6 +109,7 @@ def read_submission(
     encoding: str | None = None,
     delimiter: str | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    profile_found: bool = False,
 ) -> ReadSubmission:
     """Read the files of one submission (one file per table, or one workbook of both).
 
@@ -134,11 +138,21 @@ def read_submission(
         _check_accepted(declared, _declared_period(sources, profile), spec_root)
     version = spec_version or declared
     spec = load_spec(version or (profile.spec_version if profile else None), spec_root)
+    set_aside = None
     if profile is not None:
-        require_fit(profile, spec)
+        try:
+            require_fit(profile, spec)
+        except ProfileError as exc:
+            if not profile_found:
+                raise
+            # Found by the provider's code, not named: a profile written for another version
+            # is set aside, and the report says so, rather than refusing files that may not
+            # need it (written in the spec's own names).
+            set_aside = f"{exc} It was not applied."
+            profile = None
     parts = _table_parts(spec, sources, profile, _FeedShapes(spec_root))
     shown = _version_shown(declared, available_versions(spec_root), spec_root)
-    return ReadSubmission(spec, shown, profile, tuple(sources), tuple(parts))
+    return ReadSubmission(spec, shown, profile, tuple(sources), tuple(parts), set_aside)
 
 
 def _declared_version(

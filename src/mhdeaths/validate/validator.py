@@ -158,6 +158,7 @@ def check_submission(
         sample,
         read.declared,
         period_text,
+        read.profile_set_aside,
     )
     if report.verdict is Verdict.REJECTED or (strict and report.counts.get(Severity.WARNING)):
         return ValidationResult(report)
@@ -201,6 +202,7 @@ def _report(
     sample: int,
     declared: str | None,
     period_text: str | None,
+    set_aside: str | None = None,
 ) -> Report:
     by_table = {p.table: p for p in parts}
     # A missing column is one structure finding; every record being "empty" there is its echo.
@@ -267,6 +269,8 @@ def _report(
                 f"Many columns are not fields of the spec, and a profile exists for {prefix}: "
                 f"try --provider {prefix}."
             )
+    if set_aside:
+        notes.append(set_aside)
     if evaluation.unchecked:
         fields = sorted({f for needs in evaluation.unchecked.values() for f in needs})
         notes.append(

@@ -214,7 +214,8 @@ class Loader:
         A file that cannot be read at all raises its ``UserError`` before anything is written.
         """
         received = received_at or now()  # when it came in, not when its validation ended
-        if profile is None and provider is None and group.provider:
+        found = profile is None and provider is None and bool(group.provider)
+        if found and group.provider:
             profile = profile_for(group.provider)
         with step(f"Read {len(group.paths)} file(s) of a submission"):
             read = read_submission(
@@ -223,6 +224,7 @@ class Loader:
                 provider=provider,
                 spec_root=self.spec_root,
                 limits=limits,
+                profile_found=found,
             )
         # Between the read step and the check step: the insert runs while the rules do.
         early = _EarlyInsert(self.con, self.model, self.canonical, self.key, self.inserts)
