@@ -342,32 +342,7 @@ def _monthly(
     a provider with the same expectation."""
     assert indicator.denominator is not None and indicator.denominator.activity is not None
     by = list(indicator.standardise_by)
-    params = {"start": window.start, "end": window.end, "first": window.first, "last": window.last}
-    date = indicator.numerator.date
-    death_strata = "".join(f", coalesce({s}, '{UNKNOWN_STRATUM}') AS {s}" for s in by)
-    activity_strata = "".join(f", {s}" for s in by)
-    keys = ["provider", "month", *by]
-    sql = f"""
-        WITH num AS (
-            SELECT org_id_provider AS provider, strftime({date}, '%Y-%m') AS month{death_strata},
-                   count(*) AS observed
-            FROM bm_deaths
-            WHERE {date} >= $start AND {date} < $end
-              AND ({indicator.numerator.where}) AND ({variant.where})
-            GROUP BY ALL
-        ),
-        den AS (
-            SELECT org_id_provider AS provider, reporting_period AS month{activity_strata},
-                   sum({indicator.denominator.activity}) AS denominator
-            FROM bm_activity
-            WHERE reporting_period BETWEEN $first AND $last
-            GROUP BY ALL
-        )
-        SELECT {", ".join(keys)},
-               coalesce(observed, 0) AS observed, coalesce(denominator, 0) AS denominator
-        FROM den FULL JOIN num USING ({", ".join(keys)})
-    """
-    rows = _frame(con, sql, params).with_columns(pl.col("observed", "denominator").cast(pl.Float64))
+    rows = _strata(con, indicator, variant, window, by=by, monthly=True)
     # A stratum with no activity has no national rate: its deaths add nothing expected.
     reference = strata.group_by(by).agg(
         pl.when(pl.col("denominator").sum() > 0)
@@ -495,9 +470,11 @@ def _strata(
     *,
     by: list[str],
     mature: str = "TRUE",
+    monthly: bool = False,
 ) -> pl.DataFrame:
     """Observed and denominator per provider and stratum over the window (of the deaths old
-    enough to count, ``mature``, for a share of deaths)."""
+    enough to count, ``mature``, for a share of deaths); with ``monthly``, per calendar month
+    of the window too (a ``month`` column, CCYY-MM: the CUSUM charts' rows)."""
     assert indicator.denominator is not None
     params = {"start": window.start, "end": window.end, "first": window.first, "last": window.last}
     date = indicator.numerator.date
@@ -514,18 +491,20 @@ def _strata(
             GROUP BY ALL
         """
         return _frame(con, sql, {"start": window.start, "end": window.end})
-    keys = ["provider", *by]
+    keys = ["provider", *(["month"] if monthly else []), *by]
     death_strata = "".join(f", coalesce({s}, '{UNKNOWN_STRATUM}') AS {s}" for s in by)
     activity_strata = "".join(f", {s}" for s in by)
+    death_month = f", strftime({date}, '%Y-%m') AS month" if monthly else ""
+    activity_month = ", reporting_period AS month" if monthly else ""
     sql = f"""
         WITH num AS (
-            SELECT org_id_provider AS provider{death_strata}, count(*) AS observed
+            SELECT org_id_provider AS provider{death_month}{death_strata}, count(*) AS observed
             FROM bm_deaths
             WHERE {in_window} AND ({indicator.numerator.where}) AND ({variant.where})
             GROUP BY ALL
         ),
         den AS (
-            SELECT org_id_provider AS provider{activity_strata},
+            SELECT org_id_provider AS provider{activity_month}{activity_strata},
                    sum({indicator.denominator.activity}) AS denominator
             FROM bm_activity
             WHERE reporting_period BETWEEN $first AND $last
