@@ -69,12 +69,11 @@ def latest_version(root: Path | None = None) -> str:
     A draft is for consultation and impact assessment: a provider gets it only by naming it
     (``--spec``) or by declaring it in the file, never by default.
     """
-    root = root or default_spec_root()
-    versions = available_versions(root)
-    if not versions:
+    headers = version_headers(root)
+    if not headers:
         raise SpecError("The spec folder holds no versions.")
-    released = [v for v in versions if not _is_draft(root / v)]
-    return (released or versions)[-1]
+    released = [h.version for h in headers if not h.draft]
+    return (released or [h.version for h in headers])[-1]
 
 
 @dataclass(frozen=True)
@@ -105,11 +104,6 @@ def version_headers(root: Path | None = None) -> list[VersionHeader]:
             )
         )
     return headers
-
-
-def _is_draft(folder: Path) -> bool:
-    head = _read_yaml(folder / "version.yaml")
-    return isinstance(head, dict) and head.get("status") == DRAFT
 
 
 # libyaml's loader when PyYAML was built with it (its wheels are): several times faster.

@@ -90,8 +90,10 @@ def evaluate(
     lacking = _missing_mandatory(spec, columns)
     unchecked: dict[str, tuple[str, ...]] = {}
 
+    anything_lacking = any(lacking.values())
+
     def checked(rule: Rule) -> bool:
-        if not any(lacking.values()):
+        if not anything_lacking:
             return True  # every mandatory column is there: nothing to leave out
         needs = sorted(f for t, f in spec.reads.rule(rule) if f in lacking.get(t, ()))
         if needs:
