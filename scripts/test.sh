@@ -9,6 +9,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Python's bytecode cache on, whatever the machine says (some, this project's own among them, set
+# PYTHONDONTWRITEBYTECODE): the suite starts the real command in a few thousand subprocesses, and
+# without the cache each one compiles mhdeaths, polars, pydantic and typer from source again,
+# which doubled the suite's CPU time (docs/development.md).
+unset PYTHONDONTWRITEBYTECODE
+
 if [[ "${1:-}" == "--fast" ]]; then
     shift
     source scripts/setup.sh
