@@ -294,17 +294,27 @@ WRITERS: dict[str, Callable[[Path, Path], list[str | Path]]] = {
 def test_a_disk_that_fills_in_the_middle_of_any_output_file_is_one_sentence(
     tmp_path: Path, small_disk: Path, warehouse: Path, command: str
 ) -> None:
-    """The disk fills part of the way into each file the command writes, in turn: the command
-    still says one sentence and nothing after it (a workbook's zip, left half-written, once
-    printed a second traceback as Python freed it)."""
+    """The disk fills part of the way into a file the command writes, for the first file, the
+    last and one of every other kind (.html, .xlsx, .json...: each kind has its own writer): the
+    command still says one sentence and nothing after it (a workbook's zip, left half-written,
+    once printed a second traceback as Python freed it)."""
     whole = tmp_path / "whole"
     assert cli(*WRITERS[command](whole, warehouse)).code in (0, 1)  # (1: the file is rejected)
     files = [p for p in whole.rglob("*") if p.is_file()]
     written = sorted(files, key=lambda p: p.stat().st_mtime_ns)
     assert len(written) >= 3
+    # Every file of a kind goes through the same writer; filling the disk in each of twenty
+    # pages of the same kind only ran the command twenty times (two minutes of the suite).
+    kinds = {path.suffix for path in written}
+    chosen = {written[0], written[-1]} | {
+        next(p for p in written if p.suffix == kind) for kind in kinds
+    }
     held = state(warehouse)
     before = 0
     for path in written:
+        if path not in chosen:
+            before += _pages(path.stat().st_size)
+            continue
         out = small_disk / "out"
         shutil.rmtree(out, ignore_errors=True)
         # Room for the files before it and the whole pages of its first half (none when small).
