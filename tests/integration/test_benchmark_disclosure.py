@@ -58,8 +58,12 @@ from .benchmark_outputs import (
 )
 from .test_benchmarks import shared_warehouse
 
-SEEDS = (1, 2, 3, 4, 5, 6)
+SEEDS = (1, 2, 3)
+"""Three small national histories: each alone reaches more cells and withheld counts than six
+together once did, and each is attacked under every rule (a seed's warehouse and attack take
+about a minute of the suite, so three rather than six)."""
 RULES = tuple(sorted(RELEASABLE_RULES))  # the rules the benchmarks can be released under
+assert len(SEEDS) >= len(RULES)  # so that each rule goes through the command once
 BEFORE, AFTER = "2027-12", "2028-01"
 
 
@@ -340,8 +344,8 @@ def test_no_attack_recovers_a_count_from_any_published_output(
     tmp_path_factory: pytest.TempPathFactory, seed: int
 ) -> None:
     # One test per seed, so that the xdist workers share the seeds (and their warehouses) out.
-    # Each seed alone must reach the counts the six seeds once reached together (it does, with
-    # room: some 11,000 cells and 4,000 withheld each).
+    # Each seed alone must reach the counts six seeds once reached together (it does, with
+    # room: some 11,000 cells and 4,000 withheld each). One rule goes through the command per seed.
     found: list[Recovery] = []
     stats: Counter[str] = Counter()
     path = _warehouse(tmp_path_factory, seed)
