@@ -9,9 +9,11 @@ that does not read as its type is reported once, not echoed by the rules reading
 field-quality measures. The page only reads the file into text tables and runs these statements.
 
 The names the statements read and write are fixed here (``TEXT``, ``COLUMNS``, ``TYPED``...): the
-page creates ``text__<table>`` (``__pos`` the record's 0-based position, ``__row`` the row a person
-sees it on, then one text column per submitted field, NULL where the file has none) and
-``columns__<table>`` (the column table of the structure rules, plus ``__pos``), and runs the rest.
+page creates ``text__<table>`` (a table or view: ``__pos`` the record's 0-based position, ``__row``
+the row a person sees it on, then one text column per submitted field, NULL where the file has
+none) and ``columns__<table>`` (the column table of the structure rules, plus ``__pos``), and runs
+the rest. DuckDB in a browser runs on one thread: the statements store only what is read more
+than once (``TablePlan``).
 
 Which codes a code-list check accepts depends on the reporting period (``bind_codes``): the
 statements are written once per *epoch*, a span of days in which no code list changes, and once
@@ -122,19 +124,33 @@ def _verdict(spec: Spec, rule: Rule, period: dt.date | None, table: Table | None
     return ex.to_duckdb(ex.from_tree(tree))
 
 
+def _windowed(spec: Spec, rule: Rule, period: dt.date | None) -> bool:
+    """Whether the rule's verdict reads a window (a count over a partition: the duplicates)."""
+    tree = bound_expression(spec, rule, period).tree
+    return any(isinstance(n, ex.Call) and n.over is not None for n in tree.walk())
+
+
 @dataclass(frozen=True)
 class TablePlan:
-    """The statements of one table, in the order the page runs them."""
+    """The statements of one table, in the order the page runs them.
+
+    Only the verdicts are stored (``fails__<table>``, one boolean a rule): the typed values are a
+    view, computed once as the verdicts are, since DuckDB in a browser runs on one thread and
+    copying every text and typed value into a table cost more than typing them."""
 
     typed: str
-    """Creates ``typed__<table>`` from ``text__<table>``: typed values, text kept, definitions."""
+    """Creates the view ``typed__<table>`` over ``text__<table>``: typed values, text kept,
+    definitions."""
     empty: str
     """Creates ``typed__<table>`` with no records: an optional table left out."""
     fails: str
     """Creates ``fails__<table>``: per record, one boolean per record rule (True: fails), the
-    root-cause filter applied."""
+    root-cause filter applied, and whether each field is filled and holds a default code."""
     findings: str
-    """One row: per record rule, how many records fail it and the rows of the first few."""
+    """One row: per record rule, how many records fail it."""
+    rows: dict[str, str]
+    """Per record rule, the rows of the first records failing it, in order (run only for a rule
+    that failed)."""
     measures: str
     """One row: per submitted field, records filled, valid and holding a default code."""
     structure: dict[str, str]
@@ -143,11 +159,16 @@ class TablePlan:
     """Per table rule, one boolean: True when the table fails it."""
 
 
+FILLED = "filled::"
+DEFAULT = "default::"
+"""The prefixes of the measures' columns in ``fails__<table>``."""
+
+
 def table_plan(spec: Spec, name: str, period: dt.date | None, sample: int) -> TablePlan:
     table = spec.table(name)
     rules = [r for r in spec.rules_for(name) if r.scope is Scope.RECORD]
     typed_source = f"({_typed_table(table, ident(TEXT.format(name)), keep_raw=True)}) AS t"
-    typed = f"CREATE OR REPLACE TABLE {ident(TYPED.format(name))} AS " + derive_sql(
+    typed = f"CREATE OR REPLACE VIEW {ident(TYPED.format(name))} AS " + derive_sql(
         spec, name, typed_source
     )
     empty_text = ", ".join(
@@ -157,15 +178,46 @@ def table_plan(spec: Spec, name: str, period: dt.date | None, sample: int) -> Ta
     empty_source = (
         f"({_typed_table(table, f'(SELECT {empty_text} WHERE FALSE) AS e', keep_raw=True)}) AS t"
     )
-    empty = f"CREATE OR REPLACE TABLE {ident(TYPED.format(name))} AS " + derive_sql(
+    empty = f"CREATE OR REPLACE VIEW {ident(TYPED.format(name))} AS " + derive_sql(
         spec, name, empty_source
     )
+    by_field: dict[str, list[str]] = {}
+    for r in rules:
+        if r.generated_from in VALIDITY_CHECKS:
+            by_field.setdefault(r.fields[0], []).append(r.id)
+    defaults = {
+        f.name: spec.code_list(f.code_list).default_codes() if f.code_list else []
+        for f in table.submitted_fields
+    }
+    # What the measures count, per record: filled, and holding a default code.
+    flags = [
+        f"({ident(RAW + f.name)} IS NOT NULL) AS {ident(FILLED + f.name)}"
+        for f in table.submitted_fields
+    ]
+    for f in table.submitted_fields:
+        if defaults[f.name]:
+            listed = ", ".join(ex.duckdb_literal(c) for c in defaults[f.name])
+            flags.append(
+                f"coalesce({ident(RAW + f.name)} IN ({listed}), FALSE) AS {ident(DEFAULT + f.name)}"
+            )
     # Each rule's verdict, then the root-cause filter: where a field's text is not of its type,
-    # the other rules reading the field judged an empty value and are not reported there.
+    # the other rules reading the field judged an empty value and are not reported there. A
+    # window (a duplicate count) is taken over the few columns it reads, apart: in the one
+    # projection it held every column of every record while it counted.
+    windowed = {r.id for r in rules if _windowed(spec, r, period)}
+
+    def verdicts(chosen: list[Rule]) -> list[str]:
+        return [f"(({_verdict(spec, r, period, table)}) IS FALSE) AS {ident(r.id)}" for r in chosen]
+
+    source = ident(TYPED.format(name))
+    plain = f"SELECT {', '.join(['__pos', '__row', *flags, *verdicts([r for r in rules if r.id not in windowed])])} FROM {source}"
+    if windowed:
+        windows = ", ".join(verdicts([r for r in rules if r.id in windowed]))
+        plain = (
+            f"SELECT * FROM ({plain}) AS p JOIN (SELECT __pos AS __wpos, {windows} "
+            f"FROM {source}) AS w ON p.__pos = w.__wpos"
+        )
     unreadable = {r.fields[0]: r.id for r in rules if r.generated_from == "type"}
-    verdicts = ", ".join(
-        f"(({_verdict(spec, r, period, table)}) IS FALSE) AS {ident(r.id)}" for r in rules
-    )
     filtered = []
     for r in rules:
         causes = [unreadable[f] for f in r.fields if f in unreadable and r.generated_from != "type"]
@@ -174,47 +226,41 @@ def table_plan(spec: Spec, name: str, period: dt.date | None, sample: int) -> Ta
             filtered.append(f"({ident(r.id)} AND NOT ({blocked})) AS {ident(r.id)}")
         else:
             filtered.append(ident(r.id))
-    raw = [ident(RAW + f.name) for f in table.submitted_fields]
-    inner = f"SELECT __pos, __row, {', '.join(raw)}" + (f", {verdicts}" if rules else "")
+    kept = [ident(FILLED + f.name) for f in table.submitted_fields] + [
+        ident(DEFAULT + f) for f, codes in defaults.items() if codes
+    ]
+    fails_table = ident(FAILS.format(name))
     fails = (
-        f"CREATE OR REPLACE TABLE {ident(FAILS.format(name))} AS SELECT __pos, __row, "
-        + ", ".join(raw + filtered)
-        + f" FROM ({inner} FROM {ident(TYPED.format(name))}) AS v"
+        f"CREATE OR REPLACE TABLE {fails_table} AS SELECT "
+        + ", ".join(["__pos", "__row", *kept, *filtered])
+        + f" FROM ({plain}) AS v"
     )
     parts = ["count(*) AS __records"]
-    for r in rules:
-        column = ident(r.id)
-        parts.append(f"count_if({column}) AS {ident(r.id + ':failed')}")
-        parts.append(
-            f"(list(__row ORDER BY __pos) FILTER (WHERE {column}))[1:{sample}] "
-            f"AS {ident(r.id + ':rows')}"
-        )
-    findings = f"SELECT {', '.join(parts)} FROM {ident(FAILS.format(name))}"
-    by_field: dict[str, list[str]] = {}
-    for r in rules:
-        if r.generated_from in VALIDITY_CHECKS:
-            by_field.setdefault(r.fields[0], []).append(r.id)
+    parts += [f"count_if({ident(r.id)}) AS {ident(r.id + ':failed')}" for r in rules]
+    findings = f"SELECT {', '.join(parts)} FROM {fails_table}"
+    rows = {
+        r.id: f"SELECT __row FROM {fails_table} WHERE {ident(r.id)} ORDER BY __pos LIMIT {sample}"
+        for r in rules
+    }
     measure_parts = ["count(*) AS __records"]
     for f in table.submitted_fields:
-        value = ident(RAW + f.name)
-        measure_parts.append(f"count({value}) AS {ident(f.name + ':filled')}")
+        filled = ident(FILLED + f.name)
+        measure_parts.append(f"count_if({filled}) AS {ident(f.name + ':filled')}")
         checks = by_field.get(f.name, [])
         if checks:
             invalid = " OR ".join(ident(c) for c in checks)
             measure_parts.append(
-                f"count_if({value} IS NOT NULL AND NOT ({invalid})) AS {ident(f.name + ':valid')}"
+                f"count_if({filled} AND NOT ({invalid})) AS {ident(f.name + ':valid')}"
             )
         else:
-            measure_parts.append(f"count({value}) AS {ident(f.name + ':valid')}")
-        defaults = spec.code_list(f.code_list).default_codes() if f.code_list else []
-        if defaults:
-            listed = ", ".join(ex.duckdb_literal(c) for c in defaults)
+            measure_parts.append(f"count_if({filled}) AS {ident(f.name + ':valid')}")
+        if defaults[f.name]:
             measure_parts.append(
-                f"count_if({value} IN ({listed})) AS {ident(f.name + ':defaults')}"
+                f"count_if({ident(DEFAULT + f.name)}) AS {ident(f.name + ':defaults')}"
             )
         else:
             measure_parts.append(f"0 AS {ident(f.name + ':defaults')}")
-    measures = f"SELECT {', '.join(measure_parts)} FROM {ident(FAILS.format(name))}"
+    measures = f"SELECT {', '.join(measure_parts)} FROM {fails_table}"
     structure_source = (
         "(SELECT __pos, "
         + ", ".join(
@@ -235,7 +281,7 @@ def table_plan(spec: Spec, name: str, period: dt.date | None, sample: int) -> Ta
         for r in spec.rules_for(name)
         if r.scope is Scope.TABLE
     }
-    return TablePlan(typed, empty, fails, findings, measures, structure, table_rules)
+    return TablePlan(typed, empty, fails, findings, rows, measures, structure, table_rules)
 
 
 def cross_table_plan(spec: Spec, period: dt.date | None) -> dict[str, str]:
@@ -260,6 +306,7 @@ def plan(spec: Spec, period: dt.date | None, sample: int) -> dict[str, Any]:
             "empty": p.empty,
             "fails": p.fails,
             "findings": p.findings,
+            "rows": p.rows,
             "measures": p.measures,
             "structure": p.structure,
             "table_rules": p.table_rules,

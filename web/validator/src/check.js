@@ -1,50 +1,13 @@
 // The check step: the spec's compiled statements (bundle.json) run in DuckDB over the tables read,
 // and the findings assembled as the CLI's report has them (validate/validator.py). Nothing here
 // knows a rule: ids, severities, messages and SQL all come from the bundle.
-import { Table, Utf8, makeData, makeVector } from "apache-arrow";
 import { letter } from "./read_csv.js";
 import { makeGuard } from "./guard.js";
+import { commonest, countsOf } from "./intake.js";
+import { insertText, quoted } from "./store.js";
 
 const ORDER = { file_reject: 0, record_reject: 1, warning: 2, info: 3 };
 const COLUMN_FIELDS = ["column_name", "field_name", "mandation", "present", "occurrences", "known"];
-
-// A column of text as Arrow data, made by hand: Arrow's own builders compile code at run time,
-// which the page's Content-Security-Policy forbids.
-const encoder = new TextEncoder();
-
-function textVector(values) {
-  const offsets = new Int32Array(values.length + 1);
-  const nulls = new Uint8Array((values.length + 7) >> 3);
-  const chunks = [];
-  let size = 0;
-  let nullCount = 0;
-  values.forEach((v, i) => {
-    if (v === null) nullCount++;
-    else {
-      nulls[i >> 3] |= 1 << (i & 7);
-      const bytes = encoder.encode(v);
-      chunks.push(bytes);
-      size += bytes.length;
-    }
-    offsets[i + 1] = size;
-  });
-  const data = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    data.set(c, at);
-    at += c.length;
-  }
-  return makeVector(makeData({ type: new Utf8(), length: values.length, nullCount, nullBitmap: nulls, valueOffsets: offsets, data }));
-}
-
-async function insertText(conn, name, names, columns, extra) {
-  const vectors = {};
-  for (const [column, values] of Object.entries(extra)) vectors[column] = makeVector(Int32Array.from(values));
-  names.forEach((column, i) => {
-    vectors[column] = textVector(columns[i]);
-  });
-  await conn.insertArrowTable(new Table(vectors), { name, create: true });
-}
 
 async function rowsOf(conn, sql) {
   const result = await conn.query(sql);
@@ -60,35 +23,14 @@ function planFor(bundle, period) {
 }
 
 // The value most records hold in a field (ties: the lowest), as intake.first_value.
-function firstValue(parts, field) {
-  const counts = new Map();
-  for (const part of parts) {
-    const values = part.text[field];
-    if (!values) continue;
-    for (const v of values) if (v !== null) counts.set(v, (counts.get(v) ?? 0) + 1);
-  }
-  let best = null;
-  for (const [v, n] of counts) {
-    if (best === null || n > counts.get(best) || (n === counts.get(best) && v < best)) best = v;
-  }
-  return best;
+async function firstValue(conn, bundle, parts, field) {
+  const tables = parts.filter((p) => bundle.tables.find((t) => t.name === p.table).fields.some((f) => f.name === field));
+  return commonest(await countsOf(conn, tables.map((p) => `SELECT ${quoted(field)} AS v FROM ${quoted(`text__${p.table}`)}`)));
 }
 
 function periodStart(text) {
   if (text === null || !/^\d{4}-(0[1-9]|1[0-2])$/.test(text)) return null;
   return `${text}-01`;
-}
-
-// A profile's date format: each date it reads rewritten as CCYY-MM-DD; a value not in that format
-// is left for the type check to report (profiles.apply_profile).
-async function localDates(conn, table, part, profile) {
-  if (!profile?.date_format) return;
-  const format = profile.date_format.replaceAll("'", "''");
-  for (const f of table.fields) {
-    if (f.type !== "date" || !(f.name in part.fieldHeaders) || f.name in (profile.codes ?? {})) continue;
-    const column = `"${f.name.replaceAll('"', '""')}"`;
-    await conn.query(`UPDATE "text__${part.table}" SET ${column} = coalesce(strftime(try_strptime(${column}, '${format}'), '%Y-%m-%d'), ${column})`);
-  }
 }
 
 function today() {
@@ -125,11 +67,9 @@ function uncheckedRules(bundle, parts) {
   return out;
 }
 
-export async function check(db, conn, bundle, parts, profile = null, strict = false) {
+export async function check(conn, bundle, parts, profile = null, strict = false) {
   const tables = new Map(bundle.tables.map((t) => [t.name, t]));
   const rules = bundle.rules;
-  const periodText = firstValue(parts, "reporting_period");
-  const plan = planFor(bundle, periodStart(periodText));
   const byTable = new Map(parts.map((p) => [p.table, p]));
   // Where the time goes, in milliseconds by step (the benchmark reads it; nothing else does).
   const timings = {};
@@ -141,15 +81,12 @@ export async function check(db, conn, bundle, parts, profile = null, strict = fa
   };
   globalThis.mhdeathsTimings = timings;
   for (const part of parts) {
-    const table = tables.get(part.table);
-    const names = table.fields.map((f) => f.name);
-    const positions = part.rows.map((_, i) => i);
-    await conn.query(`DROP TABLE IF EXISTS "text__${part.table}"; DROP TABLE IF EXISTS "columns__${part.table}"`);
-    await insertText(conn, `text__${part.table}`, names, names.map((n) => part.text[n]), { __pos: positions, __row: part.rows });
+    await conn.query(part.view);
     await insertText(conn, `columns__${part.table}`, COLUMN_FIELDS, COLUMN_FIELDS.map((c) => part.columnTable.map((r) => r[c])), { __pos: part.columnTable.map((_, i) => i) });
-    await localDates(conn, table, part, profile);
     lap("load");
   }
+  const periodText = await firstValue(conn, bundle, parts, "reporting_period");
+  const plan = planFor(bundle, periodStart(periodText));
   const unchecked = uncheckedRules(bundle, parts);
   const outcomes = [];
   const measuresOf = new Map();
@@ -165,13 +102,13 @@ export async function check(db, conn, bundle, parts, profile = null, strict = fa
     await conn.query(statements.fails);
     lap("fails");
     const [found] = await rowsOf(conn, statements.findings);
-    lap("findings");
     for (const rule of rules) {
       if (rule.table !== table.name || rule.scope !== "record" || unchecked.has(rule.id)) continue;
       const failed = Number(found[`${rule.id}:failed`]);
-      const rows = found[`${rule.id}:rows`];
-      outcomes.push({ rule, failed, rows: failed ? Array.from(rows.toArray(), Number) : [] });
+      const rows = failed ? (await rowsOf(conn, statements.rows[rule.id])).map((r) => Number(r.__row)) : [];
+      outcomes.push({ rule, failed, rows, values: await shownValues(conn, bundle, rule, part, rows) });
     }
+    lap("findings");
     const [m] = await rowsOf(conn, statements.measures);
     lap("measures");
     const present = new Set(part.columnTable.filter((r) => r.present === "true").map((r) => r.field_name));
@@ -206,7 +143,7 @@ export async function check(db, conn, bundle, parts, profile = null, strict = fa
   const others = outcomes.filter((o) => o.rule.scope !== "record");
   const severity = severities(bundle, profile, periodStart(periodText));
   const guard = makeGuard(bundle);
-  const context = { profile, severity, unchecked, strict, guard, provider: firstValue(parts, "org_id_provider") };
+  const context = { profile, severity, unchecked, strict, guard, provider: await firstValue(conn, bundle, parts, "org_id_provider") };
   return report(bundle, parts, [...records, ...others], measures, periodText, context);
 }
 
@@ -281,7 +218,7 @@ function report(bundle, parts, outcomes, measures, periodText, context) {
     verdict,
     strict,
     counts,
-    tables: parts.map((p) => ({ name: p.table, file: guard.name(p.file), records: p.rows.length, blank_rows: p.blankRows, columns: p.headers.length })),
+    tables: parts.map((p) => ({ name: p.table, file: guard.name(p.file), records: p.records, blank_rows: p.blankRows, columns: p.headers.length })),
     rules: summaries,
     findings,
     fields,
@@ -332,7 +269,15 @@ function findingsOf(bundle, outcome, byTable, severity, guard) {
   if (rule.scope === "table") return [{ ...base, row: null, column, header, field: name, group: null, value: null, example: rule.example }];
   // The value found, only for a code field (guard.is_code), and only as the guard shows it.
   const field = bundle.tables.find((t) => t.name === rule.table).fields.find((f) => f.name === name);
-  const values = field?.shown ? part.text[name] : null;
-  const positions = values ? new Map(part.rows.map((row, i) => [row, i])) : null;
-  return outcome.rows.map((row) => ({ ...base, row, column, header, field: name, group: null, value: values ? guard.value(values[positions.get(row)], field) : null, example: rule.example }));
+  const values = outcome.values;
+  return outcome.rows.map((row) => ({ ...base, row, column, header, field: name, group: null, value: values ? guard.value(values.get(row) ?? null, field) : null, example: rule.example }));
+}
+
+// The values of a code field (one a finding may show) on the rows listed, by row.
+async function shownValues(conn, bundle, rule, part, rows) {
+  const name = rule.fields[0] ?? null;
+  const field = name === null ? null : bundle.tables.find((t) => t.name === rule.table).fields.find((f) => f.name === name);
+  if (!field?.shown || !rows.length) return null;
+  const found = await rowsOf(conn, `SELECT __row, ${quoted(name)} AS v FROM ${quoted(`text__${part.table}`)} WHERE __row IN (${rows.join(", ")})`);
+  return new Map(found.map((r) => [Number(r.__row), r.v]));
 }
