@@ -149,14 +149,17 @@ class TablePlan:
     findings: str
     """One row: per record rule, how many records fail it."""
     rows: dict[str, str]
-    """Per record rule, the rows of the first records failing it, in order (run only for a rule
-    that failed)."""
+    """Per record rule, the position and row of the first records failing it (run only for a rule
+    that failed; the page runs those of a table together)."""
     measures: str
     """One row: per submitted field, records filled, valid and holding a default code."""
-    structure: dict[str, str]
-    """Per structure rule, the positions in ``columns__<table>`` of the failing columns."""
-    table_rules: dict[str, str]
-    """Per table rule, one boolean: True when the table fails it."""
+    structure: str | None
+    """Each structure rule's failing columns: rows of the rule id (``__rule``) and the column's
+    position in ``columns__<table>`` (``__pos``), in order; None for a table without such rules."""
+    table_rules: str | None
+    """One row: per table rule, a boolean, True when the table fails it; None without such rules.
+    (Statements are run together where they can be: in a browser each costs a round trip to
+    DuckDB's worker and its planning.)"""
 
 
 FILLED = "filled::"
@@ -239,7 +242,8 @@ def table_plan(spec: Spec, name: str, period: dt.date | None, sample: int) -> Ta
     parts += [f"count_if({ident(r.id)}) AS {ident(r.id + ':failed')}" for r in rules]
     findings = f"SELECT {', '.join(parts)} FROM {fails_table}"
     rows = {
-        r.id: f"SELECT __row FROM {fails_table} WHERE {ident(r.id)} ORDER BY __pos LIMIT {sample}"
+        r.id: f"SELECT __pos, __row FROM {fails_table} WHERE {ident(r.id)} "
+        f"ORDER BY __pos LIMIT {sample}"
         for r in rules
     }
     measure_parts = ["count(*) AS __records"]
@@ -268,19 +272,27 @@ def table_plan(spec: Spec, name: str, period: dt.date | None, sample: int) -> Ta
         )
         + f" FROM {ident(COLUMNS.format(name))}) AS c"
     )
-    structure = {
-        r.id: (
-            f"SELECT __pos FROM (SELECT __pos, ({_verdict(spec, r, period)}) AS _ok "
-            f"FROM {structure_source}) AS v WHERE _ok IS FALSE ORDER BY __pos"
-        )
+    structure_checks = [
+        f"SELECT {ex.duckdb_literal(r.id)} AS __rule, __pos FROM (SELECT __pos, "
+        f"({_verdict(spec, r, period)}) AS _ok FROM {structure_source}) AS v WHERE _ok IS FALSE"
         for r in spec.rules_for(name)
         if r.scope is Scope.STRUCTURE
-    }
-    table_rules = {
-        r.id: f"SELECT (({_verdict(spec, r, period)}) IS FALSE) FROM {ident(TYPED.format(name))}"
+    ]
+    structure = (
+        f"SELECT * FROM ({' UNION ALL '.join(structure_checks)}) AS s ORDER BY __rule, __pos"
+        if structure_checks
+        else None
+    )
+    table_checks = [
+        f"(({_verdict(spec, r, period)}) IS FALSE) AS {ident(r.id)}"
         for r in spec.rules_for(name)
         if r.scope is Scope.TABLE
-    }
+    ]
+    table_rules = (
+        f"SELECT {', '.join(table_checks)} FROM {ident(TYPED.format(name))}"
+        if table_checks
+        else None
+    )
     return TablePlan(typed, empty, fails, findings, rows, measures, structure, table_rules)
 
 

@@ -4,7 +4,7 @@
 import { letter } from "./read_csv.js";
 import { makeGuard } from "./guard.js";
 import { commonest, countsOf } from "./intake.js";
-import { insertText, quoted } from "./store.js";
+import { insertText, literal, quoted } from "./store.js";
 
 const ORDER = { file_reject: 0, record_reject: 1, warning: 2, info: 3 };
 const COLUMN_FIELDS = ["column_name", "field_name", "mandation", "present", "occurrences", "known"];
@@ -102,11 +102,20 @@ export async function check(conn, bundle, parts, profile = null, strict = false)
     await conn.query(statements.fails);
     lap("fails");
     const [found] = await rowsOf(conn, statements.findings);
-    for (const rule of rules) {
-      if (rule.table !== table.name || rule.scope !== "record" || unchecked.has(rule.id)) continue;
-      const failed = Number(found[`${rule.id}:failed`]);
-      const rows = failed ? (await rowsOf(conn, statements.rows[rule.id])).map((r) => Number(r.__row)) : [];
-      outcomes.push({ rule, failed, rows, values: await shownValues(conn, bundle, rule, part, rows) });
+    const checked = rules.filter((r) => r.table === table.name && r.scope === "record" && !unchecked.has(r.id));
+    const failing = checked.filter((r) => Number(found[`${r.id}:failed`]));
+    // The first rows of every rule that failed, in one statement.
+    const listed = new Map(failing.map((r) => [r.id, []]));
+    if (failing.length) {
+      const each = failing.map((r) => `SELECT ${literal(r.id)} AS __rule, __pos, __row FROM (${statements.rows[r.id]}) AS r`);
+      const first = await rowsOf(conn, each.join(" UNION ALL "));
+      first.sort((a, b) => a.__pos - b.__pos);
+      for (const r of first) listed.get(r.__rule).push(Number(r.__row));
+    }
+    const values = await shownValues(conn, bundle, part, failing, listed);
+    for (const rule of checked) {
+      const rows = listed.get(rule.id) ?? [];
+      outcomes.push({ rule, failed: Number(found[`${rule.id}:failed`]), rows, values: values.get(rule.fields[0]) ?? null });
     }
     lap("findings");
     const [m] = await rowsOf(conn, statements.measures);
@@ -117,17 +126,28 @@ export async function check(conn, bundle, parts, profile = null, strict = false)
       measuresOf.get(table.name).push({ table: table.name, field: f, records: Number(m.__records), present: present.has(f.name), filled: Number(m[`${f.name}:filled`]), valid: Number(m[`${f.name}:valid`]), defaults: Number(m[`${f.name}:defaults`]) });
     }
   }
+  // Each table's structure rules together, and its table rules together.
+  const structureRows = new Map();
+  const tableVerdicts = {};
+  for (const part of parts) {
+    const statements = plan.tables[part.table];
+    if (statements.structure) {
+      for (const r of await rowsOf(conn, statements.structure)) {
+        if (!structureRows.has(r.__rule)) structureRows.set(r.__rule, []);
+        structureRows.get(r.__rule).push(Number(r.__pos));
+      }
+    }
+    if (statements.table_rules) Object.assign(tableVerdicts, ...(await rowsOf(conn, statements.table_rules)));
+  }
   for (const rule of rules) {
     if (rule.scope === "record" || unchecked.has(rule.id)) continue;
-    const statements = plan.tables[rule.table];
     if (rule.scope === "structure") {
       if (!byTable.has(rule.table)) continue;
-      const rows = (await rowsOf(conn, statements.structure[rule.id])).map((r) => Number(r.__pos));
+      const rows = structureRows.get(rule.id) ?? [];
       outcomes.push({ rule, failed: rows.length, rows });
     } else if (rule.scope === "table") {
       if (!byTable.has(rule.table)) continue;
-      const [row] = await rowsOf(conn, statements.table_rules[rule.id]);
-      outcomes.push({ rule, failed: Object.values(row)[0] === true ? 1 : 0, rows: [] });
+      outcomes.push({ rule, failed: tableVerdicts[rule.id] === true ? 1 : 0, rows: [] });
     } else {
       const available = rule.tables_read.every((t) => byTable.has(t) || tables.get(t)?.optional);
       if (!available) continue;
@@ -273,11 +293,22 @@ function findingsOf(bundle, outcome, byTable, severity, guard) {
   return outcome.rows.map((row) => ({ ...base, row, column, header, field: name, group: null, value: values ? guard.value(values.get(row) ?? null, field) : null, example: rule.example }));
 }
 
-// The values of a code field (one a finding may show) on the rows listed, by row.
-async function shownValues(conn, bundle, rule, part, rows) {
-  const name = rule.fields[0] ?? null;
-  const field = name === null ? null : bundle.tables.find((t) => t.name === rule.table).fields.find((f) => f.name === name);
-  if (!field?.shown || !rows.length) return null;
-  const found = await rowsOf(conn, `SELECT __row, ${quoted(name)} AS v FROM ${quoted(`text__${part.table}`)} WHERE __row IN (${rows.join(", ")})`);
-  return new Map(found.map((r) => [Number(r.__row), r.v]));
+// The values of each code field (one a finding may show) on the rows listed of the rules that
+// read it, by field and then by row, in one statement.
+async function shownValues(conn, bundle, part, failing, listed) {
+  const table = bundle.tables.find((t) => t.name === part.table);
+  const wanted = new Map();
+  for (const rule of failing) {
+    const field = table.fields.find((f) => f.name === rule.fields[0]);
+    if (!field?.shown) continue;
+    if (!wanted.has(field.name)) wanted.set(field.name, new Set());
+    for (const row of listed.get(rule.id)) wanted.get(field.name).add(row);
+  }
+  const out = new Map();
+  const rows = new Set([...wanted.values()].flatMap((set) => [...set]));
+  if (!rows.size) return out;
+  const names = [...wanted.keys()];
+  const found = await rowsOf(conn, `SELECT __row, ${names.map((n, i) => `${quoted(n)} AS v${i}`).join(", ")} FROM ${quoted(`text__${part.table}`)} WHERE __row IN (${[...rows].join(", ")})`);
+  names.forEach((n, i) => out.set(n, new Map(found.map((r) => [Number(r.__row), r[`v${i}`]]))));
+  return out;
 }
