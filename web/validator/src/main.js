@@ -11,6 +11,7 @@ import { readProfile, checkFit, ProfileFailure } from "./profile.js";
 import { makeGuard } from "./guard.js";
 import { format } from "./words.js";
 import { filesOf, reportBody, reportDocument } from "./report.js";
+import { warmUp } from "./warm.js";
 
 /* global REPORT_STYLE */ // the CLI report's own style, put in by build.mjs
 
@@ -166,6 +167,7 @@ async function main() {
       const profile = picked ? readProfile(new Uint8Array(await picked.arrayBuffer()), picked.name, bundle) : null;
       const stated = { encoding: profile?.encoding ?? null, delimiter: profile?.delimiter ?? null };
       const { conn } = duck;
+      await duck.warming;
       const cleared = performance.now();
       await duck.clearing;
       await clear(conn);
@@ -222,6 +224,11 @@ async function main() {
   $("download-csv").addEventListener("click", () => last && download(`${reportStem(last)}.findings.csv`, "text/csv", csvOf(bundle, last.findings)));
   $("download-html").addEventListener("click", () => last && download(`${reportStem(last)}.report.html`, "text/html", reportDocument(last, REPORT_STYLE)));
   state("ready");
+  duck.warming = warmUp(bundle, duck)
+    .catch((error) => console.warn(`The page did not warm up: ${error}`))
+    .finally(() => {
+      document.body.dataset.warm = "done";
+    });
 }
 
 main().catch((error) => {
