@@ -120,6 +120,11 @@ class Pages:
         )
         return page.evaluate("window.mhdeathsReport"), page.evaluate("window.mhdeathsProblem")
 
+    def readers(self, version: str) -> dict[str, str]:
+        """Which reader read each CSV file of the last check: DuckDB's (a plain file) or the
+        page's own JavaScript (any other); a file refused as it was read is not listed."""
+        return dict(self.page(version).evaluate("globalThis.mhdeathsReaders"))
+
 
 @pytest.fixture(scope="module")
 def pages(browser: Browser, site: str) -> Iterator[Pages]:
@@ -240,7 +245,18 @@ def _damaged(text: str) -> dict[str, bytes]:
     lines = text.splitlines()
     header, first, rest = lines[0], lines[1], lines[2:]
     cells = first.split(",")
+    width = len(header.split(","))
     return {
+        "blank-lines-at-end": ("\n".join(lines) + "\n\n\n").encode(),
+        "blank-records-inside": "\n".join(
+            [header, first, "   ", "," * (width - 1), "\t" + "," * 3, *rest]
+        ).encode(),
+        "crlf-short-rows": "\r\n".join(
+            [header, ",".join(cells[:-5]), *rest, ",".join(cells[:3])]
+        ).encode(),
+        "all-quoted": "\n".join(
+            [header] + [",".join(f'"{c}"' for c in line.split(",")) for line in [first, *rest]]
+        ).encode(),
         "semicolons": "\n".join(line.replace(",", ";") for line in lines).encode(),
         "windows-1252": (text.replace("RY1-D", "RY1-D\u00e9", 1)).encode("cp1252"),
         "crlf-bom-blank-lines": ("\ufeff" + "\r\n".join([header, first, "", *rest, ""])).encode(),
@@ -270,6 +286,22 @@ DAMAGED = list(
     _damaged((examples_root() / "known-bad/RY1/RY1_2027-11_death.csv").read_text()).items()
 )
 
+READ_BY = {
+    "blank-lines-at-end": "duckdb",
+    "blank-records-inside": "duckdb",
+    "crlf-short-rows": "duckdb",
+    "all-quoted": "duckdb",
+    "semicolons": "duckdb",
+    "windows-1252": "duckdb",
+    "crlf-bom-blank-lines": "javascript",
+    "padded-and-quoted": "duckdb",
+    "value-across-lines": "javascript",
+    "column-missing": "duckdb",
+    "quotes-inside-spaces": "javascript",
+}
+"""Which reader the page reads each damaged death file with (store.js): DuckDB's, for a file
+plain in the page's terms, else its own; a file refused as it is read is left out."""
+
 
 @pytest.mark.parametrize(("name", "data"), DAMAGED, ids=[n for n, _ in DAMAGED])
 def test_damaged_files_as_the_cli(name: str, data: bytes, pages: Pages, tmp_path: Path) -> None:
@@ -277,6 +309,9 @@ def test_damaged_files_as_the_cli(name: str, data: bytes, pages: Pages, tmp_path
     death.write_bytes(data)
     activity = examples_root() / "known-bad/RY1/RY1_2027-11_activity.csv"
     _same("1.1.0", [activity, death], pages)
+    read = pages.readers("1.1.0")
+    assert read.get(death.name) == READ_BY.get(name)
+    assert read.get(activity.name) in (None, "duckdb")
 
 
 def _declaring(tmp_path: Path, version: str, period: str = "2027-10") -> list[Path]:
@@ -664,3 +699,29 @@ def test_a_file_too_large_for_the_page_is_refused(pages: Pages, tmp_path: Path) 
     bad = examples_root() / "known-bad/RY1"
     shown, problem = pages.validate("1.1.0", [bad / "RY1_2027-11_death.csv"])
     assert problem is None and shown is not None
+
+
+def test_a_file_too_large_to_parse_is_refused(pages: Pages, tmp_path: Path) -> None:
+    """A workbook, or a CSV file that is not plain (read in JavaScript, not by DuckDB's reader),
+    has a smaller limit, with a sentence of its own, checked before the file is parsed."""
+    from mhdeaths.limits import bytes_text
+    from mhdeaths.validate.page import PAGE_PARSED_SIZE, TOO_LARGE_PARSED
+
+    size = PAGE_PARSED_SIZE + 1
+    book = tmp_path / "book" / "RY1_2027-11_death.xlsx"
+    book.parent.mkdir()
+    with book.open("wb") as fh:
+        fh.write(b"PK\x03\x04")
+        fh.truncate(size)
+    death = (examples_root() / "known-bad/RY1/RY1_2027-11_death.csv").read_text()
+    header, first, *_ = death.splitlines()
+    filler = "\n".join([first.replace(",", ',"a\nb",', 1)] + [first] * (size // len(first)))
+    across = tmp_path / "across" / "RY1_2027-11_death.csv"
+    across.parent.mkdir()
+    across.write_text((header + "\n" + filler)[:size])
+    for path in (book, across):
+        shown, problem = pages.validate("1.1.0", [path])
+        assert shown is None
+        assert problem == TOO_LARGE_PARSED.format(
+            file=path.name, size=bytes_text(size), limit=bytes_text(PAGE_PARSED_SIZE)
+        )

@@ -364,9 +364,10 @@ function plainSource(utf8, original, text, file, sep, limits) {
 
 // ``stated``: the encoding and delimiter a profile gives, else null (found from the file);
 // ``limits``: the CLI's default limits (mhdeaths.limits), from the bundle; ``parsed``: parse the
-// file here even when it is plain (DuckDB's reader did not read it as expected). A plain file's
-// sheet carries ``plain`` (what store.js needs) where others carry their columns.
-export function readCsv(bytes, file, stated = {}, limits = null, parsed = false) {
+// file here even when it is plain (DuckDB's reader did not read it as expected);
+// ``beforeParsing``: called before a file is parsed here (it may refuse one too large). A plain
+// file's sheet carries ``plain`` (what store.js needs) where others carry their columns.
+export function readCsv(bytes, file, stated = {}, limits = null, { parsed = false, beforeParsing = () => {} } = {}) {
   const head = bytes.subarray(0, 65536);
   if (!new TextDecoder("latin1").decode(head).trim()) {
     return { format: "csv", encoding: "utf-8", delimiter: ",", sheets: [{ name: null, headers: [], columns: [], rows: [], blankRows: 0 }] };
@@ -391,6 +392,7 @@ export function readCsv(bytes, file, stated = {}, limits = null, parsed = false)
       if (sheet) return { format: "csv", encoding, delimiter: sep, sheets: [sheet] };
     }
   }
+  beforeParsing();
   if (text === null) text = new TextDecoder("utf-8", { ignoreBOM: false }).decode(bytes);
   return parsedCsv(text, encoding, file, stated, limits);
 }
