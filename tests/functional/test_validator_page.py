@@ -82,43 +82,62 @@ def browser() -> Iterator[Browser]:
 
 
 class Pages:
-    """One open page per spec version, each watched for requests to another origin."""
+    """One open page per spec version, each watched for requests to another origin. Every
+    version's page is opened at once, so that they load (and warm up) side by side."""
 
     def __init__(self, browser: Browser, site: str) -> None:
         self.browser, self.site = browser, site
         self.pages: dict[str, Page] = {}
+        self.ready: set[str] = set()
         self.elsewhere: list[str] = []
         self.errors: list[str] = []
-
-    def page(self, version: str) -> Page:
-        if version not in self.pages:
+        for version in available_versions():
             page = self.browser.new_page()
             page.on("request", self._watch)
             page.on("pageerror", lambda error: self.errors.append(str(error)))
-            page.goto(f"{self.site}/{version}/validator/index.html")
+            page.goto(f"{self.site}/{version}/validator/index.html", wait_until="commit")
+            self.pages[version] = page
+
+    def page(self, version: str) -> Page:
+        page = self.pages[version]
+        if version not in self.ready:
             page.wait_for_selector(
-                "body[data-state=ready], body[data-state=broken]", state="attached", timeout=60_000
+                "body[data-state=ready], body[data-state=broken]", state="attached", timeout=90_000
             )
             assert page.get_attribute("body", "data-state") == "ready"
-            self.pages[version] = page
-        return self.pages[version]
+            self.ready.add(version)
+        return page
 
     def _watch(self, request: Any) -> None:
         if not request.url.startswith(self.site + "/"):
             self.elsewhere.append(request.url)
 
-    def validate(
+    def start(
         self, version: str, files: list[Path], profile: Path | None = None, strict: bool = False
-    ) -> tuple[dict[str, Any] | None, str | None]:
+    ) -> None:
+        """Pick the files (and profile) and press Check, without waiting for the check."""
         page = self.page(version)
         page.set_input_files("#files", [str(f) for f in files])
         page.set_input_files("#profile", [str(profile)] if profile else [])
-        page.set_checked("#strict", strict)
-        page.click("#check")
-        page.wait_for_selector(
-            "body[data-state=done], body[data-state=failed]", state="attached", timeout=120_000
+        page.evaluate(
+            "(strict) => { document.getElementById('strict').checked = strict; "
+            "document.getElementById('check').click(); }",
+            strict,
         )
-        return page.evaluate("window.mhdeathsReport"), page.evaluate("window.mhdeathsProblem")
+
+    def finish(self, version: str) -> tuple[dict[str, Any] | None, str | None]:
+        """The report, or the sentence, the check started ends in (the page settles
+        ``mhdeathsChecked`` as it shows either)."""
+        report, problem = self.page(version).evaluate(
+            "window.mhdeathsChecked.then(() => [window.mhdeathsReport, window.mhdeathsProblem])"
+        )
+        return report, problem
+
+    def validate(
+        self, version: str, files: list[Path], profile: Path | None = None, strict: bool = False
+    ) -> tuple[dict[str, Any] | None, str | None]:
+        self.start(version, files, profile, strict)
+        return self.finish(version)
 
     def readers(self, version: str) -> dict[str, str]:
         """Which reader read each CSV file of the last check: DuckDB's (a plain file) or the
@@ -151,15 +170,18 @@ def _same(
     forced: bool = True,
 ) -> None:
     """The page of ``version`` shows what the CLI does: with ``--spec version`` (``forced``), or
-    choosing the version the files declare, as a provider runs it."""
-    shown, problem = pages.validate(version, files, profile, strict)
+    choosing the version the files declare, as a provider runs it. (The CLI runs while the page
+    checks.)"""
+    pages.start(version, files, profile, strict)
     try:
         expected = _cli(version if forced else None, files, profile, strict)
     except UserError as exc:
+        shown, problem = pages.finish(version)
         # The page names a file by its name: it is never told the folder.
         said = str(exc).replace(str(profile), profile.name) if profile else str(exc)
         assert shown is None and problem == guard.message(said)
         return
+    shown, problem = pages.finish(version)
     if expected["spec_version"] != version:
         # The CLI checked the files against the version they declare: the page holds one.
         other = OTHER_VERSION.format(declared=expected["spec_version"], page=version)
