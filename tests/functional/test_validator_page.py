@@ -585,6 +585,29 @@ def test_workbook_values_as_the_cli(pages: Pages, tmp_path: Path) -> None:
     _same("1.1.0", [path, activity], pages)
 
 
+def test_workbook_limits_as_the_cli(pages: Pages, tmp_path: Path) -> None:
+    """A sheet used past the column limit, or past the cell limit (a stray value far below the
+    data), is refused with the CLI's sentence and its figures, before the sheet is read."""
+    import xlsxwriter
+
+    death = examples_root() / "known-bad/RY1/RY1_2027-10_death.csv"
+    lines = [line.split(",") for line in death.read_text().splitlines()]
+    for name, stray in (
+        ("wide.xlsx", (5, DEFAULT_LIMITS.columns + 199)),
+        ("tall.xlsx", (499_999, 3)),
+    ):
+        path = tmp_path / name
+        book = xlsxwriter.Workbook(str(path))
+        sheet = book.add_worksheet("Deaths")
+        for r, values in enumerate(lines):
+            for c, value in enumerate(values):
+                if value:
+                    sheet.write_string(r, c, value)
+        sheet.write_string(*stray, "x")
+        book.close()
+        _same("1.1.0", [path], pages)
+
+
 def test_damaged_workbooks_as_the_cli(pages: Pages, tmp_path: Path) -> None:
     """A workbook that is not one, or is cut short, gets the CLI's one sentence."""
     import zipfile
