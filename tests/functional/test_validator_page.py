@@ -11,7 +11,9 @@ from __future__ import annotations
 import functools
 import http.server
 import json
+import random
 import re
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -334,6 +336,92 @@ def test_damaged_files_as_the_cli(name: str, data: bytes, pages: Pages, tmp_path
     read = pages.readers("1.1.0")
     assert read.get(death.name) == READ_BY.get(name)
     assert read.get(activity.name) in (None, "duckdb")
+
+
+_CELLS = [
+    "",
+    "a",
+    "Ab1",
+    "x y",
+    " x ",
+    "\tx",
+    "x\t",
+    "  ",
+    "\u00a0z\u00a0",
+    "\u00e9t\u00e9",
+    "\ufeffb",
+    '"q"',
+    '"q,r"',
+    '"q;r"',
+    '""',
+    '" "',
+    '"a""b"',
+    '"x\ny"',
+    'x"y"',
+    'x"y',
+    '"a"b',
+    ' "n" ',
+    "x\ry",
+    "\x00",
+]
+_PLAIN_CELLS = [
+    c for c in _CELLS if not any(b in c for b in ("\n", "\r", "\x00", 'x"', '"a"b', ' "'))
+]
+"""Cells a plain file may hold: half the files are made of these alone."""
+
+
+def _csv_file(rng: random.Random) -> bytes:
+    """A CSV file of the shapes a reader must cope with: quoting right and wrong, padding, short
+    and long records, blank records and lines, line endings of each kind, a byte-order mark,
+    UTF-8 or Windows-1252."""
+    sep = rng.choice([",", ";", "\t"])
+    pool = _CELLS if rng.random() < 0.5 else _PLAIN_CELLS
+    width = rng.randint(1, 4)
+    lines = [sep.join(f"h{i}" for i in range(width))]
+    for _ in range(rng.randint(0, 6)):
+        cells = width if rng.random() < 0.7 else rng.randint(0, width + 1)
+        lines.append(sep.join(rng.choice(pool) for _ in range(cells)))
+    ending = rng.choice(["\n", "\r\n", "mixed"])
+    text = "".join(
+        line + (("\r\n" if i % 2 else "\n") if ending == "mixed" else ending)
+        for i, line in enumerate(lines)
+    )
+    if rng.random() < 0.5:
+        text = text.rstrip("\r\n")
+    text = ("\ufeff" if rng.random() < 0.3 else "") + text + rng.choice(["", "\n", "\r\n\r\n"])
+    if rng.random() < 0.3 and all(ord(c) < 256 for c in text):
+        return text.encode("cp1252", "replace")
+    return text.encode()
+
+
+def test_the_page_reads_a_plain_file_as_its_own_parser() -> None:
+    """DuckDB's reader, given only the files the page's scan finds plain, reads each as the
+    page's own parser does: the same headers, records, rows, values and blank rows; and the scan
+    lets through no file the parser refuses. Five hundred files made at random (seeded), read in
+    Node with DuckDB's blocking build, in one process."""
+    import base64
+    import subprocess
+
+    rng = random.Random(18)
+    files = [_csv_file(rng) for _ in range(500)]
+    web = Path(__file__).resolve().parents[2] / "web" / "validator"
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
+        json.dump([base64.b64encode(f).decode() for f in files], fh)
+    try:
+        done = subprocess.run(
+            ["node", "check_readers.mjs", fh.name],
+            cwd=web,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    finally:
+        Path(fh.name).unlink()
+    summary = json.loads(done.stdout)
+    differ = [(files[d["n"]], d["expected"], d["found"]) for d in summary["differ"]]
+    assert differ == []
+    # Both readers had work: plain files, and files the scan left to the parser.
+    assert summary["plain"] > 100 and summary["notPlain"] > 100, summary
 
 
 def _declaring(tmp_path: Path, version: str, period: str = "2027-10") -> list[Path]:
