@@ -397,13 +397,13 @@ def _csv_file(rng: random.Random) -> bytes:
 def test_the_page_reads_a_plain_file_as_its_own_parser() -> None:
     """DuckDB's reader, given only the files the page's scan finds plain, reads each as the
     page's own parser does: the same headers, records, rows, values and blank rows; and the scan
-    lets through no file the parser refuses. Five hundred files made at random (seeded), read in
+    lets through no file the parser refuses. Three hundred files made at random (seeded), read in
     Node with DuckDB's blocking build, in one process."""
     import base64
     import subprocess
 
     rng = random.Random(18)
-    files = [_csv_file(rng) for _ in range(500)]
+    files = [_csv_file(rng) for _ in range(300)]
     web = Path(__file__).resolve().parents[2] / "web" / "validator"
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
         json.dump([base64.b64encode(f).decode() for f in files], fh)
@@ -421,7 +421,7 @@ def test_the_page_reads_a_plain_file_as_its_own_parser() -> None:
     differ = [(files[d["n"]], d["expected"], d["found"]) for d in summary["differ"]]
     assert differ == []
     # Both readers had work: plain files, and files the scan left to the parser.
-    assert summary["plain"] > 100 and summary["notPlain"] > 100, summary
+    assert summary["plain"] > 60 and summary["notPlain"] > 60, summary
 
 
 def _declaring(tmp_path: Path, version: str, period: str = "2027-10") -> list[Path]:

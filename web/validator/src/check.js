@@ -308,7 +308,7 @@ async function shownValues(conn, bundle, part, failing, listed) {
   const rows = new Set([...wanted.values()].flatMap((set) => [...set]));
   if (!rows.size) return out;
   const names = [...wanted.keys()];
-  const found = await rowsOf(conn, `SELECT __row, ${names.map((n, i) => `${quoted(n)} AS v${i}`).join(", ")} FROM ${quoted(`text__${part.table}`)} WHERE __row IN (${[...rows].join(", ")})`);
+  const found = await rowsOf(conn, `SELECT __row, ${names.map((n, i) => `${quoted(n)} AS v${i}`).join(", ")} FROM ${quoted(`text__${part.table}`)} WHERE __row IN (SELECT unnest([${[...rows].join(", ")}]))`);
   names.forEach((n, i) => out.set(n, new Map(found.map((r) => [Number(r.__row), r[`v${i}`]]))));
   return out;
 }
