@@ -345,20 +345,17 @@ function headerOf(header, sep, file, limits) {
 function plainSource(utf8, original, text, file, sep, limits) {
   if (sep.length !== 1 || sep.charCodeAt(0) > 127 || '"\r\n'.includes(sep)) return null;
   const bytes = utf8 ?? new TextEncoder().encode(text);
-  const end = bytes.indexOf(10);
-  const lineEnd = end < 0 ? bytes.length : end;
-  const crlf = lineEnd > 0 && bytes[lineEnd - 1] === 13;
-  let line = new TextDecoder("utf-8").decode(bytes.subarray(0, crlf ? lineEnd - 1 : lineEnd)).replace(/^\uFEFF+/, "");
+  const end = bytes.indexOf(10); // found: the caller saw a line break in the first block
+  const crlf = end > 0 && bytes[end - 1] === 13;
+  const line = new TextDecoder("utf-8").decode(bytes.subarray(0, crlf ? end - 1 : end)).replace(/^\uFEFF+/, "");
   if (!line || line.includes("\r")) return null;
   const most = headerOf(line, sep, file, limits);
   const headers = (parse(line, sep, file)[0]?.cells ?? []).map((h) => (h ?? "").trim());
-  const endings = { crlf: end >= 0 && crlf ? 1 : 0, lf: end >= 0 && !crlf ? 1 : 0 };
-  const found = end < 0 ? { records: 0, padded: new Uint8Array(headers.length), maybeBlank: 0, trailingBlank: 0 } : scanPlain(bytes, end + 1, sep, headers.length, endings);
+  const found = scanPlain(bytes, end + 1, sep, headers.length, { crlf: crlf ? 1 : 0, lf: crlf ? 0 : 1 });
   if (found === null) return null;
   if (found.records > most) {
     throw new ReadFailure("file/too-many-records", { file, most, columns: headers.length, limit: limits.cells });
   }
-  line = null;
   return { name: null, headers, plain: { bytes: original ? null : bytes, sep, ...found } };
 }
 
