@@ -11,7 +11,9 @@ from __future__ import annotations
 import functools
 import http.server
 import json
+import random
 import re
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -82,43 +84,67 @@ def browser() -> Iterator[Browser]:
 
 
 class Pages:
-    """One open page per spec version, each watched for requests to another origin."""
+    """One open page per spec version, each watched for requests to another origin. Every
+    version's page is opened at once, so that they load (and warm up) side by side."""
 
     def __init__(self, browser: Browser, site: str) -> None:
         self.browser, self.site = browser, site
         self.pages: dict[str, Page] = {}
+        self.ready: set[str] = set()
         self.elsewhere: list[str] = []
         self.errors: list[str] = []
-
-    def page(self, version: str) -> Page:
-        if version not in self.pages:
+        for version in available_versions():
             page = self.browser.new_page()
             page.on("request", self._watch)
             page.on("pageerror", lambda error: self.errors.append(str(error)))
-            page.goto(f"{self.site}/{version}/validator/index.html")
+            page.goto(f"{self.site}/{version}/validator/index.html", wait_until="commit")
+            self.pages[version] = page
+
+    def page(self, version: str) -> Page:
+        page = self.pages[version]
+        if version not in self.ready:
             page.wait_for_selector(
-                "body[data-state=ready], body[data-state=broken]", state="attached", timeout=60_000
+                "body[data-state=ready], body[data-state=broken]", state="attached", timeout=90_000
             )
             assert page.get_attribute("body", "data-state") == "ready"
-            self.pages[version] = page
-        return self.pages[version]
+            self.ready.add(version)
+        return page
 
     def _watch(self, request: Any) -> None:
         if not request.url.startswith(self.site + "/"):
             self.elsewhere.append(request.url)
 
-    def validate(
+    def start(
         self, version: str, files: list[Path], profile: Path | None = None, strict: bool = False
-    ) -> tuple[dict[str, Any] | None, str | None]:
+    ) -> None:
+        """Pick the files (and profile) and press Check, without waiting for the check."""
         page = self.page(version)
         page.set_input_files("#files", [str(f) for f in files])
         page.set_input_files("#profile", [str(profile)] if profile else [])
-        page.set_checked("#strict", strict)
-        page.click("#check")
-        page.wait_for_selector(
-            "body[data-state=done], body[data-state=failed]", state="attached", timeout=120_000
+        page.evaluate(
+            "(strict) => { document.getElementById('strict').checked = strict; "
+            "document.getElementById('check').click(); }",
+            strict,
         )
-        return page.evaluate("window.mhdeathsReport"), page.evaluate("window.mhdeathsProblem")
+
+    def finish(self, version: str) -> tuple[dict[str, Any] | None, str | None]:
+        """The report, or the sentence, the check started ends in (the page settles
+        ``mhdeathsChecked`` as it shows either)."""
+        report, problem = self.page(version).evaluate(
+            "window.mhdeathsChecked.then(() => [window.mhdeathsReport, window.mhdeathsProblem])"
+        )
+        return report, problem
+
+    def validate(
+        self, version: str, files: list[Path], profile: Path | None = None, strict: bool = False
+    ) -> tuple[dict[str, Any] | None, str | None]:
+        self.start(version, files, profile, strict)
+        return self.finish(version)
+
+    def readers(self, version: str) -> dict[str, str]:
+        """Which reader read each CSV file of the last check: DuckDB's (a plain file) or the
+        page's own JavaScript (any other); a file refused as it was read is not listed."""
+        return dict(self.page(version).evaluate("globalThis.mhdeathsReaders"))
 
 
 @pytest.fixture(scope="module")
@@ -146,15 +172,18 @@ def _same(
     forced: bool = True,
 ) -> None:
     """The page of ``version`` shows what the CLI does: with ``--spec version`` (``forced``), or
-    choosing the version the files declare, as a provider runs it."""
-    shown, problem = pages.validate(version, files, profile, strict)
+    choosing the version the files declare, as a provider runs it. (The CLI runs while the page
+    checks.)"""
+    pages.start(version, files, profile, strict)
     try:
         expected = _cli(version if forced else None, files, profile, strict)
     except UserError as exc:
+        shown, problem = pages.finish(version)
         # The page names a file by its name: it is never told the folder.
         said = str(exc).replace(str(profile), profile.name) if profile else str(exc)
         assert shown is None and problem == guard.message(said)
         return
+    shown, problem = pages.finish(version)
     if expected["spec_version"] != version:
         # The CLI checked the files against the version they declare: the page holds one.
         other = OTHER_VERSION.format(declared=expected["spec_version"], page=version)
@@ -240,7 +269,18 @@ def _damaged(text: str) -> dict[str, bytes]:
     lines = text.splitlines()
     header, first, rest = lines[0], lines[1], lines[2:]
     cells = first.split(",")
+    width = len(header.split(","))
     return {
+        "blank-lines-at-end": ("\n".join(lines) + "\n\n\n").encode(),
+        "blank-records-inside": "\n".join(
+            [header, first, "   ", "," * (width - 1), "\t" + "," * 3, *rest]
+        ).encode(),
+        "crlf-short-rows": "\r\n".join(
+            [header, ",".join(cells[:-5]), *rest, ",".join(cells[:3])]
+        ).encode(),
+        "all-quoted": "\n".join(
+            [header] + [",".join(f'"{c}"' for c in line.split(",")) for line in [first, *rest]]
+        ).encode(),
         "semicolons": "\n".join(line.replace(",", ";") for line in lines).encode(),
         "windows-1252": (text.replace("RY1-D", "RY1-D\u00e9", 1)).encode("cp1252"),
         "crlf-bom-blank-lines": ("\ufeff" + "\r\n".join([header, first, "", *rest, ""])).encode(),
@@ -270,6 +310,22 @@ DAMAGED = list(
     _damaged((examples_root() / "known-bad/RY1/RY1_2027-11_death.csv").read_text()).items()
 )
 
+READ_BY = {
+    "blank-lines-at-end": "duckdb",
+    "blank-records-inside": "duckdb",
+    "crlf-short-rows": "duckdb",
+    "all-quoted": "duckdb",
+    "semicolons": "duckdb",
+    "windows-1252": "duckdb",
+    "crlf-bom-blank-lines": "javascript",
+    "padded-and-quoted": "duckdb",
+    "value-across-lines": "javascript",
+    "column-missing": "duckdb",
+    "quotes-inside-spaces": "javascript",
+}
+"""Which reader the page reads each damaged death file with (store.js): DuckDB's, for a file
+plain in the page's terms, else its own; a file refused as it is read is left out."""
+
 
 @pytest.mark.parametrize(("name", "data"), DAMAGED, ids=[n for n, _ in DAMAGED])
 def test_damaged_files_as_the_cli(name: str, data: bytes, pages: Pages, tmp_path: Path) -> None:
@@ -277,6 +333,95 @@ def test_damaged_files_as_the_cli(name: str, data: bytes, pages: Pages, tmp_path
     death.write_bytes(data)
     activity = examples_root() / "known-bad/RY1/RY1_2027-11_activity.csv"
     _same("1.1.0", [activity, death], pages)
+    read = pages.readers("1.1.0")
+    assert read.get(death.name) == READ_BY.get(name)
+    assert read.get(activity.name) in (None, "duckdb")
+
+
+_CELLS = [
+    "",
+    "a",
+    "Ab1",
+    "x y",
+    " x ",
+    "\tx",
+    "x\t",
+    "  ",
+    "\u00a0z\u00a0",
+    "\u00e9t\u00e9",
+    "\ufeffb",
+    '"q"',
+    '"q,r"',
+    '"q;r"',
+    '""',
+    '" "',
+    '"a""b"',
+    '"x\ny"',
+    'x"y"',
+    'x"y',
+    '"a"b',
+    ' "n" ',
+    "x\ry",
+    "\x00",
+]
+_PLAIN_CELLS = [
+    c for c in _CELLS if not any(b in c for b in ("\n", "\r", "\x00", 'x"', '"a"b', ' "'))
+]
+"""Cells a plain file may hold: half the files are made of these alone."""
+
+
+def _csv_file(rng: random.Random) -> bytes:
+    """A CSV file of the shapes a reader must cope with: quoting right and wrong, padding, short
+    and long records, blank records and lines, line endings of each kind, a byte-order mark,
+    UTF-8 or Windows-1252."""
+    sep = rng.choice([",", ";", "\t"])
+    pool = _CELLS if rng.random() < 0.5 else _PLAIN_CELLS
+    width = rng.randint(1, 4)
+    lines = [sep.join(f"h{i}" for i in range(width))]
+    for _ in range(rng.randint(0, 6)):
+        cells = width if rng.random() < 0.7 else rng.randint(0, width + 1)
+        lines.append(sep.join(rng.choice(pool) for _ in range(cells)))
+    ending = rng.choice(["\n", "\r\n", "mixed"])
+    text = "".join(
+        line + (("\r\n" if i % 2 else "\n") if ending == "mixed" else ending)
+        for i, line in enumerate(lines)
+    )
+    if rng.random() < 0.5:
+        text = text.rstrip("\r\n")
+    text = ("\ufeff" if rng.random() < 0.3 else "") + text + rng.choice(["", "\n", "\r\n\r\n"])
+    if rng.random() < 0.3 and all(ord(c) < 256 for c in text):
+        return text.encode("cp1252", "replace")
+    return text.encode()
+
+
+def test_the_page_reads_a_plain_file_as_its_own_parser() -> None:
+    """DuckDB's reader, given only the files the page's scan finds plain, reads each as the
+    page's own parser does: the same headers, records, rows, values and blank rows; and the scan
+    lets through no file the parser refuses. Three hundred files made at random (seeded), read in
+    Node with DuckDB's blocking build, in one process."""
+    import base64
+    import subprocess
+
+    rng = random.Random(18)
+    files = [_csv_file(rng) for _ in range(300)]
+    web = Path(__file__).resolve().parents[2] / "web" / "validator"
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
+        json.dump([base64.b64encode(f).decode() for f in files], fh)
+    try:
+        done = subprocess.run(
+            ["node", "check_readers.mjs", fh.name],
+            cwd=web,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    finally:
+        Path(fh.name).unlink()
+    summary = json.loads(done.stdout)
+    differ = [(files[d["n"]], d["expected"], d["found"]) for d in summary["differ"]]
+    assert differ == []
+    # Both readers had work: plain files, and files the scan left to the parser.
+    assert summary["plain"] > 60 and summary["notPlain"] > 60, summary
 
 
 def _declaring(tmp_path: Path, version: str, period: str = "2027-10") -> list[Path]:
@@ -528,6 +673,29 @@ def test_workbook_values_as_the_cli(pages: Pages, tmp_path: Path) -> None:
     _same("1.1.0", [path, activity], pages)
 
 
+def test_workbook_limits_as_the_cli(pages: Pages, tmp_path: Path) -> None:
+    """A sheet used past the column limit, or past the cell limit (a stray value far below the
+    data), is refused with the CLI's sentence and its figures, before the sheet is read."""
+    import xlsxwriter
+
+    death = examples_root() / "known-bad/RY1/RY1_2027-10_death.csv"
+    lines = [line.split(",") for line in death.read_text().splitlines()]
+    for name, stray in (
+        ("wide.xlsx", (5, DEFAULT_LIMITS.columns + 199)),
+        ("tall.xlsx", (499_999, 3)),
+    ):
+        path = tmp_path / name
+        book = xlsxwriter.Workbook(str(path))
+        sheet = book.add_worksheet("Deaths")
+        for r, values in enumerate(lines):
+            for c, value in enumerate(values):
+                if value:
+                    sheet.write_string(r, c, value)
+        sheet.write_string(*stray, "x")
+        book.close()
+        _same("1.1.0", [path], pages)
+
+
 def test_damaged_workbooks_as_the_cli(pages: Pages, tmp_path: Path) -> None:
     """A workbook that is not one, or is cut short, gets the CLI's one sentence."""
     import zipfile
@@ -664,3 +832,29 @@ def test_a_file_too_large_for_the_page_is_refused(pages: Pages, tmp_path: Path) 
     bad = examples_root() / "known-bad/RY1"
     shown, problem = pages.validate("1.1.0", [bad / "RY1_2027-11_death.csv"])
     assert problem is None and shown is not None
+
+
+def test_a_file_too_large_to_parse_is_refused(pages: Pages, tmp_path: Path) -> None:
+    """A workbook, or a CSV file that is not plain (read in JavaScript, not by DuckDB's reader),
+    has a smaller limit, with a sentence of its own, checked before the file is parsed."""
+    from mhdeaths.limits import bytes_text
+    from mhdeaths.validate.page import PAGE_PARSED_SIZE, TOO_LARGE_PARSED
+
+    size = PAGE_PARSED_SIZE + 1
+    book = tmp_path / "book" / "RY1_2027-11_death.xlsx"
+    book.parent.mkdir()
+    with book.open("wb") as fh:
+        fh.write(b"PK\x03\x04")
+        fh.truncate(size)
+    death = (examples_root() / "known-bad/RY1/RY1_2027-11_death.csv").read_text()
+    header, first, *_ = death.splitlines()
+    filler = "\n".join([first.replace(",", ',"a\nb",', 1)] + [first] * (size // len(first)))
+    across = tmp_path / "across" / "RY1_2027-11_death.csv"
+    across.parent.mkdir()
+    across.write_text((header + "\n" + filler)[:size])
+    for path in (book, across):
+        shown, problem = pages.validate("1.1.0", [path])
+        assert shown is None
+        assert problem == TOO_LARGE_PARSED.format(
+            file=path.name, size=bytes_text(size), limit=bytes_text(PAGE_PARSED_SIZE)
+        )

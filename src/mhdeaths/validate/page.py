@@ -48,15 +48,32 @@ OTHER_VERSION = (
 """A sentence of the page's own: the CLI would check such files against the version they declare,
 but a page holds one version's checks."""
 
-PAGE_FILE_SIZE = 32 * 2**20
-"""The largest file the page reads: about 170,000 death records, a hundred times a large trust's
-month. A browser tab holds every value as a JavaScript string and DuckDB's copy besides (1.6 GB at
-100,000 records, benchmarks/bench_browser_validator.py); a 1,000,000-record file ran it out of
-memory after minutes. Refused at once, with where to check it instead."""
+PAGE_FILE_SIZE = 256 * 2**20
+"""The largest file the page reads: about 1,300,000 death records, a thousand times a large
+trust's month. A plain CSV file (every line a record) is read by DuckDB's own CSV reader, which
+holds each value once, in DuckDB (benchmarks/bench_browser_validator.py: a 1,000,000-record
+file, 196 MB, is checked); a larger one is refused at once, with where to check it instead."""
+
+PAGE_PARSED_SIZE = 32 * 2**20
+"""The largest workbook, or CSV file that is not plain (a value across lines, a blank line
+between records, mixed line endings, quotes inside a value), the page reads: those are parsed in
+JavaScript, which holds every value as a string besides DuckDB's copy (1.6 GB at 100,000
+records); 32 MiB is about 170,000 death records."""
 
 TOO_LARGE = (
     "{file} is {size}, more than this page checks in a browser ({limit}): check it with "
     "`mhdeaths validate`, or send one month per file."
+)
+
+TOO_LARGE_PARSED = (
+    "{file} is {size}: this page checks a workbook, or a CSV file with values across lines, "
+    "blank lines between records or uneven quotes, only up to {limit}. Check it with "
+    "`mhdeaths validate`, save it as plain CSV, or send one month per file."
+)
+
+OUT_OF_MEMORY = (
+    "This browser ran out of memory checking {files}: check them with `mhdeaths validate`, or "
+    "send one month per file."
 )
 
 FORMAT = (
@@ -165,8 +182,15 @@ def bundle(spec: Spec) -> dict[str, Any]:
             or VERSION_SHOWN_LENGTH,
         },
         "limits": dataclasses.asdict(DEFAULT_LIMITS),
-        "sentences": {"other_version": OTHER_VERSION, "format": FORMAT, "too_large": TOO_LARGE},
+        "sentences": {
+            "other_version": OTHER_VERSION,
+            "format": FORMAT,
+            "too_large": TOO_LARGE,
+            "too_large_parsed": TOO_LARGE_PARSED,
+            "out_of_memory": OUT_OF_MEMORY,
+        },
         "page_file_size": PAGE_FILE_SIZE,
+        "page_parsed_size": PAGE_PARSED_SIZE,
         "hidden_header": HIDDEN_HEADER,
         # The findings CSV as the CLI writes it (render.to_csv, writing.excel_safe).
         "findings_csv": {"columns": CSV_COLUMNS, "formula_start": list(FORMULA_START)},

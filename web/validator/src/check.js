@@ -1,50 +1,13 @@
 // The check step: the spec's compiled statements (bundle.json) run in DuckDB over the tables read,
 // and the findings assembled as the CLI's report has them (validate/validator.py). Nothing here
 // knows a rule: ids, severities, messages and SQL all come from the bundle.
-import { Table, Utf8, makeData, makeVector } from "apache-arrow";
 import { letter } from "./read_csv.js";
 import { makeGuard } from "./guard.js";
+import { commonest, countsOf } from "./intake.js";
+import { insertText, literal, quoted } from "./store.js";
 
 const ORDER = { file_reject: 0, record_reject: 1, warning: 2, info: 3 };
 const COLUMN_FIELDS = ["column_name", "field_name", "mandation", "present", "occurrences", "known"];
-
-// A column of text as Arrow data, made by hand: Arrow's own builders compile code at run time,
-// which the page's Content-Security-Policy forbids.
-const encoder = new TextEncoder();
-
-function textVector(values) {
-  const offsets = new Int32Array(values.length + 1);
-  const nulls = new Uint8Array((values.length + 7) >> 3);
-  const chunks = [];
-  let size = 0;
-  let nullCount = 0;
-  values.forEach((v, i) => {
-    if (v === null) nullCount++;
-    else {
-      nulls[i >> 3] |= 1 << (i & 7);
-      const bytes = encoder.encode(v);
-      chunks.push(bytes);
-      size += bytes.length;
-    }
-    offsets[i + 1] = size;
-  });
-  const data = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    data.set(c, at);
-    at += c.length;
-  }
-  return makeVector(makeData({ type: new Utf8(), length: values.length, nullCount, nullBitmap: nulls, valueOffsets: offsets, data }));
-}
-
-async function insertText(conn, name, names, columns, extra) {
-  const vectors = {};
-  for (const [column, values] of Object.entries(extra)) vectors[column] = makeVector(Int32Array.from(values));
-  names.forEach((column, i) => {
-    vectors[column] = textVector(columns[i]);
-  });
-  await conn.insertArrowTable(new Table(vectors), { name, create: true });
-}
 
 async function rowsOf(conn, sql) {
   const result = await conn.query(sql);
@@ -60,35 +23,14 @@ function planFor(bundle, period) {
 }
 
 // The value most records hold in a field (ties: the lowest), as intake.first_value.
-function firstValue(parts, field) {
-  const counts = new Map();
-  for (const part of parts) {
-    const values = part.text[field];
-    if (!values) continue;
-    for (const v of values) if (v !== null) counts.set(v, (counts.get(v) ?? 0) + 1);
-  }
-  let best = null;
-  for (const [v, n] of counts) {
-    if (best === null || n > counts.get(best) || (n === counts.get(best) && v < best)) best = v;
-  }
-  return best;
+async function firstValue(conn, bundle, parts, field) {
+  const tables = parts.filter((p) => bundle.tables.find((t) => t.name === p.table).fields.some((f) => f.name === field));
+  return commonest(await countsOf(conn, tables.map((p) => `SELECT ${quoted(field)} AS v FROM ${quoted(`text__${p.table}`)}`)));
 }
 
 function periodStart(text) {
   if (text === null || !/^\d{4}-(0[1-9]|1[0-2])$/.test(text)) return null;
   return `${text}-01`;
-}
-
-// A profile's date format: each date it reads rewritten as CCYY-MM-DD; a value not in that format
-// is left for the type check to report (profiles.apply_profile).
-async function localDates(conn, table, part, profile) {
-  if (!profile?.date_format) return;
-  const format = profile.date_format.replaceAll("'", "''");
-  for (const f of table.fields) {
-    if (f.type !== "date" || !(f.name in part.fieldHeaders) || f.name in (profile.codes ?? {})) continue;
-    const column = `"${f.name.replaceAll('"', '""')}"`;
-    await conn.query(`UPDATE "text__${part.table}" SET ${column} = coalesce(strftime(try_strptime(${column}, '${format}'), '%Y-%m-%d'), ${column})`);
-  }
 }
 
 function today() {
@@ -125,11 +67,9 @@ function uncheckedRules(bundle, parts) {
   return out;
 }
 
-export async function check(db, conn, bundle, parts, profile = null, strict = false) {
+export async function check(conn, bundle, parts, profile = null, strict = false) {
   const tables = new Map(bundle.tables.map((t) => [t.name, t]));
   const rules = bundle.rules;
-  const periodText = firstValue(parts, "reporting_period");
-  const plan = planFor(bundle, periodStart(periodText));
   const byTable = new Map(parts.map((p) => [p.table, p]));
   // Where the time goes, in milliseconds by step (the benchmark reads it; nothing else does).
   const timings = {};
@@ -141,15 +81,12 @@ export async function check(db, conn, bundle, parts, profile = null, strict = fa
   };
   globalThis.mhdeathsTimings = timings;
   for (const part of parts) {
-    const table = tables.get(part.table);
-    const names = table.fields.map((f) => f.name);
-    const positions = part.rows.map((_, i) => i);
-    await conn.query(`DROP TABLE IF EXISTS "text__${part.table}"; DROP TABLE IF EXISTS "columns__${part.table}"`);
-    await insertText(conn, `text__${part.table}`, names, names.map((n) => part.text[n]), { __pos: positions, __row: part.rows });
+    await conn.query(part.view);
     await insertText(conn, `columns__${part.table}`, COLUMN_FIELDS, COLUMN_FIELDS.map((c) => part.columnTable.map((r) => r[c])), { __pos: part.columnTable.map((_, i) => i) });
-    await localDates(conn, table, part, profile);
     lap("load");
   }
+  const periodText = await firstValue(conn, bundle, parts, "reporting_period");
+  const plan = planFor(bundle, periodStart(periodText));
   const unchecked = uncheckedRules(bundle, parts);
   const outcomes = [];
   const measuresOf = new Map();
@@ -165,13 +102,22 @@ export async function check(db, conn, bundle, parts, profile = null, strict = fa
     await conn.query(statements.fails);
     lap("fails");
     const [found] = await rowsOf(conn, statements.findings);
-    lap("findings");
-    for (const rule of rules) {
-      if (rule.table !== table.name || rule.scope !== "record" || unchecked.has(rule.id)) continue;
-      const failed = Number(found[`${rule.id}:failed`]);
-      const rows = found[`${rule.id}:rows`];
-      outcomes.push({ rule, failed, rows: failed ? Array.from(rows.toArray(), Number) : [] });
+    const checked = rules.filter((r) => r.table === table.name && r.scope === "record" && !unchecked.has(r.id));
+    const failing = checked.filter((r) => Number(found[`${r.id}:failed`]));
+    // The first rows of every rule that failed, in one statement.
+    const listed = new Map(failing.map((r) => [r.id, []]));
+    if (failing.length) {
+      const each = failing.map((r) => `SELECT ${literal(r.id)} AS __rule, __pos, __row FROM (${statements.rows[r.id]}) AS r`);
+      const first = await rowsOf(conn, each.join(" UNION ALL "));
+      first.sort((a, b) => a.__pos - b.__pos);
+      for (const r of first) listed.get(r.__rule).push(Number(r.__row));
     }
+    const values = await shownValues(conn, bundle, part, failing, listed);
+    for (const rule of checked) {
+      const rows = listed.get(rule.id) ?? [];
+      outcomes.push({ rule, failed: Number(found[`${rule.id}:failed`]), rows, values: values.get(rule.fields[0]) ?? null });
+    }
+    lap("findings");
     const [m] = await rowsOf(conn, statements.measures);
     lap("measures");
     const present = new Set(part.columnTable.filter((r) => r.present === "true").map((r) => r.field_name));
@@ -180,17 +126,28 @@ export async function check(db, conn, bundle, parts, profile = null, strict = fa
       measuresOf.get(table.name).push({ table: table.name, field: f, records: Number(m.__records), present: present.has(f.name), filled: Number(m[`${f.name}:filled`]), valid: Number(m[`${f.name}:valid`]), defaults: Number(m[`${f.name}:defaults`]) });
     }
   }
+  // Each table's structure rules together, and its table rules together.
+  const structureRows = new Map();
+  const tableVerdicts = {};
+  for (const part of parts) {
+    const statements = plan.tables[part.table];
+    if (statements.structure) {
+      for (const r of await rowsOf(conn, statements.structure)) {
+        if (!structureRows.has(r.__rule)) structureRows.set(r.__rule, []);
+        structureRows.get(r.__rule).push(Number(r.__pos));
+      }
+    }
+    if (statements.table_rules) Object.assign(tableVerdicts, ...(await rowsOf(conn, statements.table_rules)));
+  }
   for (const rule of rules) {
     if (rule.scope === "record" || unchecked.has(rule.id)) continue;
-    const statements = plan.tables[rule.table];
     if (rule.scope === "structure") {
       if (!byTable.has(rule.table)) continue;
-      const rows = (await rowsOf(conn, statements.structure[rule.id])).map((r) => Number(r.__pos));
+      const rows = structureRows.get(rule.id) ?? [];
       outcomes.push({ rule, failed: rows.length, rows });
     } else if (rule.scope === "table") {
       if (!byTable.has(rule.table)) continue;
-      const [row] = await rowsOf(conn, statements.table_rules[rule.id]);
-      outcomes.push({ rule, failed: Object.values(row)[0] === true ? 1 : 0, rows: [] });
+      outcomes.push({ rule, failed: tableVerdicts[rule.id] === true ? 1 : 0, rows: [] });
     } else {
       const available = rule.tables_read.every((t) => byTable.has(t) || tables.get(t)?.optional);
       if (!available) continue;
@@ -206,7 +163,7 @@ export async function check(db, conn, bundle, parts, profile = null, strict = fa
   const others = outcomes.filter((o) => o.rule.scope !== "record");
   const severity = severities(bundle, profile, periodStart(periodText));
   const guard = makeGuard(bundle);
-  const context = { profile, severity, unchecked, strict, guard, provider: firstValue(parts, "org_id_provider") };
+  const context = { profile, severity, unchecked, strict, guard, provider: await firstValue(conn, bundle, parts, "org_id_provider") };
   return report(bundle, parts, [...records, ...others], measures, periodText, context);
 }
 
@@ -281,7 +238,7 @@ function report(bundle, parts, outcomes, measures, periodText, context) {
     verdict,
     strict,
     counts,
-    tables: parts.map((p) => ({ name: p.table, file: guard.name(p.file), records: p.rows.length, blank_rows: p.blankRows, columns: p.headers.length })),
+    tables: parts.map((p) => ({ name: p.table, file: guard.name(p.file), records: p.records, blank_rows: p.blankRows, columns: p.headers.length })),
     rules: summaries,
     findings,
     fields,
@@ -332,7 +289,26 @@ function findingsOf(bundle, outcome, byTable, severity, guard) {
   if (rule.scope === "table") return [{ ...base, row: null, column, header, field: name, group: null, value: null, example: rule.example }];
   // The value found, only for a code field (guard.is_code), and only as the guard shows it.
   const field = bundle.tables.find((t) => t.name === rule.table).fields.find((f) => f.name === name);
-  const values = field?.shown ? part.text[name] : null;
-  const positions = values ? new Map(part.rows.map((row, i) => [row, i])) : null;
-  return outcome.rows.map((row) => ({ ...base, row, column, header, field: name, group: null, value: values ? guard.value(values[positions.get(row)], field) : null, example: rule.example }));
+  const values = outcome.values;
+  return outcome.rows.map((row) => ({ ...base, row, column, header, field: name, group: null, value: values ? guard.value(values.get(row) ?? null, field) : null, example: rule.example }));
+}
+
+// The values of each code field (one a finding may show) on the rows listed of the rules that
+// read it, by field and then by row, in one statement.
+async function shownValues(conn, bundle, part, failing, listed) {
+  const table = bundle.tables.find((t) => t.name === part.table);
+  const wanted = new Map();
+  for (const rule of failing) {
+    const field = table.fields.find((f) => f.name === rule.fields[0]);
+    if (!field?.shown) continue;
+    if (!wanted.has(field.name)) wanted.set(field.name, new Set());
+    for (const row of listed.get(rule.id)) wanted.get(field.name).add(row);
+  }
+  const out = new Map();
+  const rows = new Set([...wanted.values()].flatMap((set) => [...set]));
+  if (!rows.size) return out;
+  const names = [...wanted.keys()];
+  const found = await rowsOf(conn, `SELECT __row, ${names.map((n, i) => `${quoted(n)} AS v${i}`).join(", ")} FROM ${quoted(`text__${part.table}`)} WHERE __row IN (SELECT unnest([${[...rows].join(", ")}]))`);
+  names.forEach((n, i) => out.set(n, new Map(found.map((r) => [Number(r.__row), r[`v${i}`]]))));
+  return out;
 }

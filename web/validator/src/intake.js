@@ -1,8 +1,10 @@
 // The read step: which table each file holds and its text under the spec's field names, as the
 // CLI's intake does (validate/intake.py), from the bundle's tables, through the provider's profile
-// when one is picked (its headers and local codes; its date format is applied in DuckDB).
+// when one is picked (its headers, local codes and date format). A sheet's values are in DuckDB
+// (store.js): a table's text is a view over its sheet, `text__<table>`, made here.
 import { ReadFailure } from "./read_csv.js";
 import { entries } from "./profile.js";
+import { literal, quoted } from "./store.js";
 
 // A sheet name as intake._sheet_key compares it: case, spaces and punctuation aside.
 function sheetKey(text) {
@@ -56,7 +58,25 @@ function tableByHeaders(bundle, headers, profile) {
 }
 
 // A typed Excel date comes back as 'CCYY-MM-DD 00:00:00': keep its date (intake._normalise_excel_dates).
-const EXCEL_MIDNIGHT = /^(\d{4}-\d{2}-\d{2})[ T]00:00:00(\.0+)?$/;
+const EXCEL_MIDNIGHT = "'^([0-9]{4}-[0-9]{2}-[0-9]{2})[ T]00:00:00([.]0+)?$'";
+
+// A field's text from its column: a workbook's midnight dropped from a date; a local code as the
+// national one (a code the map does not know is kept, for the code-list check); a date in the
+// profile's format rewritten as CCYY-MM-DD, one not in that format left for the type check to
+// report (profiles.apply_profile).
+function textOf(field, column, format, profile) {
+  let text = column;
+  if ((format === "xlsx" || format === "xls") && field.type === "date") text = `regexp_replace(${text}, ${EXCEL_MIDNIGHT}, '\\1')`;
+  const codes = profile?.codes ?? {};
+  if (Object.hasOwn(codes, field.name)) {
+    const local = Object.entries(codes[field.name]);
+    if (local.length) text = `(CASE ${text} ${local.map(([from, to]) => `WHEN ${literal(from)} THEN ${literal(to)}`).join(" ")} ELSE ${text} END)`;
+  } else if (profile?.date_format && field.type === "date") {
+    const format = literal(profile.date_format);
+    text = `coalesce(strftime(try_strptime(${text}, ${format}), '%Y-%m-%d'), ${text})`;
+  }
+  return text;
+}
 
 function part(bundle, tableName, file, sheet, profile, format = "csv") {
   const table = bundle.tables.find((t) => t.name === tableName);
@@ -85,21 +105,12 @@ function part(bundle, tableName, file, sheet, profile, format = "csv") {
       columnTable.push({ column_name: null, field_name: name, mandation: f.mandation, present: "false", occurrences: "0", known: "true" });
     }
   }
-  const empty = sheet.rows.map(() => null);
-  const text = {};
-  for (const f of table.fields) text[f.name] = f.name in fieldHeaders ? sheet.columns[fieldHeaders[f.name][0]] : empty;
-  if (format === "xlsx" || format === "xls") {
-    for (const f of table.fields) {
-      if (f.type === "date" && f.name in fieldHeaders) text[f.name] = text[f.name].map((v) => (v === null ? v : v.replace(EXCEL_MIDNIGHT, "$1")));
-    }
-  }
-  // Local codes as national ones; a code the map does not know is kept, for the code-list check.
-  for (const [field, codes] of Object.entries(profile?.codes ?? {})) {
-    if (!(field in fieldHeaders)) continue;
-    const local = new Map(Object.entries(codes));
-    text[field] = text[field].map((v) => (v !== null && local.has(v) ? local.get(v) : v));
-  }
-  return { table: tableName, file, headers: sheet.headers, rows: sheet.rows, blankRows: sheet.blankRows, text, fieldHeaders, columnTable };
+  const texts = table.fields.map((f) => {
+    const text = f.name in fieldHeaders ? textOf(f, `c${fieldHeaders[f.name][0]}`, format, profile) : "CAST(NULL AS VARCHAR)";
+    return `${text} AS ${quoted(f.name)}`;
+  });
+  const view = `CREATE OR REPLACE VIEW ${quoted(`text__${tableName}`)} AS SELECT __pos, __row, ${texts.join(", ")} FROM ${sheet.table}`;
+  return { table: tableName, file, headers: sheet.headers, records: sheet.records, blankRows: sheet.blankRows, view, fieldHeaders, columnTable };
 }
 
 // The national feed a sheet is shaped as, when it fits one better than the table its headers
@@ -166,25 +177,33 @@ function either(names) {
 
 // How many records give each value of a field, under its own name or a profile's header
 // (intake._values_given), read from the sheets as found.
-function valuesGiven(sources, profile, field) {
+async function valuesGiven(conn, sources, profile, field) {
   const aliases = new Set([field]);
   for (const mapping of Object.values(profile?.headers ?? {})) {
     for (const [header, name] of Object.entries(mapping)) if (name === field) aliases.add(header);
   }
-  const counts = new Map();
+  const selects = [];
   for (const source of sources) {
     for (const sheet of source.sheets) {
       sheet.headers.forEach((header, c) => {
-        if (!aliases.has(header)) return;
-        for (const v of sheet.columns[c]) if (v !== null) counts.set(v, (counts.get(v) ?? 0) + 1);
+        if (aliases.has(header)) selects.push(`SELECT c${c} AS v FROM ${sheet.table}`);
       });
     }
   }
+  return countsOf(conn, selects);
+}
+
+// Each value the queries give, with how many times (NULL left out).
+export async function countsOf(conn, selects) {
+  const counts = new Map();
+  if (!selects.length) return counts;
+  const result = await conn.query(`SELECT v, count(*)::INTEGER AS n FROM (${selects.join(" UNION ALL ")}) AS u WHERE v IS NOT NULL GROUP BY v`);
+  for (const row of result.toArray()) counts.set(row.v, row.n);
   return counts;
 }
 
 // The value most records give (ties: the lowest), or null.
-function commonest(counts) {
+export function commonest(counts) {
   let best = null;
   for (const [v, n] of counts) {
     if (best === null || n > counts.get(best) || (n === counts.get(best) && v < best)) best = v;
@@ -206,14 +225,14 @@ function versionShown(bundle, declared, guard) {
 // (intake._declared_version, _check_accepted): a version this page does not check is refused with
 // the page's own sentence, naming the page to open. Returns the version declared as a report
 // shows it.
-export function checkVersion(bundle, sources, profile, guard) {
+export async function checkVersion(bundle, conn, sources, profile, guard) {
   const known = bundle.versions.map((v) => v.version);
-  const declared = commonest(valuesGiven(sources, profile, "spec_version"));
+  const declared = commonest(await valuesGiven(conn, sources, profile, "spec_version"));
   if (declared !== null && !known.includes(declared)) {
     throw new ReadFailure("file/unknown-spec-version", { declared: versionShown(bundle, declared, guard), known: known.join(", ") });
   }
   if (declared !== null) {
-    const periods = new Map([...valuesGiven(sources, profile, "reporting_period")].filter(([p]) => /^\d{4}-(0[1-9]|1[0-2])$/.test(p)));
+    const periods = new Map([...(await valuesGiven(conn, sources, profile, "reporting_period"))].filter(([p]) => /^\d{4}-(0[1-9]|1[0-2])$/.test(p)));
     const period = commonest(periods);
     const inForce = bundle.versions.filter((v) => !v.draft && v.effective_from <= period);
     if (period !== null && inForce.length) {

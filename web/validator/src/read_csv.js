@@ -2,6 +2,11 @@
 // UTF-8 (with or without a byte-order mark), else Windows-1252; the commonest of comma, semicolon
 // and tab in the header line; values trimmed, an empty value missing; each record keeps the line it
 // starts on. A file that cannot be read throws a ReadFailure carrying the CLI's sentence id.
+//
+// Most files are plain (every line a record, quotes only around whole values): those are left to
+// DuckDB's own CSV reader (store.js), which reads them far faster, and in far less memory, than
+// text parsed here. A scan of the bytes says whether a file is plain, in the terms of this
+// reader, so that both read it alike; any other file is parsed here, as it always was.
 
 export class ReadFailure extends Error {
   // A sentence of the bundle's own (a template) when the id's catalogued sentence is not the one.
@@ -15,16 +20,6 @@ export class ReadFailure extends Error {
 
 // Bytes Windows-1252 leaves undefined: Python's cp1252 codec refuses them, and so does the CLI.
 const CP1252_UNDEFINED = new Set([0x81, 0x8d, 0x8f, 0x90, 0x9d]);
-
-function decode(bytes, file) {
-  try {
-    return { text: new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes), encoding: "utf-8" };
-  } catch {
-    const bad = cp1252Undefined(bytes);
-    if (bad !== null) throw new ReadFailure("file/encoding-not-detected", { file, byte: bad + 1 });
-    return { text: new TextDecoder("windows-1252").decode(bytes), encoding: "cp1252" };
-  }
-}
 
 function cp1252Undefined(bytes) {
   for (let i = 0; i < bytes.length; i++) if (CP1252_UNDEFINED.has(bytes[i])) return i;
@@ -200,21 +195,138 @@ function checkLineLengths(bytes, file, limit, newline) {
   }
 }
 
-// ``stated``: the encoding and delimiter a profile gives, else null (found from the file);
-// ``limits``: the CLI's default limits (mhdeaths.limits), from the bundle.
-export function readCsv(bytes, file, stated = {}, limits = null) {
-  const head = bytes.subarray(0, 65536);
-  if (!new TextDecoder("latin1").decode(head).trim()) {
-    return { format: "csv", encoding: "utf-8", delimiter: ",", sheets: [{ name: null, headers: [], columns: [], rows: [], blankRows: 0 }] };
+const UTF8_NAMES = ["utf-8", "utf8", "utf-8-sig"];
+
+// Whether the bytes are UTF-8, without holding them as text: an ASCII run is passed a word at a
+// time, the rest decoded a block at a time and let go.
+function isUtf8(bytes) {
+  const n = bytes.length;
+  let i = 0;
+  if (bytes.byteOffset % 4 === 0) {
+    const words = new Uint32Array(bytes.buffer, bytes.byteOffset, n >> 2);
+    let w = 0;
+    while (w < words.length && !(words[w] & 0x80808080)) w++;
+    i = w << 2;
   }
-  if (head.includes(0)) throw new ReadFailure("file/binary", { file });
-  const oldMac = head.includes(13) && !head.includes(10);
-  if (limits) checkLineLengths(bytes, file, limits.line_length, oldMac ? 13 : 10);
-  let { text, encoding } = stated.encoding ? decodeStated(bytes, file, stated.encoding) : decode(bytes, file);
-  if (text.includes("\r") && !text.slice(0, 65536).includes("\n")) text = text.replaceAll("\r", "\n");
-  text = text.replace(/^\uFEFF/, "");
-  const sep = stated.delimiter || sniffDelimiter(text);
-  const header = firstLine(text);
+  while (i < n && bytes[i] < 0x80) i++;
+  if (i === n) return true;
+  const decoder = new TextDecoder("utf-8", { fatal: true });
+  try {
+    for (let at = i; at < n; at += 1 << 22) decoder.decode(bytes.subarray(at, Math.min(n, at + (1 << 22))), { stream: true });
+    decoder.decode();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function decodeCp1252(bytes, file) {
+  const bad = cp1252Undefined(bytes);
+  if (bad !== null) throw new ReadFailure("file/encoding-not-detected", { file, byte: bad + 1 });
+  return { text: new TextDecoder("windows-1252").decode(bytes), encoding: "cp1252" };
+}
+
+const isBlankByte = (b) => b <= 32 || b >= 128;
+
+// The records of a plain file, from the bytes after its header line, as parse() reads them; null
+// where DuckDB's reader might read them otherwise: a line break or a NUL inside quotes, text after
+// a closing quote, a quote inside an unquoted value, a carriage return not before a line feed,
+// line endings mixed, more values than the header has, or an empty line before a record (DuckDB
+// skips an empty line; parse() reads it as a blank record). Also, per column, whether a value may
+// need trimming, and how many records may be blank (all values blank once trimmed).
+function scanPlain(bytes, start, sep, width, endings) {
+  const n = bytes.length;
+  const SEP = sep.charCodeAt(0);
+  const padded = new Uint8Array(width);
+  let { crlf, lf } = endings;
+  let records = 0;
+  let maybeBlank = 0;
+  let empty = 0; // empty lines since the last record that was not
+  let i = start;
+  let b = 0;
+  while (i < n) {
+    b = bytes[i];
+    if (b === 10 || (b === 13 && bytes[i + 1] === 10)) {
+      if (b === 13) crlf++;
+      else lf++;
+      i += b === 13 ? 2 : 1;
+      records++;
+      empty++;
+      continue;
+    }
+    if (empty) return null;
+    let column = 0;
+    let solid = false;
+    for (;;) {
+      if (column >= width) return null;
+      let first = -1;
+      let last = -1;
+      if (bytes[i] === 34) {
+        const begin = ++i;
+        for (;;) {
+          if (i >= n) return null;
+          b = bytes[i];
+          if (b === 34) {
+            if (bytes[i + 1] === 34) {
+              i += 2;
+              continue;
+            }
+            break;
+          }
+          if (b === 10 || b === 13 || b === 0) return null;
+          i++;
+        }
+        if (i > begin) {
+          first = bytes[begin];
+          last = bytes[i - 1];
+        }
+        i++;
+      } else {
+        const begin = i;
+        while (i < n) {
+          b = bytes[i];
+          if (b === SEP || b === 10 || b === 13) break;
+          if (b === 34 || b === 0) return null;
+          i++;
+        }
+        if (i > begin) {
+          first = bytes[begin];
+          last = bytes[i - 1];
+        }
+      }
+      if (first >= 0) {
+        if (isBlankByte(first) || isBlankByte(last)) padded[column] = 1;
+        if (!isBlankByte(first) || !isBlankByte(last)) solid = true;
+      }
+      b = i < n ? bytes[i] : -1;
+      if (b === SEP) {
+        i++;
+        column++;
+        continue;
+      }
+      break;
+    }
+    if (b === 13) {
+      if (bytes[i + 1] !== 10) return null;
+      crlf++;
+      i += 2;
+    } else if (b === 10) {
+      lf++;
+      i++;
+    } else if (b !== -1) {
+      return null; // text after a closing quote
+    }
+    records++;
+    if (!solid) maybeBlank++;
+  }
+  if (crlf && lf) return null;
+  return { records, padded, maybeBlank, trailingBlank: empty };
+}
+
+// The header line's cells and the delimiter, and the checks made of the header (the CLI's
+// _check_columns): a line break in a name, more columns than the limit; the most records the
+// cell limit allows.
+function headerOf(header, sep, file, limits) {
   if ((header.split('"').length - 1) % 2) throw new ReadFailure("file/header-line-break", { file });
   let most = Infinity;
   if (limits) {
@@ -225,6 +337,69 @@ export function readCsv(bytes, file, stated = {}, limits = null) {
     }
     most = Math.max(Math.floor(limits.cells / columns), 1);
   }
+  return most;
+}
+
+// A plain file for DuckDB's reader (store.js), or null: ``utf8`` the file's bytes when they are
+// UTF-8, else its text encoded as UTF-8 (DuckDB reads only that).
+function plainSource(utf8, original, text, file, sep, limits) {
+  if (sep.length !== 1 || sep.charCodeAt(0) > 127 || '"\r\n'.includes(sep)) return null;
+  const bytes = utf8 ?? new TextEncoder().encode(text);
+  const end = bytes.indexOf(10); // found: the caller saw a line break in the first block
+  const crlf = end > 0 && bytes[end - 1] === 13;
+  const line = new TextDecoder("utf-8").decode(bytes.subarray(0, crlf ? end - 1 : end)).replace(/^\uFEFF+/, "");
+  if (!line || line.includes("\r")) return null;
+  const most = headerOf(line, sep, file, limits);
+  const headers = (parse(line, sep, file)[0]?.cells ?? []).map((h) => (h ?? "").trim());
+  const found = scanPlain(bytes, end + 1, sep, headers.length, { crlf: crlf ? 1 : 0, lf: crlf ? 0 : 1 });
+  if (found === null) return null;
+  if (found.records > most) {
+    throw new ReadFailure("file/too-many-records", { file, most, columns: headers.length, limit: limits.cells });
+  }
+  return { name: null, headers, plain: { bytes: original ? null : bytes, sep, ...found } };
+}
+
+// ``stated``: the encoding and delimiter a profile gives, else null (found from the file);
+// ``limits``: the CLI's default limits (mhdeaths.limits), from the bundle; ``parsed``: parse the
+// file here even when it is plain (DuckDB's reader did not read it as expected);
+// ``beforeParsing``: called before a file is parsed here (it may refuse one too large). A plain
+// file's sheet carries ``plain`` (what store.js needs) where others carry their columns.
+export function readCsv(bytes, file, stated = {}, limits = null, { parsed = false, beforeParsing = () => {} } = {}) {
+  const head = bytes.subarray(0, 65536);
+  if (!new TextDecoder("latin1").decode(head).trim()) {
+    return { format: "csv", encoding: "utf-8", delimiter: ",", sheets: [{ name: null, headers: [], columns: [], rows: [], blankRows: 0 }] };
+  }
+  if (head.includes(0)) throw new ReadFailure("file/binary", { file });
+  const oldMac = head.includes(13) && !head.includes(10);
+  if (limits) checkLineLengths(bytes, file, limits.line_length, oldMac ? 13 : 10);
+  let text = null;
+  let encoding = "utf-8";
+  let utf8 = null; // the file's own bytes, when they are UTF-8
+  const statedName = stated.encoding ? stated.encoding.toLowerCase().replaceAll("_", "-") : null;
+  if (statedName !== null && !UTF8_NAMES.includes(statedName)) ({ text, encoding } = decodeStated(bytes, file, stated.encoding));
+  else if (isUtf8(bytes)) utf8 = bytes;
+  else if (statedName !== null) throw new ReadFailure("file/not-utf8", { file });
+  else ({ text, encoding } = decodeCp1252(bytes, file));
+  if (!parsed && !oldMac) {
+    const start = utf8 ? new TextDecoder("utf-8").decode(utf8.subarray(0, 65536)) : text.slice(0, 65536);
+    // The header line whole in the first block (or the file read here, as an old Mac's may be).
+    if (start.includes("\n")) {
+      const sep = stated.delimiter || sniffDelimiter(start.replace(/^\uFEFF/, ""));
+      const sheet = plainSource(utf8, utf8 !== null, text, file, sep, limits);
+      if (sheet) return { format: "csv", encoding, delimiter: sep, sheets: [sheet] };
+    }
+  }
+  beforeParsing();
+  if (text === null) text = new TextDecoder("utf-8", { ignoreBOM: false }).decode(bytes);
+  return parsedCsv(text, encoding, file, stated, limits);
+}
+
+function parsedCsv(text, encoding, file, stated, limits) {
+  if (text.includes("\r") && !text.slice(0, 65536).includes("\n")) text = text.replaceAll("\r", "\n");
+  text = text.replace(/^\uFEFF/, "");
+  const sep = stated.delimiter || sniffDelimiter(text);
+  const header = firstLine(text);
+  const most = headerOf(header, sep, file, limits);
   const records = parse(text, sep, file);
   const headers = (records.shift()?.cells ?? []).map((h) => (h ?? "").trim());
   const width = headers.length;

@@ -19,26 +19,17 @@ function cmp(a, b) {
 }
 
 // Each file of the submission as the report lists it (report.FileInfo); its digest where the
-// browser offers one (a page served over plain HTTP from another machine is not given it).
-export async function filesOf(sources, parts, guard) {
-  const out = [];
-  for (const s of sources) {
-    let sha256 = "";
-    if (globalThis.crypto?.subtle) {
-      const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", s.bytes));
-      sha256 = [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
-    }
-    out.push({
-      name: guard.name(s.name),
-      format: s.format,
-      sha256,
-      size: s.bytes.length,
-      encoding: s.encoding ?? null,
-      delimiter: s.delimiter ?? null,
-      tables: parts.filter((p) => p.file === s.name).map((p) => p.table),
-    });
-  }
-  return out;
+// browser offers one (main.js).
+export function filesOf(sources, parts, guard) {
+  return sources.map((s) => ({
+    name: guard.name(s.name),
+    format: s.format,
+    sha256: s.sha256,
+    size: s.size,
+    encoding: s.encoding ?? null,
+    delimiter: s.delimiter ?? null,
+    tables: parts.filter((p) => p.file === s.name).map((p) => p.table),
+  }));
 }
 
 // The report's <header> and <main>, as the template writes them.

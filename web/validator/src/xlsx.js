@@ -5,7 +5,7 @@
 // or time as the date-time calamine makes of it; true/false; an error cell empty. Each sheet is the
 // box of its non-empty cells, its header the first row with a value, as the CLI finds them.
 import { unzipSync } from "fflate";
-import { ReadFailure, bytesText } from "./read_csv.js";
+import { ReadFailure, bytesText, letter } from "./read_csv.js";
 import { fixed } from "./words.js";
 
 const DATE_TIME = 1;
@@ -336,16 +336,166 @@ function partPath(base, target) {
   return parts.join("/");
 }
 
+// --- the used ranges, counted before a sheet is read (excel._check_workbook) --------------------
+// The CLI's Excel reader holds a sheet's whole used range, so the CLI counts every part's rows and
+// columns (from the cells themselves, not the <dimension>) and its shared strings, a mebibyte of
+// the unzipped part at a time, and refuses a workbook past the column or cell limit. The page
+// counts the same way, with the same regular expressions, over each part's bytes taken one
+// character a byte, so that a refusal gives the CLI's figures. (The CLI unzips a deflated part in
+// pieces of at most a mebibyte; the page's pieces are a mebibyte each, the CLI's too but where a
+// mebibyte of compressed data ends, some ten mebibytes into a part.)
+const PIECE = 1 << 20;
+const DIMENSION = /<(?:\w+:)?dimension ref="\$?([A-Z]{1,3})\$?(\d+)(?::\$?([A-Z]{1,3})\$?(\d+))?"/;
+const PREFIX = /<(\/?)[A-Za-z_][\w.-]*:/g;
+const PREFIXED = /:(?:row|c|si)[ \t\n\r\f\v>/]/;
+const ODD_REFERENCE = / r *= *['"]/g;
+const ODD_SIGN = /r(?: +=|= *'|= )/;
+const ROW_NUMBER = / r="\$?(\d+)/g;
+const CELL_COLUMN = / r="\$?([A-Z]{1,3})\$?\d/g;
+const CELL_ROW = / r="\$?[A-Z]{1,3}\$?(\d+)/g;
+
+// Bytes as a string of one character a byte (positions and ASCII searches as on the bytes).
+function byteText(bytes) {
+  let out = "";
+  for (let at = 0; at < bytes.length; at += 8192) out += String.fromCharCode.apply(null, bytes.subarray(at, at + 8192));
+  return out;
+}
+
+function plainTags(text) {
+  text = text.replace(/[\t\n\r]/g, " ");
+  if (PREFIXED.test(text)) text = text.replace(PREFIX, "<$1");
+  if (ODD_SIGN.test(text)) text = text.replace(ODD_REFERENCE, ' r="').replaceAll("'", '"');
+  return text;
+}
+
+function count(text, sub) {
+  let n = 0;
+  for (let at = text.indexOf(sub); at >= 0; at = text.indexOf(sub, at + sub.length)) n++;
+  return n;
+}
+
+// The largest of the numbers and ``start`` (a spread of tens of thousands would overflow the stack).
+function maxOf(start, numbers) {
+  let best = start;
+  for (const n of numbers) if (n > best) best = n;
+  return best;
+}
+
+const tags = (text, name) => count(text, `<${name} `) + count(text, `<${name}>`) + count(text, `<${name}/`);
+
+function columnNumber(letters) {
+  let n = 0;
+  for (const c of letters) n = n * 26 + c.charCodeAt(0) - 64;
+  return n;
+}
+
+class UsedRange {
+  constructor() {
+    this.rest = "";
+    this.lastRow = 0;
+    this.unnumberedRows = 0;
+    this.lastColumn = 0;
+    this.widestUnnumbered = 0;
+    this.dimension = [0, 0];
+    this.started = false;
+  }
+
+  feed(piece) {
+    if (!this.started) {
+      this.started = true;
+      const found = DIMENSION.exec(piece.slice(0, 16384));
+      if (found) {
+        const [, firstCol, firstRow, lastCol, lastRow] = found;
+        const rows = Number(lastRow ?? firstRow) - Number(firstRow) + 1;
+        const columns = columnNumber(lastCol ?? firstCol) - columnNumber(firstCol);
+        this.dimension = [Math.max(rows, 0), Math.max(columns + 1, 0)];
+      }
+    }
+    const text = this.rest + piece;
+    let cut = Math.max(text.lastIndexOf("<row"), text.lastIndexOf(":row"));
+    if (cut <= 0) {
+      if (text.length <= 16 * PIECE) {
+        this.rest = text;
+        return;
+      }
+      cut = text.length;
+    }
+    this.count(text.slice(0, cut));
+    this.rest = text.slice(cut);
+  }
+
+  end() {
+    this.count(this.rest);
+    this.rest = "";
+  }
+
+  count(text) {
+    if (!text) return;
+    text = plainTags(text);
+    const numbered = [...text.matchAll(ROW_NUMBER)].map((m) => Number(m[1]));
+    this.lastRow = maxOf(this.lastRow, numbered);
+    this.unnumberedRows += Math.max(tags(text, "row") - numbered.length, 0);
+    const cellRows = [...text.matchAll(CELL_ROW)].map((m) => Number(m[1]));
+    this.lastRow = maxOf(this.lastRow, cellRows);
+    if (tags(text, "c") > cellRows.length) {
+      const widest = maxOf(0, text.split("<row").map((row) => tags(row, "c")));
+      this.widestUnnumbered = Math.max(this.widestUnnumbered, widest);
+    }
+    if (cellRows.length) {
+      const columns = new Set([...text.matchAll(CELL_COLUMN)].map((m) => m[1]));
+      this.lastColumn = maxOf(this.lastColumn, [...columns].map(columnNumber));
+    }
+  }
+
+  get rows() {
+    return Math.max(this.lastRow + this.unnumberedRows, this.dimension[0]);
+  }
+
+  get columns() {
+    return Math.max(this.lastColumn + this.widestUnnumbered, this.dimension[1]);
+  }
+}
+
+function checkUsedRange(file, used, before, limits) {
+  if (used.columns > limits.columns) {
+    throw new ReadFailure("file/sheet-too-wide", { file, column: letter(used.columns - 1), columns: used.columns, limit: limits.columns });
+  }
+  if (before + used.rows * used.columns > limits.sheet_cells) {
+    const cells = used.rows * used.columns;
+    throw new ReadFailure("file/sheet-too-many-cells", { file, rows: used.rows, column: letter(Math.max(used.columns - 1, 0)), cells, limit: limits.sheet_cells });
+  }
+}
+
+function checkWorkbook(parts, file, limits) {
+  let cells = 0;
+  let strings = 0;
+  for (const bytes of Object.values(parts)) {
+    const used = new UsedRange();
+    for (let at = 0; at < bytes.length; at += PIECE) {
+      const piece = byteText(bytes.subarray(at, at + PIECE));
+      used.feed(piece);
+      checkUsedRange(file, used, cells, limits);
+      strings += tags(plainTags(piece), "si");
+      if (strings > limits.sheet_cells) throw new ReadFailure("file/too-many-shared-strings", { file, strings, limit: limits.sheet_cells });
+    }
+    used.end();
+    checkUsedRange(file, used, cells, limits);
+    cells += used.rows * used.columns;
+  }
+}
+
 // ``hideHeader``: a header as a report may carry it (a value that reads as an identifier hidden).
 export function readXlsx(bytes, file, limits, hideHeader) {
   let parts;
   let declared = 0;
   let tooLarge = false;
   let bomb = false;
+  let typed = false;
   try {
     parts = unzipSync(bytes, {
       filter(entry) {
         // Refused before anything is unzipped, as the CLI refuses it (excel._check_workbook).
+        typed ||= entry.name === "[Content_Types].xml";
         declared += entry.originalSize;
         if (declared > limits.decompressed_size) tooLarge = true;
         if (entry.originalSize > 1 << 20 && entry.originalSize > limits.zip_ratio * Math.max(entry.size, 1)) bomb = true;
@@ -355,9 +505,10 @@ export function readXlsx(bytes, file, limits, hideHeader) {
   } catch {
     throw new ReadFailure("file/workbook-damaged", { file });
   }
+  if (!typed) throw new ReadFailure("file/zip-not-workbook", { file });
   if (tooLarge) throw new ReadFailure("file/unzips-too-large", { file, limit: bytesText(limits.decompressed_size) });
   if (bomb) throw new ReadFailure("file/zip-bomb", { file, ratio: limits.zip_ratio });
-  if (!("[Content_Types].xml" in parts)) throw new ReadFailure("file/zip-not-workbook", { file });
+  checkWorkbook(parts, file, limits);
   const text = (path) => (path in parts ? new TextDecoder("utf-8").decode(parts[path]) : null);
   let book;
   let sheets;
