@@ -20,7 +20,6 @@ that sits beside the work and is copied with it (a key *file*'s path is).
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -150,6 +149,8 @@ def _loaded(path: Path, mtime_ns: int, shape: str) -> Any:
 
 
 def _read(path: Path) -> dict[str, Any]:
+    import tomllib  # here: most runs have no settings file to parse
+
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)
