@@ -5,11 +5,19 @@ half a second for the whole process, for `--help` and for a one-month submission
 RZ1 2027-05: 3 death and 18 activity records). Each command is timed as a whole process, with
 Python's bytecode cache on (this machine turns it off by default: PYTHONDONTWRITEBYTECODE), in
 interleaved rounds beside a floor that only starts the same Python, after warm-up runs that fill
-the cache. The ratio is each round's command time over that round's floor, as a median.
+the cache (and the spec cache, as on any second run); one row validates with an empty spec cache
+each time, as the first run after an install or a spec change does. The ratio is each round's
+command time over that round's floor, as a median. CPU is the process's user and system time,
+less moved by other work on the machine than the wall time is.
+
+A second floor imports what the commands cannot do without (polars, pydantic, typer and rich):
+what is left above it is mhdeaths' own. ``--against DIR`` runs the same commands of another
+checkout (with its own ``.venv``) in the same rounds, in turn with these, and gives each round's
+time over the other's, as a median: a before-and-after measured under the same load.
 
 Writes benchmarks/results/startup.json and prints the table for docs/performance.md.
 
-    uv run python benchmarks/bench_startup.py [--rounds 20]
+    uv run python benchmarks/bench_startup.py [--rounds 20] [--against ../main]
 """
 
 from __future__ import annotations
@@ -18,82 +26,146 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "startup.json"
 MONTH = sorted((ROOT / "submissions" / "examples" / "RZ1").glob("RZ1_2027-05_*.csv"))
 TARGET = 0.5
-
-COMMANDS: dict[str, list[str]] = {
-    "floor: python -c pass": [sys.executable, "-c", "pass"],
-    "mhdeaths --help": [sys.executable, "-m", "mhdeaths", "--help"],
-    "mhdeaths --version": [sys.executable, "-m", "mhdeaths", "--version"],
-    "mhdeaths validate (one month)": [
-        sys.executable,
-        "-m",
-        "mhdeaths",
-        "validate",
-        *map(str, MONTH),
-    ],
-}
+FLOOR = "floor: python -c pass"
+LIBRARIES = "floor: import polars, pydantic, typer, rich"
+COLD = "mhdeaths validate (one month, no spec cached)"
 
 
-def _once(command: list[str], env: dict[str, str], cwd: Path) -> float:
+@dataclass
+class Command:
+    name: str
+    args: list[str]
+    """The arguments after the Python executable."""
+    cold: bool = False
+    """Run with a new, empty spec cache each time."""
+    seconds: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+
+
+def commands() -> list[Command]:
+    month = [str(p) for p in MONTH]
+    return [
+        Command(FLOOR, ["-c", "pass"]),
+        Command(
+            LIBRARIES, ["-c", "import polars, pydantic.main, typer.main, rich.console, rich.table"]
+        ),
+        Command("mhdeaths --help", ["-m", "mhdeaths", "--help"]),
+        Command("mhdeaths --version", ["-m", "mhdeaths", "--version"]),
+        Command("mhdeaths validate (one month)", ["-m", "mhdeaths", "validate", *month]),
+        Command(COLD, ["-m", "mhdeaths", "validate", *month], cold=True),
+    ]
+
+
+def _once(python: Path, command: Command, env: dict[str, str], cwd: Path) -> tuple[float, float]:
+    """Wall and CPU seconds of one run of the command, as a fresh process."""
+    if command.cold:
+        env = env | {"MHDEATHS_CACHE_DIR": tempfile.mkdtemp(dir=cwd)}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    subprocess.run(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, check=True)
-    return time.perf_counter() - started
+    subprocess.run(
+        [str(python), *command.args], env=env, cwd=cwd, stdout=subprocess.DEVNULL, check=True
+    )
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return wall, cpu
+
+
+def _row(command: Command, floor: Command) -> dict[str, object]:
+    ratios = [s / f for s, f in zip(command.seconds, floor.seconds, strict=True)]
+    return {
+        "command": command.name,
+        "median_s": round(statistics.median(command.seconds), 3),
+        "min_s": round(min(command.seconds), 3),
+        "max_s": round(max(command.seconds), 3),
+        "cpu_median_s": round(statistics.median(command.cpu), 3),
+        "ratio_to_floor": round(statistics.median(ratios), 1),
+        "under_target": statistics.median(command.seconds) < TARGET,
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--against", type=Path, help="another checkout, run in turn with this one")
     args = parser.parse_args()
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env |= {"COLUMNS": "100", "NO_COLOR": "1"}
-    times: dict[str, list[float]] = {name: [] for name in COMMANDS}
+    ours = commands()
+    runs: list[tuple[Path, Command]] = [(Path(sys.executable), c) for c in ours]
+    theirs: list[Command] = []
+    if args.against is not None:
+        other = args.against.resolve() / ".venv" / "bin" / "python"
+        theirs = [c for c in commands() if c.name not in (FLOOR, LIBRARIES, COLD)]
+        runs += [(other, c) for c in theirs]
     with tempfile.TemporaryDirectory() as folder:
         cwd = Path(folder)
-        for command in COMMANDS.values():  # warm-up: the bytecode cache and the page cache
+        for python, command in runs:  # warm-up: the bytecode, page and spec caches
             for _ in range(3):
-                _once(command, env, cwd)
+                _once(python, command, env, cwd)
         for _ in range(args.rounds):
-            for name, command in COMMANDS.items():
-                times[name].append(_once(command, env, cwd))
-    floor = times["floor: python -c pass"]
-    rows = []
-    for name, seconds in times.items():
-        ratios = [s / f for s, f in zip(seconds, floor, strict=True)]
-        rows.append(
+            for python, command in runs:
+                wall, cpu = _once(python, command, env, cwd)
+                command.seconds.append(wall)
+                command.cpu.append(cpu)
+    floor = ours[0]
+    rows = [_row(c, floor) for c in ours]
+    against = []
+    for mine, before in zip(
+        [c for c in ours if c.name in {t.name for t in theirs}], theirs, strict=True
+    ):
+        ratios = [a / b for a, b in zip(mine.seconds, before.seconds, strict=True)]
+        against.append(
             {
-                "command": name,
-                "median_s": round(statistics.median(seconds), 3),
-                "min_s": round(min(seconds), 3),
-                "max_s": round(max(seconds), 3),
-                "ratio_to_floor": round(statistics.median(ratios), 1),
-                "under_target": statistics.median(seconds) < TARGET,
+                "command": mine.name,
+                "against_median_s": round(statistics.median(before.seconds), 3),
+                "against_cpu_median_s": round(statistics.median(before.cpu), 3),
+                "median_s": round(statistics.median(mine.seconds), 3),
+                "ratio": round(statistics.median(ratios), 2),
+                "ratio_min": round(min(ratios), 2),
+                "ratio_max": round(max(ratios), 2),
             }
         )
     result = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "load_average_after": round(os.getloadavg()[0], 1),
         "rounds": args.rounds,
         "target_s": TARGET,
         "rows": rows,
+        "against": str(args.against) if args.against else None,
+        "against_rows": against,
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-    print("| command | median | min to max | x floor |")
-    print("|---|---|---|---|")
+    print("| command | median | min to max | CPU | x floor |")
+    print("|---|---|---|---|---|")
     for r in rows:
         print(
             f"| `{r['command']}` | {r['median_s']:.2f} s | {r['min_s']:.2f} to {r['max_s']:.2f} s "
-            f"| {r['ratio_to_floor']} |"
+            f"| {r['cpu_median_s']:.2f} s | {r['ratio_to_floor']} |"
         )
+    if against:
+        print(f"\nagainst {args.against}:\n")
+        print("| command | before | after | after / before (min to max) |")
+        print("|---|---|---|---|")
+        for a in against:
+            print(
+                f"| `{a['command']}` | {a['against_median_s']:.2f} s | {a['median_s']:.2f} s "
+                f"| {a['ratio']} ({a['ratio_min']} to {a['ratio_max']}) |"
+            )
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ that sits beside the work and is copied with it (a key *file*'s path is).
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -29,6 +28,9 @@ from typing import Any
 from mhdeaths.errors import UserError
 
 CONFIG_ENV = "MHDEATHS_CONFIG"
+CACHE_ENV = "MHDEATHS_CACHE_DIR"
+"""The folder where a loaded spec is kept between runs (``mhdeaths.spec.cache``); set but empty,
+nothing is kept."""
 CONFIG_FILE = "mhdeaths.toml"
 PYPROJECT_TABLE = ("tool", "mhdeaths")
 
@@ -147,6 +149,8 @@ def _loaded(path: Path, mtime_ns: int, shape: str) -> Any:
 
 
 def _read(path: Path) -> dict[str, Any]:
+    import tomllib  # here: most runs have no settings file to parse
+
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)
@@ -200,6 +204,10 @@ def reference_page() -> str:
         "| `MHDEATHS_PSEUDONYM_KEY` | The pseudonym key itself (at least 32 characters of hex or "
         "base64); never read from a settings file. |",
         f"| `{CONFIG_ENV}` | The settings file to read, instead of looking in the current folder. |",
+        f"| `{CACHE_ENV}` | Where a spec version, once loaded, is kept for the next run (default: "
+        "`$XDG_CACHE_HOME/mhdeaths`, else `~/.cache/mhdeaths`; `%LOCALAPPDATA%\\mhdeaths\\cache` "
+        "on Windows). Set empty, nothing is kept. Only a speed-up: a kept spec is used only while "
+        "the version's files, and the code that reads them, are byte for byte as they were. |",
         "| `NO_COLOR` | Plain text, no colour, on the terminal. |",
         "",
         "An example `mhdeaths.toml`:",

@@ -7,11 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import typer.core
 import typer.main
 from typer._click import Context
 
 from mhdeaths.cli import process
-from mhdeaths.cli.app import app
+from mhdeaths.cli.app import app, command_tree
 
 
 @pytest.fixture
@@ -122,3 +123,33 @@ def test_a_command_line_naming_no_command_gives_nothing_to_name(
     raise nothing."""
     assert parse(*args) is None
     assert ahead(monkeypatch, *args) == []
+
+
+def described(command: object) -> list[tuple[str, tuple[str, ...], object]]:
+    """A command's parameters as a user meets them: name, options, default."""
+    return [(p.name or "", tuple(p.opts), p.default) for p in getattr(command, "params", [])]
+
+
+@pytest.mark.parametrize(
+    ("args", "built"),
+    [
+        (["validate", "RZ1_2027-10_death.csv"], ["validate"]),
+        (["-q", "--verbose", "spec", "list"], ["spec"]),
+        (["warehouse"], ["warehouse"]),
+        (["--help", "validate"], None),
+        (["--version"], None),
+        (["valdate", "x"], None),
+        ([], None),
+    ],
+)
+def test_a_command_line_naming_one_command_builds_that_command_alone(
+    args: list[str], built: list[str] | None
+) -> None:
+    whole = typer.main.get_command(app)
+    assert isinstance(whole, typer.core.TyperGroup)
+    tree = command_tree(args)
+    assert sorted(tree.commands) == sorted(built or whole.commands)
+    assert described(tree) == described(whole)  # the root's own options, completion's too
+    for name, command in tree.commands.items():
+        assert described(command) == described(whole.commands[name])
+        assert command.help == whole.commands[name].help

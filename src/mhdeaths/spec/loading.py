@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import semver
-import yaml
 from pydantic import ValidationError
 
 from mhdeaths.errors import SpecError
 from mhdeaths.language.parser import quote
 from mhdeaths.paths import default_spec_root
+from mhdeaths.spec.cache import kept_json, kept_spec
 from mhdeaths.spec.model import (
     DRAFT,
     Attribution,
@@ -88,32 +88,38 @@ class VersionHeader:
 
 
 def version_headers(root: Path | None = None) -> list[VersionHeader]:
-    """Every version's header, oldest first (a fortieth of the time of loading them all)."""
+    """Every version's header, oldest first (a fortieth of the time of loading them all; kept
+    in the cache, under the bytes of the ``version.yaml`` files, with the versions loaded)."""
     root = root or default_spec_root()
-    headers = []
-    for version in available_versions(root):
-        head = _read_yaml(root / version / "version.yaml")
-        if not isinstance(head, dict):
-            raise SpecError(f"The spec file {root / version / 'version.yaml'} is not a mapping.")
-        headers.append(
-            VersionHeader(
-                version,
-                head.get("status") == DRAFT,
-                str(head.get("effective_from", "")),
-                tuple(str(v) for v in head.get("accepts_previous") or ()),
-            )
-        )
-    return headers
+    versions = available_versions(root)
+    files = [root / version / "version.yaml" for version in versions]
+    kept = kept_json(
+        "headers", files, lambda: [_header(v, f) for v, f in zip(versions, files, strict=True)]
+    )
+    return [VersionHeader(v, draft, since, tuple(accepts)) for v, draft, since, accepts in kept]
 
 
-# libyaml's loader when PyYAML was built with it (its wheels are): several times faster.
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+def _header(version: str, path: Path) -> tuple[str, bool, str, list[str]]:
+    head = _read_yaml(path)
+    if not isinstance(head, dict):
+        raise SpecError(f"The spec file {path} is not a mapping.")
+    return (
+        version,
+        head.get("status") == DRAFT,
+        str(head.get("effective_from", "")),
+        [str(v) for v in head.get("accepts_previous") or ()],
+    )
 
 
 def _read_yaml(path: Path) -> Any:
+    # Imported here: a spec kept in the cache is loaded without it (a twentieth of a small run).
+    import yaml
+
+    # libyaml's loader when PyYAML was built with it (its wheels are): several times faster.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         with path.open(encoding="utf-8") as fh:
-            return yaml.load(fh, Loader=_YAML_LOADER)
+            return yaml.load(fh, Loader=loader)
     except FileNotFoundError:
         raise SpecError(f"The spec file {path} is missing.") from None
     except yaml.YAMLError as exc:
@@ -286,7 +292,8 @@ def _stamp(folder: Path) -> tuple[tuple[str, int, int], ...]:
 @lru_cache(maxsize=32)
 def _load_cached(folder: Path, version: str, stamp: tuple[tuple[str, int, int], ...]) -> Spec:
     try:
-        return _load_folder(folder, version)
+        # Kept between processes too, under the files' bytes (``mhdeaths.spec.cache``).
+        return kept_spec(folder, version, lambda: _load_folder(folder, version))
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])

@@ -30,7 +30,10 @@ Examples = tuple[ExampleRecord, ...] | dict[str, tuple[ExampleRecord, ...]]
 
 
 class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Each model builds its validator when first validating, not when its class is made: a spec
+    # kept in the cache (``mhdeaths.spec.cache``) is never validated again, so a run that takes
+    # it from there builds none.
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class FieldType(StrEnum):

@@ -120,10 +120,13 @@ def evaluate(
         for t in spec.tables
         if t.optional and t.name not in typed
     }
-    for rule in spec.rules:
-        if rule.scope is Scope.RECORD or not checked(rule):
-            continue
-        outcome = _other_scope(spec, rule, tables, typed | empty, columns, period)
+    others = [r for r in spec.rules if r.scope is not Scope.RECORD and checked(r)]
+    batched = _per_table(spec, others, tables, typed, columns, period)
+    for rule in others:
+        if rule.scope in (Scope.STRUCTURE, Scope.TABLE):
+            outcome = batched.get(rule.id)
+        else:
+            outcome = _cross_table(spec, rule, typed | empty, period)
         if outcome is not None:
             if sample:
                 outcome.rows, outcome.groups = outcome.rows[:sample], outcome.groups[:sample]
@@ -324,26 +327,46 @@ def _measures(
     return measures
 
 
-def _other_scope(
+def _per_table(
     spec: Spec,
-    rule: Rule,
+    rules: list[Rule],
     tables: Mapping[str, pl.DataFrame],
     typed: Mapping[str, pl.DataFrame],
     columns: Mapping[str, pl.DataFrame],
     period: dt.date | None,
+) -> dict[str, RuleOutcome]:
+    """The outcome of each structure and table rule whose table is here, by rule id: a table's
+    structure rules in one query over its column table (one value per column), its table rules
+    in one query over its typed values (one value each), as its record rules are. A query has a
+    cost of its own that a small file's few records do not repay, rule by rule."""
+    outcomes: dict[str, RuleOutcome] = {}
+    for name in dict.fromkeys(r.table for r in rules):
+        structure = [r for r in rules if r.table == name and r.scope is Scope.STRUCTURE]
+        if structure and name in columns:
+            frame = engine.to_typed(STRUCTURE_TABLE, columns[name])
+            masks = frame.select(
+                engine.fails(engine.bound_expression(spec, r, period).tree).alias(r.id)
+                for r in structure
+            )
+            for rule in structure:
+                rows = masks.get_column(rule.id).arg_true().to_list()
+                outcomes[rule.id] = RuleOutcome(rule, len(rows), rows)
+        # A table rule judges a file: an optional table left out has none.
+        whole = [r for r in rules if r.table == name and r.scope is Scope.TABLE]
+        if whole and name in tables:
+            values = typed[name].select(
+                ex.to_polars(engine.bound_expression(spec, r, period)).alias(r.id) for r in whole
+            )
+            for rule in whole:
+                failed = values.get_column(rule.id).item() is False
+                outcomes[rule.id] = RuleOutcome(rule, int(failed))
+    return outcomes
+
+
+def _cross_table(
+    spec: Spec, rule: Rule, typed: Mapping[str, pl.DataFrame], period: dt.date | None
 ) -> RuleOutcome | None:
-    """Evaluate a structure, table or cross-table rule; None when its tables are not here."""
-    if rule.scope is Scope.STRUCTURE:
-        if rule.table not in columns:
-            return None
-        frame = engine.to_typed(STRUCTURE_TABLE, columns[rule.table])
-        rows = engine.record_failures(spec, rule, frame, frame, period).arg_true().to_list()
-        return RuleOutcome(rule, len(rows), rows)
-    if rule.scope is Scope.TABLE:
-        if rule.table not in tables:  # an optional table left out has no file to judge
-            return None
-        failed = engine.table_fails(spec, rule, typed[rule.table], period)
-        return RuleOutcome(rule, int(failed))
+    """Evaluate a cross-table rule; None when a table it reads is not here."""
     if not engine.tables_read(rule) <= typed.keys():
         return None
     # In the groups' order, so that the sample listed and the report are the same on every run

@@ -13,7 +13,6 @@ import datetime as dt
 from pathlib import Path
 
 import polars as pl
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from mhdeaths.errors import UserError
@@ -65,6 +64,8 @@ class Profile(BaseModel):
 
 
 def load_profile(path: Path) -> Profile:
+    import yaml  # here: a run without a profile does not import it (a twentieth of a small run)
+
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
