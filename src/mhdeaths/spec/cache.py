@@ -72,51 +72,70 @@ def cache_folder() -> Path | None:
 def kept_spec(folder: Path, version: str, load: Callable[[], T]) -> T:
     """The spec version in ``folder``, as ``load`` makes it: from the cache when it holds what
     ``load`` would make of the files as they are now, else made and kept."""
-    where = cache_folder()
-    if where is None:
-        return load()
+
+    def dump(key: str, made: T) -> bytes:
+        return pickle.dumps((key, made), protocol=pickle.HIGHEST_PROTOCOL)
+
+    def undump(data: bytes) -> tuple[object, T]:
+        kept_key, spec = pickle.loads(data)
+        return kept_key, spec
+
     try:
-        key = _key("spec", _folder_files(folder), [str(folder)])
+        files = _folder_files(folder)
     except OSError:
         return load()
-    path = where / f"spec-{_safe(version)}-{key}.pickle"
-    data = _read(path)
-    if data is not None:
-        try:
-            kept_key, spec = pickle.loads(data)
-        except Exception:  # corrupt, or another program's: read the files
-            kept_key, spec = None, None
-        if kept_key == key:
-            return spec  # type: ignore[no-any-return]
-    made = load()
-    try:
-        data = pickle.dumps((key, made), protocol=pickle.HIGHEST_PROTOCOL)
-    except Exception:  # not picklable: simply not kept
-        return made
-    _write(where, path, data)
-    return made
+    name = f"spec-{_safe(version)}"
+    return _kept("spec", name, "pickle", files, [str(folder)], load, dump, undump)
 
 
 def kept_json(name: str, files: Sequence[Path], make: Callable[[], Any]) -> Any:
     """What ``make`` returns from ``files`` (a JSON value), kept under the files' bytes."""
+
+    def dump(key: str, made: Any) -> bytes:
+        return json.dumps({"key": key, "value": made}).encode()
+
+    def undump(data: bytes) -> tuple[object, Any]:
+        kept = json.loads(data)
+        return (kept.get("key"), kept.get("value")) if isinstance(kept, dict) else (None, None)
+
+    files_named = [(str(path), path) for path in files]
+    return _kept(name, name, "json", files_named, [], make, dump, undump)
+
+
+def _kept(
+    kind: str,
+    name: str,
+    suffix: str,
+    files: Sequence[tuple[str, Path]],
+    more: Sequence[str],
+    make: Callable[[], T],
+    dump: Callable[[str, T], bytes],
+    undump: Callable[[bytes], tuple[object, T]],
+) -> T:
+    """What ``make`` makes of ``files``: read back from the cache when a file there was kept under
+    the same key, else made and kept (when it can be written down at all)."""
     where = cache_folder()
     if where is None:
         return make()
     try:
-        key = _key(name, [(str(path), path) for path in files], [])
+        key = _key(kind, files, more)
     except OSError:
         return make()
-    path = where / f"{name}-{key}.json"
+    path = where / f"{name}-{key}.{suffix}"
     data = _read(path)
     if data is not None:
         try:
-            kept = json.loads(data)
-            if isinstance(kept, dict) and kept.get("key") == key:
-                return kept["value"]
-        except ValueError:
-            pass
+            kept_key, value = undump(data)
+        except Exception:  # corrupt, or another program's: read the files
+            kept_key = None
+        if kept_key == key:
+            return value
     made = make()
-    _write(where, path, json.dumps({"key": key, "value": made}).encode())
+    try:
+        data = dump(key, made)
+    except Exception:  # not picklable: simply not kept
+        return made
+    _write(where, path, data)
     return made
 
 
