@@ -4,14 +4,13 @@
 import { letter } from "./read_csv.js";
 import { makeGuard } from "./guard.js";
 import { commonest, countsOf } from "./intake.js";
-import { insertText, literal, quoted } from "./store.js";
+import { insertText, literal, quoted, rowsOf as rowsOfResult } from "./store.js";
 
 const ORDER = { file_reject: 0, record_reject: 1, warning: 2, info: 3 };
 const COLUMN_FIELDS = ["column_name", "field_name", "mandation", "present", "occurrences", "known"];
 
 async function rowsOf(conn, sql) {
-  const result = await conn.query(sql);
-  return result.toArray().map((r) => r.toJSON());
+  return rowsOfResult(await conn.query(sql));
 }
 
 function planFor(bundle, period) {

@@ -4,7 +4,7 @@
 // (store.js): a table's text is a view over its sheet, `text__<table>`, made here.
 import { ReadFailure } from "./read_csv.js";
 import { entries } from "./profile.js";
-import { literal, quoted } from "./store.js";
+import { literal, quoted, rowsOf } from "./store.js";
 
 // A sheet name as intake._sheet_key compares it: case, spaces and punctuation aside.
 function sheetKey(text) {
@@ -198,7 +198,7 @@ export async function countsOf(conn, selects) {
   const counts = new Map();
   if (!selects.length) return counts;
   const result = await conn.query(`SELECT v, count(*)::INTEGER AS n FROM (${selects.join(" UNION ALL ")}) AS u WHERE v IS NOT NULL GROUP BY v`);
-  for (const row of result.toArray()) counts.set(row.v, row.n);
+  for (const row of rowsOf(result)) counts.set(row.v, row.n);
   return counts;
 }
 
