@@ -245,7 +245,10 @@ def test_profiles_as_the_cli(pages: Pages, tmp_path: Path) -> None:
     derogated.write_text(
         "provider: RY1\nname: Westmoor\nencoding: latin-1\ndelimiter: ','\nderogations:\n"
         + "".join(
-            f"  - {{rule: {r['rule_id']}, severity: info, until: 2099-12-31, reason: ' agreed '}}\n"
+            f"  - {{rule: {r['rule_id']}, severity: info, until: 2099-12-31, "
+            # Stripped as Python strips (U+2003 and U+001F go, a byte-order mark stays), then
+            # shown as the guard shows a sentence: no NHS number.
+            f'reason: "\\u2003agreed with 943 476 5919\\uFEFF \\x1f"}}\n'
             for r in failing[:2]
         )
         + f"  - {{rule: {failing[2]['rule_id']}, until: 2000-01-31, reason: ended}}\n"
@@ -716,8 +719,10 @@ def test_workbooks_as_the_cli(pages: Pages, tmp_path: Path) -> None:
         tmp_path / "clean.xlsx", [("Deaths", clean), ("Activity", clean_activity)]
     )
     _same(version, [clean_book], pages, forced=False)
-    # Sheets in the trust's own words, mapped by its profile.
-    own = _workbook(tmp_path / "own.xlsx", [("Trust deaths ", death), ("Contacts", activity)])
+    # Sheets in the trust's own words, mapped by its profile (names stripped as Python strips).
+    own = _workbook(
+        tmp_path / "own.xlsx", [("Trust deaths \u0085", death), ("\u3000Contacts", activity)]
+    )
     profile = tmp_path / "RY1.yaml"
     profile.write_text(
         "provider: RY1\nname: Westmoor\nsheets: {' trust deaths': death, CONTACTS: activity}\n"
