@@ -29,6 +29,8 @@ from mhdeaths.paths import default_profiles_dir, examples_root
 from mhdeaths.spec import available_versions, load_spec
 from mhdeaths.validate.page import OTHER_VERSION, PAGE_ASSETS, write_validator_page
 from mhdeaths.validate.profiles import load_profile
+from mhdeaths.validate.reading import _padding_table, _scan
+from mhdeaths.validate.reading.scan import _padded_bytes
 from mhdeaths.validate.render import CSV_COLUMNS, to_json
 from mhdeaths.validate.validator import validate
 
@@ -243,7 +245,10 @@ def test_profiles_as_the_cli(pages: Pages, tmp_path: Path) -> None:
     derogated.write_text(
         "provider: RY1\nname: Westmoor\nencoding: latin-1\ndelimiter: ','\nderogations:\n"
         + "".join(
-            f"  - {{rule: {r['rule_id']}, severity: info, until: 2099-12-31, reason: ' agreed '}}\n"
+            f"  - {{rule: {r['rule_id']}, severity: info, until: 2099-12-31, "
+            # Stripped as Python strips (U+2003 and U+001F go, a byte-order mark stays), then
+            # shown as the guard shows a sentence: no NHS number.
+            f'reason: "\\u2003agreed with 943 476 5919\\uFEFF \\x1f"}}\n'
             for r in failing[:2]
         )
         + f"  - {{rule: {failing[2]['rule_id']}, until: 2000-01-31, reason: ended}}\n"
@@ -338,6 +343,67 @@ def test_damaged_files_as_the_cli(name: str, data: bytes, pages: Pages, tmp_path
     assert read.get(activity.name) in (None, "duckdb")
 
 
+_PADS = [
+    ("\u00a0", "\u00a0"),
+    ("\ufeff", "\ufeff"),
+    ("\u0085", "\u0085"),
+    ("\u3000", "\u3000"),
+    ("\u2003", "\u2003"),
+    ("\u00a0 ", " \u00a0"),
+]
+"""Blanks each reader sees otherwise: JavaScript's trim() takes off a byte-order mark and leaves
+NEL (U+0085), the CLI's (Rust's white space) the reverse; and a space inside a no-break space,
+which no delimiter touches."""
+
+
+def _unicode_padded(text: str, *, spaced: bool, across_lines: bool) -> bytes:
+    """A file whose values (an empty one too) and headers are padded with the blanks above, before,
+    after or around them. The CLI trims values only when its scan finds ASCII padding, a space
+    next to a delimiter (``spaced``: some values with a space outside a no-break space each side),
+    and then of Rust's white space; headers always, of Python's (NEL and U+001C, not a byte-order
+    mark). ``across_lines``: a quoted value spans lines, so the page parses the file itself."""
+    header, *lines = text.splitlines()
+    names = header.split(",")
+    names[3], names[4] = "\u0085" + names[3], names[4] + "\ufeff"
+    names[5], names[6] = "\x1c" + names[5], "\u3000" + names[6] + "\u00a0"
+    out = [",".join(names)]
+    k = 0
+    for r, line in enumerate(lines):
+        cells = line.split(",")
+        # The declared version, provider and period stay as they are: the findings are compared.
+        for c in range(3, len(cells)):
+            if across_lines and (r, c) == (0, 3):
+                cells[c] = f'"{cells[c][:2]}\n{cells[c][2:]}"'
+                continue
+            lead, trail = _PADS[k % len(_PADS)]
+            where = k // len(_PADS) % 3 if cells[c] else 2  # an empty value: padded both sides
+            cells[c] = (lead if where != 1 else "") + cells[c] + (trail if where != 0 else "")
+            if spaced and k % 7 == 0:
+                cells[c] = f" \u00a0{cells[c]}\u00a0 "
+            k += 1
+        out.append(",".join(cells))
+    return ("\n".join(out) + "\n").encode()
+
+
+def test_unicode_padding_as_the_cli(pages: Pages, tmp_path: Path) -> None:
+    """Values and headers padded with blanks other than ASCII ones, in a file the CLI trims and
+    in one it leaves as it is; each read by DuckDB (the activity file) and by the page's own
+    parser (the death file). Two checks."""
+    bad = examples_root() / "known-bad/RY1"
+    for spaced in (False, True):
+        folder = tmp_path / f"spaced-{spaced}"
+        folder.mkdir()
+        activity, death = folder / "RY1_2027-11_activity.csv", folder / "RY1_2027-11_death.csv"
+        made = _unicode_padded((bad / activity.name).read_text(), spaced=spaced, across_lines=False)
+        activity.write_bytes(made)
+        made = _unicode_padded((bad / death.name).read_text(), spaced=not spaced, across_lines=True)
+        death.write_bytes(made)
+        # Each kind of file is there: one the CLI trims, one it does not.
+        assert (_scan(activity).padded, _scan(death).padded) == (spaced, not spaced)
+        _same("1.1.0", [activity, death], pages)
+        assert pages.readers("1.1.0") == {activity.name: "duckdb", death.name: "javascript"}
+
+
 _CELLS = [
     "",
     "a",
@@ -350,9 +416,14 @@ _CELLS = [
     "\u00a0z\u00a0",
     "\u00e9t\u00e9",
     "\ufeffb",
+    "\u0085x",
+    "y\u3000",
+    "\u2003",
+    "\u00a0 w \u00a0",
     '"q"',
     '"q,r"',
     '"q;r"',
+    '"q, r"',
     '""',
     '" "',
     '"a""b"',
@@ -367,20 +438,34 @@ _CELLS = [
 _PLAIN_CELLS = [
     c for c in _CELLS if not any(b in c for b in ("\n", "\r", "\x00", 'x"', '"a"b', ' "'))
 ]
-"""Cells a plain file may hold: half the files are made of these alone."""
+"""Cells a plain file may hold: a third of the files are made of these alone."""
+
+
+def _quiet_cells(sep: str) -> list[str]:
+    """Plain cells the CLI's scan finds no padding in (a third of the files are made of these
+    alone, and then no value is trimmed): a blank inside a value, or other than an ASCII one."""
+    table = _padding_table(sep.encode())
+    return [c for c in _PLAIN_CELLS if not _padded_bytes(f"\n{c}\n".encode(), table)]
 
 
 def _csv_file(rng: random.Random) -> bytes:
-    """A CSV file of the shapes a reader must cope with: quoting right and wrong, padding, short
-    and long records, blank records and lines, line endings of each kind, a byte-order mark,
-    UTF-8 or Windows-1252."""
+    """A CSV file of the shapes a reader must cope with: quoting right and wrong, padding (ASCII
+    or other blanks, in a file the CLI trims or not), short and long records, blank records and
+    lines, line endings of each kind, a byte-order mark, UTF-8 or Windows-1252."""
     sep = rng.choice([",", ";", "\t"])
-    pool = _CELLS if rng.random() < 0.5 else _PLAIN_CELLS
+    pool = rng.choice([_CELLS, _PLAIN_CELLS, _quiet_cells(sep)])
+    quiet = pool not in (_CELLS, _PLAIN_CELLS)
     width = rng.randint(1, 4)
-    lines = [sep.join(f"h{i}" for i in range(width))]
-    for _ in range(rng.randint(0, 6)):
-        cells = width if rng.random() < 0.7 else rng.randint(0, width + 1)
-        lines.append(sep.join(rng.choice(pool) for _ in range(cells)))
+    pads = ["", "", "\u00a0", "\u0085", "\ufeff", "\x1c", *([] if quiet else [" "])]
+    records = [
+        [
+            rng.choice(pool)
+            for _ in range(width if rng.random() < 0.7 else rng.randint(0, width + 1))
+        ]
+        for _ in range(rng.randint(0, 6))
+    ]
+    lines = [sep.join(f"{rng.choice(pads)}h{i}{rng.choice(pads)}" for i in range(width))]
+    lines += [sep.join(r) for r in records]
     ending = rng.choice(["\n", "\r\n", "mixed"])
     text = "".join(
         line + (("\r\n" if i % 2 else "\n") if ending == "mixed" else ending)
@@ -394,16 +479,53 @@ def _csv_file(rng: random.Random) -> bytes:
     return text.encode()
 
 
+def test_the_page_trims_what_the_cli_trims() -> None:
+    """The blanks the page takes off (blanks.js) are those the CLI does: a value's, polars'
+    strip_chars (Rust's white space); a header's, Python's str.strip; every character tried."""
+    import subprocess
+
+    import polars as pl
+
+    chars = [chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000]
+    stripped = pl.Series(chars).str.strip_chars().str.len_chars().eq(0).to_list()
+    rust = {c for c, gone in zip(chars, stripped, strict=True) if gone}
+    python = {c for c in chars if not c.strip()}
+    web = Path(__file__).resolve().parents[2] / "web" / "validator"
+    script = (
+        'import("./src/blanks.js")'
+        ".then((m) => console.log(JSON.stringify([m.RUST_BLANKS, m.PYTHON_BLANKS])))"
+    )
+    done = subprocess.run(
+        ["node", "-e", script], cwd=web, capture_output=True, text=True, check=True
+    )
+    page_rust, page_python = json.loads(done.stdout)
+    assert (set(page_rust), set(page_python)) == (rust, python)
+
+
+def _padded_once() -> list[bytes]:
+    """Plain files with one value (or header) that may be padded, in each way the CLI's scan
+    finds padding or not (at the end of the file too, where a space is padding and a tab is
+    not): whether the file's values are trimmed hangs on it alone, and shows in its other value."""
+    files = []
+    for sep in (",", ";", "\t"):
+        values = [" x", "x ", "x\t", '" "', '"q "', '"\tq"', '"q\t"', '""', '"a""b"', f'"q{sep} r"']
+        for value in ["x", *values, f'"q {sep}r"', f'"q{sep}r"']:
+            for end in ("\n", ""):
+                files.append(f"h0{sep}h1\n\u00a0a\u0085{sep}{value}{end}".encode())
+        files += [f"{h}\n\u00a0a\u0085{sep}x\n".encode() for h in (f" h0{sep}h1", f"h0{sep}h1 ")]
+    return files
+
+
 def test_the_page_reads_a_plain_file_as_its_own_parser() -> None:
     """DuckDB's reader, given only the files the page's scan finds plain, reads each as the
     page's own parser does: the same headers, records, rows, values and blank rows; and the scan
-    lets through no file the parser refuses. Three hundred files made at random (seeded), read in
-    Node with DuckDB's blocking build, in one process."""
+    lets through no file the parser refuses. Three hundred files made at random (seeded) and
+    those padded once, read in Node with DuckDB's blocking build, in one process."""
     import base64
     import subprocess
 
     rng = random.Random(18)
-    files = [_csv_file(rng) for _ in range(300)]
+    files = [_csv_file(rng) for _ in range(300)] + _padded_once()
     web = Path(__file__).resolve().parents[2] / "web" / "validator"
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
         json.dump([base64.b64encode(f).decode() for f in files], fh)
@@ -597,8 +719,10 @@ def test_workbooks_as_the_cli(pages: Pages, tmp_path: Path) -> None:
         tmp_path / "clean.xlsx", [("Deaths", clean), ("Activity", clean_activity)]
     )
     _same(version, [clean_book], pages, forced=False)
-    # Sheets in the trust's own words, mapped by its profile.
-    own = _workbook(tmp_path / "own.xlsx", [("Trust deaths ", death), ("Contacts", activity)])
+    # Sheets in the trust's own words, mapped by its profile (names stripped as Python strips).
+    own = _workbook(
+        tmp_path / "own.xlsx", [("Trust deaths \u0085", death), ("\u3000Contacts", activity)]
+    )
     profile = tmp_path / "RY1.yaml"
     profile.write_text(
         "provider: RY1\nname: Westmoor\nsheets: {' trust deaths': death, CONTACTS: activity}\n"
@@ -609,7 +733,8 @@ def test_workbooks_as_the_cli(pages: Pages, tmp_path: Path) -> None:
 
 def test_workbook_values_as_the_cli(pages: Pages, tmp_path: Path) -> None:
     """Cells the CLI reads in its own way: numbers past nine decimals, huge and tiny, booleans,
-    errors, formulas, dates and times typed in several formats, text padded with spaces."""
+    errors, formulas, dates and times typed in several formats, text and headers padded with
+    spaces and with other blanks."""
     import datetime as dt
 
     import xlsxwriter
@@ -650,9 +775,17 @@ def test_workbook_values_as_the_cli(pages: Pages, tmp_path: Path) -> None:
         ("text", " 42 "),
         "  padded  ",
         "",
+        # Trimmed of Rust's white space (NEL too, not a byte-order mark), as polars does.
+        "\u00a0M\u00a0",
+        "\ufeff1",
+        "2\u0085",
+        "\u30001\u3000",
+        "\u2003",
+        " \u00a0N\u00a0 ",
     ]
+    pads = {7: "\ufeff", 8: "\u0085", 9: "\u00a0"}
     for c, name in enumerate(fields):
-        sheet.write_string(0, c, name)
+        sheet.write_string(0, c, pads.get(c, "") + name)
     for r, line in enumerate(lines, start=1):
         for c, value in enumerate(line.split(",")):
             if value:

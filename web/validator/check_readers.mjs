@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { readCsv } from "./src/read_csv.js";
-import { clear, storePlain, NotPlain } from "./src/store.js";
+import { clear, rowsOf, storePlain, NotPlain } from "./src/store.js";
 
 const require = createRequire(import.meta.url);
 const duckdb = require("@duckdb/duckdb-wasm/blocking");
@@ -56,7 +56,7 @@ for (const [n, bytes] of cases.entries()) {
   let found;
   try {
     const stored = await storePlain(db, conn, n, sheet, null);
-    const table = conn.query(`SELECT * FROM ${stored.table} ORDER BY __pos`).toArray().map((r) => r.toJSON());
+    const table = rowsOf(conn.query(`SELECT * FROM ${stored.table} ORDER BY __pos`));
     found = {
       headers: sheet.headers,
       rows: table.map((r) => r.__row),

@@ -1,17 +1,17 @@
 // The check step: the spec's compiled statements (bundle.json) run in DuckDB over the tables read,
 // and the findings assembled as the CLI's report has them (validate/validator.py). Nothing here
 // knows a rule: ids, severities, messages and SQL all come from the bundle.
+import { trimPython } from "./blanks.js";
 import { letter } from "./read_csv.js";
 import { makeGuard } from "./guard.js";
 import { commonest, countsOf } from "./intake.js";
-import { insertText, literal, quoted } from "./store.js";
+import { insertText, literal, quoted, rowsOf as rowsOfResult } from "./store.js";
 
 const ORDER = { file_reject: 0, record_reject: 1, warning: 2, info: 3 };
 const COLUMN_FIELDS = ["column_name", "field_name", "mandation", "present", "occurrences", "known"];
 
 async function rowsOf(conn, sql) {
-  const result = await conn.query(sql);
-  return result.toArray().map((r) => r.toJSON());
+  return rowsOfResult(await conn.query(sql));
 }
 
 function planFor(bundle, period) {
@@ -195,7 +195,8 @@ function report(bundle, parts, outcomes, measures, periodText, context) {
     let derogation = null;
     if (profile && level(o) !== o.rule.severity) {
       const d = profile.derogations.find((d) => d.rule === o.rule.id);
-      derogation = `${d.reason.trim()} (until ${d.until})`;
+      // The provider's own words, through the guard, as the CLI's report model passes them.
+      derogation = guard.message(`${trimPython(d.reason)} (until ${d.until})`);
     }
     summaries.push({ rule_id: o.rule.id, severity: level(o), spec_severity: o.rule.severity, table: o.rule.table, title: o.rule.title, failed: o.failed, shown: shown.length, truncated: o.failed > shown.length, derogation });
   }

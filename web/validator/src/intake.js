@@ -2,17 +2,19 @@
 // CLI's intake does (validate/intake.py), from the bundle's tables, through the provider's profile
 // when one is picked (its headers, local codes and date format). A sheet's values are in DuckDB
 // (store.js): a table's text is a view over its sheet, `text__<table>`, made here.
+import { trimPython } from "./blanks.js";
 import { ReadFailure } from "./read_csv.js";
 import { entries } from "./profile.js";
-import { literal, quoted } from "./store.js";
+import { literal, quoted, rowsOf } from "./store.js";
 
 // A sheet name as intake._sheet_key compares it: case, spaces and punctuation aside.
 function sheetKey(text) {
   return [...text.toUpperCase().toLowerCase()].filter((c) => /[\p{L}\p{N}]/u.test(c)).join("");
 }
 
+// A sheet name as intake._named_table compares it: stripped as Python strips (blanks.js), casefolded.
 function folded(text) {
-  return text.trim().toUpperCase().toLowerCase();
+  return trimPython(text).toUpperCase().toLowerCase();
 }
 
 // The table a sheet's name, or its file's name, says it holds (intake._named_table): a sheet name
@@ -118,7 +120,7 @@ function part(bundle, tableName, file, sheet, profile, format = "csv") {
 // headers that are a feed's fields, then the share of the feed's fields found.
 function feedOf(bundle, sheet, profile, chosen, several) {
   const shapes = bundle.feeds.shapes;
-  const named = (sheet.name ?? "").trim().toLowerCase();
+  const named = trimPython(sheet.name ?? "").toLowerCase();
   for (const [feed, table] of shapes) if (named === table) return feed;
   const headers = new Set(sheet.headers);
   if (several || !headers.size) return null;
@@ -198,7 +200,7 @@ export async function countsOf(conn, selects) {
   const counts = new Map();
   if (!selects.length) return counts;
   const result = await conn.query(`SELECT v, count(*)::INTEGER AS n FROM (${selects.join(" UNION ALL ")}) AS u WHERE v IS NOT NULL GROUP BY v`);
-  for (const row of result.toArray()) counts.set(row.v, row.n);
+  for (const row of rowsOf(result)) counts.set(row.v, row.n);
   return counts;
 }
 

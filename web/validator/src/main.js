@@ -2,6 +2,7 @@
 // read the files the user picks inside the browser, check them, show the report. The file never
 // leaves the machine: the page makes no request but for its own files.
 import * as duckdb from "@duckdb/duckdb-wasm";
+import { trimPython } from "./blanks.js";
 import { readCsv, ReadFailure, bytesText } from "./read_csv.js";
 import { readXlsx } from "./xlsx.js";
 import { tableParts, checkVersion } from "./intake.js";
@@ -101,7 +102,7 @@ function readFile(bundle, guard, bytes, name, stated, parsed = false) {
   if (kind === "csv" && ["xlsx", "xlsm", "xls", "parquet"].includes(suffix)) throw new ReadFailure("file/misnamed", { file: name, suffix });
   if (kind === "xlsx") {
     tooLargeToParse(bundle, name, bytes.length);
-    const hide = (header) => (guard.maskIdentifiers(header.trim()) === guard.hidden ? bundle.hidden_header : header);
+    const hide = (header) => (guard.maskIdentifiers(trimPython(header)) === guard.hidden ? bundle.hidden_header : header);
     return readXlsx(bytes, name, bundle.limits, hide);
   }
   if (kind !== "csv") throw new ReadFailure("page/format", { file: name, kind: kind === "xls" ? "an .xls workbook" : "a Parquet file" }, bundle.sentences.format);

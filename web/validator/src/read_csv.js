@@ -1,12 +1,14 @@
 // Reading a delimited text file into a sheet, as the CLI's reader does (validate/reading/delimited.py):
 // UTF-8 (with or without a byte-order mark), else Windows-1252; the commonest of comma, semicolon
-// and tab in the header line; values trimmed, an empty value missing; each record keeps the line it
-// starts on. A file that cannot be read throws a ReadFailure carrying the CLI's sentence id.
+// and tab in the header line; headers trimmed, and values too where the CLI trims them (blanks.js),
+// an empty value missing; each record keeps the line it starts on. A file that cannot be read
+// throws a ReadFailure carrying the CLI's sentence id.
 //
 // Most files are plain (every line a record, quotes only around whole values): those are left to
 // DuckDB's own CSV reader (store.js), which reads them far faster, and in far less memory, than
 // text parsed here. A scan of the bytes says whether a file is plain, in the terms of this
 // reader, so that both read it alike; any other file is parsed here, as it always was.
+import { delimiterByte, padsValues, trimPython, trimRust } from "./blanks.js";
 
 export class ReadFailure extends Error {
   // A sentence of the bundle's own (a template) when the id's catalogued sentence is not the one.
@@ -169,9 +171,10 @@ export function letter(index) {
   return letters;
 }
 
-function clean(value) {
+// A value as the CLI reads it: trimmed when the file's values are (``trims``), empty as missing.
+function clean(value, trims) {
   if (value === null) return null;
-  const trimmed = value.trim();
+  const trimmed = trims ? trimRust(value) : value;
   return trimmed === "" ? null : trimmed;
 }
 
@@ -233,11 +236,15 @@ const isBlankByte = (b) => b <= 32 || b >= 128;
 // a closing quote, a quote inside an unquoted value, a carriage return not before a line feed,
 // line endings mixed, more values than the header has, or an empty line before a record (DuckDB
 // skips an empty line; parse() reads it as a blank record). Also, per column, whether a value may
-// need trimming, and how many records may be blank (all values blank once trimmed).
+// need trimming, and how many records may be blank (all values blank once trimmed); and
+// ``pads``, the CLI's padsValues (blanks.js) over these bytes, found from the values' ends alone:
+// in a plain file a quote, line break or delimiter is next to a value's end, or inside quotes.
 function scanPlain(bytes, start, sep, width, endings) {
   const n = bytes.length;
   const SEP = sep.charCodeAt(0);
   const padded = new Uint8Array(width);
+  const padding = (b) => b === 32 || (b === 9 && SEP !== 9); // the CLI's scan's blanks
+  let pads = false;
   let { crlf, lf } = endings;
   let records = 0;
   let maybeBlank = 0;
@@ -261,25 +268,28 @@ function scanPlain(bytes, start, sep, width, endings) {
       if (column >= width) return null;
       let first = -1;
       let last = -1;
-      if (bytes[i] === 34) {
+      const quoted = bytes[i] === 34;
+      if (quoted) {
         const begin = ++i;
         for (;;) {
           if (i >= n) return null;
           b = bytes[i];
           if (b === 34) {
             if (bytes[i + 1] === 34) {
+              pads = true;
               i += 2;
               continue;
             }
             break;
           }
           if (b === 10 || b === 13 || b === 0) return null;
+          if (b === SEP && (padding(bytes[i - 1]) || padding(bytes[i + 1]))) pads = true;
           i++;
         }
         if (i > begin) {
           first = bytes[begin];
           last = bytes[i - 1];
-        }
+        } else pads = true; // an empty quoted value: two quotes together
         i++;
       } else {
         const begin = i;
@@ -295,7 +305,11 @@ function scanPlain(bytes, start, sep, width, endings) {
         }
       }
       if (first >= 0) {
-        if (isBlankByte(first) || isBlankByte(last)) padded[column] = 1;
+        if (isBlankByte(first) || isBlankByte(last)) {
+          padded[column] = 1;
+          // Next to a quote, the delimiter or a line break; at the end of the file, only a space.
+          if (padding(first) || (padding(last) && (quoted || i < n || last === 32))) pads = true;
+        }
         if (!isBlankByte(first) || !isBlankByte(last)) solid = true;
       }
       b = i < n ? bytes[i] : -1;
@@ -320,7 +334,7 @@ function scanPlain(bytes, start, sep, width, endings) {
     if (!solid) maybeBlank++;
   }
   if (crlf && lf) return null;
-  return { records, padded, maybeBlank, trailingBlank: empty };
+  return { records, padded, maybeBlank, trailingBlank: empty, pads };
 }
 
 // The header line's cells and the delimiter, and the checks made of the header (the CLI's
@@ -341,8 +355,11 @@ function headerOf(header, sep, file, limits) {
 }
 
 // A plain file for DuckDB's reader (store.js), or null: ``utf8`` the file's bytes when they are
-// UTF-8, else its text encoded as UTF-8 (DuckDB reads only that).
-function plainSource(utf8, original, text, file, sep, limits) {
+// UTF-8, else its text encoded as UTF-8 (DuckDB reads only that). Its ``padded`` columns are those
+// to trim: none unless the CLI trims the file's values, as its scan of ``own`` finds, the file's
+// bytes in an encoding whose text in UTF-8 is not the same scan (null in UTF-8 and Windows-1252,
+// where every ASCII byte stays where it was and every other becomes bytes above 127).
+function plainSource(utf8, original, own, text, file, sep, limits) {
   if (sep.length !== 1 || sep.charCodeAt(0) > 127 || '"\r\n'.includes(sep)) return null;
   const bytes = utf8 ?? new TextEncoder().encode(text);
   const end = bytes.indexOf(10); // found: the caller saw a line break in the first block
@@ -350,9 +367,13 @@ function plainSource(utf8, original, text, file, sep, limits) {
   const line = new TextDecoder("utf-8").decode(bytes.subarray(0, crlf ? end - 1 : end)).replace(/^\uFEFF+/, "");
   if (!line || line.includes("\r")) return null;
   const most = headerOf(line, sep, file, limits);
-  const headers = (parse(line, sep, file)[0]?.cells ?? []).map((h) => (h ?? "").trim());
-  const found = scanPlain(bytes, end + 1, sep, headers.length, { crlf: crlf ? 1 : 0, lf: crlf ? 0 : 1 });
-  if (found === null) return null;
+  const headers = (parse(line, sep, file)[0]?.cells ?? []).map((h) => trimPython(h ?? ""));
+  const scanned = scanPlain(bytes, end + 1, sep, headers.length, { crlf: crlf ? 1 : 0, lf: crlf ? 0 : 1 });
+  if (scanned === null) return null;
+  const { pads, ...found } = scanned;
+  // The scan saw the values' bytes; the header line's are looked at here.
+  const sepByte = delimiterByte(sep);
+  if (!(own ? padsValues(own, sepByte) : pads || padsValues(bytes.subarray(0, end + 1), sepByte))) found.padded.fill(0);
   if (found.records > most) {
     throw new ReadFailure("file/too-many-records", { file, most, columns: headers.length, limit: limits.cells });
   }
@@ -366,7 +387,8 @@ function plainSource(utf8, original, text, file, sep, limits) {
 // file's sheet carries ``plain`` (what store.js needs) where others carry their columns.
 export function readCsv(bytes, file, stated = {}, limits = null, { parsed = false, beforeParsing = () => {} } = {}) {
   const head = bytes.subarray(0, 65536);
-  if (!new TextDecoder("latin1").decode(head).trim()) {
+  // Empty, or ASCII white space alone (the CLI's bytes.strip()).
+  if (head.every((b) => b === 32 || (b >= 9 && b <= 13))) {
     return { format: "csv", encoding: "utf-8", delimiter: ",", sheets: [{ name: null, headers: [], columns: [], rows: [], blankRows: 0 }] };
   }
   if (head.includes(0)) throw new ReadFailure("file/binary", { file });
@@ -385,23 +407,29 @@ export function readCsv(bytes, file, stated = {}, limits = null, { parsed = fals
     // The header line whole in the first block (or the file read here, as an old Mac's may be).
     if (start.includes("\n")) {
       const sep = stated.delimiter || sniffDelimiter(start.replace(/^\uFEFF/, ""));
-      const sheet = plainSource(utf8, utf8 !== null, text, file, sep, limits);
+      const own = utf8 !== null || encoding === "cp1252" ? null : bytes;
+      const sheet = plainSource(utf8, utf8 !== null, own, text, file, sep, limits);
       if (sheet) return { format: "csv", encoding, delimiter: sep, sheets: [sheet] };
     }
   }
   beforeParsing();
   if (text === null) text = new TextDecoder("utf-8", { ignoreBOM: false }).decode(bytes);
-  return parsedCsv(text, encoding, file, stated, limits);
+  return parsedCsv(text, bytes, encoding, file, stated, limits);
 }
 
-function parsedCsv(text, encoding, file, stated, limits) {
-  if (text.includes("\r") && !text.slice(0, 65536).includes("\n")) text = text.replaceAll("\r", "\n");
-  text = text.replace(/^\uFEFF/, "");
+// ``bytes``: the file's own, for the CLI's scan (whether it trims the values).
+function parsedCsv(text, bytes, encoding, file, stated, limits) {
+  // Old Mac line endings: the CLI reads them as newlines, and then trims every file.
+  const oldMac = text.includes("\r") && !text.slice(0, 65536).includes("\n");
+  if (oldMac) text = text.replaceAll("\r", "\n");
+  // The header line without its byte-order marks, all of them, as the CLI reads it.
+  text = text.replace(/^\uFEFF+/, "");
   const sep = stated.delimiter || sniffDelimiter(text);
+  const trims = oldMac || padsValues(bytes, delimiterByte(sep));
   const header = firstLine(text);
   const most = headerOf(header, sep, file, limits);
   const records = parse(text, sep, file);
-  const headers = (records.shift()?.cells ?? []).map((h) => (h ?? "").trim());
+  const headers = (records.shift()?.cells ?? []).map((h) => trimPython(h ?? ""));
   const width = headers.length;
   for (const record of records) {
     if (record.cells.length > width) {
@@ -415,7 +443,7 @@ function parsedCsv(text, encoding, file, stated, limits) {
   const rows = [];
   let blankRows = 0;
   for (const record of records) {
-    const values = headers.map((_, c) => clean(c < record.cells.length ? record.cells[c] : null));
+    const values = headers.map((_, c) => clean(c < record.cells.length ? record.cells[c] : null, trims));
     if (values.every((v) => v === null)) {
       blankRows++;
       continue;

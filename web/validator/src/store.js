@@ -5,12 +5,12 @@
 // sheet was read: a plain CSV file by DuckDB's own CSV reader, read_csv.js having scanned it; any
 // other file (and every workbook) parsed in JavaScript, then given to DuckDB as Arrow columns.
 import { DuckDBDataProtocol } from "@duckdb/duckdb-wasm";
-import { Table, Utf8, makeData, makeVector } from "apache-arrow";
+import { Table, Type, Utf8, makeData, makeVector } from "apache-arrow";
+import { RUST_BLANKS } from "./blanks.js";
 
-// What JavaScript's trim() takes off a value (read_csv.js's clean): its white space and line
-// terminators. DuckDB's trim() takes off only spaces, so a column that may be padded is trimmed of
-// these; a column no value of which starts or ends with a blank byte needs nothing.
-const BLANKS = "\t\n\u000b\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff";
+// DuckDB's trim() takes off only spaces, so a column to trim (read_csv.js: the CLI trims the
+// file's values, and some value of the column starts or ends with a blank byte) is trimmed of
+// what the CLI takes off (blanks.js); any other column is left as it is.
 
 export const quoted = (name) => `"${String(name).replaceAll('"', '""')}"`;
 export const literal = (text) => `'${String(text).replaceAll("'", "''")}'`;
@@ -38,6 +38,29 @@ async function run(conn, sql) {
 
 async function one(conn, sql) {
   return (await run(conn, sql)).toArray()[0].toJSON();
+}
+
+// Arrow reads each text value with a decoder that takes a byte-order mark off its start, which the
+// CLI keeps in a value (blanks.js): such a value is read again from its bytes.
+const keepingMarks = new TextDecoder("utf-8", { ignoreBOM: true });
+
+// A query's result (an Arrow table) as rows, its text as DuckDB holds it.
+export function rowsOf(result) {
+  const rows = result.toArray().map((r) => r.toJSON());
+  result.schema.fields.forEach((field, c) => {
+    if (field.type.typeId !== Type.Utf8 && field.type.typeId !== Type.LargeUtf8) return;
+    let i = 0;
+    for (const data of result.getChildAt(c).data) {
+      const { values, valueOffsets } = data;
+      for (let k = 0; k < data.length; k++, i++) {
+        const start = Number(valueOffsets[k]);
+        if (values[start] === 0xef && values[start + 1] === 0xbb && values[start + 2] === 0xbf && data.getValid(k)) {
+          rows[i][field.name] = keepingMarks.decode(values.subarray(start, Number(valueOffsets[k + 1])));
+        }
+      }
+    }
+  });
+  return rows;
 }
 
 // Drop what the last check left (its views first, which read the tables), in one statement.
@@ -77,7 +100,7 @@ export async function storePlain(db, conn, id, sheet, file) {
     await conn.query(`DROP TABLE IF EXISTS ${raw}`);
     throw new NotPlain(`DuckDB read ${n} records, the scan ${plain.records - plain.trailingBlank}`);
   }
-  const value = (i) => (plain.padded[i] ? `nullif(trim(c${i}, ${literal(BLANKS)}), '')` : `c${i}`);
+  const value = (i) => (plain.padded[i] ? `nullif(trim(c${i}, ${literal(RUST_BLANKS)}), '')` : `c${i}`);
   const values = Array.from({ length: width }, (_, i) => `${value(i)} AS c${i}`);
   const table = quoted(`sheet__${id}`);
   // The table's row id is the record's place in the file (one thread reads it, in order): its

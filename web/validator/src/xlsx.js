@@ -5,6 +5,7 @@
 // or time as the date-time calamine makes of it; true/false; an error cell empty. Each sheet is the
 // box of its non-empty cells, its header the first row with a value, as the CLI finds them.
 import { unzipSync } from "fflate";
+import { trimRust } from "./blanks.js";
 import { ReadFailure, bytesText, letter } from "./read_csv.js";
 import { fixed } from "./words.js";
 
@@ -268,9 +269,10 @@ function sheetCells(book, xml) {
 const EXCEL_TIME = /^1899-12-31[ T](\d{2}:\d{2})(?::00(?:\.0+)?)?$/;
 const EXCEL_TIME_SECONDS = /^1899-12-31[ T](\d{2}:\d{2}:\d{2})(?:\.\d+)?$/;
 
+// A cell as the CLI's reader leaves it: trimmed of Rust's white space (blanks.js), empty as missing.
 function clean(value) {
   if (value === null || value === undefined) return null;
-  const text = value.trim();
+  const text = trimRust(value);
   if (text === "") return null;
   return text.replace(EXCEL_TIME, "$1").replace(EXCEL_TIME_SECONDS, "$1");
 }
