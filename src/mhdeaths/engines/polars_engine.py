@@ -144,14 +144,30 @@ def record_failures(
 ) -> pl.Series:
     """For a record rule: a boolean per record, True where the record fails the rule."""
     frame = text if rule.stage is Stage.TEXT else typed
-    result = frame.select(fails(bound_expression(spec, rule, period).tree).alias("fails"))
-    return result.get_column("fails")
+    return failure_masks(spec, [rule], frame, period).get_column(rule.id)
+
+
+def failure_masks(
+    spec: Spec, rules: Sequence[Rule], frame: pl.DataFrame, period: dt.date | None
+) -> pl.DataFrame:
+    """For rules read row by row from one frame: a boolean column per rule id, True where the
+    row fails it, in one query (a query costs more than a small file's few rows)."""
+    return frame.select(fails(bound_expression(spec, r, period).tree).alias(r.id) for r in rules)
 
 
 def table_fails(spec: Spec, rule: Rule, typed: pl.DataFrame, period: dt.date | None) -> bool:
     """For a table rule: True when the table as a whole fails."""
-    value = typed.select(ex.to_polars(bound_expression(spec, rule, period)).alias("v")).item()
-    return value is False
+    return tables_fail(spec, [rule], typed, period)[rule.id]
+
+
+def tables_fail(
+    spec: Spec, rules: Sequence[Rule], typed: pl.DataFrame, period: dt.date | None
+) -> dict[str, bool]:
+    """For table rules of one table: whether the table as a whole fails each, in one query."""
+    values = typed.select(
+        ex.to_polars(bound_expression(spec, r, period)).alias(r.id) for r in rules
+    )
+    return {r.id: values.get_column(r.id).item() is False for r in rules}
 
 
 def aggregate_labels(spec: Spec, parsed: ex.Expression) -> list[str]:

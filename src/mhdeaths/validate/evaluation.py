@@ -344,22 +344,16 @@ def _per_table(
         structure = [r for r in rules if r.table == name and r.scope is Scope.STRUCTURE]
         if structure and name in columns:
             frame = engine.to_typed(STRUCTURE_TABLE, columns[name])
-            masks = frame.select(
-                engine.fails(engine.bound_expression(spec, r, period).tree).alias(r.id)
-                for r in structure
-            )
+            masks = engine.failure_masks(spec, structure, frame, period)
             for rule in structure:
                 rows = masks.get_column(rule.id).arg_true().to_list()
                 outcomes[rule.id] = RuleOutcome(rule, len(rows), rows)
         # A table rule judges a file: an optional table left out has none.
         whole = [r for r in rules if r.table == name and r.scope is Scope.TABLE]
         if whole and name in tables:
-            values = typed[name].select(
-                ex.to_polars(engine.bound_expression(spec, r, period)).alias(r.id) for r in whole
-            )
+            verdicts = engine.tables_fail(spec, whole, typed[name], period)
             for rule in whole:
-                failed = values.get_column(rule.id).item() is False
-                outcomes[rule.id] = RuleOutcome(rule, int(failed))
+                outcomes[rule.id] = RuleOutcome(rule, int(verdicts[rule.id]))
     return outcomes
 
 
