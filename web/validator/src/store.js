@@ -89,7 +89,8 @@ export async function storePlain(db, conn, id, sheet, file) {
     await run(conn, `CREATE TABLE ${raw} AS SELECT * FROM read_csv(${literal(name)}, auto_detect = false, header = false, skip = 1, delim = ${literal(plain.sep)}, quote = '"', escape = '"', columns = ${columns}, null_padding = true)`);
   } catch (error) {
     if (error instanceof OutOfMemory) throw error;
-    throw new NotPlain(String(error?.message ?? error));
+    // Not DuckDB's own message: its CSV errors quote the line they stopped at, a patient's record.
+    throw new NotPlain("DuckDB's CSV reader refused it");
   } finally {
     await db.dropFile(name);
   }
