@@ -155,12 +155,12 @@ def test_the_report_and_provider_pages_show_the_cusum_thresholds_and_no_alert(
         assert [m.text for m in opened.console if m.type == "error"] == []
 
 
-def test_the_outliers_alerts_are_not_shown_in_the_report_or_on_their_pages(
+def test_the_outliers_alerts_are_in_the_restricted_pack_and_not_in_the_publication(
     browser: Browser, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     """On the national history with two providers planted at four times their rates: their
-    charts alert (internally), and neither the report nor their pages shows it: their rows look
-    like every in-control provider's."""
+    charts alert, and neither the report nor their pages shows it (their rows look like every
+    in-control provider's); the restricted monitoring pack lists and draws the alerts."""
     from ..integration.test_benchmarks import (
         OUTLIERS,
         PERIOD,
@@ -169,8 +169,9 @@ def test_the_outliers_alerts_are_not_shown_in_the_report_or_on_their_pages(
     )
 
     warehouse = shared_warehouse(tmp_path_factory, "national-history", national_history_options())
-    out = tmp_path_factory.mktemp("monitoring-browser") / "out"
-    published = publish_benchmarks(warehouse, out, period=PERIOD)
+    folder = tmp_path_factory.mktemp("monitoring-browser")
+    out = folder / "out"
+    published = publish_benchmarks(warehouse, out, period=PERIOD, pack=folder / "pack")
     alerted = {
         p for m in published.released.monitoring for p, a in m.unpublished_alerts.items() if a
     }
@@ -188,3 +189,44 @@ def test_the_outliers_alerts_are_not_shown_in_the_report_or_on_their_pages(
         assert opened.page.locator("svg.alerts, [data-month]").count() == 0
         assert all(url.startswith("file://") for url in opened.requests)
         assert not opened.errors
+
+    # The restricted pack, where the alerts do go: the index names the outliers' alert months,
+    # and an outlier's own page draws its charts with each alert marked, offline.
+    pack = folder / "pack"
+    for opened in open_offline(browser, pack / "index.html"):
+        page = opened.page
+        assert page.title().startswith("RESTRICTED:")
+        assert page.locator("p.restricted").is_visible()
+        marked = page.locator("tr.alert").evaluate_all("rows => rows.map(r => r.dataset.provider)")
+        assert set(marked) == set(OUTLIERS)
+        assert all(url.startswith("file://") for url in opened.requests)
+        assert not opened.errors and page.locator("script").count() == 0
+    for provider in OUTLIERS:
+        for opened in open_offline(browser, pack / "providers" / f"{provider}.html"):
+            page = opened.page
+            charts = page.locator("svg[aria-label^='CUSUM chart']")
+            assert charts.count() == 2 and charts.first.is_visible()
+            box = charts.first.bounding_box()
+            assert box is not None and box["width"] > 300 and box["height"] > 100
+            expected = [
+                month
+                for m in published.released.monitoring
+                for month in m.restricted[provider].alerts
+            ]
+            shown = page.locator("svg circle.alert").evaluate_all(
+                "marks => marks.map(m => m.dataset.month)"
+            )
+            assert shown == expected and shown
+            assert all(url.startswith("file://") for url in opened.requests)
+            assert not opened.errors
+            assert [m.text for m in opened.console if m.type == "error"] == []
+            if provider == OUTLIERS[0]:
+                page.set_viewport_size({"width": 1000, "height": 900})
+                PACK_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(PACK_SCREENSHOT))
+                assert PACK_SCREENSHOT.stat().st_size > 10_000
+
+
+PACK_SCREENSHOT = Path(__file__).resolve().parents[2] / "out" / "docs" / "monitoring-pack.png"
+"""Where the test draws an outlier's page of the restricted pack; docs/img/monitoring-pack.png,
+shown in the analysts' guide, is a copy taken once."""

@@ -38,6 +38,13 @@ def test_the_demo_checks_publishes_and_checks_every_example(demo: tuple[Run, Pat
     assert f"Benchmark report: {benchmarks / 'benchmarks.html'}" in run.stdout
     for name in ("benchmarks.csv", "benchmarks.xlsx", "benchmarks.json", "providers/RZ1.html"):
         assert (benchmarks / name).is_file(), name
+    # The restricted monitoring pack beside the publication, never in it.
+    pack = out / "monitoring-pack"
+    assert f"Monitoring pack (restricted, not for publication): {pack / 'index.html'}" in run.stdout
+    assert (pack / "providers" / "RZ1.html").is_file() and (
+        pack / "monitoring-charts.csv"
+    ).is_file()
+    assert not list(benchmarks.rglob("monitoring-charts.csv"))
 
 
 def test_the_demo_links_the_national_feeds(demo: tuple[Run, Path]) -> None:

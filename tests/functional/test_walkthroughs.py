@@ -82,6 +82,9 @@ def test_the_analysts_walkthrough(tmp_path: Path) -> None:
     assert ("deaths_within_7_days", "RZ2") in {(r["indicator"], r["provider"]) for r in outliers}
     assert duplicates and all(int(r["records"]) >= 2 for r in duplicates)
     assert "Recorded as benchmark run 2 in the warehouse." in printed  # the demo's was run 1
+    index = (tmp_path / "out" / "monitoring-pack" / "index.html").read_text(encoding="utf-8")
+    assert index.startswith("<!DOCTYPE html>") and "RESTRICTED:" in index
+    assert 'class="alert"' not in index  # the examples plant no outlier the charts would see
 
 
 def test_the_standards_teams_walkthrough(tmp_path: Path) -> None:

@@ -253,7 +253,16 @@ def test_every_file_the_commands_make_is_the_owners_alone(sources: Path, tmp_pat
     bad = EXAMPLES / "known-bad" / "RY1" / "RY1_2027-10_death.csv"  # rejected
     runs = [
         load(warehouse, sources / "main", bad, "--key-file", key_file),
-        mhdeaths("benchmark", "-w", warehouse, "--out", made / "bench", env=ENV),
+        mhdeaths(
+            "benchmark",
+            "-w",
+            warehouse,
+            "--out",
+            made / "bench",
+            "--monitoring-pack",
+            made / "pack",
+            env=ENV,
+        ),
         wh("export", "--out", made / "export", warehouse=warehouse),
         mhdeaths("validate", bad, "--out", made / "validation", env=ENV),
         mhdeaths("synth", "--out", made / "synth", "--providers", "1", "--months", "1", env=ENV),
@@ -263,9 +272,28 @@ def test_every_file_the_commands_make_is_the_owners_alone(sources: Path, tmp_pat
     kinds = {p.suffix for p in paths if p.is_file()}
     assert {".duckdb", ".html", ".json", ".csv", ".xlsx", ".parquet"} <= kinds, kinds
     assert any(p.parent.name == "reports" for p in paths), "no report of the rejected submission"
+    assert (made / "pack" / "index.html").is_file(), "no restricted monitoring pack"
     open_to_others = [f"{p.stat().st_mode & 0o777:04o} {p}" for p in [made, *paths]
                       if p.stat().st_mode & 0o077]  # fmt: skip
     assert not open_to_others, open_to_others
+
+
+def test_a_monitoring_pack_inside_the_publication_is_refused_in_one_sentence(
+    sources: Path, tmp_path: Path
+) -> None:
+    """The restricted pack holds counts the publication withholds: a folder inside the
+    publication's (which is copied to a web site whole) is refused before anything is written."""
+    warehouse = tmp_path / "w.duckdb"
+    assert load(warehouse, "--demo-key", sources / "main").code == 0
+    out = tmp_path / "bench"
+    run = mhdeaths(
+        "benchmark", "-w", warehouse, "--out", out, "--monitoring-pack", out / "pack", env=ENV
+    )
+    assert run.code == 2, run.output
+    lines = [line for line in run.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "must be outside the publication's folder" in lines[0], lines
+    assert "Traceback" not in run.output
+    assert not out.exists()
 
 
 def test_a_warehouse_made_from_python_is_the_owners_alone(tmp_path: Path) -> None:

@@ -48,7 +48,9 @@ from mhdeaths.benchmark.monitoring import (
     SUMMARY_LINE,
     _one,
 )
+from mhdeaths.benchmark.monitoring_pack import RESTRICTED
 from mhdeaths.benchmark.run import Published, publish_benchmarks, publish_computed
+from mhdeaths.errors import OutputError
 from mhdeaths.stats import DISCLOSURE_RULES, cusum, disclose
 
 from .attacker import (
@@ -78,8 +80,8 @@ def national_published(
     warehouse: Path,  # noqa: F811
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Published:
-    out = tmp_path_factory.mktemp("monitoring") / "out"
-    return publish_benchmarks(warehouse, out, period=PERIOD)
+    folder = tmp_path_factory.mktemp("monitoring")
+    return publish_benchmarks(warehouse, folder / "out", period=PERIOD, pack=folder / "pack")
 
 
 @pytest.fixture(scope="module")
@@ -100,6 +102,9 @@ def test_the_summary_names_no_alert(national_published: Published) -> None:
     }
     assert alerted
     assert [line for line in lines if "CUSUM" in line] == [f"  {SUMMARY_LINE}"]
+    # Where the restricted pack is, and nothing of what it says.
+    pack = national_published.pack[0]
+    assert f"  Monitoring pack (restricted, not for publication): {pack}" in lines
     text = "\n".join(lines)
     # The outliers are named, for their funnels' bands; no month of an alert is.
     assert not [month for month in alerted if month in text]
@@ -165,6 +170,97 @@ def test_every_output_shows_the_same_thresholds_and_no_alert(national: Path) -> 
         page = (national / "providers" / f"{provider}.html").read_text(encoding="utf-8")
         assert NOT_PUBLISHED in page
         assert page.count(f'data-provider="{provider}" data-status="{CHARTED}"') == 2
+
+
+def _pack_rows(pack: Path) -> list[dict[str, str]]:
+    with (pack / "monitoring-charts.csv").open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_the_restricted_pack_lists_every_alert_and_only_those(
+    national_published: Published,
+) -> None:
+    """The pack's index and CSV say which providers alerted and when, as the charts found: the
+    planted outliers, in both monitored indicators, and no one else."""
+    pack = national_published.pack[0].parent
+    html = (pack / "index.html").read_text(encoding="utf-8")
+    assert html.startswith("<!DOCTYPE html>") and RESTRICTED in html
+    assert '<meta name="robots" content="noindex, nofollow">' in html
+    rows = _pack_rows(pack)
+    for m in national_published.released.monitoring:
+        expected = {p: list(c.alerts) for p, c in m.restricted.items()}
+        assert {p for p, a in expected.items() if a} == set(OUTLIERS)
+        from_csv: dict[str, list[str]] = {}
+        for r in rows:
+            if r["indicator"] == m.indicator:
+                months = from_csv.setdefault(r["provider"], [])
+                if r["alert"] == "yes":
+                    months.append(r["month"])
+        assert from_csv == expected, m.indicator
+        for provider, months in expected.items():
+            # Every provider's months, the window's whole length, one row each.
+            assert (
+                sum(r["indicator"] == m.indicator and r["provider"] == provider for r in rows)
+                == m.window.months
+            )
+            row = html.split(f'data-indicator="{m.indicator}" data-provider="{provider}"')[1]
+            row = row.split("</tr>")[0]
+            assert [part.split('"')[0] for part in row.split('data-month="')[1:]] == months, (
+                m.indicator,
+                provider,
+            )
+
+
+def test_the_pack_charts_are_the_charts_on_the_true_counts(national_published: Published) -> None:
+    """Each month of the pack's CSV is the cusum of that provider's true monthly counts: the
+    statistic adds O ln R - (R - 1) E from the last reset, and alerts exactly where it reaches h."""
+    rows = _pack_rows(national_published.pack[0].parent)
+    m = national_published.released.monitoring[0]  # the Poisson chart
+    assert m.model == "poisson"
+    for provider in (*OUTLIERS, "RZ1"):
+        own = [r for r in rows if r["indicator"] == m.indicator and r["provider"] == provider]
+        s = 0.0
+        for r in own:
+            h = float(r["threshold"])
+            s = max(0.0, s + int(r["observed"]) * math.log(2) - float(r["expected"]))
+            # The CSV rounds E and the statistic to 4 places: 36 months of rounding stay < 0.005.
+            assert abs(s - float(r["statistic"])) < 5e-3, (provider, r)
+            if abs(s - h) > 5e-3:
+                assert (r["alert"] == "yes") == (s >= h), (provider, r)
+            if r["alert"] == "yes":
+                s = 0.0
+
+
+def test_each_provider_page_of_the_pack_holds_its_own_figures_only(
+    national_published: Published,
+) -> None:
+    pack = national_published.pack[0].parent
+    pages = sorted((pack / "providers").glob("*.html"))
+    providers = {p.stem for p in pages}
+    charted = {p for m in national_published.released.monitoring for p in m.restricted}
+    assert providers == charted
+    for page in pages:
+        html = page.read_text(encoding="utf-8")
+        assert RESTRICTED in html and "noindex" in html
+        others = [p for p in providers - {page.stem} if p in html]
+        assert others == [], page.name
+        assert html.count('<svg xmlns="http://www.w3.org/2000/svg"') == len(
+            [m for m in national_published.released.monitoring if page.stem in m.restricted]
+        )
+
+
+@pytest.mark.parametrize("where", ["inside", "same", "holding"])
+def test_the_pack_is_never_written_with_the_publication(
+    where: str,
+    tmp_path: Path,
+    warehouse: Path,  # noqa: F811
+) -> None:
+    out = tmp_path / "pub"
+    pack = {"inside": out / "pack", "same": out, "holding": tmp_path}[where]
+    with pytest.raises(OutputError, match="must be outside the publication's folder"):
+        publish_benchmarks(warehouse, out, period=PERIOD, pack=pack)
+    # Refused before any work: nothing written, the warehouse untouched.
+    assert not out.exists()
 
 
 def test_the_statistic_if_published_would_give_every_month_back() -> None:

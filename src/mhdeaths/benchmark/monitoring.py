@@ -1,4 +1,4 @@
-"""Monthly monitoring: each provider's risk-adjusted CUSUM chart, computed, its alerts not published.
+"""Monthly monitoring: each provider's risk-adjusted CUSUM chart; its alerts go in confidence, unpublished.
 
 Why this module exists: a funnel of deaths pooled over 36 months sees a change late (issue 19).
 The indicators that say ``monitor:`` (``warehouse/indicators/*.yaml``) are charted each month per
@@ -28,9 +28,9 @@ or the command's summary.
 What is published: per monitored indicator, each provider's threshold h, computed from its
 *published* expected count (so it says nothing the report does not), and a status from published
 figures only (``charted``; ``*`` where the pooled count is withheld; "nothing expected"). Whether
-the chart alerted is not in the status. The alerts themselves are kept on :class:`Monitoring` as
-:attr:`Monitoring.unpublished_alerts`, for the tests that check the chart finds the planted
-outliers; nothing that writes an output reads them.
+the chart alerted is not in the status. The charts themselves, alerts and all, are kept on
+:class:`Monitoring` as :attr:`Monitoring.restricted`, which only the restricted monitoring pack
+(``monitoring_pack``: sent in confidence, never published) reads.
 """
 
 from __future__ import annotations
@@ -56,8 +56,10 @@ MONITORING_COLUMNS = ("indicator", "window", "provider", "status", "threshold")
 """The columns of a released monitoring row (the CSV's and the workbook's): no alerts."""
 
 NOT_PUBLISHED = (
-    "Alerts are not published until a release rule that survives comparing consecutive "
-    "publications is in place (docs/privacy.md)."
+    "Alerts are not published: they go in confidence to each provider and the national team in "
+    "the restricted monitoring pack (mhdeaths benchmark --monitoring-pack), because alerts "
+    "compared across consecutive publications can give back a count the release withheld "
+    "(docs/privacy.md)."
 )
 """Why the outputs list no alert, said once for the report's pages and the JSON."""
 
@@ -83,6 +85,25 @@ class ProviderChart:
 
 
 @dataclass(frozen=True)
+class RestrictedChart:
+    """NOT FOR PUBLICATION: one provider's chart on its true monthly counts, month by month
+    (``month``, ``observed``, ``expected``, ``statistic``, ``signal``)."""
+
+    provider: str
+    threshold: float
+    published_threshold: bool
+    """True where ``threshold`` is the one the publication shows; False for a provider whose
+    pooled count the publication withholds, whose threshold comes from its true expected count
+    (publishing it would give that count's neighbourhood away)."""
+    months: pl.DataFrame
+
+    @property
+    def alerts(self) -> tuple[str, ...]:
+        """The months (``CCYY-MM``) the chart alerted in."""
+        return tuple(str(m) for m in self.months.filter(pl.col("signal"))["month"].to_list())
+
+
+@dataclass(frozen=True)
 class Monitoring:
     """One indicator's charts: what is released, and (apart) the alerts, which are not."""
 
@@ -97,10 +118,17 @@ class Monitoring:
     false_alarms_per_year: float
     method_note: str
     charts: tuple[ProviderChart, ...]
-    unpublished_alerts: dict[str, tuple[str, ...]]
-    """NOT FOR PUBLICATION. Per charted provider, the months (``CCYY-MM``) its chart alerted in,
-    on the true monthly counts. Comparing publications of these gives counts back (module
-    docstring); no output reads them."""
+    restricted: dict[str, RestrictedChart]
+    """NOT FOR PUBLICATION. Per provider with deaths expected, its chart on the true monthly
+    counts. Comparing publications of their alerts gives counts back (module docstring): only
+    the restricted monitoring pack (``monitoring_pack``) reads them."""
+
+    @property
+    def unpublished_alerts(self) -> dict[str, tuple[str, ...]]:
+        """NOT FOR PUBLICATION. Per provider charted in the publication, the months its chart
+        alerted in."""
+        charted = {c.provider for c in self.charts if c.status == CHARTED}
+        return {p: c.alerts for p, c in self.restricted.items() if p in charted}
 
     @property
     def months(self) -> list[str]:
@@ -151,12 +179,19 @@ def _one(truth: IndicatorResult, rows: dict[str, dict[str, Cell]]) -> Monitoring
     assert monitor is not None and truth.monthly is not None
     bernoulli = truth.indicator.kind == "proportion"
     months = truth.window.months
-    charts, alerts = [], {}
+    charts, restricted = [], {}
     for provider in sorted(p for p in rows if p != NATIONAL):
         row = rows[provider]
         r, expected, people = row.get("observed"), row.get("expected"), row.get("denominator")
+        own = truth.monthly.filter(pl.col("provider") == provider).sort("month")
         if r == SUPPRESSED or r is None:
             charts.append(ProviderChart(provider, WITHHELD, None))
+            # Charted for the restricted pack only, at its true expected count a month.
+            e_true = float(own["expected"].sum())
+            if e_true > 0:
+                n_true = float(own["denominator"].sum()) / months if bernoulli else None
+                h = _threshold(e_true / months, n_true, monitor)
+                restricted[provider] = _chart(own, provider, h, False, monitor, bernoulli)
             continue
         if not _number(expected) or float(expected) <= 0:  # type: ignore[arg-type]
             charts.append(ProviderChart(provider, NOT_AT_RISK, None))
@@ -164,9 +199,7 @@ def _one(truth: IndicatorResult, rows: dict[str, dict[str, Cell]]) -> Monitoring
         e = float(expected)  # type: ignore[arg-type]
         n = float(people) if bernoulli and _number(people) else None  # type: ignore[arg-type]
         h = _threshold(e / months, None if n is None else n / months, monitor)
-        alerts[provider] = tuple(
-            _signals(truth.monthly, provider, h, monitor.rate_ratio, bernoulli)
-        )
+        restricted[provider] = _chart(own, provider, h, True, monitor, bernoulli)
         charts.append(ProviderChart(provider, CHARTED, h))
     return Monitoring(
         truth.key,
@@ -178,7 +211,7 @@ def _one(truth: IndicatorResult, rows: dict[str, dict[str, Cell]]) -> Monitoring
         monitor.false_alarms_per_year,
         _note(truth, bernoulli),
         tuple(charts),
-        alerts,
+        restricted,
     )
 
 
@@ -202,11 +235,15 @@ def _threshold(expected: float, people: float | None, monitor: Monitor) -> float
     return cusum_threshold(e, rate, rate_ratio, denominator_per_month=math.ceil(n))
 
 
-def _signals(
-    monthly: pl.DataFrame, provider: str, h: float, rate_ratio: float, bernoulli: bool
-) -> list[str]:
-    """The months the provider's upward chart signals in, on its true monthly counts."""
-    own = monthly.filter(pl.col("provider") == provider).sort("month")
+def _chart(
+    own: pl.DataFrame,
+    provider: str,
+    h: float,
+    published_threshold: bool,
+    monitor: Monitor,
+    bernoulli: bool,
+) -> RestrictedChart:
+    """The provider's upward chart on its true monthly counts (``own``, sorted by month)."""
     o = own["observed"].to_numpy().astype(float)
     e = own["expected"].to_numpy().astype(float)
     denominator = None
@@ -219,10 +256,11 @@ def _signals(
         e,
         months=own["month"].to_list(),
         denominator=denominator,
-        rate_ratio=rate_ratio,
+        rate_ratio=monitor.rate_ratio,
         threshold=h,
     )
-    return [str(m) for m in chart.signals["month"].to_list()]
+    frame = chart.months.select("month", "observed", "expected", "statistic", "signal")
+    return RestrictedChart(provider, h, published_threshold, frame)
 
 
 def _note(result: IndicatorResult, bernoulli: bool) -> str:

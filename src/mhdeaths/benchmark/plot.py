@@ -140,8 +140,8 @@ def funnel_plot(result: IndicatorResult, released: set[str]) -> FunnelPlot | Non
         f"{target:.2f}",
         "Expected deaths" if standardised else _denominator_label(result),
         "Standardised ratio (observed / expected)" if standardised else result.indicator.unit,
-        [Tick(sx(t), _tick_label(t)) for t in _ticks(0, x_max)],
-        [Tick(sy(t), _tick_label(t)) for t in _ticks(y_min, y_max)],
+        [Tick(sx(t), tick_label(t)) for t in ticks(0, x_max)],
+        [Tick(sy(t), tick_label(t)) for t in ticks(y_min, y_max)],
         curves,
         points,
         _withheld(result),
@@ -168,7 +168,7 @@ def _denominator_label(result: IndicatorResult) -> str:
     return denominator.label if denominator else ""
 
 
-def _ticks(low: float, high: float, count: int = 5) -> list[float]:
+def ticks(low: float, high: float, count: int = 5) -> list[float]:
     if high <= low:
         return [low]
     raw = (high - low) / count
@@ -178,7 +178,7 @@ def _ticks(low: float, high: float, count: int = 5) -> list[float]:
     return [first + i * step for i in range(int((high - first) / step) + 1)]
 
 
-def _tick_label(value: float) -> str:
+def tick_label(value: float) -> str:
     if value == 0:
         return "0"
     if abs(value) >= 1000:

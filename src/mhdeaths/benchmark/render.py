@@ -101,13 +101,13 @@ def _write(
     written = {
         out / "benchmarks.html": _html(benchmarks, released),
         out / "benchmarks.json": _json(benchmarks, released),
-        out / "benchmarks.csv": _csv(ROW_COLUMNS, released.rows, benchmarks),
-        out / "benchmarks-trend.csv": _csv(TREND_COLUMNS, released.trend, benchmarks),
-        out / "benchmarks-inequalities.csv": _csv(
+        out / "benchmarks.csv": csv_text(ROW_COLUMNS, released.rows, benchmarks),
+        out / "benchmarks-trend.csv": csv_text(TREND_COLUMNS, released.trend, benchmarks),
+        out / "benchmarks-inequalities.csv": csv_text(
             INEQUALITY_COLUMNS, _inequalities(released), benchmarks
         ),
-        out / "benchmarks-themes.csv": _csv(THEME_COLUMNS, _themes(released), benchmarks),
-        out / "benchmarks-monitoring.csv": _csv(
+        out / "benchmarks-themes.csv": csv_text(THEME_COLUMNS, _themes(released), benchmarks),
+        out / "benchmarks-monitoring.csv": csv_text(
             MONITORING_COLUMNS, _monitoring_rows(released), benchmarks
         ),
     }
@@ -197,7 +197,7 @@ def _json(benchmarks: Benchmarks, released: Released) -> str:
     return dump_json(document)
 
 
-def _csv(columns: tuple[str, ...], rows: list[dict[str, Cell]], benchmarks: Benchmarks) -> str:
+def csv_text(columns: tuple[str, ...], rows: list[dict[str, Cell]], benchmarks: Benchmarks) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([*columns, DEFINITIONS_COLUMN])

@@ -8,7 +8,7 @@ figure computed again from the released counts, then the outputs (all from that 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from mhdeaths.benchmark.compute import Benchmarks, compute
@@ -17,6 +17,7 @@ from mhdeaths.benchmark.history import record_run
 from mhdeaths.benchmark.indicators import select_indicators
 from mhdeaths.benchmark.inequalities import compute_tables, release_tables
 from mhdeaths.benchmark.monitoring import SUMMARY_LINE, release_monitoring
+from mhdeaths.benchmark.monitoring_pack import check_apart, write_pack
 from mhdeaths.benchmark.provider_summary import provider_summaries
 from mhdeaths.benchmark.render import write_outputs
 from mhdeaths.stats import BAND_HIGHER
@@ -29,6 +30,8 @@ class Published:
     paths: list[Path]
     run_id: int | None = None
     """The run's id in the warehouse's ``benchmark_run``; None when it was not recorded."""
+    pack: list[Path] = field(default_factory=list)
+    """The restricted monitoring pack's files, index first; empty when none was asked for."""
 
     @property
     def report(self) -> Path:
@@ -48,6 +51,9 @@ class Published:
             lines.append(f"  {indicator}: higher than expected: {', '.join(providers)}")
         if self.released.monitoring:
             lines.append(f"  {SUMMARY_LINE}")
+            if self.pack:
+                # Where the alerts are, never what they are: this line goes into logs.
+                lines.append(f"  Monitoring pack (restricted, not for publication): {self.pack[0]}")
         return lines
 
     def outliers(self) -> dict[str, list[str]]:
@@ -70,13 +76,17 @@ def publish_benchmarks(
     as_at: dt.datetime | None = None,
     indicators: list[str] | None = None,
     store: bool = False,
+    pack: Path | None = None,
 ) -> Published:
     """Benchmark the warehouse for the window ending at ``period`` and write every output: on
     every indicator in use, or only on those ``indicators`` name (ids, as ``--indicator``).
-    With ``store``, the run and its released rows are then recorded in the warehouse."""
+    With ``store``, the run and its released rows are then recorded in the warehouse; with
+    ``pack``, the restricted monitoring pack is written there (apart from ``out``)."""
+    if pack is not None:
+        check_apart(pack, out)  # before any work, so a wrong folder costs nothing
     chosen = select_indicators(indicators) if indicators else None
     benchmarks = compute(warehouse, period, as_at=as_at, indicators=chosen)
-    return publish_computed(warehouse, benchmarks, out, rule=rule, store=store)
+    return publish_computed(warehouse, benchmarks, out, rule=rule, store=store, pack=pack)
 
 
 def publish_computed(
@@ -86,6 +96,7 @@ def publish_computed(
     *,
     rule: str = "nhs_england",
     store: bool = False,
+    pack: Path | None = None,
 ) -> Published:
     """Release ``benchmarks`` (computed from ``warehouse``) under ``rule`` and write every output:
     the second half of :func:`publish_benchmarks`, for a caller that computes once and releases
@@ -96,7 +107,11 @@ def publish_computed(
     # The monthly CUSUM charts: their thresholds released, their alerts kept apart (they give
     # counts back when publications are compared).
     released = replace(released, monitoring=release_monitoring(benchmarks, released))
+    if pack is not None:
+        check_apart(pack, out)
     summaries = provider_summaries(warehouse, benchmarks, released)
     paths = write_outputs(benchmarks, released, summaries, out)
     run_id = record_run(warehouse, benchmarks, released) if store else None
-    return Published(benchmarks, released, paths, run_id)
+    # The pack is written from the charts on the true counts, never from the released cells.
+    written = write_pack(benchmarks, released.monitoring, pack) if pack is not None else []
+    return Published(benchmarks, released, paths, run_id, written)

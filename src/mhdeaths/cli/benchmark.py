@@ -74,6 +74,16 @@ Disclosure = Annotated[
     DisclosureRuleName,
     typer.Option("--disclosure", help="The disclosure control rule applied to released counts."),
 ]
+MonitoringPack = Annotated[
+    Path | None,
+    typer.Option(
+        "--monitoring-pack",
+        help="Also write the restricted monitoring pack into this folder: each provider's "
+        "monthly CUSUM charts and alerts, for the provider and the national team, NOT for "
+        "publication. It must be outside the publication's folder.",
+        show_default=False,
+    ),
+]
 
 
 def benchmark(
@@ -103,6 +113,7 @@ def benchmark(
             "benchmark_result), so outliers and trends are SQL.",
         ),
     ] = True,
+    monitoring_pack: MonitoringPack = None,
 ) -> None:
     """Compare providers on every indicator and write the published report.
 
@@ -121,6 +132,7 @@ def benchmark(
         as_at=as_at,
         indicators=indicator,
         store=store,
+        pack=monitoring_pack,
     )
     for line in done.summary():
         out.print(escape(line))

@@ -13,7 +13,7 @@ import typer
 from rich.markup import escape
 
 from mhdeaths import guard
-from mhdeaths.cli.benchmark import DEFAULT_DISCLOSURE, Disclosure, Period
+from mhdeaths.cli.benchmark import DEFAULT_DISCLOSURE, Disclosure, MonitoringPack, Period
 from mhdeaths.cli.common import SpecRoot, out, spec_root
 from mhdeaths.cli.progress import progress_bar
 from mhdeaths.cli.warehouse import DemoKey, KeyFile, LimitSettings, WarehousePath, pseudonym_key
@@ -42,6 +42,7 @@ def run(
     period: Period = None,
     disclosure: Disclosure = DEFAULT_DISCLOSURE,
     limit: LimitSettings = None,
+    monitoring_pack: MonitoringPack = None,
 ) -> None:
     """Validate every submission in a folder, load the accepted ones, refresh the benchmarks.
 
@@ -74,6 +75,7 @@ def run(
             progress=received,
             reporting=lambda line: out.print(line),
             limits=limits,
+            pack=monitoring_pack,
         )
     failed = [r for r in done.received if r.status in ("rejected", "unreadable")]
     out.print(

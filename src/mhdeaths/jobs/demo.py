@@ -82,7 +82,11 @@ def run_demo(
     if feeds.is_dir():
         _link_feeds(warehouse, feeds, spec_root, progress)
     progress("Computing the benchmarks ...")
-    published = publish_benchmarks(warehouse, out / "benchmarks", store=True)
+    # The restricted monitoring pack beside the publication, never inside it: the charts and
+    # alerts a provider and the national team would be sent in confidence.
+    published = publish_benchmarks(
+        warehouse, out / "benchmarks", store=True, pack=out / "monitoring-pack"
+    )
     for line in published.summary():
         progress(line)
     rejected = [
@@ -99,6 +103,7 @@ def run_demo(
             f"Spec artefacts: {out / 'spec'}",
             f"Warehouse: {warehouse}",
             f"Benchmark report: {published.report} (with CSV, XLSX, JSON and provider summaries)",
+            f"Monitoring pack (restricted, not for publication): {published.pack[0]}",
         ]
     )
 

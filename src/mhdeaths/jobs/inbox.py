@@ -15,6 +15,7 @@ from pathlib import Path
 
 from mhdeaths import guard
 from mhdeaths.benchmark.compute import NoActivity
+from mhdeaths.benchmark.monitoring_pack import check_apart
 from mhdeaths.benchmark.run import Published, publish_benchmarks
 from mhdeaths.errors import UserError, WarehouseError
 from mhdeaths.jobs.load_reports import write_report_beside
@@ -84,8 +85,12 @@ def run_inbox(
     progress: Callable[[Received], None] | None = None,
     reporting: Callable[[str], None] | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    pack: Path | None = None,
 ) -> InboxRun:
-    """Validate and load every submission in ``inbox``, then write the benchmarks into ``out``."""
+    """Validate and load every submission in ``inbox``, then write the benchmarks into ``out``
+    (and, with ``pack``, the restricted monitoring pack there)."""
+    if pack is not None:
+        check_apart(pack, out)  # before anything is loaded
     # The user typed the inbox's path, so it is shown as typed (docs/privacy.md); only the
     # folders below it, named by whoever sent the files, are guarded.
     if not inbox.is_dir():
@@ -112,7 +117,9 @@ def run_inbox(
     if reporting:
         reporting("Computing the benchmarks ...")
     try:
-        published = publish_benchmarks(warehouse, out, period=period, rule=rule, store=True)
+        published = publish_benchmarks(
+            warehouse, out, period=period, rule=rule, store=True, pack=pack
+        )
     except NoActivity:
         published = None
     return InboxRun(received, published)
