@@ -16,19 +16,27 @@ Not a timed benchmark: the computations behind the claims in ``docs/statistics.m
    (``winsorisation="quantile"``), and the FunnelPlotR and SHMI compatibility options.
 3. **The winsorisation difference on FunnelPlotR's own test data** (six units, trim 0.1).
 
+Prints the figures and writes them to ``benchmarks/results/funnel_null.json``.
+
     uv run --frozen python benchmarks/sim_funnel_null.py [--datasets 1000] [--seed 19]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
+import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from scipy import stats
 
 from mhdeaths.stats import funnel
+
+RESULTS = Path(__file__).parent / "results" / "funnel_null.json"
+EXPECTED_COUNTS = (2, 5, 10, 15, 20, 24, 50, 100)
 
 
 def attained_rates(expected: float) -> dict[str, float]:
@@ -52,6 +60,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "log, compatibility='funnelplotr' (rank groups)": {
         "overdispersion": "log",
         "compatibility": "funnelplotr",
+    },
+    "log, compatibility='shmi' (rank groups)": {
+        "overdispersion": "log",
+        "compatibility": "shmi",
     },
     "sqrt, default (k = floor(0.1 I) ranks)": {"overdispersion": "sqrt"},
     "sqrt, winsorisation='quantile' (R type 7)": {
@@ -84,11 +96,14 @@ def main() -> None:
     parser.add_argument("--datasets", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=19)
     args = parser.parse_args()
+    started = time.perf_counter()
 
     print("1. Attained false-alarm rate, in-control provider, O ~ Poisson(E) (exact)")
     print(f"{'E':>5}  {'ours 95%':>9}  {'FPR 95%':>9}  {'ours 99.8%':>10}  {'FPR 99.8%':>10}")
-    for expected in (2, 5, 10, 15, 20, 24, 50, 100):
+    attained = {}
+    for expected in EXPECTED_COUNTS:
         rates = attained_rates(float(expected))
+        attained[str(expected)] = rates
         print(
             f"{expected:>5}  {rates['prediction_95']:>9.2%}  {rates['funnelplotr_95']:>9.2%}  "
             f"{rates['prediction_998']:>10.3%}  {rates['funnelplotr_998']:>10.3%}"
@@ -98,14 +113,39 @@ def main() -> None:
         f"2. phi in {args.datasets} null datasets of 60 providers, E evenly 9 to 24, "
         f"O ~ Poisson(E), seed {args.seed} (true phi = 1)"
     )
-    for name, (median, share) in null_phi(args.datasets, args.seed).items():
+    null = null_phi(args.datasets, args.seed)
+    for name, (median, share) in null.items():
         print(f"   {name:<48} median phi {median:.3f}; tau^2 > 0 in {share:.1%}")
     print()
     print("3. FunnelPlotR's test data (tests/testthat/test-funnel_plot.R), CQC, trim 0.1")
-    observed, expected = [100, 150, 180, 80, 120, 225], [108, 112, 165, 95, 100, 220]
+    observed, expected_counts = [100, 150, 180, 80, 120, 225], [108, 112, 165, 95, 100, 220]
+    winsorised = {}
     for name in ("rank", "quantile"):
-        result = funnel(observed, expected, overdispersion="sqrt", winsorisation=name)  # type: ignore[arg-type]
+        result = funnel(observed, expected_counts, overdispersion="sqrt", winsorisation=name)  # type: ignore[arg-type]
+        winsorised[name] = {"phi": result.phi, "tau2": result.tau2}
         print(f"   winsorisation={name!r:<11} phi {result.phi:.4f}, tau^2 {result.tau2:.6f}")
+
+    results = {
+        "datasets": args.datasets,
+        "seed": args.seed,
+        "attained_false_alarm_rate": {
+            "what": "P(flagged) for O ~ Poisson(E), each limit form, summed exactly",
+            "by_expected": attained,
+        },
+        "null_phi": {
+            "providers": 60,
+            "expected_deaths": [9, 24],
+            "variants": {
+                name: {"median_phi": median, "share_tau2_positive": share}
+                for name, (median, share) in null.items()
+            },
+        },
+        "funnelplotr_test_data_cqc_trim_0.1": winsorised,
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8", newline="\n")
+    print()
+    print(f"Wrote {RESULTS} in {time.perf_counter() - started:.0f} s.")
 
 
 if __name__ == "__main__":

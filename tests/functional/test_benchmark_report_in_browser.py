@@ -32,7 +32,7 @@ def report(browser: Browser, published: Published) -> Iterator[Opened]:
     yield from open_offline(browser, published.report)
 
 
-def test_the_report_renders_offline_without_errors(report: Opened) -> None:
+def test_the_report_renders_offline_without_errors(report: Opened, published: Published) -> None:
     page = report.page
     assert page.title().startswith("Deaths in NHS mental health services: provider benchmarks")
     assert page.locator("h2#summary").is_visible()
@@ -40,9 +40,18 @@ def test_the_report_renders_offline_without_errors(report: Opened) -> None:
     assert [m.text for m in report.console if m.type == "error"] == []
     assert all(url.startswith("file://") for url in report.requests)
     assert page.locator("script").count() == 0
-    # Each standardised ratio with a published expected count says what its funnel can detect.
-    assert page.locator("p.power").count() >= 1
-    assert page.locator("p.power").first.is_visible()
+    # Each standardised ratio with a published expected count, and each proportion on its funnel
+    # with a published denominator, says what its funnel can detect. (The examples withhold every
+    # provider's review counts, so no proportion has a funnel here; test_benchmarks has them.)
+    stated = [
+        meta
+        for meta in published.released.indicators
+        if meta["detectable_expected"] is not None or meta["detectable_denominator"] is not None
+    ]
+    for kind in ("ratio", "proportion"):
+        statements = page.locator(f"p.power[data-kind='{kind}']")
+        assert statements.count() == sum(m["detectable_kind"] == kind for m in stated), kind
+    assert page.locator("p.power[data-kind='ratio']").first.is_visible()
 
 
 def test_every_banded_indicator_has_a_funnel_plot_with_labelled_providers(
@@ -92,7 +101,8 @@ def test_a_provider_summary_renders(browser: Browser, published: Published) -> N
         page = opened.page
         assert page.locator("h1").inner_text().startswith("RZ1")
         assert page.get_by_text("Learning from deaths").first.is_visible()
-        assert page.locator("li.power").count() >= 1
+        assert page.locator("li.power[data-kind='ratio']").count() >= 1
+        assert page.locator("li.power[data-kind='ratio']").first.is_visible()
         assert not opened.errors
         assert [m.text for m in opened.console if m.type == "error"] == []
 

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import re
 import statistics
 from pathlib import Path
 
 import openpyxl
 import pytest
+from scipy import stats
 
 from mhdeaths.benchmark.compute import NATIONAL, compute, window_ending
 from mhdeaths.benchmark.indicators import load_indicators
@@ -224,23 +226,13 @@ def test_a_rule_whose_totals_must_be_sums_is_refused_in_one_sentence(
     warehouse: Path, tmp_path: Path
 ) -> None:
     # Midpoint 6 keeps a total safe only as the sum of released cells; the national rows here are
-    # rounded on their own, so releasing under it would give cells back by differencing.
-    run = mhdeaths(
-        "benchmark",
-        "-w",
-        warehouse,
-        "--out",
-        tmp_path / "out",
-        "--period",
-        PERIOD,
-        "--disclosure",
-        "opensafely_midpoint6",
+    # rounded on their own, so releasing under it would give cells back by differencing. The
+    # command does not offer it (test_cli_startup); a caller of the library is refused.
+    with pytest.raises(UserError) as refused:
+        publish_benchmarks(warehouse, tmp_path / "out", period=PERIOD, rule="opensafely_midpoint6")
+    assert str(refused.value).startswith(
+        "The benchmarks cannot be released under opensafely_midpoint6"
     )
-    assert run.code == 2, run
-    assert run.stderr.startswith(
-        "error: The benchmarks cannot be released under opensafely_midpoint6"
-    )
-    assert "Traceback" not in run.stderr
     assert not (tmp_path / "out" / "benchmarks.json").exists()
 
 
@@ -367,60 +359,105 @@ def test_a_share_of_deaths_is_withheld_when_its_denominator_is(published: Publis
 
 _POWER = re.compile(
     r'<(?:p|li) class="power" data-indicator="([^"]*)"(?: data-provider="([^"]*)")?'
-    r' data-expected="([^"]*)" data-ratio="([^"]*)">(.*?)</(?:p|li)>',
+    r' data-kind="([^"]*)" data-size="([^"]*)" data-ratio="([^"]*)">(.*?)</(?:p|li)>',
     re.S,
 )
 
 
-def _detectable(expected: float, meta: dict[str, object]) -> float | None:
+def _target(meta: dict[str, object]) -> float:
+    """The centre a proportion's statement is relative to, from the published national row."""
+    national = next(r for r in meta["rows"] if r["provider"] == NATIONAL)  # type: ignore[attr-defined]
+    return float(national["observed"]) / float(national["denominator"])
+
+
+def _detectable(size: float, meta: dict[str, object]) -> float | None:
     """What the report must say, from the published figures alone."""
     tau2 = meta["tau2"]
-    adjusted = meta["overdispersion"] in ("log", "sqrt") and isinstance(tau2, float) and tau2 > 0
+    proportion = meta["detectable_kind"] == "proportion"
+    target = _target(meta) if proportion else 1.0
+    widening = ("arcsine",) if proportion else ("log", "sqrt")
+    adjusted = meta["overdispersion"] in widening and isinstance(tau2, float) and tau2 > 0
     minimum = meta["min_expected"]
-    if isinstance(minimum, float | int) and expected < minimum:
+    if isinstance(minimum, float | int) and size * target < minimum:
         return None
     found = detectable_ratio(
-        expected,
+        size,
         0.998,
         0.8,
+        kind="proportion" if proportion else "ratio",
+        target=target if proportion else None,
         tau2=tau2 if adjusted else 0.0,  # type: ignore[arg-type]
         overdispersion=meta["overdispersion"] if adjusted else None,  # type: ignore[arg-type]
     )
     return None if found is None else round(found, 2)
 
 
-def test_each_ratio_indicator_says_what_its_funnel_can_detect(published: Published) -> None:
+def _size_column(meta: dict[str, object]) -> str:
+    return "expected" if meta["detectable_kind"] == "ratio" else "denominator"
+
+
+def test_each_banded_indicator_says_what_its_funnel_can_detect(published: Published) -> None:
     out = published.report.parent
     document = json.loads((out / "benchmarks.json").read_text())
     statements = {m[0]: m for m in _POWER.findall((out / "benchmarks.html").read_text())}
-    stated = 0
+    funnels = {r.key: r.funnel for r in published.released.results}
+    stated = {"ratio": 0, "proportion": 0}
     for meta in document["indicators"]:
-        key = meta["indicator"]
-        published_expected = [
-            r["expected"]
-            for r in meta["rows"]
-            if r["provider"] != NATIONAL and isinstance(r["expected"], float | int)
-        ]
-        if meta["standardised_by"] is None or not published_expected:
-            # Only a standardised ratio with a published expected count has a statement.
-            assert key not in statements
+        key, kind = meta["indicator"], meta["detectable_kind"]
+        if meta["standardised_by"] is not None:
+            assert kind == "ratio"
+        elif meta["kind"] == "proportion" and funnels[key] is not None:
+            assert kind == "proportion"
+        else:
+            # Counts and medians are never banded: no statement.
+            assert kind is None and key not in statements
             assert meta["detectable_ratio"] is None
             continue
-        median = round(statistics.median(published_expected), 2)
-        assert meta["detectable_expected"] == median
-        assert meta["detectable_ratio"] == _detectable(median, meta)
-        _, _, expected, ratio, text = statements[key]
-        assert float(expected) == median
-        if meta["detectable_ratio"] is None:
-            assert ratio == "" and "not banded" in text
+        column = _size_column(meta)
+        sizes = [
+            r[column]
+            for r in meta["rows"]
+            if r["provider"] != NATIONAL
+            and isinstance(r[column], float | int)
+            and (kind == "ratio" or r[column] > 0)
+        ]
+        if not sizes:
+            assert key not in statements
             continue
-        stated += 1
-        assert float(ratio) == meta["detectable_ratio"]
-        assert f"(E = {median:g})" in text
-        assert f"{meta['detectable_ratio']:.1f} times the expected number" in text
+        median = round(statistics.median(sizes), 2)
+        assert meta[f"detectable_{'expected' if kind == 'ratio' else 'denominator'}"] == median
+        if kind == "proportion":
+            # The centre is the released national proportion: a function of published cells.
+            assert meta["detectable_target"] == pytest.approx(_target(meta), rel=1e-12)
+        want = _detectable(median, meta)
+        assert meta["detectable_ratio"] == want
+        _, _, said_kind, size, ratio, text = statements[key]
+        assert (said_kind, float(size)) == (kind, median)
+        if want is None:
+            assert ratio == ""
+            assert "not banded" in text or "cannot flag" in text
+            continue
+        stated[kind] += 1
+        assert float(ratio) == want
         # The flag is at the limit the funnel bands against: only a real excess is detectable.
-        assert meta["detectable_ratio"] > 1
-    assert stated >= 2
+        assert want > 1
+        if kind == "ratio":
+            assert f"(E = {median:g})" in text
+            assert f"{want:.1f} times the expected number" in text
+            continue
+        assert f"(n = {median:g})" in text
+        assert f"at least {meta['detectable_value']:.1f} {meta['unit']}" in text
+        assert f"{want:.1f} times the national figure" in text
+        # Against the released funnel's own 99.8% limit at n: a provider at the stated relative
+        # risk (to the 2 places published) is flagged with about 80% probability.
+        funnel = funnels[key]
+        assert funnel is not None
+        limit = funnel.limits([median])["upper_998_adjusted"][0] * median
+        count = math.floor(round(limit, 9)) + 1
+        target = meta["detectable_target"]
+        assert stats.binom.sf(count - 1, median, (want + 0.01) * target) >= 0.8
+        assert stats.binom.sf(count - 1, median, (want - 0.01) * target) < 0.8
+    assert stated["ratio"] >= 2 and stated["proportion"] >= 2, stated
 
 
 def test_each_provider_page_says_what_its_funnel_can_detect_at_its_own_size(
@@ -428,27 +465,35 @@ def test_each_provider_page_says_what_its_funnel_can_detect_at_its_own_size(
 ) -> None:
     out = published.report.parent
     document = json.loads((out / "benchmarks.json").read_text())
-    ratios = {m["indicator"]: m for m in document["indicators"] if m["standardised_by"]}
-    stated = withheld = 0
+    banded = {m["indicator"]: m for m in document["indicators"] if m["detectable_kind"]}
+    stated = {"ratio": 0, "proportion": 0}
+    withheld = 0
     for provider in document["providers"]:
         page = (out / "providers" / f"{provider}.html").read_text()
         statements = {(m[0], m[1]): m for m in _POWER.findall(page)}
         assert {p for _, p in statements} <= {provider}
-        for key, meta in ratios.items():
+        assert {k for k, _ in statements} <= set(banded)
+        for key, meta in banded.items():
             row = next(r for r in meta["rows"] if r["provider"] == provider)
-            if not isinstance(row["expected"], float | int):
-                # A withheld (or absent) expected count gets no statement: nothing is derived
-                # from a figure that is not published.
+            size = row[_size_column(meta)]
+            if not isinstance(size, float | int) or size <= 0:
+                # A withheld (or absent) size gets no statement: nothing is derived from a figure
+                # that is not published; nor does a provider with nothing at risk.
                 assert (key, provider) not in statements
-                withheld += row["expected"] == "*"
+                withheld += size == "*"
                 continue
-            _, _, expected, ratio, text = statements[key, provider]
-            assert float(expected) == row["expected"]
-            want = _detectable(float(row["expected"]), meta)
+            _, _, kind, said, ratio, text = statements[key, provider]
+            assert (kind, float(said)) == (meta["detectable_kind"], size)
+            want = _detectable(float(size), meta)
             if want is None:
-                assert ratio == "" and "not banded" in text
+                assert ratio == ""
+                assert "not banded" in text or "cannot flag" in text
                 continue
-            stated += 1
+            stated[kind] += 1
             assert float(ratio) == want
-            assert f"{want:.1f} times the expected number" in text
-    assert stated >= 10 and withheld >= 1
+            if kind == "ratio":
+                assert f"{want:.1f} times the expected number" in text
+            else:
+                assert f"{want:.1f} times the national figure" in text
+    assert stated["ratio"] >= 10 and stated["proportion"] >= 10, stated
+    assert withheld >= 1

@@ -580,7 +580,7 @@ def test_binomial_limits_flag_exactly_the_units_an_exact_test_flags(size: int) -
 
 def test_exact_ci_style_limits_would_flag_a_unit_the_exact_test_does_not() -> None:
     # FunnelPlotR's unadjusted lower 95% limit at E = 15 is 0.5596924 (its
-    # tests/testthat/test-poisson_limits.R @263128f). O = 8 (ratio 0.533) falls below it, yet
+    # tests/testthat/test-poisson_limits.R @9020d49). O = 8 (ratio 0.533) falls below it, yet
     # P(X <= 8 | E = 15) = 0.037 > 0.025: the exact-CI form flags it, the prediction limit not.
     assert 8 / 15 < 0.5596924
     assert stats.poisson.cdf(8, 15) > 0.025

@@ -46,7 +46,7 @@ def test_exact_count_limits_match_phe_funnel_tables(
 
 
 def test_exact_limits_divided_by_e_match_funnelplotr_poisson_test() -> None:
-    # FunnelPlotR (nhs-r-community/FunnelPlotR@263128f, tests/testthat/test-poisson_limits.R):
+    # FunnelPlotR (nhs-r-community/FunnelPlotR@9020d49, tests/testthat/test-poisson_limits.R):
     # its unadjusted SR limits are the exact limits of a count equal to E, divided by E, and the
     # test rounds them to 7 (lower) and 6 (upper) decimal places.
     expected = np.array([15.0, 20.0, 30.0])

@@ -174,7 +174,7 @@ def release(benchmarks: Benchmarks, rule: str = "nhs_england") -> Released:
             released = replace(released, providers=shown.filter(pl.col("provider") != NATIONAL))
         results.append(released)
         cells = _cells_of(released, shown, hidden, rule, ROW_COLUMNS)
-        indicators.append(_with_power(_describe(released), cells))
+        indicators.append(_with_power(_describe(released), cells, released))
         rows += cells
         trend += _cells_of(released, shown_trend, trend_hidden, rule, TREND_COLUMNS)
     return Released(DISCLOSURE_RULES[rule], indicators, rows, trend, tuple(results))
@@ -201,6 +201,7 @@ def _describe(result: IndicatorResult) -> dict[str, Cell]:
         "indicator": result.key,
         "title": result.title,
         "unit": result.indicator.unit,
+        "multiplier": result.indicator.multiplier,
         "kind": result.indicator.kind,
         "window": result.window.label,
         "months": result.window.months,
@@ -222,50 +223,132 @@ POWER = 0.8
 """The probability of being flagged the statement asks for, the usual planning value."""
 
 
-_RATIO_TRANSFORMS: dict[str, PowerTransform] = {"log": "log", "sqrt": "sqrt"}
-"""The over-dispersion methods that widen a ratio's limits, as the power statement takes them."""
+_TRANSFORMS: dict[str, dict[str, PowerTransform]] = {
+    "ratio": {"log": "log", "sqrt": "sqrt"},
+    "proportion": {"arcsine": "arcsine"},
+}
+"""By the kind of funnel, the over-dispersion methods that widen its limits, as the power
+statement takes them; with any other method (``none``) the limits are the exact ones."""
 
 
-def detectable_at(expected: Cell, meta: dict[str, Cell]) -> float | None:
+def power_kind(result: IndicatorResult) -> str | None:
+    """Which funnel the indicator's power statement is about: ``"ratio"`` (a standardised ratio
+    against its expected count), ``"proportion"`` (a share banded on its own binomial funnel), or
+    None (a count or a median, never banded; or a crude rate, whose funnel the statement does not
+    cover)."""
+    indicator = result.indicator
+    if not indicator.banded:
+        return None
+    if indicator.standardise_by:
+        return "ratio"
+    return "proportion" if indicator.kind == "proportion" else None
+
+
+def power_size(row: dict[str, Cell], meta: dict[str, Cell]) -> Cell:
+    """The published figure a provider's power statement is made at: its expected count (ratio)
+    or its denominator (proportion); None where the indicator has no statement."""
+    kind = meta.get("detectable_kind")
+    if kind == "ratio":
+        return row.get("expected")
+    return row.get("denominator") if kind == "proportion" else None
+
+
+def _number(value: Cell) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def _target(meta: dict[str, Cell]) -> float | None:
+    """The funnel's centre the statement is relative to: 1 for a ratio, the released national
+    proportion for a proportion (None when the funnel has none strictly between 0 and 1)."""
+    if meta.get("detectable_kind") == "ratio":
+        return 1.0
+    target = _number(meta.get("detectable_target"))
+    return target if target is not None and 0 < target < 1 else None
+
+
+def banded_at(size: Cell, meta: dict[str, Cell]) -> bool:
+    """Would the funnel band a provider of this published size at all: its expected count (for a
+    proportion, the national proportion times its denominator) at least ``min_expected``."""
+    n, target = _number(size), _target(meta)
+    if n is None or n <= 0 or target is None:
+        return False
+    least = _number(meta.get("min_expected"))
+    return least is None or n * target >= least
+
+
+def _detectable(size: Cell, meta: dict[str, Cell]) -> float | None:
+    kind, n, target = meta.get("detectable_kind"), _number(size), _target(meta)
+    if kind not in _TRANSFORMS or n is None or target is None or not banded_at(size, meta):
+        return None
+    options: dict[str, Any] = {"kind": kind, "target": target}
+    transform = _TRANSFORMS[str(kind)].get(str(meta.get("overdispersion")))
+    tau2 = _number(meta.get("tau2"))
+    if transform is not None and tau2 is not None and tau2 > 0:
+        options.update(tau2=tau2, overdispersion=transform)
+    ratio: float | None = detectable_ratio(n, POWER_LEVEL, POWER, **options)
+    return ratio
+
+
+def detectable_at(size: Cell, meta: dict[str, Cell]) -> float | None:
     """The smallest relative risk the indicator's released funnel flags at its 99.8% limit with
-    80% power at a published expected count (to 2 places), or None: not a standardised ratio,
-    a withheld or missing count, or an expected count too small to be banded at all.
+    80% power at a published size (to 2 places): for a standardised ratio, the expected count,
+    and the relative risk multiplies it; for a proportion, the denominator, and the relative risk
+    multiplies the funnel's centre (the released national proportion). None: no statement for
+    the indicator, a withheld or missing figure, a size too small to be banded at all
+    (:func:`banded_at`), or, for a proportion, no share at all, not even every case, above the
+    limit.
 
-    Only published figures go in (the expected count, the over-dispersion method and tau^2 as
-    released), so the statement tells a reader nothing the released cells do not."""
-    if meta.get("standardised_by") is None:
-        return None
-    if not isinstance(expected, int | float) or isinstance(expected, bool) or expected <= 0:
-        return None
-    least = meta.get("min_expected")
-    if isinstance(least, int | float) and expected < least:
-        return None
-    method, tau2 = meta.get("overdispersion"), meta.get("tau2")
-    transform = _RATIO_TRANSFORMS.get(str(method))
-    if transform is not None and isinstance(tau2, int | float) and tau2 > 0:
-        ratio = detectable_ratio(
-            float(expected), POWER_LEVEL, POWER, tau2=float(tau2), overdispersion=transform
-        )
-    else:
-        ratio = detectable_ratio(float(expected), POWER_LEVEL, POWER)
+    Only published figures go in (the size, the centre, the over-dispersion method and tau^2 as
+    released), against the limits the funnel bands against, so the statement tells a reader
+    nothing the released cells do not."""
+    ratio = _detectable(size, meta)
     return None if ratio is None else round(ratio, 2)
 
 
-def _with_power(meta: dict[str, Cell], rows: list[dict[str, Cell]]) -> dict[str, Cell]:
-    """The indicator's description with its power statement: what its funnel would flag at the
-    median of the providers' published expected counts (withheld rows have none)."""
+def detectable_value(size: Cell, meta: dict[str, Cell]) -> float | None:
+    """For a proportion, the value (in the indicator's unit, to 1 place) a provider of this
+    published size would need to be flagged with 80% power: the relative risk times the funnel's
+    centre; None otherwise."""
+    ratio, target = _detectable(size, meta), _target(meta)
+    multiplier = _number(meta.get("multiplier"))
+    if meta.get("detectable_kind") != "proportion" or ratio is None or target is None:
+        return None
+    return round(ratio * target * (multiplier or 1.0), 1)
+
+
+def _with_power(
+    meta: dict[str, Cell], rows: list[dict[str, Cell]], result: IndicatorResult
+) -> dict[str, Cell]:
+    """The indicator's description with its power statement, at the median of the providers'
+    published sizes: expected counts for a ratio (withheld rows have none), denominators above 0
+    for a proportion (the providers on its funnel), with the funnel's released centre."""
+    kind = power_kind(result)
+    if kind == "proportion" and result.funnel is None:
+        kind = None  # no provider on the funnel: no centre to be relative to
+    meta = {
+        **meta,
+        "detectable_kind": kind,
+        "detectable_target": result.funnel.target
+        if kind == "proportion" and result.funnel
+        else None,
+    }
     published = [
-        float(e)
+        size
         for r in rows
         if r["provider"] != NATIONAL
-        and isinstance(e := r.get("expected"), int | float)
-        and not isinstance(e, bool)
+        and (size := _number(power_size(r, meta))) is not None
+        and (kind == "ratio" or size > 0)
     ]
-    median = round(float(np.median(published)), 2) if published else None
+    median = round(float(np.median(published)), 2) if published and kind else None
     return {
         **meta,
-        "detectable_expected": median if meta.get("standardised_by") is not None else None,
+        "detectable_expected": median if kind == "ratio" else None,
+        "detectable_denominator": median if kind == "proportion" else None,
+        "detectable_banded": banded_at(median, meta) if median is not None else None,
         "detectable_ratio": detectable_at(median, meta),
+        "detectable_value": detectable_value(median, meta),
     }
 
 

@@ -21,7 +21,14 @@ from mhdeaths.benchmark.compute import (
     maturity_day,
     window_ending,
 )
-from mhdeaths.benchmark.disclosure_control import Cell, Released, detectable_at
+from mhdeaths.benchmark.disclosure_control import (
+    Cell,
+    Released,
+    banded_at,
+    detectable_at,
+    detectable_value,
+    power_size,
+)
 from mhdeaths.benchmark.indicators import load_indicators
 from mhdeaths.stats import disclose
 from mhdeaths.warehouse.overview import reading
@@ -42,8 +49,10 @@ class ProviderSummary:
     quality: list[Line]
     position: list[dict[str, Cell]]
     """The provider's released row of every indicator, with the indicator's title and unit, and
-    for a standardised ratio what its funnel could detect at the provider's published expected
-    count (``detectable``; None where the row is withheld or too small to be banded)."""
+    for a standardised ratio or a proportion banded on its funnel what that funnel could detect at
+    the provider's published expected count or denominator (``power`` the kind, ``power_size``
+    the figure, ``detectable`` the relative risk and, for a proportion, ``detectable_value`` the
+    value it means; None where the row is withheld, too small to be banded, or beyond reach)."""
     sentinels: list[Line] = field(default_factory=list)
     """The quarter's sentinel events, and the inquests and responses waiting as at the
     benchmark day (:data:`SENTINEL_LABELS`)."""
@@ -252,14 +261,7 @@ def provider_summaries(
             Line("Reported deaths not yet registered", _number(people[4]) if linked else None),
         ]
         position = [
-            {
-                **row,
-                "title": titles[str(row["indicator"])]["title"],
-                "unit": titles[str(row["indicator"])]["unit"],
-                "standardised": titles[str(row["indicator"])]["standardised_by"] is not None,
-                "min_expected": titles[str(row["indicator"])]["min_expected"],
-                "detectable": detectable_at(row.get("expected"), titles[str(row["indicator"])]),
-            }
+            _position(row, titles[str(row["indicator"])])
             for row in released.rows
             if row["provider"] == provider
         ]
@@ -286,6 +288,24 @@ def provider_summaries(
             )
         )
     return summaries
+
+
+def _position(row: dict[str, Cell], meta: dict[str, Cell]) -> dict[str, Cell]:
+    """The provider's released row of an indicator, with what its page says of the indicator:
+    the title and unit, and the power statement at the provider's own published size."""
+    size = power_size(row, meta)
+    return {
+        **row,
+        "title": meta["title"],
+        "unit": meta["unit"],
+        "standardised": meta["standardised_by"] is not None,
+        "min_expected": meta["min_expected"],
+        "power": meta.get("detectable_kind"),
+        "power_size": size,
+        "banded": banded_at(size, meta),
+        "detectable": detectable_at(size, meta),
+        "detectable_value": detectable_value(size, meta),
+    }
 
 
 def _number(text: str) -> Cell:

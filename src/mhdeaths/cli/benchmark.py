@@ -20,43 +20,71 @@ from mhdeaths.cli.common import as_at_option, out
 from mhdeaths.cli.warehouse import WarehousePath
 
 
-def disclosure_rule_names() -> list[str]:
-    """The names of the disclosure rules in ``mhdeaths.stats``' own table (``DISCLOSURE_RULES``),
-    in its order, read from the table's source.
+def disclosure_rules() -> list[tuple[str, str]]:
+    """The disclosure rules in ``mhdeaths.stats``' own table (``DISCLOSURE_RULES``), in its
+    order, each as its name and its ``rounding`` ("nearest" or "midpoint"), read from the table's
+    source.
 
     Read, not imported: importing ``mhdeaths.stats`` loads numpy, polars and scipy (half a second
     or more), and typer builds every command's options to run any one of them, so every command,
     ``--help`` included, would wait for it. Only benchmark and run apply a rule, and they import
     the stats package then (where an unknown name would fail: ``stats.disclosure.get_rule``).
+    A rule that does not say its ``rounding`` has the ``DisclosureRule`` field's default, read
+    from the same source.
     """
     found = importlib.util.find_spec("mhdeaths.stats")  # where the package is; nothing is run
     assert found is not None and found.submodule_search_locations
     source = Path(found.submodule_search_locations[0]) / "disclosure.py"
-    for node in ast.parse(source.read_text(encoding="utf-8")).body:
+    body = ast.parse(source.read_text(encoding="utf-8")).body
+    default = next(
+        field.value.value
+        for node in body
+        if isinstance(node, ast.ClassDef) and node.name == "DisclosureRule"
+        for field in node.body
+        if isinstance(field, ast.AnnAssign)
+        and isinstance(field.target, ast.Name)
+        and field.target.id == "rounding"
+        and isinstance(field.value, ast.Constant)
+    )
+    for node in body:
         if (
             isinstance(node, ast.AnnAssign)
             and isinstance(node.target, ast.Name)
             and node.target.id == "DISCLOSURE_RULES"
             and node.value is not None
         ):
-            names = [
-                keyword.value.value
-                for call in ast.walk(node.value)
-                if isinstance(call, ast.Call)
-                and isinstance(call.func, ast.Name)
-                and call.func.id == "DisclosureRule"
-                for keyword in call.keywords
-                if keyword.arg == "name" and isinstance(keyword.value, ast.Constant)
-            ]
-            if names:
-                return [str(name) for name in names]
+            rules = []
+            for call in ast.walk(node.value):
+                if not (
+                    isinstance(call, ast.Call)
+                    and isinstance(call.func, ast.Name)
+                    and call.func.id == "DisclosureRule"
+                ):
+                    continue
+                said = {
+                    k.arg: k.value.value for k in call.keywords if isinstance(k.value, ast.Constant)
+                }
+                if "name" in said:
+                    rules.append((str(said["name"]), str(said.get("rounding", default))))
+            if rules:
+                return rules
     raise RuntimeError(f"No DisclosureRule(name=...) in DISCLOSURE_RULES of {source}.")
 
 
+def releasable_rule_names() -> list[str]:
+    """The stats package's disclosure rules the benchmarks can be released under, in its order:
+    those that round every count, totals included, to the nearest multiple of their base
+    (``benchmark.disclosure_control.RELEASABLE_RULES``). A midpoint rule keeps a total safe only
+    as the sum of its released cells, and the benchmarks' national rows are rounded on their own.
+    """
+    return [name for name, rounding in disclosure_rules() if rounding == "nearest"]
+
+
 DisclosureRuleName = StrEnum(  # type: ignore[misc]
-    "DisclosureRuleName", [(name, name) for name in disclosure_rule_names()]
+    "DisclosureRuleName", [(name, name) for name in releasable_rule_names()]
 )
-"""The --disclosure option's choices: the stats package's disclosure rules, by name."""
+"""The --disclosure option's choices for benchmark and run: the stats package's disclosure rules
+the benchmarks can be released under, by name. Offering the others would only have them refused."""
 DEFAULT_DISCLOSURE = DisclosureRuleName("nhs_england")
 """The rule a publication applies unless told otherwise (as ``stats.disclose`` does)."""
 

@@ -232,10 +232,12 @@ def funnel(
         lowest); winsorisation at R's type-7 quantiles; adjusted limits exp(+/-z sqrt(1/E + tau^2))
         or, for CQC, 1 +/- z sqrt(1/(4E) + tau^2) left on the square-root scale as FunnelPlotR
         leaves them (its issue #33); and bands against the adjusted limits only when phi > 1,
-        otherwise against the unadjusted ones. ``"shmi"``: the SHMI's method (log scale only):
-        as ``"funnelplotr"`` for E, z-scores, truncation, phi and tau^2, but both sets of limits
-        are the random-effects form exp(+/-z sqrt(1/E + tau^2)), the unadjusted ones with
-        tau^2 = 0, and bands always use them. Both need ``kind="ratio"`` and a target of 1.
+        otherwise against the unadjusted ones. ``"shmi"``: the SHMI's bands as far as they
+        are known here (log scale only; the SHMI's specification itself was not found, see
+        docs/statistics.md): as ``"funnelplotr"`` for E, z-scores, truncation, phi and tau^2, but
+        both sets of limits are the random-effects form exp(+/-z sqrt(1/E + tau^2)), the
+        unadjusted ones with tau^2 = 0, and bands always use them. Both need ``kind="ratio"``
+        and a target of 1.
     winsorisation:
         For ``"sqrt"`` and ``"arcsine"``: ``"rank"`` (the default) pulls the k = floor(trim x I)
         most extreme z-scores at each end in to the (k+1)-th; ``"quantile"`` clips them at the
@@ -254,7 +256,7 @@ def funnel(
     unadjusted one, so adjustment never narrows a limit.
 
     Sources: Spiegelhalter DJ (2005a) Stat Med 24:1185-1202 and (2005b) Qual Saf Health Care
-    14:347-351; NHS England SHMI specification; Seaton SE, Manktelow BN (2012) BMC Med Res
+    14:347-351; FunnelPlotR issue #20 on the SHMI; Seaton SE, Manktelow BN (2012) BMC Med Res
     Methodol 12:98; DerSimonian R, Laird N (1986) Control Clin Trials 7:177-188.
     """
     if kind not in KINDS:
