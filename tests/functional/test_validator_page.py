@@ -316,6 +316,28 @@ def _damaged(text: str) -> dict[str, bytes]:
         "quotes-inside-spaces": "\n".join(
             [header, ",".join([*cells[:4], ' "N" ', *cells[5:]]), *rest]
         ).encode(),
+        # Quotes inside a value that does not start with one are text where they pair up in the
+        # record, and a stray one is refused on any line (the CLI's reader read the first record
+        # as no record at all, and the last, with no line break after it, as text).
+        "quotes-paired-in-a-value": "\n".join(
+            [header, ",".join([*cells[:6], 'P1"99"0418', *cells[7:]]), *rest]
+        ).encode(),
+        "quotes-paired-across-values": "\n".join(
+            [
+                header,
+                ",".join([*cells[:6], 'P1"990418', *cells[7:40], 'LFPSE"-1', *cells[41:]]),
+                *rest,
+            ]
+        ).encode(),
+        "stray-quote-first-record": "\n".join(
+            [header, ",".join([*cells[:6], 'P1"990418', *cells[7:]]), *rest]
+        ).encode(),
+        "stray-quote-at-a-value-end": (
+            "\n".join([header, first, *rest[:-1], rest[-1].replace(",N,", ',N",', 1)]) + "\n"
+        ).encode(),
+        "stray-quote-last-record": "\n".join(
+            [header, first, *rest[:-1], rest[-1].replace(",N,", ',N"N,', 1)]
+        ).encode(),
         "too-many-values": "\n".join([header, first + ",1,2", *rest]).encode(),
         "binary": b"\x00\x01" + text.encode(),
     }
@@ -337,6 +359,8 @@ READ_BY = {
     "value-across-lines": "javascript",
     "column-missing": "duckdb",
     "quotes-inside-spaces": "javascript",
+    "quotes-paired-in-a-value": "javascript",
+    "quotes-paired-across-values": "javascript",
 }
 """Which reader the page reads each damaged death file with (store.js): DuckDB's, for a file
 plain in the page's terms, else its own; a file refused as it is read is left out."""
