@@ -298,6 +298,16 @@ def _damaged(text: str) -> dict[str, bytes]:
         ).encode(),
         "semicolons": "\n".join(line.replace(",", ";") for line in lines).encode(),
         "windows-1252": (text.replace("RY1-D", "RY1-D\u00e9", 1)).encode("cp1252"),
+        # Every value ASCII, a header Windows-1252 (the CLI read it as UTF-8, with replacement
+        # characters); a byte neither encoding defines, in a header and in a value.
+        "windows-1252-header": "\n".join([header + ",cost\u00a3", *lines[1:]]).encode("cp1252"),
+        "windows-1252-quote-in-header": "\n".join(
+            [header.replace("local_patient_id", "patient\u2019s id"), *lines[1:]]
+        ).encode("cp1252"),
+        "undefined-byte-in-header": "\n".join([header, *lines[1:]])
+        .encode()
+        .replace(b"nhs_number", b"nhs_number\x81", 1),
+        "undefined-byte-in-a-value": text.encode().replace(b"DN2 9XF", b"DN2\x81 9XF", 1),
         "crlf-bom-blank-lines": ("\ufeff" + "\r\n".join([header, first, "", *rest, ""])).encode(),
         "padded-and-quoted": "\n".join(
             [
@@ -354,6 +364,8 @@ READ_BY = {
     "all-quoted": "duckdb",
     "semicolons": "duckdb",
     "windows-1252": "duckdb",
+    "windows-1252-header": "duckdb",
+    "windows-1252-quote-in-header": "duckdb",
     "crlf-bom-blank-lines": "javascript",
     "padded-and-quoted": "duckdb",
     "value-across-lines": "javascript",

@@ -155,6 +155,38 @@ def test_stating_utf8_for_a_windows_1252_file_is_one_sentence(
         read_file(path, encoding="utf-8")
 
 
+@pytest.mark.parametrize("header", ["cost\u00a3", "patient\u2019s id"])
+def test_a_windows_1252_header_decides_the_encoding(
+    clean: dict[str, Path], tmp_path: Path, header: str
+) -> None:
+    """Every value ASCII, one header Windows-1252: the header reads as that, not with
+    replacement characters (polars checks the values, not the names it gives the columns)."""
+    lines = clean["death"].read_text().splitlines()
+    path = tmp_path / "ansi_death.csv"
+    path.write_bytes("\n".join([lines[0] + "," + header, *lines[1:]]).encode("cp1252") + b"\n")
+    source = read_file(path)
+    assert source.encoding == "cp1252"
+    assert source.sheets[0].headers == [*DEATH_FIELDS, header]
+    with pytest.raises(SubmissionFileError, match=r"^ansi_death\.csv is not valid UTF-8 text\.$"):
+        read_file(path, encoding="utf-8")
+
+
+@pytest.mark.parametrize("where", ["header", "value"])
+def test_a_byte_neither_encoding_defines_is_one_sentence(
+    clean: dict[str, Path], tmp_path: Path, where: str
+) -> None:
+    lines = clean["death"].read_bytes().split(b"\n")
+    at = 0 if where == "header" else 1
+    lines[at] = lines[at].replace(b",", b"\x81,", 1)
+    path = tmp_path / "odd_death.csv"
+    path.write_bytes(b"\n".join(lines))
+    byte = len(b"\n".join(lines[:at])) + (1 if at else 0) + lines[at].index(b"\x81") + 1
+    with pytest.raises(SubmissionFileError) as refused:
+        read_file(path)
+    assert refused.value.id == "file/encoding-not-detected"
+    assert f"(byte {byte} cannot be read)" in str(refused.value)
+
+
 def test_an_unknown_encoding_is_one_sentence(clean: dict[str, Path]) -> None:
     with pytest.raises(SubmissionFileError, match="not an encoding mhdeaths knows"):
         read_file(clean["death"], encoding="klingon")

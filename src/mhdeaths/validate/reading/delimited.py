@@ -8,6 +8,7 @@ read says where it stops being readable, by line and column, never quoting a val
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import io
@@ -85,18 +86,23 @@ def _read_csv(
     stated = (encoding or "").lower().replace("_", "-")
     source: Path | bytes = path if raw is None else raw
     used = "utf-8"
-    if stated and stated not in {"utf-8", "utf8", "utf-8-sig"}:
+    decoded = bool(stated) and stated not in {"utf-8", "utf8", "utf-8-sig"}
+    if decoded:
         text, used = _decode(path, content(), encoding)
         source = text.encode("utf-8")
     header_text = _decode(path, head, encoding or "utf-8-sig", partial=True)[0]
     sep = delimiter or _sniff_delimiter(header_text)
     most = _check_columns(path, header_text, sep, limits)
-    frame = _polars_csv(source, sep, most + 1)
+    # polars refuses a value that is not UTF-8, but names the columns from a header line that
+    # is not (with replacement characters): the header's bytes decide the encoding too.
+    utf8 = decoded or _utf8_line(head)
+    frame = _polars_csv(source, sep, most + 1) if utf8 else None
     if frame is None:
         if stated.startswith("utf"):
             raise failure("file/not-utf8", file=path.name)
-        # Not UTF-8: the usual other encoding of files saved by Excel on Windows.
-        text, used = _decode(path, content(), "cp1252")
+        # Not UTF-8: the usual other encoding of files saved by Excel on Windows (a byte it
+        # leaves undefined is refused as neither, as no encoding was stated).
+        text, used = _decode(path, content(), None)
         header_text = text[:65536]
         sep = delimiter or _sniff_delimiter(header_text)
         most = _check_columns(path, header_text, sep, limits)
@@ -297,6 +303,17 @@ def _decode(
         return data.decode("cp1252"), "cp1252"
     except UnicodeDecodeError as exc:
         raise failure("file/encoding-not-detected", file=path.name, byte=exc.start + 1) from None
+
+
+def _utf8_line(head: bytes) -> bool:
+    """Whether the file's first line, as far as ``head`` holds it, is UTF-8 (a character cut at
+    the end of ``head`` is no sign that it is not)."""
+    end = head.find(b"\n")
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head[: end if end >= 0 else len(head)])
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def first_line(text: str) -> str:
