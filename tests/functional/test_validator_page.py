@@ -349,6 +349,9 @@ def _damaged(text: str) -> dict[str, bytes]:
             [header, first, *rest[:-1], rest[-1].replace(",N,", ',N"N,', 1)]
         ).encode(),
         "too-many-values": "\n".join([header, first + ",1,2", *rest]).encode(),
+        # A header that is an identifier (the header row missing, the first record is taken for
+        # it), shown in the CLI's words for it.
+        "nhs-number-header": "\n".join([header + ",943 476 5919", *lines[1:]]).encode(),
         "binary": b"\x00\x01" + text.encode(),
     }
 
@@ -370,6 +373,7 @@ READ_BY = {
     "padded-and-quoted": "duckdb",
     "value-across-lines": "javascript",
     "column-missing": "duckdb",
+    "nhs-number-header": "duckdb",
     "quotes-inside-spaces": "javascript",
     "quotes-paired-in-a-value": "javascript",
     "quotes-paired-across-values": "javascript",
