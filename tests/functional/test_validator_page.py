@@ -393,6 +393,31 @@ def test_damaged_files_as_the_cli(name: str, data: bytes, pages: Pages, tmp_path
     assert read.get(activity.name) in (None, "duckdb")
 
 
+def test_a_plain_file_duckdb_refuses_keeps_its_line_out_of_the_console(
+    pages: Pages, tmp_path: Path
+) -> None:
+    """A Windows-1252 file the page's scan finds plain, whose record with an NHS number holds a
+    value of a million right quotes (0x92): within the CLI's line length, but three bytes each
+    in the UTF-8 the page gives DuckDB, past the longest line DuckDB's reader takes. DuckDB's
+    refusal quotes the line; the page reads the file with its own parser, as the CLI does, and
+    nothing of the line reaches the console (the ``pages`` fixture's check, at the end)."""
+    source = examples_root() / "known-bad/RY1/RY1_2027-11_death.csv"
+    header, first, *rest = source.read_text().splitlines()
+    cells = first.split(",")
+    assert NHS_NUMBER.fullmatch(cells[5])
+    cells[40] = "\u2019" * 1_040_000
+    death = tmp_path / "RY1_2027-11_death.csv"
+    death.write_bytes("\n".join([header, ",".join(cells), *rest]).encode("cp1252"))
+    assert max(len(line) for line in death.read_bytes().split(b"\n")) < DEFAULT_LIMITS.line_length
+    activity = examples_root() / "known-bad/RY1/RY1_2027-11_activity.csv"
+    before = len(pages.console)
+    _same("1.1.0", [activity, death], pages)
+    # DuckDB's reader was given the file and refused it: the page said so, in its own words.
+    fell_back = [m for m in pages.console[before:] if "read by the page's own reader" in m]
+    assert len(fell_back) == 1, pages.console[before:]
+    assert pages.readers("1.1.0")[death.name] == "javascript"
+
+
 _PADS = [
     ("\u00a0", "\u00a0"),
     ("\ufeff", "\ufeff"),
