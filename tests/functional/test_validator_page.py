@@ -400,13 +400,14 @@ def test_a_plain_file_duckdb_refuses_keeps_its_line_out_of_the_console(
     value of a million right quotes (0x92): within the CLI's line length, but three bytes each
     in the UTF-8 the page gives DuckDB, past the longest line DuckDB's reader takes. DuckDB's
     refusal quotes the line; the page reads the file with its own parser, as the CLI does, and
-    nothing of the line reaches the console (the ``pages`` fixture's check, at the end)."""
+    nothing of the line, nor of the file's name, reaches the console (the ``pages`` fixture's
+    check, at the end)."""
     source = examples_root() / "known-bad/RY1/RY1_2027-11_death.csv"
     header, first, *rest = source.read_text().splitlines()
     cells = first.split(",")
     assert NHS_NUMBER.fullmatch(cells[5])
     cells[40] = "\u2019" * 1_040_000
-    death = tmp_path / "RY1_2027-11_death.csv"
+    death = tmp_path / "943 476 5919 RY1_2027-11_death.csv"
     death.write_bytes("\n".join([header, ",".join(cells), *rest]).encode("cp1252"))
     assert max(len(line) for line in death.read_bytes().split(b"\n")) < DEFAULT_LIMITS.line_length
     activity = examples_root() / "known-bad/RY1/RY1_2027-11_activity.csv"

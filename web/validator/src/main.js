@@ -142,7 +142,8 @@ async function readInto(bundle, guard, duck, file, stated, number) {
     } catch (error) {
       if (!(error instanceof NotPlain)) throw error;
       // DuckDB did not read it as this page would: read it here, as every file once was.
-      console.warn(`${file.name} is read by the page's own reader: ${error.message}`);
+      // The name as a report shows it: a file may be named after a patient.
+      console.warn(`${guard.name(file.name)} is read by the page's own reader: ${error.message}`);
       globalThis.mhdeathsReaders.pop();
       read = readFile(bundle, guard, new Uint8Array(await file.arrayBuffer()), file.name, stated, true);
       sheets.push({ ...read.sheets[0], columns: null, rows: null, ...(await storeParsed(duck.conn, id, read.sheets[0])) });
