@@ -298,6 +298,16 @@ def _damaged(text: str) -> dict[str, bytes]:
         ).encode(),
         "semicolons": "\n".join(line.replace(",", ";") for line in lines).encode(),
         "windows-1252": (text.replace("RY1-D", "RY1-D\u00e9", 1)).encode("cp1252"),
+        # Every value ASCII, a header Windows-1252 (the CLI read it as UTF-8, with replacement
+        # characters); a byte neither encoding defines, in a header and in a value.
+        "windows-1252-header": "\n".join([header + ",cost\u00a3", *lines[1:]]).encode("cp1252"),
+        "windows-1252-quote-in-header": "\n".join(
+            [header.replace("local_patient_id", "patient\u2019s id"), *lines[1:]]
+        ).encode("cp1252"),
+        "undefined-byte-in-header": "\n".join([header, *lines[1:]])
+        .encode()
+        .replace(b"nhs_number", b"nhs_number\x81", 1),
+        "undefined-byte-in-a-value": text.encode().replace(b"DN2 9XF", b"DN2\x81 9XF", 1),
         "crlf-bom-blank-lines": ("\ufeff" + "\r\n".join([header, first, "", *rest, ""])).encode(),
         "padded-and-quoted": "\n".join(
             [
@@ -316,7 +326,32 @@ def _damaged(text: str) -> dict[str, bytes]:
         "quotes-inside-spaces": "\n".join(
             [header, ",".join([*cells[:4], ' "N" ', *cells[5:]]), *rest]
         ).encode(),
+        # Quotes inside a value that does not start with one are text where they pair up in the
+        # record, and a stray one is refused on any line (the CLI's reader read the first record
+        # as no record at all, and the last, with no line break after it, as text).
+        "quotes-paired-in-a-value": "\n".join(
+            [header, ",".join([*cells[:6], 'P1"99"0418', *cells[7:]]), *rest]
+        ).encode(),
+        "quotes-paired-across-values": "\n".join(
+            [
+                header,
+                ",".join([*cells[:6], 'P1"990418', *cells[7:40], 'LFPSE"-1', *cells[41:]]),
+                *rest,
+            ]
+        ).encode(),
+        "stray-quote-first-record": "\n".join(
+            [header, ",".join([*cells[:6], 'P1"990418', *cells[7:]]), *rest]
+        ).encode(),
+        "stray-quote-at-a-value-end": (
+            "\n".join([header, first, *rest[:-1], rest[-1].replace(",N,", ',N",', 1)]) + "\n"
+        ).encode(),
+        "stray-quote-last-record": "\n".join(
+            [header, first, *rest[:-1], rest[-1].replace(",N,", ',N"N,', 1)]
+        ).encode(),
         "too-many-values": "\n".join([header, first + ",1,2", *rest]).encode(),
+        # A header that is an identifier (the header row missing, the first record is taken for
+        # it), shown in the CLI's words for it.
+        "nhs-number-header": "\n".join([header + ",943 476 5919", *lines[1:]]).encode(),
         "binary": b"\x00\x01" + text.encode(),
     }
 
@@ -332,11 +367,16 @@ READ_BY = {
     "all-quoted": "duckdb",
     "semicolons": "duckdb",
     "windows-1252": "duckdb",
+    "windows-1252-header": "duckdb",
+    "windows-1252-quote-in-header": "duckdb",
     "crlf-bom-blank-lines": "javascript",
     "padded-and-quoted": "duckdb",
     "value-across-lines": "javascript",
     "column-missing": "duckdb",
+    "nhs-number-header": "duckdb",
     "quotes-inside-spaces": "javascript",
+    "quotes-paired-in-a-value": "javascript",
+    "quotes-paired-across-values": "javascript",
 }
 """Which reader the page reads each damaged death file with (store.js): DuckDB's, for a file
 plain in the page's terms, else its own; a file refused as it is read is left out."""
@@ -351,6 +391,32 @@ def test_damaged_files_as_the_cli(name: str, data: bytes, pages: Pages, tmp_path
     read = pages.readers("1.1.0")
     assert read.get(death.name) == READ_BY.get(name)
     assert read.get(activity.name) in (None, "duckdb")
+
+
+def test_a_plain_file_duckdb_refuses_keeps_its_line_out_of_the_console(
+    pages: Pages, tmp_path: Path
+) -> None:
+    """A Windows-1252 file the page's scan finds plain, whose record with an NHS number holds a
+    value of a million right quotes (0x92): within the CLI's line length, but three bytes each
+    in the UTF-8 the page gives DuckDB, past the longest line DuckDB's reader takes. DuckDB's
+    refusal quotes the line; the page reads the file with its own parser, as the CLI does, and
+    nothing of the line, nor of the file's name, reaches the console (the ``pages`` fixture's
+    check, at the end)."""
+    source = examples_root() / "known-bad/RY1/RY1_2027-11_death.csv"
+    header, first, *rest = source.read_text().splitlines()
+    cells = first.split(",")
+    assert NHS_NUMBER.fullmatch(cells[5])
+    cells[40] = "\u2019" * 1_040_000
+    death = tmp_path / "943 476 5919 RY1_2027-11_death.csv"
+    death.write_bytes("\n".join([header, ",".join(cells), *rest]).encode("cp1252"))
+    assert max(len(line) for line in death.read_bytes().split(b"\n")) < DEFAULT_LIMITS.line_length
+    activity = examples_root() / "known-bad/RY1/RY1_2027-11_activity.csv"
+    before = len(pages.console)
+    _same("1.1.0", [activity, death], pages)
+    # DuckDB's reader was given the file and refused it: the page said so, in its own words.
+    fell_back = [m for m in pages.console[before:] if "read by the page's own reader" in m]
+    assert len(fell_back) == 1, pages.console[before:]
+    assert pages.readers("1.1.0")[death.name] == "javascript"
 
 
 _PADS = [

@@ -155,6 +155,38 @@ def test_stating_utf8_for_a_windows_1252_file_is_one_sentence(
         read_file(path, encoding="utf-8")
 
 
+@pytest.mark.parametrize("header", ["cost\u00a3", "patient\u2019s id"])
+def test_a_windows_1252_header_decides_the_encoding(
+    clean: dict[str, Path], tmp_path: Path, header: str
+) -> None:
+    """Every value ASCII, one header Windows-1252: the header reads as that, not with
+    replacement characters (polars checks the values, not the names it gives the columns)."""
+    lines = clean["death"].read_text().splitlines()
+    path = tmp_path / "ansi_death.csv"
+    path.write_bytes("\n".join([lines[0] + "," + header, *lines[1:]]).encode("cp1252") + b"\n")
+    source = read_file(path)
+    assert source.encoding == "cp1252"
+    assert source.sheets[0].headers == [*DEATH_FIELDS, header]
+    with pytest.raises(SubmissionFileError, match=r"^ansi_death\.csv is not valid UTF-8 text\.$"):
+        read_file(path, encoding="utf-8")
+
+
+@pytest.mark.parametrize("where", ["header", "value"])
+def test_a_byte_neither_encoding_defines_is_one_sentence(
+    clean: dict[str, Path], tmp_path: Path, where: str
+) -> None:
+    lines = clean["death"].read_bytes().split(b"\n")
+    at = 0 if where == "header" else 1
+    lines[at] = lines[at].replace(b",", b"\x81,", 1)
+    path = tmp_path / "odd_death.csv"
+    path.write_bytes(b"\n".join(lines))
+    byte = len(b"\n".join(lines[:at])) + (1 if at else 0) + lines[at].index(b"\x81") + 1
+    with pytest.raises(SubmissionFileError) as refused:
+        read_file(path)
+    assert refused.value.id == "file/encoding-not-detected"
+    assert f"(byte {byte} cannot be read)" in str(refused.value)
+
+
 def test_an_unknown_encoding_is_one_sentence(clean: dict[str, Path]) -> None:
     with pytest.raises(SubmissionFileError, match="not an encoding mhdeaths knows"):
         read_file(clean["death"], encoding="klingon")
@@ -263,6 +295,71 @@ def test_a_ragged_line_is_one_sentence_with_its_line_number(
     path = tmp_path / "ragged_death.csv"
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(SubmissionFileError, match=r"line 4 has 47 values but the header has 45"):
+        read_file(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "read"),
+    [
+        # Quotes inside a value that does not start with one are text, where they pair up in the
+        # record: in one value, around it, or across two.
+        ('h,i\n1,ab"c"d\n2,x\n', [("1", 'ab"c"d'), ("2", "x")]),
+        ('h,i\n1, "N" \n2,x', [("1", '"N"'), ("2", "x")]),
+        ('h,i\nx"y,a"b\n2,x\n', [('x"y', 'a"b'), ("2", "x")]),
+        ('h,i\n1,"a\nb"\n2,ab"c"d', [("1", "a\nb"), ("2", 'ab"c"d')]),
+    ],
+)
+def test_quotes_inside_a_value_pair_up_as_text(
+    tmp_path: Path, text: str, read: list[tuple[str, str]]
+) -> None:
+    path = tmp_path / "quotes.csv"
+    path.write_bytes(text.encode())
+    assert read_file(path).sheets[0].frame.rows() == read
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "column"),
+    [
+        # A stray quote is refused on any line: polars read the first record as no record at all,
+        # and the last, without a line break after it, as text.
+        ('h,i\n1,x"y\n2,x\n3,x\n', 2, "B"),
+        ('h,i\nx"y,1\n2,x\n', 2, "A"),
+        ('h,i\n1,x\n2,x"y\n3,x\n', 3, "B"),
+        ('h,i\n1,x\n2,x"y', 3, "B"),
+        ('h,i\r\n1,x\r\n2,xy"', 3, "B"),
+        ('h,i\n1,"a\nb"\n2,x"y', 4, "B"),
+        # The first value with an odd number of quotes, not a value whose quotes pair up.
+        ('h,i\n1,ab"c"d\n2,x"y\n', 3, "B"),
+        ('h,i,j\n1,x"y,a"b"c\n', 2, "B"),
+        # A quote left unpaired where a line break inside a later quoted value made polars'
+        # count of records come out right.
+        ('h,i\nz,q"\n"a\nb",q"\n3,x\n', 2, "B"),
+        # A line break in quotes after a stray quote: polars ends the record there.
+        ('h,i,j\nq","a\nb",x"y\n2,x,y\n', 2, "A"),
+        # Text after a closing quote.
+        ('h,i\n1,x\n2,"a"x"', 3, "B"),
+    ],
+)
+def test_a_stray_quote_is_refused_on_any_line(
+    tmp_path: Path, text: str, line: int, column: str
+) -> None:
+    path = tmp_path / "stray.csv"
+    path.write_bytes(text.encode())
+    with pytest.raises(SubmissionFileError) as refused:
+        read_file(path)
+    assert refused.value.id == "file/csv-bad-quoting"
+    assert f"line {line}, column {column} is not quoted properly" in str(refused.value)
+
+
+def test_a_stray_quote_is_the_problem_before_the_values_it_shifts(tmp_path: Path) -> None:
+    """The quote that broke a record is named, not the record with too many values it made; a
+    record with too many values is named by the line it starts on."""
+    path = tmp_path / "shifted.csv"
+    path.write_bytes(b'h,i\n1,a"b"c"\n2,"q\n3,x\n')
+    with pytest.raises(SubmissionFileError, match=r"line 2, column B is not quoted properly"):
+        read_file(path)
+    path.write_bytes(b'h,i\n1,"a\nb",x\n')
+    with pytest.raises(SubmissionFileError, match=r"line 2 has 3 values but the header has 2"):
         read_file(path)
 
 

@@ -28,7 +28,13 @@ await esbuild.build({
 for (const name of ["index.html", "boot.js"]) cpSync(join(here, "src", name), join(out, name));
 writeFileSync(join(out, "style.css"), `${reportStyle}${readFileSync(join(here, "src", "style.css"), "utf8")}`);
 const dist = join(here, "node_modules", "@duckdb", "duckdb-wasm", "dist");
-for (const name of ["duckdb-mvp.wasm", "duckdb-eh.wasm", "duckdb-browser-mvp.worker.js", "duckdb-browser-eh.worker.js"]) {
-  cpSync(join(dist, name), join(out, name));
+for (const name of ["duckdb-mvp.wasm", "duckdb-eh.wasm"]) cpSync(join(dist, name), join(out, name));
+// Each worker after a prelude of the page's own that keeps its messages out of the console; the
+// script stays strict, as the worker's own first line makes it (which is no longer first).
+const prelude = readFileSync(join(here, "src", "worker_console.js"), "utf8");
+for (const name of ["duckdb-browser-mvp.worker.js", "duckdb-browser-eh.worker.js"]) {
+  const worker = readFileSync(join(dist, name), "utf8");
+  if (!worker.startsWith('"use strict";')) throw new Error(`${name} no longer starts "use strict": check the prelude`);
+  writeFileSync(join(out, name), `"use strict";\n${prelude}\n${worker}`);
 }
 console.log(`Built the validator page into ${out}`);

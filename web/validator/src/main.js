@@ -100,13 +100,16 @@ function readFile(bundle, guard, bytes, name, stated, parsed = false) {
   const kind = MAGIC.find(([magic]) => magic.every((b, i) => bytes[i] === b))?.[1] ?? "csv";
   const suffix = /\.([^.]*)$/.exec(name)?.[1].toLowerCase() ?? "";
   if (kind === "csv" && ["xlsx", "xlsm", "xls", "parquet"].includes(suffix)) throw new ReadFailure("file/misnamed", { file: name, suffix });
+  // A header that is an NHS number, a date or a postcode is a record's value (the header row is
+  // missing): shown in the CLI's words for it, from the bundle (reading.source.HIDDEN_HEADER).
+  const hide = (header) => (guard.maskIdentifiers(trimPython(header)) === guard.hidden ? bundle.hidden_header : header);
   if (kind === "xlsx") {
     tooLargeToParse(bundle, name, bytes.length);
-    const hide = (header) => (guard.maskIdentifiers(trimPython(header)) === guard.hidden ? bundle.hidden_header : header);
     return readXlsx(bytes, name, bundle.limits, hide);
   }
   if (kind !== "csv") throw new ReadFailure("page/format", { file: name, kind: kind === "xls" ? "an .xls workbook" : "a Parquet file" }, bundle.sentences.format);
   const read = readCsv(bytes, name, stated, bundle.limits, { parsed, beforeParsing: () => tooLargeToParse(bundle, name, bytes.length) });
+  for (const sheet of read.sheets) sheet.headers = sheet.headers.map(hide);
   // Which reader read the file (the parity test checks that both are used as meant).
   globalThis.mhdeathsReaders?.push([name, read.sheets[0].plain ? "duckdb" : "javascript"]);
   return read;
@@ -139,7 +142,8 @@ async function readInto(bundle, guard, duck, file, stated, number) {
     } catch (error) {
       if (!(error instanceof NotPlain)) throw error;
       // DuckDB did not read it as this page would: read it here, as every file once was.
-      console.warn(`${file.name} is read by the page's own reader: ${error.message}`);
+      // The name as a report shows it: a file may be named after a patient.
+      console.warn(`${guard.name(file.name)} is read by the page's own reader: ${error.message}`);
       globalThis.mhdeathsReaders.pop();
       read = readFile(bundle, guard, new Uint8Array(await file.arrayBuffer()), file.name, stated, true);
       sheets.push({ ...read.sheets[0], columns: null, rows: null, ...(await storeParsed(duck.conn, id, read.sheets[0])) });

@@ -94,7 +94,15 @@ function sniffDelimiter(text) {
 }
 
 // Records of a CSV text: each an array of raw cells (null where a value was empty and unquoted)
-// and the line it starts on. Throws where the quoting goes wrong, as the CLI reports it.
+// and the line it starts on. Throws where the quoting goes wrong, as the CLI reports it
+// (delimited._csv_stop).
+//
+// A value is quoted when its first character is a quote; in any other a quote is text, as polars,
+// the CLI's reader, reads it (`ab"c"d`, ` "N" `). But polars finds where a record ends by pairing
+// every quote of the file: a record whose unquoted values hold an odd number of quotes runs on
+// past its line break (or ends at a line break inside a later quoted value), and polars refuses
+// the file; the CLI refuses it even where polars reads it (the last record, with no line break
+// after it), and so does this parser: at the record's first value with an odd number of quotes.
 function parse(text, sep, file) {
   const records = [];
   let line = 1;
@@ -104,6 +112,8 @@ function parse(text, sep, file) {
     const start = line;
     const cells = [];
     let column = 0;
+    let loose = 0; // quotes in the record's unquoted values
+    let odd = null; // [line, column] of its first value with an odd number of them
     for (;;) {
       let cell = "";
       let quoted = false;
@@ -123,7 +133,11 @@ function parse(text, sep, file) {
             i++;
             break;
           }
-          if (c === "\n") line++;
+          if (c === "\n") {
+            // polars takes it for the record's end (pairing every quote, as above)
+            if (loose % 2) throw new ReadFailure("file/csv-bad-quoting", { file, line: odd[0], column: letter(odd[1]) });
+            line++;
+          }
           cell += c;
           i++;
         }
@@ -137,9 +151,8 @@ function parse(text, sep, file) {
           cell += text[i];
           i++;
         }
-        // Quotes inside an unquoted cell (` "N" `): polars, the CLI's reader, keeps them as text
-        // when they pair up, and refuses the file where one is left open.
-        if (quotes % 2) throw new ReadFailure("file/csv-bad-quoting", { file, line, column: letter(column) });
+        loose += quotes;
+        if (quotes % 2 && odd === null) odd = [line, column];
         if (cell.endsWith("\r")) cell = cell.slice(0, -1);
       }
       if (text[i] === "\r") i++;
@@ -151,6 +164,7 @@ function parse(text, sep, file) {
       }
       break;
     }
+    if (loose % 2) throw new ReadFailure("file/csv-bad-quoting", { file, line: odd[0], column: letter(odd[1]) });
     if (i < n && text[i] === "\n") {
       i++;
       line++;

@@ -8,6 +8,7 @@ read says where it stops being readable, by line and column, never quoting a val
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import io
@@ -85,18 +86,23 @@ def _read_csv(
     stated = (encoding or "").lower().replace("_", "-")
     source: Path | bytes = path if raw is None else raw
     used = "utf-8"
-    if stated and stated not in {"utf-8", "utf8", "utf-8-sig"}:
+    decoded = bool(stated) and stated not in {"utf-8", "utf8", "utf-8-sig"}
+    if decoded:
         text, used = _decode(path, content(), encoding)
         source = text.encode("utf-8")
     header_text = _decode(path, head, encoding or "utf-8-sig", partial=True)[0]
     sep = delimiter or _sniff_delimiter(header_text)
     most = _check_columns(path, header_text, sep, limits)
-    frame = _polars_csv(source, sep, most + 1)
+    # polars refuses a value that is not UTF-8, but names the columns from a header line that
+    # is not (with replacement characters): the header's bytes decide the encoding too.
+    utf8 = decoded or _utf8_line(head)
+    frame = _polars_csv(source, sep, most + 1) if utf8 else None
     if frame is None:
         if stated.startswith("utf"):
             raise failure("file/not-utf8", file=path.name)
-        # Not UTF-8: the usual other encoding of files saved by Excel on Windows.
-        text, used = _decode(path, content(), "cp1252")
+        # Not UTF-8: the usual other encoding of files saved by Excel on Windows (a byte it
+        # leaves undefined is refused as neither, as no encoding was stated).
+        text, used = _decode(path, content(), None)
         header_text = text[:65536]
         sep = delimiter or _sniff_delimiter(header_text)
         most = _check_columns(path, header_text, sep, limits)
@@ -107,11 +113,7 @@ def _read_csv(
     if isinstance(frame, pl.DataFrame):
         _too_many_records(path, most, frame, limits)
     if isinstance(frame, Exception):
-        try:
-            problem = _csv_problem(path, _whole_text(content(), used), sep, frame)
-        except csv.Error as exc:
-            problem = failure("file/csv-reader-stopped", file=path.name, reason=exc)
-        raise problem
+        raise _csv_problem(path, _whole_text(content(), used), sep)
     assert frame is not None
     try:
         headers = _hide_identifiers(_csv_headers(header_text, sep))
@@ -128,17 +130,72 @@ def _read_csv(
     # A file whose line count is its record count plus the header has no value spanning lines.
     ends_without_newline = _ends_without_newline(path) if raw is None else not raw.endswith(b"\n")
     simple = newlines - (0 if ends_without_newline else 1) == frame.height
+    whole = None if simple else _whole_text(content(), used)
     try:
         rows = (
             pl.int_range(2, frame.height + 2, eager=True).alias("row")
-            if simple
-            else _csv_line_numbers(_whole_text(content(), used), sep, frame.height)
+            if whole is None
+            else _csv_line_numbers(whole, sep)
         )
     except csv.Error as exc:
         # The csv module reads no value longer than its field size limit (128 KiB).
         raise failure("file/csv-reader-stopped", file=path.name, reason=exc) from None
+    # A record whose quotes do not pair up is refused wherever it is (_csv_stop), but polars
+    # does not always refuse it: it reads the last record, with no line break after it, as it
+    # is; it reads no record at all, and says nothing, when told how many records to read at
+    # most and the first record is the one; and where a value spans lines, a line break inside
+    # quotes can make its count of records come out right.
+    if whole is None:
+        if ends_without_newline and frame.height:
+            _refuse_unpaired(path, sep, frame.height + 1, _last_line(source, limits))
+    else:
+        if rows.len() != frame.height:
+            raise _csv_problem(path, whole, sep)
+        _refuse_unpaired(path, sep, *_first_unpaired(whole, rows))
     sheet = _sheet(None, frame, headers, rows)
     return SourceFile(path, "csv", scan.sha256, scan.size, [sheet], used, sep)
+
+
+def _last_line(source: Path | bytes, limits: Limits) -> str:
+    """The file's last line, read from the end of what polars read (UTF-8): never longer than
+    the line length limit."""
+    if isinstance(source, bytes):
+        tail = source[-(limits.line_length + 2) :]
+    else:
+        with source.open("rb") as fh:
+            fh.seek(max(0, os.fstat(fh.fileno()).st_size - limits.line_length - 2))
+            tail = fh.read()
+    return tail[tail.rfind(b"\n") + 1 :].decode("utf-8", "replace")
+
+
+def _first_unpaired(text: str, rows: pl.Series) -> tuple[int, str]:
+    """The line and text of the first record holding an odd number of quotes (a quoted value's
+    quotes pair up, so the rest are those of its unquoted values), from the lines each record
+    starts on; (0, "") when there is none. Counted by polars over the lines, not a quote at a
+    time, as this is done for every file with a value spanning lines."""
+    lines = text.lstrip("\ufeff").split("\n")
+    quotes = pl.Series(lines).str.count_matches('"', literal=True).cum_sum()
+    before = pl.concat([pl.Series([0], dtype=quotes.dtype), quotes])  # quotes before each line
+    bounds = pl.concat([rows.cast(pl.Int64), pl.Series([len(lines) + 1])]) - 1
+    counts = before.gather(bounds)
+    odd = (counts.diff().slice(1) % 2 == 1).arg_true()
+    if odd.is_empty():
+        return 0, ""
+    first = int(odd[0])
+    start, end = int(bounds[first]), int(bounds[first + 1])
+    return start + 1, "\n".join(lines[start:end])
+
+
+def _refuse_unpaired(path: Path, sep: str, line: int, record: str) -> None:
+    """Refuse a record (``line`` the one it starts on) whose quoting goes wrong, where it does."""
+    where = _csv_stop(record, sep) if '"' in record else None
+    if where is not None:
+        raise failure(
+            "file/csv-bad-quoting",
+            file=path.name,
+            line=line + where[0] - 1,
+            column=column_letter(where[1]),
+        )
 
 
 def _check_columns(path: Path, header_text: str, sep: str, limits: Limits) -> int:
@@ -248,6 +305,17 @@ def _decode(
         raise failure("file/encoding-not-detected", file=path.name, byte=exc.start + 1) from None
 
 
+def _utf8_line(head: bytes) -> bool:
+    """Whether the file's first line, as far as ``head`` holds it, is UTF-8 (a character cut at
+    the end of ``head`` is no sign that it is not)."""
+    end = head.find(b"\n")
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head[: end if end >= 0 else len(head)])
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def first_line(text: str) -> str:
     end = text.find("\n")
     return text[: end if end >= 0 else len(text)].lstrip("\ufeff")
@@ -266,7 +334,7 @@ def _csv_headers(text: str, sep: str) -> list[str]:
     return [h.strip() for h in next(csv.reader([line], delimiter=sep), [])]
 
 
-def _csv_line_numbers(text: str, sep: str, count: int) -> pl.Series:
+def _csv_line_numbers(text: str, sep: str) -> pl.Series:
     """The line each record starts on (line 1 is the header), counted by a CSV reader: only
     needed when a quoted value spans lines, which is rare."""
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=sep)
@@ -276,48 +344,83 @@ def _csv_line_numbers(text: str, sep: str, count: int) -> pl.Series:
     for _ in reader:
         starts.append(line)
         line = reader.line_num + 1
-    return pl.Series("row", starts[:count], dtype=pl.Int64)
+    return pl.Series("row", starts, dtype=pl.Int64)
 
 
-def _csv_problem(path: Path, text: str, sep: str, exc: Exception) -> SubmissionFileError:
-    """The failure saying where a CSV file stops being readable."""
+def _csv_problem(path: Path, text: str, sep: str) -> SubmissionFileError:
+    """The failure saying where a CSV file stops being readable. The CSV reader's own message
+    quotes the line it stopped at, which holds a record's values: never shown."""
+    try:
+        return _csv_problem_found(path, text, sep)
+    except csv.Error as exc:
+        return failure("file/csv-reader-stopped", file=path.name, reason=exc)
+
+
+def _csv_problem_found(path: Path, text: str, sep: str) -> SubmissionFileError:
+    # Where the quoting goes wrong first: a record with too many values is often its outcome,
+    # and the page's reader (web/validator) says the same.
+    where = _csv_stop(text, sep)
+    if where is not None:
+        line, column = where
+        return failure(
+            "file/csv-bad-quoting", file=path.name, line=line, column=column_letter(column)
+        )
     expected = len(_csv_headers(text, sep))
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=sep)
+    start = 1
     for record in reader:
         if len(record) > expected:
             return failure(
                 "file/csv-too-many-values",
                 file=path.name,
-                line=reader.line_num,
+                line=start,  # where the record starts, as the rows of findings are
                 values=len(record),
                 expected=expected,
             )
-    # The CSV reader's own message quotes the line it stopped at, which holds a record's values:
-    # never shown. Where Python's strict reader stops is given instead, by line and column.
-    where = _csv_stop(text, sep)
-    if where is None:
-        return failure("file/csv-unreadable", file=path.name)
-    line, column = where
-    return failure("file/csv-bad-quoting", file=path.name, line=line, column=column_letter(column))
+        start = reader.line_num + 1
+    return failure("file/csv-unreadable", file=path.name)
 
 
 def _csv_stop(text: str, sep: str) -> tuple[int, int] | None:
-    """The line and 0-based column where the quoting first goes wrong, if it does: a quote inside
-    an unquoted cell, text after a closing quote, or a quote never closed (where it opened).
+    """The line and 0-based column where the quoting first goes wrong, if it does, as polars
+    reads it: text after a closing quote, a quote never closed (where it opened), or a record
+    whose unquoted values hold an odd number of quotes (at the first such value).
+
+    A value is quoted only when its first character is a quote; in any other, a quote is text
+    (`ab"c"d`, ` "N" `). polars finds where each record ends by pairing every quote of the file,
+    so a record with a quote of its unquoted values left unpaired runs on past its line break (or
+    ends at a line break inside a later quoted value) and the file is refused: wherever polars
+    reads such a record all the same (_read_csv), it is refused too, so that a stray quote means
+    the same on any line.
 
     Only the quotes, delimiters and line breaks are visited, so a large file is read quickly."""
     text = text.lstrip("\ufeff")
     line, column, cell_start = 1, 0, 0
     opened: tuple[int, int] | None = None
+    loose = 0  # quotes in the current value, unquoted, and in the record's earlier values
+    in_cell = 0
+    odd: tuple[int, int] | None = None  # the record's first unquoted value with an odd number
     tokens = re.compile('["\n]|' + re.escape(sep))
     position = 0
+
+    def end_value() -> None:
+        nonlocal loose, in_cell, odd
+        if in_cell % 2 and odd is None:
+            odd = (line, column)
+        loose, in_cell = loose + in_cell, 0
+
     while True:
         found = tokens.search(text, position)
         if found is None:
-            return opened
+            if opened is not None:
+                return opened
+            end_value()
+            return odd if loose % 2 else None
         at, char = found.start(), found.group()
         if opened is not None:  # inside a quoted cell: only a closing quote matters
             if char == "\n":
+                if loose % 2:
+                    return odd  # polars takes this line break for the record's end
                 line += 1
             elif char == sep:
                 pass
@@ -332,12 +435,18 @@ def _csv_stop(text: str, sep: str) -> tuple[int, int] | None:
             position = at + 1
             continue
         if char == '"':
-            if text[cell_start:at].strip(" \t"):
-                return line, column
-            opened = (line, column)
+            if at == cell_start:
+                opened = (line, column)
+            else:
+                in_cell += 1
         elif char == sep:
+            end_value()
             column += 1
             cell_start = at + 1
         else:
+            end_value()
+            if loose % 2:
+                return odd
             line, column, cell_start = line + 1, 0, at + 1
+            loose, odd = 0, None
         position = at + 1
