@@ -224,7 +224,11 @@ async function main() {
               ? format(bundle.sentences.out_of_memory, { files: files.map((f) => f.name).join(", ") })
               : "The files could not be checked: the page met an error it did not expect.",
       );
-      if (!(error instanceof ReadFailure || error instanceof ProfileFailure)) console.error(error);
+      // An unexpected error's message may quote a value of the file (a DuckDB conversion error
+      // does): the console gets its kind only, as the user gets a fixed sentence.
+      if (!(error instanceof ReadFailure || error instanceof ProfileFailure)) {
+        console.error(`Unexpected ${error?.name ?? "error"} while checking; its message is withheld: it may quote a value of the file.`);
+      }
       if (memory) {
         // DuckDB may not recover from running out of memory: the next check gets a new one.
         await duck.db.terminate().catch(() => {});
