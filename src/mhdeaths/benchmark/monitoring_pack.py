@@ -22,8 +22,6 @@ pack is written whole into a staging folder and then moved into place, as a publ
 
 from __future__ import annotations
 
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +31,7 @@ from mhdeaths.benchmark.monitoring import Monitoring, RestrictedChart
 from mhdeaths.benchmark.plot import Tick, tick_label, ticks
 from mhdeaths.benchmark.render import csv_text
 from mhdeaths.errors import OutputError
-from mhdeaths.output.folders import inside, make_folder
+from mhdeaths.output.folders import inside, make_folder, write_whole
 
 RESTRICTED = (
     "Restricted: management information for the provider named and the national team, not for "
@@ -54,8 +52,6 @@ PACK_COLUMNS = (
     "alert",
 )
 """The columns of ``monitoring-charts.csv``: one row per provider, indicator and month."""
-
-STAGING = ".writing"
 
 WIDTH, HEIGHT = 720, 260
 LEFT, RIGHT, TOP, BOTTOM = 56, 24, 16, 44
@@ -133,23 +129,14 @@ def pack_charts(monitoring: tuple[Monitoring, ...]) -> dict[str, list[PackChart]
 def write_pack(
     benchmarks: Benchmarks, monitoring: tuple[Monitoring, ...], pack: Path
 ) -> list[Path]:
-    """Write the restricted monitoring pack into ``pack``; the paths written, index first."""
-    make_folder(pack, "restricted monitoring pack")
-    staging = pack / STAGING
-    shutil.rmtree(staging, ignore_errors=True)  # what an interrupted run left
+    """Write the restricted monitoring pack into ``pack``, whole or not at all (``write_whole``);
+    the paths written, index first."""
     charts = pack_charts(monitoring)
-    try:
-        staged = _write(benchmarks, monitoring, charts, make_folder(staging, "pack"))
-        make_folder(pack / "providers", "pack's provider pages")
-        final = [pack / path.relative_to(staging) for path in staged]
-        for source, target in zip(staged, final, strict=True):
-            os.replace(source, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    pages = {p for p in final if p.parent == pack / "providers"}
-    for stale in set((pack / "providers").glob("*.html")) - pages:
-        stale.unlink()  # an earlier run's page would contradict this one
-    return final
+    return write_whole(
+        pack,
+        "restricted monitoring pack",
+        lambda staging: _write(benchmarks, monitoring, charts, staging),
+    )
 
 
 def _write(

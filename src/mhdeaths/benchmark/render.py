@@ -15,8 +15,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +32,7 @@ from mhdeaths.benchmark.inequalities import INEQUALITY_COLUMNS, THEME_COLUMNS
 from mhdeaths.benchmark.monitoring import MONITORING_COLUMNS, NOT_PUBLISHED, ProviderChart
 from mhdeaths.benchmark.plot import BAND_CLASS, funnel_plot
 from mhdeaths.benchmark.provider_summary import ProviderSummary
-from mhdeaths.output.folders import inside, make_folder
+from mhdeaths.output.folders import inside, make_folder, write_whole
 from mhdeaths.output.writing import dump_json, excel_safe
 from mhdeaths.stats import BAND_HIGHER, BAND_LOWER
 from mhdeaths.stats.disclosure import SUPPRESSED
@@ -59,37 +57,17 @@ INDICATOR_COLUMNS = (
 )
 
 
-STAGING = ".writing"
-"""The folder inside ``out`` where a publication is written before it takes its place."""
-
-
 def write_outputs(
     benchmarks: Benchmarks,
     released: Released,
     summaries: list[ProviderSummary],
     out: Path,
 ) -> list[Path]:
-    """Write every output into ``out``; the paths written, the HTML report first.
-
-    A publication is written whole into a staging folder beside its place and only then moved
-    in, so that a write refused half-way (a full disk) leaves the previous publication as it was,
-    never a new JSON beside an old report with other cells."""
-    make_folder(out, "benchmarks")
-    staging = out / STAGING
-    shutil.rmtree(staging, ignore_errors=True)  # what an interrupted run left
-    try:
-        staged = _write(benchmarks, released, summaries, make_folder(staging, "benchmarks"))
-        make_folder(out / "providers", "provider pages")
-        final = [out / path.relative_to(staging) for path in staged]
-        for source, target in zip(staged, final, strict=True):
-            os.replace(source, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    pages = {p for p in final if p.parent == out / "providers"}
-    for stale in set((out / "providers").glob("*.html")) - pages:
-        # A provider page from an earlier run into this folder would contradict this one.
-        stale.unlink()
-    return final
+    """Write every output into ``out``, whole or not at all (``write_whole``); the paths written,
+    the HTML report first."""
+    return write_whole(
+        out, "benchmarks", lambda staging: _write(benchmarks, released, summaries, staging)
+    )
 
 
 def _write(

@@ -7,6 +7,9 @@ in its output folder: a name with a path in it, or a link planted there to elsew
 
 from __future__ import annotations
 
+import os
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from mhdeaths.errors import OutputError
@@ -38,3 +41,32 @@ def inside(folder: Path, name: str) -> Path:
             "report this as a bug."
         )
     return path
+
+
+STAGING = ".writing"
+"""The folder inside an output folder where a whole set of files is written before it moves in."""
+
+
+def write_whole(out: Path, what: str, write: Callable[[Path], list[Path]]) -> list[Path]:
+    """Have ``write`` write a set of files into a staging folder inside ``out``, then move each
+    into its place in ``out``; the paths in place, in ``write``'s order.
+
+    A set written half-way (a full disk) must leave the previous one as it was, never a new JSON
+    beside an old report with other cells, so nothing moves in until all is written. A page in
+    ``out/providers`` that the new set does not hold is removed: an earlier run's page would
+    contradict this one."""
+    make_folder(out, what)
+    staging = out / STAGING
+    shutil.rmtree(staging, ignore_errors=True)  # what an interrupted run left
+    try:
+        staged = write(make_folder(staging, what))
+        make_folder(out / "providers", "provider pages")
+        final = [out / path.relative_to(staging) for path in staged]
+        for source, target in zip(staged, final, strict=True):
+            os.replace(source, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    pages = {p for p in final if p.parent == out / "providers"}
+    for stale in set((out / "providers").glob("*.html")) - pages:
+        stale.unlink()
+    return final
