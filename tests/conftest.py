@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,14 @@ from hypothesis import settings
 from mhdeaths.paths import default_spec_root
 from mhdeaths.spec import Spec, available_versions, load_spec
 from mhdeaths.warehouse.canonical import load_canonical
+
+# The suite's spec cache is its own, not the user's (~/.cache/mhdeaths): a test run must leave
+# nothing behind in the home folder, and a user's cache must not decide what a test sees. One
+# folder for every worker and run (the cache is keyed by what it holds, so sharing is safe); the
+# subprocesses the tests start inherit it. A test of the cache sets its own.
+os.environ.setdefault(
+    "MHDEATHS_CACHE_DIR", str(Path(tempfile.gettempdir()) / f"mhdeaths-test-cache-{os.getuid()}")
+)
 
 settings.register_profile("dev")
 settings.register_profile("ci", deadline=None, print_blob=True, derandomize=True)
