@@ -29,7 +29,8 @@ from mhdeaths.paths import default_profiles_dir, examples_root
 from mhdeaths.spec import available_versions, load_spec
 from mhdeaths.validate.page import OTHER_VERSION, PAGE_ASSETS, write_validator_page
 from mhdeaths.validate.profiles import load_profile
-from mhdeaths.validate.reading import _padding_table, _scan
+from mhdeaths.validate.reading import _padding_table, _scan, column_letter
+from mhdeaths.validate.reading.excel import _column_number
 from mhdeaths.validate.reading.scan import _padded_bytes
 from mhdeaths.validate.render import CSV_COLUMNS, to_json
 from mhdeaths.validate.validator import validate
@@ -786,11 +787,24 @@ def test_workbooks_as_the_cli(pages: Pages, tmp_path: Path) -> None:
             [("Deaths", death), ("Activities", activity)],
             {"extra": {"README": [["Exported", "2027-11-02"], ["By", "Informatics"]]}},
         ),
-        ("offset.xlsx", [("Deaths", death)], {"start": (2, 1)}),
+        ("offset.xlsx", [("Deaths", death)], {"start": (2, 2)}),
     ]
     for name, sheets, options in cases:
         book = _workbook(tmp_path / name, sheets, **options)
         _same("1.1.0", [book], pages)
+    # A sheet starting at C3: its findings name the sheet's own columns and rows, two right of
+    # and two below those of the same sheet starting at A1.
+    placed = [
+        (f["rule_id"], f["row"], f["column"])
+        for name in ("one-sheet.xlsx", "offset.xlsx")
+        for f in _cli("1.1.0", [tmp_path / name], None)["findings"]
+        if f["column"] is not None
+    ]
+    half = len(placed) // 2
+    assert half and placed[half:] == [
+        (rule, None if row is None else row + 2, column_letter(_column_number(column) + 1))
+        for rule, row, column in placed[:half]
+    ]
     clean_book = _workbook(
         tmp_path / "clean.xlsx", [("Deaths", clean), ("Activity", clean_activity)]
     )

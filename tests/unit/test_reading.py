@@ -24,7 +24,7 @@ from mhdeaths.errors import UserError
 from mhdeaths.spec import Severity, load_spec
 from mhdeaths.standard.publish.excel import write_template
 from mhdeaths.synth import SynthOptions, generate
-from mhdeaths.validate.reading import HIDDEN_HEADER, SubmissionFileError, read_file
+from mhdeaths.validate.reading import HIDDEN_HEADER, SubmissionFileError, column_letter, read_file
 from mhdeaths.validate.report import Finding, Report, Verdict
 from mhdeaths.validate.validator import validate
 
@@ -454,6 +454,33 @@ def test_xlsx_rows_above_the_header_count(clean: dict[str, Path], tmp_path: Path
     book.close()
     assert list(read_file(path).sheets[0].row_numbers) == list(range(4, frame.height + 4))
     assert where(check([path])) == {("death.code_list.ethnic_category", 5, "L", "ethnic_category")}
+
+
+def test_a_sheet_starting_right_of_column_a_has_its_own_letters_and_rows(
+    clean: dict[str, Path], tmp_path: Path
+) -> None:
+    """The Excel reader reads from the leftmost column with a value; a person looks the column
+    up by the sheet's own letter, and the row by its own number."""
+    frame = with_values(death(clean), "ethnic_category", {1: "QQ"})
+    path = tmp_path / "offset_death.xlsx"
+    book = xlsxwriter.Workbook(path)
+    sheet = book.add_worksheet("death")
+    sheet.write_row(2, 2, frame.columns)  # header at C3
+    for r, record in enumerate(frame.iter_rows(), start=3):
+        sheet.write_row(r, 2, ["" if v is None else v for v in record])
+    book.close()
+    assert list(read_file(path).sheets[0].row_numbers) == list(range(4, frame.height + 4))
+    assert where(check([path])) == {("death.code_list.ethnic_category", 5, "N", "ethnic_category")}
+    # A column no field has, named by a structure rule at its header's own row, and the same in
+    # an .xls workbook.
+    rows: list[list[object]] = [[], [None, None, *frame.columns, "notes"]]
+    rows += [[None, None, *record, "x"] for record in frame.iter_rows()]
+    old = tmp_path / "offset_death.xls"
+    old.write_bytes(xls_bytes({"death": rows}))
+    report = check([old])
+    assert ("death.code_list.ethnic_category", 4, "N", "ethnic_category") in where(report)
+    unknown = found(report, "death.structure.unknown_column")
+    assert [(f.row, f.column, f.header) for f in unknown] == [(2, column_letter(2 + 45), "notes")]
 
 
 def test_xlsx_repeated_header_is_kept_and_rejected(clean: dict[str, Path], tmp_path: Path) -> None:
