@@ -349,6 +349,17 @@ def _damaged(text: str) -> dict[str, bytes]:
         "stray-quote-last-record": "\n".join(
             [header, first, *rest[:-1], rest[-1].replace(",N,", ',N"N,', 1)]
         ).encode(),
+        # A quoted value with text after its closing quote, its quotes paired (polars read
+        # `"a"b"c"` as `abc`): refused, in a record, in the header, after a value spanning lines.
+        "text-after-a-closing-quote": "\n".join(
+            [header, first, *rest[:-1], rest[-1].replace(",X,", ',"X"o"",', 1)]
+        ).encode(),
+        "text-after-a-closing-quote-in-the-header": "\n".join(
+            [header.replace("nhs_number", '"nhs"_"number"', 1), *lines[1:]]
+        ).encode(),
+        "text-after-a-closing-quote-across-lines": "\n".join(
+            [header, ",".join([*cells[:5], '"P12\n34"x""', *cells[6:]]), *rest]
+        ).encode(),
         "too-many-values": "\n".join([header, first + ",1,2", *rest]).encode(),
         # A header that is an identifier (the header row missing, the first record is taken for
         # it), shown in the CLI's words for it.

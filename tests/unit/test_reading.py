@@ -307,6 +307,9 @@ def test_a_ragged_line_is_one_sentence_with_its_line_number(
         ('h,i\n1, "N" \n2,x', [("1", '"N"'), ("2", "x")]),
         ('h,i\nx"y,a"b\n2,x\n', [('x"y', 'a"b'), ("2", "x")]),
         ('h,i\n1,"a\nb"\n2,ab"c"d', [("1", "a\nb"), ("2", 'ab"c"d')]),
+        # Escaped quotes after a delimiter inside a quoted value, well quoted.
+        ('h,i\n1,"a,""b"""\n2,"c"\n', [("1", 'a,"b"'), ("2", "c")]),
+        ('h,i\n1,"a,""b""\nc"\n2,"c"\n', [("1", 'a,"b"\nc'), ("2", "c")]),
     ],
 )
 def test_quotes_inside_a_value_pair_up_as_text(
@@ -345,6 +348,34 @@ def test_a_stray_quote_is_refused_on_any_line(
 ) -> None:
     path = tmp_path / "stray.csv"
     path.write_bytes(text.encode())
+    with pytest.raises(SubmissionFileError) as refused:
+        read_file(path)
+    assert refused.value.id == "file/csv-bad-quoting"
+    assert f"line {line}, column {column} is not quoted properly" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("data", "line", "column"),
+    [
+        # polars reads each of these, `"a"b"c"` as `abc`: a value changed without a word.
+        (b'h,i\n1,"a"b"c"\n2,x\n', 2, "B"),
+        (b'h,i\n1,x\n2,"a"b"c"', 3, "B"),
+        (b'h,i\r\n1,x\r\n"a"b"c",2\r\n', 3, "A"),
+        (b'"h"x"",i\n1,2\n', 1, "A"),  # in the header
+        (b'h,i\n1,"\xe9"b"c"\n', 2, "B"),  # Windows-1252 text
+        # Where a value spans lines: at the closing quote's line, as where polars refuses it.
+        (b'h,i\n1,"x\ny"\n2,"a"b"c"\n', 4, "B"),
+        (b'h,i\n1,"x\ny"b"c"\n3,z\n', 3, "B"),
+        # The first fault going down the file, a stray quote or text after a closing quote.
+        (b'h,i\n1,x\n2,"a"b"c"\n3,x"y', 3, "B"),
+        (b'h,i\n1,x"y,"q\n"\n3,"a"b"c"\n', 2, "B"),
+    ],
+)
+def test_text_after_a_closing_quote_is_refused(
+    tmp_path: Path, data: bytes, line: int, column: str
+) -> None:
+    path = tmp_path / "after.csv"
+    path.write_bytes(data)
     with pytest.raises(SubmissionFileError) as refused:
         read_file(path)
     assert refused.value.id == "file/csv-bad-quoting"

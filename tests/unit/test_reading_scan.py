@@ -68,3 +68,26 @@ def test_scan_finds_padding(data: bytes, padded: bool, tmp_path: Path) -> None:
     path.write_bytes(data)
     sep = b"\t" if b"\t" in data else b","
     assert reading._scan(path, sep).padded is padded
+
+
+@pytest.mark.parametrize(
+    ("data", "quoted_text"),
+    [
+        (b'a,b\n"1","2"\n"3","4"\n', False),
+        (b'a,b\n1,ab"c"d\n', False),  # quotes inside a value that does not start with one
+        (b'a,b\n1,"a"b"c"\n', True),
+        (b'a,b\n"a"b"c",1\n', True),
+        (b'a,b\n1,""x""\n', True),
+        (b'a,b\n1,"a,""b"""\n', True),  # well quoted, but picked out: the reader looks closer
+        (b'a,b\n1,"\xe9"\n', True),  # Windows-1252 text: any quote may be one
+    ],
+)
+@pytest.mark.parametrize("block", [2, 5, 1 << 22])
+def test_scan_finds_text_after_a_closing_quote(
+    data: bytes, quoted_text: bool, block: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Blocks are cut anywhere; the scan's windows are whole lines whatever the cut."""
+    monkeypatch.setattr(scan_module, "_BLOCK", block)
+    path = tmp_path / "f.csv"
+    path.write_bytes(data)
+    assert reading._scan(path, b",").quoted_text is quoted_text

@@ -1,5 +1,6 @@
-"""One streamed pass over a file's bytes: its checksum and size, and for text its line breaks
-and whether any value may need trimming (so the costly trimming can be skipped).
+"""One streamed pass over a file's bytes: its checksum and size, and for text its line breaks,
+whether any value may need trimming (so the costly trimming can be skipped) and whether a quoted
+value may have text after its closing quote (so that the costlier look for it can be skipped).
 
 It runs on a thread beside the reader of the format, and stops once the file is refused.
 """
@@ -26,6 +27,8 @@ class _Scan:
     size: int = 0
     newlines: int = 0
     padded: bool = False
+    quoted_text: bool = False
+    """A quoted value may have text after its closing quote, on one line (TEXT_AFTER_QUOTE)."""
 
 
 # A space or tab next to a delimiter, a quote or a line break: a value that needs trimming;
@@ -54,6 +57,17 @@ def _padding_pattern(table: bytes) -> str | None:
     return f'{end}{blank}|{blank}{end}|""'
 
 
+def text_after_quote(sep: str, across_lines: bool) -> str:
+    """A regular expression (polars') matching a quoted value with text after its closing quote,
+    `"a"b"c"` (which polars reads as `abc`); also some values that are well quoted (it may start
+    inside a quoted value), never missing one that is not. Its first quote stands at the start or
+    after a delimiter (or, in a block of lines, a line break); ``across_lines``: a quoted value
+    may hold a line break."""
+    other = f"\\x{{{ord(sep):X}}}"
+    inside = '[^"]' if across_lines else '[^"\\n]'
+    return f'(?:^|[{other}\\n])"(?:{inside}|"")*"[^{other}\\r\\n"]'
+
+
 def _padded_bytes(window: bytes, table: bytes) -> bool:
     """The test on bytes (text that is not UTF-8, or a delimiter that is not ASCII)."""
     marks = window.translate(table)
@@ -79,6 +93,7 @@ def _scan(
     scan = _Scan()
     table = _padding_table(sep)
     pattern = _padding_pattern(table)
+    patterns = None if pattern is None else (pattern, text_after_quote(sep.decode(), False))
     # Each window is a line break and then whole lines (the last may be cut at the end of the
     # file): no pair of bytes spans two windows, and a value at the start of a line (or of the
     # file) follows a line break in its window.
@@ -87,9 +102,10 @@ def _scan(
     tail = b"\n"
 
     def search(windows: list[bytes]) -> None:
-        found, newlines = _search_windows(windows, pattern, table, scan.padded)
+        padded, quoted, newlines = _search_windows(windows, patterns, table, scan)
         scan.newlines += newlines
-        scan.padded = scan.padded or found
+        scan.padded = scan.padded or padded
+        scan.quoted_text = scan.quoted_text or quoted
 
     with path.open("rb") as fh:
         # Streamed, so that a large CSV is never held in memory twice; hashlib and polars release
@@ -127,11 +143,12 @@ class _Stopped(Exception):
 
 
 def _search_windows(
-    windows: list[bytes], pattern: str | None, table: bytes, padded: bool
-) -> tuple[bool, int]:
-    """Whether any window holds a padded value (not searched once one was found), and the line
-    breaks in the windows (less the one each starts with)."""
-    if pattern is not None:
+    windows: list[bytes], patterns: tuple[str, str] | None, table: bytes, seen: _Scan
+) -> tuple[bool, bool, int]:
+    """Whether any window holds a padded value, and a quoted value with text after it (each not
+    searched once ``seen`` has it), and the line breaks in the windows (less the one each starts
+    with). ``patterns``: the two tests as regular expressions, for text that is UTF-8."""
+    if patterns is not None:
         try:
             text = pl.Series("t", windows, dtype=pl.Binary).cast(pl.String)
         except pl.exceptions.ComputeError:
@@ -139,15 +156,22 @@ def _search_windows(
         if text is not None:
             column = pl.col("t")
             checks = [column.str.count_matches("\n", literal=True).sum().alias("newlines")]
-            if not padded:
-                checks.append(column.str.contains(pattern).any().alias("padded"))
+            if not seen.padded:
+                checks.append(column.str.contains(patterns[0]).any().alias("padded"))
+            if not seen.quoted_text:
+                checks.append(column.str.contains(patterns[1]).any().alias("quoted"))
             result = text.to_frame().select(checks).row(0, named=True)
-            return bool(result.get("padded")), int(result["newlines"]) - len(windows)
+            newlines = int(result["newlines"]) - len(windows)
+            return bool(result.get("padded")), bool(result.get("quoted")), newlines
         if len(windows) > 1:
-            found, newlines = False, 0
+            found = _Scan(padded=seen.padded, quoted_text=seen.quoted_text)
             for window in windows:
-                one = _search_windows([window], pattern, table, padded or found)
-                found, newlines = found or one[0], newlines + one[1]
-            return found, newlines
-    found = not padded and any(_padded_bytes(window, table) for window in windows)
-    return found, sum(window.count(b"\n") for window in windows) - len(windows)
+                padded, quoted, newlines = _search_windows([window], patterns, table, found)
+                found.padded = found.padded or padded
+                found.quoted_text = found.quoted_text or quoted
+                found.newlines += newlines
+            return found.padded, found.quoted_text, found.newlines
+    padded = not seen.padded and any(_padded_bytes(window, table) for window in windows)
+    # Text that is not UTF-8 (or a delimiter that is not ASCII): any quote may be one.
+    quoted = not seen.quoted_text and any(b'"' in window for window in windows)
+    return padded, quoted, sum(window.count(b"\n") for window in windows) - len(windows)
