@@ -29,9 +29,8 @@ from mhdeaths.paths import default_profiles_dir, examples_root
 from mhdeaths.spec import available_versions, load_spec
 from mhdeaths.validate.page import OTHER_VERSION, PAGE_ASSETS, write_validator_page
 from mhdeaths.validate.profiles import load_profile
-from mhdeaths.validate.reading import _padding_table, _scan, column_letter
+from mhdeaths.validate.reading import column_letter
 from mhdeaths.validate.reading.excel import _column_number
-from mhdeaths.validate.reading.scan import _padded_bytes
 from mhdeaths.validate.render import CSV_COLUMNS, to_json
 from mhdeaths.validate.validator import validate
 
@@ -446,10 +445,10 @@ which no delimiter touches."""
 
 def _unicode_padded(text: str, *, spaced: bool, across_lines: bool) -> bytes:
     """A file whose values (an empty one too) and headers are padded with the blanks above, before,
-    after or around them. The CLI trims values only when its scan finds ASCII padding, a space
-    next to a delimiter (``spaced``: some values with a space outside a no-break space each side),
-    and then of Rust's white space; headers always, of Python's (NEL and U+001C, not a byte-order
-    mark). ``across_lines``: a quoted value spans lines, so the page parses the file itself."""
+    after or around them. Every value is trimmed of Rust's white space, whether or not another has
+    ASCII padding (``spaced``: some values with a space outside a no-break space each side, which
+    the CLI once needed before it trimmed any); headers of Python's (NEL and U+001C, not a
+    byte-order mark). ``across_lines``: a quoted value spans lines, so the page parses it itself."""
     header, *lines = text.splitlines()
     names = header.split(",")
     names[3], names[4] = "\u0085" + names[3], names[4] + "\ufeff"
@@ -474,9 +473,9 @@ def _unicode_padded(text: str, *, spaced: bool, across_lines: bool) -> bytes:
 
 
 def test_unicode_padding_as_the_cli(pages: Pages, tmp_path: Path) -> None:
-    """Values and headers padded with blanks other than ASCII ones, in a file the CLI trims and
-    in one it leaves as it is; each read by DuckDB (the activity file) and by the page's own
-    parser (the death file). Two checks."""
+    """Values and headers padded with blanks other than ASCII ones, with ASCII padding elsewhere
+    in the file and without; each read by DuckDB (the activity file) and by the page's own parser
+    (the death file). Two checks, whose findings are the same: a value is trimmed as it is."""
     bad = examples_root() / "known-bad/RY1"
     for spaced in (False, True):
         folder = tmp_path / f"spaced-{spaced}"
@@ -486,10 +485,14 @@ def test_unicode_padding_as_the_cli(pages: Pages, tmp_path: Path) -> None:
         activity.write_bytes(made)
         made = _unicode_padded((bad / death.name).read_text(), spaced=not spaced, across_lines=True)
         death.write_bytes(made)
-        # Each kind of file is there: one the CLI trims, one it does not.
-        assert (_scan(activity).padded, _scan(death).padded) == (spaced, not spaced)
         _same("1.1.0", [activity, death], pages)
         assert pages.readers("1.1.0") == {activity.name: "duckdb", death.name: "javascript"}
+    both = [
+        [tmp_path / f"spaced-{spaced}/RY1_2027-11_{table}.csv" for table in ("activity", "death")]
+        for spaced in (False, True)
+    ]
+    without, spaced_too = (_cli("1.1.0", files, None)["findings"] for files in both)
+    assert without == spaced_too != []
 
 
 _CELLS = [
@@ -529,19 +532,18 @@ _PLAIN_CELLS = [
 """Cells a plain file may hold: a third of the files are made of these alone."""
 
 
-def _quiet_cells(sep: str) -> list[str]:
-    """Plain cells the CLI's scan finds no padding in (a third of the files are made of these
-    alone, and then no value is trimmed): a blank inside a value, or other than an ASCII one."""
-    table = _padding_table(sep.encode())
-    return [c for c in _PLAIN_CELLS if not _padded_bytes(f"\n{c}\n".encode(), table)]
+_QUIET_CELLS = [c for c in _PLAIN_CELLS if not any(b in c for b in (" ", "\t", '""'))]
+"""Plain cells with no ASCII padding (a third of the files are made of these alone): a value
+padded, if at all, with other white space, which the CLI trimmed only in a file where another
+value had ASCII padding; now in every file, as the page does."""
 
 
 def _csv_file(rng: random.Random) -> bytes:
     """A CSV file of the shapes a reader must cope with: quoting right and wrong, padding (ASCII
-    or other blanks, in a file the CLI trims or not), short and long records, blank records and
+    or other blanks, or other blanks alone), short and long records, blank records and
     lines, line endings of each kind, a byte-order mark, UTF-8 or Windows-1252."""
     sep = rng.choice([",", ";", "\t"])
-    pool = rng.choice([_CELLS, _PLAIN_CELLS, _quiet_cells(sep)])
+    pool = rng.choice([_CELLS, _PLAIN_CELLS, _QUIET_CELLS])
     quiet = pool not in (_CELLS, _PLAIN_CELLS)
     width = rng.randint(1, 4)
     pads = ["", "", "\u00a0", "\u0085", "\ufeff", "\x1c", *([] if quiet else [" "])]
@@ -591,9 +593,9 @@ def test_the_page_trims_what_the_cli_trims() -> None:
 
 
 def _padded_once() -> list[bytes]:
-    """Plain files with one value (or header) that may be padded, in each way the CLI's scan
-    finds padding or not (at the end of the file too, where a space is padding and a tab is
-    not): whether the file's values are trimmed hangs on it alone, and shows in its other value."""
+    """Plain files with one value (or header) that may be padded, in each way a value may be or
+    seem to be (at the end of the file too), beside a value padded with other white space: each
+    value is trimmed as it is, whatever the other is."""
     files = []
     for sep in (",", ";", "\t"):
         values = [" x", "x ", "x\t", '" "', '"q "', '"\tq"', '"q\t"', '""', '"a""b"', f'"q{sep} r"']

@@ -264,6 +264,39 @@ def test_values_padded_with_spaces(clean: dict[str, Path], tmp_path: Path) -> No
     }
 
 
+@pytest.mark.parametrize("blank", ["\u00a0", "\u0085", "\u3000", "\x0b", " "])
+@pytest.mark.parametrize("elsewhere", ["", " "])
+def test_a_value_is_trimmed_whatever_the_files_other_values(
+    clean: dict[str, Path], tmp_path: Path, blank: str, elsewhere: str
+) -> None:
+    """A value padded with any white space polars trims is read trimmed, whether or not another
+    value of the file has a space around it (``elsewhere``, in a free-text field)."""
+    frame = with_values(death(clean), "ethnic_category", {1: f"{blank}A{blank}"})
+    frame = with_values(frame, "local_patient_id", {0: f"{elsewhere}P1{elsewhere}"})
+    path = write_csv(frame, tmp_path / "padded_death.csv")
+    read = read_file(path).sheets[0].frame
+    assert read.get_column("ethnic_category")[1] == "A"
+    assert read.get_column("local_patient_id")[0] == "P1"
+    assert found(check([path]), "death.code_list.ethnic_category") == []
+
+
+@pytest.mark.parametrize(
+    ("data", "read"),
+    [
+        (b"h,i\n1,\xa0A\n2,\xe9\n", [("1", "A"), ("2", "\u00e9")]),  # read as Windows-1252
+        (b"h,i\n1,A\xa0B\n2,\xe9\n", [("1", "A\u00a0B"), ("2", "\u00e9")]),
+        (b"h,i\n1,\xe9\x0b\n2,\x85\n", [("1", "\u00e9"), ("2", "\u2026")]),
+    ],
+)
+def test_a_file_in_another_encoding_is_trimmed_as_read(
+    tmp_path: Path, data: bytes, read: list[tuple[str, str]]
+) -> None:
+    """The scan searched the bytes; a file decoded before it is read is searched as decoded."""
+    path = tmp_path / "cp1252.csv"
+    path.write_bytes(data)
+    assert read_file(path).sheets[0].frame.rows() == read
+
+
 def test_old_mac_line_endings(clean: dict[str, Path], tmp_path: Path) -> None:
     frame = with_values(death(clean), "ethnic_category", {1: "QQ"})
     path = write_csv(frame, tmp_path / "mac_death.csv", newline="\r")

@@ -22,7 +22,7 @@ import polars as pl
 
 from mhdeaths.limits import DEFAULT_LIMITS, Limits, bytes_text
 from mhdeaths.validate.reading.failures import failure, too_many_columns
-from mhdeaths.validate.reading.scan import _Scan, text_after_quote
+from mhdeaths.validate.reading.scan import _Scan, search_text, text_after_quote
 from mhdeaths.validate.reading.source import (
     Sheet,
     SourceFile,
@@ -130,8 +130,14 @@ def _read_csv(
         raise failure("file/csv-reader-stopped", file=path.name, reason=exc) from None
     frame = _uniquely_named(frame, headers)
     scan = scanning.result()
-    if scan.padded or raw is not None:
-        # Trimming every column is costly, so it is done only when some value may need it.
+    # The scan searched the file's bytes: a file in another encoding is searched as read.
+    padded, quoted_text = scan.padded, scan.quoted_text
+    if used != "utf-8" and isinstance(source, bytes):
+        padded, quoted_text = search_text(source, sep)
+    # Every value is trimmed alike, whatever the file's others. Trimming every column is costly,
+    # so it is skipped where the search finds nothing it would change (it is not made for old
+    # Mac line endings).
+    if padded or raw is not None:
         frame = frame.with_columns(
             pl.col(c).str.strip_chars().replace("", None).alias(c) for c in frame.columns
         )
@@ -165,7 +171,7 @@ def _read_csv(
     # Nor does polars refuse a quoted value with text after its closing quote where the record's
     # quotes pair up: it reads `"a"b"c"` as `abc`, a value changed without a word. The scan
     # says whether a line may hold one (a value spanning lines is looked for in every file).
-    if whole is not None or scan.quoted_text or raw is not None:
+    if whole is not None or quoted_text or raw is not None:
         text = whole if whole is not None else _whole_text(content(), used)
         faults.append(_first_text_after_quote(text, sep, rows, simple=whole is None))
     found = [f for f in faults if f is not None]
