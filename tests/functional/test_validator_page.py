@@ -29,8 +29,8 @@ from mhdeaths.paths import default_profiles_dir, examples_root
 from mhdeaths.spec import available_versions, load_spec
 from mhdeaths.validate.page import OTHER_VERSION, PAGE_ASSETS, write_validator_page
 from mhdeaths.validate.profiles import load_profile
-from mhdeaths.validate.reading import _padding_table, _scan
-from mhdeaths.validate.reading.scan import _padded_bytes
+from mhdeaths.validate.reading import column_letter
+from mhdeaths.validate.reading.excel import _column_number
 from mhdeaths.validate.render import CSV_COLUMNS, to_json
 from mhdeaths.validate.validator import validate
 
@@ -348,6 +348,17 @@ def _damaged(text: str) -> dict[str, bytes]:
         "stray-quote-last-record": "\n".join(
             [header, first, *rest[:-1], rest[-1].replace(",N,", ',N"N,', 1)]
         ).encode(),
+        # A quoted value with text after its closing quote, its quotes paired (polars read
+        # `"a"b"c"` as `abc`): refused, in a record, in the header, after a value spanning lines.
+        "text-after-a-closing-quote": "\n".join(
+            [header, first, *rest[:-1], rest[-1].replace(",X,", ',"X"o"",', 1)]
+        ).encode(),
+        "text-after-a-closing-quote-in-the-header": "\n".join(
+            [header.replace("nhs_number", '"nhs"_"number"', 1), *lines[1:]]
+        ).encode(),
+        "text-after-a-closing-quote-across-lines": "\n".join(
+            [header, ",".join([*cells[:5], '"P12\n34"x""', *cells[6:]]), *rest]
+        ).encode(),
         "too-many-values": "\n".join([header, first + ",1,2", *rest]).encode(),
         # A header that is an identifier (the header row missing, the first record is taken for
         # it), shown in the CLI's words for it.
@@ -434,10 +445,10 @@ which no delimiter touches."""
 
 def _unicode_padded(text: str, *, spaced: bool, across_lines: bool) -> bytes:
     """A file whose values (an empty one too) and headers are padded with the blanks above, before,
-    after or around them. The CLI trims values only when its scan finds ASCII padding, a space
-    next to a delimiter (``spaced``: some values with a space outside a no-break space each side),
-    and then of Rust's white space; headers always, of Python's (NEL and U+001C, not a byte-order
-    mark). ``across_lines``: a quoted value spans lines, so the page parses the file itself."""
+    after or around them. Every value is trimmed of Rust's white space, whether or not another has
+    ASCII padding (``spaced``: some values with a space outside a no-break space each side, which
+    the CLI once needed before it trimmed any); headers of Python's (NEL and U+001C, not a
+    byte-order mark). ``across_lines``: a quoted value spans lines, so the page parses it itself."""
     header, *lines = text.splitlines()
     names = header.split(",")
     names[3], names[4] = "\u0085" + names[3], names[4] + "\ufeff"
@@ -462,9 +473,9 @@ def _unicode_padded(text: str, *, spaced: bool, across_lines: bool) -> bytes:
 
 
 def test_unicode_padding_as_the_cli(pages: Pages, tmp_path: Path) -> None:
-    """Values and headers padded with blanks other than ASCII ones, in a file the CLI trims and
-    in one it leaves as it is; each read by DuckDB (the activity file) and by the page's own
-    parser (the death file). Two checks."""
+    """Values and headers padded with blanks other than ASCII ones, with ASCII padding elsewhere
+    in the file and without; each read by DuckDB (the activity file) and by the page's own parser
+    (the death file). Two checks, whose findings are the same: a value is trimmed as it is."""
     bad = examples_root() / "known-bad/RY1"
     for spaced in (False, True):
         folder = tmp_path / f"spaced-{spaced}"
@@ -474,10 +485,14 @@ def test_unicode_padding_as_the_cli(pages: Pages, tmp_path: Path) -> None:
         activity.write_bytes(made)
         made = _unicode_padded((bad / death.name).read_text(), spaced=not spaced, across_lines=True)
         death.write_bytes(made)
-        # Each kind of file is there: one the CLI trims, one it does not.
-        assert (_scan(activity).padded, _scan(death).padded) == (spaced, not spaced)
         _same("1.1.0", [activity, death], pages)
         assert pages.readers("1.1.0") == {activity.name: "duckdb", death.name: "javascript"}
+    both = [
+        [tmp_path / f"spaced-{spaced}/RY1_2027-11_{table}.csv" for table in ("activity", "death")]
+        for spaced in (False, True)
+    ]
+    without, spaced_too = (_cli("1.1.0", files, None)["findings"] for files in both)
+    assert without == spaced_too != []
 
 
 _CELLS = [
@@ -517,19 +532,18 @@ _PLAIN_CELLS = [
 """Cells a plain file may hold: a third of the files are made of these alone."""
 
 
-def _quiet_cells(sep: str) -> list[str]:
-    """Plain cells the CLI's scan finds no padding in (a third of the files are made of these
-    alone, and then no value is trimmed): a blank inside a value, or other than an ASCII one."""
-    table = _padding_table(sep.encode())
-    return [c for c in _PLAIN_CELLS if not _padded_bytes(f"\n{c}\n".encode(), table)]
+_QUIET_CELLS = [c for c in _PLAIN_CELLS if not any(b in c for b in (" ", "\t", '""'))]
+"""Plain cells with no ASCII padding (a third of the files are made of these alone): a value
+padded, if at all, with other white space, which the CLI trimmed only in a file where another
+value had ASCII padding; now in every file, as the page does."""
 
 
 def _csv_file(rng: random.Random) -> bytes:
     """A CSV file of the shapes a reader must cope with: quoting right and wrong, padding (ASCII
-    or other blanks, in a file the CLI trims or not), short and long records, blank records and
+    or other blanks, or other blanks alone), short and long records, blank records and
     lines, line endings of each kind, a byte-order mark, UTF-8 or Windows-1252."""
     sep = rng.choice([",", ";", "\t"])
-    pool = rng.choice([_CELLS, _PLAIN_CELLS, _quiet_cells(sep)])
+    pool = rng.choice([_CELLS, _PLAIN_CELLS, _QUIET_CELLS])
     quiet = pool not in (_CELLS, _PLAIN_CELLS)
     width = rng.randint(1, 4)
     pads = ["", "", "\u00a0", "\u0085", "\ufeff", "\x1c", *([] if quiet else [" "])]
@@ -579,9 +593,9 @@ def test_the_page_trims_what_the_cli_trims() -> None:
 
 
 def _padded_once() -> list[bytes]:
-    """Plain files with one value (or header) that may be padded, in each way the CLI's scan
-    finds padding or not (at the end of the file too, where a space is padding and a tab is
-    not): whether the file's values are trimmed hangs on it alone, and shows in its other value."""
+    """Plain files with one value (or header) that may be padded, in each way a value may be or
+    seem to be (at the end of the file too), beside a value padded with other white space: each
+    value is trimmed as it is, whatever the other is."""
     files = []
     for sep in (",", ";", "\t"):
         values = [" x", "x ", "x\t", '" "', '"q "', '"\tq"', '"q\t"', '""', '"a""b"', f'"q{sep} r"']
@@ -786,11 +800,24 @@ def test_workbooks_as_the_cli(pages: Pages, tmp_path: Path) -> None:
             [("Deaths", death), ("Activities", activity)],
             {"extra": {"README": [["Exported", "2027-11-02"], ["By", "Informatics"]]}},
         ),
-        ("offset.xlsx", [("Deaths", death)], {"start": (2, 1)}),
+        ("offset.xlsx", [("Deaths", death)], {"start": (2, 2)}),
     ]
     for name, sheets, options in cases:
         book = _workbook(tmp_path / name, sheets, **options)
         _same("1.1.0", [book], pages)
+    # A sheet starting at C3: its findings name the sheet's own columns and rows, two right of
+    # and two below those of the same sheet starting at A1.
+    placed = [
+        (f["rule_id"], f["row"], f["column"])
+        for name in ("one-sheet.xlsx", "offset.xlsx")
+        for f in _cli("1.1.0", [tmp_path / name], None)["findings"]
+        if f["column"] is not None
+    ]
+    half = len(placed) // 2
+    assert half and placed[half:] == [
+        (rule, None if row is None else row + 2, column_letter(_column_number(column) + 1))
+        for rule, row, column in placed[:half]
+    ]
     clean_book = _workbook(
         tmp_path / "clean.xlsx", [("Deaths", clean), ("Activity", clean_activity)]
     )

@@ -24,7 +24,7 @@ from mhdeaths.errors import UserError
 from mhdeaths.spec import Severity, load_spec
 from mhdeaths.standard.publish.excel import write_template
 from mhdeaths.synth import SynthOptions, generate
-from mhdeaths.validate.reading import HIDDEN_HEADER, SubmissionFileError, read_file
+from mhdeaths.validate.reading import HIDDEN_HEADER, SubmissionFileError, column_letter, read_file
 from mhdeaths.validate.report import Finding, Report, Verdict
 from mhdeaths.validate.validator import validate
 
@@ -264,6 +264,39 @@ def test_values_padded_with_spaces(clean: dict[str, Path], tmp_path: Path) -> No
     }
 
 
+@pytest.mark.parametrize("blank", ["\u00a0", "\u0085", "\u3000", "\x0b", " "])
+@pytest.mark.parametrize("elsewhere", ["", " "])
+def test_a_value_is_trimmed_whatever_the_files_other_values(
+    clean: dict[str, Path], tmp_path: Path, blank: str, elsewhere: str
+) -> None:
+    """A value padded with any white space polars trims is read trimmed, whether or not another
+    value of the file has a space around it (``elsewhere``, in a free-text field)."""
+    frame = with_values(death(clean), "ethnic_category", {1: f"{blank}A{blank}"})
+    frame = with_values(frame, "local_patient_id", {0: f"{elsewhere}P1{elsewhere}"})
+    path = write_csv(frame, tmp_path / "padded_death.csv")
+    read = read_file(path).sheets[0].frame
+    assert read.get_column("ethnic_category")[1] == "A"
+    assert read.get_column("local_patient_id")[0] == "P1"
+    assert found(check([path]), "death.code_list.ethnic_category") == []
+
+
+@pytest.mark.parametrize(
+    ("data", "read"),
+    [
+        (b"h,i\n1,\xa0A\n2,\xe9\n", [("1", "A"), ("2", "\u00e9")]),  # read as Windows-1252
+        (b"h,i\n1,A\xa0B\n2,\xe9\n", [("1", "A\u00a0B"), ("2", "\u00e9")]),
+        (b"h,i\n1,\xe9\x0b\n2,\x85\n", [("1", "\u00e9"), ("2", "\u2026")]),
+    ],
+)
+def test_a_file_in_another_encoding_is_trimmed_as_read(
+    tmp_path: Path, data: bytes, read: list[tuple[str, str]]
+) -> None:
+    """The scan searched the bytes; a file decoded before it is read is searched as decoded."""
+    path = tmp_path / "cp1252.csv"
+    path.write_bytes(data)
+    assert read_file(path).sheets[0].frame.rows() == read
+
+
 def test_old_mac_line_endings(clean: dict[str, Path], tmp_path: Path) -> None:
     frame = with_values(death(clean), "ethnic_category", {1: "QQ"})
     path = write_csv(frame, tmp_path / "mac_death.csv", newline="\r")
@@ -307,6 +340,9 @@ def test_a_ragged_line_is_one_sentence_with_its_line_number(
         ('h,i\n1, "N" \n2,x', [("1", '"N"'), ("2", "x")]),
         ('h,i\nx"y,a"b\n2,x\n', [('x"y', 'a"b'), ("2", "x")]),
         ('h,i\n1,"a\nb"\n2,ab"c"d', [("1", "a\nb"), ("2", 'ab"c"d')]),
+        # Escaped quotes after a delimiter inside a quoted value, well quoted.
+        ('h,i\n1,"a,""b"""\n2,"c"\n', [("1", 'a,"b"'), ("2", "c")]),
+        ('h,i\n1,"a,""b""\nc"\n2,"c"\n', [("1", 'a,"b"\nc'), ("2", "c")]),
     ],
 )
 def test_quotes_inside_a_value_pair_up_as_text(
@@ -345,6 +381,34 @@ def test_a_stray_quote_is_refused_on_any_line(
 ) -> None:
     path = tmp_path / "stray.csv"
     path.write_bytes(text.encode())
+    with pytest.raises(SubmissionFileError) as refused:
+        read_file(path)
+    assert refused.value.id == "file/csv-bad-quoting"
+    assert f"line {line}, column {column} is not quoted properly" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("data", "line", "column"),
+    [
+        # polars reads each of these, `"a"b"c"` as `abc`: a value changed without a word.
+        (b'h,i\n1,"a"b"c"\n2,x\n', 2, "B"),
+        (b'h,i\n1,x\n2,"a"b"c"', 3, "B"),
+        (b'h,i\r\n1,x\r\n"a"b"c",2\r\n', 3, "A"),
+        (b'"h"x"",i\n1,2\n', 1, "A"),  # in the header
+        (b'h,i\n1,"\xe9"b"c"\n', 2, "B"),  # Windows-1252 text
+        # Where a value spans lines: at the closing quote's line, as where polars refuses it.
+        (b'h,i\n1,"x\ny"\n2,"a"b"c"\n', 4, "B"),
+        (b'h,i\n1,"x\ny"b"c"\n3,z\n', 3, "B"),
+        # The first fault going down the file, a stray quote or text after a closing quote.
+        (b'h,i\n1,x\n2,"a"b"c"\n3,x"y', 3, "B"),
+        (b'h,i\n1,x"y,"q\n"\n3,"a"b"c"\n', 2, "B"),
+    ],
+)
+def test_text_after_a_closing_quote_is_refused(
+    tmp_path: Path, data: bytes, line: int, column: str
+) -> None:
+    path = tmp_path / "after.csv"
+    path.write_bytes(data)
     with pytest.raises(SubmissionFileError) as refused:
         read_file(path)
     assert refused.value.id == "file/csv-bad-quoting"
@@ -454,6 +518,33 @@ def test_xlsx_rows_above_the_header_count(clean: dict[str, Path], tmp_path: Path
     book.close()
     assert list(read_file(path).sheets[0].row_numbers) == list(range(4, frame.height + 4))
     assert where(check([path])) == {("death.code_list.ethnic_category", 5, "L", "ethnic_category")}
+
+
+def test_a_sheet_starting_right_of_column_a_has_its_own_letters_and_rows(
+    clean: dict[str, Path], tmp_path: Path
+) -> None:
+    """The Excel reader reads from the leftmost column with a value; a person looks the column
+    up by the sheet's own letter, and the row by its own number."""
+    frame = with_values(death(clean), "ethnic_category", {1: "QQ"})
+    path = tmp_path / "offset_death.xlsx"
+    book = xlsxwriter.Workbook(path)
+    sheet = book.add_worksheet("death")
+    sheet.write_row(2, 2, frame.columns)  # header at C3
+    for r, record in enumerate(frame.iter_rows(), start=3):
+        sheet.write_row(r, 2, ["" if v is None else v for v in record])
+    book.close()
+    assert list(read_file(path).sheets[0].row_numbers) == list(range(4, frame.height + 4))
+    assert where(check([path])) == {("death.code_list.ethnic_category", 5, "N", "ethnic_category")}
+    # A column no field has, named by a structure rule at its header's own row, and the same in
+    # an .xls workbook.
+    rows: list[list[object]] = [[], [None, None, *frame.columns, "notes"]]
+    rows += [[None, None, *record, "x"] for record in frame.iter_rows()]
+    old = tmp_path / "offset_death.xls"
+    old.write_bytes(xls_bytes({"death": rows}))
+    report = check([old])
+    assert ("death.code_list.ethnic_category", 4, "N", "ethnic_category") in where(report)
+    unknown = found(report, "death.structure.unknown_column")
+    assert [(f.row, f.column, f.header) for f in unknown] == [(2, column_letter(2 + 45), "notes")]
 
 
 def test_xlsx_repeated_header_is_kept_and_rejected(clean: dict[str, Path], tmp_path: Path) -> None:

@@ -353,6 +353,12 @@ def _findings(
         "message": rule.message,
         "fix": rule.fix,
     }
+    first_column = part.sheet.first_column
+
+    def letter(position: int) -> str:
+        # The sheet's own letter: a workbook's table may start right of column A.
+        return column_letter(position + first_column)
+
     if rule.scope is Scope.STRUCTURE:
         out = []
         for row in outcome.rows:
@@ -364,8 +370,8 @@ def _findings(
             out.append(
                 Finding(
                     **base,
-                    row=1 if header is not None else None,
-                    column=column_letter(position) if position is not None else None,
+                    row=part.sheet.header_row if header is not None else None,
+                    column=None if position is None else letter(position),
                     header=header,
                     field=name,
                     example=name,
@@ -396,7 +402,7 @@ def _findings(
             Finding(
                 **base,
                 row=None,
-                column=None if position is None else column_letter(position),
+                column=None if position is None else letter(position),
                 header=header,
                 field=name,
                 example=example_in_words(rule),
@@ -411,7 +417,7 @@ def _findings(
         Finding(
             **base,
             row=int(row_numbers[row]),
-            column=None if position is None else column_letter(position),
+            column=None if position is None else letter(position),
             header=header,
             field=name,
             value=None if values is None else guard.value(values[row], shown_field, spec),

@@ -267,7 +267,7 @@ function findingsOf(bundle, outcome, byTable, severity, guard) {
     return outcome.rows.map((pos) => {
       const record = part.columnTable[pos];
       const header = record.column_name;
-      return { ...base, row: header !== null ? 1 : null, column: record.present === "true" ? letter(pos) : null, header: guard.name(header), field: record.field_name, group: null, value: null, example: record.field_name };
+      return { ...base, row: header !== null ? part.headerRow : null, column: record.present === "true" ? letter(pos + part.firstColumn) : null, header: guard.name(header), field: record.field_name, group: null, value: null, example: record.field_name };
     });
   }
   if (rule.scope === "cross_table") {
@@ -286,7 +286,7 @@ function findingsOf(bundle, outcome, byTable, severity, guard) {
   const name = rule.fields[0] ?? null;
   const [position, found] = name && part.fieldHeaders[name] ? part.fieldHeaders[name] : [null, null];
   const header = guard.name(found);
-  const column = position === null ? null : letter(position);
+  const column = position === null ? null : letter(position + part.firstColumn);
   if (rule.scope === "table") return [{ ...base, row: null, column, header, field: name, group: null, value: null, example: rule.example }];
   // The value found, only for a code field (guard.is_code), and only as the guard shows it.
   const field = bundle.tables.find((t) => t.name === rule.table).fields.find((f) => f.name === name);

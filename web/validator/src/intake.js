@@ -112,7 +112,9 @@ function part(bundle, tableName, file, sheet, profile, format = "csv") {
     return `${text} AS ${quoted(f.name)}`;
   });
   const view = `CREATE OR REPLACE VIEW ${quoted(`text__${tableName}`)} AS SELECT __pos, __row, ${texts.join(", ")} FROM ${sheet.table}`;
-  return { table: tableName, file, headers: sheet.headers, records: sheet.records, blankRows: sheet.blankRows, view, fieldHeaders, columnTable };
+  // Where the sheet sits (xlsx.sheetOf): a CSV's header is line 1, its first column A.
+  const place = { headerRow: sheet.headerRow ?? 1, firstColumn: sheet.firstColumn ?? 0 };
+  return { table: tableName, file, headers: sheet.headers, records: sheet.records, blankRows: sheet.blankRows, view, fieldHeaders, columnTable, ...place };
 }
 
 // The national feed a sheet is shaped as, when it fits one better than the table its headers

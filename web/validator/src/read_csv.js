@@ -1,14 +1,14 @@
 // Reading a delimited text file into a sheet, as the CLI's reader does (validate/reading/delimited.py):
 // UTF-8 (with or without a byte-order mark), else Windows-1252; the commonest of comma, semicolon
-// and tab in the header line; headers trimmed, and values too where the CLI trims them (blanks.js),
-// an empty value missing; each record keeps the line it starts on. A file that cannot be read
+// and tab in the header line; headers and values trimmed as the CLI trims them (blanks.js), every
+// value alike, an empty value missing; each record keeps the line it starts on. A file that cannot be read
 // throws a ReadFailure carrying the CLI's sentence id.
 //
 // Most files are plain (every line a record, quotes only around whole values): those are left to
 // DuckDB's own CSV reader (store.js), which reads them far faster, and in far less memory, than
 // text parsed here. A scan of the bytes says whether a file is plain, in the terms of this
 // reader, so that both read it alike; any other file is parsed here, as it always was.
-import { delimiterByte, padsValues, trimPython, trimRust } from "./blanks.js";
+import { trimPython, trimRust } from "./blanks.js";
 
 export class ReadFailure extends Error {
   // A sentence of the bundle's own (a template) when the id's catalogued sentence is not the one.
@@ -185,10 +185,10 @@ export function letter(index) {
   return letters;
 }
 
-// A value as the CLI reads it: trimmed when the file's values are (``trims``), empty as missing.
-function clean(value, trims) {
+// A value as the CLI reads it: trimmed, empty as missing.
+function clean(value) {
   if (value === null) return null;
-  const trimmed = trims ? trimRust(value) : value;
+  const trimmed = trimRust(value);
   return trimmed === "" ? null : trimmed;
 }
 
@@ -250,15 +250,11 @@ const isBlankByte = (b) => b <= 32 || b >= 128;
 // a closing quote, a quote inside an unquoted value, a carriage return not before a line feed,
 // line endings mixed, more values than the header has, or an empty line before a record (DuckDB
 // skips an empty line; parse() reads it as a blank record). Also, per column, whether a value may
-// need trimming, and how many records may be blank (all values blank once trimmed); and
-// ``pads``, the CLI's padsValues (blanks.js) over these bytes, found from the values' ends alone:
-// in a plain file a quote, line break or delimiter is next to a value's end, or inside quotes.
+// need trimming, and how many records may be blank (all values blank once trimmed).
 function scanPlain(bytes, start, sep, width, endings) {
   const n = bytes.length;
   const SEP = sep.charCodeAt(0);
   const padded = new Uint8Array(width);
-  const padding = (b) => b === 32 || (b === 9 && SEP !== 9); // the CLI's scan's blanks
-  let pads = false;
   let { crlf, lf } = endings;
   let records = 0;
   let maybeBlank = 0;
@@ -290,20 +286,18 @@ function scanPlain(bytes, start, sep, width, endings) {
           b = bytes[i];
           if (b === 34) {
             if (bytes[i + 1] === 34) {
-              pads = true;
               i += 2;
               continue;
             }
             break;
           }
           if (b === 10 || b === 13 || b === 0) return null;
-          if (b === SEP && (padding(bytes[i - 1]) || padding(bytes[i + 1]))) pads = true;
           i++;
         }
         if (i > begin) {
           first = bytes[begin];
           last = bytes[i - 1];
-        } else pads = true; // an empty quoted value: two quotes together
+        }
         i++;
       } else {
         const begin = i;
@@ -319,11 +313,7 @@ function scanPlain(bytes, start, sep, width, endings) {
         }
       }
       if (first >= 0) {
-        if (isBlankByte(first) || isBlankByte(last)) {
-          padded[column] = 1;
-          // Next to a quote, the delimiter or a line break; at the end of the file, only a space.
-          if (padding(first) || (padding(last) && (quoted || i < n || last === 32))) pads = true;
-        }
+        if (isBlankByte(first) || isBlankByte(last)) padded[column] = 1;
         if (!isBlankByte(first) || !isBlankByte(last)) solid = true;
       }
       b = i < n ? bytes[i] : -1;
@@ -348,7 +338,7 @@ function scanPlain(bytes, start, sep, width, endings) {
     if (!solid) maybeBlank++;
   }
   if (crlf && lf) return null;
-  return { records, padded, maybeBlank, trailingBlank: empty, pads };
+  return { records, padded, maybeBlank, trailingBlank: empty };
 }
 
 // The header line's cells and the delimiter, and the checks made of the header (the CLI's
@@ -370,10 +360,8 @@ function headerOf(header, sep, file, limits) {
 
 // A plain file for DuckDB's reader (store.js), or null: ``utf8`` the file's bytes when they are
 // UTF-8, else its text encoded as UTF-8 (DuckDB reads only that). Its ``padded`` columns are those
-// to trim: none unless the CLI trims the file's values, as its scan of ``own`` finds, the file's
-// bytes in an encoding whose text in UTF-8 is not the same scan (null in UTF-8 and Windows-1252,
-// where every ASCII byte stays where it was and every other becomes bytes above 127).
-function plainSource(utf8, original, own, text, file, sep, limits) {
+// to trim: where some value starts or ends with a byte that may be white space.
+function plainSource(utf8, original, text, file, sep, limits) {
   if (sep.length !== 1 || sep.charCodeAt(0) > 127 || '"\r\n'.includes(sep)) return null;
   const bytes = utf8 ?? new TextEncoder().encode(text);
   const end = bytes.indexOf(10); // found: the caller saw a line break in the first block
@@ -384,10 +372,7 @@ function plainSource(utf8, original, own, text, file, sep, limits) {
   const headers = (parse(line, sep, file)[0]?.cells ?? []).map((h) => trimPython(h ?? ""));
   const scanned = scanPlain(bytes, end + 1, sep, headers.length, { crlf: crlf ? 1 : 0, lf: crlf ? 0 : 1 });
   if (scanned === null) return null;
-  const { pads, ...found } = scanned;
-  // The scan saw the values' bytes; the header line's are looked at here.
-  const sepByte = delimiterByte(sep);
-  if (!(own ? padsValues(own, sepByte) : pads || padsValues(bytes.subarray(0, end + 1), sepByte))) found.padded.fill(0);
+  const found = scanned;
   if (found.records > most) {
     throw new ReadFailure("file/too-many-records", { file, most, columns: headers.length, limit: limits.cells });
   }
@@ -421,25 +406,22 @@ export function readCsv(bytes, file, stated = {}, limits = null, { parsed = fals
     // The header line whole in the first block (or the file read here, as an old Mac's may be).
     if (start.includes("\n")) {
       const sep = stated.delimiter || sniffDelimiter(start.replace(/^\uFEFF/, ""));
-      const own = utf8 !== null || encoding === "cp1252" ? null : bytes;
-      const sheet = plainSource(utf8, utf8 !== null, own, text, file, sep, limits);
+      const sheet = plainSource(utf8, utf8 !== null, text, file, sep, limits);
       if (sheet) return { format: "csv", encoding, delimiter: sep, sheets: [sheet] };
     }
   }
   beforeParsing();
   if (text === null) text = new TextDecoder("utf-8", { ignoreBOM: false }).decode(bytes);
-  return parsedCsv(text, bytes, encoding, file, stated, limits);
+  return parsedCsv(text, encoding, file, stated, limits);
 }
 
-// ``bytes``: the file's own, for the CLI's scan (whether it trims the values).
-function parsedCsv(text, bytes, encoding, file, stated, limits) {
-  // Old Mac line endings: the CLI reads them as newlines, and then trims every file.
+function parsedCsv(text, encoding, file, stated, limits) {
+  // Old Mac line endings: the CLI reads them as newlines.
   const oldMac = text.includes("\r") && !text.slice(0, 65536).includes("\n");
   if (oldMac) text = text.replaceAll("\r", "\n");
   // The header line without its byte-order marks, all of them, as the CLI reads it.
   text = text.replace(/^\uFEFF+/, "");
   const sep = stated.delimiter || sniffDelimiter(text);
-  const trims = oldMac || padsValues(bytes, delimiterByte(sep));
   const header = firstLine(text);
   const most = headerOf(header, sep, file, limits);
   const records = parse(text, sep, file);
@@ -457,7 +439,7 @@ function parsedCsv(text, bytes, encoding, file, stated, limits) {
   const rows = [];
   let blankRows = 0;
   for (const record of records) {
-    const values = headers.map((_, c) => clean(c < record.cells.length ? record.cells[c] : null, trims));
+    const values = headers.map((_, c) => clean(c < record.cells.length ? record.cells[c] : null));
     if (values.every((v) => v === null)) {
       blankRows++;
       continue;

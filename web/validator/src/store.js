@@ -8,9 +8,9 @@ import { DuckDBDataProtocol } from "@duckdb/duckdb-wasm";
 import { Table, Type, Utf8, makeData, makeVector } from "apache-arrow";
 import { RUST_BLANKS } from "./blanks.js";
 
-// DuckDB's trim() takes off only spaces, so a column to trim (read_csv.js: the CLI trims the
-// file's values, and some value of the column starts or ends with a blank byte) is trimmed of
-// what the CLI takes off (blanks.js); any other column is left as it is.
+// DuckDB's trim() takes off only spaces, so a column to trim (read_csv.js: some value of the column
+// starts or ends with a byte that may be white space) is trimmed of what the CLI takes off
+// (blanks.js); any other column has nothing to take off.
 
 export const quoted = (name) => `"${String(name).replaceAll('"', '""')}"`;
 export const literal = (text) => `'${String(text).replaceAll("'", "''")}'`;

@@ -278,8 +278,9 @@ function clean(value) {
 }
 
 // A sheet as excel._excel_sheet makes it from fastexcel's frame: every row from the first, the
-// columns from the leftmost with a value (so a column's letter counts from there, as the CLI's
-// does), its header the first row with a value, the empty unnamed columns at its end dropped.
+// columns from the leftmost with a value (``firstColumn``, 0 for A: a finding names the sheet's own
+// letter), its header the first row with a value (``headerRow``, as Excel numbers it), the empty
+// unnamed columns at its end dropped.
 function sheetOf(name, cells, hideHeader) {
   const empty = { name, headers: [], columns: [], rows: [], blankRows: 0 };
   if (!cells.length) return empty;
@@ -313,7 +314,7 @@ function sheetOf(name, cells, hideHeader) {
     kept.forEach((v, c) => columns[c].push(v));
     rows.push(first + 2 + i);
   });
-  return { name, headers, columns, rows, blankRows };
+  return { name, headers, columns, rows, blankRows, headerRow: first + 1, firstColumn: left };
 }
 
 function relationships(xml) {

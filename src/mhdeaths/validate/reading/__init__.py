@@ -15,7 +15,7 @@ modules and the tests use are re-exported here.
 from __future__ import annotations
 
 from mhdeaths.validate.reading.ahead import _AHEAD, _NotReadAhead, fill, read_ahead, read_file
-from mhdeaths.validate.reading.scan import _padding_table, _scan, _Stopped
+from mhdeaths.validate.reading.scan import _scan, _Stopped, padding
 from mhdeaths.validate.reading.source import (
     HIDDEN_HEADER,
     Sheet,
@@ -32,10 +32,10 @@ __all__ = [
     "SubmissionFileError",
     "_NotReadAhead",
     "_Stopped",
-    "_padding_table",
     "_scan",
     "column_letter",
     "fill",
+    "padding",
     "read_ahead",
     "read_file",
 ]

@@ -22,7 +22,7 @@ import polars as pl
 
 from mhdeaths.limits import DEFAULT_LIMITS, Limits, bytes_text
 from mhdeaths.validate.reading.failures import failure, too_many_columns
-from mhdeaths.validate.reading.scan import _Scan
+from mhdeaths.validate.reading.scan import _Scan, search_text, text_after_quote
 from mhdeaths.validate.reading.source import (
     Sheet,
     SourceFile,
@@ -110,6 +110,15 @@ def _read_csv(
         frame = _polars_csv(source, sep, most + 1)
     # A file that grew past the size limit is refused as that, whatever else the reader found.
     scanning.result()
+    header_fault = _misquoted(sep, 1, first_line(header_text))
+    if header_fault is not None:
+        # A header's quotes pair up (_check_columns), but polars reads `"a"b"c"` there too.
+        raise failure(
+            "file/csv-bad-quoting",
+            file=path.name,
+            line=header_fault[0],
+            column=column_letter(header_fault[1]),
+        )
     if isinstance(frame, pl.DataFrame):
         _too_many_records(path, most, frame, limits)
     if isinstance(frame, Exception):
@@ -121,8 +130,14 @@ def _read_csv(
         raise failure("file/csv-reader-stopped", file=path.name, reason=exc) from None
     frame = _uniquely_named(frame, headers)
     scan = scanning.result()
-    if scan.padded or raw is not None:
-        # Trimming every column is costly, so it is done only when some value may need it.
+    # The scan searched the file's bytes: a file in another encoding is searched as read.
+    padded, quoted_text = scan.padded, scan.quoted_text
+    if used != "utf-8" and isinstance(source, bytes):
+        padded, quoted_text = search_text(source, sep)
+    # Every value is trimmed alike, whatever the file's others. Trimming every column is costly,
+    # so it is skipped where the search finds nothing it would change (it is not made for old
+    # Mac line endings).
+    if padded or raw is not None:
         frame = frame.with_columns(
             pl.col(c).str.strip_chars().replace("", None).alias(c) for c in frame.columns
         )
@@ -145,13 +160,26 @@ def _read_csv(
     # is; it reads no record at all, and says nothing, when told how many records to read at
     # most and the first record is the one; and where a value spans lines, a line break inside
     # quotes can make its count of records come out right.
+    faults = []
     if whole is None:
         if ends_without_newline and frame.height:
-            _refuse_unpaired(path, sep, frame.height + 1, _last_line(source, limits))
+            faults.append(_misquoted(sep, frame.height + 1, _last_line(source, limits)))
     else:
         if rows.len() != frame.height:
             raise _csv_problem(path, whole, sep)
-        _refuse_unpaired(path, sep, *_first_unpaired(whole, rows))
+        faults.append(_misquoted(sep, *_first_unpaired(whole, rows)))
+    # Nor does polars refuse a quoted value with text after its closing quote where the record's
+    # quotes pair up: it reads `"a"b"c"` as `abc`, a value changed without a word. The scan
+    # says whether a line may hold one (a value spanning lines is looked for in every file).
+    if whole is not None or quoted_text or raw is not None:
+        text = whole if whole is not None else _whole_text(content(), used)
+        faults.append(_first_text_after_quote(text, sep, rows, simple=whole is None))
+    found = [f for f in faults if f is not None]
+    if found:
+        line, column = min(found)  # the first, as a reader going down the file meets it
+        raise failure(
+            "file/csv-bad-quoting", file=path.name, line=line, column=column_letter(column)
+        )
     sheet = _sheet(None, frame, headers, rows)
     return SourceFile(path, "csv", scan.sha256, scan.size, [sheet], used, sep)
 
@@ -186,16 +214,45 @@ def _first_unpaired(text: str, rows: pl.Series) -> tuple[int, str]:
     return start + 1, "\n".join(lines[start:end])
 
 
-def _refuse_unpaired(path: Path, sep: str, line: int, record: str) -> None:
-    """Refuse a record (``line`` the one it starts on) whose quoting goes wrong, where it does."""
+def _misquoted(sep: str, line: int, record: str) -> tuple[int, int] | None:
+    """The line and 0-based column where a record's quoting goes wrong, if it does (``line`` the
+    one it starts on)."""
     where = _csv_stop(record, sep) if '"' in record else None
-    if where is not None:
-        raise failure(
-            "file/csv-bad-quoting",
-            file=path.name,
-            line=line + where[0] - 1,
-            column=column_letter(where[1]),
+    return None if where is None else (line + where[0] - 1, where[1])
+
+
+def _first_text_after_quote(
+    text: str, sep: str, rows: pl.Series, simple: bool
+) -> tuple[int, int] | None:
+    """Where the first record whose quoting goes wrong, among those with a quoted value that may
+    have text after its closing quote, goes wrong (_csv_stop): the records are picked out by a
+    regular expression in polars (text_after_quote: it may pick some that are well quoted), and
+    only those are walked. ``rows``: the line each record starts on; ``simple``: each is a line."""
+    pattern = text_after_quote(sep, across_lines=True)
+    if not simple and not pl.Series([text]).str.contains(pattern).item():
+        return None  # the scan looked for one on each line, not across lines
+    lines = pl.Series("line", text.lstrip("\ufeff").split("\n"))
+    if simple:
+        records = pl.DataFrame({"record": pl.int_range(0, rows.len(), eager=True)}).with_columns(
+            lines.slice(1, rows.len())
         )
+    else:
+        # Each line belongs to the last record starting at or before it (line 1, the header, to
+        # none): a record's lines joined again.
+        numbers = pl.int_range(1, lines.len() + 1, eager=True)
+        owner = rows.cast(pl.Int64).search_sorted(numbers, side="right").cast(pl.Int64) - 1
+        records = (
+            pl.DataFrame({"record": owner, "line": lines})
+            .filter(pl.col("record") >= 0)
+            .group_by("record", maintain_order=True)
+            .agg(pl.col("line").str.join("\n"))
+        )
+    picked = records.filter(pl.col("line").str.contains(pattern))
+    for record, record_text in picked.iter_rows():
+        where = _misquoted(sep, int(rows[record]), record_text)
+        if where is not None:
+            return where
+    return None
 
 
 def _check_columns(path: Path, header_text: str, sep: str, limits: Limits) -> int:

@@ -79,7 +79,10 @@ def _read_excel(path: Path, data: bytes, kind: str, limits: Limits = DEFAULT_LIM
             # No header row and no skipped rows: row i of the frame is Excel row i + 1, and
             # every header is as found (a repeated header stays repeated).
             raw = reader.load_sheet(name, header_row=None, skip_rows=0, dtypes="string")
-            sheets.append(_excel_sheet(name, raw.to_polars()))
+            # Rows are read from row 1, columns from the leftmost with a value.
+            read = raw.selected_columns
+            first = read[0].absolute_index if read else 0
+            sheets.append(_excel_sheet(name, raw.to_polars(), first))
         except BaseException as exc:
             _reraise_interrupt(exc)
             raise failure("file/sheet-unreadable", sheet=name, file=path.name) from None
@@ -410,8 +413,9 @@ def _xls_used_ranges(stream: bytes) -> list[tuple[int, int]]:
     return ranges
 
 
-def _excel_sheet(name: str, raw: pl.DataFrame) -> Sheet:
-    """A sheet read without a header: the header is its first row with a value."""
+def _excel_sheet(name: str, raw: pl.DataFrame, first_column: int = 0) -> Sheet:
+    """A sheet read without a header: the header is its first row with a value; its first
+    column is the sheet's ``first_column`` (0 for A)."""
     no_rows = pl.Series("row", [], dtype=pl.Int64)
     if not raw.width or not raw.height:
         return Sheet(name, pl.DataFrame(), [], no_rows)
@@ -443,4 +447,4 @@ def _excel_sheet(name: str, raw: pl.DataFrame) -> Sheet:
     # Excel rows: the header is the row found above, its first record the next one; empty rows
     # are kept so that every record keeps its row number.
     rows = pl.int_range(first + 2, first + 2 + frame.height, eager=True).alias("row")
-    return _sheet(name, frame, headers, rows)
+    return _sheet(name, frame, headers, rows, first + 1, first_column)

@@ -1,5 +1,6 @@
-"""One streamed pass over a file's bytes: its checksum and size, and for text its line breaks
-and whether any value may need trimming (so the costly trimming can be skipped).
+"""One streamed pass over a file's bytes: its checksum and size, and for text its line breaks,
+whether any value may need trimming (so the costly trimming can be skipped) and whether a quoted
+value may have text after its closing quote (so that the costlier look for it can be skipped).
 
 It runs on a thread beside the reader of the format, and stops once the file is refused.
 """
@@ -20,44 +21,84 @@ from mhdeaths.validate.reading.failures import too_large
 @dataclass
 class _Scan:
     """What one pass over the raw bytes tells: checksum, size, line breaks, and whether any value
-    may carry spaces around it (so that the costly trimming of every column can be skipped)."""
+    may carry white space around it (so that the costly trimming of every column can be skipped
+    where it would change nothing)."""
 
     sha256: str = ""
     size: int = 0
     newlines: int = 0
     padded: bool = False
+    quoted_text: bool = False
+    """A quoted value may have text after its closing quote, on one line (text_after_quote)."""
 
 
-# A space or tab next to a delimiter, a quote or a line break: a value that needs trimming;
-# and two quotes, which may be an empty quoted value that polars reads as "" rather than empty.
-def _padding_table(sep: bytes) -> bytes:
-    """A byte table marking delimiters, quotes and line breaks 1 and blanks 2, everything else 0:
-    a value needing trimming shows as a byte marked 1 next to one marked 2 (either order)."""
-    table = bytearray(256)
-    for b in (sep, b'"', b"\n", b"\r"):
-        table[b[0]] = 1
-    for b in [b" "] if sep == b"\t" else [b" ", b"\t"]:
-        table[b[0]] = 2
-    return bytes(table)
+ASCII_BLANKS = "\t\x0b\x0c "
+OTHER_BLANKS = (
+    "\x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
+)
+"""The white space polars' strip_chars takes off (Rust's), less the line breaks: ASCII, and other
+(tests/unit/test_reading_scan.py holds the two, with the line breaks, to what polars strips)."""
 
 
-def _padding_pattern(table: bytes) -> str | None:
-    """The same test as one regular expression, for polars to run over the text (its engine
-    scans a block far faster than Python's byte methods can); None when a marked byte is not
-    ASCII, whose meaning in text differs from the byte's."""
-    ends = [i for i, mark in enumerate(table) if mark == 1]
-    blanks = [i for i, mark in enumerate(table) if mark == 2]
-    if max(ends + blanks) > 0x7F:
-        return None
-    end = "[" + "".join(f"\\x{{{i:02X}}}" for i in ends) + "]"
-    blank = "[" + "".join(f"\\x{{{i:02X}}}" for i in blanks) + "]"
-    return f'{end}{blank}|{blank}{end}|""'
+@dataclass(frozen=True)
+class Padding:
+    """Regular expressions (polars') that together match wherever a value, as polars reads it, may
+    start or end with white space that trimming takes off, or be an empty quoted value that
+    trimming makes missing: so that a file they do not match reads the same trimmed or not, and
+    every value is trimmed alike, whatever the file's other values. They may match where nothing
+    is to trim (a delimiter or line break inside quotes), never missing what is. Over text that is
+    blocks of whole lines, each after a line break.
+
+    A blank next to a delimiter, a quote or a line break, or ending the text; two quotes; a quoted
+    value starting or ending with a line break; a carriage return not before a line feed (polars
+    keeps one in a value). Each is its own expression, found in a block far faster than all in
+    one; white space other than ASCII is looked for next to anything only where there is some."""
+
+    plain: tuple[str, ...]
+    """Any one matching: padding."""
+    other: tuple[tuple[str, ...], ...]
+    """Any one of a group there: white space other than ASCII is, and ``other_padded`` is asked.
+    Grouped as polars finds them in a block quickly (by the bytes they start with in UTF-8)."""
+    other_padded: str
 
 
-def _padded_bytes(window: bytes, table: bytes) -> bool:
-    """The test on bytes (text that is not UTF-8, or a delimiter that is not ASCII)."""
-    marks = window.translate(table)
-    return b"\x01\x02" in marks or b"\x02\x01" in marks or (b'"' in window and b'""' in window)
+def padding(sep: str) -> Padding:
+    """The tests for padding in text with the delimiter ``sep`` (a delimiter that is white space is
+    none: it separates values)."""
+    escape = f"\\x{{{ord(sep):X}}}"
+    ends = f'[{escape}"\\r\\n]'  # what a value's last character may stand before
+    starts = f'[{escape}"\\n]'  # after
+    ascii_blank = "[" + "".join(f"\\x{{{ord(c):X}}}" for c in ASCII_BLANKS if c != sep) + "]"
+    other_blank = "[" + "".join(f"\\x{{{ord(c):X}}}" for c in OTHER_BLANKS if c != sep) + "]"
+    return Padding(
+        plain=(
+            starts + ascii_blank,
+            ascii_blank + ends,
+            ascii_blank + "\\z",
+            '""',
+            f'[{escape}\\n]"[\\r\\n]',
+            f'[\\r\\n]"[{escape}\\r\\n]',
+            '[\\r\\n]"\\z',
+            "\\r[^\\n]",
+            "\\r\\z",
+        ),
+        other=(
+            tuple(c for c in OTHER_BLANKS if c < "\u0100"),
+            tuple(c for c in OTHER_BLANKS if c >= "\u0100"),
+        ),
+        other_padded=f"{starts}{other_blank}|{other_blank}(?:{ends}|\\z)",
+    )
+
+
+def text_after_quote(sep: str, across_lines: bool) -> str:
+    """A regular expression (polars') matching a quoted value with text after its closing quote,
+    `"a"b"c"` (which polars reads as `abc`); also some values that are well quoted (it may start
+    inside a quoted value), never missing one that is not. Its first quote stands at the start or
+    after a delimiter (or, in a block of lines, a line break); ``across_lines``: a quoted value
+    may hold a line break."""
+    other = f"\\x{{{ord(sep):X}}}"
+    inside = '[^"]' if across_lines else '[^"\\n]'
+    return f'(?:^|[{other}\\n])"(?:{inside}|"")*"[^{other}\\r\\n"]'
 
 
 _BLOCK = 1 << 22
@@ -77,19 +118,22 @@ def _scan(
     next block once ``stop`` is set (the file was refused meanwhile)."""
     digest = hashlib.sha256()
     scan = _Scan()
-    table = _padding_table(sep)
-    pattern = _padding_pattern(table)
+    # A delimiter that is not ASCII stands for other bytes in text than its own (polars reads
+    # none such): the bytes are searched as text that is not UTF-8.
+    patterns = None
+    if sep[0] < 0x80:
+        patterns = (padding(sep.decode()), text_after_quote(sep.decode(), False))
     # Each window is a line break and then whole lines (the last may be cut at the end of the
     # file): no pair of bytes spans two windows, and a value at the start of a line (or of the
     # file) follows a line break in its window.
     windows: list[bytes] = []
     rest = b""
-    tail = b"\n"
 
     def search(windows: list[bytes]) -> None:
-        found, newlines = _search_windows(windows, pattern, table, scan.padded)
+        padded, quoted, newlines = _search_windows(windows, patterns, scan)
         scan.newlines += newlines
-        scan.padded = scan.padded or found
+        scan.padded = scan.padded or padded
+        scan.quoted_text = scan.quoted_text or quoted
 
     with path.open("rb") as fh:
         # Streamed, so that a large CSV is never held in memory twice; hashlib and polars release
@@ -101,7 +145,6 @@ def _scan(
             scan.size += len(chunk)
             if scan.size > limits.file_size:
                 raise too_large(path, limits)
-            tail = chunk[-1:]
             if not text:
                 continue
             cut = chunk.rfind(b"\n")
@@ -117,9 +160,18 @@ def _scan(
         windows.append(b"\n" + rest)
     if windows:
         search(windows)
-    scan.padded = scan.padded or tail == b" "
     scan.sha256 = digest.hexdigest()
     return scan
+
+
+def search_text(text: bytes, sep: str) -> tuple[bool, bool]:
+    """The scan's two tests, padding and text after a closing quote, over UTF-8 text the reader
+    made of a file in another encoding (the scan searched the file's own bytes)."""
+    if ord(sep) >= 0x80:
+        return True, b'"' in text
+    patterns = (padding(sep), text_after_quote(sep, across_lines=False))
+    padded, quoted, _ = _search_windows([b"\n" + text], patterns, _Scan())
+    return padded, quoted
 
 
 class _Stopped(Exception):
@@ -127,11 +179,12 @@ class _Stopped(Exception):
 
 
 def _search_windows(
-    windows: list[bytes], pattern: str | None, table: bytes, padded: bool
-) -> tuple[bool, int]:
-    """Whether any window holds a padded value (not searched once one was found), and the line
-    breaks in the windows (less the one each starts with)."""
-    if pattern is not None:
+    windows: list[bytes], patterns: tuple[Padding, str] | None, seen: _Scan
+) -> tuple[bool, bool, int]:
+    """Whether any window holds a padded value, and a quoted value with text after it (each not
+    searched once ``seen`` has it), and the line breaks in the windows (less the one each starts
+    with). ``patterns``: the two tests as regular expressions, for text that is UTF-8."""
+    if patterns is not None:
         try:
             text = pl.Series("t", windows, dtype=pl.Binary).cast(pl.String)
         except pl.exceptions.ComputeError:
@@ -139,15 +192,30 @@ def _search_windows(
         if text is not None:
             column = pl.col("t")
             checks = [column.str.count_matches("\n", literal=True).sum().alias("newlines")]
-            if not padded:
-                checks.append(column.str.contains(pattern).any().alias("padded"))
-            result = text.to_frame().select(checks).row(0, named=True)
-            return bool(result.get("padded")), int(result["newlines"]) - len(windows)
+            pad, after = patterns
+            if not seen.padded:
+                plain = [column.str.contains(p).any() for p in pad.plain]
+                other = [column.str.contains_any(list(group)).any() for group in pad.other]
+                checks += [pl.any_horizontal(plain).alias("padded")]
+                checks += [pl.any_horizontal(other).alias("other")]
+            if not seen.quoted_text:
+                checks.append(column.str.contains(after).any().alias("quoted"))
+            frame = text.to_frame()
+            result = frame.select(checks).row(0, named=True)
+            padded = bool(result.get("padded"))
+            if not padded and result.get("other"):
+                padded = bool(frame.select(column.str.contains(pad.other_padded).any()).item())
+            newlines = int(result["newlines"]) - len(windows)
+            return padded, bool(result.get("quoted")), newlines
         if len(windows) > 1:
-            found, newlines = False, 0
+            found = _Scan(padded=seen.padded, quoted_text=seen.quoted_text)
             for window in windows:
-                one = _search_windows([window], pattern, table, padded or found)
-                found, newlines = found or one[0], newlines + one[1]
-            return found, newlines
-    found = not padded and any(_padded_bytes(window, table) for window in windows)
-    return found, sum(window.count(b"\n") for window in windows) - len(windows)
+                padded, quoted, newlines = _search_windows([window], patterns, found)
+                found.padded = found.padded or padded
+                found.quoted_text = found.quoted_text or quoted
+                found.newlines += newlines
+            return found.padded, found.quoted_text, found.newlines
+    # Text that is not UTF-8 (or a delimiter that is not ASCII): what it holds is not known here
+    # (the reader searches such a file again once decoded, search_text).
+    quoted = not seen.quoted_text and any(b'"' in window for window in windows)
+    return True, quoted, sum(window.count(b"\n") for window in windows) - len(windows)

@@ -44,6 +44,11 @@ class Sheet:
     """For each record, the number the user sees it under (CSV line, Excel row)."""
     blank_rows: int = 0
     """Records with no value at all (kept in Excel so that row numbers match), not validated."""
+    header_row: int = 1
+    """The number the user sees the header under (its Excel row: rows above it may be empty)."""
+    first_column: int = 0
+    """The sheet's own position (0 for column A) of the first column read: an Excel reader reads
+    from the leftmost column with a value, and a person looks a column up by its letter in Excel."""
 
 
 @dataclass(frozen=True)
@@ -59,15 +64,22 @@ class SourceFile:
     notes: list[str] = field(default_factory=list)
 
 
-def _sheet(name: str | None, frame: pl.DataFrame, headers: list[str], rows: pl.Series) -> Sheet:
+def _sheet(
+    name: str | None,
+    frame: pl.DataFrame,
+    headers: list[str],
+    rows: pl.Series,
+    header_row: int = 1,
+    first_column: int = 0,
+) -> Sheet:
     """A sheet without its blank records (counted, not validated), keeping every row number."""
-    if not frame.width or not frame.height:
-        return Sheet(name, frame, headers, rows)
-    blank = frame.select(pl.all_horizontal(pl.all().is_null())).to_series()
-    count = int(blank.sum())
-    if not count:
-        return Sheet(name, frame, headers, rows)
-    return Sheet(name, frame.filter(~blank), headers, rows.filter(~blank), count)
+    count = 0
+    if frame.width and frame.height:
+        blank = frame.select(pl.all_horizontal(pl.all().is_null())).to_series()
+        count = int(blank.sum())
+        if count:
+            frame, rows = frame.filter(~blank), rows.filter(~blank)
+    return Sheet(name, frame, headers, rows, count, header_row, first_column)
 
 
 # A header that reads as an NHS number, a date or a postcode is a record's value: the file has no
