@@ -16,7 +16,6 @@ import resource
 import struct
 import subprocess
 import sys
-import time
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -41,7 +40,10 @@ class Ended:
     code: int
     stdout: str
     stderr: str
-    seconds: float
+    cpu_seconds: float
+    """CPU seconds the command used (user and system): unlike its wall time, barely moved by
+    other work on a loaded machine, so a bound on it fails for the command's own doing. Its wall
+    time is bounded by the run's cut at :data:`SECONDS`."""
 
 
 def _cap_memory() -> None:
@@ -50,7 +52,7 @@ def _cap_memory() -> None:
 
 def capped(*args: str | Path, cap: bool = True) -> Ended:
     """The real command, run with its memory capped (unless not ``cap``) and its time bounded."""
-    started = time.monotonic()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.run(
         [sys.executable, "-m", "mhdeaths", *map(str, args)],
         capture_output=True,
@@ -59,7 +61,9 @@ def capped(*args: str | Path, cap: bool = True) -> Ended:
         preexec_fn=_cap_memory if cap else None,
         timeout=SECONDS,
     )
-    return Ended(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return Ended(proc.returncode, proc.stdout, proc.stderr, cpu)
 
 
 def assert_refused(ended: Ended, *phrases: str) -> str:
@@ -158,7 +162,7 @@ def test_a_zip_bomb_in_the_shared_strings_is_refused_before_it_is_unzipped(
     assert bomb.stat().st_size < 4 << 20
     ended = validate(bomb)
     assert_refused(ended, "bomb_death.xlsx unzips to more than the limit of 1 GiB", "--limit")
-    assert ended.seconds < 10
+    assert ended.cpu_seconds < 10
 
 
 def test_a_part_that_unzips_far_larger_than_it_is_stored_is_refused(tmp_path: Path) -> None:
@@ -231,7 +235,7 @@ def test_a_sheet_of_many_cells_with_no_references_is_counted_by_position(tmp_pat
     ended = validate(path, limits=("zip-ratio=5000",))
     message = assert_refused(ended, "and across to column ALL (", "cells), too many to read")
     assert "(the limit is 20,000,000 cells" in message
-    assert ended.seconds < 15
+    assert ended.cpu_seconds < 15
 
 
 def test_a_sheet_wider_than_the_column_limit_is_refused(tmp_path: Path) -> None:
@@ -333,7 +337,7 @@ def test_a_csv_of_empty_lines_is_read_no_further_than_the_cell_limit(tmp_path: P
         "1,048,576 cells",
         "--limit cells=N",
     )
-    assert ended.seconds < 10
+    assert ended.cpu_seconds < 10
 
 
 def test_a_file_over_the_size_limit_is_refused_before_it_is_read(tmp_path: Path) -> None:
@@ -352,7 +356,7 @@ def test_a_link_to_an_endless_device_is_refused(tmp_path: Path, device: str) -> 
     link.symlink_to(device)
     ended = validate(link, ACTIVITY)
     assert_refused(ended, "endless_death.csv is not a regular file")
-    assert ended.seconds < 10
+    assert ended.cpu_seconds < 10
 
 
 def test_a_named_pipe_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
@@ -376,7 +380,7 @@ def test_a_parquet_file_20000_columns_wide_is_refused_from_its_footer(tmp_path: 
     pl.DataFrame({f"c{i}": [1] for i in range(20_000)}).write_parquet(path)
     ended = validate(path)
     assert_refused(ended, "has 20,000 columns, more than the limit of 1,000")
-    assert ended.seconds < 10
+    assert ended.cpu_seconds < 10
 
 
 def test_a_parquet_file_with_too_many_cells_is_refused_from_its_footer(tmp_path: Path) -> None:
@@ -396,7 +400,7 @@ def test_a_parquet_file_of_repeated_text_is_measured_before_it_is_read(tmp_path:
     assert path.stat().st_size < 10_000
     ended = validate(path)
     assert_refused(ended, "holds more than the limit of 1 GiB of values once decompressed")
-    assert ended.seconds < 10
+    assert ended.cpu_seconds < 10
 
 
 def test_a_parquet_list_column_is_refused_before_it_is_read(tmp_path: Path) -> None:
