@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table as RichTable
 
 from mhdeaths import guard
 from mhdeaths.cli.common import AS_AT_FORMATS
@@ -426,6 +425,8 @@ def history(
         _emit(columns, [tuple(asdict(r).values()) for r in rows], fmt, limit=None)
         return
     # On the terminal: one narrow line per submission (csv and json carry every column).
+    from rich.table import Table as RichTable
+
     table = RichTable("id", "provider", "period", "spec", "received (UTC)", "status", "late",
                       "death records N/U/D", "reviews", "PFD addressees", "themes",
                       "activity")  # fmt: skip
@@ -545,6 +546,8 @@ def _emit(
         ]
         sys.stdout.write(json.dumps(records, indent=1) + "\n")
     else:
+        from rich.table import Table as RichTable
+
         table = RichTable(*[escape(c) for c in columns])
         shown = rows if limit is None else rows[:limit]
         for row in shown:

@@ -10,16 +10,18 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from mhdeaths.errors import OutputError
 from mhdeaths.output.folders import inside
 from mhdeaths.output.writing import excel_safe
 from mhdeaths.spec import Severity
 from mhdeaths.validate.report import Report, Verdict
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 CSV_COLUMNS = [
     "rule_id",
@@ -114,6 +116,9 @@ def print_report(report: Report, console: Console, limit: int = 20) -> None:
     )
     console.print(escape(summary))
     if report.rules:
+        # Imported here: an accepted submission has no rule to list.
+        from rich.table import Table
+
         table = Table("rule", "severity", "failed", title="Rules that failed")
         for r in report.rules:
             sev = r.severity.value.replace("_", " ") + (" (derogated)" if r.derogation else "")
