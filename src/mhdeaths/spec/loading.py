@@ -22,7 +22,8 @@ from typing import Any
 import semver
 from pydantic import ValidationError
 
-from mhdeaths.errors import SpecError
+from mhdeaths import language as ex
+from mhdeaths.errors import ExpressionError, SpecError
 from mhdeaths.language.parser import quote
 from mhdeaths.paths import default_spec_root
 from mhdeaths.spec.cache import kept_json, kept_spec
@@ -292,14 +293,33 @@ def _stamp(folder: Path) -> tuple[tuple[str, int, int], ...]:
 @lru_cache(maxsize=32)
 def _load_cached(folder: Path, version: str, stamp: tuple[tuple[str, int, int], ...]) -> Spec:
     try:
-        # Kept between processes too, under the files' bytes (``mhdeaths.spec.cache``).
-        return kept_spec(folder, version, lambda: _load_folder(folder, version))
+        # Kept between processes too, under the files' bytes (``mhdeaths.spec.cache``), with
+        # its expressions parsed.
+        spec, parsed = kept_spec(folder, version, lambda: _parsed(_load_folder(folder, version)))
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise SpecError(
             f"Spec {version} does not load: {where}: {first['msg']} ({exc.error_count()} problem(s))."
         ) from None
+    ex.keep(parsed)
+    return spec
+
+
+def _parsed(spec: Spec) -> tuple[Spec, tuple[ex.Expression, ...]]:
+    """The spec and the parse of every expression the engines start from: each rule's (with
+    ``{codes}`` marked, to be bound to any period's codes), each definition's and each key the
+    attribution orders by. One that does not parse is left out (``spec check`` says why)."""
+    texts = [ex.marked(r.expression) for r in spec.rules]
+    texts += [d.expression for d in spec.definitions]
+    texts += [k.expression for k in spec.attribution.order_by] if spec.attribution else []
+    parsed = []
+    for text in dict.fromkeys(texts):
+        try:
+            parsed.append(ex.parse(text))
+        except ExpressionError:
+            continue
+    return spec, tuple(parsed)
 
 
 def _load_folder(folder: Path, version: str) -> Spec:
