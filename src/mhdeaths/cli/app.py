@@ -20,12 +20,11 @@ from typing import Annotated
 import typer
 import typer.core
 import typer.main
-from rich.markup import escape
 from typer._click import Context
 
 from mhdeaths import guard
 from mhdeaths.cli import benchmark, jobs, profile, spec, synth, validate, warehouse
-from mhdeaths.cli.common import err, out, set_verbosity
+from mhdeaths.cli.common import err, escape, out, set_verbosity
 from mhdeaths.cli.process import (
     command_words,
     end_command,

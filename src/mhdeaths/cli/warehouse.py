@@ -17,11 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from mhdeaths import guard
-from mhdeaths.cli.common import AS_AT_FORMATS
+from mhdeaths.cli.common import AS_AT_FORMATS, LazyConsole, escape
 from mhdeaths.cli.process import end_command
 from mhdeaths.cli.progress import progress_bar
 from mhdeaths.errors import ExitCode, UserError
@@ -37,7 +35,7 @@ app = typer.Typer(
     help="The national warehouse: load validated submissions, see what arrived, query it.",
     no_args_is_help=True,
 )
-out = Console(highlight=False, soft_wrap=True)
+out = LazyConsole(highlight=False, soft_wrap=True)
 
 WarehousePath = Annotated[
     Path | None,
