@@ -101,6 +101,13 @@ def test_validating_and_asking_for_help_do_not_import_scipy() -> None:
         assert not {name for name in imported_now if name.split(".")[0] == "scipy"}, args
 
 
+def test_asking_for_the_version_does_not_import_polars() -> None:
+    # The versions of the spec are read from its folders and headers: no expression, no frame.
+    imported_now = imported("-m", "mhdeaths", "--version")
+    assert "mhdeaths.spec.loading" in imported_now
+    assert not {name for name in imported_now if name.split(".")[0] == "polars"}
+
+
 def test_benchmarking_does_not_import_scipy_stats_or_sparse() -> None:
     # Every process that benchmarks (benchmark, run, demo) imports mhdeaths.stats, which needs
     # scipy.special; scipy.stats and scipy.sparse, a second or two more to import, only the CUSUM

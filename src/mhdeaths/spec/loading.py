@@ -17,14 +17,12 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import semver
 from pydantic import ValidationError
 
-from mhdeaths import language as ex
 from mhdeaths.errors import ExpressionError, SpecError
-from mhdeaths.language.parser import quote
 from mhdeaths.paths import default_spec_root
 from mhdeaths.spec.cache import kept_json, kept_spec
 from mhdeaths.spec.model import (
@@ -42,7 +40,12 @@ from mhdeaths.spec.model import (
     SpecField,
     Table,
 )
-from mhdeaths.spec.words import format_in_words
+
+if TYPE_CHECKING:
+    from mhdeaths import language as ex
+
+# The expression language, and with it polars, is imported where a version is loaded, not with
+# this module: listing the versions (``mhdeaths --version``) needs neither.
 
 
 def parse_version(text: str) -> semver.Version:
@@ -159,6 +162,7 @@ _CROSSWALK = re.compile(r"\{crosswalk:(\w+)\.(\w+)\((\w+)\)\}")
 def expand_crosswalks(text: str, code_lists: Mapping[str, CodeList]) -> str:
     """Write each crosswalk of an expression out as a CASE over the code list's own data, so the
     mapping is kept once (in the code list's file) and both engines read the same expression."""
+    from mhdeaths.language.parser import quote
 
     def case(match: re.Match[str]) -> str:
         name, target, field = match.groups()
@@ -242,6 +246,8 @@ def _expand_template(
 
 def _template_values(field: SpecField) -> dict[str, str]:
     """The placeholders a check template may use."""
+    from mhdeaths.spec.words import format_in_words
+
     return {
         "field": field.name,
         "title": field.title,
@@ -292,6 +298,8 @@ def _stamp(folder: Path) -> tuple[tuple[str, int, int], ...]:
 
 @lru_cache(maxsize=32)
 def _load_cached(folder: Path, version: str, stamp: tuple[tuple[str, int, int], ...]) -> Spec:
+    from mhdeaths import language as ex
+
     try:
         # Kept between processes too, under the files' bytes (``mhdeaths.spec.cache``), with
         # its expressions parsed.
@@ -310,6 +318,8 @@ def _parsed(spec: Spec) -> tuple[Spec, tuple[ex.Expression, ...]]:
     """The spec and the parse of every expression the engines start from: each rule's (with
     ``{codes}`` marked, to be bound to any period's codes), each definition's and each key the
     attribution orders by. One that does not parse is left out (``spec check`` says why)."""
+    from mhdeaths import language as ex
+
     texts = [ex.marked(r.expression) for r in spec.rules]
     texts += [d.expression for d in spec.definitions]
     texts += [k.expression for k in spec.attribution.order_by] if spec.attribution else []
