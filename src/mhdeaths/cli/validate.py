@@ -4,8 +4,9 @@ The report goes to the terminal (text), to standard output (json, csv, html) or 
 the exit code says whether the submission would be accepted.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations``: typer reads the command's annotations as it
+# builds the command, on every run, and would compile and evaluate each again if kept as text
+# (a hundredth of a one-month validation).
 import os
 import sys
 from enum import StrEnum
@@ -111,7 +112,7 @@ def validate_command(
 
 
 def _write_validation_outputs(
-    report: Report,
+    report: "Report",
     chosen: list[str],
     out_dir: Path | None,
     files: list[Path],
@@ -141,7 +142,7 @@ def _write_validation_outputs(
     sys.stdout.flush()
 
 
-def _print_text(report: Report) -> None:
+def _print_text(report: "Report") -> None:
     """The report's terminal view on standard output: as plain text, without rich, when it is
     only text and the output is not a terminal; else drawn by rich."""
     from mhdeaths.validate.render import plain_report, print_report
