@@ -4,6 +4,7 @@ the rules it offers are the stats package's own."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -47,6 +48,33 @@ def test_importing_the_command_starts_nothing_and_main_reads_ahead() -> None:
     assert '"verdict": "accepted"' in done.stdout
 
 
+def test_no_pydantic_plugin_sees_what_the_command_validates(tmp_path: Path) -> None:
+    # A plugin installed beside mhdeaths (here a spy, found through its entry point as pydantic
+    # finds any) is handed every model's input before the guard masks it: the command loads
+    # none, unless the user names the plugins to leave out themselves.
+    (tmp_path / "spy_plugin.py").write_text(
+        "import sys\n"
+        "print('plugin loaded', file=sys.stderr)\n"
+        "class Spy:\n"
+        "    def new_schema_validator(self, *args, **kwargs):\n"
+        "        return None, None, None\n"
+        "plugin = Spy()\n"
+    )
+    info = tmp_path / "spy_plugin-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: spy-plugin\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[pydantic]\nspy = spy_plugin:plugin\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    env["PYTHONPATH"] = str(tmp_path)
+    command = [sys.executable, "-m", "mhdeaths", "validate", str(EXAMPLE), "--format", "json"]
+    for chosen, loaded in ((None, False), ("another", True)):
+        if chosen is not None:
+            env["PYDANTIC_DISABLE_PLUGINS"] = chosen
+        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert ("plugin loaded" in done.stderr) is loaded, done.stderr
+
+
 def test_the_disclosure_choices_are_the_releasable_stats_rules_in_their_order() -> None:
     # Read from the stats source without importing it, yet the same as the rules release()
     # accepts: every rule of the stats table that rounds totals to the nearest multiple.
@@ -87,6 +115,13 @@ def test_validating_and_asking_for_help_do_not_import_scipy() -> None:
         imported_now = imported("-m", "mhdeaths", *args)
         assert "mhdeaths.cli.app" in imported_now
         assert not {name for name in imported_now if name.split(".")[0] == "scipy"}, args
+
+
+def test_asking_for_the_version_does_not_import_polars() -> None:
+    # The versions of the spec are read from its folders and headers: no expression, no frame.
+    imported_now = imported("-m", "mhdeaths", "--version")
+    assert "mhdeaths.spec.loading" in imported_now
+    assert not {name for name in imported_now if name.split(".")[0] == "polars"}
 
 
 def test_benchmarking_does_not_import_scipy_stats_or_sparse() -> None:

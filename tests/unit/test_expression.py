@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import polars as pl
 import pytest
 
 from mhdeaths import language as ex
 from mhdeaths.errors import ExpressionError
+from mhdeaths.spec import Spec
 
 
 def evaluate(text: str, **columns: list[object]) -> list[object]:
@@ -111,6 +113,43 @@ def test_text_type_checks_pass_empty_values() -> None:
 
 def test_bind_codes_quotes_each_code() -> None:
     assert ex.bind_codes("x IN ({codes})", ["A", "O'B"]) == "x IN ('A', 'O''B')"
+
+
+def _outcome(make: Callable[[], ex.Expression]) -> object:
+    try:
+        return make()
+    except ExpressionError as exc:
+        return str(exc)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "x IN ({codes})",
+        "x NOT IN ({codes}) OR y IN ({codes})",
+        "coalesce(x IN ({codes}), FALSE) AND x IS NOT NULL",
+        "x IN ('Z', {codes})",  # beside another value: bound as text
+        "x = {codes}",  # not an IN list: as text (a parse error when several codes)
+        "x = '{codes}'",  # inside a text: as text
+        "x IN ('\x00{codes}')",
+        "x IS NULL",
+    ],
+)
+@pytest.mark.parametrize("codes", [[], ["A"], ["A", "O'B", "1", "{codes}"]])
+def test_binding_the_parsed_tree_is_parsing_the_bound_text(text: str, codes: list[str]) -> None:
+    assert _outcome(lambda: ex.parse_bound(text, codes)) == _outcome(
+        lambda: ex.parse(ex.bind_codes(text, codes))
+    )
+
+
+def test_every_rule_binds_as_its_bound_text_parses(any_spec: Spec) -> None:
+    for rule in any_spec.rules:
+        code_list = any_spec.code_list(rule.code_list) if rule.code_list else None
+        days = {c.valid_from for c in code_list.codes} | {None} if code_list else {None}
+        for day in days:
+            codes = code_list.valid_codes(day) if code_list else []
+            bound = ex.parse_bound(rule.expression, codes)
+            assert bound == ex.parse(ex.bind_codes(rule.expression, codes)), rule.id
 
 
 def test_bind_codes_with_no_valid_code_fails_every_present_value() -> None:

@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from mhdeaths import language as ex
+from mhdeaths.errors import ExpressionError
+from mhdeaths.language import parser
 from mhdeaths.spec import cache, latest_version, load_spec, loading
 
 VERSION = "1.0.0"
@@ -63,6 +66,45 @@ def test_a_kept_spec_is_the_spec_its_files_give(
     assert second == first and second is not first
     assert second.path == spec_folder.resolve() / VERSION
     assert second.rules == first.rules
+
+
+def test_a_kept_spec_brings_its_expressions_parsed(
+    spec_folder: Path, kept: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = load_spec(VERSION, spec_folder)
+    monkeypatch.setattr(parser, "_KEPT", {})
+    fresh = parser._parse.__wrapped__
+    parsed = read_from_parser_only(monkeypatch)
+    assert again(spec_folder) == first
+    texts = [ex.marked(r.expression) for r in first.rules]
+    texts += [d.expression for d in first.definitions]
+    taken = [ex.parse(text) for text in texts]
+    assert parsed == []  # every one of them came with the spec
+    assert taken == [fresh(text) for text in texts]
+
+
+def test_an_expression_that_does_not_parse_still_loads_and_fails_when_used(
+    spec_folder: Path, kept: Path
+) -> None:
+    rules = spec_folder / VERSION / "rules.yaml"
+    expression = load_spec(VERSION, spec_folder).rules[-1].expression
+    rules.write_text(rules.read_text().replace(expression, f"{expression} AND (", 1))
+    assert again(spec_folder) != load_spec(VERSION)
+    with pytest.raises(ExpressionError):
+        ex.parse(f"{expression} AND (")
+
+
+def read_from_parser_only(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record each text the parser parses, rather than takes as parsed before."""
+    texts: list[str] = []
+    parse = parser._parse
+
+    def recorded(text: str) -> ex.Expression:
+        texts.append(text)
+        return parse(text)
+
+    monkeypatch.setattr(parser, "_parse", recorded)
+    return texts
 
 
 def test_a_change_to_any_file_is_read_again_even_with_the_same_size_and_time(

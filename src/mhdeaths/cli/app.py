@@ -8,8 +8,9 @@ library becomes one sentence on stderr and its documented exit code; anything el
 keeps its traceback.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations``: typer reads the root's annotations as it
+# builds the command, on every run, and would compile and evaluate each again if kept as text
+# (a hundredth of a one-month validation).
 import copy
 import gc
 import os
@@ -20,12 +21,11 @@ from typing import Annotated
 import typer
 import typer.core
 import typer.main
-from rich.markup import escape
 from typer._click import Context
 
 from mhdeaths import guard
 from mhdeaths.cli import benchmark, jobs, profile, spec, synth, validate, warehouse
-from mhdeaths.cli.common import err, out, set_verbosity
+from mhdeaths.cli.common import err, escape, out, set_verbosity
 from mhdeaths.cli.process import (
     command_words,
     end_command,
@@ -94,6 +94,9 @@ app.add_typer(warehouse.app, name="warehouse")
 GC_THRESHOLD = 50_000
 """New objects between two runs of Python's garbage collector in the command's process."""
 
+PYDANTIC_PLUGINS_ENV = "PYDANTIC_DISABLE_PLUGINS"
+"""pydantic's own switch: ``__all__`` loads none of the plugins installed."""
+
 FILE_UMASK = 0o077
 """The process's umask: files made 0600 and folders 0700, whatever the user's own umask says."""
 
@@ -113,6 +116,11 @@ def main() -> None:
     # objects. Every 50,000 is still often for the command's own work, whose large data polars
     # holds outside Python.
     gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
+    # No pydantic plugin (an observability tool's, installed beside mhdeaths) sees the models the
+    # command validates: a plugin is handed their input before the guard masks it. Looking for
+    # plugins also read the metadata of every installed package, a fiftieth of a small
+    # validation. A value the user set is kept.
+    os.environ.setdefault(PYDANTIC_PLUGINS_ENV, "__all__")
     command = command_tree(sys.argv[1:])
     if files := files_to_read_ahead(command, sys.argv[1:]):
         # Read the files on a thread while the command imports what it needs (polars, the spec,

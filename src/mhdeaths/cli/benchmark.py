@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
-from mhdeaths.cli.common import as_at_option, out
+from mhdeaths.cli.common import as_at_option, escape, out
 from mhdeaths.cli.warehouse import WarehousePath
 
 

@@ -1,22 +1,91 @@
 """What the command groups share: the consoles they print on and the --spec-dir and --feed options.
 
 One console for standard output and one for standard error, so every command prints the same
-way (no highlighting of numbers; long lines wrap as the terminal wraps them).
+way (no highlighting of numbers; long lines wrap as the terminal wraps them). Each is rich's
+console, made when something is first printed on it: importing rich is a twentieth of a
+one-month validation, whose report written to a file or a pipe may need none of it.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
 from mhdeaths.errors import UserError
 from mhdeaths.paths import data_root, default_spec_root, installed
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+class LazyConsole:
+    """A rich console on standard output or standard error, made when first printed on."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._made: Console | None = None
+        self._quiet = False
+
+    @property
+    def console(self) -> Console:
+        """The rich console itself (made now if it is not yet)."""
+        if self._made is None:
+            from rich.console import Console
+
+            self._made = Console(quiet=self._quiet, **self._options)
+        return self._made
+
+    def print(self, *objects: Any, **options: Any) -> None:
+        self.console.print(*objects, **options)
+
+    @property
+    def quiet(self) -> bool:
+        return self._made.quiet if self._made is not None else self._quiet
+
+    @quiet.setter
+    def quiet(self, value: bool) -> None:
+        self._quiet = value
+        if self._made is not None:
+            self._made.quiet = value
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.console.is_terminal
+
+    @property
+    def plain(self) -> bool:
+        """Whether the console would print text as it is, styles and all dropped: its stream is
+        not a terminal and nothing tells rich to treat it as one (FORCE_COLOR, TTY_COMPATIBLE,
+        a notebook). Then text that holds nothing rich reads (markup, emoji codes) can be
+        written without it. False where unsure (Windows, whose consoles rich writes its own
+        way)."""
+        if self._made is not None:
+            return not self._made.is_terminal and not self._made.is_jupyter
+        if os.name == "nt" or "IPython" in sys.modules:
+            return False
+        if {"FORCE_COLOR", "TTY_COMPATIBLE"} & os.environ.keys():
+            return False
+        stream = sys.stderr if self._options.get("stderr") else sys.stdout
+        try:
+            return not stream.isatty()
+        except (AttributeError, ValueError):
+            return False
+
+
+def escape(text: str) -> str:
+    """rich's ``escape`` (the text printed as it is, never read as markup), imported when first
+    needed, as the consoles are."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
+out = LazyConsole(highlight=False, soft_wrap=True)
+err = LazyConsole(stderr=True, highlight=False)
 
 SpecRoot = Annotated[
     Path | None,
@@ -68,7 +137,7 @@ def set_verbosity(*, quiet: bool, verbose: bool) -> None:
         from rich.logging import RichHandler
 
         handler = RichHandler(
-            console=err, show_time=False, show_path=False, show_level=False, markup=False
+            console=err.console, show_time=False, show_path=False, show_level=False, markup=False
         )
         handler.setFormatter(logging.Formatter("%(message)s"))
         logger = logging.getLogger("mhdeaths")

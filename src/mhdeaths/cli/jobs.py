@@ -10,11 +10,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
 
 from mhdeaths import guard
 from mhdeaths.cli.benchmark import DEFAULT_DISCLOSURE, Disclosure, MonitoringPack, Period
-from mhdeaths.cli.common import SpecRoot, out, spec_root
+from mhdeaths.cli.common import SpecRoot, escape, out, spec_root
 from mhdeaths.cli.progress import progress_bar
 from mhdeaths.cli.warehouse import DemoKey, KeyFile, LimitSettings, WarehousePath, pseudonym_key
 from mhdeaths.errors import ExitCode

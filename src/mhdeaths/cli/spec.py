@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table as RichTable
 
 from mhdeaths import errors
 from mhdeaths.cli.common import FeedName, SpecRoot, as_at_option, out, refuse_packaged, spec_root
@@ -35,6 +34,8 @@ app = typer.Typer(
 @app.command("list")
 def spec_list(spec_dir: SpecRoot = None, feed: FeedName = None) -> None:
     """List the spec versions, newest last, with their status and effective reporting period."""
+    from rich.table import Table as RichTable
+
     from mhdeaths.spec import available_versions, load_spec
 
     root = spec_root(spec_dir, feed)
@@ -77,6 +78,8 @@ def spec_show(
 
 
 def _show_summary(spec: Spec) -> None:
+    from rich.table import Table as RichTable
+
     out.print(f"[bold]{spec.title}[/bold]  version {spec.version} ({spec.status})")
     out.print(f"Published {spec.published}; effective from reporting period {spec.effective_from}.")
     for t in spec.tables:
@@ -107,6 +110,8 @@ def _show_summary(spec: Spec) -> None:
 
 
 def _show_rule(spec: Spec, rule_id: str) -> None:
+    from rich.table import Table as RichTable
+
     try:
         rule = spec.rule(rule_id)
     except KeyError:
@@ -130,6 +135,8 @@ def _show_rule(spec: Spec, rule_id: str) -> None:
 
 
 def _show_field(spec: Spec, name: str) -> None:
+    from rich.table import Table as RichTable
+
     table_name, _, field_name = name.rpartition(".")
     try:
         f = spec.table(table_name or "death").field(field_name)
@@ -188,6 +195,8 @@ def spec_diff(
 
     Exits 1 when the version numbers understate the bump the changes need.
     """
+    from rich.table import Table as RichTable
+
     from mhdeaths.spec import load_spec
     from mhdeaths.standard.diff import diff_specs
 

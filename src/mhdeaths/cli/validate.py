@@ -4,8 +4,9 @@ The report goes to the terminal (text), to standard output (json, csv, html) or 
 the exit code says whether the submission would be accepted.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations``: typer reads the command's annotations as it
+# builds the command, on every run, and would compile and evaluate each again if kept as text
+# (a hundredth of a one-month validation).
 import os
 import sys
 from enum import StrEnum
@@ -13,9 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
 
-from mhdeaths.cli.common import SpecRoot, out
+from mhdeaths.cli.common import SpecRoot, escape, out
 from mhdeaths.cli.process import end_command
 from mhdeaths.cli.warehouse import LimitSettings
 from mhdeaths.errors import ExitCode, UserError
@@ -112,13 +112,13 @@ def validate_command(
 
 
 def _write_validation_outputs(
-    report: Report,
+    report: "Report",
     chosen: list[str],
     out_dir: Path | None,
     files: list[Path],
     spec_dir: Path | None,
 ) -> None:
-    from mhdeaths.validate.render import print_report, to_csv, to_html, to_json, write_reports
+    from mhdeaths.validate.render import to_csv, to_html, to_json, write_reports
 
     if out_dir is not None:
         from mhdeaths.validate.report_files import report_stem
@@ -126,17 +126,29 @@ def _write_validation_outputs(
         stem = report_stem(report, files, spec_root=spec_dir)
         wanted = [f for f in chosen if f != "text"] or ["json", "csv", "html"]
         written = write_reports(report, out_dir, stem, wanted)
-        print_report(report, out)
+        _print_text(report)
         for path in written:
             out.print(f"Wrote {escape(str(path))}")
     elif not chosen or chosen == ["text"]:
-        print_report(report, out)
+        _print_text(report)
     else:
         renderers = {"json": to_json, "csv": to_csv, "html": to_html, "text": None}
         for name in chosen:
             render = renderers[name]
             if render is None:
-                print_report(report, out)
+                _print_text(report)
             else:
                 sys.stdout.write(render(report))
     sys.stdout.flush()
+
+
+def _print_text(report: "Report") -> None:
+    """The report's terminal view on standard output: as plain text, without rich, when it is
+    only text and the output is not a terminal; else drawn by rich."""
+    from mhdeaths.validate.render import plain_report, print_report
+
+    plain = plain_report(report) if out.plain else None
+    if plain is None:
+        print_report(report, out.console)
+    elif not out.quiet:
+        sys.stdout.write(plain)

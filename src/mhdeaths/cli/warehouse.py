@@ -17,12 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table as RichTable
 
 from mhdeaths import guard
-from mhdeaths.cli.common import AS_AT_FORMATS
+from mhdeaths.cli.common import AS_AT_FORMATS, LazyConsole, escape
 from mhdeaths.cli.process import end_command
 from mhdeaths.cli.progress import progress_bar
 from mhdeaths.errors import ExitCode, UserError
@@ -38,7 +35,7 @@ app = typer.Typer(
     help="The national warehouse: load validated submissions, see what arrived, query it.",
     no_args_is_help=True,
 )
-out = Console(highlight=False, soft_wrap=True)
+out = LazyConsole(highlight=False, soft_wrap=True)
 
 WarehousePath = Annotated[
     Path | None,
@@ -426,6 +423,8 @@ def history(
         _emit(columns, [tuple(asdict(r).values()) for r in rows], fmt, limit=None)
         return
     # On the terminal: one narrow line per submission (csv and json carry every column).
+    from rich.table import Table as RichTable
+
     table = RichTable("id", "provider", "period", "spec", "received (UTC)", "status", "late",
                       "death records N/U/D", "reviews", "PFD addressees", "themes",
                       "activity")  # fmt: skip
@@ -545,6 +544,8 @@ def _emit(
         ]
         sys.stdout.write(json.dumps(records, indent=1) + "\n")
     else:
+        from rich.table import Table as RichTable
+
         table = RichTable(*[escape(c) for c in columns])
         shown = rows if limit is None else rows[:limit]
         for row in shown:

@@ -91,11 +91,11 @@ def bound_expression(spec: Spec, rule: Rule, period: dt.date | None) -> ex.Expre
     """The rule's expression with ``{codes}`` replaced by the codes valid in the period, or, for
     a field with ``dated_by``, on each record's own date (the SQL engine binds through here too)."""
     if not rule.code_list:
-        return ex.parse(ex.bind_codes(rule.expression, []))
+        return ex.parse_bound(rule.expression, [])
     code_list = spec.code_list(rule.code_list)
     codes = code_list.valid_codes(period)
     if rule.dated_by is None:
-        return ex.parse(ex.bind_codes(rule.expression, codes))
+        return ex.parse_bound(rule.expression, codes)
     dated = [ex.DatedCode(c.code, c.valid_from, c.valid_to) for c in code_list.codes]
     return ex.bind_dated_codes(rule.expression, rule.dated_by, dated, codes)
 
@@ -227,7 +227,7 @@ def cross_table_failures(
 def tables_read(rule: Rule) -> set[str]:
     """The tables a cross-table rule's expression names (its columns are ``table.field``; an
     unqualified column names no table the spec has, so a rule with one is never evaluated)."""
-    columns = ex.parse(ex.bind_codes(rule.expression, [])).columns
+    columns = ex.parse_bound(rule.expression, []).columns
     return {c.split(".")[0] for c in columns}
 
 

@@ -18,7 +18,7 @@ the package's public surface: the rest of ``mhdeaths`` imports them from here
 (``from mhdeaths import language as ex``), never from the module that defines them.
 """
 
-from mhdeaths.language.codes import DatedCode, bind_codes, bind_dated_codes
+from mhdeaths.language.codes import DatedCode, bind_codes, bind_dated_codes, marked, parse_bound
 from mhdeaths.language.compile_duckdb import duckdb_literal, from_tree, to_duckdb
 from mhdeaths.language.compile_polars import compiled, to_polars
 from mhdeaths.language.functions import (
@@ -32,7 +32,7 @@ from mhdeaths.language.functions import (
     Type,
     date_check,
 )
-from mhdeaths.language.parser import parse
+from mhdeaths.language.parser import keep, parse
 from mhdeaths.language.tree import (
     Between,
     Binary,
@@ -80,7 +80,10 @@ __all__ = [
     "date_check",
     "duckdb_literal",
     "from_tree",
+    "keep",
+    "marked",
     "parse",
+    "parse_bound",
     "to_duckdb",
     "to_polars",
     "transform",

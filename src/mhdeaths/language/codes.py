@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from mhdeaths.errors import ExpressionError
 from mhdeaths.language.compile_duckdb import from_tree
@@ -58,6 +59,45 @@ def bind_codes(text: str, codes: Sequence[str]) -> str:
     return text.replace(PLACEHOLDER, quoted)
 
 
+def marked(text: str) -> str:
+    """The text with ``{codes}`` written as one value no code can be: what is parsed once, for
+    every period's codes to be put in its place (``parse_bound``, ``bind_dated_codes``)."""
+    return text.replace(PLACEHOLDER, quote(_MARK))
+
+
+def parse_bound(text: str, codes: Sequence[str]) -> Expression:
+    """``parse(bind_codes(text, codes))``, made from the parse of the ``marked`` text, which is
+    the same for every period (and kept with the spec: ``parser.keep``).
+
+    The two are the same tree when each ``{codes}`` fills an IN list alone: the texts then
+    differ only inside those lists, which parse to the codes as text values, in order. Written
+    anywhere else, the bound text is parsed as it is."""
+    if PLACEHOLDER not in text:
+        return parse(text)
+    return _parse_bound(text, tuple(codes))
+
+
+@lru_cache(maxsize=4096)
+def _parse_bound(text: str, codes: tuple[str, ...]) -> Expression:
+    bound_text = bind_codes(text, codes)
+    try:
+        tree = parse(marked(text)).tree
+    except ExpressionError:
+        return parse(bound_text)
+    values = tuple(Lit(c) for c in codes) or (Lit(_NO_CODE),)
+    lists = [n for n in tree.walk() if isinstance(n, In) and n.values == (Lit(_MARK),)]
+    marks = [n for n in tree.walk() if isinstance(n, Lit) and n.value == _MARK]
+    if len(lists) != text.count(PLACEHOLDER) or len(marks) != len(lists):
+        return parse(bound_text)
+
+    def codes_in(node: Node) -> Node | None:
+        if isinstance(node, In) and node.values == (Lit(_MARK),):
+            return In(node.operand, values, node.negated)
+        return None
+
+    return expression_of(bound_text, transform(tree, codes_in))
+
+
 def bind_dated_codes(
     text: str, dated_by: str, codes: Sequence[DatedCode], period_codes: Sequence[str]
 ) -> Expression:
@@ -75,7 +115,7 @@ def bind_dated_codes(
     """
     if PLACEHOLDER not in text:
         return parse(text)
-    tree = parse(text.replace(PLACEHOLDER, quote(_MARK))).tree
+    tree = parse(marked(text)).tree
     day = Col(dated_by)
 
     def dated_test(node: Node) -> Node | None:

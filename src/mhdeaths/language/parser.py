@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -402,9 +403,25 @@ def quote(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-@lru_cache(maxsize=4096)
+_KEPT: dict[str, Expression] = {}
+"""Expressions parsed by an earlier process (``keep``), by their text."""
+
+
 def parse(text: str) -> Expression:
     """Parse an expression and check it stays inside the language."""
+    kept = _KEPT.get(text)
+    return kept if kept is not None else _parse(text)
+
+
+def keep(parsed: Iterable[Expression]) -> None:
+    """Take expressions parsed before (by another process, with this parser) as the parse of
+    their texts: a spec kept in the cache brings its own, and parsing its few hundred rules
+    again was a tenth of a one-month validation."""
+    _KEPT.update((e.text, e) for e in parsed)
+
+
+@lru_cache(maxsize=4096)
+def _parse(text: str) -> Expression:
     parser = _Parser(text, _tokens(text))
     tree = parser.expression()
     if parser.peek().kind != "end":

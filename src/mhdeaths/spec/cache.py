@@ -13,10 +13,10 @@ never an old reading of files that have changed since.
 The cache is only ever a shortcut. A cache folder that cannot be made or written, a file that is
 corrupt, truncated or of another format, or a file that another user could have written is
 passed over in silence, and the files are read as if there were no cache. A spec is kept pickled
-(the frozen models as they are: no validation to redo), so a kept file is unpickled only when it
-is the user's own and no one else can write it, in a folder made for the user alone; the version
-headers are kept as JSON. ``MHDEATHS_CACHE_DIR`` names another folder, or, set empty, turns the
-cache off.
+(the frozen models as they are: no validation to redo), with its expressions parsed, so a kept
+file is unpickled only when it is the user's own and no one else can write it, in a folder made
+for the user alone; the version headers are kept as JSON. ``MHDEATHS_CACHE_DIR`` names another
+folder, or, set empty, turns the cache off.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ import pydantic_core
 
 from mhdeaths.settings import CACHE_ENV
 
-FORMAT = "mhdeaths-spec-cache-1"
+FORMAT = "mhdeaths-spec-cache-2"
 """Part of every key: a change to what is kept, or how, starts afresh."""
 
 KEPT = 24

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from mhdeaths import language as ex
 from mhdeaths.spec.model import Rule, Scope, Spec
 
 #: The check templates whose failure makes a value invalid (the DQMI "validity" measure), for
@@ -57,6 +56,10 @@ def rule_kind(spec: Spec, rule: Rule) -> RuleKind:
         if rule.generated_from == "code_list" and rule.code_list and _dated(spec, rule.code_list):
             return RuleKind.CROSS_FIELD
         return RuleKind.FIELD
+    # Imported here: the spec package is imported where no expression is read (mhdeaths
+    # --version), and the language brings polars.
+    from mhdeaths import language as ex
+
     expression = ex.parse(rule.expression)
     if any(isinstance(n, ex.Call) and n.over is not None for n in expression.tree.walk()):
         return RuleKind.CROSS_RECORD

@@ -17,13 +17,12 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import semver
 from pydantic import ValidationError
 
-from mhdeaths.errors import SpecError
-from mhdeaths.language.parser import quote
+from mhdeaths.errors import ExpressionError, SpecError
 from mhdeaths.paths import default_spec_root
 from mhdeaths.spec.cache import kept_json, kept_spec
 from mhdeaths.spec.model import (
@@ -41,7 +40,12 @@ from mhdeaths.spec.model import (
     SpecField,
     Table,
 )
-from mhdeaths.spec.words import format_in_words
+
+if TYPE_CHECKING:
+    from mhdeaths import language as ex
+
+# The expression language, and with it polars, is imported where a version is loaded, not with
+# this module: listing the versions (``mhdeaths --version``) needs neither.
 
 
 def parse_version(text: str) -> semver.Version:
@@ -158,6 +162,7 @@ _CROSSWALK = re.compile(r"\{crosswalk:(\w+)\.(\w+)\((\w+)\)\}")
 def expand_crosswalks(text: str, code_lists: Mapping[str, CodeList]) -> str:
     """Write each crosswalk of an expression out as a CASE over the code list's own data, so the
     mapping is kept once (in the code list's file) and both engines read the same expression."""
+    from mhdeaths.language.parser import quote
 
     def case(match: re.Match[str]) -> str:
         name, target, field = match.groups()
@@ -241,6 +246,8 @@ def _expand_template(
 
 def _template_values(field: SpecField) -> dict[str, str]:
     """The placeholders a check template may use."""
+    from mhdeaths.spec.words import format_in_words
+
     return {
         "field": field.name,
         "title": field.title,
@@ -291,15 +298,38 @@ def _stamp(folder: Path) -> tuple[tuple[str, int, int], ...]:
 
 @lru_cache(maxsize=32)
 def _load_cached(folder: Path, version: str, stamp: tuple[tuple[str, int, int], ...]) -> Spec:
+    from mhdeaths import language as ex
+
     try:
-        # Kept between processes too, under the files' bytes (``mhdeaths.spec.cache``).
-        return kept_spec(folder, version, lambda: _load_folder(folder, version))
+        # Kept between processes too, under the files' bytes (``mhdeaths.spec.cache``), with
+        # its expressions parsed.
+        spec, parsed = kept_spec(folder, version, lambda: _parsed(_load_folder(folder, version)))
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise SpecError(
             f"Spec {version} does not load: {where}: {first['msg']} ({exc.error_count()} problem(s))."
         ) from None
+    ex.keep(parsed)
+    return spec
+
+
+def _parsed(spec: Spec) -> tuple[Spec, tuple[ex.Expression, ...]]:
+    """The spec and the parse of every expression the engines start from: each rule's (with
+    ``{codes}`` marked, to be bound to any period's codes), each definition's and each key the
+    attribution orders by. One that does not parse is left out (``spec check`` says why)."""
+    from mhdeaths import language as ex
+
+    texts = [ex.marked(r.expression) for r in spec.rules]
+    texts += [d.expression for d in spec.definitions]
+    texts += [k.expression for k in spec.attribution.order_by] if spec.attribution else []
+    parsed = []
+    for text in dict.fromkeys(texts):
+        try:
+            parsed.append(ex.parse(text))
+        except ExpressionError:
+            continue
+    return spec, tuple(parsed)
 
 
 def _load_folder(folder: Path, version: str) -> Spec:

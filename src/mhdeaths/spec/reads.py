@@ -50,7 +50,7 @@ class Reads:
     def _rule(self, rule: Rule) -> frozenset[tuple[str, str]]:
         if rule.scope is Scope.STRUCTURE:
             return frozenset()
-        columns = ex.parse(ex.bind_codes(rule.expression, [])).columns
+        columns = ex.parse_bound(rule.expression, []).columns
         named: set[tuple[str, str]]
         if rule.scope is Scope.CROSS_TABLE:
             named = {(t, f) for t, _, f in (c.partition(".") for c in columns) if f}

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
-
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
+from typing import TYPE_CHECKING
 
 from mhdeaths.errors import OutputError
 from mhdeaths.output.folders import inside
 from mhdeaths.output.writing import excel_safe
 from mhdeaths.spec import Severity
 from mhdeaths.validate.report import Report, Verdict
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 CSV_COLUMNS = [
     "rule_id",
@@ -93,13 +94,9 @@ _STYLE = {
 }
 
 
-def print_report(report: Report, console: Console, limit: int = 20) -> None:
-    """The terminal view: verdict and counts first, then rules, then the first findings.
-
-    Every value from the file or the spec is escaped, so that no text in it is read as markup.
-    """
-    files = escape(", ".join(f.name for f in report.files))
-    console.print(f"[{_STYLE[report.verdict]}]{report.verdict.upper()}[/]  {files}")
+def _heading(report: Report) -> tuple[str, str]:
+    """The files named on the verdict's line, and the line of counts below it."""
+    files = ", ".join(f.name for f in report.files)
     summary = (
         f"Spec {report.spec_version}; provider {report.provider or '?'}; period "
         f"{report.reporting_period or '?'}; "
@@ -112,8 +109,24 @@ def print_report(report: Report, console: Console, limit: int = 20) -> None:
         )
         + "."
     )
+    return files, summary
+
+
+def print_report(report: Report, console: Console, limit: int = 20) -> None:
+    """The terminal view: verdict and counts first, then rules, then the first findings.
+
+    Every value from the file or the spec is escaped, so that no text in it is read as markup.
+    """
+    # Imported here: a report written as plain text (``plain_report``) needs nothing of rich.
+    from rich.markup import escape
+
+    files, summary = _heading(report)
+    console.print(f"[{_STYLE[report.verdict]}]{report.verdict.upper()}[/]  {escape(files)}")
     console.print(escape(summary))
     if report.rules:
+        # Imported here: an accepted submission has no rule to list.
+        from rich.table import Table
+
         table = Table("rule", "severity", "failed", title="Rules that failed")
         for r in report.rules:
             sev = r.severity.value.replace("_", " ") + (" (derogated)" if r.derogation else "")
@@ -146,3 +159,23 @@ def print_report(report: Report, console: Console, limit: int = 20) -> None:
             )
     for note in report.notes:
         console.print(f"Note: {escape(note)}")
+
+
+_READ_BY_RICH = re.compile(r"[\[\\\x00-\x1f\x7f-\x9f]|:\S*:")
+"""What rich would not print as it is: markup's brackets and backslashes, control characters
+(a tab, a carriage return) and what could be an emoji code (``:smile:``)."""
+
+
+def plain_report(report: Report) -> str | None:
+    """The terminal view as the text it is on a stream rich styles nothing on (a file, a pipe),
+    written without rich: an accepted submission's verdict, counts and notes. None when the view
+    has more (a table of the rules that failed, the findings) or a text rich would not print as
+    it is; ``print_report`` then draws it. The two give the same bytes (a test holds them so)."""
+    if report.rules or report.findings:
+        return None
+    files, summary = _heading(report)
+    lines = [f"{report.verdict.upper()}  {files}", summary]
+    lines += [f"Note: {note}" for note in report.notes]
+    if any(_READ_BY_RICH.search(line) for line in lines):
+        return None
+    return "".join(f"{line}\n" for line in lines)
