@@ -11,15 +11,18 @@ kept when asked.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar, cast
 
 import polars as pl
 
 from mhdeaths import language as ex
 from mhdeaths.engines import polars_engine as engine
-from mhdeaths.spec import STRUCTURE_TABLE, FieldType, Mandation, Rule, Scope, Spec, Stage
+from mhdeaths.spec import STRUCTURE_TABLE, FieldType, Mandation, Rule, Scope, Spec, Stage, Table
 from mhdeaths.spec.kinds import VALIDITY_CHECKS
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -103,7 +106,6 @@ def evaluate(
     for name, text in tables.items():
         rules = [r for r in spec.rules_for(name) if r.scope is Scope.RECORD and checked(r)]
         typed[name], masks = _typed_and_masks(spec, name, text, rules, period)
-        masks = _without_echoes(rules, masks)
         for rule in rules:
             mask = masks.get_column(rule.id)
             failed = int(mask.sum())
@@ -153,52 +155,134 @@ def _missing_mandatory(spec: Spec, columns: Mapping[str, pl.DataFrame]) -> dict[
     return lacking
 
 
-def _without_echoes(rules: list[Rule], masks: pl.DataFrame) -> pl.DataFrame:
+def _without_echoes(rules: list[Rule], prefix: str) -> list[pl.Expr]:
     """Report the root cause, not its echoes: where a value does not read as its type, the other
     rules that use that field are not reported on that record (they judged an empty value).
 
     The type finding stands; the echoes would say, for example, that a date of death written
-    31/02/2027 makes the declared category disagree with the derived one.
+    31/02/2027 makes the declared category disagree with the derived one. The changes read the
+    mask columns, each named ``prefix`` and the rule's id.
     """
-    unreadable = {r.fields[0]: r.id for r in rules if r.generated_from == "type"}
+    unreadable = {r.fields[0]: f"{prefix}{r.id}" for r in rules if r.generated_from == "type"}
     changes = []
     for rule in rules:
         if rule.generated_from == "type":
             continue
         causes = [pl.col(unreadable[f]) for f in rule.fields if f in unreadable]
         if causes:
-            changes.append((pl.col(rule.id) & ~pl.any_horizontal(causes)).alias(rule.id))
-    return masks.with_columns(changes) if changes else masks
+            own = f"{prefix}{rule.id}"
+            changes.append((pl.col(own) & ~pl.any_horizontal(causes)).alias(own))
+    return changes
 
 
 _RAW = "raw::"
 """The prefix of the text columns while the typed columns carry the fields' own names."""
+
+_RULE = f"{_RAW}rule::"
+"""The prefix of the rules' mask columns in the query."""
+
+
+class _Same:
+    """A spec as a key, by identity: what is worked out from a loaded version is kept for that
+    object (its own equality would compare every rule; a version loaded again after its files
+    change is another object). Held in a key, the spec stays alive, so its id is not reused."""
+
+    __slots__ = ("spec",)
+
+    def __init__(self, spec: Spec) -> None:
+        self.spec = spec
+
+    def __hash__(self) -> int:
+        return id(self.spec)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Same) and other.spec is self.spec
+
+
+_KEPT: dict[tuple[object, ...], object] = {}
+_KEEP = 512
+"""The plans kept: a few per table and spec version (and per set of codes in force: the codes
+valid in the reporting period are part of a rule's expression), oldest dropped first."""
+
+
+def _kept(key: tuple[object, ...], make: Callable[[], T]) -> T:
+    """``make()``, made once per key: the same spec version, table, columns and period give the
+    same polars expressions for every submission, and building them anew (parsing the rules,
+    binding their codes, compiling the trees) cost about as much as a small file's whole query."""
+    if key in _KEPT:
+        return cast(T, _KEPT[key])
+    if len(_KEPT) >= _KEEP:
+        _KEPT.pop(next(iter(_KEPT)), None)
+    made = _KEPT[key] = make()
+    return made
+
+
+@dataclass(frozen=True)
+class _RecordPlan:
+    """The one query of a table's record rules (see ``_typed_and_masks``), as expressions."""
+
+    raw: dict[str, str]
+    """Each text column -> its name in the query, beside the typed one."""
+    stages: tuple[list[pl.Expr], ...]
+    """Applied in turn with ``with_columns``."""
 
 
 def _typed_and_masks(
     spec: Spec, name: str, text: pl.DataFrame, rules: list[Rule], period: dt.date | None
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The typed and derived values of a table, and one boolean column per record rule (True
-    where the record fails it), in one lazy query.
+    where the record fails it, echoes left out: ``_without_echoes``), in one lazy query.
 
     One query lets polars plan the whole table at once and run the expressions across cores.
     """
+    typed_rules = [r for r in rules if r.stage is Stage.TYPED]
+    once = _appears_once(spec, name, text, typed_rules, period)
+    columns = tuple(text.columns)
+    codes = _in_force(spec, period)
+    key = ("record", _Same(spec), name, columns, tuple(r.id for r in rules), codes, once)
+    plan = _kept(key, lambda: _record_plan(spec, name, columns, rules, period, once))
+    query = text.lazy().rename(plan.raw)
+    for stage in plan.stages:
+        query = query.with_columns(stage)
+    # Common-subexpression elimination, tried here, held every shared intermediate of a million
+    # records at once (1.5 GB more at peak) and ran slower: it stays off.
+    frame = query.collect(optimizations=pl.QueryOptFlags(comm_subexpr_elim=False))
+    # Split by taking the columns themselves: a select here went through the query engine again,
+    # which copied the whole frame (1.3 GB at a million records).
+    masks = pl.DataFrame([frame.get_column(f"{_RULE}{r.id}").alias(r.id) for r in rules])
+    values = pl.DataFrame([s for s in frame.get_columns() if not s.name.startswith(_RAW)])
+    return values, masks
+
+
+def _record_plan(
+    spec: Spec,
+    name: str,
+    columns: tuple[str, ...],
+    rules: list[Rule],
+    period: dt.date | None,
+    settled: tuple[tuple[int, bool], ...],
+) -> _RecordPlan:
     table = spec.table(name)
-    raw = {c: f"{_RAW}{c}" for c in text.columns}
+    raw = {c: f"{_RAW}{c}" for c in columns}
     # A rule that computes what a derived field holds reads the field instead (an age, say).
     derived: dict[ex.Node, ex.Node] = {
         tree: ex.Col(d.name)
         for d in spec.definitions_for(name)
         if not isinstance(tree := ex.parse(d.expression).tree, ex.Col | ex.Lit)
     }
-
-    once = _appears_once(spec, name, text, [r for r in rules if r.stage is Stage.TYPED], period)
+    checks = _duplicate_checks(
+        spec, name, columns, [r for r in rules if r.stage is Stage.TYPED], period
+    )
+    once: dict[ex.Node, ex.Node] = {}
+    for i, everywhere in settled:
+        node, keys = checks[i]
+        once[node] = ex.Lit(True) if everywhere else ex.IsNull(ex.Col(keys[0]), negated=True)
 
     def fails(rule: Rule, columns: Mapping[str, str] | None = None) -> pl.Expr:
         tree = engine.bound_expression(spec, rule, period).tree
         if rule.stage is Stage.TYPED:
             tree = ex.transform(tree, lambda n: derived.get(n) or once.get(n))
-        return engine.fails(tree, columns).alias(f"{_RAW}rule::{rule.id}")
+        return engine.fails(tree, columns).alias(f"{_RULE}{rule.id}")
 
     def reads_a_date(rule: Rule) -> bool:
         # A date's type check given its typed value, which is computed anyway.
@@ -214,36 +298,68 @@ def _typed_and_masks(
         field = rule.fields[0]
         shape = ex.to_polars(f"matches({field}, '{ex.DATE_SHAPE}')", raw)
         fails = pl.col(raw[field]).is_not_null() & (pl.col(field).is_null() | ~shape)
-        return fails.alias(f"{_RAW}rule::{rule.id}")
+        return fails.alias(f"{_RULE}{rule.id}")
 
     on_text = [r for r in rules if r.stage is Stage.TEXT and not reads_a_date(r)]
-    query = text.lazy().rename(raw)
-    query = query.with_columns(
+    stages = [
         [engine.typed_column(f, raw[f.name]) for f in table.submitted_fields if f.name in raw]
         + [fails(r, raw) for r in on_text]
-    )
+    ]
     for definition in spec.definitions_for(name):
-        query = query.with_columns(ex.to_polars(definition.expression).alias(definition.name))
-    query = query.with_columns(
+        stages.append([ex.to_polars(definition.expression).alias(definition.name)])
+    stages.append(
         [fails(r) for r in rules if r.stage is Stage.TYPED]
         + [date_fails(r) for r in rules if r.stage is Stage.TEXT and reads_a_date(r)]
     )
-    # Common-subexpression elimination, tried here, held every shared intermediate of a million
-    # records at once (1.5 GB more at peak) and ran slower: it stays off.
-    frame = query.collect(optimizations=pl.QueryOptFlags(comm_subexpr_elim=False))
-    prefix = f"{_RAW}rule::"
-    # Split by taking the columns themselves: a select here went through the query engine again,
-    # which copied the whole frame (1.3 GB at a million records).
-    masks = pl.DataFrame([frame.get_column(f"{prefix}{r.id}").alias(r.id) for r in rules])
-    values = pl.DataFrame([s for s in frame.get_columns() if not s.name.startswith(_RAW)])
-    return values, masks
+    echoes = _without_echoes(rules, _RULE)
+    if echoes:
+        stages.append(echoes)
+    return _RecordPlan(raw, tuple(stages))
+
+
+def _duplicate_checks(
+    spec: Spec, name: str, columns: tuple[str, ...], rules: list[Rule], period: dt.date | None
+) -> tuple[tuple[ex.Node, tuple[str, ...]], ...]:
+    """The duplicate checks among the rules that ``_appears_once`` may settle, each with its keys
+    (found once per version, table, columns and period: every rule's tree is walked)."""
+
+    def find() -> tuple[tuple[ex.Node, tuple[str, ...]], ...]:
+        table = spec.table(name)
+        textual = {
+            f.name
+            for f in table.submitted_fields
+            if f.name in columns and f.type in {FieldType.STRING, FieldType.CODE}
+        }
+        checks: dict[ex.Node, tuple[str, ...]] = {}
+        for rule in rules:
+            for node in engine.bound_expression(spec, rule, period).tree.walk():
+                match node:
+                    case ex.Binary(
+                        op="=",
+                        left=ex.Call(name="count", star=True, over=over),
+                        right=ex.Lit(value=1),
+                    ) if over and all(isinstance(k, ex.Col) and k.name in textual for k in over):
+                        checks[node] = tuple(k.name for k in over if isinstance(k, ex.Col))
+        return tuple(checks.items())
+
+    codes = _in_force(spec, period)
+    key = ("duplicates", _Same(spec), name, columns, tuple(r.id for r in rules), codes)
+    return _kept(key, find)
+
+
+def _in_force(spec: Spec, period: dt.date | None) -> tuple[tuple[str, ...], ...]:
+    """The codes of every code list valid in the period: all a rule's expression takes from the
+    period (``engine.bound_expression``), so periods with the same codes share their plans."""
+    key = ("codes", _Same(spec), period)
+    return _kept(key, lambda: tuple(tuple(c.valid_codes(period)) for c in spec.code_lists))
 
 
 def _appears_once(
     spec: Spec, name: str, text: pl.DataFrame, rules: list[Rule], period: dt.date | None
-) -> dict[ex.Node, ex.Node]:
+) -> tuple[tuple[int, bool], ...]:
     """Duplicate checks (``COUNT(*) OVER (PARTITION BY keys) = 1``) that the data settle at once,
-    each with what it then says on every record.
+    each as its place among ``_duplicate_checks`` and what it then says on every record: True
+    where it holds on every record, False where it holds exactly where its one key is filled.
 
     Finding duplicates costs a hash table of whole values; counting distinct hashes costs less
     than half that. When the records with every key filled all hash apart, none of them shares
@@ -253,38 +369,25 @@ def _appears_once(
     values hashing alike) the check is left as it is. Only keys whose typed value is their text
     (strings and codes) are counted here, before the typed values exist.
     """
-    table = spec.table(name)
-    textual = {
-        f.name
-        for f in table.submitted_fields
-        if f.name in text.columns and f.type in {FieldType.STRING, FieldType.CODE}
-    }
-    checks: dict[ex.Node, tuple[str, ...]] = {}
-    for rule in rules:
-        for node in engine.bound_expression(spec, rule, period).tree.walk():
-            match node:
-                case ex.Binary(
-                    op="=", left=ex.Call(name="count", star=True, over=over), right=ex.Lit(value=1)
-                ) if over and all(isinstance(k, ex.Col) and k.name in textual for k in over):
-                    checks[node] = tuple(k.name for k in over if isinstance(k, ex.Col))
+    checks = _duplicate_checks(spec, name, tuple(text.columns), rules, period)
     if not checks or not text.height:
-        return {}
+        return ()
     exprs = []
-    for i, keys in enumerate(checks.values()):
+    for i, (_, keys) in enumerate(checks):
         filled = pl.all_horizontal([pl.col(k).is_not_null() for k in keys])
         hashes = pl.struct(list(keys)).hash().filter(filled)
         exprs += [hashes.n_unique().alias(f"{i}:distinct"), filled.sum().alias(f"{i}:filled")]
     counts = text.lazy().select(exprs).collect().row(0, named=True)
-    settled: dict[ex.Node, ex.Node] = {}
-    for i, (node, keys) in enumerate(checks.items()):
+    settled: list[tuple[int, bool]] = []
+    for i, (_, keys) in enumerate(checks):
         complete = int(counts[f"{i}:filled"])
         if int(counts[f"{i}:distinct"]) != complete:
             continue
         if text.height - complete <= 1:
-            settled[node] = ex.Lit(True)
+            settled.append((i, True))
         elif len(keys) == 1:
-            settled[node] = ex.IsNull(ex.Col(keys[0]), negated=True)
-    return settled
+            settled.append((i, False))
+    return tuple(settled)
 
 
 def _measures(
@@ -296,6 +399,20 @@ def _measures(
     present_fields: set[str],
 ) -> list[FieldMeasures]:
     table = spec.table(name)
+    key = ("measures", _Same(spec), name, tuple(r.id for r in rules))
+    exprs = _kept(key, lambda: _measure_exprs(spec, table, rules))
+    totals = pl.concat([text, masks], how="horizontal").select(exprs).row(0, named=True)
+    measures = []
+    for f in table.submitted_fields:
+        filled = int(totals[f"{f.name}:filled"])
+        valid = int(totals.get(f"{f.name}:valid", filled))
+        used = int(totals.get(f"{f.name}:defaults", 0))
+        present = f.name in present_fields
+        measures.append(FieldMeasures(name, f.name, text.height, present, filled, valid, used))
+    return measures
+
+
+def _measure_exprs(spec: Spec, table: Table, rules: list[Rule]) -> list[pl.Expr]:
     by_field: dict[str, list[str]] = {}
     for rule in rules:
         if rule.generated_from in VALIDITY_CHECKS:
@@ -316,15 +433,7 @@ def _measures(
             # a missing value compares as NULL, which the sum skips.
             uses = pl.any_horizontal([value == code for code in defaults]).sum()
             exprs.append(uses.alias(f"{f.name}:defaults"))
-    totals = pl.concat([text, masks], how="horizontal").select(exprs).row(0, named=True)
-    measures = []
-    for f in table.submitted_fields:
-        filled = int(totals[f"{f.name}:filled"])
-        valid = int(totals.get(f"{f.name}:valid", filled))
-        used = int(totals.get(f"{f.name}:defaults", 0))
-        present = f.name in present_fields
-        measures.append(FieldMeasures(name, f.name, text.height, present, filled, valid, used))
-    return measures
+    return exprs
 
 
 def _per_table(

@@ -372,6 +372,42 @@ def _next_id(con: duckdb.DuckDBPyConnection) -> int:
     return int(next_id)
 
 
+_REGISTRY_LOOKUP = """
+SELECT
+    any_value(submission_id) FILTER (WHERE content_sha256 = $1),
+    coalesce(max(submission_id), 0) + 1,
+    max({'received_at': received_at, 'submission_id': submission_id})
+        FILTER (WHERE provider = $2 AND reporting_period = $3)
+FROM submission
+"""
+"""What the registry says of a submission before it goes in, in one statement (a small
+submission's load is mostly statements, each with a cost of its own): the id of one with the same
+content, the next id, and the current submission for its provider and period. Current is as the
+``submissions`` view has it: the last by receipt time, then id (the one no other supersedes)."""
+
+
+@dataclass(frozen=True)
+class _Registered:
+    same: int | None
+    """The submission with the same content, if there is one."""
+    next_id: int
+    current: tuple[int, dt.datetime] | None
+    """The current submission for the provider and period, and when it was received."""
+
+
+def _registry_lookup(
+    con: duckdb.DuckDBPyConnection, digest: str, provider: str | None, period: str | None
+) -> _Registered:
+    row = con.execute(_REGISTRY_LOOKUP, [digest, provider, period]).fetchone()
+    assert row is not None  # an aggregate without GROUP BY has one row
+    same, next_id, current = row
+    return _Registered(
+        None if same is None else int(same),
+        int(next_id),
+        None if current is None else (int(current["submission_id"]), current["received_at"]),
+    )
+
+
 def _store(
     con: duckdb.DuckDBPyConnection,
     submission: ValidatedSubmission,
@@ -402,18 +438,14 @@ def _store(
         }
         con.execute("BEGIN TRANSACTION")
     try:
-        same = con.execute(
-            "SELECT submission_id FROM submission WHERE content_sha256 = ?", [digest]
-        ).fetchone()
-        if same:
+        registered = _registry_lookup(
+            con, digest, submission.provider, submission.reporting_period
+        )
+        if registered.same is not None:
             con.execute("ROLLBACK")
-            return replace(base, status="unchanged", submission_id=same[0])
-        submission_id = inserted.submission_id if inserted else _next_id(con)
-        before = con.execute(
-            "SELECT submission_id, received_at FROM submissions "
-            "WHERE provider = ? AND reporting_period = ? AND status = 'current'",
-            [submission.provider, submission.reporting_period],
-        ).fetchone()
+            return replace(base, status="unchanged", submission_id=registered.same)
+        submission_id = inserted.submission_id if inserted else registered.next_id
+        before = registered.current
         heights = inserted.counts if inserted else {t: f.height for t, f in frames.items()}
         counts = {t.name: heights.get(t.name, 0) for t in canonical.tables}
         registry = {
@@ -438,10 +470,15 @@ def _store(
             f"VALUES ({', '.join('?' * len(registry))})",
             list(registry.values()),
         )
-        for f in report.files:
+        if report.files:  # one statement for every file
             con.execute(
-                "INSERT INTO submission_file VALUES (?, ?, ?, ?, ?, ?)",
-                [submission_id, f.name, f.format, f.sha256, f.size, list(f.tables)],
+                "INSERT INTO submission_file VALUES "
+                + ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(report.files)),
+                [
+                    value
+                    for f in report.files
+                    for value in (submission_id, f.name, f.format, f.sha256, f.size, list(f.tables))
+                ],
             )
         for table, frame in frames.items():
             inserts.insert(submission.spec.version, table, frame, submission_id)
