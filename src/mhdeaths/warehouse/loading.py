@@ -438,9 +438,7 @@ def _store(
         }
         con.execute("BEGIN TRANSACTION")
     try:
-        registered = _registry_lookup(
-            con, digest, submission.provider, submission.reporting_period
-        )
+        registered = _registry_lookup(con, digest, submission.provider, submission.reporting_period)
         if registered.same is not None:
             con.execute("ROLLBACK")
             return replace(base, status="unchanged", submission_id=registered.same)
