@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import polars as pl
@@ -103,17 +104,24 @@ def test_markov_chain_run_length_matches_simulation() -> None:
     # mean run length agrees within 5% (the simulation's own standard error is about 1.6%).
     h, expected = 3.0, 0.4
     rng = np.random.default_rng(19)
+    simulated = _mean_run_length(h, expected, lambda n: rng.poisson(expected, n))
+    assert average_run_length(h, expected) == pytest.approx(simulated, rel=0.05)
+
+
+def _mean_run_length(h: float, drift: float, deaths: Callable[[int], np.ndarray]) -> float:
+    """The mean months to a signal of 4,000 simulated charts that add deaths x ln 2 - drift a
+    month, ``deaths(n)`` drawing a month's deaths for n charts."""
     runs = np.zeros(4000)
     statistic = np.zeros(4000)
     alive = np.ones(4000, dtype=bool)
     month = 0
     while alive.any():
         month += 1
-        statistic = np.maximum(0.0, statistic + rng.poisson(expected, 4000) * LN2 - expected)
+        statistic = np.maximum(0.0, statistic + deaths(4000) * LN2 - drift)
         ended = alive & (statistic >= h)
         runs[ended] = month
         alive &= ~ended
-    assert average_run_length(h, expected) == pytest.approx(runs.mean(), rel=0.05)
+    return float(runs.mean())
 
 
 @pytest.mark.parametrize(("true_ratio", "seed"), [(1.0, 19), (2.0, 20)])
@@ -130,19 +138,9 @@ def test_markov_chain_run_length_matches_simulation_for_the_bernoulli_form(
     odds = true_ratio * p / (1 - p)
     drift = people * math.log1p(p)
     rng = np.random.default_rng(seed)
-    runs = np.zeros(4000)
-    statistic = np.zeros(4000)
-    alive = np.ones(4000, dtype=bool)
-    month = 0
-    while alive.any():
-        month += 1
-        deaths = rng.binomial(people, odds / (1 + odds), 4000)
-        statistic = np.maximum(0.0, statistic + deaths * LN2 - drift)
-        ended = alive & (statistic >= h)
-        runs[ended] = month
-        alive &= ~ended
+    simulated = _mean_run_length(h, drift, lambda n: rng.binomial(people, odds / (1 + odds), n))
     found = average_run_length(h, expected, true_ratio=true_ratio, denominator_per_month=people)
-    assert found == pytest.approx(runs.mean(), rel=0.05)
+    assert found == pytest.approx(simulated, rel=0.05)
 
 
 def test_in_control_data_rarely_signal() -> None:
